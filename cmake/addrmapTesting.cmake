@@ -1,0 +1,45 @@
+# cmake/addrmapTesting.cmake — CTest fixtures for the live TLS servers and helpers to register tests.
+# Tests never start servers by hand: they require the fixture, which runs the project's scripts.
+set(ADDRMAP_TLS_LAB_PORT "" CACHE STRING "First port of the standalone TLS test servers (default: cluster port + 6)")
+if(ADDRMAP_TLS_LAB_PORT STREQUAL "")
+  math(EXPR _addrmap_lab_port "${ADDRMAP_TEST_CLUSTER_PORT} + 6")
+else()
+  set(_addrmap_lab_port ${ADDRMAP_TLS_LAB_PORT})
+endif()
+set(ADDRMAP_TEST_ENVIRONMENT
+    "ADDRMAP_CLUSTER_PORT=${ADDRMAP_TEST_CLUSTER_PORT}"
+    "ADDRMAP_CLUSTER_DIR=${ADDRMAP_TEST_CLUSTER_DIR}"
+    "ADDRMAP_TLS_LAB_PORT=${_addrmap_lab_port}"
+    "ADDRMAP_TLS_LAB_DIR=${CMAKE_BINARY_DIR}/test-tls-lab"
+    "ADDRMAP_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+
+add_test(NAME fixture.cluster.start COMMAND "${PROJECT_SOURCE_DIR}/scripts/cluster" start)
+add_test(NAME fixture.cluster.stop COMMAND "${PROJECT_SOURCE_DIR}/scripts/cluster" stop)
+set_tests_properties(fixture.cluster.start PROPERTIES FIXTURES_SETUP tls_cluster LABELS fixture
+                     ENVIRONMENT "${ADDRMAP_TEST_ENVIRONMENT}" TIMEOUT 90)
+set_tests_properties(fixture.cluster.stop PROPERTIES FIXTURES_CLEANUP tls_cluster LABELS fixture
+                     ENVIRONMENT "${ADDRMAP_TEST_ENVIRONMENT}" TIMEOUT 60)
+if(EXISTS "${PROJECT_SOURCE_DIR}/scripts/tls-lab")
+  add_test(NAME fixture.tls_lab.start COMMAND "${PROJECT_SOURCE_DIR}/scripts/tls-lab" start)
+  add_test(NAME fixture.tls_lab.stop COMMAND "${PROJECT_SOURCE_DIR}/scripts/tls-lab" stop)
+  set_tests_properties(fixture.tls_lab.start PROPERTIES FIXTURES_SETUP tls_lab LABELS fixture
+                       ENVIRONMENT "${ADDRMAP_TEST_ENVIRONMENT}" TIMEOUT 90)
+  set_tests_properties(fixture.tls_lab.stop PROPERTIES FIXTURES_CLEANUP tls_lab LABELS fixture
+                       ENVIRONMENT "${ADDRMAP_TEST_ENVIRONMENT}" TIMEOUT 60)
+endif()
+
+# addrmap_add_program(TARGET STD src...) — a test/example/benchmark program with the project's flags.
+function(addrmap_add_program target std)
+  add_executable(${target} ${ARGN})
+  target_link_libraries(${target} PRIVATE addrmap::addrmap addrmap_project_flags)
+  set_target_properties(${target} PROPERTIES CXX_STANDARD ${std} CXX_STANDARD_REQUIRED ON CXX_EXTENSIONS OFF)
+endfunction()
+
+# addrmap_live_test(NAME FIXTURES fixture... COMMAND ...) — a test that needs live servers. Live tests
+# share the servers (failover and resharding change them), so they never run concurrently.
+function(addrmap_live_test name)
+  cmake_parse_arguments(ARG "" "" "FIXTURES;COMMAND;LABELS" ${ARGN})
+  add_test(NAME ${name} COMMAND ${ARG_COMMAND})
+  set_tests_properties(${name} PROPERTIES FIXTURES_REQUIRED "${ARG_FIXTURES}" RESOURCE_LOCK live_servers
+                       ENVIRONMENT "${ADDRMAP_TEST_ENVIRONMENT}" LABELS "integration;${ARG_LABELS}" TIMEOUT 600)
+endfunction()
