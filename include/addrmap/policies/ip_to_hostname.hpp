@@ -1,0 +1,131 @@
+// addrmap/policies/ip_to_hostname.hpp — every reported IP becomes one configured hostname, port kept.
+// For clusters behind one DNS name whose certificate carries that name only (cloud-managed Redis).
+#pragma once
+
+#include <addrmap/address.hpp>
+#include <addrmap/detail/cidr.hpp>
+#include <addrmap/detail/policy_errors.hpp>
+#include <addrmap/detail/table_grammar.hpp>
+#include <addrmap/error.hpp>
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace addrmap {
+
+class env;
+
+/// Maps a reported IP (v4 or v6) to one hostname; the port is kept.
+///
+///  - mode::dial_hostname: endpoint{hostname, port, hostname}. Dial the name and let DNS pick the
+///    node (node-redis `nodeAddressMap` style; right when each node has its own port on one name).
+///  - mode::dial_ip_verify_hostname: endpoint{ip, port, hostname}. Dial the reported IP, no DNS,
+///    and require the certificate to carry the hostname.
+///
+/// A reported *hostname* passes through unchanged (dial it, verify it): it is already verifiable.
+/// Optional only-list: IPs and CIDR ranges, v4 and v6 ("10.0.0.0/8, fd00::/8, 192.0.2.7"), separated
+/// by ',', ';' or newline. When given, only IPs inside it are mapped:
+///  - try_map returns nullopt for an IP outside (so first_match moves on),
+///  - map throws error{topology} naming the address — it does not silently dial the bare IP, whose
+///    certificate check would fail later with a vaguer error. To dial such IPs as reported, compose
+///    `first_match<ip_to_hostname, identity>`.
+/// An unknown host ("" or "?"): try_map returns nullopt, map throws error{topology} like identity
+/// (the adapter substitutes the reporting node's host before mapping, so a policy should not see it).
+///
+/// Construction validates everything and throws error{config}: the hostname must be a concrete DNS
+/// name (no wildcard, no IP literal, no trailing dot); each list entry must be a strict IP or CIDR
+/// (prefix in range, no bits set after the prefix); duplicates are refused.
+///
+/// Lifetime: the endpoint views this policy's hostname and/or `address.host`; valid while both live
+/// and are not modified, moved or assigned. map/try_map never allocate on success.
+/// Thread safety: const member functions may run concurrently.
+class ip_to_hostname {
+public:
+    enum class mode {
+        dial_hostname,            ///< dial and verify the hostname
+        dial_ip_verify_hostname,  ///< dial the reported IP, verify the hostname (no DNS)
+    };
+
+    /// `only`: empty for "every IP", else the only-list text described above.
+    explicit ip_to_hostname(std::string hostname, mode how = mode::dial_hostname, std::string_view only = {})
+        : ip_to_hostname(std::move(hostname), how, only, "ip_to_hostname hostname", "ip_to_hostname only-list") {}
+
+    std::optional<endpoint> try_map(const node_address& address) const {
+        if (detail::is_unknown_host(address.host)) return std::nullopt;
+        const auto ip = detail::parse_ip(address.host);
+        if (!ip) return endpoint(address.host, address.port, address.host);
+        if (!covers(*ip)) return std::nullopt;
+        if (mode_ == mode::dial_hostname) return endpoint(hostname_, address.port, hostname_);
+        return endpoint(address.host, address.port, hostname_);
+    }
+
+    endpoint map(const node_address& address) const {
+        if (auto result = try_map(address)) return *result;
+        if (detail::is_unknown_host(address.host)) throw detail::unknown_host_error("ip_to_hostname", address);
+        throw error(error_kind::topology, "ip_to_hostname maps only " + detail::abbreviate(only_text_) + "; " +
+                                              to_string(address) +
+                                              " is outside that list (compose first_match<ip_to_hostname, "
+                                              "identity> to dial such addresses as reported)");
+    }
+
+    const std::string& hostname() const noexcept { return hostname_; }
+    mode dial_mode() const noexcept { return mode_; }
+    /// True when an only-list restricts which IPs are mapped.
+    bool restricted() const noexcept { return !only_.empty(); }
+    /// The only-list as given (trimmed), empty when unrestricted.
+    const std::string& only_text() const noexcept { return only_text_; }
+
+private:
+    friend class env;
+
+    /// `hostname_what` / `only_what` name the source in messages ("environment variable X_HOSTNAME").
+    ip_to_hostname(std::string hostname, mode how, std::string_view only, std::string_view hostname_what,
+                   std::string_view only_what)
+        : hostname_(std::move(hostname)), mode_(how) {
+        if (auto problem = detail::check_dns_name(hostname_))
+            throw error(error_kind::config, detail::value_problem_message(hostname_what, hostname_, *problem));
+        parse_only_list(only, only_what);
+    }
+
+    void parse_only_list(std::string_view text, std::string_view what) {
+        text = detail::trim_blanks(text);
+        if (text.empty()) return;
+        const std::size_t count = detail::for_each_entry(text, [&](std::size_t number, std::string_view entry) {
+            detail::cidr_block block;
+            if (auto problem = detail::parse_cidr_into(entry, block))
+                throw error(error_kind::config, detail::entry_problem_message(what, number, entry, *problem));
+            for (std::size_t i = 0; i < only_.size(); ++i) {
+                if (only_[i] == block)
+                    throw error(error_kind::config,
+                                detail::entry_problem_message(
+                                    what, number, entry,
+                                    detail::parse_problem{0, "duplicate of entry #" + std::to_string(i + 1) + " (" +
+                                                                 block.to_string() + ")"}));
+            }
+            only_.push_back(block);
+        });
+        if (count == 0)
+            throw error(error_kind::config, std::string(what) + " '" + std::string(text) +
+                                                "' has no entries; expected IP addresses or CIDR ranges separated "
+                                                "by ',', ';' or newlines");
+        only_text_.assign(text.data(), text.size());
+    }
+
+    bool covers(const detail::ip_address& ip) const noexcept {
+        if (only_.empty()) return true;
+        for (const auto& block : only_)
+            if (block.contains(ip)) return true;
+        return false;
+    }
+
+    std::string hostname_;
+    mode mode_;
+    std::vector<detail::cidr_block> only_;
+    std::string only_text_;
+};
+
+}  // namespace addrmap
