@@ -1,0 +1,439 @@
+// tests/integration/tls_verify.cpp — certificate verification against live servers: the cluster (DNS-only
+// certificates, nodes reported by IP) and scripts/tls-lab's servers whose certificates are wrong on purpose.
+#include <addrmap/tls.hpp>
+
+#include "live_env.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <hiredis/hiredis_ssl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace {
+
+using addrmap::endpoint;
+using addrmap::error_kind;
+using addrmap::node_address;
+using addrmap::tls_context;
+using addrmap::tls_options;
+using std::chrono::milliseconds;
+
+/// scripts/tls-lab writes lab.env: NAME=VALUE lines and # comments.
+const std::map<std::string, std::string>& lab_env() {
+    static const std::map<std::string, std::string> env = [] {
+        const std::string path = live::tls_lab_dir() + "/lab.env";
+        std::ifstream in(path);
+        if (!in) throw std::runtime_error("cannot read " + path + ": is scripts/tls-lab started?");
+        std::map<std::string, std::string> out;
+        for (std::string line; std::getline(in, line);) {
+            const auto eq = line.find('=');
+            if (line.empty() || line[0] == '#' || eq == std::string::npos) continue;
+            out[line.substr(0, eq)] = line.substr(eq + 1);
+        }
+        return out;
+    }();
+    return env;
+}
+
+std::string lab(const std::string& key) {
+    const auto it = lab_env().find(key);
+    if (it == lab_env().end()) throw std::runtime_error("lab.env has no " + key);
+    return it->second;
+}
+
+/// Port of a lab server by its lab.env name ("UNRELATED" -> LAB_UNRELATED_PORT).
+std::uint16_t lab_port(const std::string& name) {
+    return static_cast<std::uint16_t>(std::stoi(lab("LAB_" + name + "_PORT")));
+}
+
+tls_options cluster_options() {
+    tls_options options;
+    options.ca_file = live::cluster_tls("ca.crt");
+    return options;
+}
+
+tls_options lab_options() {
+    tls_options options;
+    options.ca_file = lab("LAB_CA");
+    return options;
+}
+
+node_address reported_as(const std::string& host, std::uint16_t port) { return node_address{host, port, {}}; }
+
+std::string command(redisContext* c, const char* text) {
+    addrmap::detail::reply_ptr reply = addrmap::detail::adopt_reply(redisCommand(c, text));
+    BOOST_REQUIRE_MESSAGE(reply, "no reply to " << text << ": " << c->errstr);
+    if (reply->type == REDIS_REPLY_INTEGER) return std::to_string(reply->integer);
+    return std::string(reply->str, reply->len);
+}
+
+/// Runs `f`, requires addrmap::error of exactly `kind`, returns its message.
+template <class F>
+std::string expect_error(error_kind kind, F&& f) {
+    try {
+        f();
+    } catch (const addrmap::error& e) {
+        BOOST_TEST(addrmap::to_string(e.kind()) == addrmap::to_string(kind), "wrong kind; message: " << e.what());
+        BOOST_TEST_MESSAGE("got: " << e.what());
+        return e.what();
+    }
+    BOOST_FAIL("expected addrmap::error{" << addrmap::to_string(kind) << "}, nothing was thrown");
+    return {};
+}
+
+void check_has(const std::string& message, const std::string& fragment) {
+    BOOST_TEST(message.find(fragment) != std::string::npos, "'" << fragment << "' missing from: " << message);
+}
+
+bool has_name(const addrmap::tls_handshake_info& info, const std::string& name) {
+    return std::find(info.certificate_names.begin(), info.certificate_names.end(), name) !=
+           info.certificate_names.end();
+}
+
+/// A TCP listener on 127.0.0.1 that never accepts: the kernel completes the TCP handshake (backlog),
+/// nobody ever speaks TLS.
+struct silent_listener {
+    int fd = -1;
+    std::uint16_t port = 0;
+    silent_listener() {
+        fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        BOOST_REQUIRE(fd >= 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        addr.sin_port = 0;
+        BOOST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+        BOOST_REQUIRE(::listen(fd, 8) == 0);
+        socklen_t len = sizeof addr;
+        BOOST_REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+        port = ntohs(addr.sin_port);
+    }
+    ~silent_listener() { ::close(fd); }
+    silent_listener(const silent_listener&) = delete;
+    silent_listener& operator=(const silent_listener&) = delete;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(tls_verify)
+
+BOOST_AUTO_TEST_CASE(cluster_node_by_ip_is_refused_naming_the_dns_only_certificate) {
+    const tls_context ctx(cluster_options());
+    const std::uint16_t port = live::cluster_port();
+    const std::string message = expect_error(error_kind::tls_name, [&] {
+        addrmap::connect_tls(ctx, reported_as("127.0.0.1", port), endpoint("127.0.0.1", port, "127.0.0.1"));
+    });
+    check_has(message, "node 127.0.0.1:" + std::to_string(port) + " (as reported by the cluster)");
+    check_has(message, "mapped to dial 127.0.0.1:" + std::to_string(port) + " with TLS name '127.0.0.1'");
+    check_has(message, "does not carry the expected IP address 127.0.0.1");
+    check_has(message, "OpenSSL: IP address mismatch");
+    check_has(message, "DNS:localhost, DNS:*.redis.test");
+    check_has(message, "The cluster reports IP addresses but the certificate carries only DNS names");
+    check_has(message, "ip_to_hostname (dial the hostname, or dial the IP and verify the hostname) or a static_table");
+}
+
+BOOST_AUTO_TEST_CASE(cluster_node_mapped_to_localhost_answers) {
+    const tls_context ctx(cluster_options());
+    const std::uint16_t port = live::cluster_port();
+    for (const char* dial : {"127.0.0.1", "localhost"}) {
+        BOOST_TEST_CONTEXT("dial " << dial) {
+            auto conn = addrmap::connect_tls(ctx, reported_as("127.0.0.1", port), endpoint(dial, port, "localhost"));
+            BOOST_TEST(command(conn.get(), "PING") == "PONG");
+            BOOST_TEST(has_name(conn.handshake(), "DNS:localhost"));
+            BOOST_TEST(has_name(conn.handshake(), "DNS:*.redis.test"));
+            BOOST_TEST(has_name(conn.handshake(), "CN=redis.test"));
+            BOOST_TEST(!conn.handshake().protocol.empty());
+            BOOST_TEST(!conn.handshake().cipher.empty());
+            BOOST_TEST(conn.handshake().handshake_time.count() > 0);
+            BOOST_TEST(conn.mapped().dial_host() == dial);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(unrelated_name_same_ca_is_refused_though_plain_hiredis_accepts_it) {
+    const std::uint16_t port = lab_port("UNRELATED");
+    // The hole: hiredis sets SNI from server_name but never checks the certificate's name.
+    {
+        redisSSLContextError why = REDIS_SSL_CTX_NONE;
+        std::unique_ptr<redisSSLContext, decltype(&redisFreeSSLContext)> ssl(
+            redisCreateSSLContext(lab("LAB_CA").c_str(), nullptr, nullptr, nullptr, "localhost", &why),
+            &redisFreeSSLContext);
+        BOOST_REQUIRE_MESSAGE(ssl, redisSSLContextGetError(why));
+        addrmap::detail::context_ptr c(redisConnect("127.0.0.1", port));
+        BOOST_REQUIRE(c);
+        BOOST_REQUIRE_MESSAGE(c->err == 0, c->errstr);
+        BOOST_TEST(redisInitiateSSLWithContext(c.get(), ssl.get()) == REDIS_OK, c->errstr);
+        BOOST_TEST(command(c.get(), "PING") == "PONG");  // talked to a server certified as unrelated.example
+    }
+    const tls_context ctx(lab_options());
+    const std::string message = expect_error(error_kind::tls_name, [&] {
+        addrmap::connect_tls(ctx, reported_as("127.0.0.1", port), endpoint("127.0.0.1", port, "localhost"));
+    });
+    check_has(message, "node 127.0.0.1:" + std::to_string(port));
+    check_has(message, "with TLS name 'localhost'");
+    check_has(message, "does not carry the expected name localhost (OpenSSL: hostname mismatch)");
+    check_has(message, "it carries DNS:unrelated.example, CN=unrelated.example");
+    check_has(message, "reissue the certificate with DNS:localhost");
+}
+
+BOOST_AUTO_TEST_CASE(certificate_from_another_ca_is_a_chain_error) {
+    const tls_context ctx(lab_options());
+    const std::uint16_t port = lab_port("WRONGCA");
+    const std::string message = expect_error(error_kind::tls_chain, [&] {
+        addrmap::connect_tls(ctx, reported_as("127.0.0.1", port), endpoint("127.0.0.1", port, "localhost"));
+    });
+    check_has(message, "certificate chain is not trusted (OpenSSL: unable to get local issuer certificate)");
+    check_has(message, "the certificate carries DNS:localhost");
+    check_has(message, "Check ca_file/ca_dir: the certificate was issued by 'CN=addrmap tls-lab other CA'");
+    check_has(message, "ca_file '" + lab("LAB_CA") + "'");
+}
+
+BOOST_AUTO_TEST_CASE(expired_and_not_yet_valid_certificates_are_chain_errors) {
+    const tls_context ctx(lab_options());
+    const std::uint16_t expired = lab_port("EXPIRED");
+    std::string message = expect_error(error_kind::tls_chain, [&] {
+        addrmap::connect_tls(ctx, reported_as("127.0.0.1", expired), endpoint("127.0.0.1", expired, "localhost"));
+    });
+    check_has(message, "OpenSSL: certificate has expired");
+    check_has(message, "the certificate expired on 20");
+    check_has(message, " UTC");
+
+    const std::uint16_t notyet = lab_port("NOTYET");
+    message = expect_error(error_kind::tls_chain, [&] {
+        addrmap::connect_tls(ctx, reported_as("127.0.0.1", notyet), endpoint("127.0.0.1", notyet, "localhost"));
+    });
+    check_has(message, "OpenSSL: certificate is not yet valid");
+    check_has(message, "The certificate is not yet valid: it is valid only from 20");
+}
+
+BOOST_AUTO_TEST_CASE(wildcard_covers_one_label) {
+    const tls_context ctx(lab_options());
+    const std::uint16_t port = lab_port("WILDCARD");
+    auto conn =
+        addrmap::connect_tls(ctx, reported_as("127.0.0.1", port), endpoint("127.0.0.1", port, "node7.redis.test"));
+    BOOST_TEST(command(conn.get(), "PING") == "PONG");
+    const std::vector<std::string> expected_names{"DNS:*.redis.test", "CN=wildcard.redis.test"};
+    BOOST_TEST(conn.handshake().certificate_names == expected_names, boost::test_tools::per_element());
+
+    const std::string message = expect_error(error_kind::tls_name, [&] {
+        addrmap::connect_tls(ctx, reported_as("127.0.0.1", port), endpoint("127.0.0.1", port, "a.node7.redis.test"));
+    });
+    check_has(message, "DNS:*.redis.test covers exactly one label");
+}
+
+BOOST_AUTO_TEST_CASE(partial_wildcard_is_refused) {
+    const tls_context ctx(lab_options());
+    const std::uint16_t port = lab_port("PARTIAL");
+    const std::string message = expect_error(error_kind::tls_name, [&] {
+        addrmap::connect_tls(ctx, reported_as("127.0.0.1", port), endpoint("127.0.0.1", port, "node1.redis.test"));
+    });
+    check_has(message, "does not carry the expected name node1.redis.test");
+    check_has(message, "it carries DNS:n*.redis.test");
+    check_has(message, "Partial-label wildcards such as DNS:n*.redis.test are refused");
+    check_has(message, "reissue the certificate with DNS:*.redis.test or DNS:node1.redis.test");
+}
+
+BOOST_AUTO_TEST_CASE(ip_san_matches_an_ip_tls_name) {
+    const tls_context ctx(lab_options());
+    const std::uint16_t port = lab_port("IPSAN");
+    auto conn = addrmap::connect_tls(ctx, reported_as("127.0.0.1", port), endpoint("127.0.0.1", port, "127.0.0.1"));
+    BOOST_TEST(command(conn.get(), "PING") == "PONG");
+    BOOST_TEST(has_name(conn.handshake(), "IP:127.0.0.1"));
+
+    const std::string message = expect_error(error_kind::tls_name, [&] {
+        addrmap::connect_tls(ctx, reported_as("127.0.0.2", port), endpoint("127.0.0.1", port, "127.0.0.2"));
+    });
+    check_has(message, "node 127.0.0.2:" + std::to_string(port));
+    check_has(message, "it carries IP:127.0.0.1, CN=127.0.0.1");
+    check_has(message, "The certificate's IP addresses do not include 127.0.0.2");
+}
+
+BOOST_AUTO_TEST_CASE(mutual_tls_with_a_client_certificate) {
+    tls_options options = lab_options();
+    options.cert_file = lab("LAB_CLIENT_CERT");
+    options.key_file = lab("LAB_CLIENT_KEY");
+    const tls_context ctx(options);
+    for (const char* server : {"MTLS", "MTLS12"}) {
+        BOOST_TEST_CONTEXT(server) {
+            const std::uint16_t port = lab_port(server);
+            auto conn =
+                addrmap::connect_tls(ctx, reported_as("127.0.0.1", port), endpoint("127.0.0.1", port, "localhost"));
+            BOOST_TEST(command(conn.get(), "PING") == "PONG");
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(missing_client_certificate_is_named) {
+    const tls_context ctx(lab_options());
+    // TLS 1.3: the server's "certificate required" alert arrives after the handshake (the first read).
+    const std::uint16_t port13 = lab_port("MTLS");
+    std::string message = expect_error(error_kind::tls_handshake, [&] {
+        addrmap::connect_tls(ctx, reported_as("127.0.0.1", port13), endpoint("127.0.0.1", port13, "localhost"));
+    });
+    check_has(message, "node 127.0.0.1:" + std::to_string(port13));
+    check_has(message, "the server requires a client certificate");
+    check_has(message, "set tls_options.cert_file/key_file");
+    // TLS 1.2: a handshake_failure alert inside the handshake.
+    const std::uint16_t port12 = lab_port("MTLS12");
+    message = expect_error(error_kind::tls_handshake, [&] {
+        addrmap::connect_tls(ctx, reported_as("127.0.0.1", port12), endpoint("127.0.0.1", port12, "localhost"));
+    });
+    check_has(message, "handshake failure");
+    check_has(message, "the server requires a client certificate");
+    check_has(message, "set tls_options.cert_file/key_file");
+}
+
+BOOST_AUTO_TEST_CASE(no_common_protocol_version_is_named) {
+    tls_options options = lab_options();
+    options.min_version = addrmap::tls_version::tls1_3;
+    options.cert_file = lab("LAB_CLIENT_CERT");
+    options.key_file = lab("LAB_CLIENT_KEY");
+    const tls_context ctx(options);
+    const std::uint16_t port = lab_port("MTLS12");  // speaks TLS 1.2 only
+    const std::string message = expect_error(error_kind::tls_handshake, [&] {
+        addrmap::connect_tls(ctx, reported_as("127.0.0.1", port), endpoint("127.0.0.1", port, "localhost"));
+    });
+    check_has(message, "server and client share no TLS version");
+    check_has(message, "at least TLS 1.3 (tls_options.min_version)");
+}
+
+BOOST_AUTO_TEST_CASE(ca_dir_and_system_store) {
+    tls_options options;
+    options.ca_dir = lab("LAB_CA_DIR");
+    const tls_context by_dir(options);
+    const std::uint16_t port = lab_port("WILDCARD");
+    const endpoint node1("127.0.0.1", port, "node1.redis.test");
+    auto conn = addrmap::connect_tls(by_dir, reported_as("127.0.0.1", port), node1);
+    BOOST_TEST(command(conn.get(), "PING") == "PONG");
+
+    const tls_context system_store{tls_options{}};  // the lab CA is not in the system store
+    const std::string message = expect_error(error_kind::tls_chain, [&] {
+        addrmap::connect_tls(system_store, reported_as("127.0.0.1", port), node1);
+    });
+    // Redis sends the CA along (OpenSSL builds the server's chain from tls-ca-cert-file).
+    check_has(message, "OpenSSL: self-signed certificate in certificate chain, at depth 1: CN=addrmap tls-lab CA");
+    check_has(message, "the chain ends in the self-signed 'CN=addrmap tls-lab CA', which is not among the CAs "
+                       "trusted here (the system trust store, as ca_file and ca_dir are empty)");
+}
+
+BOOST_AUTO_TEST_CASE(silent_peer_times_out_instead_of_hanging) {
+    silent_listener listener;
+    tls_options options = lab_options();
+    options.connect_timeout = milliseconds(500);
+    const tls_context ctx(options);
+    const auto started = std::chrono::steady_clock::now();
+    const std::string message = expect_error(error_kind::timeout, [&] {
+        addrmap::connect_tls(ctx, reported_as("127.0.0.1", listener.port),
+                             endpoint("127.0.0.1", listener.port, "localhost"));
+    });
+    const auto elapsed = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - started);
+    BOOST_TEST(elapsed.count() < 1000, "returned after " << elapsed.count() << " ms, configured 500 ms");
+    check_has(message, "within connect_timeout (500 ms)");
+    check_has(message, "did not complete the TLS handshake");
+}
+
+BOOST_AUTO_TEST_CASE(closed_port_is_a_connect_error) {
+    std::uint16_t port = 0;
+    {
+        silent_listener probe;  // take a free port, then close it
+        port = probe.port;
+    }
+    const tls_context ctx(lab_options());
+    const std::string message = expect_error(error_kind::connect, [&] {
+        addrmap::connect_tls(ctx, reported_as("127.0.0.1", port), endpoint("127.0.0.1", port, "localhost"));
+    });
+    check_has(message, "TCP connect failed");
+}
+
+BOOST_AUTO_TEST_CASE(sessions_resume_for_the_same_name_only) {
+    const tls_context ctx(cluster_options());
+    const std::uint16_t port = live::cluster_port();
+    const node_address node = reported_as("127.0.0.1", port);
+    {
+        auto first = addrmap::connect_tls(ctx, node, endpoint("127.0.0.1", port, "localhost"));
+        BOOST_TEST(!first.handshake().session_reused);
+    }  // closed: the cached session must stay resumable
+    BOOST_TEST(ctx.cached_sessions() == 1u);
+    for (int round = 0; round < 2; ++round) {
+        auto again = addrmap::connect_tls(ctx, node, endpoint("127.0.0.1", port, "localhost"));
+        BOOST_TEST(again.handshake().session_reused, "round " << round);
+        BOOST_TEST(has_name(again.handshake(), "DNS:localhost"));
+        BOOST_TEST(command(again.get(), "PING") == "PONG");
+    }
+    // Same host:port, another name: no resumption, a full verified handshake.
+    auto other = addrmap::connect_tls(ctx, node, endpoint("127.0.0.1", port, "node1.redis.test"));
+    BOOST_TEST(!other.handshake().session_reused);
+    BOOST_TEST(command(other.get(), "PING") == "PONG");
+    // ... and a name the certificate lacks is still refused although sessions for this host:port exist.
+    const std::string message = expect_error(error_kind::tls_name, [&] {
+        addrmap::connect_tls(ctx, node, endpoint("127.0.0.1", port, "unrelated.example"));
+    });
+    check_has(message, "does not carry the expected name unrelated.example");
+}
+
+BOOST_AUTO_TEST_CASE(reconnect_makes_a_new_verified_connection) {
+    const tls_context ctx(cluster_options());
+    const std::uint16_t port = live::cluster_port();
+    auto conn = addrmap::connect_tls(ctx, reported_as("127.0.0.1", port), endpoint("127.0.0.1", port, "localhost"));
+    const std::string id_before = command(conn.get(), "CLIENT ID");
+    redisContext* before = conn.get();
+    conn.reconnect();
+    BOOST_TEST(conn.get() != nullptr);
+    BOOST_TEST(conn.get() != before);
+    BOOST_TEST(conn.handshake().session_reused);
+    BOOST_TEST(command(conn.get(), "PING") == "PONG");
+    BOOST_TEST(command(conn.get(), "CLIENT ID") != id_before);
+    addrmap::tls_connection moved = std::move(conn);
+    BOOST_TEST(command(moved.get(), "PING") == "PONG");
+}
+
+BOOST_AUTO_TEST_CASE(unusable_files_and_options_fail_at_construction) {
+    tls_options options;
+    options.ca_file = "/nonexistent/ca.crt";
+    std::string message = expect_error(error_kind::config, [&] { tls_context ctx(options); });
+    check_has(message, "cannot load tls_options.ca_file '/nonexistent/ca.crt' (OpenSSL: ");
+
+    options = tls_options{};
+    options.ca_dir = "/nonexistent-dir";
+    message = expect_error(error_kind::config, [&] { tls_context ctx(options); });
+    check_has(message, "ca_dir '/nonexistent-dir' is not a directory");
+
+    options = lab_options();
+    options.cert_file = lab("LAB_CLIENT_CERT");
+    message = expect_error(error_kind::config, [&] { tls_context ctx(options); });
+    check_has(message, "key_file is empty: set both or neither");
+
+    options.key_file = lab("ADDRMAP_TLS_LAB_DIR") + "/tls/good.key";  // a key of another certificate
+    message = expect_error(error_kind::config, [&] { tls_context ctx(options); });
+    check_has(message, "is not the key of cert_file '" + lab("LAB_CLIENT_CERT") + "'");
+
+    options = lab_options();
+    options.ca_file = lab("ADDRMAP_TLS_LAB_DIR") + "/tls/good.key";  // not a certificate at all
+    message = expect_error(error_kind::config, [&] { tls_context ctx(options); });
+    check_has(message, "cannot load tls_options.ca_file");
+
+    options = lab_options();
+    options.connect_timeout = milliseconds(0);
+    message = expect_error(error_kind::config, [&] { tls_context ctx(options); });
+    check_has(message, "connect_timeout must be positive");
+
+    const tls_context ctx(lab_options());
+    message = expect_error(error_kind::config, [&] {
+        addrmap::connect_tls(ctx, reported_as("127.0.0.1", 7000), endpoint("127.0.0.1", 7000, ""));
+    });
+    check_has(message, "the TLS name is empty");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
