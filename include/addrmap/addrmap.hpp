@@ -1,0 +1,17 @@
+// addrmap/addrmap.hpp — the umbrella header: exactly the public API, nothing from detail/.
+// Start here: policies map reported node addresses, tls verifies chain + name, cluster routes commands.
+#pragma once
+
+#include <addrmap/version.hpp>
+#include <addrmap/error.hpp>
+#include <addrmap/address.hpp>
+#include <addrmap/policy.hpp>
+#include <addrmap/policies/identity.hpp>
+#include <addrmap/policies/ip_to_hostname.hpp>
+#include <addrmap/policies/static_table.hpp>
+#include <addrmap/policies/env.hpp>
+#include <addrmap/policies/first_match.hpp>
+#include <addrmap/slot.hpp>
+#include <addrmap/topology.hpp>
+#include <addrmap/tls.hpp>
+#include <addrmap/cluster.hpp>

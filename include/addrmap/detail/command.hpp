@@ -1,0 +1,51 @@
+// addrmap/detail/command.hpp — encodes commands to RESP once, with hiredis's own formatters,
+// so a redirected or retried command is resent byte for byte without re-formatting.
+#pragma once
+
+#include <addrmap/detail/handles.hpp>  // hiredis, included pedantic-clean
+#include <addrmap/error.hpp>
+
+#include <cstdarg>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace addrmap::detail {
+
+struct command_buffer_deleter {
+    void operator()(char* p) const noexcept { redisFreeCommand(p); }
+};
+using command_buffer = std::unique_ptr<char, command_buffer_deleter>;
+
+/// RESP encoding of a hiredis printf-style command (%s, %b, %d, ...).
+inline std::string format_command(const char* format, va_list ap) {
+    char* raw = nullptr;
+    const int len = redisvFormatCommand(&raw, format, ap);
+    command_buffer owned(raw);
+    if (len < 0 || raw == nullptr)
+        throw error(error_kind::config, std::string("cannot format command '") + format +
+                                            "': invalid format string (hiredis accepts %s, %b and printf conversions)");
+    return std::string(raw, static_cast<std::size_t>(len));
+}
+
+/// RESP encoding of an argv command; the first element is the command name.
+inline std::string format_argv(const std::vector<std::string_view>& args) {
+    if (args.empty()) throw error(error_kind::config, "empty command: argv needs at least the command name");
+    std::vector<const char*> argv;
+    std::vector<std::size_t> lens;
+    argv.reserve(args.size());
+    lens.reserve(args.size());
+    for (std::string_view a : args) {
+        argv.push_back(a.data());
+        lens.push_back(a.size());
+    }
+    char* raw = nullptr;
+    const long long len = redisFormatCommandArgv(&raw, static_cast<int>(argv.size()), argv.data(), lens.data());
+    command_buffer owned(raw);
+    if (len < 0 || raw == nullptr) throw std::bad_alloc();
+    return std::string(raw, static_cast<std::size_t>(len));
+}
+
+}  // namespace addrmap::detail

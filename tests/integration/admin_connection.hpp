@@ -1,0 +1,59 @@
+// tests/integration/admin_connection.hpp — a plain hiredis TLS connection for test-side administration
+// (CLUSTER SETSLOT, MIGRATE, ...), independent of the adapter under test.
+#pragma once
+
+#include "live_env.hpp"
+
+#include <addrmap/detail/handles.hpp>
+
+#include <hiredis/hiredis.h>
+#include <hiredis/hiredis_ssl.h>
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+namespace live {
+
+struct ssl_context_deleter {
+    void operator()(redisSSLContext* c) const noexcept { redisFreeSSLContext(c); }
+};
+
+/// One admin connection to a cluster node by port (chain verified with the test CA).
+class admin_connection {
+public:
+    explicit admin_connection(std::uint16_t port) {
+        redisSSLContextError ssl_error = REDIS_SSL_CTX_NONE;
+        ssl_.reset(redisCreateSSLContext(cluster_tls("ca.crt").c_str(), nullptr, cluster_tls("client.crt").c_str(),
+                                         cluster_tls("client.key").c_str(), "localhost", &ssl_error));
+        if (!ssl_) throw std::runtime_error(std::string("admin TLS context: ") + redisSSLContextGetError(ssl_error));
+        context_.reset(redisConnect("127.0.0.1", port));
+        if (!context_ || context_->err) throw std::runtime_error("admin connect to port " + std::to_string(port) + " failed");
+        if (redisInitiateSSLWithContext(context_.get(), ssl_.get()) != REDIS_OK)
+            throw std::runtime_error("admin TLS to port " + std::to_string(port) + ": " + context_->errstr);
+    }
+
+    /// Runs a command; a transport failure throws, an error reply is returned.
+    template <class... Args>
+    addrmap::detail::reply_ptr run(const char* format, Args... args) {
+        addrmap::detail::reply_ptr reply(static_cast<redisReply*>(redisCommand(context_.get(), format, args...)));
+        if (!reply) throw std::runtime_error(std::string("admin command failed: ") + context_->errstr);
+        return reply;
+    }
+
+    /// Runs a command that must not answer with an error.
+    template <class... Args>
+    addrmap::detail::reply_ptr ok(const char* format, Args... args) {
+        auto reply = run(format, args...);
+        if (reply->type == REDIS_REPLY_ERROR)
+            throw std::runtime_error(std::string("admin command '") + format + "' failed: " + reply->str);
+        return reply;
+    }
+
+private:
+    std::unique_ptr<redisSSLContext, ssl_context_deleter> ssl_;
+    addrmap::detail::context_ptr context_;
+};
+
+}  // namespace live
