@@ -258,6 +258,8 @@ public:
                     break;
                 }
             }
+            // Flush this node's commands now, so every node works while we read from the first.
+            for (int done = 0; ok && !done;) ok = redisBufferWrite(c, &done) == REDIS_OK;
             if (!ok) {
                 lose(node);
                 retry.insert(retry.end(), indexes.begin(), indexes.end());
@@ -599,6 +601,9 @@ private:
                         throw error(error_kind::redirect_limit,
                                     "gave up after " + std::to_string(options_.max_redirects) +
                                         " redirects for slot " + std::to_string(slot) + "; last: " + std::string(text));
+                    // While a slot changes hands, source and target can briefly point at each other;
+                    // back off after the first few redirects instead of spinning through the limit.
+                    if (redirects > 2) backoff(redirects - 3);
                     const std::size_t target = node_for(resolve_unknown_host(redirect->target, n), node_role::master);
                     if (redirect->type == redirect::kind::moved) {
                         ++stats_.moved;

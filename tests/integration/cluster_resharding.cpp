@@ -47,7 +47,10 @@ void migrate_slots(const std::vector<std::uint16_t>& slots, const master_ref& fr
                         throw std::runtime_error("MIGRATE " + key + ": " + moved->str);
                 }
             }
-            for (auto& node : everyone) node->ok("CLUSTER SETSLOT %s NODE %s", s.c_str(), to.id.c_str());
+            // As redis-cli --cluster reshard does: the target first, then the source, then the rest.
+            target.ok("CLUSTER SETSLOT %s NODE %s", s.c_str(), to.id.c_str());
+            source.ok("CLUSTER SETSLOT %s NODE %s", s.c_str(), to.id.c_str());
+            for (auto& node : everyone) node->run("CLUSTER SETSLOT %s NODE %s", s.c_str(), to.id.c_str());
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
         }
     } catch (const std::exception& e) {

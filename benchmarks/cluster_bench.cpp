@@ -1,0 +1,635 @@
+// benchmarks/cluster_bench.cpp — live cost of basic_cluster<Policy> over verified TLS: cold connect, resumed
+// reconnect, SET throughput (one at a time and pipelined), against raw hiredis_ssl on the same node. Prints one JSON line.
+//
+// usage: cluster_bench --seed HOST:PORT --cacert FILE
+//                      [--policy identity|ip_to_hostname|ip_to_hostname_keep_ip|static_table|env]
+//                      [--hostname NAME] [--ops N] [--pipeline K] [--rounds R]
+//   --hostname  ip_to_hostname/env: the hostname every reported IP maps to; static_table: the target host
+//               of each generated entry (127.0.0.1:P -> NAME:P). Default localhost.
+//   --ops       SETs per measurement (default 20000); --pipeline: commands per pipeline (default 16)
+//   --rounds    the adapter-vs-raw measurements on one node run interleaved in R rounds (default 8)
+// Exit status: 0 with the results; 1 with {"policy": ..., "error": "..."} (e.g. identity failing TLS
+// verification against DNS-only certificates); 2 for a usage error.
+#include <addrmap/addrmap.hpp>
+
+#include <hiredis/hiredis_ssl.h>
+
+#include "counting_new.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdarg>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+double seconds_since(clock_type::time_point start) {
+    return std::chrono::duration<double>(clock_type::now() - start).count();
+}
+
+// ---- output: one JSON object on one line -------------------------------------------------------------
+
+std::string json_escape(std::string_view text) {
+    std::string out;
+    out.reserve(text.size() + 2);
+    for (const char c : text) {
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (static_cast<unsigned char>(c) < 0x20) {
+                    char buf[8];
+                    std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+                    out += buf;
+                } else {
+                    out += c;
+                }
+        }
+    }
+    return out;
+}
+
+class json_line {
+public:
+    void text(std::string_view key, std::string_view value) { add(key, "\"" + json_escape(value) + "\""); }
+    void integer(std::string_view key, long long value) { add(key, std::to_string(value)); }
+    void number(std::string_view key, double value, int decimals) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%.*f", decimals, value);
+        add(key, buf);
+    }
+    void boolean(std::string_view key, bool value) { add(key, value ? "true" : "false"); }
+    void raw(std::string_view key, std::string value) { add(key, std::move(value)); }
+    std::string str() const { return "{" + body_ + "}"; }
+
+private:
+    void add(std::string_view key, const std::string& value) {
+        if (!body_.empty()) body_ += ", ";
+        body_ += "\"" + json_escape(key) + "\": " + value;
+    }
+    std::string body_;
+};
+
+// ---- options ------------------------------------------------------------------------------------------
+
+struct cli_options {
+    std::string seed;
+    std::string cacert;
+    std::string policy = "ip_to_hostname";
+    std::string hostname = "localhost";
+    std::size_t ops = 20000;
+    std::size_t pipeline = 16;
+    std::size_t rounds = 8;
+};
+
+constexpr const char* usage_text =
+    "usage: cluster_bench --seed HOST:PORT --cacert FILE\n"
+    "                     [--policy identity|ip_to_hostname|ip_to_hostname_keep_ip|static_table|env]\n"
+    "                     [--hostname NAME] [--ops N] [--pipeline K] [--rounds R]\n";
+
+std::size_t parse_count(const std::string& flag, const std::string& value) {
+    char* end = nullptr;
+    const unsigned long long n = std::strtoull(value.c_str(), &end, 10);
+    if (value.empty() || *end != '\0' || n == 0 || n > 100000000ull)
+        throw std::invalid_argument(flag + " '" + value + "': expected a whole number from 1 to 100000000");
+    return static_cast<std::size_t>(n);
+}
+
+cli_options parse_cli(int argc, char** argv) {
+    cli_options o;
+    for (int i = 1; i < argc; i += 2) {
+        const std::string flag = argv[i];
+        if (flag == "--help" || flag == "-h") throw std::invalid_argument("");
+        if (i + 1 >= argc) throw std::invalid_argument(flag + " needs a value");
+        const std::string value = argv[i + 1];
+        if (flag == "--seed") o.seed = value;
+        else if (flag == "--cacert") o.cacert = value;
+        else if (flag == "--policy") o.policy = value;
+        else if (flag == "--hostname") o.hostname = value;
+        else if (flag == "--ops") o.ops = parse_count(flag, value);
+        else if (flag == "--pipeline") o.pipeline = parse_count(flag, value);
+        else if (flag == "--rounds") o.rounds = parse_count(flag, value);
+        else throw std::invalid_argument("unknown flag " + flag);
+    }
+    if (o.seed.empty() || o.cacert.empty()) throw std::invalid_argument("--seed and --cacert are required");
+    static const char* const policies[] = {"identity", "ip_to_hostname", "ip_to_hostname_keep_ip", "static_table", "env"};
+    if (std::none_of(std::begin(policies), std::end(policies), [&](const char* p) { return o.policy == p; }))
+        throw std::invalid_argument("--policy '" + o.policy + "' is not one of the choices below");
+    if (o.rounds > o.ops) o.rounds = o.ops;
+    return o;
+}
+
+// ---- keys ------------------------------------------------------------------------------------------------
+
+constexpr std::string_view value_text = "xyz";  // 3 bytes, redis-benchmark's default -d
+
+/// "bench:0", "bench:1", ...: CRC16 spreads them over all 16384 slots.
+std::vector<std::string> keys_over_all_slots(std::size_t count) {
+    std::vector<std::string> keys;
+    keys.reserve(count);
+    for (std::size_t i = 0; i < count; ++i) keys.push_back("bench:" + std::to_string(i));
+    return keys;
+}
+
+bool in_ranges(const std::vector<addrmap::slot_range>& ranges, std::uint16_t slot) {
+    return std::any_of(ranges.begin(), ranges.end(), [slot](const addrmap::slot_range& r) { return r.contains(slot); });
+}
+
+/// `count` keys that all hash into `ranges` (one node's slots).
+std::vector<std::string> keys_in(const std::vector<addrmap::slot_range>& ranges, std::size_t count) {
+    std::vector<std::string> keys;
+    keys.reserve(count);
+    for (std::size_t i = 0; keys.size() < count; ++i) {
+        std::string key = "bench:node:" + std::to_string(i);
+        if (in_ranges(ranges, addrmap::key_slot(key))) keys.push_back(std::move(key));
+    }
+    return keys;
+}
+
+/// A key that hashes to exactly `slot`.
+std::string key_for_slot(std::uint16_t slot) {
+    for (std::size_t i = 0;; ++i) {
+        std::string key = "bench:slot:" + std::to_string(i);
+        if (addrmap::key_slot(key) == slot) return key;
+    }
+}
+
+std::vector<std::vector<std::string>> split(const std::vector<std::string>& keys, std::size_t parts) {
+    std::vector<std::vector<std::string>> out(parts);
+    for (std::size_t p = 0; p < parts; ++p) {
+        const std::size_t from = keys.size() * p / parts;
+        const std::size_t to = keys.size() * (p + 1) / parts;
+        out[p].assign(keys.begin() + static_cast<std::ptrdiff_t>(from), keys.begin() + static_cast<std::ptrdiff_t>(to));
+    }
+    return out;
+}
+
+void expect_ok(const redisReply* reply, std::string_view key) {
+    if (reply == nullptr) throw std::runtime_error("SET " + std::string(key) + ": no reply (connection lost)");
+    if (reply->type != REDIS_REPLY_STATUS || std::string_view(reply->str, reply->len) != "OK")
+        throw std::runtime_error("SET " + std::string(key) + ": unexpected reply '" +
+                                 std::string(reply->str != nullptr ? reply->str : "", reply->len) + "'");
+}
+
+// ---- latency summary -----------------------------------------------------------------------------------
+
+struct timing {
+    double seconds = 0;
+    std::size_t ops = 0;
+    std::uint64_t allocations = 0;     // C++ heap allocations (operator new) during the loop; hiredis uses malloc
+    std::vector<double> latencies_us;  // one per op (sequential runs only)
+
+    void add(const timing& other) {
+        seconds += other.seconds;
+        ops += other.ops;
+        allocations += other.allocations;
+        latencies_us.insert(latencies_us.end(), other.latencies_us.begin(), other.latencies_us.end());
+    }
+    double ops_per_s() const { return seconds > 0 ? static_cast<double>(ops) / seconds : 0; }
+    double allocations_per_op() const { return ops != 0 ? static_cast<double>(allocations) / static_cast<double>(ops) : 0; }
+    double percentile(double p) {
+        if (latencies_us.empty()) return 0;
+        const auto at = static_cast<std::size_t>(p * static_cast<double>(latencies_us.size() - 1));
+        std::nth_element(latencies_us.begin(), latencies_us.begin() + static_cast<std::ptrdiff_t>(at), latencies_us.end());
+        return latencies_us[at];
+    }
+};
+
+// ---- raw hiredis over TLS (the baseline) ----------------------------------------------------------------
+
+struct ssl_context_deleter {
+    void operator()(redisSSLContext* c) const noexcept { redisFreeSSLContext(c); }
+};
+using ssl_context_ptr = std::unique_ptr<redisSSLContext, ssl_context_deleter>;
+
+/// hiredis_ssl as its README shows it: chain verified against the CA, SNI set. (hiredis 1.2
+/// does not check the certificate's name; the adapter does, so its handshakes do a bit more.)
+struct raw_connection {
+    ssl_context_ptr ssl;
+    addrmap::detail::context_ptr context;
+
+    raw_connection(const std::string& cacert, const std::string& host, std::uint16_t port, const std::string& sni) {
+        redisSSLContextError ssl_error = REDIS_SSL_CTX_NONE;
+        ssl.reset(redisCreateSSLContext(cacert.c_str(), nullptr, nullptr, nullptr, sni.empty() ? nullptr : sni.c_str(),
+                                        &ssl_error));
+        if (!ssl)
+            throw std::runtime_error(std::string("raw hiredis: redisCreateSSLContext: ") +
+                                     redisSSLContextGetError(ssl_error));
+        context.reset(redisConnect(host.c_str(), port));
+        const std::string where = addrmap::format_host_port(host, port);
+        if (!context || context->err != 0)
+            throw std::runtime_error("raw hiredis: connect " + where + ": " +
+                                     (context ? context->errstr : "out of memory"));
+        if (redisInitiateSSLWithContext(context.get(), ssl.get()) != REDIS_OK)
+            throw std::runtime_error("raw hiredis: TLS to " + where + ": " + context->errstr);
+    }
+
+    addrmap::reply_ptr command(const char* format, ...) {
+        va_list ap;
+        va_start(ap, format);
+        void* reply = redisvCommand(context.get(), format, ap);
+        va_end(ap);
+        return addrmap::reply_ptr(static_cast<redisReply*>(reply));
+    }
+};
+
+timing raw_sequential(raw_connection& raw, const std::vector<std::string>& keys) {
+    timing t;
+    t.latencies_us.reserve(keys.size());
+    const auto start = clock_type::now();
+    for (const std::string& key : keys) {
+        const auto op = clock_type::now();
+        addrmap::reply_ptr reply = raw.command("SET %b %b", key.data(), key.size(), value_text.data(), value_text.size());
+        t.latencies_us.push_back(std::chrono::duration<double, std::micro>(clock_type::now() - op).count());
+        expect_ok(reply.get(), key);
+    }
+    t.seconds = seconds_since(start);
+    t.ops = keys.size();
+    return t;
+}
+
+timing raw_pipelined(raw_connection& raw, const std::vector<std::string>& keys, std::size_t depth) {
+    timing t;
+    redisContext* c = raw.context.get();
+    const auto start = clock_type::now();
+    for (std::size_t i = 0; i < keys.size(); i += depth) {
+        const std::size_t end = std::min(keys.size(), i + depth);
+        for (std::size_t j = i; j < end; ++j)
+            if (redisAppendCommand(c, "SET %b %b", keys[j].data(), keys[j].size(), value_text.data(),
+                                   value_text.size()) != REDIS_OK)
+                throw std::runtime_error(std::string("raw hiredis: append: ") + c->errstr);
+        for (std::size_t j = i; j < end; ++j) {
+            void* raw_reply = nullptr;
+            if (redisGetReply(c, &raw_reply) != REDIS_OK)
+                throw std::runtime_error(std::string("raw hiredis: read: ") + c->errstr);
+            addrmap::reply_ptr reply(static_cast<redisReply*>(raw_reply));
+            expect_ok(reply.get(), keys[j]);
+        }
+    }
+    t.seconds = seconds_since(start);
+    t.ops = keys.size();
+    return t;
+}
+
+/// Raw hiredis to every master, routed by slot: the baseline for the all-slots runs.
+struct raw_cluster {
+    std::vector<std::unique_ptr<raw_connection>> nodes;
+    std::vector<std::size_t> owner = std::vector<std::size_t>(addrmap::slot_count, 0);
+
+    raw_cluster(const std::string& cacert, const std::vector<addrmap::node_info>& masters) {
+        for (const auto& m : masters) {
+            nodes.push_back(std::make_unique<raw_connection>(cacert, m.dial_host, m.port, m.tls_name));
+            for (const auto& r : m.slots)
+                for (std::size_t slot = r.first; slot <= r.last; ++slot) owner[slot] = nodes.size() - 1;
+        }
+    }
+    std::size_t node_of(const std::string& key) const { return owner[addrmap::key_slot(key)]; }
+};
+
+timing raw_cluster_sequential(raw_cluster& raw, const std::vector<std::string>& keys) {
+    timing t;
+    const auto start = clock_type::now();
+    for (const std::string& key : keys) {
+        addrmap::reply_ptr reply = raw.nodes[raw.node_of(key)]->command("SET %b %b", key.data(), key.size(),
+                                                                         value_text.data(), value_text.size());
+        expect_ok(reply.get(), key);
+    }
+    t.seconds = seconds_since(start);
+    t.ops = keys.size();
+    return t;
+}
+
+/// Each batch: append to every owner; with `flush_first`, write every node's buffer before reading
+/// any reply (the round trips overlap); without, the first read on each node writes its buffer, so
+/// the nodes are served one after another.
+timing raw_cluster_pipelined(raw_cluster& raw, const std::vector<std::string>& keys, std::size_t depth,
+                             bool flush_first) {
+    timing t;
+    std::vector<std::size_t> owner_of_op(depth);
+    std::vector<bool> touched(raw.nodes.size());
+    const auto start = clock_type::now();
+    for (std::size_t i = 0; i < keys.size(); i += depth) {
+        const std::size_t end = std::min(keys.size(), i + depth);
+        std::fill(touched.begin(), touched.end(), false);
+        for (std::size_t j = i; j < end; ++j) {
+            const std::size_t n = raw.node_of(keys[j]);
+            owner_of_op[j - i] = n;
+            touched[n] = true;
+            redisContext* c = raw.nodes[n]->context.get();
+            if (redisAppendCommand(c, "SET %b %b", keys[j].data(), keys[j].size(), value_text.data(),
+                                   value_text.size()) != REDIS_OK)
+                throw std::runtime_error(std::string("raw hiredis: append: ") + c->errstr);
+        }
+        if (flush_first) {
+            for (std::size_t n = 0; n < raw.nodes.size(); ++n) {
+                if (!touched[n]) continue;
+                redisContext* c = raw.nodes[n]->context.get();
+                int done = 0;
+                do {
+                    if (redisBufferWrite(c, &done) != REDIS_OK)
+                        throw std::runtime_error(std::string("raw hiredis: write: ") + c->errstr);
+                } while (done == 0);
+            }
+        }
+        for (std::size_t n = 0; n < raw.nodes.size(); ++n) {
+            for (std::size_t j = i; j < end; ++j) {
+                if (owner_of_op[j - i] != n) continue;
+                redisContext* c = raw.nodes[n]->context.get();
+                void* raw_reply = nullptr;
+                if (redisGetReply(c, &raw_reply) != REDIS_OK)
+                    throw std::runtime_error(std::string("raw hiredis: read: ") + c->errstr);
+                addrmap::reply_ptr reply(static_cast<redisReply*>(raw_reply));
+                expect_ok(reply.get(), keys[j]);
+            }
+        }
+    }
+    t.seconds = seconds_since(start);
+    t.ops = keys.size();
+    return t;
+}
+
+// ---- the adapter ---------------------------------------------------------------------------------------
+
+template <class Cluster>
+timing adapter_sequential(Cluster& cluster, const std::vector<std::string>& keys) {
+    timing t;
+    t.latencies_us.reserve(keys.size());
+    const std::uint64_t allocations_before = addrmap_bench::allocations();
+    const auto start = clock_type::now();
+    for (const std::string& key : keys) {
+        const auto op = clock_type::now();
+        addrmap::reply_ptr reply =
+            cluster.command(key, "SET %b %b", key.data(), key.size(), value_text.data(), value_text.size());
+        t.latencies_us.push_back(std::chrono::duration<double, std::micro>(clock_type::now() - op).count());
+        expect_ok(reply.get(), key);
+    }
+    t.seconds = seconds_since(start);
+    t.allocations = addrmap_bench::allocations() - allocations_before;
+    t.ops = keys.size();
+    return t;
+}
+
+template <class Cluster>
+timing adapter_pipelined(Cluster& cluster, const std::vector<std::string>& keys, std::size_t depth) {
+    timing t;
+    addrmap::pipeline batch;
+    const std::uint64_t allocations_before = addrmap_bench::allocations();
+    const auto start = clock_type::now();
+    for (std::size_t i = 0; i < keys.size(); i += depth) {
+        const std::size_t end = std::min(keys.size(), i + depth);
+        batch.clear();
+        for (std::size_t j = i; j < end; ++j)
+            batch.add(keys[j], "SET %b %b", keys[j].data(), keys[j].size(), value_text.data(), value_text.size());
+        const std::vector<addrmap::reply_ptr> replies = cluster.execute(batch);
+        for (std::size_t j = i; j < end; ++j) expect_ok(replies[j - i].get(), keys[j]);
+    }
+    t.seconds = seconds_since(start);
+    t.allocations = addrmap_bench::allocations() - allocations_before;
+    t.ops = keys.size();
+    return t;
+}
+
+/// Masters of the node table, in slot order.
+std::vector<addrmap::node_info> masters_of(const std::vector<addrmap::node_info>& nodes) {
+    std::vector<addrmap::node_info> out;
+    for (const auto& n : nodes)
+        if (n.role == addrmap::node_role::master && !n.slots.empty()) out.push_back(n);
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.slots.front().first < b.slots.front().first; });
+    return out;
+}
+
+struct handshake_summary {
+    std::size_t count = 0;
+    std::size_t resumed = 0;
+    double total_us = 0;
+    double avg_us() const { return count != 0 ? total_us / static_cast<double>(count) : 0; }
+};
+
+handshake_summary summarize_handshakes(const std::vector<addrmap::node_info>& masters) {
+    handshake_summary s;
+    for (const auto& m : masters) {
+        if (!m.connected || !m.handshake) continue;
+        ++s.count;
+        if (m.handshake->session_reused) ++s.resumed;
+        s.total_us += static_cast<double>(m.handshake->handshake_time.count());
+    }
+    return s;
+}
+
+template <class Policy>
+void run(const cli_options& o, Policy policy, json_line& out) {
+    addrmap::cluster_options options;
+    options.seeds = {o.seed};
+    options.tls.ca_file = o.cacert;
+
+    // 1. Cold: construct (SSL_CTX, CA file) + connect() (discover, verified TLS to every master) + one command.
+    const std::string first_key = "bench:first";
+    const auto cold_start = clock_type::now();
+    auto cluster = std::make_unique<addrmap::basic_cluster<Policy>>(options, std::move(policy));
+    cluster->connect();
+    addrmap::reply_ptr first = cluster->command(first_key, "SET %b %b", first_key.data(), first_key.size(),
+                                                value_text.data(), value_text.size());
+    expect_ok(first.get(), first_key);
+    const double cold_ms = seconds_since(cold_start) * 1000;
+
+    const std::vector<addrmap::node_info> masters = masters_of(cluster->nodes());
+    if (masters.empty()) throw std::runtime_error("the node table lists no master with slots");
+    const handshake_summary cold = summarize_handshakes(masters);
+    std::string protocol, cipher;
+    if (masters.front().handshake) {
+        protocol = masters.front().handshake->protocol;
+        cipher = masters.front().handshake->cipher;
+    }
+
+    // 2. Reconnect: drop every connection, then touch every master again (cached sessions resume).
+    std::vector<std::string> master_keys;
+    for (const auto& m : masters) master_keys.push_back(key_for_slot(m.slots.front().first));
+    cluster->disconnect();
+    const auto reconnect_start = clock_type::now();
+    for (const std::string& key : master_keys) {
+        addrmap::reply_ptr reply =
+            cluster->command(key, "SET %b %b", key.data(), key.size(), value_text.data(), value_text.size());
+        expect_ok(reply.get(), key);
+    }
+    const double reconnect_ms = seconds_since(reconnect_start) * 1000;
+    const handshake_summary resumed = summarize_handshakes(masters_of(cluster->nodes()));
+
+    // 3. The node for the apples-to-apples comparison: the first master, dialed as the adapter dials it.
+    const addrmap::node_info& node = masters.front();
+    const std::vector<std::string> all_keys = keys_over_all_slots(o.ops);
+    const std::vector<std::string> node_keys = keys_in(node.slots, o.ops);
+    raw_connection raw(o.cacert, node.dial_host, node.port, node.tls_name);
+
+    // Warm-up (not measured): both clients, both paths.
+    const std::size_t warm = std::min<std::size_t>(1000, o.ops);
+    const std::vector<std::string> warm_keys(node_keys.begin(), node_keys.begin() + static_cast<std::ptrdiff_t>(warm));
+    adapter_sequential(*cluster, warm_keys);
+    raw_sequential(raw, warm_keys);
+    adapter_pipelined(*cluster, warm_keys, o.pipeline);
+    raw_pipelined(raw, warm_keys, o.pipeline);
+
+    // 4. All slots, every master: the adapter, and raw hiredis routed by slot (interleaved in rounds).
+    raw_cluster raw_all(o.cacert, masters);
+    timing seq_all, pipe_all, raw_seq_all, raw_pipe_all, raw_pipe_all_lazy;
+    const auto all_chunks = split(all_keys, o.rounds);
+    for (std::size_t r = 0; r < all_chunks.size(); ++r) {
+        const auto& keys = all_chunks[r];
+        if (r % 2 == 0) {
+            seq_all.add(adapter_sequential(*cluster, keys));
+            raw_seq_all.add(raw_cluster_sequential(raw_all, keys));
+            pipe_all.add(adapter_pipelined(*cluster, keys, o.pipeline));
+            raw_pipe_all.add(raw_cluster_pipelined(raw_all, keys, o.pipeline, true));
+            raw_pipe_all_lazy.add(raw_cluster_pipelined(raw_all, keys, o.pipeline, false));
+        } else {
+            raw_pipe_all_lazy.add(raw_cluster_pipelined(raw_all, keys, o.pipeline, false));
+            raw_pipe_all.add(raw_cluster_pipelined(raw_all, keys, o.pipeline, true));
+            pipe_all.add(adapter_pipelined(*cluster, keys, o.pipeline));
+            raw_seq_all.add(raw_cluster_sequential(raw_all, keys));
+            seq_all.add(adapter_sequential(*cluster, keys));
+        }
+    }
+
+    // 5. One node: adapter and raw interleaved in rounds, alternating who goes first, so drift on a
+    //    shared machine hits both alike.
+    timing seq_node, pipe_node, raw_seq, raw_pipe;
+    const auto chunks = split(node_keys, o.rounds);
+    for (std::size_t r = 0; r < chunks.size(); ++r) {
+        const auto& keys = chunks[r];
+        if (r % 2 == 0) {
+            seq_node.add(adapter_sequential(*cluster, keys));
+            raw_seq.add(raw_sequential(raw, keys));
+            pipe_node.add(adapter_pipelined(*cluster, keys, o.pipeline));
+            raw_pipe.add(raw_pipelined(raw, keys, o.pipeline));
+        } else {
+            raw_seq.add(raw_sequential(raw, keys));
+            seq_node.add(adapter_sequential(*cluster, keys));
+            raw_pipe.add(raw_pipelined(raw, keys, o.pipeline));
+            pipe_node.add(adapter_pipelined(*cluster, keys, o.pipeline));
+        }
+    }
+
+    const addrmap::cluster_stats& stats = cluster->stats();
+    out.integer("masters", static_cast<long long>(masters.size()));
+    out.text("same_node", addrmap::format_host_port(node.dial_host, node.port));
+    out.text("same_node_reported", addrmap::to_string(node.reported));
+    out.text("tls_name", node.tls_name);
+    out.text("tls_protocol", protocol);
+    out.text("tls_cipher", cipher);
+    out.number("cold_connect_ms", cold_ms, 3);
+    out.number("cold_handshake_us_avg", cold.avg_us(), 1);
+    out.integer("cold_resumed", static_cast<long long>(cold.resumed));
+    out.number("reconnect_ms", reconnect_ms, 3);
+    out.number("reconnect_handshake_us_avg", resumed.avg_us(), 1);
+    out.integer("reconnect_handshakes", static_cast<long long>(resumed.count));
+    out.integer("reconnect_resumed", static_cast<long long>(resumed.resumed));
+    out.number("seq_ops_per_s", seq_all.ops_per_s(), 1);
+    out.number("seq_p50_us", seq_all.percentile(0.50), 1);
+    out.number("seq_p99_us", seq_all.percentile(0.99), 1);
+    out.number("pipelined_ops_per_s", pipe_all.ops_per_s(), 1);
+    out.number("raw_seq_ops_per_s_all_nodes", raw_seq_all.ops_per_s(), 1);
+    out.number("raw_pipelined_ops_per_s_all_nodes", raw_pipe_all.ops_per_s(), 1);
+    out.number("raw_pipelined_lazy_ops_per_s_all_nodes", raw_pipe_all_lazy.ops_per_s(), 1);
+    out.number("seq_ops_per_s_same_node", seq_node.ops_per_s(), 1);
+    out.number("seq_same_node_p50_us", seq_node.percentile(0.50), 1);
+    out.number("pipelined_ops_per_s_same_node", pipe_node.ops_per_s(), 1);
+    out.number("adapter_allocs_per_seq_op", seq_node.allocations_per_op(), 2);
+    out.number("adapter_allocs_per_pipelined_op", pipe_node.allocations_per_op(), 2);
+    out.number("raw_seq_ops_per_s", raw_seq.ops_per_s(), 1);
+    out.number("raw_seq_p50_us", raw_seq.percentile(0.50), 1);
+    out.number("raw_pipelined_ops_per_s", raw_pipe.ops_per_s(), 1);
+    out.number("seq_ratio_vs_raw", raw_seq.ops_per_s() > 0 ? seq_node.ops_per_s() / raw_seq.ops_per_s() : 0, 4);
+    out.number("pipelined_ratio_vs_raw", raw_pipe.ops_per_s() > 0 ? pipe_node.ops_per_s() / raw_pipe.ops_per_s() : 0, 4);
+    out.raw("stats", "{\"moved\": " + std::to_string(stats.moved) + ", \"ask\": " + std::to_string(stats.ask) +
+                         ", \"tryagain\": " + std::to_string(stats.tryagain) +
+                         ", \"connection_losses\": " + std::to_string(stats.connection_losses) +
+                         ", \"connections_made\": " + std::to_string(stats.connections_made) +
+                         ", \"refreshes\": " + std::to_string(stats.refreshes) + "}");
+}
+
+/// Reads the topology with a raw hiredis connection to the seed (this also loads OpenSSL before any
+/// timing, for every policy alike) and builds the static_table: each node's IP:PORT -> NAME:PORT.
+addrmap::static_table table_for_cluster(const cli_options& o) {
+    const addrmap::node_address seed = addrmap::parse_address(o.seed, "--seed");
+    raw_connection probe(o.cacert, seed.host, seed.port, o.hostname);
+    addrmap::reply_ptr reply = probe.command("CLUSTER SHARDS");
+    const addrmap::topology topo = addrmap::parse_cluster_shards(reply.get());
+    std::vector<addrmap::static_table::entry> entries;
+    auto add = [&](const addrmap::node_address& a) {
+        entries.push_back({addrmap::format_host_port(a.host, a.port), addrmap::format_host_port(o.hostname, a.port)});
+    };
+    for (const addrmap::shard& s : topo.shards) {
+        add(s.master);
+        for (const auto& r : s.replicas) add(r);
+    }
+    return addrmap::static_table(entries);
+}
+
+/// One instantiation of run() per policy; the flag only chooses which.
+void dispatch(const cli_options& o, json_line& out) {
+    using addrmap::ip_to_hostname;
+    addrmap::static_table table = table_for_cluster(o);
+    if (o.policy == "identity") {
+        run(o, addrmap::identity{}, out);
+    } else if (o.policy == "ip_to_hostname") {
+        run(o, ip_to_hostname(o.hostname), out);
+    } else if (o.policy == "ip_to_hostname_keep_ip") {
+        run(o, ip_to_hostname(o.hostname, ip_to_hostname::mode::dial_ip_verify_hostname), out);
+    } else if (o.policy == "static_table") {
+        out.integer("table_entries", static_cast<long long>(table.size()));
+        run(o, std::move(table), out);
+    } else if (o.policy == "env") {
+        run(o, addrmap::env(std::map<std::string, std::string>{{"ADDRMAP_HOSTNAME", o.hostname}}), out);
+    } else {
+        throw std::invalid_argument("--policy '" + o.policy +
+                                    "': expected identity, ip_to_hostname, ip_to_hostname_keep_ip, static_table or env");
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    cli_options o;
+    try {
+        o = parse_cli(argc, argv);
+    } catch (const std::invalid_argument& e) {
+        if (e.what()[0] != '\0') std::fprintf(stderr, "cluster_bench: %s\n", e.what());
+        std::fputs(usage_text, stderr);
+        return 2;
+    }
+    json_line out;
+    out.text("policy", o.policy);
+    out.text("seed", o.seed);
+    out.text("hostname", o.hostname);
+    out.integer("ops", static_cast<long long>(o.ops));
+    out.integer("pipeline", static_cast<long long>(o.pipeline));
+    out.integer("rounds", static_cast<long long>(o.rounds));
+    try {
+        dispatch(o, out);
+    } catch (const std::invalid_argument& e) {
+        std::fprintf(stderr, "cluster_bench: %s\n%s", e.what(), usage_text);
+        return 2;
+    } catch (const std::exception& e) {
+        out.text("error", e.what());
+        std::printf("%s\n", out.str().c_str());
+        return 1;
+    }
+    std::printf("%s\n", out.str().c_str());
+    return 0;
+}

@@ -1,0 +1,295 @@
+// benchmarks/policies_bench.cpp — cost of map() for every shipped policy and a lambda, per input kind, table size
+// and hit/miss, plus heap allocations per call (counting global operator new) and env/table construction cost.
+//
+// Names: map/<policy>/<input>/<outcome>[/<entries>]   input: ipv4 | ipv6 | name
+//   outcome hit  — the policy's own rule answered (table entry, hostname rule, only-list entry)
+//           miss — it declined; try_map fell through first_match to the next policy, or a
+//                  pass_through table answered with the address as reported
+//           pass — ip_to_hostname given a reported hostname: passed through unchanged
+//        construct/<what>/<entries>
+//        part/<step>/<input> — pieces of a table lookup (IP parse, key hash), to see where a hit's time goes,
+//                              and the adapter's per-command SIGPIPE guard
+// Counters: allocs_per_map / allocs_per_construct (kAvgIterations: allocations divided by iterations).
+#include <addrmap/address.hpp>
+#include <addrmap/detail/cidr.hpp>
+#include <addrmap/detail/table_grammar.hpp>
+#include <addrmap/policies/env.hpp>
+#include <addrmap/policies/first_match.hpp>
+#include <addrmap/policies/identity.hpp>
+#include <addrmap/policies/ip_to_hostname.hpp>
+#include <addrmap/policies/static_table.hpp>
+#include <addrmap/policy.hpp>
+#include <addrmap/version.hpp>
+
+#if __has_include(<addrmap/detail/sigpipe.hpp>)
+#include <addrmap/detail/sigpipe.hpp>
+#define ADDRMAP_BENCH_HAVE_SIGPIPE_GUARD 1
+#endif
+
+#include <benchmark/benchmark.h>
+
+#include "counting_new.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <map>
+#include <memory>
+#include <new>
+#include <string>
+#include <utility>
+#include <vector>
+
+// ---- inputs and tables -----------------------------------------------------------------------------
+
+namespace {
+
+using addrmap::endpoint;
+using addrmap_bench::allocations;
+using addrmap::node_address;
+
+constexpr std::uint16_t node_port = 7000;
+const char* const cluster_hostname = "cluster.redis.test";
+
+/// Key #i of a generated table: even i are IPv4 (10.x.y.z), odd i IPv6 (fd00::<hex i>).
+std::string key_ip(std::size_t i) {
+    if (i % 2 == 0)
+        return "10." + std::to_string((i >> 16) & 255) + "." + std::to_string((i >> 8) & 255) + "." +
+               std::to_string(i & 255);
+    char hex[16];
+    std::snprintf(hex, sizeof hex, "%zx", i + 1);
+    return std::string("fd00::") + hex;
+}
+
+std::string bracketed(const std::string& ip) { return ip.find(':') != std::string::npos ? "[" + ip + "]" : ip; }
+std::string target_of(std::size_t i) { return "node" + std::to_string(i) + ".redis.test"; }
+
+/// Middle entries of an n-entry table: the IPv4 one and the IPv6 one.
+std::size_t hit_v4_index(std::size_t n) { return (n / 2) & ~std::size_t{1}; }
+std::size_t hit_v6_index(std::size_t n) { return hit_v4_index(n) + 1; }
+
+node_address reported(std::string host) { return node_address{std::move(host), node_port, {}}; }
+const node_address miss_v4 = reported("192.0.2.77");  // never in a generated table
+const node_address name_input = reported("node-7.cluster.example.com");
+
+std::vector<addrmap::static_table::entry> table_entries(std::size_t n) {
+    std::vector<addrmap::static_table::entry> entries;
+    entries.reserve(n);
+    for (std::size_t i = 0; i < n; ++i)
+        entries.push_back({bracketed(key_ip(i)) + ":" + std::to_string(node_port), target_of(i)});
+    return entries;
+}
+
+std::string table_text(std::size_t n) {
+    std::string text;
+    for (const auto& e : table_entries(n)) {
+        if (!text.empty()) text += ';';
+        text += e.from + "=" + e.to;
+    }
+    return text;
+}
+
+std::string only_list_text(std::size_t n) {
+    std::string text;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (!text.empty()) text += ',';
+        text += key_ip(i);
+    }
+    return text;
+}
+
+std::map<std::string, std::string> env_variables(std::size_t n) {
+    return {{"ADDRMAP_TABLE", table_text(n)}, {"ADDRMAP_HOSTNAME", cluster_hostname}};
+}
+
+// ---- the one benchmark body, instantiated per policy -------------------------------------------------
+
+/// Times map_address(policy, address) — the adapter's own call path — and counts allocations.
+/// Checks once, untimed, that the case is what its name says (the expected dial host).
+template <class Policy>
+void bm_map(benchmark::State& state, const Policy& policy, const node_address& address,
+            const std::string& expected_dial_host) {
+    try {
+        const endpoint probe = addrmap::map_address(policy, address);
+        if (probe.dial_host() != expected_dial_host) {
+            state.SkipWithError(("mapped to " + addrmap::to_string(probe) + ", expected dial host " + expected_dial_host)
+                                    .c_str());
+            return;
+        }
+    } catch (const std::exception& e) {
+        state.SkipWithError(e.what());
+        return;
+    }
+    const std::uint64_t before = allocations();
+    for (auto _ : state) {
+        endpoint mapped = addrmap::map_address(policy, address);
+        benchmark::DoNotOptimize(mapped);
+    }
+    const std::uint64_t made = allocations() - before;
+    state.counters["allocs_per_map"] = benchmark::Counter(static_cast<double>(made), benchmark::Counter::kAvgIterations);
+}
+
+template <class Policy>
+void add_map(const std::string& name, std::shared_ptr<const Policy> policy, node_address address,
+             std::string expected_dial_host) {
+    benchmark::RegisterBenchmark(name.c_str(), [policy = std::move(policy), address = std::move(address),
+                                                expected = std::move(expected_dial_host)](benchmark::State& state) {
+        bm_map(state, *policy, address, expected);
+    });
+}
+
+/// Times `make()` (a constructor) and counts its allocations.
+template <class Make>
+void add_construct(const std::string& name, Make make) {
+    benchmark::RegisterBenchmark(name.c_str(), [make](benchmark::State& state) {
+        const std::uint64_t before = allocations();
+        for (auto _ : state) {
+            auto built = make();
+            benchmark::DoNotOptimize(built);
+        }
+        const std::uint64_t made = allocations() - before;
+        state.counters["allocs_per_construct"] =
+            benchmark::Counter(static_cast<double>(made), benchmark::Counter::kAvgIterations);
+    });
+}
+
+template <class P>
+std::shared_ptr<const P> share(P policy) {
+    return std::make_shared<const P>(std::move(policy));
+}
+
+/// The steps of static_table::try_map on their own: inet_pton into 16 bytes, then the key's hash.
+void register_parts() {
+    for (const auto& [input, host] : {std::pair{"ipv4", "10.0.0.2"}, std::pair{"ipv6", "fd00::3"},
+                                      std::pair{"name", "node-7.cluster.example.com"}}) {
+        benchmark::RegisterBenchmark((std::string("part/parse_ip/") + input).c_str(),
+                                     [text = std::string(host)](benchmark::State& state) {
+                                         for (auto _ : state) {
+                                             auto ip = addrmap::detail::parse_ip(text);
+                                             benchmark::DoNotOptimize(ip);
+                                         }
+                                     });
+    }
+    benchmark::RegisterBenchmark("part/table_key_hash/ipv6", [](benchmark::State& state) {
+        addrmap::detail::table_key key{*addrmap::detail::parse_ip("fd00::3"), node_port};
+        const addrmap::detail::table_key_hash hash;
+        for (auto _ : state) {
+            benchmark::DoNotOptimize(key);
+            std::size_t h = hash(key);
+            benchmark::DoNotOptimize(h);
+        }
+    });
+#ifdef ADDRMAP_BENCH_HAVE_SIGPIPE_GUARD
+    // Not a policy: what the adapter pays per command() / execute() to keep SIGPIPE away (4 syscalls).
+    benchmark::RegisterBenchmark("part/sigpipe_guard/none", [](benchmark::State& state) {
+        for (auto _ : state) {
+            const addrmap::detail::sigpipe_guard guard;
+            benchmark::DoNotOptimize(&guard);
+        }
+    });
+#endif
+}
+
+void register_all() {
+    using addrmap::first_match;
+    using addrmap::identity;
+    using addrmap::ip_to_hostname;
+    using addrmap::on_miss;
+    using addrmap::static_table;
+
+    const node_address v4 = reported("10.0.0.2");
+    const node_address v6 = reported("fd00::3");
+
+    // Size-independent policies.
+    auto id = share(identity{});
+    add_map("map/identity/ipv4/hit", id, v4, v4.host);
+    add_map("map/identity/ipv6/hit", id, v6, v6.host);
+    add_map("map/identity/name/hit", id, name_input, name_input.host);
+
+    auto lambda = share([](const node_address& a) { return endpoint(a.host, a.port, a.host); });
+    add_map("map/lambda/ipv4/hit", lambda, v4, v4.host);
+    add_map("map/lambda/ipv6/hit", lambda, v6, v6.host);
+    add_map("map/lambda/name/hit", lambda, name_input, name_input.host);
+    // A lambda that computes its names: shows what the counter reports for a policy that allocates.
+    auto owning = share([](const node_address& a) {
+        return endpoint::owning(a.host + ".ip.redis.test", a.port, std::string(cluster_hostname));
+    });
+    add_map("map/lambda_owning/ipv4/hit", owning, v4, v4.host + ".ip.redis.test");
+
+    auto by_name = share(ip_to_hostname(cluster_hostname));
+    add_map("map/ip_to_hostname/ipv4/hit", by_name, v4, cluster_hostname);
+    add_map("map/ip_to_hostname/ipv6/hit", by_name, v6, cluster_hostname);
+    add_map("map/ip_to_hostname/name/pass", by_name, name_input, name_input.host);
+    auto keep_ip = share(ip_to_hostname(cluster_hostname, ip_to_hostname::mode::dial_ip_verify_hostname));
+    add_map("map/ip_to_hostname_keep_ip/ipv4/hit", keep_ip, v4, v4.host);
+    add_map("map/ip_to_hostname_keep_ip/ipv6/hit", keep_ip, v6, v6.host);
+    add_map("map/ip_to_hostname_keep_ip/name/pass", keep_ip, name_input, name_input.host);
+
+    // Table-sized policies: the hit is the middle entry of each family.
+    for (const std::size_t n : {std::size_t{4}, std::size_t{100}, std::size_t{10000}}) {
+        const std::string size = "/" + std::to_string(n);
+        const node_address hit4 = reported(key_ip(hit_v4_index(n)));
+        const node_address hit6 = reported(key_ip(hit_v6_index(n)));
+        const std::string hit4_target = target_of(hit_v4_index(n));
+        const std::string hit6_target = target_of(hit_v6_index(n));
+
+        auto table = share(static_table(table_entries(n), on_miss::fail));
+        auto table_pass = share(static_table(table_entries(n), on_miss::pass_through));
+        add_map("map/static_table/ipv4/hit" + size, table, hit4, hit4_target);
+        add_map("map/static_table/ipv6/hit" + size, table, hit6, hit6_target);
+        add_map("map/static_table/ipv4/miss" + size, table_pass, miss_v4, miss_v4.host);
+        add_map("map/static_table/name/miss" + size, table_pass, name_input, name_input.host);
+
+        auto from_env = share(addrmap::env(env_variables(n)));
+        add_map("map/env/ipv4/hit" + size, from_env, hit4, hit4_target);
+        add_map("map/env/ipv6/hit" + size, from_env, hit6, hit6_target);
+        add_map("map/env/ipv4/miss" + size, from_env, miss_v4, cluster_hostname);
+        add_map("map/env/name/miss" + size, from_env, name_input, name_input.host);
+
+        auto stacked = share(first_match<static_table, ip_to_hostname>(static_table(table_entries(n), on_miss::fail),
+                                                                         ip_to_hostname(cluster_hostname)));
+        add_map("map/first_match/ipv4/hit" + size, stacked, hit4, hit4_target);
+        add_map("map/first_match/ipv6/hit" + size, stacked, hit6, hit6_target);
+        add_map("map/first_match/ipv4/miss" + size, stacked, miss_v4, cluster_hostname);
+        add_map("map/first_match/name/miss" + size, stacked, name_input, name_input.host);
+
+        // ip_to_hostname restricted to an only-list of n single IPs; a miss falls through to identity.
+        auto only = share(first_match<ip_to_hostname, identity>(
+            ip_to_hostname(cluster_hostname, ip_to_hostname::mode::dial_hostname, only_list_text(n)), identity{}));
+        add_map("map/ip_to_hostname_only/ipv4/hit" + size, only, hit4, cluster_hostname);
+        add_map("map/ip_to_hostname_only/ipv6/hit" + size, only, hit6, cluster_hostname);
+        add_map("map/ip_to_hostname_only/ipv4/miss" + size, only, miss_v4, miss_v4.host);
+
+        // Construction: env from an explicit map (the table is parsed and indexed), and its parts alone.
+        add_construct("construct/env/" + std::to_string(n),
+                      [variables = env_variables(n)] { return addrmap::env(variables); });
+        add_construct("construct/static_table_parse/" + std::to_string(n),
+                      [text = table_text(n)] { return static_table::parse(text); });
+        add_construct("construct/ip_to_hostname_only/" + std::to_string(n), [text = only_list_text(n)] {
+            return ip_to_hostname(cluster_hostname, ip_to_hostname::mode::dial_hostname, text);
+        });
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        register_all();
+        register_parts();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "policies_bench: setting up the policies failed: %s\n", e.what());
+        return 1;
+    }
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    benchmark::AddCustomContext("addrmap_version", std::to_string(ADDRMAP_VERSION_MAJOR) + "." +
+                                                       std::to_string(ADDRMAP_VERSION_MINOR) + "." +
+                                                       std::to_string(ADDRMAP_VERSION_PATCH));
+    benchmark::AddCustomContext("allocation_counter", "global operator new, all replaceable forms");
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}
