@@ -104,14 +104,9 @@ public:
     void add(std::string_view key, const char* format, ...) {
         va_list ap;
         va_start(ap, format);
-        std::string cmd;
-        try {
-            cmd = detail::format_command(format, ap);
-        } catch (...) {
-            va_end(ap);
-            throw;
-        }
+        const detail::raw_command raw = detail::format_raw(format, ap);
         va_end(ap);
+        std::string cmd = detail::to_command(raw, format);
         entries_.push_back({static_cast<int>(key_slot(key)), std::move(cmd)});
     }
     /// One argument per element; the first is the command name; `key` picks the slot.
@@ -187,14 +182,9 @@ public:
     reply_ptr command(std::string_view key, const char* format, ...) {
         va_list ap;
         va_start(ap, format);
-        std::string cmd;
-        try {
-            cmd = detail::format_command(format, ap);
-        } catch (...) {
-            va_end(ap);
-            throw;
-        }
+        const detail::raw_command raw = detail::format_raw(format, ap);
         va_end(ap);
+        std::string cmd = detail::to_command(raw, format);
         return execute(static_cast<int>(key_slot(key)), cmd);
     }
 
@@ -207,14 +197,9 @@ public:
     reply_ptr command_any(const char* format, ...) {
         va_list ap;
         va_start(ap, format);
-        std::string cmd;
-        try {
-            cmd = detail::format_command(format, ap);
-        } catch (...) {
-            va_end(ap);
-            throw;
-        }
+        const detail::raw_command raw = detail::format_raw(format, ap);
         va_end(ap);
+        std::string cmd = detail::to_command(raw, format);
         return execute(no_slot, cmd);
     }
 

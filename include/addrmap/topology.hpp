@@ -417,6 +417,19 @@ inline shards_node parse_shards_node(const redisReply* r, const reply_location& 
     return node;
 }
 
+/// The checks both parsers start with: a reply, not an error reply (the server refused: a topology
+/// problem), and an array. Returns the location used to name later problems.
+inline reply_location check_top_level(const redisReply* reply, const char* command) {
+    reply_location at;
+    at.command = command;
+    if (reply == nullptr) at.fail("no reply");
+    if (reply->type == REDIS_REPLY_ERROR)
+        throw error(error_kind::topology, std::string(command) + " failed: the server replied " +
+                                              quoted(string_of(reply)));
+    if (reply->type != REDIS_REPLY_ARRAY) at.fail(std::string("expected an array, got ") + reply_type_name(reply->type));
+    return at;
+}
+
 }  // namespace detail
 
 /// Parses a CLUSTER SLOTS reply (RESP2 or RESP3): one entry per slot range,
@@ -425,13 +438,7 @@ inline shards_node parse_shards_node(const redisReply* r, const reply_location& 
 /// error{protocol} for anything malformed, error{topology} when no slot is assigned.
 inline topology parse_cluster_slots(const redisReply* reply) {
     static constexpr const char* command = "CLUSTER SLOTS";
-    detail::reply_location at;
-    at.command = command;
-    if (reply == nullptr) at.fail("no reply");
-    if (reply->type == REDIS_REPLY_ERROR)
-        throw error(error_kind::topology, std::string(command) + " failed: the server replied " +
-                                              detail::quoted(detail::string_of(reply)));
-    if (reply->type != REDIS_REPLY_ARRAY) at.fail(std::string("expected an array, got ") + detail::reply_type_name(reply->type));
+    detail::reply_location at = detail::check_top_level(reply, command);
 
     topology result;
     detail::slot_claims claims;
@@ -489,13 +496,7 @@ inline topology parse_cluster_slots(const redisReply* reply) {
 /// lists several masters, the first online one is used. Throws like parse_cluster_slots.
 inline topology parse_cluster_shards(const redisReply* reply, port_preference ports = port_preference::tls) {
     static constexpr const char* command = "CLUSTER SHARDS";
-    detail::reply_location at;
-    at.command = command;
-    if (reply == nullptr) at.fail("no reply");
-    if (reply->type == REDIS_REPLY_ERROR)
-        throw error(error_kind::topology, std::string(command) + " failed: the server replied " +
-                                              detail::quoted(detail::string_of(reply)));
-    if (reply->type != REDIS_REPLY_ARRAY) at.fail(std::string("expected an array, got ") + detail::reply_type_name(reply->type));
+    detail::reply_location at = detail::check_top_level(reply, command);
 
     topology result;
     detail::slot_claims claims;

@@ -19,15 +19,25 @@ struct command_buffer_deleter {
 };
 using command_buffer = std::unique_ptr<char, command_buffer_deleter>;
 
-/// RESP encoding of a hiredis printf-style command (%s, %b, %d, ...).
-inline std::string format_command(const char* format, va_list ap) {
+/// hiredis's encoding of a printf-style command, before any check: formatting does not throw, so the
+/// caller can va_end right after it (va_end must run in the function that called va_start).
+struct raw_command {
+    command_buffer bytes;
+    int length;
+};
+
+inline raw_command format_raw(const char* format, va_list ap) noexcept {
     char* raw = nullptr;
     const int len = redisvFormatCommand(&raw, format, ap);
-    command_buffer owned(raw);
-    if (len < 0 || raw == nullptr)
+    return {command_buffer(raw), len};
+}
+
+/// The RESP encoding of a formatted command, or error{config} naming the bad format string.
+inline std::string to_command(const raw_command& raw, const char* format) {
+    if (raw.length < 0 || !raw.bytes)
         throw error(error_kind::config, std::string("cannot format command '") + format +
                                             "': invalid format string (hiredis accepts %s, %b and printf conversions)");
-    return std::string(raw, static_cast<std::size_t>(len));
+    return std::string(raw.bytes.get(), static_cast<std::size_t>(raw.length));
 }
 
 /// RESP encoding of an argv command; the first element is the command name.
