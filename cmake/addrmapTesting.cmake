@@ -1,17 +1,17 @@
 # cmake/addrmapTesting.cmake — CTest fixtures for the live TLS servers and helpers to register tests.
 # Tests never start servers by hand: they require the fixture, which runs the project's scripts.
-set(ADDRMAP_TLS_LAB_PORT "" CACHE STRING "First port of the standalone TLS test servers (default: cluster port + 6)")
-if(ADDRMAP_TLS_LAB_PORT STREQUAL "")
+set(TLS_LAB_PORT "" CACHE STRING "First port of the standalone TLS test servers (default: cluster port + 6)")
+if(TLS_LAB_PORT STREQUAL "")
   math(EXPR _addrmap_lab_port "${ADDRMAP_TEST_CLUSTER_PORT} + 6")
 else()
-  set(_addrmap_lab_port ${ADDRMAP_TLS_LAB_PORT})
+  set(_addrmap_lab_port ${TLS_LAB_PORT})
 endif()
 set(ADDRMAP_TEST_ENVIRONMENT
-    "ADDRMAP_CLUSTER_PORT=${ADDRMAP_TEST_CLUSTER_PORT}"
-    "ADDRMAP_CLUSTER_DIR=${ADDRMAP_TEST_CLUSTER_DIR}"
-    "ADDRMAP_TLS_LAB_PORT=${_addrmap_lab_port}"
-    "ADDRMAP_TLS_LAB_DIR=${CMAKE_BINARY_DIR}/test-tls-lab"
-    "ADDRMAP_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+    "LOCAL_CLUSTER_PORT=${ADDRMAP_TEST_CLUSTER_PORT}"
+    "LOCAL_CLUSTER_DIR=${ADDRMAP_TEST_CLUSTER_DIR}"
+    "TLS_LAB_PORT=${_addrmap_lab_port}"
+    "TLS_LAB_DIR=${CMAKE_BINARY_DIR}/test-tls-lab"
+    "TEST_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
 
 add_test(NAME fixture.cluster.start COMMAND "${PROJECT_SOURCE_DIR}/scripts/cluster" start)
 add_test(NAME fixture.cluster.stop COMMAND "${PROJECT_SOURCE_DIR}/scripts/cluster" stop)

@@ -65,7 +65,7 @@ BOOST_AUTO_TEST_CASE(adapter_recovers_after_a_master_is_killed) {
     const auto recovery = std::chrono::steady_clock::now() - killed_at;
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(recovery).count();
     std::cout << "failover: master on port " << victim_port << " killed; writes succeed again after " << ms
-              << " ms (cluster-node-timeout " << (std::getenv("ADDRMAP_CLUSTER_NODE_TIMEOUT") ? std::getenv("ADDRMAP_CLUSTER_NODE_TIMEOUT") : "1500")
+              << " ms (cluster-node-timeout " << (std::getenv("LOCAL_CLUSTER_NODE_TIMEOUT") ? std::getenv("LOCAL_CLUSTER_NODE_TIMEOUT") : "1500")
               << " ms); connection losses " << cluster.stats().connection_losses << ", refreshes "
               << cluster.stats().refreshes << "\n";
     BOOST_TEST_REQUIRE(recovered, "writes did not recover: " << last_error);
@@ -80,8 +80,8 @@ BOOST_AUTO_TEST_CASE(adapter_recovers_after_a_master_is_killed) {
     BOOST_TEST(served_by_other);
 
     // Bring the killed node back (it rejoins as a replica) so later tests see six nodes again.
-    const std::string env = "ADDRMAP_CLUSTER_PORT=" + std::to_string(live::cluster_port()) +
-                            " ADDRMAP_CLUSTER_DIR='" + live::cluster_dir() + "' ";
+    const std::string env = "LOCAL_CLUSTER_PORT=" + std::to_string(live::cluster_port()) +
+                            " LOCAL_CLUSTER_DIR='" + live::cluster_dir() + "' ";
     BOOST_TEST(run(env + "'" + live::source_dir() + "/scripts/cluster' start-node " + std::to_string(victim_port)) == 0);
     bool healthy = false;
     for (int i = 0; i < 100 && !healthy; ++i) {

@@ -415,12 +415,12 @@ BOOST_AUTO_TEST_CASE(unusable_files_and_options_fail_at_construction) {
     message = expect_error(error_kind::config, [&] { tls_context ctx(options); });
     check_has(message, "key_file is empty: set both or neither");
 
-    options.key_file = lab("ADDRMAP_TLS_LAB_DIR") + "/tls/good.key";  // a key of another certificate
+    options.key_file = lab("TLS_LAB_DIR") + "/tls/good.key";  // a key of another certificate
     message = expect_error(error_kind::config, [&] { tls_context ctx(options); });
     check_has(message, "is not the key of cert_file '" + lab("LAB_CLIENT_CERT") + "'");
 
     options = lab_options();
-    options.ca_file = lab("ADDRMAP_TLS_LAB_DIR") + "/tls/good.key";  // not a certificate at all
+    options.ca_file = lab("TLS_LAB_DIR") + "/tls/good.key";  // not a certificate at all
     message = expect_error(error_kind::config, [&] { tls_context ctx(options); });
     check_has(message, "cannot load tls_options.ca_file");
 
