@@ -1,0 +1,227 @@
+// tests/fuzz/targets.hpp — one function per parser that reads untrusted text; the libFuzzer entry points
+// and the unit tests' corpus replay both call these, so a stored crash input is replayed by `ctest`.
+#pragma once
+
+#include <addrmap/addrmap.hpp>
+
+#include <bitset>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace fuzz_targets {
+
+/// A broken invariant: a parser accepted input and returned something inconsistent, or failed with
+/// something other than addrmap::error. Under libFuzzer it escapes and aborts (a crash); the unit
+/// tests report it as a failure.
+struct violation : std::logic_error {
+    using std::logic_error::logic_error;
+};
+
+#define FUZZ_REQUIRE(condition)                                                                        \
+    do {                                                                                               \
+        if (!(condition)) throw ::fuzz_targets::violation(std::string(__FILE__ ":") +                  \
+                                                          std::to_string(__LINE__) + ": " #condition); \
+    } while (0)
+
+/// Rejections must be addrmap::error of the kind the parser documents, with a message a person can read.
+inline void check_rejection(const addrmap::error& e, std::initializer_list<addrmap::error_kind> allowed) {
+    bool kind_ok = false;
+    for (addrmap::error_kind k : allowed) kind_ok = kind_ok || e.kind() == k;
+    FUZZ_REQUIRE(kind_ok);
+    const std::string_view message = e.what();
+    FUZZ_REQUIRE(!message.empty());
+    FUZZ_REQUIRE(message.size() < 4096);  // hostile input is quoted abbreviated, never echoed whole
+}
+
+inline void check_endpoint(const addrmap::endpoint& e) {
+    FUZZ_REQUIRE(!e.dial_host().empty());
+    FUZZ_REQUIRE(e.port() != 0);
+    FUZZ_REQUIRE(!e.tls_name().empty());
+    const auto name_kind = addrmap::classify_host(e.tls_name());
+    FUZZ_REQUIRE(name_kind != addrmap::host_kind::name || addrmap::is_valid_dns_name(e.tls_name()));
+}
+
+inline void check_parsed_address(const addrmap::node_address& a) {
+    FUZZ_REQUIRE(a.port != 0);
+    FUZZ_REQUIRE(addrmap::classify_host(a.host) != addrmap::host_kind::name || addrmap::is_valid_dns_name(a.host));
+}
+
+/// Addresses (config and redirect syntax) and MOVED/ASK texts. Accepted addresses must round-trip
+/// through to_string.
+inline void address(std::string_view text) {
+    try {
+        const addrmap::node_address a = addrmap::parse_address(text);
+        check_parsed_address(a);
+        const addrmap::node_address again = addrmap::parse_address(addrmap::to_string(a));
+        FUZZ_REQUIRE(again.host == a.host && again.port == a.port);
+    } catch (const addrmap::error& e) {
+        check_rejection(e, {addrmap::error_kind::config});
+    }
+    try {
+        const addrmap::node_address a = addrmap::parse_redirect_target(text);
+        FUZZ_REQUIRE(a.port != 0);
+    } catch (const addrmap::error& e) {
+        check_rejection(e, {addrmap::error_kind::protocol});
+    }
+    try {
+        if (const auto r = addrmap::parse_redirect(text)) {
+            FUZZ_REQUIRE(r->slot < addrmap::slot_count);
+            FUZZ_REQUIRE(r->target.port != 0);
+            FUZZ_REQUIRE(text.substr(0, r->type == addrmap::redirect::kind::moved ? 6 : 4) ==
+                         (r->type == addrmap::redirect::kind::moved ? "MOVED " : "ASK "));
+        }
+    } catch (const addrmap::error& e) {
+        check_rejection(e, {addrmap::error_kind::protocol});
+    }
+    if (const auto port = addrmap::parse_port(text)) FUZZ_REQUIRE(*port != 0);
+    // The same text as ip_to_hostname's hostname and only-list (the CIDR grammar).
+    try {
+        const addrmap::ip_to_hostname policy("node.example.com", addrmap::ip_to_hostname::mode::dial_hostname, text);
+        FUZZ_REQUIRE(policy.restricted() == !addrmap::detail::trim_blanks(text).empty());
+    } catch (const addrmap::error& e) {
+        check_rejection(e, {addrmap::error_kind::config});
+    }
+    try {
+        const addrmap::ip_to_hostname policy{std::string(text)};
+        check_endpoint(policy.map(addrmap::node_address{"10.0.0.1", 7000, {}}));
+    } catch (const addrmap::error& e) {
+        check_rejection(e, {addrmap::error_kind::config});
+    }
+}
+
+/// Addresses a policy is asked about: fixed ones plus every fragment of the input that parses as one,
+/// so lookups also hit the keys the input itself defined.
+inline std::vector<addrmap::node_address> probe_addresses(std::string_view text) {
+    std::vector<addrmap::node_address> out = {{"10.0.0.1", 7000, {}}, {"10.0.0.2", 6379, {}},
+                                              {"fd00::1", 7000, {}},  {"127.0.0.1", 1, {}},
+                                              {"node.example.com", 7000, {}}};
+    std::size_t start = 0;
+    for (std::size_t i = 0; i <= text.size() && out.size() < 64; ++i) {
+        if (i < text.size() && text[i] != '=' && text[i] != ';' && text[i] != ',' && text[i] != '\n' &&
+            text[i] != '/')
+            continue;
+        try {
+            addrmap::node_address a = addrmap::parse_address(addrmap::detail::trim_blanks(text.substr(start, i - start)));
+            out.push_back(std::move(a));
+        } catch (const addrmap::error&) {
+        }
+        start = i + 1;
+    }
+    return out;
+}
+
+template <class Policy>
+void check_policy_on(const Policy& policy, std::string_view text) {
+    for (const addrmap::node_address& a : probe_addresses(text)) {
+        const auto maybe = policy.try_map(a);
+        if (maybe) check_endpoint(*maybe);
+        try {
+            const addrmap::endpoint e = policy.map(a);
+            check_endpoint(e);
+            FUZZ_REQUIRE(!maybe || (maybe->dial_host() == e.dial_host() && maybe->port() == e.port() &&
+                                    maybe->tls_name() == e.tls_name()));
+        } catch (const addrmap::error& e) {
+            FUZZ_REQUIRE(!maybe);  // map may only refuse what try_map declined
+            check_rejection(e, {addrmap::error_kind::topology});
+        }
+    }
+}
+
+/// The static_table grammar, with both on_miss settings.
+inline void table(std::string_view text) {
+    for (addrmap::on_miss miss : {addrmap::on_miss::fail, addrmap::on_miss::pass_through}) {
+        try {
+            const addrmap::static_table policy = addrmap::static_table::parse(text, miss);
+            check_policy_on(policy, text);
+            FUZZ_REQUIRE(policy.unmatched_entries().size() <= policy.size());
+        } catch (const addrmap::error& e) {
+            check_rejection(e, {addrmap::error_kind::config});
+        }
+    }
+}
+
+/// The environment policy. Input: lines of NAME=VALUE; a NAME without the prefix gets "ADDRMAP_"
+/// prepended, so "TABLE=..." sets ADDRMAP_TABLE (and the dictionary's names are reachable).
+inline void environment(std::string_view text) {
+    std::map<std::string, std::string> variables;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        std::size_t end = text.find('\n', start);
+        if (end == std::string_view::npos) end = text.size();
+        const std::string_view line = text.substr(start, end - start);
+        const std::size_t equals = line.find('=');
+        std::string name(line.substr(0, equals));
+        if (name.rfind("ADDRMAP_", 0) != 0) name = "ADDRMAP_" + name;
+        variables.emplace(std::move(name), equals == std::string_view::npos ? std::string() : std::string(line.substr(equals + 1)));
+        start = end + 1;
+    }
+    try {
+        const addrmap::env policy(variables);
+        check_policy_on(policy, text);
+    } catch (const addrmap::error& e) {
+        check_rejection(e, {addrmap::error_kind::config});
+    }
+}
+
+inline void check_topology(const addrmap::topology& t) {
+    std::bitset<addrmap::slot_count> claimed;
+    for (const addrmap::shard& s : t.shards) {
+        FUZZ_REQUIRE(!s.ranges.empty());
+        check_parsed_address(s.master);
+        for (const addrmap::node_address& r : s.replicas) FUZZ_REQUIRE(r.port != 0);
+        for (std::size_t i = 0; i < s.ranges.size(); ++i) {
+            const addrmap::slot_range& r = s.ranges[i];
+            FUZZ_REQUIRE(r.first <= r.last && r.last < addrmap::slot_count);
+            if (i > 0) FUZZ_REQUIRE(s.ranges[i - 1].last < r.first);  // sorted, non-overlapping
+            for (std::size_t slot = r.first; slot <= r.last; ++slot) {
+                FUZZ_REQUIRE(!claimed.test(slot));  // no slot claimed twice
+                claimed.set(slot);
+            }
+        }
+    }
+    FUZZ_REQUIRE(claimed.count() == t.covered_slots());
+    FUZZ_REQUIRE(t.covered_slots() > 0);
+    const addrmap::slot_owner_table owners = t.slot_owners();
+    for (std::size_t slot = 0; slot < addrmap::slot_count; slot += 97) {
+        const addrmap::shard* owner = t.owner_of(static_cast<std::uint16_t>(slot));
+        FUZZ_REQUIRE((owner == nullptr) == (owners[slot] < 0));
+        if (owner) FUZZ_REQUIRE(owner == &t.shards[static_cast<std::size_t>(owners[slot])]);
+    }
+}
+
+/// Arbitrary bytes through hiredis's own reader (RESP2 and RESP3), every reply it yields through
+/// every topology parser; error and status replies through the MOVED/ASK parser.
+inline void topology(std::string_view bytes) {
+    addrmap::detail::reader_ptr reader(redisReaderCreate());
+    if (!reader) throw std::bad_alloc();
+    // hiredis callocs an array's element pointers before reading them; a "*4000000000" header would ask
+    // for 32 GB. That is the reader's allocation policy, not our parsers', so cap it here.
+    reader->maxelements = 1 << 16;
+    if (redisReaderFeed(reader.get(), bytes.data(), bytes.size()) != REDIS_OK) return;
+    for (int replies = 0; replies < 64; ++replies) {
+        void* raw = nullptr;
+        if (redisReaderGetReply(reader.get(), &raw) != REDIS_OK) return;  // a RESP syntax error
+        addrmap::detail::reply_ptr reply = addrmap::detail::adopt_reply(raw);
+        if (!reply) return;  // incomplete
+        try {
+            check_topology(addrmap::parse_cluster_slots(reply.get()));
+        } catch (const addrmap::error& e) {
+            check_rejection(e, {addrmap::error_kind::protocol, addrmap::error_kind::topology});
+        }
+        for (auto ports : {addrmap::port_preference::tls, addrmap::port_preference::plaintext}) {
+            try {
+                check_topology(addrmap::parse_cluster_shards(reply.get(), ports));
+            } catch (const addrmap::error& e) {
+                check_rejection(e, {addrmap::error_kind::protocol, addrmap::error_kind::topology});
+            }
+        }
+        if (reply->type == REDIS_REPLY_ERROR || reply->type == REDIS_REPLY_STATUS) address({reply->str, reply->len});
+    }
+}
+
+}  // namespace fuzz_targets
