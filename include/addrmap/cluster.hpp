@@ -415,6 +415,18 @@ private:
         ++stats_.connection_losses;
     }
 
+    /// Drops node n's connection after hiredis failed to read `what`'s reply, and says why: bytes that
+    /// are not RESP are a protocol error (the node is broken or hostile), anything else a lost connection.
+    error lose_during(std::size_t n, const char* what) {
+        const redisContext* c = nodes_[n]->connection->get();
+        const bool garbled = c->err == REDIS_ERR_PROTOCOL;
+        std::string message = (garbled ? "unreadable reply from " : "lost the connection to ") +
+                              to_string(nodes_[n]->reported) + " while asking " + what + ": " +
+                              (c->errstr[0] != '\0' ? c->errstr : "connection closed");
+        lose(n);
+        return error(garbled ? error_kind::protocol : error_kind::connect, message);
+    }
+
     std::size_t owner_of(int slot) const noexcept {
         if (slot < 0) {
             for (std::size_t n = 0; n < nodes_.size(); ++n)
@@ -460,11 +472,7 @@ private:
         topology topo;
         if (!no_cluster_shards_) {
             reply_ptr reply(static_cast<redisReply*>(redisCommand(c, "CLUSTER SHARDS")));
-            if (!reply) {
-                lose(n);
-                throw error(error_kind::connect, "lost the connection to " + to_string(nodes_[n]->reported) +
-                                                     " while asking CLUSTER SHARDS");
-            }
+            if (!reply) throw lose_during(n, "CLUSTER SHARDS");
             if (reply->type == REDIS_REPLY_ERROR) {
                 no_cluster_shards_ = true;  // Redis < 7: fall back below
             } else {
@@ -473,11 +481,7 @@ private:
         }
         if (no_cluster_shards_) {
             reply_ptr reply(static_cast<redisReply*>(redisCommand(c, "CLUSTER SLOTS")));
-            if (!reply) {
-                lose(n);
-                throw error(error_kind::connect, "lost the connection to " + to_string(nodes_[n]->reported) +
-                                                     " while asking CLUSTER SLOTS");
-            }
+            if (!reply) throw lose_during(n, "CLUSTER SLOTS");
             if (reply->type == REDIS_REPLY_ERROR)
                 throw error(error_kind::topology, to_string(nodes_[n]->reported) + " refused CLUSTER SLOTS: " +
                                                       std::string(reply->str, reply->len));

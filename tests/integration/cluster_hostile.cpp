@@ -1,0 +1,117 @@
+// tests/integration/cluster_hostile.cpp — a node that sends invalid topology or redirects over TLS: the adapter
+// reports what was wrong, keeps its previous slot map, and keeps serving (what the fuzzers check offline).
+#include "cluster_test_support.hpp"
+#include "hostile_node.hpp"
+
+#include <addrmap/addrmap.hpp>
+
+#include <boost/test/unit_test.hpp>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace {
+
+using slot_map = std::vector<std::pair<std::string, std::vector<addrmap::slot_range>>>;
+
+template <class Cluster>
+slot_map slot_map_of(const Cluster& cluster) {
+    slot_map out;
+    for (const addrmap::node_info& node : cluster.nodes())
+        if (!node.slots.empty()) out.emplace_back(addrmap::to_string(node.reported), node.slots);
+    return out;
+}
+
+std::string get(addrmap::ip_to_hostname_cluster& cluster, const char* key) {
+    auto reply = cluster.command(key, "GET %s", key);
+    return reply->type == REDIS_REPLY_STRING ? std::string(reply->str, reply->len) : std::string("<not a string>");
+}
+
+struct bad_reply {
+    const char* what;
+    std::string bytes;
+    addrmap::error_kind kind;    // of the error inside the refresh failure
+    const char* must_mention;    // the part of the message that says what was wrong
+};
+
+std::vector<bad_reply> bad_slots_replies(std::uint16_t port) {
+    const std::string node = "*2\r\n$9\r\n127.0.0.1\r\n:" + std::to_string(port) + "\r\n";
+    using k = addrmap::error_kind;
+    return {
+        {"overlapping ranges", "*2\r\n*3\r\n:0\r\n:100\r\n" + node + "*3\r\n:50\r\n:16383\r\n" + node, k::protocol,
+         "slot 50"},
+        {"slot past 16383", "*1\r\n*3\r\n:0\r\n:99999\r\n" + node, k::protocol, "99999"},
+        {"negative port", "*1\r\n*3\r\n:0\r\n:16383\r\n*2\r\n$9\r\n127.0.0.1\r\n:-1\r\n", k::protocol, "-1"},
+        {"not an array", "+OK\r\n", k::protocol, "status"},
+        {"no slots", "*0\r\n", k::topology, "no slots"},
+        {"node is a nested array", "*1\r\n*3\r\n:0\r\n:16383\r\n*2\r\n*1\r\n:1\r\n:7000\r\n", k::protocol, "array"},
+        {"host is not an address", "*1\r\n*3\r\n:0\r\n:16383\r\n*2\r\n$5\r\na b c\r\n:7000\r\n", k::protocol, "a b c"},
+        {"error reply", "-ERR not today\r\n", k::topology, "not today"},
+        {"bytes that are not RESP", "!!!\r\n", k::protocol, "unreadable reply"},
+    };
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(cluster_hostile)
+
+BOOST_AUTO_TEST_CASE(invalid_topology_is_named_and_the_previous_slot_map_stays) {
+    live::hostile_node node;
+    const std::string seed = "localhost:" + std::to_string(node.port());
+    addrmap::ip_to_hostname_cluster cluster(live::cluster_options({seed}), addrmap::ip_to_hostname("localhost"));
+    cluster.connect();
+    BOOST_REQUIRE_EQUAL(cluster.command("k", "SET k %s", "kept")->type, REDIS_REPLY_STATUS);
+    const slot_map before = slot_map_of(cluster);
+    BOOST_REQUIRE_EQUAL(before.size(), 1u);
+    BOOST_REQUIRE_EQUAL(before[0].first, "127.0.0.1:" + std::to_string(node.port()));
+
+    for (const bad_reply& bad : bad_slots_replies(node.port())) {
+        BOOST_TEST_CONTEXT(bad.what) {
+            node.set_slots_reply(bad.bytes);
+            const int asked = node.slots_requests();
+            try {
+                cluster.refresh();
+                BOOST_ERROR("refresh accepted " << bad.what);
+            } catch (const addrmap::error& e) {
+                const std::string message = e.what();
+                BOOST_TEST_MESSAGE(bad.what << " -> " << message);
+                BOOST_TEST(e.kind() == addrmap::error_kind::topology);  // "could not refresh ... from any node"
+                BOOST_TEST(message.find(std::string(to_string(bad.kind)) + ":") != std::string::npos, message);
+                BOOST_TEST(message.find(bad.must_mention) != std::string::npos, message);
+                BOOST_TEST(message.find("127.0.0.1:" + std::to_string(node.port())) != std::string::npos, message);
+            }
+            BOOST_TEST(node.slots_requests() > asked);  // the bad bytes really crossed the wire
+            BOOST_TEST((slot_map_of(cluster) == before));
+            BOOST_TEST(get(cluster, "k") == "kept");  // still routed by the previous map
+        }
+    }
+    node.set_slots_reply(node.valid_slots_reply());
+    BOOST_CHECK_NO_THROW(cluster.refresh());
+    BOOST_TEST((slot_map_of(cluster) == before));
+}
+
+BOOST_AUTO_TEST_CASE(malformed_redirects_are_protocol_errors_quoting_the_text) {
+    live::hostile_node node;
+    addrmap::ip_to_hostname_cluster cluster(live::cluster_options({"localhost:" + std::to_string(node.port())}),
+                                            addrmap::ip_to_hostname("localhost"));
+    cluster.connect();
+    const slot_map before = slot_map_of(cluster);
+    for (const char* redirect : {"MOVED 99999 127.0.0.1:7000", "ASK 12 [zz]:7000", "MOVED 12 127.0.0.1:0"}) {
+        BOOST_TEST_CONTEXT(redirect) {
+            node.set_get_reply("-" + std::string(redirect) + "\r\n");
+            try {
+                cluster.command("k", "GET k");
+                BOOST_ERROR("a malformed redirect was followed");
+            } catch (const addrmap::error& e) {
+                BOOST_TEST(e.kind() == addrmap::error_kind::protocol);
+                BOOST_TEST(std::string(e.what()).find(redirect) != std::string::npos, e.what());
+            }
+            BOOST_TEST((slot_map_of(cluster) == before));
+        }
+    }
+    node.set_get_reply("");
+    BOOST_TEST(get(cluster, "missing") == "<not a string>");  // nil: the node still answers
+}
+
+BOOST_AUTO_TEST_SUITE_END()
