@@ -114,4 +114,32 @@ BOOST_AUTO_TEST_CASE(malformed_redirects_are_protocol_errors_quoting_the_text) {
     BOOST_TEST(get(cluster, "missing") == "<not a string>");  // nil: the node still answers
 }
 
+BOOST_AUTO_TEST_CASE(a_topology_with_an_unmappable_node_changes_nothing) {
+    live::hostile_node node;
+    const std::string self = "127.0.0.1:" + std::to_string(node.port());
+    // The table knows only this node; on_miss::fail makes any other node unmappable.
+    addrmap::static_table_cluster by_ip(live::cluster_options({self}),
+                                        addrmap::static_table::parse(self + "=localhost", addrmap::on_miss::fail));
+    by_ip.connect();
+    const std::string low_key = "{" + live::tag_for_slot(5) + "}x";  // a slot the bad topology moves
+    BOOST_REQUIRE_EQUAL(by_ip.command(low_key, "SET %s %s", low_key.c_str(), "kept")->type, REDIS_REPLY_STATUS);
+    const slot_map before = slot_map_of(by_ip);
+
+    // Valid RESP and a valid layout, but slots 0-99 now belong to 127.0.0.2:7000, which no entry maps.
+    const std::string me = "*2\r\n$9\r\n127.0.0.1\r\n:" + std::to_string(node.port()) + "\r\n";
+    node.set_slots_reply("*2\r\n*3\r\n:0\r\n:99\r\n*2\r\n$9\r\n127.0.0.2\r\n:7000\r\n*3\r\n:100\r\n:16383\r\n" + me);
+    try {
+        by_ip.refresh();
+        BOOST_ERROR("a topology with an unmappable node was installed");
+    } catch (const addrmap::error& e) {
+        BOOST_TEST(e.kind() == addrmap::error_kind::topology);
+        BOOST_TEST(std::string(e.what()).find("no entry for 127.0.0.2:7000") != std::string::npos, e.what());
+    }
+    BOOST_TEST((slot_map_of(by_ip) == before));
+    // Still routed by the previous map: the slot's old owner answers.
+    auto reply = by_ip.command(low_key, "GET %s", low_key.c_str());
+    BOOST_REQUIRE_EQUAL(reply->type, REDIS_REPLY_STRING);
+    BOOST_TEST(std::string(reply->str, reply->len) == "kept");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
