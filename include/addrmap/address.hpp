@@ -2,6 +2,7 @@
 // Also the strict parsers for "host:port", "[v6]:port" and MOVED/ASK redirect targets.
 #pragma once
 
+#include <addrmap/detail/quote.hpp>
 #include <addrmap/error.hpp>
 
 #include <arpa/inet.h>
@@ -190,8 +191,8 @@ inline std::optional<parse_problem> check_host(std::string_view host, bool allow
         if (!ok) break;
     }
     if (at == host.size()) at = 0;
-    return parse_problem{at, "'" + std::string(host) +
-                                 "' is neither an IP address nor a valid DNS name (letters, digits, '-', '_', '.')"};
+    return parse_problem{at, quoted(host) +
+                                 " is neither an IP address nor a valid DNS name (letters, digits, '-', '_', '.')"};
 }
 
 /// Non-throwing core of the address parsers; fills `out` on success.
@@ -204,7 +205,7 @@ inline std::optional<parse_problem> parse_address_into(std::string_view text, ad
         if (close == std::string_view::npos) return parse_problem{0, "'[' without a closing ']'"};
         host = text.substr(1, close - 1);
         if (classify_host(host) != host_kind::ipv6)
-            return parse_problem{1, "'" + std::string(host) + "' inside [] is not an IPv6 address"};
+            return parse_problem{1, quoted(host) + " inside [] is not an IPv6 address"};
         if (close + 1 >= text.size() || text[close + 1] != ':')
             return parse_problem{close + 1, "expected ':port' after ']'"};
         port_at = close + 2;
@@ -215,16 +216,16 @@ inline std::optional<parse_problem> parse_address_into(std::string_view text, ad
         port_at = colon + 1;
         if (host.find(':') != std::string_view::npos) {
             if (syntax == address_syntax::config)
-                return parse_problem{0, "an IPv6 address needs brackets: [" + std::string(host) + "]:port"};
+                return parse_problem{0, "an IPv6 address needs brackets: [" + escaped(host, 80) + "]:port"};
             if (classify_host(host) != host_kind::ipv6)
-                return parse_problem{0, "'" + std::string(host) + "' is not an IPv6 address"};
+                return parse_problem{0, quoted(host) + " is not an IPv6 address"};
         }
         if (auto problem = check_host(host, syntax == address_syntax::redirect)) return problem;
     }
     const std::string_view port_text = text.substr(port_at);
     const auto port = parse_port(port_text);
     if (!port)
-        return parse_problem{port_at, "port '" + std::string(port_text) + "' is not a number from 1 to 65535"};
+        return parse_problem{port_at, "port " + quoted(port_text) + " is not a number from 1 to 65535"};
     out.host.assign(host.data(), host.size());
     out.port = *port;
     out.hostname.clear();
@@ -233,8 +234,7 @@ inline std::optional<parse_problem> parse_address_into(std::string_view text, ad
 
 /// "<what> 'text': message (column N)" — columns are 1-based, as editors count.
 inline std::string describe_problem(std::string_view what, std::string_view text, const parse_problem& p) {
-    return std::string(what) + " '" + std::string(text) + "': " + p.message + " (column " +
-           std::to_string(p.offset + 1) + ")";
+    return std::string(what) + " " + quoted(text) + ": " + p.message + " (column " + std::to_string(p.offset + 1) + ")";
 }
 
 }  // namespace detail

@@ -284,8 +284,8 @@ public:
             refresh();
             owner = owner_of(slot);
             if (owner == no_node)
-                throw error(error_kind::topology, "no node serves slot " + std::to_string(slot) + " (key '" +
-                                                      std::string(key) + "')");
+                throw error(error_kind::topology, "no node serves slot " + std::to_string(slot) + " (key " +
+                                                      detail::quoted(key) + ")");
         }
         return connection(owner);
     }

@@ -120,33 +120,6 @@ enum class port_preference {
 
 namespace detail {
 
-/// Server text made safe for a message: control and non-ASCII bytes as \xNN, and cut to
-/// `max_chars` source bytes so a hostile reply cannot make a megabyte-long what().
-inline std::string escaped(std::string_view text, std::size_t max_chars) {
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string out;
-    const std::size_t shown = std::min(text.size(), max_chars);
-    for (std::size_t i = 0; i < shown; ++i) {
-        const auto c = static_cast<unsigned char>(text[i]);
-        if (c < 0x20 || c >= 0x7f || c == '\\') {
-            out += "\\x";
-            out += hex[c >> 4];
-            out += hex[c & 0xF];
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    if (shown < text.size()) out += "...";
-    return out;
-}
-
-/// escaped() in single quotes, with the full length when cut: how messages show server text.
-inline std::string quoted(std::string_view text, std::size_t max_chars = 80) {
-    std::string out = "'" + escaped(text, max_chars) + "'";
-    if (text.size() > max_chars) out += " (" + std::to_string(text.size()) + " bytes)";
-    return out;
-}
-
 /// "host:port" plus the announced hostname, escaped, for messages about reported nodes.
 inline std::string describe(const node_address& address) {
     std::string out = escaped(to_string(address), 300);
@@ -591,7 +564,7 @@ inline std::optional<redirect> parse_redirect(std::string_view error_text) {
     result.slot = static_cast<std::uint16_t>(slot);
     const std::string_view target = rest.substr(space + 1);
     if (auto problem = detail::parse_address_into(target, detail::address_syntax::redirect, result.target))
-        fail("target " + detail::quoted(target) + ": " + detail::escaped(problem->message, 300));
+        fail("target " + detail::quoted(target) + ": " + problem->message);  // input in it is already quoted
     return result;
 }
 

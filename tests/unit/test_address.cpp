@@ -87,6 +87,28 @@ BOOST_AUTO_TEST_CASE(formatting) {
                "[fd00::1]:7000 (tls name node.example.com)");
 }
 
+BOOST_AUTO_TEST_CASE(messages_escape_and_cut_what_they_quote) {
+    // Found by fuzz_address (tests/fuzz/regressions/address/crash-40936dc9-*): 2,426 bytes of tabs and ';'
+    // came back twice, raw, in a 4,953-byte what(). Quoted input is now escaped and cut at 160 bytes.
+    const std::string terminal_escape = "a\x1b[31mb:7000";
+    try {
+        addrmap::parse_address(terminal_escape);
+        BOOST_ERROR("accepted a host with an escape sequence");
+    } catch (const addrmap::error& e) {
+        const std::string message = e.what();
+        BOOST_TEST(message.find('\x1b') == std::string::npos);
+        BOOST_TEST(message.find("'a\\x1b[31mb:7000'") != std::string::npos, message);
+    }
+    const std::string flood(5000, '\t');
+    try {
+        addrmap::parse_redirect_target(flood + ":1");
+        BOOST_ERROR("accepted a host of tabs");
+    } catch (const addrmap::error& e) {
+        BOOST_TEST(std::string(e.what()).size() < 1500u);
+        BOOST_TEST(std::string(e.what()).find("(5002 bytes)") != std::string::npos, e.what());
+    }
+}
+
 BOOST_AUTO_TEST_CASE(parse_configured_addresses) {
     const std::vector<std::pair<std::string, node_address>> good = {
         {"10.0.0.1:7000", {"10.0.0.1", 7000, {}}},

@@ -369,7 +369,7 @@ BOOST_AUTO_TEST_CASE(malformed_cluster_slots) {
          "CLUSTER SLOTS entry #2 master: node '10.0.0.1 7000' is reported as 10.0.0.1:7000 (hostname b) here but as "
          "10.0.0.1:7000 (hostname a) in entry #1"},
         {"long text is cut", arr({slots_entry(0, 1, slots_node(std::string(300, 'x'), 7000, id_a))}),
-         "CLUSTER SLOTS entry #1 master: host '" + std::string(80, 'x') +
+         "CLUSTER SLOTS entry #1 master: host '" + std::string(160, 'x') +
              "...' (300 bytes) is neither an IP address nor a valid DNS name"},
     };
     for (const malformed_case& c : cases) {

@@ -67,10 +67,9 @@ inline parse_problem describe_bad_ip(std::string_view text) {
     }
     // A name where an IP belongs is a different mistake from a typo inside an IP: say so.
     if (!looks_v6 && !text.empty() && ((text[0] >= 'a' && text[0] <= 'z') || (text[0] >= 'A' && text[0] <= 'Z')))
-        return parse_problem{0, "'" + std::string(text) +
-                                    "' is a host name; expected an IP address, as the cluster reports nodes"};
+        return parse_problem{0, quoted(text) + " is a host name; expected an IP address, as the cluster reports nodes"};
     if (at == text.size()) at = 0;  // every character is plausible: the shape is wrong, point at the start
-    return parse_problem{at, "'" + std::string(text) + "' is not an IP address (expected IPv4 such as 10.0.0.1 "
+    return parse_problem{at, quoted(text) + " is not an IP address (expected IPv4 such as 10.0.0.1 "
                                                        "or IPv6 such as fd00::1)"};
 }
 
@@ -115,8 +114,8 @@ inline std::optional<parse_problem> parse_cidr_into(std::string_view text, cidr_
         unsigned length = 0;
         for (char c : length_text) {
             if (c < '0' || c > '9' || length_text.size() > 3)
-                return parse_problem{length_at, "prefix length '" + std::string(length_text) +
-                                                    "' is not a number from 0 to " +
+                return parse_problem{length_at, "prefix length " + quoted(length_text) +
+                                                    " is not a number from 0 to " +
                                                     std::to_string(ip->bit_count())};
             length = length * 10 + static_cast<unsigned>(c - '0');
         }
@@ -129,7 +128,7 @@ inline std::optional<parse_problem> parse_cidr_into(std::string_view text, cidr_
         for (unsigned bit = length; bit < ip->bit_count(); ++bit)
             masked.base.bytes[bit / 8] = static_cast<unsigned char>(masked.base.bytes[bit / 8] & ~(0x80u >> (bit % 8)));
         if (masked.base != block.base)
-            return parse_problem{0, "'" + std::string(text) + "' has bits set after the /" + std::to_string(length) +
+            return parse_problem{0, quoted(text) + " has bits set after the /" + std::to_string(length) +
                                         " prefix; did you mean " + masked.to_string() + "?"};
     }
     out = block;

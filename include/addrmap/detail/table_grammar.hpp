@@ -17,14 +17,14 @@ namespace addrmap::detail {
 /// "<what> entry #<n> '<entry>' column <c>: <message>" — entry numbers and columns are 1-based.
 inline std::string entry_problem_message(std::string_view what, std::size_t number, std::string_view entry,
                                          const parse_problem& problem) {
-    return std::string(what) + " entry #" + std::to_string(number) + " '" + std::string(entry) + "' column " +
+    return std::string(what) + " entry #" + std::to_string(number) + " " + quoted(entry) + " column " +
            std::to_string(problem.offset + 1) + ": " + problem.message;
 }
 
 /// "<what> '<value>' column <c>: <message>" — for single values such as a hostname.
 inline std::string value_problem_message(std::string_view what, std::string_view value,
                                          const parse_problem& problem) {
-    return std::string(what) + " '" + std::string(value) + "' column " + std::to_string(problem.offset + 1) + ": " +
+    return std::string(what) + " " + quoted(value) + " column " + std::to_string(problem.offset + 1) + ": " +
            problem.message;
 }
 
@@ -70,9 +70,9 @@ inline std::optional<parse_problem> check_dns_name(std::string_view name) {
     if (const std::size_t star = name.find('*'); star != std::string_view::npos)
         return parse_problem{star, std::string("a wildcard names no host; expected one DNS name such as ") + example};
     if (parse_ip(name))
-        return parse_problem{0, "'" + std::string(name) + "' is an IP address; expected a DNS name such as " + example};
+        return parse_problem{0, quoted(name) + " is an IP address; expected a DNS name such as " + example};
     if (name.find_first_not_of("0123456789.") == std::string_view::npos)
-        return parse_problem{0, "'" + std::string(name) + "' looks like an IPv4 address but is not one"};
+        return parse_problem{0, quoted(name) + " looks like an IPv4 address but is not one"};
     if (name.size() > 253) return parse_problem{253, "name is longer than 253 characters"};
     std::size_t label_start = 0;
     for (std::size_t i = 0; i <= name.size(); ++i) {
@@ -153,7 +153,7 @@ inline std::optional<parse_problem> parse_table_key(std::string_view key, std::s
         host = key.substr(1, close - 1);
         const auto ip = parse_ip(host);
         if (!ip || !ip->is_v6)
-            return parse_problem{at + 1, "'" + std::string(host) + "' inside [] is not an IPv6 address"};
+            return parse_problem{at + 1, quoted(host) + " inside [] is not an IPv6 address"};
         out.ip = *ip;
         if (close + 1 < key.size()) {
             if (key[close + 1] != ':') return parse_problem{at + close + 1, "expected ':port' or '=' after ']'"};
@@ -164,8 +164,8 @@ inline std::optional<parse_problem> parse_table_key(std::string_view key, std::s
     } else {
         const std::size_t colon = key.find(':');
         if (colon != std::string_view::npos && key.find(':', colon + 1) != std::string_view::npos)
-            return parse_problem{at, "an IPv6 address needs brackets: [" + std::string(key) + "] or [" +
-                                         std::string(key) + "]:port"};
+            return parse_problem{at, "an IPv6 address needs brackets: [" + escaped(key, 80) + "] or [" +
+                                         escaped(key, 80) + "]:port"};
         host = key.substr(0, colon);
         const auto ip = parse_ip(host);
         if (!ip) return at_offset(describe_bad_ip(host), at);
@@ -181,7 +181,7 @@ inline std::optional<parse_problem> parse_table_key(std::string_view key, std::s
         const auto port = parse_port(port_text);
         if (!port)
             return parse_problem{at + port_at,
-                                 "port '" + std::string(port_text) + "' is not a number from 1 to 65535"};
+                                 "port " + quoted(port_text) + " is not a number from 1 to 65535"};
         out.port = *port;
     }
     return std::nullopt;
@@ -199,7 +199,7 @@ inline std::optional<parse_problem> parse_table_target(std::string_view target, 
         host = target.substr(1, close - 1);
         const auto ip = parse_ip(host);
         if (!ip || !ip->is_v6)
-            return parse_problem{at + 1, "'" + std::string(host) + "' inside [] is not an IPv6 address"};
+            return parse_problem{at + 1, quoted(host) + " inside [] is not an IPv6 address"};
         if (close + 1 < target.size()) {
             if (target[close + 1] != ':') return parse_problem{at + close + 1, "expected ':port' after ']'"};
             port_at = close + 2;
@@ -207,8 +207,8 @@ inline std::optional<parse_problem> parse_table_target(std::string_view target, 
     } else {
         const std::size_t colon = target.find(':');
         if (colon != std::string_view::npos && target.find(':', colon + 1) != std::string_view::npos)
-            return parse_problem{at, "an IPv6 address needs brackets: [" + std::string(target) + "] or [" +
-                                         std::string(target) + "]:port"};
+            return parse_problem{at, "an IPv6 address needs brackets: [" + escaped(target, 80) + "] or [" +
+                                         escaped(target, 80) + "]:port"};
         host = target.substr(0, colon);
         if (colon != std::string_view::npos) port_at = colon + 1;
         if (host.empty()) return parse_problem{at, "expected a target host before ':'"};
@@ -222,7 +222,7 @@ inline std::optional<parse_problem> parse_table_target(std::string_view target, 
         const auto port = parse_port(port_text);
         if (!port)
             return parse_problem{at + port_at,
-                                 "port '" + std::string(port_text) + "' is not a number from 1 to 65535"};
+                                 "port " + quoted(port_text) + " is not a number from 1 to 65535"};
         out.dial_port = *port;
     }
     out.dial_host.assign(host.data(), host.size());

@@ -90,12 +90,14 @@ public:
                                        : key == "ON_MISS"  ? &miss_text
                                                            : nullptr;
             if (slot == nullptr)
-                throw error(error_kind::config, "environment variable " + name + " is not a known setting; known: " +
+                throw error(error_kind::config, "environment variable " + detail::escaped(name, 80) +
+                                                    " is not a known setting; known: " +
                                                     variable("HOSTNAME") + ", " + variable("MODE") + ", " +
                                                     variable("ONLY") + ", " + variable("TABLE") + ", " +
                                                     variable("ON_MISS"));
             if (detail::trim_blanks(value).empty())
-                throw error(error_kind::config, "environment variable " + name + " is empty; give a value or unset it");
+                throw error(error_kind::config, "environment variable " + detail::escaped(name, 80) +
+                                                    " is empty; give a value or unset it");
             *slot = &value;
         }
 
@@ -105,8 +107,8 @@ public:
             } else if (*miss_text == "fail") {
                 miss_ = on_miss::fail;
             } else {
-                throw error(error_kind::config, "environment variable " + variable("ON_MISS") + "='" + *miss_text +
-                                                    "': expected pass_through or fail");
+                throw error(error_kind::config, "environment variable " + variable("ON_MISS") + "=" +
+                                                    detail::quoted(*miss_text) + ": expected pass_through or fail");
             }
         }
         auto how = ip_to_hostname::mode::dial_hostname;
@@ -114,8 +116,8 @@ public:
             if (*mode_text == "dial_ip") {
                 how = ip_to_hostname::mode::dial_ip_verify_hostname;
             } else if (*mode_text != "dial_hostname") {
-                throw error(error_kind::config, "environment variable " + variable("MODE") + "='" + *mode_text +
-                                                    "': expected dial_hostname or dial_ip");
+                throw error(error_kind::config, "environment variable " + variable("MODE") + "=" +
+                                                    detail::quoted(*mode_text) + ": expected dial_hostname or dial_ip");
             }
         }
         for (const auto& [setting, text] : {std::pair{"MODE", mode_text}, std::pair{"ONLY", only_text}}) {

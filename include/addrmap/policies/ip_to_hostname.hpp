@@ -109,8 +109,8 @@ private:
             only_.push_back(block);
         });
         if (count == 0)
-            throw error(error_kind::config, std::string(what) + " '" + std::string(text) +
-                                                "' has no entries; expected IP addresses or CIDR ranges separated "
+            throw error(error_kind::config, std::string(what) + " " + detail::quoted(text) +
+                                                " has no entries; expected IP addresses or CIDR ranges separated "
                                                 "by ',', ';' or newlines");
         only_text_.assign(text.data(), text.size());
     }

@@ -160,8 +160,8 @@ private:
             add(number, std::string(entry), std::move(spec), std::move(problem), what);
         });
         if (count == 0 && !trimmed.empty())
-            throw error(error_kind::config, std::string(what) + " '" + std::string(trimmed) +
-                                                "' has no entries; expected ip[:port]=host[:port][/tls=name] "
+            throw error(error_kind::config, std::string(what) + " " + detail::quoted(trimmed) +
+                                                " has no entries; expected ip[:port]=host[:port][/tls=name] "
                                                 "separated by ';', ',' or newlines");
     }
 
@@ -174,8 +174,8 @@ private:
                         detail::entry_problem_message(
                             what, number, text,
                             detail::parse_problem{0, "duplicate key: entry #" + std::to_string(it->second + 1) +
-                                                         " '" + rows_[it->second].text +
-                                                         "' already maps this address"}));
+                                                         " " + detail::quoted(rows_[it->second].text) +
+                                                         " already maps this address"}));
         rows_.push_back(row{std::move(text), std::move(spec.dial_host), spec.dial_port, std::move(spec.tls_name), {}});
     }
 

@@ -1,0 +1,40 @@
+// addrmap/detail/quote.hpp — how error messages show text they were given (config or a server's reply).
+// Escaped and cut, so a hostile or pasted-wrong input can neither flood what() nor put control bytes in a log.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace addrmap::detail {
+
+/// Text made safe for a message: control, non-ASCII and '\' bytes as \xNN, and cut to `max_chars`
+/// source bytes (then "...").
+inline std::string escaped(std::string_view text, std::size_t max_chars) {
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    const std::size_t shown = std::min(text.size(), max_chars);
+    out.reserve(shown + 2);
+    for (std::size_t i = 0; i < shown; ++i) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if (c < 0x20 || c >= 0x7f || c == '\\') {
+            out += "\\x";
+            out += hex[c >> 4];
+            out += hex[c & 0xF];
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    if (shown < text.size()) out += "...";
+    return out;
+}
+
+/// escaped() in single quotes, with the full length when cut: how every message quotes input.
+inline std::string quoted(std::string_view text, std::size_t max_chars = 160) {
+    std::string out = "'" + escaped(text, max_chars) + "'";
+    if (text.size() > max_chars) out += " (" + std::to_string(text.size()) + " bytes)";
+    return out;
+}
+
+}  // namespace addrmap::detail
