@@ -305,7 +305,7 @@ public:
         throw error(error_kind::topology, "could not refresh the cluster topology from any node:" + failures);
     }
 
-    /// The node table: every node seen, reported address → endpoint → role → slots.
+    /// The node table: every node seen, reported address → endpoint → role → slots, sorted by reported address.
     std::vector<node_info> nodes() const {
         std::vector<node_info> out;
         for (const auto& node : nodes_) {
@@ -322,6 +322,11 @@ public:
             if (node->connection) info.handshake = node->connection->handshake();
             out.push_back(std::move(info));
         }
+        // Stable, readable order: by reported host, then port (seeds given by name sort among them).
+        std::sort(out.begin(), out.end(), [](const node_info& a, const node_info& b) {
+            if (a.reported.host != b.reported.host) return a.reported.host < b.reported.host;
+            return a.reported.port < b.reported.port;
+        });
         return out;
     }
 
