@@ -150,6 +150,39 @@ BOOST_AUTO_TEST_CASE(ip_to_hostname_both_modes) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(ip_to_hostname_long_only_list_agrees_with_a_scan) {
+    // Lists longer than 16 entries are hashed per prefix length; the answer must be what checking every
+    // block would give, for IPs inside, on the edges of and outside each block, both families.
+    const std::vector<std::string> blocks = {
+        "10.0.0.0/8",  "10.1.2.3",     "172.16.0.0/12", "192.168.0.0/16", "192.168.7.128/25", "100.64.0.0/10",
+        "198.51.100.7", "203.0.113.0/24", "0.0.0.0/32",  "255.255.255.255", "fd00::/8",       "2001:db8::/32",
+        "2001:db8:1::/48", "::1",      "fe80::/10",     "2001:db8:ffff::9", "169.254.0.0/16", "8.8.8.8"};
+    std::string text;
+    for (const std::string& b : blocks) text += (text.empty() ? "" : ",") + b;
+    const addrmap::ip_to_hostname policy("node.example.com", addrmap::ip_to_hostname::mode::dial_hostname, text);
+    std::vector<addrmap::detail::cidr_block> parsed;
+    for (const std::string& b : blocks) {
+        addrmap::detail::cidr_block block;
+        BOOST_REQUIRE(!addrmap::detail::parse_cidr_into(b, block));
+        parsed.push_back(block);
+    }
+    const std::vector<std::string> probes = {
+        "10.255.255.255", "11.0.0.0",  "10.1.2.3",   "172.31.255.255", "172.32.0.0",  "192.168.7.127",
+        "192.168.7.128",  "192.169.0.1", "100.127.255.255", "100.128.0.0", "198.51.100.7", "198.51.100.8",
+        "203.0.113.255",  "0.0.0.0",   "0.0.0.1",    "255.255.255.255", "8.8.8.8", "8.8.4.4",
+        "fdff:ffff::1",   "fe00::1",   "2001:db8:abcd::1", "2001:db9::", "::1", "::2", "febf::1", "fec0::1",
+        "2001:db8:ffff::9", "2001:db8:ffff::a", "169.254.1.1", "::ffff:10.0.0.1"};
+    std::size_t inside = 0;
+    for (const std::string& ip : probes) {
+        bool expected = false;
+        for (const auto& block : parsed) expected = expected || block.contains(*addrmap::detail::parse_ip(ip));
+        inside += expected ? 1 : 0;
+        BOOST_TEST(policy.try_map(addrmap::node_address{ip, 7000, {}}).has_value() == expected, ip);
+    }
+    BOOST_TEST(inside > 10u);  // the probes exercise both answers
+    BOOST_TEST(inside < probes.size());
+}
+
 BOOST_AUTO_TEST_CASE(ip_to_hostname_only_list) {
     const addrmap::ip_to_hostname policy("redis.example.com", mode::dial_ip_verify_hostname,
                                          " 10.0.0.0/8, 192.0.2.7\nfd00::/8 ; 2001:db8::1 ");

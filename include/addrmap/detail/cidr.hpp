@@ -73,6 +73,13 @@ inline parse_problem describe_bad_ip(std::string_view text) {
                                                        "or IPv6 such as fd00::1)"};
 }
 
+/// `ip` with every bit after the first `length` cleared.
+inline ip_address mask_to(ip_address ip, unsigned length) noexcept {
+    for (unsigned bit = length; bit < ip.bit_count(); ++bit)
+        ip.bytes[bit / 8] = static_cast<unsigned char>(ip.bytes[bit / 8] & ~(0x80u >> (bit % 8)));
+    return ip;
+}
+
 /// An IP range: `base` with every bit after `prefix_length` zero. A single IP is a full-length block.
 struct cidr_block {
     ip_address base;
@@ -124,9 +131,7 @@ inline std::optional<parse_problem> parse_cidr_into(std::string_view text, cidr_
                                                 (ip->is_v6 ? "IPv6 (0 to 128)" : "IPv4 (0 to 32)")};
         block.prefix_length = length;
         // Zero the host bits and insist the user wrote them as zero: "10.0.0.1/8" is usually a typo.
-        cidr_block masked = block;
-        for (unsigned bit = length; bit < ip->bit_count(); ++bit)
-            masked.base.bytes[bit / 8] = static_cast<unsigned char>(masked.base.bytes[bit / 8] & ~(0x80u >> (bit % 8)));
+        const cidr_block masked{mask_to(block.base, length), length};
         if (masked.base != block.base)
             return parse_problem{0, quoted(text) + " has bits set after the /" + std::to_string(length) +
                                         " prefix; did you mean " + masked.to_string() + "?"};

@@ -8,10 +8,14 @@
 #include <addrmap/detail/table_grammar.hpp>
 #include <addrmap/error.hpp>
 
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -98,14 +102,18 @@ private:
             detail::cidr_block block;
             if (auto problem = detail::parse_cidr_into(entry, block))
                 throw error(error_kind::config, detail::entry_problem_message(what, number, entry, *problem));
-            for (std::size_t i = 0; i < only_.size(); ++i) {
-                if (only_[i] == block)
-                    throw error(error_kind::config,
-                                detail::entry_problem_message(
-                                    what, number, entry,
-                                    detail::parse_problem{0, "duplicate of entry #" + std::to_string(i + 1) + " (" +
-                                                                 block.to_string() + ")"}));
-            }
+            const auto [it, inserted] = only_index_.emplace(key_of(block.base, block.prefix_length), only_.size());
+            if (!inserted)
+                throw error(error_kind::config,
+                            detail::entry_problem_message(
+                                what, number, entry,
+                                detail::parse_problem{0, "duplicate of entry #" + std::to_string(it->second + 1) +
+                                                             " (" + block.to_string() + ")"}));
+            std::vector<unsigned>& lengths = block.base.is_v6 ? v6_lengths_ : v4_lengths_;
+            if (std::find(lengths.begin(), lengths.end(), block.prefix_length) == lengths.end())
+                lengths.insert(std::upper_bound(lengths.begin(), lengths.end(), block.prefix_length,
+                                                std::greater<unsigned>()),
+                               block.prefix_length);
             only_.push_back(block);
         });
         if (count == 0)
@@ -115,16 +123,31 @@ private:
         only_text_.assign(text.data(), text.size());
     }
 
+    /// Short lists are scanned (faster than hashing below ~16 entries); longer ones are a hash set of
+    /// (network, prefix length) probed once per distinct prefix length of the IP's family, so a
+    /// 10,000-entry list of /32s costs one probe, not 10,000 comparisons. No allocation either way.
     bool covers(const detail::ip_address& ip) const noexcept {
         if (only_.empty()) return true;
-        for (const auto& block : only_)
-            if (block.contains(ip)) return true;
+        if (only_.size() <= linear_scan_limit) {
+            for (const auto& block : only_)
+                if (block.contains(ip)) return true;
+            return false;
+        }
+        for (unsigned length : ip.is_v6 ? v6_lengths_ : v4_lengths_)
+            if (only_index_.find(key_of(detail::mask_to(ip, length), length)) != only_index_.end()) return true;
         return false;
+    }
+
+    static detail::table_key key_of(const detail::ip_address& network, unsigned prefix_length) noexcept {
+        return detail::table_key{network, static_cast<std::uint16_t>(prefix_length)};
     }
 
     std::string hostname_;
     mode mode_;
-    std::vector<detail::cidr_block> only_;
+    static constexpr std::size_t linear_scan_limit = 16;  // measured: policies_bench map/ip_to_hostname_only
+    std::vector<detail::cidr_block> only_;  // in list order
+    std::unordered_map<detail::table_key, std::size_t, detail::table_key_hash> only_index_;  // -> index in only_
+    std::vector<unsigned> v4_lengths_, v6_lengths_;  // distinct prefix lengths, longest first
     std::string only_text_;
 };
 
