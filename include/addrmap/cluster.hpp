@@ -479,7 +479,13 @@ private:
             reply_ptr reply(static_cast<redisReply*>(redisCommand(c, "CLUSTER SHARDS")));
             if (!reply) throw lose_during(n, "CLUSTER SHARDS");
             if (reply->type == REDIS_REPLY_ERROR) {
-                no_cluster_shards_ = true;  // Redis < 7: fall back below
+                // Redis < 7 does not know SHARDS: fall back to SLOTS for good. Any other error (NOAUTH,
+                // LOADING, ...) is this node's problem now, not the server version's.
+                const std::string_view text(reply->str, reply->len);
+                if (text.find("nknown subcommand") == std::string_view::npos)
+                    throw error(error_kind::topology, to_string(nodes_[n]->reported) + " refused CLUSTER SHARDS: " +
+                                                          detail::escaped(text, 300));
+                no_cluster_shards_ = true;
             } else {
                 topo = parse_cluster_shards(reply.get());
             }
@@ -489,7 +495,7 @@ private:
             if (!reply) throw lose_during(n, "CLUSTER SLOTS");
             if (reply->type == REDIS_REPLY_ERROR)
                 throw error(error_kind::topology, to_string(nodes_[n]->reported) + " refused CLUSTER SLOTS: " +
-                                                      std::string(reply->str, reply->len));
+                                                      detail::escaped(std::string_view(reply->str, reply->len), 300));
             topo = parse_cluster_slots(reply.get());
         }
         apply(topo, n);

@@ -287,6 +287,11 @@ BOOST_AUTO_TEST_CASE(static_table_on_miss_fail_and_unknown_hosts) {
     check_throws([&] { (void)table.map(at("fd00::9", 7000)); }, addrmap::error_kind::topology,
                  "addrmap: topology: static_table has no entry for [fd00::9]:7000 (1 entry, on_miss::fail); add one "
                  "such as '[fd00::9]:7000=<host>' or choose on_miss::pass_through");
+    // A name cannot be a key, so the advice differs (this is what a seed given by name meets).
+    check_throws([&] { (void)table.map(at("redis.example.com", 10000)); }, addrmap::error_kind::topology,
+                 "addrmap: topology: static_table has no entry for redis.example.com:10000 (1 entry, on_miss::fail); "
+                 "table keys are IP addresses and this is a host name (a seed given by name?): seed by IP, or "
+                 "choose on_miss::pass_through or first_match<static_table, identity>");
     const auto passing = addrmap::static_table::parse("10.0.0.1=node1.example.com", addrmap::on_miss::pass_through);
     for (const auto* policy : {&table, &passing}) {
         for (const char* host : {"?", ""}) {

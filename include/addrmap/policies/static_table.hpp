@@ -103,11 +103,16 @@ public:
         if (auto result = try_map(address)) return *result;
         if (detail::is_unknown_host(address.host)) throw detail::unknown_host_error("static_table", address);
         if (miss_ == on_miss::pass_through) return endpoint(address.host, address.port, address.host);
+        const std::string what = "static_table has no entry for " + to_string(address) + " (" +
+                                 std::to_string(rows_.size()) + (rows_.size() == 1 ? " entry" : " entries") +
+                                 ", on_miss::fail); ";
+        // Keys are IPs, so advising "add <name>:port=..." would be advice the parser refuses.
+        if (classify_host(address.host) == host_kind::name)
+            throw error(error_kind::topology,
+                        what + "table keys are IP addresses and this is a host name (a seed given by name?): seed by "
+                               "IP, or choose on_miss::pass_through or first_match<static_table, identity>");
         throw error(error_kind::topology,
-                    "static_table has no entry for " + to_string(address) + " (" + std::to_string(rows_.size()) +
-                        (rows_.size() == 1 ? " entry" : " entries") + ", on_miss::fail); add one such as '" +
-                        to_string(address) +
-                        "=<host>' or choose on_miss::pass_through");
+                    what + "add one such as '" + to_string(address) + "=<host>' or choose on_miss::pass_through");
     }
 
     /// Entry texts ("from=to[/tls=name]") that no try_map/map call has matched yet, in table order.
