@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "example_flags.hpp"
+
 namespace {
 
 constexpr const char* usage = "usage: azure_ip_to_hostname --seed HOST:PORT --cacert FILE --hostname NAME\n";
@@ -41,23 +43,9 @@ std::vector<std::pair<std::string, addrmap::node_info>> one_key_per_master(
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::string seed, cacert, hostname;
-    for (int i = 1; i < argc; i += 2) {
-        const std::string flag = argv[i];
-        std::string* target = flag == "--seed"       ? &seed
-                              : flag == "--cacert"   ? &cacert
-                              : flag == "--hostname" ? &hostname
-                                                     : nullptr;
-        if (target == nullptr || i + 1 >= argc) {
-            std::cerr << usage;
-            return 2;
-        }
-        *target = argv[i + 1];
-    }
-    if (seed.empty() || cacert.empty() || hostname.empty()) {
-        std::cerr << usage;
-        return 2;
-    }
+    const auto flags = example::parse_flags(argc, argv, {"--seed", "--cacert", "--hostname"}, {}, usage);
+    if (!flags) return 2;
+    const std::string seed = flags->at("--seed"), cacert = flags->at("--cacert"), hostname = flags->at("--hostname");
 
     addrmap::cluster_options options;
     options.seeds = {seed};         // Azure: "NAME.REGION.redisenterprise.cache.azure.net:10000"

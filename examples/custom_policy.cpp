@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "example_flags.hpp"
+
 namespace {
 
 constexpr const char* usage =
@@ -66,24 +68,11 @@ std::vector<addrmap::node_info> connect_with(const addrmap::cluster_options& opt
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::string seed, cacert, hostname, domain;
-    for (int i = 1; i < argc; i += 2) {
-        const std::string flag = argv[i];
-        std::string* target = flag == "--seed"          ? &seed
-                              : flag == "--cacert"      ? &cacert
-                              : flag == "--hostname"    ? &hostname
-                              : flag == "--node-domain" ? &domain
-                                                        : nullptr;
-        if (target == nullptr || i + 1 >= argc) {
-            std::cerr << usage;
-            return 2;
-        }
-        *target = argv[i + 1];
-    }
-    if (seed.empty() || cacert.empty() || hostname.empty() || domain.empty()) {
-        std::cerr << usage;
-        return 2;
-    }
+    const auto flags =
+        example::parse_flags(argc, argv, {"--seed", "--cacert", "--hostname", "--node-domain"}, {}, usage);
+    if (!flags) return 2;
+    const std::string seed = flags->at("--seed"), cacert = flags->at("--cacert"), hostname = flags->at("--hostname"),
+                      domain = flags->at("--node-domain");
 
     addrmap::cluster_options options;
     options.seeds = {seed};

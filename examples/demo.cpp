@@ -9,7 +9,11 @@
 #include <iostream>
 #include <string>
 
+#include "example_flags.hpp"
+
 namespace {
+
+constexpr const char* usage = "usage: demo --seed HOST:PORT --cacert FILE [--hostname NAME]\n";
 
 std::string slots_text(const std::vector<addrmap::slot_range>& ranges) {
     std::string out;
@@ -34,21 +38,9 @@ void print_node_table(const Cluster& cluster) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::string seed, cacert, hostname = "localhost";
-    for (int i = 1; i + 1 < argc; i += 2) {
-        const std::string flag = argv[i];
-        if (flag == "--seed") seed = argv[i + 1];
-        else if (flag == "--cacert") cacert = argv[i + 1];
-        else if (flag == "--hostname") hostname = argv[i + 1];
-        else {
-            std::cerr << "unknown flag " << flag << "\nusage: demo --seed HOST:PORT --cacert FILE [--hostname NAME]\n";
-            return 2;
-        }
-    }
-    if (seed.empty() || cacert.empty()) {
-        std::cerr << "usage: demo --seed HOST:PORT --cacert FILE [--hostname NAME]\n";
-        return 2;
-    }
+    const auto flags = example::parse_flags(argc, argv, {"--seed", "--cacert"}, {{"--hostname", "localhost"}}, usage);
+    if (!flags) return 2;
+    const std::string seed = flags->at("--seed"), cacert = flags->at("--cacert"), hostname = flags->at("--hostname");
     addrmap::cluster_options options;
     options.seeds = {seed};
     options.tls.ca_file = cacert;

@@ -14,6 +14,8 @@
 #include <map>
 #include <string>
 
+#include "example_flags.hpp"
+
 namespace {
 
 constexpr const char* usage = "usage: env_driven --seed HOST:PORT --cacert FILE  (mapping from ADDRMAP_* variables)\n";
@@ -21,20 +23,9 @@ constexpr const char* usage = "usage: env_driven --seed HOST:PORT --cacert FILE 
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::string seed, cacert;
-    for (int i = 1; i < argc; i += 2) {
-        const std::string flag = argv[i];
-        std::string* target = flag == "--seed" ? &seed : flag == "--cacert" ? &cacert : nullptr;
-        if (target == nullptr || i + 1 >= argc) {
-            std::cerr << usage;
-            return 2;
-        }
-        *target = argv[i + 1];
-    }
-    if (seed.empty() || cacert.empty()) {
-        std::cerr << usage;
-        return 2;
-    }
+    const auto flags = example::parse_flags(argc, argv, {"--seed", "--cacert"}, {}, usage);
+    if (!flags) return 2;
+    const std::string seed = flags->at("--seed"), cacert = flags->at("--cacert");
 
     std::cout << "mapping from the environment:\n";
     for (const char* name : {"ADDRMAP_TABLE", "ADDRMAP_HOSTNAME", "ADDRMAP_MODE", "ADDRMAP_ONLY", "ADDRMAP_ON_MISS"})

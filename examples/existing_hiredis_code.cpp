@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "example_flags.hpp"
+
 namespace {
 
 constexpr const char* usage = "usage: existing_hiredis_code --seed HOST:PORT --cacert FILE --hostname NAME\n";
@@ -49,23 +51,9 @@ const addrmap::node_info* node_of(const std::vector<addrmap::node_info>& nodes, 
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::string seed, cacert, hostname;
-    for (int i = 1; i < argc; i += 2) {
-        const std::string flag = argv[i];
-        std::string* target = flag == "--seed"       ? &seed
-                              : flag == "--cacert"   ? &cacert
-                              : flag == "--hostname" ? &hostname
-                                                     : nullptr;
-        if (target == nullptr || i + 1 >= argc) {
-            std::cerr << usage;
-            return 2;
-        }
-        *target = argv[i + 1];
-    }
-    if (seed.empty() || cacert.empty() || hostname.empty()) {
-        std::cerr << usage;
-        return 2;
-    }
+    const auto flags = example::parse_flags(argc, argv, {"--seed", "--cacert", "--hostname"}, {}, usage);
+    if (!flags) return 2;
+    const std::string seed = flags->at("--seed"), cacert = flags->at("--cacert"), hostname = flags->at("--hostname");
     // Our own writes on these contexts go through OpenSSL's write(2): a dead peer would raise SIGPIPE.
     // addrmap guards only its own I/O, so a hiredis program ignores SIGPIPE as it always should.
     std::signal(SIGPIPE, SIG_IGN);

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "example_flags.hpp"
+
 namespace {
 
 constexpr const char* usage = "usage: keep_ip_verify_name --seed HOST:PORT --cacert FILE --hostname NAME\n";
@@ -27,23 +29,9 @@ std::string joined(const std::vector<std::string>& items) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::string seed, cacert, hostname;
-    for (int i = 1; i < argc; i += 2) {
-        const std::string flag = argv[i];
-        std::string* target = flag == "--seed"       ? &seed
-                              : flag == "--cacert"   ? &cacert
-                              : flag == "--hostname" ? &hostname
-                                                     : nullptr;
-        if (target == nullptr || i + 1 >= argc) {
-            std::cerr << usage;
-            return 2;
-        }
-        *target = argv[i + 1];
-    }
-    if (seed.empty() || cacert.empty() || hostname.empty()) {
-        std::cerr << usage;
-        return 2;
-    }
+    const auto flags = example::parse_flags(argc, argv, {"--seed", "--cacert", "--hostname"}, {}, usage);
+    if (!flags) return 2;
+    const std::string seed = flags->at("--seed"), cacert = flags->at("--cacert"), hostname = flags->at("--hostname");
 
     // Only to make the point: the name does not have to resolve (addrmap itself never looks it up).
     addrinfo* found = nullptr;

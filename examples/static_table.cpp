@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "example_flags.hpp"
+
 namespace {
 
 constexpr const char* usage = "usage: static_table --seed IP:PORT --cacert FILE [--table TEXT]\n";
@@ -35,23 +37,9 @@ addrmap::static_table table_in_code(std::uint16_t first_port) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::string seed, cacert, table_text;
-    for (int i = 1; i < argc; i += 2) {
-        const std::string flag = argv[i];
-        std::string* target = flag == "--seed"     ? &seed
-                              : flag == "--cacert" ? &cacert
-                              : flag == "--table"  ? &table_text
-                                                   : nullptr;
-        if (target == nullptr || i + 1 >= argc) {
-            std::cerr << usage;
-            return 2;
-        }
-        *target = argv[i + 1];
-    }
-    if (seed.empty() || cacert.empty()) {
-        std::cerr << usage;
-        return 2;
-    }
+    const auto flags = example::parse_flags(argc, argv, {"--seed", "--cacert"}, {{"--table", ""}}, usage);
+    if (!flags) return 2;
+    const std::string seed = flags->at("--seed"), cacert = flags->at("--cacert"), table_text = flags->at("--table");
 
     addrmap::cluster_options options;
     options.seeds = {seed};  // an IP:port in the table: the seed goes through the policy like every node
