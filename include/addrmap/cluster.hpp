@@ -7,7 +7,6 @@
 #include <addrmap/address.hpp>
 #include <addrmap/detail/command.hpp>
 #include <addrmap/detail/handles.hpp>
-#include <addrmap/detail/sigpipe.hpp>
 #include <addrmap/error.hpp>
 #include <addrmap/policies/identity.hpp>
 #include <addrmap/policies/ip_to_hostname.hpp>
@@ -159,7 +158,6 @@ public:
     /// Discovers the topology from the first seed that answers and connects to every master.
     /// Throws the seed's own error when one seed is given, else error{connect} listing each seed's failure.
     void connect() {
-        const detail::sigpipe_guard no_sigpipe;
         std::string failures;
         std::optional<error> only;
         for (std::size_t i = 0; i < seeds_.size(); ++i) {
@@ -206,7 +204,6 @@ public:
     /// A command on the node the cluster reported as `node` (it is mapped through the policy if new).
     /// No redirects are followed: the caller chose the node.
     reply_ptr command_on(const node_address& node, const std::vector<std::string_view>& args) {
-        const detail::sigpipe_guard no_sigpipe;
         const std::size_t n = node_for(node, node_role::master);
         return round_trip(n, detail::format_argv(args), false);
     }
@@ -214,7 +211,6 @@ public:
     /// Sends the pipeline, grouped per node, and returns one reply per command in the order added.
     /// Redirected or failed commands are retried one by one with the usual limits.
     std::vector<reply_ptr> execute(const pipeline& batch) {
-        const detail::sigpipe_guard no_sigpipe;
         std::vector<reply_ptr> replies(batch.entries_.size());
         std::vector<std::size_t> retry;
         // Group by owner, send each group, then read each group: one round trip per node.
@@ -277,7 +273,6 @@ public:
     /// The verified hiredis context that owns `key`'s slot, for code that already speaks hiredis.
     /// Valid until the next call on this object that reconnects or refreshes; do not redisFree it.
     redisContext* context_for_key(std::string_view key) {
-        const detail::sigpipe_guard no_sigpipe;
         const int slot = static_cast<int>(key_slot(key));
         std::size_t owner = owner_of(slot);
         if (owner == no_node) {
@@ -292,7 +287,6 @@ public:
 
     /// Re-reads the topology from any live node (seeds last). Keeps the old slot map on failure.
     void refresh() {
-        const detail::sigpipe_guard no_sigpipe;
         std::string failures;
         for (std::size_t n : refresh_candidates()) {
             try {
@@ -337,7 +331,6 @@ public:
 
     /// Closes every connection (sessions stay cached for fast, resumed reconnects); the map is kept.
     void disconnect() noexcept {
-        const detail::sigpipe_guard no_sigpipe;
         for (auto& node : nodes_) node->connection.reset();
     }
 
@@ -564,7 +557,6 @@ private:
 
     /// Routes one encoded command, following MOVED/ASK and retrying within the limits.
     reply_ptr execute(int slot, const std::string& cmd) {
-        const detail::sigpipe_guard no_sigpipe;
         int redirects = 0;
         int retries = 0;
         std::size_t ask_target = no_node;

@@ -5,6 +5,8 @@
 #include <addrmap/address.hpp>
 #include <addrmap/detail/cert_names.hpp>
 #include <addrmap/detail/handles.hpp>
+#include <addrmap/detail/sigpipe.hpp>
+#include <addrmap/detail/socket_bio.hpp>
 #include <addrmap/detail/ssl_handles.hpp>
 #include <addrmap/error.hpp>
 
@@ -606,7 +608,13 @@ inline std::pair<tls_redis_ptr, tls_handshake_info> open_link(const std::shared_
     ERR_clear_error();
     errno = 0;
     const auto started = clock::now();
-    const int rc = redisInitiateSSL(tcp.get(), ssl.get());
+    int rc = REDIS_ERR;
+    {
+        // hiredis puts a stock socket BIO on the SSL* (SSL_set_fd), whose writes can raise SIGPIPE;
+        // after the handshake it is replaced by one that cannot (below).
+        const sigpipe_guard no_sigpipe;
+        rc = redisInitiateSSL(tcp.get(), ssl.get());
+    }
     const int handshake_errno = errno;
     const auto handshake_time = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - started);
     if (rc != REDIS_OK) {
@@ -622,6 +630,14 @@ inline std::pair<tls_redis_ptr, tls_handshake_info> open_link(const std::shared_
     void* const privctx = tcp->privctx;
     tls_redis_ptr link(tcp.release(), tls_redis_deleter{std::move(state), live, privctx});
     tls_link_state& st = *link.get_deleter().state;
+
+    // Every later write (ours, and plain hiredis calls on context_for_key) goes through send(MSG_NOSIGNAL):
+    // a node that went away yields EPIPE (a lost connection), never a process-killing SIGPIPE.
+    const BIO_METHOD* nosignal = nosignal_socket_method();
+    bio_ptr write_bio(nosignal != nullptr ? BIO_new(nosignal) : nullptr);
+    if (!write_bio) throw std::bad_alloc();
+    BIO_set_fd(write_bio.get(), link->fd, BIO_NOCLOSE);
+    SSL_set0_wbio(live, write_bio.release());  // the SSL* owns it now
 
     // 4. One round trip. With TLS 1.3 the server's verdict on our client certificate (and its
     //    session tickets) only arrive after the handshake; PING makes both arrive now. Any reply,

@@ -7,7 +7,12 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -140,6 +145,45 @@ BOOST_AUTO_TEST_CASE(a_topology_with_an_unmappable_node_changes_nothing) {
     auto reply = by_ip.command(low_key, "GET %s", low_key.c_str());
     BOOST_REQUIRE_EQUAL(reply->type, REDIS_REPLY_STRING);
     BOOST_TEST(std::string(reply->str, reply->len) == "kept");
+}
+
+namespace {
+std::atomic<int> sigpipes{0};
+extern "C" void count_sigpipe(int) { sigpipes.fetch_add(1); }
+}  // namespace
+
+// With SIGPIPE at its default (fatal) action, a write to a node that closed its end must fail as a lost
+// connection — through the adapter and through plain hiredis on context_for_key — and never raise SIGPIPE.
+BOOST_AUTO_TEST_CASE(writes_to_a_node_that_went_away_raise_no_sigpipe) {
+    struct sigaction counting {}, previous{};
+    counting.sa_handler = &count_sigpipe;
+    sigemptyset(&counting.sa_mask);
+    BOOST_REQUIRE_EQUAL(sigaction(SIGPIPE, &counting, &previous), 0);
+    sigpipes = 0;
+    {
+        std::optional<live::hostile_node> node;
+        node.emplace();
+        addrmap::cluster_options options = live::cluster_options({"localhost:" + std::to_string(node->port())});
+        options.max_retries = 2;
+        options.min_backoff = std::chrono::milliseconds(1);
+        addrmap::ip_to_hostname_cluster cluster(options, addrmap::ip_to_hostname("localhost"));
+        cluster.connect();
+        redisContext* c = cluster.context_for_key("k");
+        BOOST_REQUIRE(c != nullptr);
+        node.reset();  // closes every connection the node accepted
+        // The first write may still land in the socket buffer before the peer's reset arrives.
+        bool failed = false;
+        for (int attempt = 0; attempt < 20 && !failed; ++attempt) {
+            addrmap::reply_ptr reply(static_cast<redisReply*>(redisCommand(c, "SET k %s", "v")));
+            failed = !reply;
+            if (!failed) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        BOOST_TEST(failed);
+        BOOST_TEST(c->err != 0);
+        BOOST_CHECK_THROW(cluster.command("k", "SET k %s", "v"), addrmap::error);
+    }
+    BOOST_TEST(sigpipes.load() == 0);
+    sigaction(SIGPIPE, &previous, nullptr);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,5 +1,5 @@
 // addrmap/detail/sigpipe.hpp — keeps a write to a dead node from killing the process with SIGPIPE.
-// OpenSSL writes with write(2) (no MSG_NOSIGNAL), so the adapter blocks SIGPIPE in the calling thread.
+// OpenSSL's stock socket BIO writes with write(2) (no MSG_NOSIGNAL): tls.hpp blocks SIGPIPE around the handshake.
 #pragma once
 
 #include <cerrno>
