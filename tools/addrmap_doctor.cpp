@@ -3,6 +3,7 @@
 //
 // usage: see usage_text. Exit status: 0 every node verified, 1 a node (or every seed) failed, 2 usage/config error.
 #include <addrmap/addrmap.hpp>
+#include <addrmap/detail/ssl_handles.hpp>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -185,14 +186,9 @@ bool same_ip(const std::string& a, const std::string& b) {
 
 // ---- certificates in PEM files (only to name them in messages) ----------------------------------------
 
-struct bio_free {
-    void operator()(BIO* bio) const noexcept { BIO_free(bio); }
-};
-struct x509_free {
-    void operator()(X509* cert) const noexcept { X509_free(cert); }
-};
-using bio_ptr = std::unique_ptr<BIO, bio_free>;
-using x509_ptr = std::unique_ptr<X509, x509_free>;
+// The library's own RAII handles (detail/ssl_handles.hpp): one deleter per OpenSSL type in the project.
+using addrmap::detail::bio_ptr;
+using addrmap::detail::x509_ptr;
 
 std::string subject_text(const X509* cert) {
     bio_ptr text(BIO_new(BIO_s_mem()));
