@@ -405,7 +405,8 @@ addrmap::reply_ptr ask(redisContext* context, const char* command, const node_ad
     return reply;
 }
 
-/// CLUSTER SHARDS, or CLUSTER SLOTS when the server refuses it (Redis < 7), as basic_cluster asks.
+/// CLUSTER SHARDS, or CLUSTER SLOTS when the server refuses it (Redis < 7, or an ACL user allowed only SLOTS),
+/// as basic_cluster asks.
 topology_read read_topology(redisContext* context, const node_address& seed) {
     const addrmap::reply_ptr shards = ask(context, "CLUSTER SHARDS", seed);
     if (shards->type != REDIS_REPLY_ERROR) return {addrmap::parse_cluster_shards(shards.get()), "CLUSTER SHARDS"};

@@ -400,7 +400,8 @@ private:
                                        options_.password.data(), options_.password.size());
         reply_ptr reply(static_cast<redisReply*>(raw));
         if (!reply || reply->type == REDIS_REPLY_ERROR) {
-            std::string why = reply ? std::string(reply->str, reply->len) : std::string("connection lost");
+            std::string why =
+                reply ? detail::escaped(std::string_view(reply->str, reply->len), 300) : std::string("connection lost");
             node.connection.reset();
             throw error(error_kind::server, "AUTH failed on node " + to_string(node.reported) + ": " + why +
                                                 " (check cluster_options.user/password)");
@@ -468,22 +469,24 @@ private:
         last_refresh_ = clock::now();
         redisContext* c = connection(n);
         topology topo;
-        if (!no_cluster_shards_) {
+        bool use_slots = no_cluster_shards_;
+        if (!use_slots) {
             reply_ptr reply(static_cast<redisReply*>(redisCommand(c, "CLUSTER SHARDS")));
             if (!reply) throw lose_during(n, "CLUSTER SHARDS");
             if (reply->type == REDIS_REPLY_ERROR) {
-                // Redis < 7 does not know SHARDS: fall back to SLOTS for good. Any other error (NOAUTH,
-                // LOADING, ...) is this node's problem now, not the server version's.
                 const std::string_view text(reply->str, reply->len);
-                if (text.find("nknown subcommand") == std::string_view::npos)
+                if (text.find("nknown subcommand") != std::string_view::npos) {
+                    no_cluster_shards_ = true;  // Redis < 7: CLUSTER SLOTS from now on
+                } else if (is_transient_refusal(text)) {
                     throw error(error_kind::topology, to_string(nodes_[n]->reported) + " refused CLUSTER SHARDS: " +
                                                           detail::escaped(text, 300));
-                no_cluster_shards_ = true;
+                }
+                use_slots = true;  // e.g. NOPERM for an ACL user allowed only CLUSTER SLOTS: ask that instead
             } else {
                 topo = parse_cluster_shards(reply.get());
             }
         }
-        if (no_cluster_shards_) {
+        if (use_slots) {
             reply_ptr reply(static_cast<redisReply*>(redisCommand(c, "CLUSTER SLOTS")));
             if (!reply) throw lose_during(n, "CLUSTER SLOTS");
             if (reply->type == REDIS_REPLY_ERROR)
@@ -527,6 +530,14 @@ private:
 
     static bool starts_with(const redisReply& r, std::string_view prefix) noexcept {
         return r.type == REDIS_REPLY_ERROR && r.len >= prefix.size() && std::string_view(r.str, prefix.size()) == prefix;
+    }
+
+    /// A node that cannot answer right now (still loading, not authenticated, ...): asking it CLUSTER
+    /// SLOTS instead would fail the same way, so the refresh moves on to another node.
+    static bool is_transient_refusal(std::string_view text) noexcept {
+        for (std::string_view word : {"LOADING", "NOAUTH", "MASTERDOWN", "BUSY", "TRYAGAIN", "CLUSTERDOWN"})
+            if (text.substr(0, word.size()) == word) return true;
+        return false;
     }
 
     static bool needs_retry(const redisReply& r) noexcept {
@@ -592,7 +603,7 @@ private:
                     if (++redirects > options_.max_redirects)
                         throw error(error_kind::redirect_limit,
                                     "gave up after " + std::to_string(options_.max_redirects) +
-                                        " redirects for slot " + std::to_string(slot) + "; last: " + std::string(text));
+                                        " redirects for slot " + std::to_string(slot) + "; last: " + detail::escaped(text, 300));
                     // While a slot changes hands, source and target can briefly point at each other;
                     // back off after the first few redirects instead of spinning through the limit.
                     if (redirects > 2) backoff(redirects - 3);

@@ -295,11 +295,12 @@ inline bool partial_wildcard_would_match(std::string_view pattern, std::string_v
 
 /// "node 10.0.0.5:6379 (as reported by the cluster), mapped to dial 10.0.0.5:6379 with TLS name 'x'"
 inline std::string describe_route(const node_address& reported, const endpoint& mapped) {
-    std::string out = "node " + to_string(reported);
+    // Everything here may come from a custom policy or caller: escaped, like all input in messages.
+    std::string out = "node " + escaped(to_string(reported), 300);
     out += reported.hostname.empty() ? " (as reported by the cluster)"
-                                     : " (hostname " + reported.hostname + ", as reported by the cluster)";
-    out += ", mapped to dial " + format_host_port(mapped.dial_host(), mapped.port()) + " with TLS name '" +
-           std::string(mapped.tls_name()) + "'";
+                                     : " (hostname " + escaped(reported.hostname, 300) + ", as reported by the cluster)";
+    out += ", mapped to dial " + escaped(format_host_port(mapped.dial_host(), mapped.port()), 300) +
+           " with TLS name " + quoted(mapped.tls_name());
     return out;
 }
 
@@ -536,8 +537,8 @@ inline void check_mapping(const std::string& route, const endpoint& mapped) {
         throw error(error_kind::config, route + ": the TLS name is empty; every connection verifies a name, so "
                                                 "the policy must map the node to one.");
     if (name_kind == host_kind::name && !is_valid_dns_name(mapped.tls_name()))
-        throw error(error_kind::config, route + ": the TLS name '" + std::string(mapped.tls_name()) +
-                                            "' is neither an IP address nor a valid DNS name.");
+        throw error(error_kind::config, route + ": the TLS name " + quoted(mapped.tls_name()) +
+                                            " is neither an IP address nor a valid DNS name.");
 }
 
 /// TCP through hiredis, then TLS on our own SSL* (expected name set), then one PING round trip.
@@ -589,6 +590,10 @@ inline std::pair<tls_redis_ptr, tls_handshake_info> open_link(const std::shared_
     if (SSL_set_ex_data(ssl.get(), link_state_index(), state.get()) != 1)
         throw error(error_kind::tls_handshake, route + ": cannot attach state to the SSL object (SSL_set_ex_data)");
     SSL_set_info_callback(ssl.get(), &tls_info_callback);
+#ifdef SSL_OP_ENABLE_KTLS
+    // Kernel TLS would encrypt below the write BIO swapped in after the handshake: keep it off.
+    SSL_clear_options(ssl.get(), SSL_OP_ENABLE_KTLS);
+#endif
     const host_kind name_kind = classify_host(tls_name);
     if (name_kind == host_kind::ipv4 || name_kind == host_kind::ipv6) {
         // An IP literal: no SNI (RFC 6066 forbids it); the certificate's IP SANs must carry it.
@@ -635,7 +640,9 @@ inline std::pair<tls_redis_ptr, tls_handshake_info> open_link(const std::shared_
     // a node that went away yields EPIPE (a lost connection), never a process-killing SIGPIPE.
     const BIO_METHOD* nosignal = nosignal_socket_method();
     bio_ptr write_bio(nosignal != nullptr ? BIO_new(nosignal) : nullptr);
-    if (!write_bio) throw std::bad_alloc();
+    if (!write_bio)
+        throw error(error_kind::tls_handshake, route + ": OpenSSL could not create the connection's write BIO (" +
+                                                   last_openssl_reason() + ")");
     BIO_set_fd(write_bio.get(), link->fd, BIO_NOCLOSE);
     SSL_set0_wbio(live, write_bio.release());  // the SSL* owns it now
 

@@ -36,6 +36,8 @@ inline void check_rejection(const addrmap::error& e, std::initializer_list<addrm
     const std::string_view message = e.what();
     FUZZ_REQUIRE(!message.empty());
     FUZZ_REQUIRE(message.size() < 4096);  // hostile input is quoted abbreviated, never echoed whole
+    for (const char c : message)           // ... and escaped: no control or non-ASCII byte reaches a log
+        FUZZ_REQUIRE(c >= 0x20 && c < 0x7f);
 }
 
 inline void check_endpoint(const addrmap::endpoint& e) {
@@ -49,6 +51,40 @@ inline void check_endpoint(const addrmap::endpoint& e) {
 inline void check_parsed_address(const addrmap::node_address& a) {
     FUZZ_REQUIRE(a.port != 0);
     FUZZ_REQUIRE(addrmap::classify_host(a.host) != addrmap::host_kind::name || addrmap::is_valid_dns_name(a.host));
+}
+
+/// An accepted only-list answers exactly as checking every listed block would (long lists are hashed),
+/// for the listed networks themselves, their neighbours, and fixed probes; refusals name the address.
+inline void check_only_list(const addrmap::ip_to_hostname& policy, std::string_view text) {
+    std::vector<addrmap::detail::cidr_block> blocks;
+    addrmap::detail::for_each_entry(addrmap::detail::trim_blanks(text), [&](std::size_t, std::string_view entry) {
+        addrmap::detail::cidr_block block;
+        FUZZ_REQUIRE(!addrmap::detail::parse_cidr_into(entry, block));  // the policy accepted it
+        blocks.push_back(block);
+    });
+    std::vector<addrmap::detail::ip_address> probes;
+    for (const char* fixed : {"10.0.0.1", "127.0.0.1", "0.0.0.0", "255.255.255.255", "::1", "fd00::1", "::"})
+        probes.push_back(*addrmap::detail::parse_ip(fixed));
+    for (const auto& block : blocks) {
+        addrmap::detail::ip_address next = block.base;  // the network address and the one after its last
+        for (std::size_t i = block.base.bit_count() / 8; i-- > 0;)
+            if (++next.bytes[i] != 0) break;
+        probes.push_back(block.base);
+        probes.push_back(next);
+    }
+    for (const auto& ip : probes) {
+        bool inside = blocks.empty();  // no list: every IP is mapped
+        for (const auto& block : blocks) inside = inside || block.contains(ip);
+        const addrmap::node_address address{addrmap::detail::format_ip(ip), 7000, {}};
+        FUZZ_REQUIRE(policy.try_map(address).has_value() == inside);
+        try {
+            check_endpoint(policy.map(address));
+            FUZZ_REQUIRE(inside);
+        } catch (const addrmap::error& e) {
+            FUZZ_REQUIRE(!inside);
+            check_rejection(e, {addrmap::error_kind::topology});
+        }
+    }
 }
 
 /// Addresses (config and redirect syntax) and MOVED/ASK texts. Accepted addresses must round-trip
@@ -72,6 +108,8 @@ inline void address(std::string_view text) {
         if (const auto r = addrmap::parse_redirect(text)) {
             FUZZ_REQUIRE(r->slot < addrmap::slot_count);
             FUZZ_REQUIRE(r->target.port != 0);
+            FUZZ_REQUIRE(addrmap::classify_host(r->target.host) != addrmap::host_kind::name ||
+                         addrmap::is_valid_dns_name(r->target.host));
             FUZZ_REQUIRE(text.substr(0, r->type == addrmap::redirect::kind::moved ? 6 : 4) ==
                          (r->type == addrmap::redirect::kind::moved ? "MOVED " : "ASK "));
         }
@@ -83,6 +121,7 @@ inline void address(std::string_view text) {
     try {
         const addrmap::ip_to_hostname policy("node.example.com", addrmap::ip_to_hostname::mode::dial_hostname, text);
         FUZZ_REQUIRE(policy.restricted() == !addrmap::detail::trim_blanks(text).empty());
+        check_only_list(policy, text);
     } catch (const addrmap::error& e) {
         check_rejection(e, {addrmap::error_kind::config});
     }
@@ -173,7 +212,7 @@ inline void check_topology(const addrmap::topology& t) {
     for (const addrmap::shard& s : t.shards) {
         FUZZ_REQUIRE(!s.ranges.empty());
         check_parsed_address(s.master);
-        for (const addrmap::node_address& r : s.replicas) FUZZ_REQUIRE(r.port != 0);
+        for (const addrmap::node_address& r : s.replicas) check_parsed_address(r);
         for (std::size_t i = 0; i < s.ranges.size(); ++i) {
             const addrmap::slot_range& r = s.ranges[i];
             FUZZ_REQUIRE(r.first <= r.last && r.last < addrmap::slot_count);

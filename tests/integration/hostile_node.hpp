@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -43,8 +44,10 @@ public:
         addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         socklen_t len = sizeof addr;
         if (listener_ < 0 || ::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-            ::listen(listener_, 16) != 0 || ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+            ::listen(listener_, 16) != 0 || ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+            if (listener_ >= 0) ::close(listener_);
             throw std::runtime_error("hostile_node: cannot listen on 127.0.0.1");
+        }
         port_ = ntohs(addr.sin_port);
         set_slots_reply(valid_slots_reply());
         acceptor_ = std::thread([this] { accept_loop(); });
@@ -88,7 +91,12 @@ private:
             pollfd p{listener_, POLLIN, 0};
             if (::poll(&p, 1, 50) <= 0) continue;
             const int fd = ::accept(listener_, nullptr, nullptr);
-            if (fd >= 0) sessions_.emplace_back([this, fd] { serve(fd); });
+            if (fd < 0) continue;
+            // A stalled client must not block SSL_accept/SSL_write, and with them the destructor's join.
+            const timeval limit{2, 0};
+            ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+            ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+            sessions_.emplace_back([this, fd] { serve(fd); });
         }
     }
 

@@ -93,6 +93,14 @@ BOOST_AUTO_TEST_CASE(checks_reject_an_inconsistent_topology) {
     BOOST_CHECK_NO_THROW(fuzz_targets::check_topology(overlapping));
 }
 
+BOOST_AUTO_TEST_CASE(checks_reject_a_message_with_raw_control_bytes) {
+    BOOST_CHECK_THROW(fuzz_targets::check_rejection(addrmap::error(addrmap::error_kind::config, "host 'a\tb'"),
+                                                    {addrmap::error_kind::config}),
+                      fuzz_targets::violation);
+    BOOST_CHECK_NO_THROW(fuzz_targets::check_rejection(
+        addrmap::error(addrmap::error_kind::config, "host 'a\\x09b'"), {addrmap::error_kind::config}));
+}
+
 BOOST_AUTO_TEST_CASE(checks_reject_the_wrong_error_kind) {
     BOOST_CHECK_THROW(fuzz_targets::check_rejection(addrmap::error(addrmap::error_kind::connect, "x"),
                                                     {addrmap::error_kind::config}),

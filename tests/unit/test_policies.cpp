@@ -202,8 +202,8 @@ BOOST_AUTO_TEST_CASE(ip_to_hostname_only_list) {
                 check_endpoint(policy.map(address), {host, 7000, "redis.example.com"});
             } else {
                 check_throws([&] { (void)policy.map(address); }, addrmap::error_kind::topology,
-                             "addrmap: topology: ip_to_hostname maps only 10.0.0.0/8, 192.0.2.7\nfd00::/8 ; "
-                             "2001:db8::1; " + addrmap::to_string(address) +
+                             "addrmap: topology: ip_to_hostname maps only '10.0.0.0/8, 192.0.2.7\\x0afd00::/8 ; "
+                             "2001:db8::1'; " + addrmap::to_string(address) +
                                  " is outside that list (compose first_match<ip_to_hostname, identity> to dial such "
                                  "addresses as reported)");
             }

@@ -23,10 +23,4 @@ inline error unknown_host_error(std::string_view policy_name, const node_address
                      "that reported it before any policy sees it");
 }
 
-/// Shortens a configuration text quoted in a runtime message, so an error stays one readable line.
-inline std::string abbreviate(std::string_view text, std::size_t limit = 120) {
-    if (text.size() <= limit) return std::string(text);
-    return std::string(text.substr(0, limit)) + "...";
-}
-
 }  // namespace addrmap::detail

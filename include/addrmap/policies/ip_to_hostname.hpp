@@ -70,7 +70,7 @@ public:
     endpoint map(const node_address& address) const {
         if (auto result = try_map(address)) return *result;
         if (detail::is_unknown_host(address.host)) throw detail::unknown_host_error("ip_to_hostname", address);
-        throw error(error_kind::topology, "ip_to_hostname maps only " + detail::abbreviate(only_text_) + "; " +
+        throw error(error_kind::topology, "ip_to_hostname maps only " + detail::quoted(only_text_, 120) + "; " +
                                               to_string(address) +
                                               " is outside that list (compose first_match<ip_to_hostname, "
                                               "identity> to dial such addresses as reported)");
