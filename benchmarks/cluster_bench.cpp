@@ -188,6 +188,15 @@ void expect_ok(const redisReply* reply, std::string_view key) {
                                  std::string(reply->str != nullptr ? reply->str : "", reply->len) + "'");
 }
 
+/// Reads one pipelined reply from raw hiredis and checks it is +OK (the raw baselines' read step).
+void read_ok(redisContext* c, std::string_view key) {
+    void* raw_reply = nullptr;
+    if (redisGetReply(c, &raw_reply) != REDIS_OK)
+        throw std::runtime_error(std::string("raw hiredis: read: ") + c->errstr);
+    const addrmap::reply_ptr reply(static_cast<redisReply*>(raw_reply));
+    expect_ok(reply.get(), key);
+}
+
 // ---- latency summary -----------------------------------------------------------------------------------
 
 struct timing {
@@ -275,13 +284,7 @@ timing raw_pipelined(raw_connection& raw, const std::vector<std::string>& keys, 
             if (redisAppendCommand(c, "SET %b %b", keys[j].data(), keys[j].size(), value_text.data(),
                                    value_text.size()) != REDIS_OK)
                 throw std::runtime_error(std::string("raw hiredis: append: ") + c->errstr);
-        for (std::size_t j = i; j < end; ++j) {
-            void* raw_reply = nullptr;
-            if (redisGetReply(c, &raw_reply) != REDIS_OK)
-                throw std::runtime_error(std::string("raw hiredis: read: ") + c->errstr);
-            addrmap::reply_ptr reply(static_cast<redisReply*>(raw_reply));
-            expect_ok(reply.get(), keys[j]);
-        }
+        for (std::size_t j = i; j < end; ++j) read_ok(c, keys[j]);
     }
     t.seconds = seconds_since(start);
     t.ops = keys.size();
@@ -350,13 +353,7 @@ timing raw_cluster_pipelined(raw_cluster& raw, const std::vector<std::string>& k
         }
         for (std::size_t n = 0; n < raw.nodes.size(); ++n) {
             for (std::size_t j = i; j < end; ++j) {
-                if (owner_of_op[j - i] != n) continue;
-                redisContext* c = raw.nodes[n]->context.get();
-                void* raw_reply = nullptr;
-                if (redisGetReply(c, &raw_reply) != REDIS_OK)
-                    throw std::runtime_error(std::string("raw hiredis: read: ") + c->errstr);
-                addrmap::reply_ptr reply(static_cast<redisReply*>(raw_reply));
-                expect_ok(reply.get(), keys[j]);
+                if (owner_of_op[j - i] == n) read_ok(raw.nodes[n]->context.get(), keys[j]);
             }
         }
     }
