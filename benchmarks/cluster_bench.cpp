@@ -394,8 +394,8 @@ timing adapter_pipelined(Cluster& cluster, const std::vector<std::string>& keys,
         batch.clear();
         for (std::size_t j = i; j < end; ++j)
             batch.add(keys[j], "SET %b %b", keys[j].data(), keys[j].size(), value_text.data(), value_text.size());
-        const std::vector<addrmap::reply_ptr> replies = cluster.execute(batch);
-        for (std::size_t j = i; j < end; ++j) expect_ok(replies[j - i].get(), keys[j]);
+        const std::vector<addrmap::outcome> replies = cluster.execute(batch);
+        for (std::size_t j = i; j < end; ++j) expect_ok(replies[j - i].reply(), keys[j]);
     }
     t.seconds = seconds_since(start);
     t.allocations = addrmap_bench::allocations() - allocations_before;

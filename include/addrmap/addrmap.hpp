@@ -14,4 +14,8 @@
 #include <addrmap/slot.hpp>
 #include <addrmap/topology.hpp>
 #include <addrmap/tls.hpp>
+#include <addrmap/command_safety.hpp>
+#include <addrmap/cluster_options.hpp>
+#include <addrmap/pipeline.hpp>
+#include <addrmap/cluster_core.hpp>
 #include <addrmap/cluster.hpp>

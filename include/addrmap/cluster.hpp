@@ -1,176 +1,97 @@
-// addrmap/cluster.hpp — basic_cluster<Policy>: a thin Redis Cluster client over verified TLS connections.
-// Every address it dials (seeds, slot owners, replicas, redirect targets) goes through the policy first.
+// addrmap/cluster.hpp — basic_cluster<Policy>: the blocking driver of the cluster core, over verified TLS connections.
+// It does the I/O the core asks for (dial, write, read, refresh) and reports back; every decision is the core's.
 //
 // Not thread-safe, like redisContext: use one basic_cluster per thread, or guard it with a mutex.
 #pragma once
 
 #include <addrmap/address.hpp>
+#include <addrmap/cluster_core.hpp>
+#include <addrmap/cluster_options.hpp>
+#include <addrmap/command_safety.hpp>
 #include <addrmap/detail/command.hpp>
 #include <addrmap/detail/handles.hpp>
+#include <addrmap/detail/resolve.hpp>
 #include <addrmap/error.hpp>
+#include <addrmap/pipeline.hpp>
+#include <addrmap/policies/env.hpp>
 #include <addrmap/policies/identity.hpp>
 #include <addrmap/policies/ip_to_hostname.hpp>
 #include <addrmap/policies/static_table.hpp>
-#include <addrmap/policies/env.hpp>
 #include <addrmap/policy.hpp>
 #include <addrmap/slot.hpp>
 #include <addrmap/tls.hpp>
 #include <addrmap/topology.hpp>
 
+#include <poll.h>
 
 #include <algorithm>
-#include <array>
 #include <chrono>
 #include <cstdarg>
 #include <cstdint>
-#include <cstdlib>
-#include <initializer_list>
-#include <memory>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
 namespace addrmap {
 
-/// A reply owned by the caller; freed with freeReplyObject when it goes out of scope.
-using reply_ptr = detail::reply_ptr;
-
-/// How a basic_cluster finds and talks to the cluster. Timeouts live in `tls` (connect, command).
-struct cluster_options {
-    /// "host:port" or "[v6]:port", tried in order until one answers (Azure: the root node by name).
-    std::vector<std::string> seeds;
-    tls_options tls;
-    /// AUTH on every node connection: `password` alone, or ACL `user` + `password`. Never logged.
-    std::string user;
-    std::string password;
-    /// MOVED/ASK redirects followed for one command before error_kind::redirect_limit.
-    int max_redirects = 16;
-    /// TRYAGAIN, CLUSTERDOWN and lost connections retried for one command (with backoff).
-    int max_retries = 64;
-    /// Backoff between retries: starts here, doubles, capped at max_backoff.
-    std::chrono::milliseconds min_backoff{5};
-    std::chrono::milliseconds max_backoff{200};
-    /// A MOVED or a lost node triggers a full topology refresh at most this often.
-    std::chrono::milliseconds refresh_min_interval{100};
-};
-
-enum class node_role { master, replica, seed };
-
-inline const char* to_string(node_role role) noexcept {
-    switch (role) {
-        case node_role::master: return "master";
-        case node_role::replica: return "replica";
-        case node_role::seed: return "seed";
-    }
-    return "?";
-}
-
-/// One row of the node table: reported address → endpoint → role → slots (for logs and the doctor).
-struct node_info {
-    node_address reported;
-    std::string dial_host;
-    std::uint16_t port = 0;
-    std::string tls_name;
-    node_role role = node_role::master;
-    std::vector<slot_range> slots;
-    bool connected = false;
-    bool down = false;  ///< the last attempt to reach it failed
-    std::optional<tls_handshake_info> handshake;  ///< of the current connection, if connected
-};
-
-/// What the client did, for tests, benchmarks and logs.
-struct cluster_stats {
-    std::uint64_t moved = 0;
-    std::uint64_t ask = 0;
-    std::uint64_t tryagain = 0;
-    std::uint64_t clusterdown = 0;
-    std::uint64_t connection_losses = 0;
-    std::uint64_t connections_made = 0;
-    std::uint64_t refreshes = 0;
-};
-
-template <class Policy>
-class basic_cluster;
-
-/// Commands queued for one round trip per node; replies come back in the order they were added.
-class pipeline {
-public:
-    /// hiredis printf-style format (%s, %b, %d, ...); `key` picks the slot.
-    void add(std::string_view key, const char* format, ...) {
-        va_list ap;
-        va_start(ap, format);
-        const detail::raw_command raw = detail::format_raw(format, ap);
-        va_end(ap);
-        std::string cmd = detail::to_command(raw, format);
-        entries_.push_back({static_cast<int>(key_slot(key)), std::move(cmd)});
-    }
-    /// One argument per element; the first is the command name; `key` picks the slot.
-    void add_argv(std::string_view key, const std::vector<std::string_view>& args) {
-        entries_.push_back({static_cast<int>(key_slot(key)), detail::format_argv(args)});
-    }
-    std::size_t size() const noexcept { return entries_.size(); }
-    bool empty() const noexcept { return entries_.empty(); }
-    void clear() noexcept { entries_.clear(); }
-
-private:
-    template <class>
-    friend class basic_cluster;
-    struct entry {
-        int slot;
-        std::string command;  // RESP-encoded
-    };
-    std::vector<entry> entries_;
-};
-
 /// A Redis Cluster client whose every node address is resolved through `Policy`.
 ///
 /// Policy: any type with `endpoint map(const node_address&) const`, or a lambda (see policy.hpp);
 /// stored by value, reachable through policy(). Connections are verified TLS (chain and name),
-/// one per reported node, made on first use and reused.
+/// one per reported node, made on first use and reused. What happens to a command when something
+/// fails is decided by the I/O-free cluster_core (see the README's delivery table).
 template <class Policy = identity>
 class basic_cluster {
     ADDRMAP_CHECK_POLICY(Policy);
 
 public:
     using policy_type = Policy;
+    using clock = std::chrono::steady_clock;
 
     /// Parses the seeds and sets up TLS; throws error{config} for bad options. No I/O: see connect().
     explicit basic_cluster(cluster_options options, Policy policy = Policy{})
-        : options_(std::move(options)), policy_(std::move(policy)), tls_(options_.tls) {
-        if (options_.seeds.empty())
-            throw error(error_kind::config, "cluster_options.seeds is empty: give at least one \"host:port\"");
-        if (options_.max_redirects < 1 || options_.max_retries < 0)
-            throw error(error_kind::config, "cluster_options.max_redirects must be >= 1 and max_retries >= 0");
-        for (std::size_t i = 0; i < options_.seeds.size(); ++i)
-            seeds_.push_back(parse_address(options_.seeds[i], "seed #" + std::to_string(i + 1)));
-        slot_owner_.fill(no_node);
-    }
+        : options_(std::move(options)),
+          policy_(std::move(policy)),
+          tls_(options_.tls),
+          core_(options_, [this](const node_address& address) { return detail::policy_access::map(policy_, address); }) {}
 
     basic_cluster(const basic_cluster&) = delete;
     basic_cluster& operator=(const basic_cluster&) = delete;
-    basic_cluster(basic_cluster&&) = delete;  // connections point back at nothing, but keep it simple
+    basic_cluster(basic_cluster&&) = delete;  // the core's mapper points at this object's policy
     basic_cluster& operator=(basic_cluster&&) = delete;
 
-    /// Discovers the topology from the first seed that answers and connects to every master.
-    /// Throws the seed's own error when one seed is given, else error{connect} listing each seed's failure.
+    /// Reads the topology from the first seed that answers, then tries to connect to every master.
+    /// Succeeds once a topology is installed: a master that cannot be reached (connect or timeout) is
+    /// shown down in nodes() and dialed again when a command needs it; one whose certificate or
+    /// mapping fails verification throws that error (it would fail the same way every time). Throws the seed's own error when one
+    /// seed is given, else error{connect} listing each seed's failure.
     void connect() {
+        const auto deadline = clock::now() + options_.deadline;
         std::string failures;
-        std::optional<error> only;
-        for (std::size_t i = 0; i < seeds_.size(); ++i) {
+        for (std::size_t i = 0; i < core_.seed_count(); ++i) {
             try {
-                const std::size_t seed = node_for(seeds_[i], node_role::seed);
-                refresh_from(seed);
-                for (std::size_t n = 0; n < nodes_.size(); ++n)
-                    if (nodes_[n]->role == node_role::master && nodes_[n]->in_topology) connection(n);
+                refresh_from(core_.seed(i), deadline);
+                for (node_id n = 0; n < core_.id_limit(); ++n) {
+                    if (!core_.exists(n) || !core_.node(n).in_topology || core_.node(n).role != node_role::master)
+                        continue;
+                    try {
+                        link(n, deadline);
+                    } catch (const error& e) {
+                        // Unreachable is a state (shown in nodes(), dialed again when needed); a certificate
+                        // or mapping that does not verify is a configuration error, and it is the caller's now.
+                        if (e.kind() != error_kind::connect && e.kind() != error_kind::timeout) throw;
+                        core_.on_unreachable(n, e);
+                    }
+                }
                 return;
             } catch (const error& e) {
-                if (seeds_.size() == 1) throw;
-                failures += "\n  seed #" + std::to_string(i + 1) + " " + options_.seeds[i] + ": " + e.what();
-                if (!only) only = e;
+                if (core_.seed_count() == 1) throw;
+                failures += "\n  seed #" + std::to_string(i + 1) + " " + detail::escaped(options_.seeds[i], 300) +
+                            ": " + e.what();
             }
         }
         throw error(error_kind::connect, "no seed could be used to discover the cluster:" + failures);
@@ -182,141 +103,125 @@ public:
         va_start(ap, format);
         const detail::raw_command raw = detail::format_raw(format, ap);
         va_end(ap);
-        std::string cmd = detail::to_command(raw, format);
-        return execute(static_cast<int>(key_slot(key)), cmd);
+        const std::string cmd = detail::to_command(raw, format);
+        return run(static_cast<int>(key_slot(key)), cmd, {});
+    }
+
+    /// The same with per-call settings (deadline, whether it may be repeated after it may have run).
+    reply_ptr command(const call_options& call, std::string_view key, const char* format, ...) {
+        va_list ap;
+        va_start(ap, format);
+        const detail::raw_command raw = detail::format_raw(format, ap);
+        va_end(ap);
+        const std::string cmd = detail::to_command(raw, format);
+        return run(static_cast<int>(key_slot(key)), cmd, call);
     }
 
     /// argv command routed by `key`; the first argument is the command name.
-    reply_ptr command_argv(std::string_view key, const std::vector<std::string_view>& args) {
-        return execute(static_cast<int>(key_slot(key)), detail::format_argv(args));
+    reply_ptr command_argv(std::string_view key, const std::vector<std::string_view>& args,
+                           const call_options& call = {}) {
+        const std::string cmd = detail::format_argv(args);
+        return run(static_cast<int>(key_slot(key)), cmd, call);
     }
 
-    /// A keyless command (PING, INFO, ...) on any live master.
+    /// A keyless command (PING, INFO, ...) on a live master.
     reply_ptr command_any(const char* format, ...) {
         va_list ap;
         va_start(ap, format);
         const detail::raw_command raw = detail::format_raw(format, ap);
         va_end(ap);
-        std::string cmd = detail::to_command(raw, format);
-        return execute(no_slot, cmd);
+        const std::string cmd = detail::to_command(raw, format);
+        return run(-1, cmd, {});
     }
 
-    /// A command on the node the cluster reported as `node` (it is mapped through the policy if new).
-    /// No redirects are followed: the caller chose the node.
-    reply_ptr command_on(const node_address& node, const std::vector<std::string_view>& args) {
-        const std::size_t n = node_for(node, node_role::master);
-        return round_trip(n, detail::format_argv(args), false);
+    /// A command on the node the cluster reported as `node` (mapped through the policy if new). No
+    /// redirect is followed and any reply is returned: the caller chose the node. The delivery rules
+    /// hold: a lost connection gives error{unknown_outcome} unless the command may be repeated.
+    reply_ptr command_on(const node_address& node, const std::vector<std::string_view>& args,
+                         const call_options& call = {}) {
+        const std::string cmd = detail::format_argv(args);
+        const node_id n = core_.node_for(node, node_role::master, "command_on", no_node);
+        call_state c = core_.start_on(n, cmd, call, clock::now());
+        return drive(c);
     }
 
-    /// Sends the pipeline, grouped per node, and returns one reply per command in the order added.
-    /// Redirected or failed commands are retried one by one with the usual limits.
-    std::vector<reply_ptr> execute(const pipeline& batch) {
-        std::vector<reply_ptr> replies(batch.entries_.size());
-        std::vector<std::size_t> retry;
-        // Group by owner, send each group, then read each group: one round trip per node.
-        std::unordered_map<std::size_t, std::vector<std::size_t>> by_node;
-        for (std::size_t i = 0; i < batch.entries_.size(); ++i) {
-            const std::size_t owner = owner_of(batch.entries_[i].slot);
-            if (owner == no_node)
-                retry.push_back(i);
-            else
-                by_node[owner].push_back(i);
+    /// Sends every command, grouped per node: each wave writes to every node first, then reads,
+    /// so a wave costs one round trip per node. Commands that were redirected, refused (TRYAGAIN,
+    /// ...) or never written go again in the next wave, in the order added. Returns one outcome per
+    /// command, in the order added; one command's failure never discards another's reply.
+    std::vector<outcome> execute(const pipeline& batch, const call_options& call = {}) {
+        const auto now = clock::now();
+        std::vector<call_state> calls;
+        calls.reserve(batch.entries_.size());
+        for (const auto& entry : batch.entries_) {
+            call_options per_entry = call;
+            if (entry.repeat_policy != repeat::by_table) per_entry.repeat_policy = entry.repeat_policy;
+            calls.push_back(core_.start(entry.slot, entry.command, per_entry, now));
         }
-        std::vector<std::pair<std::size_t, std::vector<std::size_t>>> sent;
-        for (auto& [node, indexes] : by_node) {
-            redisContext* c = nullptr;
-            try {
-                c = connection(node);
-            } catch (const error&) {
-                retry.insert(retry.end(), indexes.begin(), indexes.end());
-                continue;
-            }
-            bool ok = true;
-            for (std::size_t i : indexes) {
-                const std::string& cmd = batch.entries_[i].command;
-                if (redisAppendFormattedCommand(c, cmd.data(), cmd.size()) != REDIS_OK) {
-                    ok = false;
-                    break;
-                }
-            }
-            // Flush this node's commands now, so every node works while we read from the first.
-            for (int done = 0; ok && !done;) ok = redisBufferWrite(c, &done) == REDIS_OK;
-            if (!ok) {
-                lose(node);
-                retry.insert(retry.end(), indexes.begin(), indexes.end());
-                continue;
-            }
-            sent.emplace_back(node, std::move(indexes));
-        }
-        for (auto& [node, indexes] : sent) {
-            std::size_t read = 0;
-            for (; read < indexes.size(); ++read) {
-                redisContext* c = nodes_[node]->connection ? nodes_[node]->connection->get() : nullptr;
-                void* raw = nullptr;
-                if (c == nullptr || redisGetReply(c, &raw) != REDIS_OK) break;
-                reply_ptr reply(static_cast<redisReply*>(raw));
-                if (needs_retry(*reply))
-                    retry.push_back(indexes[read]);
-                else
-                    replies[indexes[read]] = std::move(reply);
-            }
-            if (read < indexes.size()) {
-                lose(node);
-                retry.insert(retry.end(), indexes.begin() + static_cast<std::ptrdiff_t>(read), indexes.end());
-            }
-        }
-        std::sort(retry.begin(), retry.end());
-        for (std::size_t i : retry) replies[i] = execute(batch.entries_[i].slot, batch.entries_[i].command);
-        return replies;
+        std::vector<std::optional<outcome>> results(calls.size());
+        std::vector<std::size_t> pending(calls.size());
+        for (std::size_t i = 0; i < pending.size(); ++i) pending[i] = i;
+        while (!pending.empty()) pending = wave(calls, pending, results);
+        std::vector<outcome> out;
+        out.reserve(results.size());
+        for (auto& r : results) out.push_back(std::move(*r));
+        return out;
     }
 
     /// The verified hiredis context that owns `key`'s slot, for code that already speaks hiredis.
-    /// Valid until the next call on this object that reconnects or refreshes; do not redisFree it.
+    /// Never one with `err` set or closed by the server: an idle connection is checked and reconnected
+    /// first. Valid until the next call on this object; do not redisFree it.
     redisContext* context_for_key(std::string_view key) {
         const int slot = static_cast<int>(key_slot(key));
-        std::size_t owner = owner_of(slot);
-        if (owner == no_node) {
-            refresh();
-            owner = owner_of(slot);
-            if (owner == no_node)
-                throw error(error_kind::topology, "no node serves slot " + std::to_string(slot) + " (key " +
-                                                      detail::quoted(key) + ")");
-        }
-        return connection(owner);
-    }
-
-    /// Re-reads the topology from any live node (seeds last). Keeps the old slot map on failure.
-    void refresh() {
-        std::string failures;
-        for (std::size_t n : refresh_candidates()) {
+        call_state c = core_.start(slot, std::string_view(), {}, clock::now());
+        while (true) {
+            const core_decision d = core_.next(c, clock::now());
+            switch (d.what) {
+                case core_decision::kind::fail:
+                    throw error(c.failure->kind(), std::string("no usable connection for key ") + detail::quoted(key) +
+                                                       ": " + c.failure->message());
+                case core_decision::kind::wait: std::this_thread::sleep_until(d.until); continue;
+                case core_decision::kind::refresh: refresh_within(c.deadline); continue;
+                case core_decision::kind::send: break;
+            }
             try {
-                refresh_from(n);
-                return;
+                return link(d.node, c.deadline);
             } catch (const error& e) {
-                failures += "\n  " + to_string(nodes_[n]->reported) + ": " + e.what();
+                if (core_.on_not_sent(c, d.node, e, clock::now()) == core_verdict::fail) throw;
             }
         }
-        throw error(error_kind::topology, "could not refresh the cluster topology from any node:" + failures);
     }
 
-    /// The node table: every node seen, reported address → endpoint → role → slots, sorted by reported address.
+    /// Re-reads the topology from the best node (see cluster_core::refresh_candidates); keeps the old
+    /// slot map and throws error{topology} listing each node's answer when none gave a usable view.
+    void refresh() {
+        std::string failures;
+        if (!refresh_within(clock::now() + options_.deadline, &failures))
+            throw error(error_kind::topology, "could not refresh the cluster topology from any node:" + failures);
+    }
+
+    /// The node table: every node of the topology and the seeds, sorted by reported address.
     std::vector<node_info> nodes() const {
         std::vector<node_info> out;
-        for (const auto& node : nodes_) {
-            if (!node->in_topology && node->role != node_role::seed) continue;
+        for (node_id id = 0; id < core_.id_limit(); ++id) {
+            if (!core_.exists(id)) continue;
+            const core_node& node = core_.node(id);
+            if (!node.in_topology && !node.is_seed) continue;
             node_info info;
-            info.reported = node->reported;
-            info.dial_host = node->dial_host;
-            info.port = node->port;
-            info.tls_name = node->tls_name;
-            info.role = node->role;
-            info.slots = node->slots;
-            info.connected = node->connection.has_value();
-            info.down = node->down;
-            if (node->connection) info.handshake = node->connection->handshake();
+            info.reported = node.reported;
+            info.dial_host = node.dial_host;
+            info.port = node.port;
+            info.tls_name = node.tls_name;
+            info.role = node.role;
+            info.slots = node.slots;
+            info.down = node.down;
+            info.problem = node.problem;
+            if (id < links_.size() && links_[id]) {
+                info.connected = true;
+                info.handshake = links_[id]->connection.handshake();
+            }
             out.push_back(std::move(info));
         }
-        // Stable, readable order: by reported host, then port (seeds given by name sort among them).
         std::sort(out.begin(), out.end(), [](const node_info& a, const node_info& b) {
             if (a.reported.host != b.reported.host) return a.reported.host < b.reported.host;
             return a.reported.port < b.reported.port;
@@ -326,210 +231,395 @@ public:
 
     const Policy& policy() const noexcept { return policy_; }
     const cluster_options& options() const noexcept { return options_; }
-    const cluster_stats& stats() const noexcept { return stats_; }
+    const cluster_stats& stats() const noexcept { return core_.stats(); }
     tls_context& tls() noexcept { return tls_; }
+    /// The decisions, for inspection (node table, slot owners); the driver owns the I/O.
+    const cluster_core& core() const noexcept { return core_; }
 
     /// Closes every connection (sessions stay cached for fast, resumed reconnects); the map is kept.
     void disconnect() noexcept {
-        for (auto& node : nodes_) node->connection.reset();
+        for (node_id id = 0; id < links_.size(); ++id)
+            if (links_[id]) {
+                links_[id].reset();
+                core_.on_closed(id);
+            }
     }
 
 private:
-    static constexpr std::size_t no_node = static_cast<std::size_t>(-1);
-    static constexpr int no_slot = -1;
-
-    struct node_record {
-        node_address reported;
-        std::string dial_host;
-        std::uint16_t port = 0;
-        std::string tls_name;
-        node_role role = node_role::master;
-        std::vector<slot_range> slots;
-        std::optional<tls_connection> connection;
-        bool in_topology = false;
-        bool down = false;
+    struct node_link {
+        tls_connection connection;
+        bool timeout_lowered = false;  ///< the socket timeout was cut to a call's remaining deadline
     };
 
-    using clock = std::chrono::steady_clock;
+    static constexpr char asking_command[] = "*1\r\n$6\r\nASKING\r\n";
+    static constexpr std::size_t asking_length = sizeof(asking_command) - 1;
 
-    /// The record for a reported address, created (and mapped through the policy, once) if new.
-    std::size_t node_for(const node_address& reported, node_role role) {
-        std::string key = to_string(reported);
-        if (auto it = index_.find(key); it != index_.end()) return it->second;
-        const endpoint mapped = detail::policy_access::map(policy_, reported);
-        if (mapped.tls_name().empty())
-            throw error(error_kind::config, "the policy mapped " + key + " to an empty TLS name; a TLS name is required");
-        auto node = std::make_unique<node_record>();
-        node->reported = reported;
-        node->dial_host.assign(mapped.dial_host());
-        node->port = mapped.port();
-        node->tls_name.assign(mapped.tls_name());
-        node->role = role;
-        nodes_.push_back(std::move(node));
-        index_.emplace(std::move(key), nodes_.size() - 1);
-        return nodes_.size() - 1;
+    // ---- connections ----------------------------------------------------------------------------------
+
+    /// True when an idle connection can take a command: no error, nothing unread. A server that closed
+    /// it (idle `timeout`, CLIENT KILL, failover) has left EOF or a TLS close_notify to read; RESP2 never
+    /// sends unasked, so anything readable on an idle connection means it is not usable.
+    static bool idle_link_usable(redisContext* c) noexcept {
+        if (c == nullptr || c->err != 0 || c->fd < 0) return false;
+        if (c->reader != nullptr && c->reader->pos < c->reader->len) return false;
+        pollfd p{};
+        p.fd = c->fd;
+        p.events = POLLIN;
+        return ::poll(&p, 1, 0) == 0;
     }
 
-    /// Resolves "?" / "" hosts against the node that reported them (Redis: "the host you asked").
-    node_address resolve_unknown_host(node_address reported, std::size_t reporter) const {
-        if (!reported.host_known()) reported.host = nodes_[reporter]->reported.host;
-        return reported;
-    }
-
-    redisContext* connection(std::size_t n) {
-        node_record& node = *nodes_[n];
-        if (node.connection) return node.connection->get();
-        const endpoint mapped(node.dial_host, node.port, node.tls_name);
-        try {
-            node.connection.emplace(connect_tls(tls_, node.reported, mapped));
-        } catch (const error&) {
-            node.down = true;
-            throw;
+    /// The connection to node `n`, made (mapped, resolved, TCP, TLS verified, AUTH) if there is none or
+    /// the idle one is no longer usable; bounded by `deadline`. Throws what the dial threw.
+    redisContext* link(node_id n, clock::time_point deadline) {
+        if (n < links_.size() && links_[n]) {
+            if (idle_link_usable(links_[n]->connection.get())) return links_[n]->connection.get();
+            links_[n].reset();
+            ++core_.stats().stale_reconnects;
+            core_.on_closed(n);
         }
-        node.down = false;
-        ++stats_.connections_made;
-        if (!options_.password.empty()) authenticate(n);
-        return node.connection->get();
+        const core_node& node = core_.ensure_mapped(n);
+        const auto left = [&] {
+            return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+        };
+        if (left().count() <= 0)
+            throw error(error_kind::timeout, "no time left in the call's deadline to connect to " + to_string(node.reported));
+        const std::vector<std::string> addresses =
+            detail::resolve_within(node.dial_host, std::min(left(), options_.tls.connect_timeout));
+        const endpoint mapped(node.dial_host, node.port, node.tls_name);
+        std::optional<error> last;
+        for (const std::string& address : addresses) {
+            if (left().count() <= 0) break;
+            try {
+                node_link fresh{connect_tls(tls_, node.reported, mapped, dial_limits{address, left()})};
+                authenticate(fresh.connection, node);
+                if (links_.size() <= n) links_.resize(n + 1);
+                links_[n].emplace(std::move(fresh));
+                core_.on_connected(n);
+                return links_[n]->connection.get();
+            } catch (const error& e) {
+                if (e.kind() != error_kind::connect && e.kind() != error_kind::timeout) throw;
+                last = e;  // try the name's next address
+            }
+        }
+        if (last) throw *last;
+        throw error(error_kind::timeout, "no time left in the call's deadline to connect to " + to_string(node.reported));
     }
 
-    void authenticate(std::size_t n) {
-        node_record& node = *nodes_[n];
+    /// AUTH, after the certificate verified for the policy's name: the password goes nowhere else. A
+    /// refusal is error{server}; a connection lost while asking is error{connect} (nothing of the
+    /// caller's command was sent, so it is retried).
+    void authenticate(tls_connection& connection, const core_node& node) {
+        if (options_.password.empty()) return;
+        redisContext* c = connection.get();
         void* raw = options_.user.empty()
-                        ? redisCommand(node.connection->get(), "AUTH %b", options_.password.data(), options_.password.size())
-                        : redisCommand(node.connection->get(), "AUTH %b %b", options_.user.data(), options_.user.size(),
+                        ? redisCommand(c, "AUTH %b", options_.password.data(), options_.password.size())
+                        : redisCommand(c, "AUTH %b %b", options_.user.data(), options_.user.size(),
                                        options_.password.data(), options_.password.size());
         reply_ptr reply(static_cast<redisReply*>(raw));
-        if (!reply || reply->type == REDIS_REPLY_ERROR) {
-            std::string why =
-                reply ? detail::escaped(std::string_view(reply->str, reply->len), 300) : std::string("connection lost");
-            node.connection.reset();
-            throw error(error_kind::server, "AUTH failed on node " + to_string(node.reported) + ": " + why +
+        if (!reply)
+            throw error(error_kind::connect, "lost the connection to " + to_string(node.reported) +
+                                                 " while sending AUTH: " + detail::escaped(c->errstr, 200));
+        if (reply->type == REDIS_REPLY_ERROR)
+            throw error(error_kind::server, "AUTH failed on node " + to_string(node.reported) + ": " +
+                                                detail::escaped(std::string_view(reply->str, reply->len), 300) +
                                                 " (check cluster_options.user/password)");
+    }
+
+    void drop(node_id n) noexcept {
+        if (n < links_.size()) links_[n].reset();
+    }
+
+    /// Cuts the socket timeout to what is left of the deadline when that is below command_timeout
+    /// (and restores it when a later call has more time), so no read outlives its call.
+    void fit_timeout(node_id n, clock::time_point deadline) {
+        node_link& l = *links_[n];
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+        if (left < options_.tls.command_timeout) {
+            const timeval tv = detail::to_timeval(std::max(left, std::chrono::milliseconds(1)));
+            redisSetTimeout(l.connection.get(), tv);
+            l.timeout_lowered = true;
+        } else if (l.timeout_lowered) {
+            redisSetTimeout(l.connection.get(), detail::to_timeval(options_.tls.command_timeout));
+            l.timeout_lowered = false;
         }
     }
 
-    void lose(std::size_t n) {
-        nodes_[n]->connection.reset();
-        nodes_[n]->down = true;
-        ++stats_.connection_losses;
-    }
-
-    /// Drops node n's connection after hiredis failed to read `what`'s reply, and says why: bytes that
-    /// are not RESP are a protocol error (the node is broken or hostile), anything else a lost connection.
-    error lose_during(std::size_t n, const char* what) {
-        const redisContext* c = nodes_[n]->connection->get();
-        const bool garbled = c->err == REDIS_ERR_PROTOCOL;
-        std::string message = (garbled ? "unreadable reply from " : "lost the connection to ") +
-                              to_string(nodes_[n]->reported) + " while asking " + what + ": " +
-                              (c->errstr[0] != '\0' ? c->errstr : "connection closed");
-        lose(n);
-        return error(garbled ? error_kind::protocol : error_kind::connect, message);
-    }
-
-    std::size_t owner_of(int slot) const noexcept {
-        if (slot < 0) {
-            for (std::size_t n = 0; n < nodes_.size(); ++n)
-                if (nodes_[n]->in_topology && nodes_[n]->role == node_role::master && !nodes_[n]->down) return n;
-            for (std::size_t n = 0; n < nodes_.size(); ++n)
-                if (nodes_[n]->in_topology && nodes_[n]->role == node_role::master) return n;
-            return no_node;
-        }
-        return slot_owner_[static_cast<std::size_t>(slot)];
-    }
-
-    /// Live, connected topology nodes first, then the rest of the topology, then the seeds.
-    std::vector<std::size_t> refresh_candidates() const {
-        std::vector<std::size_t> order;
-        for (int pass = 0; pass < 3; ++pass)
-            for (std::size_t n = 0; n < nodes_.size(); ++n) {
-                const node_record& node = *nodes_[n];
-                const bool seed_only = node.role == node_role::seed && !node.in_topology;
-                const bool first = !seed_only && node.connection.has_value();
-                const bool second = !seed_only && !node.connection.has_value() && !node.down;
-                if ((pass == 0 && first) || (pass == 1 && second) ||
-                    (pass == 2 && !first && !second))
-                    order.push_back(n);
+    /// Writes what hiredis buffered. Returns how many bytes left for the socket (all, on success).
+    static std::size_t flush(redisContext* c, bool& ok) noexcept {
+        const std::size_t total = sdslen(c->obuf);
+        int done = 0;
+        ok = true;
+        while (!done)
+            if (redisBufferWrite(c, &done) != REDIS_OK) {
+                ok = false;
+                return total - sdslen(c->obuf);
             }
-        return order;
+        return total;
     }
 
-    void refresh_if_due() {
-        const auto now = clock::now();
-        if (last_refresh_ && now - *last_refresh_ < options_.refresh_min_interval) return;
-        try {
-            refresh();
-        } catch (const error&) {
-            // Keep the old map; the command's own retries decide whether to give up.
-            last_refresh_ = now;
+    /// Why a read or write on `c` failed, for messages: a timeout, a close, or hiredis's words.
+    std::string why_lost(redisContext* c) const {
+        if (c->err == REDIS_ERR_PROTOCOL) return "it sent bytes that are not RESP (" + detail::escaped(c->errstr, 200) + ")";
+        if (c->err == REDIS_ERR_IO && (std::strstr(c->errstr, "temporarily unavailable") != nullptr ||
+                                       std::strstr(c->errstr, "timed out") != nullptr))
+            return "no reply came within the time left (command_timeout " +
+                   std::to_string(options_.tls.command_timeout.count()) + " ms, or the call's deadline)";
+        return "the connection was lost (" + detail::escaped(c->errstr[0] != '\0' ? c->errstr : "closed", 200) + ")";
+    }
+
+    // ---- calls ----------------------------------------------------------------------------------------
+
+    reply_ptr run(int slot, const std::string& cmd, const call_options& call) {
+        call_state c = core_.start(slot, cmd, call, clock::now());
+        return drive(c);
+    }
+
+    /// One call, to the end: the core decides, this does the I/O.
+    reply_ptr drive(call_state& c) {
+        while (true) {
+            const core_decision d = core_.next(c, clock::now());
+            switch (d.what) {
+                case core_decision::kind::fail: throw *c.failure;
+                case core_decision::kind::wait: std::this_thread::sleep_until(d.until); continue;
+                case core_decision::kind::refresh: refresh_within(c.deadline); continue;
+                case core_decision::kind::send: break;
+            }
+            redisContext* ctx = nullptr;
+            try {
+                ctx = link(d.node, c.deadline);
+            } catch (const error& e) {
+                if (core_.on_not_sent(c, d.node, e, clock::now()) == core_verdict::fail) throw *c.failure;
+                continue;
+            }
+            fit_timeout(d.node, c.deadline);
+            core_.on_send(c);
+            ++core_.stats().round_trips;
+            if (d.asking) redisAppendFormattedCommand(ctx, asking_command, asking_length);
+            redisAppendFormattedCommand(ctx, c.command.data(), c.command.size());
+            bool ok = true;
+            const std::size_t written = flush(ctx, ok);
+            const std::size_t command_start = d.asking ? asking_length : 0;
+            reply_ptr reply;
+            if (ok) {
+                void* raw = nullptr;
+                if (d.asking && redisGetReply(ctx, &raw) == REDIS_OK) reply_ptr asking_reply(static_cast<redisReply*>(raw));
+                if (ctx->err == 0 && redisGetReply(ctx, &raw) == REDIS_OK) reply.reset(static_cast<redisReply*>(raw));
+            }
+            core_verdict verdict;
+            if (reply) {
+                verdict = core_.on_reply(c, d.node, *reply, clock::now());
+            } else if (!ok && written <= command_start) {
+                const error e(error_kind::connect, "lost the connection to " + to_string(core_.node(d.node).reported) +
+                                                       " before the command was written: " + why_lost(ctx));
+                drop(d.node);
+                core_.on_disconnected(d.node);
+                verdict = core_.on_not_sent(c, d.node, e, clock::now());
+            } else {
+                const std::string why = why_lost(ctx);
+                drop(d.node);
+                verdict = core_.on_lost_after_write(c, d.node, why, clock::now());
+            }
+            if (verdict == core_verdict::done) return reply;
+            if (verdict == core_verdict::fail) throw *c.failure;
         }
+    }
+
+    /// One wave of a pipeline: route every pending entry, write each node's share, then read them.
+    /// Returns the entries to send again, in the order they were added.
+    std::vector<std::size_t> wave(std::vector<call_state>& calls, const std::vector<std::size_t>& pending,
+                                  std::vector<std::optional<outcome>>& results) {
+        struct group {
+            node_id node = no_node;
+            std::vector<std::size_t> entries;  // indexes into calls
+            std::vector<bool> asking;
+            std::vector<std::size_t> ends;     // byte offset where each entry's command ends
+            std::vector<std::size_t> starts;   // byte offset where each entry's command starts
+            bool written = false;
+            std::size_t bytes = 0;
+        };
+        std::vector<group> groups;
+        std::vector<std::size_t> again;
+        std::optional<clock::time_point> wake;
+        auto finish = [&](std::size_t i) { results[i].emplace(*calls[i].failure); };
+        bool refreshed = false;
+        for (std::size_t i : pending) {
+            call_state& c = calls[i];
+            core_decision d = core_.next(c, clock::now());
+            if (d.what == core_decision::kind::refresh && !refreshed) {
+                refresh_within(c.deadline);
+                refreshed = true;
+                d = core_.next(c, clock::now());
+            }
+            switch (d.what) {
+                case core_decision::kind::fail: finish(i); continue;
+                case core_decision::kind::refresh:  // a refresh was just tried: route on what we have
+                case core_decision::kind::wait:
+                    if (d.what == core_decision::kind::wait) wake = wake ? std::min(*wake, d.until) : d.until;
+                    again.push_back(i);
+                    continue;
+                case core_decision::kind::send: break;
+            }
+            auto g = std::find_if(groups.begin(), groups.end(), [&](const group& x) { return x.node == d.node; });
+            if (g == groups.end()) {
+                g = groups.insert(groups.end(), group());
+                g->node = d.node;
+            }
+            g->entries.push_back(i);
+            g->asking.push_back(d.asking);
+        }
+        // Write every node's share first, so all nodes work while we read from the first.
+        for (group& g : groups) {
+            redisContext* ctx = nullptr;
+            const clock::time_point deadline = calls[g.entries.front()].deadline;
+            try {
+                ctx = link(g.node, deadline);
+            } catch (const error& e) {
+                for (std::size_t i : g.entries) settle(core_.on_not_sent(calls[i], g.node, e, clock::now()), i, calls, results, again);
+                continue;
+            }
+            fit_timeout(g.node, deadline);
+            ++core_.stats().round_trips;
+            for (std::size_t k = 0; k < g.entries.size(); ++k) {
+                call_state& c = calls[g.entries[k]];
+                core_.on_send(c);
+                if (g.asking[k]) {
+                    redisAppendFormattedCommand(ctx, asking_command, asking_length);
+                    g.bytes += asking_length;
+                }
+                g.starts.push_back(g.bytes);
+                redisAppendFormattedCommand(ctx, c.command.data(), c.command.size());
+                g.bytes += c.command.size();
+                g.ends.push_back(g.bytes);
+            }
+            bool ok = true;
+            const std::size_t written = flush(ctx, ok);
+            if (ok) {
+                g.written = true;
+                continue;
+            }
+            // Entries wholly written may have run; a command cut short cannot have (the server waits
+            // for the rest of it), nor can anything after it.
+            const std::string why = why_lost(ctx);
+            const error unsent(error_kind::connect, "lost the connection to " + to_string(core_.node(g.node).reported) +
+                                                        " before the command was written: " + why);
+            drop(g.node);
+            core_.on_disconnected(g.node);
+            for (std::size_t k = 0; k < g.entries.size(); ++k) {
+                const std::size_t i = g.entries[k];
+                settle(g.ends[k] <= written ? core_.on_lost_after_write(calls[i], g.node, why, clock::now())
+                                            : core_.on_not_sent(calls[i], g.node, unsent, clock::now()),
+                       i, calls, results, again);
+            }
+        }
+        for (group& g : groups) {
+            if (!g.written) continue;
+            redisContext* ctx = links_[g.node]->connection.get();
+            std::size_t k = 0;
+            for (; k < g.entries.size(); ++k) {
+                void* raw = nullptr;
+                if (g.asking[k] && redisGetReply(ctx, &raw) == REDIS_OK) reply_ptr asking_reply(static_cast<redisReply*>(raw));
+                if (ctx->err != 0 || redisGetReply(ctx, &raw) != REDIS_OK) break;
+                reply_ptr reply(static_cast<redisReply*>(raw));
+                const std::size_t i = g.entries[k];
+                const core_verdict v = core_.on_reply(calls[i], g.node, *reply, clock::now());
+                if (v == core_verdict::done) results[i].emplace(std::move(reply));
+                settle(v, i, calls, results, again);
+            }
+            if (k == g.entries.size()) continue;
+            const std::string why = why_lost(ctx);
+            drop(g.node);
+            for (; k < g.entries.size(); ++k) {
+                const std::size_t i = g.entries[k];
+                settle(core_.on_lost_after_write(calls[i], g.node, why, clock::now()), i, calls, results, again);
+            }
+        }
+        std::sort(again.begin(), again.end());
+        if (groups.empty() && wake) std::this_thread::sleep_until(*wake);
+        return again;
+    }
+
+    static void settle(core_verdict v, std::size_t i, std::vector<call_state>& calls,
+                       std::vector<std::optional<outcome>>& results, std::vector<std::size_t>& again) {
+        if (v == core_verdict::retry) again.push_back(i);
+        if (v == core_verdict::fail) results[i].emplace(*calls[i].failure);
+    }
+
+    // ---- topology -------------------------------------------------------------------------------------
+
+    /// Asks the best nodes in turn until one gives a view the core installs. False (map unchanged)
+    /// when none did before `deadline`; each node's answer is appended to `failures` if given.
+    bool refresh_within(clock::time_point deadline, std::string* failures = nullptr) {
+        core_.refresh_started(clock::now());
+        for (node_id n : core_.refresh_candidates()) {
+            if (clock::now() >= deadline) {
+                if (failures != nullptr) *failures += "\n  (the deadline passed before more nodes could be asked)";
+                break;
+            }
+            try {
+                refresh_from(n, deadline);
+                return true;
+            } catch (const error& e) {
+                if (failures != nullptr && core_.exists(n))
+                    *failures += "\n  " + to_string(core_.node(n).reported) + ": " + e.what();
+            }
+        }
+        return false;
     }
 
     /// CLUSTER SHARDS where the server has it (it carries hostname/endpoint), else CLUSTER SLOTS.
-    void refresh_from(std::size_t n) {
-        last_refresh_ = clock::now();
-        redisContext* c = connection(n);
+    void refresh_from(node_id n, clock::time_point deadline) {
+        redisContext* c = link(n, deadline);
+        fit_timeout(n, deadline);
         topology topo;
+        const char* how = "CLUSTER SHARDS";
         bool use_slots = no_cluster_shards_;
         if (!use_slots) {
-            reply_ptr reply(static_cast<redisReply*>(redisCommand(c, "CLUSTER SHARDS")));
-            if (!reply) throw lose_during(n, "CLUSTER SHARDS");
+            reply_ptr reply = ask(n, c, "CLUSTER SHARDS");
             if (reply->type == REDIS_REPLY_ERROR) {
                 const std::string_view text(reply->str, reply->len);
                 if (text.find("nknown subcommand") != std::string_view::npos) {
                     no_cluster_shards_ = true;  // Redis < 7: CLUSTER SLOTS from now on
                 } else if (is_transient_refusal(text)) {
-                    throw error(error_kind::topology, to_string(nodes_[n]->reported) + " refused CLUSTER SHARDS: " +
+                    throw error(error_kind::topology, to_string(core_.node(n).reported) + " refused CLUSTER SHARDS: " +
                                                           detail::escaped(text, 300));
                 }
                 use_slots = true;  // e.g. NOPERM for an ACL user allowed only CLUSTER SLOTS: ask that instead
             } else {
-                topo = parse_cluster_shards(reply.get());
+                topo = with_sender(n, [&] { return parse_cluster_shards(reply.get()); });
             }
         }
         if (use_slots) {
-            reply_ptr reply(static_cast<redisReply*>(redisCommand(c, "CLUSTER SLOTS")));
-            if (!reply) throw lose_during(n, "CLUSTER SLOTS");
+            how = "CLUSTER SLOTS";
+            reply_ptr reply = ask(n, c, "CLUSTER SLOTS");
             if (reply->type == REDIS_REPLY_ERROR)
-                throw error(error_kind::topology, to_string(nodes_[n]->reported) + " refused CLUSTER SLOTS: " +
+                throw error(error_kind::topology, to_string(core_.node(n).reported) + " refused CLUSTER SLOTS: " +
                                                       detail::escaped(std::string_view(reply->str, reply->len), 300));
-            topo = parse_cluster_slots(reply.get());
+            topo = with_sender(n, [&] { return parse_cluster_slots(reply.get()); });
         }
-        apply(topo, n);
-        ++stats_.refreshes;
+        for (node_id gone : core_.install(topo, n, how)) drop(gone);
     }
 
-    /// Installs a parsed topology. Every node is mapped before anything changes, so a node the
-    /// policy cannot map leaves the previous slot map in place.
-    void apply(const topology& topo, std::size_t reporter) {
-        std::array<std::size_t, slot_count> owners;
-        owners.fill(no_node);
-        std::vector<std::pair<std::size_t, node_role>> seen;
-        std::vector<std::vector<slot_range>> slots_of;
-        for (const shard& s : topo.shards) {
-            const std::size_t master = node_for(resolve_unknown_host(s.master, reporter), node_role::master);
-            seen.emplace_back(master, node_role::master);
-            for (const slot_range& r : s.ranges)
-                for (std::uint32_t slot = r.first; slot <= r.last; ++slot) owners[slot] = master;
-            for (const node_address& replica : s.replicas)
-                seen.emplace_back(node_for(resolve_unknown_host(replica, reporter), node_role::replica), node_role::replica);
+    /// A topology parser's error, with the node that sent the reply.
+    template <class Parse>
+    topology with_sender(node_id n, Parse parse) {
+        try {
+            return parse();
+        } catch (const error& e) {
+            throw error(e.kind(), std::string(e.message()) + " (sent by " + to_string(core_.node(n).reported) + ")");
         }
-        for (auto& node : nodes_) {
-            node->in_topology = false;
-            node->slots.clear();
-        }
-        for (const auto& [n, role] : seen) {
-            nodes_[n]->in_topology = true;
-            nodes_[n]->role = role;
-        }
-        for (const shard& s : topo.shards) {
-            const std::size_t master = index_.at(to_string(resolve_unknown_host(s.master, reporter)));
-            nodes_[master]->slots.insert(nodes_[master]->slots.end(), s.ranges.begin(), s.ranges.end());
-        }
-        slot_owner_ = owners;
     }
 
-    static bool starts_with(const redisReply& r, std::string_view prefix) noexcept {
-        return r.type == REDIS_REPLY_ERROR && r.len >= prefix.size() && std::string_view(r.str, prefix.size()) == prefix;
+    /// One request of the driver's own (CLUSTER SHARDS/SLOTS). A lost connection drops the node's
+    /// link and throws error{connect}; bytes that are not RESP throw error{protocol}.
+    reply_ptr ask(node_id n, redisContext* c, const char* what) {
+        reply_ptr reply(static_cast<redisReply*>(redisCommand(c, what)));
+        if (reply) return reply;
+        const bool garbled = c->err == REDIS_ERR_PROTOCOL;
+        std::string message = (garbled ? "unreadable reply from " : "lost the connection to ") +
+                              to_string(core_.node(n).reported) + " while asking " + what + ": " + why_lost(c);
+        drop(n);
+        core_.on_disconnected(n);
+        throw error(garbled ? error_kind::protocol : error_kind::connect, message);
     }
 
     /// A node that cannot answer right now (still loading, not authenticated, ...): asking it CLUSTER
@@ -540,116 +630,12 @@ private:
         return false;
     }
 
-    static bool needs_retry(const redisReply& r) noexcept {
-        return starts_with(r, "MOVED ") || starts_with(r, "ASK ") || starts_with(r, "TRYAGAIN") ||
-               starts_with(r, "CLUSTERDOWN");
-    }
-
-    /// Sends one command (after ASKING when asked to) and reads its reply. nullptr: connection lost.
-    reply_ptr round_trip(std::size_t n, const std::string& cmd, bool asking) {
-        redisContext* c = connection(n);
-        static constexpr char asking_cmd[] = "*1\r\n$6\r\nASKING\r\n";
-        if (asking && redisAppendFormattedCommand(c, asking_cmd, sizeof(asking_cmd) - 1) != REDIS_OK) return nullptr;
-        if (redisAppendFormattedCommand(c, cmd.data(), cmd.size()) != REDIS_OK) return nullptr;
-        void* raw = nullptr;
-        if (asking) {
-            if (redisGetReply(c, &raw) != REDIS_OK) return nullptr;
-            reply_ptr asking_reply(static_cast<redisReply*>(raw));  // +OK; an error shows in the command's reply
-        }
-        if (redisGetReply(c, &raw) != REDIS_OK) return nullptr;
-        return reply_ptr(static_cast<redisReply*>(raw));
-    }
-
-    void backoff(int attempt) const {
-        auto delay = options_.min_backoff * (1 << std::min(attempt, 16));
-        if (delay > options_.max_backoff) delay = options_.max_backoff;
-        std::this_thread::sleep_for(delay);
-    }
-
-    /// Routes one encoded command, following MOVED/ASK and retrying within the limits.
-    reply_ptr execute(int slot, const std::string& cmd) {
-        int redirects = 0;
-        int retries = 0;
-        std::size_t ask_target = no_node;
-        std::string last_problem;
-        while (true) {
-            std::size_t n = ask_target != no_node ? ask_target : owner_of(slot);
-            if (n == no_node) {
-                refresh_if_due();
-                n = owner_of(slot);
-            }
-            reply_ptr reply;
-            if (n == no_node) {
-                last_problem = "no node serves slot " + std::to_string(slot);
-            } else {
-                try {
-                    reply = round_trip(n, cmd, ask_target != no_node);
-                    if (!reply) {
-                        last_problem = "lost the connection to " + to_string(nodes_[n]->reported) + ": " +
-                                       (nodes_[n]->connection ? nodes_[n]->connection->get()->errstr : "");
-                        lose(n);
-                    }
-                } catch (const error& e) {
-                    // TLS verification and policy failures are configuration problems: never retried.
-                    if (e.kind() != error_kind::connect && e.kind() != error_kind::timeout) throw;
-                    last_problem = e.what();
-                    nodes_[n]->down = true;
-                }
-            }
-            ask_target = no_node;
-            if (reply && reply->type == REDIS_REPLY_ERROR) {
-                const std::string_view text(reply->str, reply->len);
-                if (auto redirect = parse_redirect(text)) {
-                    if (++redirects > options_.max_redirects)
-                        throw error(error_kind::redirect_limit,
-                                    "gave up after " + std::to_string(options_.max_redirects) +
-                                        " redirects for slot " + std::to_string(slot) + "; last: " + detail::escaped(text, 300));
-                    // While a slot changes hands, source and target can briefly point at each other;
-                    // back off after the first few redirects instead of spinning through the limit.
-                    if (redirects > 2) backoff(redirects - 3);
-                    const std::size_t target = node_for(resolve_unknown_host(redirect->target, n), node_role::master);
-                    if (redirect->type == redirect::kind::moved) {
-                        ++stats_.moved;
-                        slot_owner_[redirect->slot] = target;
-                        nodes_[target]->in_topology = true;
-                        refresh_if_due();
-                    } else {
-                        ++stats_.ask;
-                        ask_target = target;
-                    }
-                    continue;
-                }
-                if (text.substr(0, 8) == "TRYAGAIN") {
-                    ++stats_.tryagain;
-                    last_problem = std::string(text);
-                    reply.reset();
-                } else if (text.substr(0, 11) == "CLUSTERDOWN") {
-                    ++stats_.clusterdown;
-                    last_problem = std::string(text);
-                    reply.reset();
-                    refresh_if_due();
-                }
-            }
-            if (reply) return reply;
-            if (retries >= options_.max_retries)
-                throw error(error_kind::redirect_limit, "gave up after " + std::to_string(options_.max_retries) +
-                                                            " retries for slot " + std::to_string(slot) +
-                                                            "; last problem: " + last_problem);
-            backoff(retries++);
-            if (n != no_node && nodes_[n]->down) refresh_if_due();
-        }
-    }
-
     cluster_options options_;
     Policy policy_;
     tls_context tls_;
-    std::vector<node_address> seeds_;
-    std::vector<std::unique_ptr<node_record>> nodes_;
-    std::unordered_map<std::string, std::size_t> index_;
-    std::array<std::size_t, slot_count> slot_owner_{};
-    std::optional<clock::time_point> last_refresh_;
+    cluster_core core_;
+    std::vector<std::optional<node_link>> links_;  // by node_id
     bool no_cluster_shards_ = false;
-    cluster_stats stats_;
 };
 
 /// Named clusters, one per shipped policy.

@@ -2,6 +2,7 @@
 // Messages are written for a person: what failed, the offending text, and what to do.
 #pragma once
 
+#include <cstddef>
 #include <ostream>
 #include <stdexcept>
 #include <string>
@@ -18,8 +19,9 @@ enum class error_kind {
     tls_handshake,   ///< TLS failed for another reason (protocol, missing client certificate, ...)
     protocol,        ///< the server sent a reply we cannot interpret
     topology,        ///< the cluster layout is unusable (no slots, unmappable node, ...)
-    redirect_limit,  ///< MOVED/ASK/TRYAGAIN retries exhausted
+    redirect_limit,  ///< more MOVED/ASK redirects for one call than cluster_options::max_redirects
     server,          ///< the server answered with an error reply for the caller's command
+    unknown_outcome, ///< the command was sent, no reply came, and it is not known safe to repeat: it may have run
 };
 
 /// Stable lower-case name of a kind, as used in messages ("tls_name", ...).
@@ -35,6 +37,7 @@ constexpr const char* to_string(error_kind kind) noexcept {
         case error_kind::topology: return "topology";
         case error_kind::redirect_limit: return "redirect_limit";
         case error_kind::server: return "server";
+        case error_kind::unknown_outcome: return "unknown_outcome";
     }
     return "unknown";
 }
@@ -48,8 +51,11 @@ public:
         : std::runtime_error("addrmap: " + std::string(to_string(kind)) + ": " + message), kind_(kind) {}
 
     error_kind kind() const noexcept { return kind_; }
+    /// what() without the "addrmap: <kind>: " prefix, for wrapping in a message with more context.
+    const char* message() const noexcept { return what() + prefix_length(); }
 
 private:
+    std::size_t prefix_length() const noexcept { return 11 + std::char_traits<char>::length(to_string(kind_)); }
     error_kind kind_;
 };
 

@@ -25,10 +25,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -69,7 +71,16 @@ struct tls_handshake_info {
 
 class tls_context;
 class tls_connection;
-tls_connection connect_tls(const tls_context& context, const node_address& reported, const endpoint& mapped);
+
+/// Limits a driver puts on one dial, tighter than tls_options: what is left of a call's deadline, and
+/// an address DNS already gave (so hiredis does not resolve the name again, without a time limit).
+struct dial_limits {
+    std::string_view tcp_host;                                 ///< IP to connect to; empty: the dial host
+    std::optional<std::chrono::milliseconds> connect_timeout;  ///< used when below tls_options::connect_timeout
+};
+
+tls_connection connect_tls(const tls_context& context, const node_address& reported, const endpoint& mapped,
+                           const dial_limits& limits = {});
 
 namespace detail {
 
@@ -544,22 +555,27 @@ inline void check_mapping(const std::string& route, const endpoint& mapped) {
 /// TCP through hiredis, then TLS on our own SSL* (expected name set), then one PING round trip.
 inline std::pair<tls_redis_ptr, tls_handshake_info> open_link(const std::shared_ptr<tls_shared>& shared,
                                                               const node_address& reported,
-                                                              const endpoint& mapped) {
+                                                              const endpoint& mapped,
+                                                              const dial_limits& limits = {}) {
     using clock = std::chrono::steady_clock;
     const tls_options& options = shared->options;
     const std::string route = describe_route(reported, mapped);
     check_mapping(route, mapped);
     const std::string dial_host(mapped.dial_host());
+    const std::string tcp_host = limits.tcp_host.empty() ? dial_host : std::string(limits.tcp_host);
     const std::string tls_name(mapped.tls_name());
     const std::string key = tls_session_cache::key(tls_name, dial_host, mapped.port());
-    const auto deadline = clock::now() + options.connect_timeout;
+    const std::chrono::milliseconds budget =
+        limits.connect_timeout ? std::max(std::chrono::milliseconds(1), std::min(*limits.connect_timeout, options.connect_timeout))
+                               : options.connect_timeout;
+    const auto deadline = clock::now() + budget;
 
     // 1. TCP, bounded by connect_timeout. command_timeout is recorded in the context (hiredis
     //    re-applies it itself) but the socket timeouts are ours until the connection is set up.
-    const timeval connect_tv = to_timeval(options.connect_timeout);
+    const timeval connect_tv = to_timeval(budget);
     const timeval command_tv = to_timeval(options.command_timeout);
     redisOptions ro{};
-    REDIS_OPTIONS_SET_TCP(&ro, dial_host.c_str(), mapped.port());
+    REDIS_OPTIONS_SET_TCP(&ro, tcp_host.c_str(), mapped.port());
     ro.connect_timeout = &connect_tv;
     ro.command_timeout = &command_tv;
     errno = 0;
@@ -576,6 +592,15 @@ inline std::pair<tls_redis_ptr, tls_handshake_info> open_link(const std::shared_
         throw error(error_kind::connect, route + ": TCP connect failed: " + std::string(tcp->errstr) +
                                              ". Check that the node is up and that " +
                                              format_host_port(dial_host, mapped.port()) + " is reachable from here.");
+    }
+
+    // hiredis records the address it dialed; show the policy's dial host, as a hiredis user expects
+    // (c->tcp.host), also when DNS was done beforehand within the call's deadline.
+    if (tcp_host != dial_host) {
+        char* name = hi_strdup(dial_host.c_str());
+        if (name == nullptr) throw std::bad_alloc();
+        hi_free(tcp->tcp.host);
+        tcp->tcp.host = name;
     }
 
     // 2. One SSL* per connection from the shared context, with the expected name on it.
@@ -765,7 +790,7 @@ public:
     void clear_sessions() { shared_->sessions.clear(); }
 
 private:
-    friend tls_connection connect_tls(const tls_context&, const node_address&, const endpoint&);
+    friend tls_connection connect_tls(const tls_context&, const node_address&, const endpoint&, const dial_limits&);
     std::shared_ptr<detail::tls_shared> shared_;
 };
 
@@ -800,7 +825,7 @@ public:
     }
 
 private:
-    friend tls_connection connect_tls(const tls_context&, const node_address&, const endpoint&);
+    friend tls_connection connect_tls(const tls_context&, const node_address&, const endpoint&, const dial_limits&);
 
     tls_connection(std::shared_ptr<detail::tls_shared> shared, node_address reported, endpoint mapped,
                    std::pair<context_ptr, tls_handshake_info> link)
@@ -823,9 +848,10 @@ private:
 /// Ends with one PING (before any AUTH: a NOAUTH error reply counts as an answer) so that a
 /// TLS 1.3 server's refusal of our client certificate, and its session tickets, arrive now.
 /// Throws error{config | connect | timeout | tls_chain | tls_name | tls_handshake}.
-inline tls_connection connect_tls(const tls_context& context, const node_address& reported, const endpoint& mapped) {
+inline tls_connection connect_tls(const tls_context& context, const node_address& reported, const endpoint& mapped,
+                                  const dial_limits& limits) {
     endpoint owned = endpoint::owning(std::string(mapped.dial_host()), mapped.port(), std::string(mapped.tls_name()));
-    auto link = detail::open_link(context.shared_, reported, owned);
+    auto link = detail::open_link(context.shared_, reported, owned, limits);
     return tls_connection(context.shared_, reported, std::move(owned), std::move(link));
 }
 

@@ -164,7 +164,7 @@ BOOST_AUTO_TEST_CASE(writes_to_a_node_that_went_away_raise_no_sigpipe) {
         std::optional<live::hostile_node> node;
         node.emplace();
         addrmap::cluster_options options = live::cluster_options({"localhost:" + std::to_string(node->port())});
-        options.max_retries = 2;
+        options.deadline = std::chrono::milliseconds(500);
         options.min_backoff = std::chrono::milliseconds(1);
         addrmap::ip_to_hostname_cluster cluster(options, addrmap::ip_to_hostname("localhost"));
         cluster.connect();

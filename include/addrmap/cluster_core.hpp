@@ -1,0 +1,630 @@
+// addrmap/cluster_core.hpp — the I/O-free cluster core: node table, slot map, redirect and retry decisions,
+// deadlines and delivery rules. Drivers (basic_cluster, blocking) do the I/O it asks for and report what happened.
+//
+// Events in:  on_reply · on_not_sent (nothing was written) · on_lost_after_write · install (a topology) · time
+// Actions out (next()): send to node N (after ASKING?) · refresh the topology · wait until T · fail with an error
+// A call's fate after a lost connection is decided here, once, from what was written: drivers never decide it.
+#pragma once
+
+#include <addrmap/address.hpp>
+#include <addrmap/cluster_options.hpp>
+#include <addrmap/command_safety.hpp>
+#include <addrmap/detail/handles.hpp>
+#include <addrmap/detail/quote.hpp>
+#include <addrmap/error.hpp>
+#include <addrmap/slot.hpp>
+#include <addrmap/tls.hpp>
+#include <addrmap/topology.hpp>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace addrmap {
+
+/// A node's number in the core's table. Stable while the node is known; never reused.
+using node_id = std::uint32_t;
+inline constexpr node_id no_node = 0xffffffffu;
+
+/// What the core knows of one node. Connections are not here: the driver owns them.
+struct core_node {
+    node_address reported;
+    bool mapped = false;      ///< dial_host/port/tls_name are set (masters and seeds are mapped when used)
+    std::string dial_host;
+    std::uint16_t port = 0;
+    std::string tls_name;
+    node_role role = node_role::master;
+    std::vector<slot_range> slots;
+    bool in_topology = false;
+    bool is_seed = false;
+    bool connected = false;   ///< the driver has a live connection (it tells the core)
+    bool down = false;        ///< the last attempt to reach it failed
+    std::string problem;      ///< why it is down or unmapped; escaped, for node_info
+};
+
+/// One command (or pipeline entry) on its way. The encoded command is the caller's: it must outlive the call.
+struct call_state {
+    using clock = std::chrono::steady_clock;
+    int slot = -1;                 ///< -1: any master (keyless commands)
+    std::string_view command;      ///< RESP-encoded
+    bool may_repeat = false;       ///< may be re-sent after it may have run (table or call_options)
+    clock::time_point started;
+    clock::time_point deadline;
+    clock::time_point not_before;  ///< backoff: nothing is sent before this
+    node_id target = no_node;      ///< from the last MOVED/ASK, used for the next send only
+    bool asking = false;           ///< send ASKING first (the last reply was ASK)
+    node_id fixed_node = no_node;  ///< command_on: this node only, replies returned as they are
+    int redirects = 0;
+    int sends = 0;
+    int backoff_step = 0;
+    bool may_have_run = false;     ///< it was lost after a write and re-sent (only when may_repeat)
+    std::string last_problem;      ///< escaped, for the deadline message
+    std::optional<error> failure;  ///< set when next() says fail
+};
+
+/// What the driver should do next for a call.
+struct core_decision {
+    enum class kind { send, refresh, wait, fail };
+    kind what = kind::fail;
+    node_id node = no_node;                    ///< send: where
+    bool asking = false;                       ///< send: ASKING first, in the same write
+    std::chrono::steady_clock::time_point until;  ///< wait: until when (never past the deadline)
+};
+
+/// What a reported event means for the call.
+enum class core_verdict {
+    done,   ///< the reply is the caller's
+    retry,  ///< ask next() again
+    fail,   ///< call_state::failure says why
+};
+
+/// The decisions of a cluster client, without any I/O. Not thread-safe (one driver owns it).
+class cluster_core {
+public:
+    using clock = std::chrono::steady_clock;
+    /// The policy, bound by the driver: maps a reported address to an endpoint (it may throw).
+    using mapper = std::function<endpoint(const node_address&)>;
+
+    /// Parses the seeds; throws error{config} for bad options. Nothing is mapped or dialed here.
+    cluster_core(const cluster_options& options, mapper map)
+        : map_(std::move(map)),
+          deadline_(options.deadline),
+          max_redirects_(options.max_redirects),
+          min_backoff_(options.min_backoff),
+          max_backoff_(options.max_backoff),
+          refresh_min_interval_(options.refresh_min_interval) {
+        if (options.seeds.empty())
+            throw error(error_kind::config, "cluster_options.seeds is empty: give at least one \"host:port\"");
+        if (options.max_redirects < 1) throw error(error_kind::config, "cluster_options.max_redirects must be >= 1");
+        if (options.deadline.count() <= 0) throw error(error_kind::config, "cluster_options.deadline must be > 0 ms");
+        if (options.min_backoff.count() < 0 || options.max_backoff < options.min_backoff)
+            throw error(error_kind::config, "cluster_options: need 0 <= min_backoff <= max_backoff");
+        for (std::size_t i = 0; i < options.seeds.size(); ++i) {
+            const node_address seed = parse_address(options.seeds[i], "seed #" + std::to_string(i + 1));
+            const node_id id = record(seed, node_role::seed);
+            nodes_[id]->is_seed = true;
+            seeds_.push_back(id);
+        }
+        owners_.fill(no_node);
+        jitter_state_ = static_cast<std::uint64_t>(clock::now().time_since_epoch().count()) | 1u;
+    }
+
+    // ---- the node table -------------------------------------------------------------------------------
+
+    std::size_t seed_count() const noexcept { return seeds_.size(); }
+    node_id seed(std::size_t i) const noexcept { return seeds_[i]; }
+    bool exists(node_id id) const noexcept { return id < nodes_.size() && nodes_[id] != nullptr; }
+    const core_node& node(node_id id) const { return *nodes_.at(id); }
+    std::size_t id_limit() const noexcept { return nodes_.size(); }  ///< every id is below this
+    bool has_topology() const noexcept { return has_topology_; }
+
+    /// Maps the node through the policy if it is not mapped yet. Throws the policy's (or the
+    /// grammar's) error, with where the address came from, and remembers it as the node's problem.
+    const core_node& ensure_mapped(node_id id) {
+        core_node& n = *nodes_.at(id);
+        if (n.mapped) return n;
+        try {
+            set_mapping(n, map_checked(n.reported));
+        } catch (const error& e) {
+            n.problem = e.message();
+            throw error(e.kind(), std::string(e.message()) + origin_of(n));
+        }
+        n.problem.clear();
+        return n;
+    }
+
+    void on_connected(node_id id) {
+        core_node& n = *nodes_.at(id);
+        n.connected = true;
+        n.down = false;
+        n.problem.clear();
+        ++stats_.connections_made;
+    }
+    /// A connect (TCP, TLS, AUTH) failed: the node is down until a connect succeeds.
+    void on_unreachable(node_id id, const error& why) {
+        if (!exists(id)) return;
+        core_node& n = *nodes_[id];
+        n.connected = false;
+        n.down = true;
+        n.problem = why.message();
+        refresh_wanted_ = true;
+    }
+    /// The driver closed a connection on its own (found stale while idle, or disconnect()): no failure.
+    void on_closed(node_id id) noexcept {
+        if (exists(id)) nodes_[id]->connected = false;
+    }
+    /// A connection that was set up broke while in use.
+    void on_disconnected(node_id id) {
+        if (!exists(id)) return;
+        if (nodes_[id]->connected) ++stats_.connection_losses;
+        nodes_[id]->connected = false;
+        refresh_wanted_ = true;
+    }
+
+    // ---- topology -------------------------------------------------------------------------------------
+
+    /// The node serving `slot`, or for -1 a master that is not known down (else any master).
+    node_id owner(int slot) const noexcept {
+        if (slot >= 0) return owners_[static_cast<std::size_t>(slot) % slot_count];
+        node_id fallback = no_node;
+        for (node_id id = 0; id < nodes_.size(); ++id) {
+            const core_node* n = nodes_[id].get();
+            if (n == nullptr || !n->in_topology || n->role != node_role::master || n->slots.empty()) continue;
+            if (!n->down) return id;
+            if (fallback == no_node) fallback = id;
+        }
+        return fallback;
+    }
+
+    /// True when a refresh is wanted (a MOVED, CLUSTERDOWN, a lost node, no topology yet) and the
+    /// rate limit allows one now.
+    bool refresh_due(clock::time_point now) const noexcept {
+        if (!refresh_wanted_ && has_topology_) return false;
+        return !last_refresh_ || now - *last_refresh_ >= refresh_min_interval_;
+    }
+    void refresh_started(clock::time_point now) noexcept { last_refresh_ = now; }
+    void request_refresh() noexcept { refresh_wanted_ = true; }
+
+    /// Whom to ask for the topology, best first: targets of MOVEDs not yet confirmed (they know the
+    /// newest owner), connected nodes, nodes not known down, the rest of the topology, then the seeds.
+    std::vector<node_id> refresh_candidates() const {
+        std::vector<node_id> order;
+        auto add = [&](node_id id) {
+            if (exists(id) && std::find(order.begin(), order.end(), id) == order.end()) order.push_back(id);
+        };
+        for (auto it = pending_moved_.rbegin(); it != pending_moved_.rend(); ++it) add(it->second);
+        for (int pass = 0; pass < 3; ++pass)
+            for (node_id id = 0; id < nodes_.size(); ++id) {
+                const core_node* n = nodes_[id].get();
+                if (n == nullptr || !n->in_topology) continue;
+                const bool first = n->connected, second = !n->connected && !n->down;
+                if ((pass == 0 && first) || (pass == 1 && second) || (pass == 2 && !first && !second)) add(id);
+            }
+        for (node_id id : seeds_) add(id);
+        return order;
+    }
+
+    /// Installs a topology read from `reporter` ("CLUSTER SHARDS" / "CLUSTER SLOTS" in `how`).
+    /// Every master is mapped and checked before anything changes, so an error (a master the policy
+    /// refuses, two nodes mapped to one endpoint, a view older than a MOVED already applied) leaves
+    /// the previous map in place. Replicas the policy refuses are kept as unmapped rows with their
+    /// problem (they are not dialed). Returns the nodes that left the topology and were forgotten:
+    /// the driver closes their connections.
+    std::vector<node_id> install(const topology& topo, node_id reporter, std::string_view how) {
+        const std::string where = " (in " + std::string(how) + " from " + to_string(nodes_.at(reporter)->reported) + ")";
+        struct planned {
+            node_address address;
+            node_role role = node_role::master;
+            const shard* owner_of = nullptr;  // masters: their shard
+            bool mapped = false;
+            std::string dial_host, tls_name, problem;
+            std::uint16_t port = 0;
+        };
+        std::vector<planned> plan;
+        const auto add = [&](const node_address& address, node_role role, const shard* owns) {
+            planned p;
+            p.address = resolve_unknown(address, reporter);
+            p.role = role;
+            p.owner_of = owns;
+            plan.push_back(std::move(p));
+        };
+        for (const shard& s : topo.shards) {
+            add(s.master, node_role::master, &s);
+            for (const node_address& r : s.replicas) add(r, node_role::replica, nullptr);
+        }
+        for (planned& p : plan) {
+            try {
+                const auto known = index_.find(to_string(p.address));
+                if (known != index_.end() && nodes_[known->second]->mapped) {
+                    const core_node& n = *nodes_[known->second];
+                    p.dial_host = n.dial_host, p.port = n.port, p.tls_name = n.tls_name;
+                } else {
+                    const endpoint e = map_checked(p.address);
+                    p.dial_host.assign(e.dial_host()), p.port = e.port(), p.tls_name.assign(e.tls_name());
+                }
+                p.mapped = true;
+            } catch (const error& e) {
+                if (p.role == node_role::master) throw error(e.kind(), std::string(e.message()) + where);
+                p.problem = e.message();
+            }
+        }
+        check_no_shared_endpoints(plan, where);
+        // A view that contradicts a MOVED applied since the last install is older than what we know.
+        for (const auto& [slot, target] : pending_moved_) {
+            const shard* s = topo.owner_of(slot);
+            if (!exists(target)) continue;
+            if (s == nullptr || to_string(resolve_unknown(s->master, reporter)) != to_string(nodes_[target]->reported)) {
+                ++stats_.stale_views_refused;
+                throw error(error_kind::topology,
+                            "the view" + where + " is older than what a MOVED already said: slot " +
+                                std::to_string(slot) + " is served by " + to_string(nodes_[target]->reported) +
+                                "; it was not installed");
+            }
+        }
+        // Commit: nothing below throws except bad_alloc.
+        std::array<node_id, slot_count> owners;
+        owners.fill(no_node);
+        for (auto& n : nodes_)
+            if (n) n->in_topology = false, n->slots.clear();
+        for (planned& p : plan) {
+            const node_id id = record(p.address, p.role);
+            core_node& n = *nodes_[id];
+            n.in_topology = true;
+            n.role = p.role;
+            if (p.mapped) {
+                n.mapped = true, n.dial_host = std::move(p.dial_host), n.port = p.port, n.tls_name = std::move(p.tls_name);
+                if (!n.down) n.problem.clear();
+            } else {
+                n.mapped = false, n.problem = p.problem;
+            }
+            if (p.owner_of != nullptr) {
+                n.slots.insert(n.slots.end(), p.owner_of->ranges.begin(), p.owner_of->ranges.end());
+                for (const slot_range& r : p.owner_of->ranges)
+                    for (std::uint32_t slot = r.first; slot <= r.last && slot < slot_count; ++slot) owners[slot] = id;
+            }
+        }
+        std::vector<node_id> forgotten;
+        for (node_id id = 0; id < nodes_.size(); ++id) {
+            core_node* n = nodes_[id].get();
+            if (n == nullptr || n->in_topology || n->is_seed) continue;
+            index_.erase(to_string(n->reported));
+            nodes_[id].reset();
+            forgotten.push_back(id);
+        }
+        for (node_id id : seeds_)
+            if (!nodes_[id]->in_topology) nodes_[id]->role = node_role::seed;
+        owners_ = owners;
+        pending_moved_.clear();
+        refresh_wanted_ = false;
+        has_topology_ = true;
+        ++stats_.refreshes;
+        return forgotten;
+    }
+
+    // ---- calls ----------------------------------------------------------------------------------------
+
+    /// A call of `command` (RESP, owned by the caller) for `slot` (-1: any master).
+    call_state start(int slot, std::string_view command, const call_options& options, clock::time_point now) const {
+        call_state c;
+        c.slot = slot;
+        c.command = command;
+        c.may_repeat = may_repeat(command, options.repeat_policy);
+        c.started = now;
+        c.deadline = now + options.deadline.value_or(deadline_);
+        c.not_before = now;
+        return c;
+    }
+
+    /// A call to one chosen node (no redirects followed; any reply is the caller's).
+    call_state start_on(node_id node, std::string_view command, const call_options& options,
+                        clock::time_point now) const {
+        call_state c = start(-1, command, options, now);
+        c.fixed_node = node;
+        return c;
+    }
+
+    /// What to do next for `c`.
+    core_decision next(call_state& c, clock::time_point now) {
+        core_decision d;
+        if (c.failure) return d;
+        if (now >= c.deadline) {
+            c.failure = deadline_error(c, now);
+            return d;
+        }
+        if (now < c.not_before) {
+            d.what = core_decision::kind::wait;
+            d.until = std::min(c.not_before, c.deadline);
+            return d;
+        }
+        if (refresh_due(now) && c.fixed_node == no_node) {
+            d.what = core_decision::kind::refresh;
+            return d;
+        }
+        node_id n = c.fixed_node;
+        if (n == no_node) n = (c.target != no_node && exists(c.target)) ? c.target : owner(c.slot);
+        if (n != no_node && !exists(n)) {
+            if (c.fixed_node != no_node) {
+                c.failure = error(error_kind::topology, "the node chosen for " + name_of(c) + " left the topology");
+                return d;
+            }
+            n = no_node;
+        }
+        if (n == no_node) {
+            c.last_problem = has_topology_ ? "no node serves slot " + std::to_string(c.slot)
+                                           : std::string("the cluster topology is not known yet");
+            refresh_wanted_ = true;
+            schedule_backoff(c, now);
+            d.what = core_decision::kind::wait;
+            d.until = std::min(c.not_before, c.deadline);
+            return d;
+        }
+        d.what = core_decision::kind::send;
+        d.node = n;
+        d.asking = c.asking;
+        return d;
+    }
+
+    /// The driver is about to write the call to `node` (counts sends and retries).
+    void on_send(call_state& c) noexcept {
+        if (c.sends++ > 0) ++stats_.retries;
+    }
+
+    /// A reply (possibly an error reply) arrived for `c` from `from`.
+    core_verdict on_reply(call_state& c, node_id from, const redisReply& reply, clock::time_point now) {
+        c.target = no_node;
+        c.asking = false;
+        if (reply.type != REDIS_REPLY_ERROR || c.fixed_node != no_node) return core_verdict::done;
+        const std::string_view text(reply.str, reply.len);
+        std::optional<redirect> r;
+        try {
+            r = parse_redirect(text);
+        } catch (const error& e) {
+            return fail(c, error(e.kind(), std::string(e.message()) + " (sent by " + reporter_name(from) + ")"));
+        }
+        if (r) {
+            if (++c.redirects > max_redirects_)
+                return fail(c, error(error_kind::redirect_limit,
+                                     "gave up on " + name_of(c) + " after " + std::to_string(max_redirects_) +
+                                         " redirects for slot " + std::to_string(c.slot) + "; last: " +
+                                         detail::quoted(text, 200) + " from " + reporter_name(from)));
+            const char* word = r->type == redirect::kind::moved ? "MOVED" : "ASK";
+            node_id target = no_node;
+            try {
+                target = node_for(resolve_unknown(r->target, from), node_role::master, word, from);
+            } catch (const error& e) {
+                return fail(c, e);
+            }
+            if (r->type == redirect::kind::moved) {
+                ++stats_.moved;
+                owners_[r->slot] = target;
+                nodes_[target]->in_topology = true;
+                nodes_[target]->role = node_role::master;
+                note_moved(r->slot, target);
+                refresh_wanted_ = true;
+            } else {
+                ++stats_.ask;
+                c.asking = true;
+            }
+            c.target = target;
+            // While a slot changes hands, source and target can briefly point at each other: back off
+            // after the first few redirects instead of spinning through the limit.
+            if (c.redirects > 2) schedule_backoff(c, now);
+            return core_verdict::retry;
+        }
+        const auto refused = [&](std::uint64_t& counter, bool refresh) {
+            ++counter;
+            if (refresh) refresh_wanted_ = true;
+            c.last_problem = detail::quoted(text, 200) + " from " + reporter_name(from);
+            schedule_backoff(c, now);
+            return core_verdict::retry;
+        };
+        if (starts_with(text, "TRYAGAIN")) return refused(stats_.tryagain, false);
+        if (starts_with(text, "CLUSTERDOWN")) return refused(stats_.clusterdown, true);
+        if (starts_with(text, "LOADING") || starts_with(text, "MASTERDOWN")) return refused(stats_.loading, true);
+        return core_verdict::done;
+    }
+
+    /// Nothing of `c` was written to `node`: the connect (DNS, TCP, TLS, AUTH) failed, or the write
+    /// failed before its first byte. Connect-level failures are retried within the deadline; TLS
+    /// verification, policy and configuration errors are not (they would fail the same way).
+    core_verdict on_not_sent(call_state& c, node_id node, const error& why, clock::time_point now) {
+        if (c.target == node) c.target = no_node, c.asking = false;
+        if (why.kind() != error_kind::connect && why.kind() != error_kind::timeout) return fail(c, why);
+        on_unreachable(node, why);
+        c.last_problem = detail::escaped(why.message(), 600);
+        schedule_backoff(c, now);
+        return core_verdict::retry;
+    }
+
+    /// `c` was written (wholly or in part, and the part may have been a whole command) to `node` and
+    /// no reply came: the connection broke or the reply timed out (`why`). It may have run. It is sent
+    /// again only when it may repeat; otherwise the call ends with error_kind::unknown_outcome.
+    core_verdict on_lost_after_write(call_state& c, node_id node, std::string_view why, clock::time_point now) {
+        on_disconnected(node);
+        c.target = no_node;
+        c.asking = false;
+        const std::string where = exists(node) ? to_string(nodes_[node]->reported) : std::string("a node");
+        if (c.may_repeat) {
+            c.may_have_run = true;
+            c.last_problem = where + ": " + std::string(why);
+            schedule_backoff(c, now);
+            return core_verdict::retry;
+        }
+        ++stats_.unknown_outcomes;
+        return fail(c, error(error_kind::unknown_outcome,
+                             name_of(c) + " was sent to " + where + " and then " + std::string(why) +
+                                 " before its reply came: it may or may not have run, so it was not sent again "
+                                 "(it is not known safe to repeat; call_options::repeat_policy = repeat::allowed "
+                                 "permits that)"));
+    }
+
+    cluster_stats& stats() noexcept { return stats_; }
+    const cluster_stats& stats() const noexcept { return stats_; }
+
+    /// The node for a reported address, created (and mapped) if new. `how` and `reporter` say where
+    /// the address came from, for messages ("MOVED" from node R).
+    node_id node_for(const node_address& address, node_role role, std::string_view how, node_id reporter) {
+        const auto known = index_.find(to_string(address));
+        node_id id = known != index_.end() ? known->second : no_node;
+        const std::string where =
+            " (in " + std::string(how) + (exists(reporter) ? " from " + to_string(nodes_[reporter]->reported) : "") + ")";
+        if (id != no_node && nodes_[id]->mapped) return id;
+        endpoint e = endpoint({}, 0, {});
+        try {
+            e = map_checked(address);
+        } catch (const error& err) {
+            throw error(err.kind(), std::string(err.message()) + where);
+        }
+        for (node_id other = 0; other < nodes_.size(); ++other) {
+            const core_node* n = nodes_[other].get();
+            if (n == nullptr || other == id || !n->mapped || n->is_seed || n->port != e.port() ||
+                !detail::iequal_ascii(n->dial_host, e.dial_host()))
+                continue;
+            throw error(error_kind::config, shared_endpoint_message(n->reported, address, e.dial_host(), e.port()) + where);
+        }
+        if (id == no_node) id = record(address, role);
+        set_mapping(*nodes_[id], e);
+        return id;
+    }
+
+private:
+    node_id record(const node_address& address, node_role role) {
+        std::string key = to_string(address);
+        const auto known = index_.find(key);
+        if (known != index_.end()) return known->second;
+        auto n = std::make_unique<core_node>();
+        n->reported = address;
+        n->role = role;
+        nodes_.push_back(std::move(n));
+        const node_id id = static_cast<node_id>(nodes_.size() - 1);
+        index_.emplace(std::move(key), id);
+        return id;
+    }
+
+    /// The policy's answer, checked by the one grammar before anyone dials it.
+    endpoint map_checked(const node_address& address) const {
+        endpoint e = map_(address);
+        detail::check_mapping("the policy's mapping of " + to_string(address) + " (" + to_string(e) + ")", e);
+        // The endpoint may view `address`, which the caller keeps alive; copy what we keep.
+        return e;
+    }
+
+    static void set_mapping(core_node& n, const endpoint& e) {
+        n.dial_host.assign(e.dial_host());
+        n.port = e.port();
+        n.tls_name.assign(e.tls_name());
+        n.mapped = true;
+    }
+
+    std::string origin_of(const core_node& n) const {
+        if (n.is_seed && !n.in_topology) {
+            const auto it = std::find(seeds_.begin(), seeds_.end(), index_.at(to_string(n.reported)));
+            return " (seed #" + std::to_string(it - seeds_.begin() + 1) + ")";
+        }
+        return " (" + std::string(to_string(n.role)) + " " + to_string(n.reported) + ")";
+    }
+
+    std::string reporter_name(node_id id) const {
+        return exists(id) ? to_string(nodes_[id]->reported) : std::string("a node no longer known");
+    }
+
+    /// Redis reports "" or "?" for "the host of the node you asked".
+    node_address resolve_unknown(node_address address, node_id reporter) const {
+        if (!address.host_known() && exists(reporter)) address.host = nodes_[reporter]->reported.host;
+        return address;
+    }
+
+    static std::string shared_endpoint_message(const node_address& a, const node_address& b, std::string_view host,
+                                               std::uint16_t port) {
+        return "the policy maps two reported nodes, " + to_string(a) + " and " + to_string(b) + ", to one endpoint " +
+               format_host_port(host, port) +
+               ": DNS would pick between them at random. Map each node to its own host:port (ip_to_hostname's "
+               "dial_ip_verify_hostname mode keeps the IPs apart)";
+    }
+
+    template <class Plan>
+    void check_no_shared_endpoints(const std::vector<Plan>& plan, const std::string& where) const {
+        for (std::size_t i = 0; i < plan.size(); ++i)
+            for (std::size_t j = i + 1; j < plan.size(); ++j) {
+                const Plan &a = plan[i], &b = plan[j];
+                if (!a.mapped || !b.mapped || a.port != b.port || !detail::iequal_ascii(a.dial_host, b.dial_host))
+                    continue;
+                if (to_string(a.address) == to_string(b.address)) continue;  // listed twice: one node
+                throw error(error_kind::config, shared_endpoint_message(a.address, b.address, a.dial_host, a.port) + where);
+            }
+    }
+
+    void note_moved(std::uint16_t slot, node_id target) {
+        for (auto& entry : pending_moved_)
+            if (entry.first == slot) {
+                entry.second = target;
+                return;
+            }
+        if (pending_moved_.size() >= 64) pending_moved_.erase(pending_moved_.begin());  // bounded: the newest count
+        pending_moved_.emplace_back(slot, target);
+    }
+
+    void schedule_backoff(call_state& c, clock::time_point now) noexcept {
+        const int step = std::min(c.backoff_step++, 20);
+        auto base = min_backoff_ * (std::int64_t{1} << step);
+        if (base > max_backoff_ || base.count() < 0) base = max_backoff_;
+        // Jitter from the upper half of the step, so many clients that lost the same node spread out.
+        jitter_state_ ^= jitter_state_ << 13, jitter_state_ ^= jitter_state_ >> 7, jitter_state_ ^= jitter_state_ << 17;
+        const auto half = std::chrono::duration_cast<std::chrono::microseconds>(base) / 2;
+        const auto extra = half.count() > 0 ? std::chrono::microseconds(static_cast<std::int64_t>(
+                                                  jitter_state_ % static_cast<std::uint64_t>(half.count() + 1)))
+                                            : std::chrono::microseconds(0);
+        c.not_before = std::min(now + half + extra, c.deadline);
+    }
+
+    core_verdict fail(call_state& c, error e) {
+        c.failure = std::move(e);
+        return core_verdict::fail;
+    }
+
+    static std::string name_of(const call_state& c) {
+        const std::string_view name = command_name(c.command);
+        return name.empty() ? std::string("the command") : detail::quoted(name, 40);
+    }
+
+    error deadline_error(const call_state& c, clock::time_point now) const {
+        const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(now - c.started).count();
+        std::string text = "gave up on " + name_of(c) + (c.slot >= 0 ? " for slot " + std::to_string(c.slot) : "") +
+                           " at its deadline, after " + std::to_string(spent) + " ms and " +
+                           std::to_string(c.sends) + " send(s)";
+        if (!c.last_problem.empty()) text += "; last problem: " + c.last_problem;
+        text += c.may_have_run ? " (it may have run: a send was lost after writing; it is safe to repeat)"
+                               : " (it did not run)";
+        return error(error_kind::timeout, text);
+    }
+
+    static bool starts_with(std::string_view text, std::string_view word) noexcept {
+        return text.substr(0, word.size()) == word && (text.size() == word.size() || text[word.size()] == ' ');
+    }
+
+    mapper map_;
+    std::chrono::milliseconds deadline_;
+    int max_redirects_;
+    std::chrono::milliseconds min_backoff_, max_backoff_, refresh_min_interval_;
+    std::vector<std::unique_ptr<core_node>> nodes_;  // by node_id; null once forgotten
+    std::unordered_map<std::string, node_id> index_;  // to_string(reported) -> id
+    std::vector<node_id> seeds_;
+    std::array<node_id, slot_count> owners_{};
+    std::vector<std::pair<std::uint16_t, node_id>> pending_moved_;  // MOVEDs since the last install
+    std::optional<clock::time_point> last_refresh_;
+    bool refresh_wanted_ = true;
+    bool has_topology_ = false;
+    std::uint64_t jitter_state_ = 1;
+    cluster_stats stats_;
+};
+
+}  // namespace addrmap

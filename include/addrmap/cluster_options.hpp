@@ -1,0 +1,83 @@
+// addrmap/cluster_options.hpp — how a cluster client finds and talks to the cluster, and what it reports back:
+// the options every driver takes, the node table rows and the counters.
+#pragma once
+
+#include <addrmap/address.hpp>
+#include <addrmap/tls.hpp>
+#include <addrmap/topology.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace addrmap {
+
+/// How a cluster client finds and talks to the cluster. Per-connection timeouts live in `tls`
+/// (connect_timeout for TCP + TLS, command_timeout for one reply); `deadline` bounds a whole call.
+struct cluster_options {
+    /// "host:port" or "[v6]:port", tried in order until one answers (Azure: the root node by name).
+    std::vector<std::string> seeds;
+    tls_options tls;
+    /// AUTH on every node connection: `password` alone, or ACL `user` + `password`. Never logged.
+    std::string user;
+    std::string password;
+    /// How long one call (a command or a whole pipeline) may take, everything included: DNS, TCP,
+    /// TLS, AUTH, redirects, backoff and topology refreshes. The default outlasts a default Redis
+    /// failover (cluster-node-timeout 15 s plus the replica election). call_options overrides it.
+    std::chrono::milliseconds deadline{30000};
+    /// MOVED/ASK redirects followed for one command before error_kind::redirect_limit (a loop guard;
+    /// the deadline ends every other kind of retrying).
+    int max_redirects = 16;
+    /// Backoff between retries of one call: from min_backoff, doubling, capped at max_backoff, with
+    /// jitter (each wait is drawn from the upper half of the current step).
+    std::chrono::milliseconds min_backoff{5};
+    std::chrono::milliseconds max_backoff{500};
+    /// A MOVED, CLUSTERDOWN or a lost node triggers a topology refresh at most this often.
+    std::chrono::milliseconds refresh_min_interval{100};
+};
+
+enum class node_role { master, replica, seed };
+
+inline const char* to_string(node_role role) noexcept {
+    switch (role) {
+        case node_role::master: return "master";
+        case node_role::replica: return "replica";
+        case node_role::seed: return "seed";
+    }
+    return "?";
+}
+
+/// One row of the node table: reported address → endpoint → role → slots (for logs and the doctor).
+struct node_info {
+    node_address reported;
+    std::string dial_host;  ///< empty while unmapped (a replica is mapped when first needed)
+    std::uint16_t port = 0;
+    std::string tls_name;
+    node_role role = node_role::master;
+    std::vector<slot_range> slots;
+    bool connected = false;
+    bool down = false;              ///< the last attempt to reach it failed
+    std::string problem;            ///< why it is down or unmapped (escaped), empty when fine
+    std::optional<tls_handshake_info> handshake;  ///< of the current connection, if connected
+};
+
+/// What the client did, for tests, benchmarks and logs.
+struct cluster_stats {
+    std::uint64_t moved = 0;
+    std::uint64_t ask = 0;
+    std::uint64_t tryagain = 0;
+    std::uint64_t clusterdown = 0;
+    std::uint64_t loading = 0;              ///< LOADING and MASTERDOWN refusals
+    std::uint64_t connection_losses = 0;
+    std::uint64_t connections_made = 0;
+    std::uint64_t stale_reconnects = 0;     ///< idle connections found closed before a command was written
+    std::uint64_t refreshes = 0;
+    std::uint64_t stale_views_refused = 0;  ///< topologies older than a MOVED already applied
+    std::uint64_t retries = 0;              ///< sends of a command after its first
+    std::uint64_t unknown_outcomes = 0;     ///< calls (or pipeline entries) ended with unknown_outcome
+    std::uint64_t round_trips = 0;          ///< node round trips (a pipeline wave counts one per node)
+};
+
+}  // namespace addrmap

@@ -1,0 +1,161 @@
+// addrmap/command_safety.hpp — which commands may be sent again when a connection dies after they were written.
+// The shipped table (reads, and writes whose repetition leaves the same data), and the per-call override.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string_view>
+
+namespace addrmap {
+
+/// Whether a call may be sent again after it may have reached the server without a reply.
+/// Redirects (MOVED/ASK) and refusals that did not run the command (TRYAGAIN, CLUSTERDOWN,
+/// LOADING, MASTERDOWN), and failures before any byte was written, are always retried: the
+/// command provably did not run. This setting decides only the "may have run" case.
+enum class repeat {
+    by_table,  ///< is_safe_to_repeat(): the shipped table below (the default)
+    allowed,   ///< the caller knows repeating is harmless (e.g. an INCR guarded by a unique request id)
+    never,     ///< never: report error_kind::unknown_outcome instead, even for a GET
+};
+
+/// Per-call settings; the defaults come from cluster_options.
+struct call_options {
+    /// Overrides cluster_options::deadline for this call (or pipeline) when set.
+    std::optional<std::chrono::milliseconds> deadline;
+    repeat repeat_policy = repeat::by_table;
+};
+
+namespace detail {
+
+/// Splits a RESP array of bulk strings (what hiredis formats) into its elements. Anything else
+/// yields false; the library only inspects commands it encoded itself, so this is not a parser
+/// of untrusted input.
+class resp_args {
+public:
+    explicit resp_args(std::string_view encoded) noexcept : rest_(encoded) {
+        if (rest_.empty() || rest_.front() != '*') return;
+        rest_.remove_prefix(1);
+        std::size_t n = 0;
+        if (!number(n)) return;
+        remaining_ = n;
+        ok_ = true;
+    }
+
+    std::size_t size() const noexcept { return remaining_; }
+
+    /// The next argument, or nullopt at the end or on malformed input.
+    std::optional<std::string_view> next() noexcept {
+        if (!ok_ || remaining_ == 0 || rest_.empty() || rest_.front() != '$') return std::nullopt;
+        rest_.remove_prefix(1);
+        std::size_t len = 0;
+        if (!number(len) || rest_.size() < len + 2) return ok_ = false, std::nullopt;
+        const std::string_view arg = rest_.substr(0, len);
+        rest_.remove_prefix(len + 2);
+        --remaining_;
+        return arg;
+    }
+
+private:
+    bool number(std::size_t& out) noexcept {
+        const std::size_t end = rest_.find("\r\n");
+        if (end == std::string_view::npos || end == 0 || end > 12) return false;
+        std::size_t value = 0;
+        for (char c : rest_.substr(0, end)) {
+            if (c < '0' || c > '9') return false;
+            value = value * 10 + static_cast<std::size_t>(c - '0');
+        }
+        rest_.remove_prefix(end + 2);
+        out = value;
+        return true;
+    }
+
+    std::string_view rest_;
+    std::size_t remaining_ = 0;
+    bool ok_ = false;
+};
+
+inline bool iequal_ascii(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        char x = a[i], y = b[i];
+        if (x >= 'a' && x <= 'z') x = static_cast<char>(x - 'a' + 'A');
+        if (y >= 'a' && y <= 'z') y = static_cast<char>(y - 'a' + 'A');
+        if (x != y) return false;
+    }
+    return true;
+}
+
+/// Commands that leave data unchanged, so running them twice is the same as once.
+inline constexpr std::string_view read_only_commands[] = {
+    "BITCOUNT", "BITPOS",   "DBSIZE",      "DUMP",         "ECHO",       "EXISTS",     "EXPIRETIME", "GEODIST",
+    "GEOHASH",  "GEOPOS",   "GEOSEARCH",   "GET",          "GETBIT",     "GETRANGE",   "HEXISTS",    "HGET",
+    "HGETALL",  "HKEYS",    "HLEN",        "HMGET",        "HRANDFIELD", "HSCAN",      "HSTRLEN",    "HVALS",
+    "INFO",     "KEYS",     "LASTSAVE",    "LCS",          "LINDEX",     "LLEN",       "LPOS",       "LRANGE",
+    "MGET",     "OBJECT",   "PEXPIRETIME", "PFCOUNT",      "PING",       "PTTL",       "RANDOMKEY",  "SCAN",
+    "SCARD",    "SDIFF",    "SINTER",      "SINTERCARD",   "SISMEMBER",  "SMEMBERS",   "SMISMEMBER", "SORT_RO",
+    "SRANDMEMBER", "SSCAN", "STRLEN",      "SUBSTR",       "SUNION",     "TIME",       "TOUCH",      "TTL",
+    "TYPE",     "XLEN",     "XRANGE",      "XREVRANGE",    "ZCARD",      "ZCOUNT",     "ZDIFF",      "ZINTER",
+    "ZINTERCARD", "ZLEXCOUNT", "ZMSCORE",  "ZRANDMEMBER",  "ZRANGE",     "ZRANGEBYLEX", "ZRANGEBYSCORE", "ZRANK",
+    "ZREVRANGE", "ZREVRANK", "ZSCORE",     "ZUNION",
+};
+
+/// Writes whose effect is the same whether they run once or twice in a row (the *reply* to the
+/// second run can differ: DEL then counts 0 keys). SET only without NX, XX or GET (checked below).
+inline constexpr std::string_view repeatable_writes[] = {
+    "DEL",     "EXPIRE",  "EXPIREAT", "HDEL",    "HMSET",   "HSET",     "MSET",  "PERSIST",
+    "PEXPIRE", "PEXPIREAT", "PFADD",  "PSETEX",  "SADD",    "SET",      "SETEX", "SETRANGE",
+    "SREM",    "UNLINK",  "ZADD",     "ZREM",    "ZREMRANGEBYRANK", "ZREMRANGEBYSCORE",
+};
+
+template <std::size_t N>
+bool in_table(std::string_view name, const std::string_view (&table)[N]) noexcept {
+    return std::any_of(table, table + N, [&](std::string_view entry) { return iequal_ascii(entry, name); });
+}
+
+}  // namespace detail
+
+/// The command name of a RESP-encoded command ("" if it is not one).
+inline std::string_view command_name(std::string_view encoded) noexcept {
+    detail::resp_args args(encoded);
+    return args.next().value_or(std::string_view{});
+}
+
+/// True when the shipped table says `encoded` (a RESP-encoded command) may run twice without
+/// harm. Reads are safe. Of the writes, only those that set or remove state to a value given in
+/// the command: SET (without NX, XX or GET, whose replies or effects depend on the previous
+/// state), DEL, EXPIRE, HSET, SADD, ZADD (without INCR), ... Everything that counts, appends,
+/// pops or runs code (INCR, APPEND, LPUSH, LPOP, XADD, EVAL, FCALL, MULTI, ...) is not.
+inline bool is_safe_to_repeat(std::string_view encoded) noexcept {
+    detail::resp_args args(encoded);
+    const auto name = args.next();
+    if (!name) return false;
+    using detail::iequal_ascii;
+    if (detail::in_table(*name, detail::read_only_commands)) return true;
+    if (!detail::in_table(*name, detail::repeatable_writes)) return false;
+    const bool is_set = iequal_ascii(*name, "SET");
+    const bool is_zadd = iequal_ascii(*name, "ZADD");
+    if (!is_set && !is_zadd) return true;
+    // SET key value [options]: NX/XX/GET make the outcome depend on the state before; ZADD INCR counts.
+    for (std::size_t skip = is_set ? 2 : 1; skip > 0; --skip)
+        if (!args.next()) return false;
+    while (auto option = args.next()) {
+        if (is_set && (iequal_ascii(*option, "NX") || iequal_ascii(*option, "XX") || iequal_ascii(*option, "GET")))
+            return false;
+        if (is_zadd && iequal_ascii(*option, "INCR")) return false;
+    }
+    return true;
+}
+
+/// The decision for one call: the override, or the table.
+inline bool may_repeat(std::string_view encoded, repeat policy) noexcept {
+    switch (policy) {
+        case repeat::allowed: return true;
+        case repeat::never: return false;
+        case repeat::by_table: break;
+    }
+    return is_safe_to_repeat(encoded);
+}
+
+}  // namespace addrmap

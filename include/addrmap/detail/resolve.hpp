@@ -1,0 +1,78 @@
+// addrmap/detail/resolve.hpp — DNS lookups with a time limit. getaddrinfo has none, so it runs on a helper
+// thread that is waited for at most the caller's budget; a hung resolver cannot hold a call past its deadline.
+#pragma once
+
+#include <addrmap/address.hpp>
+#include <addrmap/detail/quote.hpp>
+#include <addrmap/error.hpp>
+
+#include <netdb.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+namespace addrmap::detail {
+
+/// The IP addresses of `host` (IPv4 first, as hiredis tries them), within `budget`. An IP literal
+/// is returned as is. Throws error{timeout} when DNS does not answer in time (the lookup thread
+/// finishes on its own later and frees its state), error{connect} when the name does not resolve.
+inline std::vector<std::string> resolve_within(const std::string& host, std::chrono::milliseconds budget) {
+    const host_kind kind = classify_host(host);
+    if (kind == host_kind::ipv4 || kind == host_kind::ipv6) return {host};
+    struct lookup {
+        std::mutex mutex;
+        std::condition_variable done_cv;
+        bool done = false;
+        int status = 0;
+        std::vector<std::string> v4, v6;
+    };
+    auto state = std::make_shared<lookup>();
+    try {
+        std::thread([state, host] {
+            addrinfo hints{};
+            hints.ai_family = AF_UNSPEC;
+            hints.ai_socktype = SOCK_STREAM;
+            addrinfo* found = nullptr;
+            const int status = ::getaddrinfo(host.c_str(), nullptr, &hints, &found);
+            std::vector<std::string> v4, v6;
+            for (const addrinfo* a = found; a != nullptr; a = a->ai_next) {
+                char text[NI_MAXHOST];
+                if (::getnameinfo(a->ai_addr, a->ai_addrlen, text, sizeof text, nullptr, 0, NI_NUMERICHOST) != 0)
+                    continue;
+                std::vector<std::string>& into = a->ai_family == AF_INET6 ? v6 : v4;
+                if (std::find(into.begin(), into.end(), text) == into.end()) into.emplace_back(text);
+            }
+            if (found != nullptr) ::freeaddrinfo(found);
+            const std::lock_guard<std::mutex> lock(state->mutex);
+            state->status = status;
+            state->v4 = std::move(v4);
+            state->v6 = std::move(v6);
+            state->done = true;
+            state->done_cv.notify_all();
+        }).detach();
+    } catch (const std::system_error&) {
+        throw error(error_kind::connect, "cannot start a DNS lookup of " + quoted(host) + " (no thread available)");
+    }
+    std::unique_lock<std::mutex> lock(state->mutex);
+    if (!state->done_cv.wait_for(lock, budget, [&] { return state->done; }))
+        throw error(error_kind::timeout, "the DNS lookup of " + quoted(host) + " did not finish within " +
+                                             std::to_string(budget.count()) + " ms (what was left of the call's deadline)");
+    if (state->status != 0 || (state->v4.empty() && state->v6.empty()))
+        throw error(error_kind::connect,
+                    "the DNS lookup of " + quoted(host) + " failed: " +
+                        (state->status != 0 ? ::gai_strerror(state->status) : "no IPv4 or IPv6 address"));
+    std::vector<std::string> all = std::move(state->v4);
+    all.insert(all.end(), state->v6.begin(), state->v6.end());
+    return all;
+}
+
+}  // namespace addrmap::detail

@@ -1,0 +1,471 @@
+// tests/unit/test_cluster_core.cpp — the I/O-free cluster core on canned events: routing, redirects, refreshes,
+// deadlines and the delivery rules, including each fault the old adapter got wrong. No sockets, no clock.
+#include <addrmap/cluster_core.hpp>
+#include <addrmap/command_safety.hpp>
+#include <addrmap/detail/command.hpp>
+
+#include "resp_helpers.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+using namespace addrmap;
+using std::chrono::milliseconds;
+using clock_type = std::chrono::steady_clock;
+using addrmap_test::parse_resp;
+
+namespace {
+
+const clock_type::time_point t0 = clock_type::time_point{} + std::chrono::hours(1);
+
+node_address at(const std::string& host, std::uint16_t port) { return node_address{host, port, {}}; }
+
+endpoint as_reported(const node_address& a) { return endpoint(a.host, a.port, a.host); }
+
+cluster_options options_with(std::vector<std::string> seeds = {"10.0.0.1:7000"}) {
+    cluster_options o;
+    o.seeds = std::move(seeds);
+    o.deadline = milliseconds(1000);
+    o.min_backoff = milliseconds(4);
+    o.max_backoff = milliseconds(64);
+    o.refresh_min_interval = milliseconds(100);
+    return o;
+}
+
+/// Three masters 10.0.0.1..3:7000..7002, one replica each (10.0.1.x), slots split as redis-cli does.
+topology three_masters() {
+    topology t;
+    const std::uint16_t bounds[4] = {0, 5461, 10923, 16384};
+    for (int i = 0; i < 3; ++i) {
+        shard s;
+        s.ranges.push_back({bounds[i], static_cast<std::uint16_t>(bounds[i + 1] - 1)});
+        s.master = at("10.0.0." + std::to_string(i + 1), static_cast<std::uint16_t>(7000 + i));
+        s.replicas.push_back(at("10.0.1." + std::to_string(i + 1), static_cast<std::uint16_t>(7100 + i)));
+        t.shards.push_back(s);
+    }
+    return t;
+}
+
+node_id id_of(const cluster_core& core, const node_address& a) {
+    for (node_id id = 0; id < core.id_limit(); ++id)
+        if (core.exists(id) && core.node(id).reported == a) return id;
+    return no_node;
+}
+
+/// A core with the three-master topology installed from the seed.
+struct ready_core {
+    cluster_core core;
+    explicit ready_core(cluster_options o = options_with(), cluster_core::mapper m = &as_reported)
+        : core(o, std::move(m)) {
+        core.refresh_started(t0);
+        core.install(three_masters(), core.seed(0), "CLUSTER SHARDS");
+    }
+};
+
+const std::string incr = detail::format_argv({"INCR", "counter"});
+const std::string get = detail::format_argv({"GET", "counter"});
+const std::string set = detail::format_argv({"SET", "counter", "1"});
+
+int slot_of_counter() { return static_cast<int>(key_slot("counter")); }  // 6680: master #2
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(test_cluster_core)
+
+BOOST_AUTO_TEST_CASE(routes_by_slot_after_install) {
+    ready_core r;
+    call_state c = r.core.start(slot_of_counter(), get, {}, t0);
+    const core_decision d = r.core.next(c, t0);
+    BOOST_TEST_REQUIRE((d.what == core_decision::kind::send));
+    BOOST_TEST(to_string(r.core.node(d.node).reported) == "10.0.0.2:7001");
+    BOOST_TEST(!d.asking);
+}
+
+BOOST_AUTO_TEST_CASE(first_call_before_any_topology_asks_for_a_refresh) {
+    cluster_core core(options_with(), &as_reported);
+    call_state c = core.start(0, get, {}, t0);
+    BOOST_TEST((core.next(c, t0).what == core_decision::kind::refresh));
+    BOOST_TEST(core.refresh_candidates() == std::vector<node_id>{core.seed(0)});
+}
+
+// Seen: "a pipeline of 5 INCR whose connection drops after the server executed the 3rd ends with the
+// counter at 6": a command that may have run is never sent again unless it may repeat.
+BOOST_AUTO_TEST_CASE(incr_lost_after_write_is_unknown_outcome_and_not_resent) {
+    ready_core r;
+    call_state c = r.core.start(slot_of_counter(), incr, {}, t0);
+    const core_decision d = r.core.next(c, t0);
+    r.core.on_send(c);
+    BOOST_TEST((r.core.on_lost_after_write(c, d.node, "the connection was lost (reset)", t0) == core_verdict::fail));
+    BOOST_TEST_REQUIRE(c.failure.has_value());
+    BOOST_TEST((c.failure->kind() == error_kind::unknown_outcome));
+    const std::string what = c.failure->what();
+    BOOST_TEST(what.find("'INCR'") != std::string::npos, what);
+    BOOST_TEST(what.find("10.0.0.2:7001") != std::string::npos, what);
+    BOOST_TEST(what.find("may or may not have run") != std::string::npos, what);
+    BOOST_TEST((r.core.next(c, t0).what == core_decision::kind::fail));  // and it stays failed
+    BOOST_TEST(r.core.stats().unknown_outcomes == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(get_lost_after_write_is_retried_and_the_deadline_says_it_may_have_run) {
+    ready_core r;
+    call_state c = r.core.start(slot_of_counter(), get, {}, t0);
+    core_decision d = r.core.next(c, t0);
+    r.core.on_send(c);
+    BOOST_TEST((r.core.on_lost_after_write(c, d.node, "lost", t0) == core_verdict::retry));
+    // Backoff first, then a refresh (a node was lost), then the same owner again.
+    d = r.core.next(c, t0);
+    BOOST_TEST((d.what == core_decision::kind::wait));
+    BOOST_TEST((d.until > t0 && d.until <= t0 + milliseconds(4)));
+    d = r.core.next(c, t0 + milliseconds(200));
+    BOOST_TEST((d.what == core_decision::kind::refresh));
+    r.core.refresh_started(t0 + milliseconds(200));
+    d = r.core.next(c, t0 + milliseconds(200));
+    BOOST_TEST((d.what == core_decision::kind::send));
+    d = r.core.next(c, t0 + milliseconds(1000));
+    BOOST_TEST_REQUIRE((d.what == core_decision::kind::fail));
+    BOOST_TEST((c.failure->kind() == error_kind::timeout));
+    BOOST_TEST(std::string(c.failure->what()).find("it may have run") != std::string::npos, c.failure->what());
+}
+
+BOOST_AUTO_TEST_CASE(caller_override_decides_the_may_have_run_case) {
+    ready_core r;
+    call_options allow;
+    allow.repeat_policy = repeat::allowed;
+    call_state c = r.core.start(slot_of_counter(), incr, allow, t0);
+    BOOST_TEST((r.core.on_lost_after_write(c, r.core.next(c, t0).node, "lost", t0) == core_verdict::retry));
+    call_options never;
+    never.repeat_policy = repeat::never;
+    call_state g = r.core.start(slot_of_counter(), get, never, t0);
+    BOOST_TEST((r.core.on_lost_after_write(g, r.core.next(g, t0).node, "lost", t0) == core_verdict::fail));
+    BOOST_TEST((g.failure->kind() == error_kind::unknown_outcome));
+}
+
+BOOST_AUTO_TEST_CASE(nothing_written_is_always_retried_but_tls_and_policy_errors_are_not) {
+    ready_core r;
+    call_state c = r.core.start(slot_of_counter(), incr, {}, t0);
+    node_id n = r.core.next(c, t0).node;
+    BOOST_TEST((r.core.on_not_sent(c, n, error(error_kind::connect, "refused"), t0) == core_verdict::retry));
+    BOOST_TEST(r.core.node(n).down);
+    BOOST_TEST((r.core.on_not_sent(c, n, error(error_kind::timeout, "connect timed out"), t0) == core_verdict::retry));
+    BOOST_TEST((r.core.on_not_sent(c, n, error(error_kind::tls_name, "mismatch"), t0) == core_verdict::fail));
+    BOOST_TEST((c.failure->kind() == error_kind::tls_name));
+}
+
+// Seen: "the retry budget is a count, not a time": retries go on until the deadline, whatever their number.
+BOOST_AUTO_TEST_CASE(retries_end_at_the_deadline_not_after_a_count) {
+    ready_core r;
+    call_state c = r.core.start(slot_of_counter(), incr, {}, t0);
+    auto now = t0;
+    int sends = 0;
+    while (true) {
+        const core_decision d = r.core.next(c, now);
+        if (d.what == core_decision::kind::fail) break;
+        if (d.what == core_decision::kind::wait) {
+            BOOST_TEST_REQUIRE((d.until <= c.deadline));  // a wait never outlasts the call
+            now = d.until;
+            continue;
+        }
+        if (d.what == core_decision::kind::refresh) {
+            r.core.refresh_started(now);
+            continue;
+        }
+        ++sends;
+        r.core.on_send(c);
+        r.core.on_not_sent(c, d.node, error(error_kind::connect, "Connection refused"), now);
+    }
+    BOOST_TEST((c.failure->kind() == error_kind::timeout));
+    BOOST_TEST((now >= c.deadline));
+    BOOST_TEST(sends > 10);  // 1 s of backoff capped at 64 ms: far more than a handful of tries
+    const std::string what = c.failure->what();
+    BOOST_TEST(what.find("Connection refused") != std::string::npos, what);
+    BOOST_TEST(what.find("did not run") != std::string::npos, what);
+}
+
+BOOST_AUTO_TEST_CASE(backoff_doubles_with_jitter_and_is_capped) {
+    ready_core r;
+    call_state c = r.core.start(slot_of_counter(), get, {}, t0);
+    const node_id n = r.core.next(c, t0).node;
+    milliseconds previous_cap(0);
+    for (int step = 0; step < 8; ++step) {
+        r.core.on_not_sent(c, n, error(error_kind::connect, "refused"), t0);
+        const auto wait = std::chrono::duration_cast<std::chrono::microseconds>(c.not_before - t0);
+        const milliseconds cap = std::min(milliseconds(4) * (1 << step), milliseconds(64));
+        BOOST_TEST(wait.count() >= std::chrono::microseconds(cap).count() / 2);
+        BOOST_TEST(wait.count() <= std::chrono::microseconds(cap).count());
+        BOOST_TEST((cap >= previous_cap));
+        previous_cap = cap;
+    }
+}
+
+// Seen: "with max_retries = 0 the slot map is never refreshed after a master dies". Now a lost node asks
+// for a refresh, and even a call that gives up at once leaves it for the next call, which refreshes first.
+BOOST_AUTO_TEST_CASE(a_lost_master_makes_the_next_call_refresh_first_even_after_a_zero_budget_call) {
+    ready_core r;
+    call_options instant;
+    instant.deadline = milliseconds(1);
+    call_state c = r.core.start(slot_of_counter(), incr, instant, t0 + milliseconds(150));
+    const core_decision d = r.core.next(c, t0 + milliseconds(150));
+    BOOST_TEST_REQUIRE((d.what == core_decision::kind::send));
+    r.core.on_not_sent(c, d.node, error(error_kind::connect, "refused"), t0 + milliseconds(150));
+    BOOST_TEST((r.core.next(c, t0 + milliseconds(160)).what == core_decision::kind::fail));
+    call_state next = r.core.start(slot_of_counter(), incr, {}, t0 + milliseconds(160));
+    BOOST_TEST((r.core.next(next, t0 + milliseconds(160)).what == core_decision::kind::refresh));
+    // The failed node is asked last.
+    const auto candidates = r.core.refresh_candidates();
+    BOOST_TEST(candidates.front() != d.node);
+}
+
+// Seen: "after a MOVED the retry goes to owner_of(slot) rather than the target".
+BOOST_AUTO_TEST_CASE(moved_sends_the_retry_to_the_target_and_updates_the_slot) {
+    ready_core r;
+    call_state c = r.core.start(slot_of_counter(), get, {}, t0);
+    const node_id first = r.core.next(c, t0).node;
+    const auto moved = parse_resp("-MOVED " + std::to_string(slot_of_counter()) + " 10.0.0.3:7002\r\n");
+    BOOST_TEST((r.core.on_reply(c, first, *moved, t0) == core_verdict::retry));
+    const core_decision d = r.core.next(c, t0);
+    BOOST_TEST_REQUIRE((d.what == core_decision::kind::send));
+    BOOST_TEST(to_string(r.core.node(d.node).reported) == "10.0.0.3:7002");
+    BOOST_TEST(r.core.owner(slot_of_counter()) == d.node);
+    BOOST_TEST(r.core.stats().moved == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(ask_sends_asking_to_the_target_once) {
+    ready_core r;
+    call_state c = r.core.start(slot_of_counter(), get, {}, t0);
+    const node_id owner = r.core.next(c, t0).node;
+    const auto ask = parse_resp("-ASK " + std::to_string(slot_of_counter()) + " 10.0.0.9:7009\r\n");
+    BOOST_TEST((r.core.on_reply(c, owner, *ask, t0) == core_verdict::retry));
+    core_decision d = r.core.next(c, t0);
+    BOOST_TEST(d.asking);
+    BOOST_TEST(to_string(r.core.node(d.node).reported) == "10.0.0.9:7009");
+    BOOST_TEST(r.core.owner(slot_of_counter()) == owner);  // ASK does not move the slot
+    const auto tryagain = parse_resp("-TRYAGAIN Multiple keys request during rehashing of slot\r\n");
+    BOOST_TEST((r.core.on_reply(c, d.node, *tryagain, t0) == core_verdict::retry));
+    d = r.core.next(c, t0 + milliseconds(100));
+    BOOST_TEST((d.what == core_decision::kind::send));
+    BOOST_TEST(!d.asking);
+    BOOST_TEST(d.node == owner);
+}
+
+BOOST_AUTO_TEST_CASE(refusals_that_did_not_run_are_retried) {
+    for (const char* text : {"-TRYAGAIN x\r\n", "-CLUSTERDOWN The cluster is down\r\n", "-LOADING Redis is loading\r\n",
+                             "-MASTERDOWN Link with MASTER is down\r\n"}) {
+        BOOST_TEST_CONTEXT(text) {
+            ready_core r;
+            call_state c = r.core.start(slot_of_counter(), incr, {}, t0);
+            const auto reply = parse_resp(text);
+            BOOST_TEST((r.core.on_reply(c, r.core.next(c, t0).node, *reply, t0) == core_verdict::retry));
+            BOOST_TEST((c.not_before > t0));
+        }
+    }
+    ready_core r;
+    call_state c = r.core.start(slot_of_counter(), incr, {}, t0);
+    const auto wrongtype = parse_resp("-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+    BOOST_TEST((r.core.on_reply(c, r.core.next(c, t0).node, *wrongtype, t0) == core_verdict::done));
+}
+
+BOOST_AUTO_TEST_CASE(a_malformed_redirect_fails_the_call_naming_the_sender_and_keeps_the_map) {
+    ready_core r;
+    call_state c = r.core.start(slot_of_counter(), get, {}, t0);
+    const node_id n = r.core.next(c, t0).node;
+    const auto bad = parse_resp(std::string("-MOVED 6680 127.0.0.2\x1b[31m:7000\r\n"));
+    BOOST_TEST((r.core.on_reply(c, n, *bad, t0) == core_verdict::fail));
+    const std::string what = c.failure->what();
+    BOOST_TEST((c.failure->kind() == error_kind::protocol));
+    BOOST_TEST(what.find("sent by 10.0.0.2:7001") != std::string::npos, what);
+    BOOST_TEST(what.find('\x1b') == std::string::npos);
+    BOOST_TEST(r.core.owner(slot_of_counter()) == n);
+}
+
+BOOST_AUTO_TEST_CASE(redirect_ping_pong_ends_at_max_redirects) {
+    ready_core r;
+    call_options patient;
+    patient.deadline = milliseconds(60000);
+    call_state c = r.core.start(slot_of_counter(), get, patient, t0);
+    const auto to3 = parse_resp("-MOVED 6680 10.0.0.3:7002\r\n");
+    const auto to2 = parse_resp("-MOVED 6680 10.0.0.2:7001\r\n");
+    core_verdict v = core_verdict::retry;
+    int hops = 0;
+    for (auto now = t0; v == core_verdict::retry && hops < 1000;) {
+        const core_decision d = r.core.next(c, now);
+        if (d.what == core_decision::kind::refresh) {
+            r.core.refresh_started(now);  // a refresh that changed nothing; route again at once
+            continue;
+        }
+        if (d.what == core_decision::kind::wait) {
+            now = d.until;
+            continue;
+        }
+        BOOST_TEST_REQUIRE((d.what == core_decision::kind::send));
+        v = r.core.on_reply(c, d.node, hops++ % 2 ? *to2 : *to3, now);
+    }
+    BOOST_TEST_REQUIRE(c.failure.has_value());
+    BOOST_TEST((c.failure->kind() == error_kind::redirect_limit), c.failure->what());
+    BOOST_TEST(c.redirects == 17);
+}
+
+// Seen: "one replica the policy cannot map aborts every refresh although replicas are never dialed".
+BOOST_AUTO_TEST_CASE(a_replica_the_policy_refuses_is_reported_not_fatal) {
+    auto refuse_one = [](const node_address& a) -> endpoint {
+        if (a.host == "10.0.1.2") throw error(error_kind::topology, "no mapping for " + to_string(a));
+        return as_reported(a);
+    };
+    ready_core r(options_with(), refuse_one);
+    const node_id replica = id_of(r.core, at("10.0.1.2", 7101));
+    BOOST_TEST_REQUIRE(replica != no_node);
+    BOOST_TEST(!r.core.node(replica).mapped);
+    BOOST_TEST(r.core.node(replica).problem.find("no mapping") != std::string::npos);
+    BOOST_TEST(r.core.has_topology());
+}
+
+BOOST_AUTO_TEST_CASE(a_master_the_policy_refuses_keeps_the_previous_map) {
+    bool refuse = false;
+    auto policy = [&refuse](const node_address& a) -> endpoint {
+        if (refuse && a.host == "10.0.0.4") throw error(error_kind::topology, "not allowed");
+        return as_reported(a);
+    };
+    ready_core r(options_with(), policy);
+    const node_id before = r.core.owner(0);
+    topology t = three_masters();
+    t.shards[0].master = at("10.0.0.4", 7000);
+    refuse = true;
+    BOOST_CHECK_EXCEPTION(r.core.install(t, before, "CLUSTER SLOTS"), error, [](const error& e) {
+        const std::string what = e.what();
+        return e.kind() == error_kind::topology && what.find("in CLUSTER SLOTS from 10.0.0.1:7000") != std::string::npos;
+    });
+    BOOST_TEST(r.core.owner(0) == before);
+    BOOST_TEST(id_of(r.core, at("10.0.0.4", 7000)) == no_node);  // nothing half-installed
+}
+
+// Seen: "nodes that leave the topology keep their connection and record forever" and "refresh prefers any
+// connected node, even one removed from the topology".
+BOOST_AUTO_TEST_CASE(nodes_that_leave_the_topology_are_forgotten_and_never_asked_again) {
+    ready_core r;
+    const node_id old_master = id_of(r.core, at("10.0.0.3", 7002));
+    r.core.on_connected(old_master);
+    topology t = three_masters();
+    t.shards[2].master = at("10.0.1.3", 7102);  // failover: the replica took over
+    t.shards[2].replicas.clear();
+    const auto forgotten = r.core.install(t, r.core.seed(0), "CLUSTER SHARDS");
+    BOOST_TEST((std::find(forgotten.begin(), forgotten.end(), old_master) != forgotten.end()));
+    BOOST_TEST(!r.core.exists(old_master));
+    const auto candidates = r.core.refresh_candidates();
+    BOOST_TEST((std::find(candidates.begin(), candidates.end(), old_master) == candidates.end()));
+    BOOST_TEST(to_string(r.core.node(r.core.owner(16000)).reported) == "10.0.1.3:7102");
+}
+
+BOOST_AUTO_TEST_CASE(seeds_are_never_forgotten) {
+    ready_core r(options_with({"seed.example:7000"}));
+    const node_id seed = r.core.seed(0);
+    BOOST_TEST(r.core.exists(seed));
+    BOOST_TEST((r.core.node(seed).role == node_role::seed));
+    BOOST_TEST(r.core.refresh_candidates().back() == seed);
+}
+
+// Seen: "refresh ... can overwrite a fresher MOVED with a staler view".
+BOOST_AUTO_TEST_CASE(a_view_older_than_a_moved_is_refused_and_the_moved_target_is_asked_first) {
+    ready_core r;
+    call_state c = r.core.start(slot_of_counter(), get, {}, t0);
+    const node_id source = r.core.next(c, t0).node;
+    const auto moved = parse_resp("-MOVED 6680 10.0.0.3:7002\r\n");
+    r.core.on_reply(c, source, *moved, t0);
+    const node_id target = id_of(r.core, at("10.0.0.3", 7002));
+    BOOST_TEST(r.core.refresh_candidates().front() == target);
+    BOOST_CHECK_EXCEPTION(r.core.install(three_masters(), source, "CLUSTER SHARDS"), error, [](const error& e) {
+        return e.kind() == error_kind::topology && std::string(e.what()).find("older than") != std::string::npos;
+    });
+    BOOST_TEST(r.core.owner(slot_of_counter()) == target);
+    BOOST_TEST(r.core.stats().stale_views_refused == 1u);
+    topology fresh = three_masters();
+    fresh.shards[1].ranges = {{5461, 6679}, {6681, 10922}};
+    fresh.shards[2].ranges = {{6680, 6680}, {10923, 16383}};
+    BOOST_CHECK_NO_THROW(r.core.install(fresh, target, "CLUSTER SHARDS"));
+    BOOST_TEST(r.core.owner(slot_of_counter()) == target);
+}
+
+// Seen: "dial_hostname mode maps two reported nodes that share a port to the same endpoint silently".
+BOOST_AUTO_TEST_CASE(two_nodes_mapped_to_one_endpoint_are_a_config_error_naming_both) {
+    auto one_name = [](const node_address& a) { return endpoint::owning("redis.example", a.port, "redis.example"); };
+    cluster_core core(options_with(), one_name);
+    topology t = three_masters();
+    t.shards[1].master.port = 7000;  // 10.0.0.1:7000 and 10.0.0.2:7000 -> redis.example:7000 twice
+    BOOST_CHECK_EXCEPTION(core.install(t, core.seed(0), "CLUSTER SHARDS"), error, [](const error& e) {
+        const std::string what = e.what();
+        return e.kind() == error_kind::config && what.find("10.0.0.1:7000") != std::string::npos &&
+               what.find("10.0.0.2:7000") != std::string::npos && what.find("redis.example:7000") != std::string::npos;
+    });
+    BOOST_TEST(!core.has_topology());
+}
+
+BOOST_AUTO_TEST_CASE(unknown_hosts_are_the_reporter_s_host) {
+    cluster_core core(options_with({"10.9.9.9:7000"}), &as_reported);
+    topology t = three_masters();
+    t.shards[0].master = at("?", 7000);
+    core.install(t, core.seed(0), "CLUSTER SLOTS");
+    BOOST_TEST(to_string(core.node(core.owner(0)).reported) == "10.9.9.9:7000");
+}
+
+BOOST_AUTO_TEST_CASE(command_on_reports_unknown_outcome_and_marks_the_node_lost) {
+    ready_core r;
+    const node_id n = id_of(r.core, at("10.0.0.1", 7000));
+    r.core.on_connected(n);
+    call_state c = r.core.start_on(n, incr, {}, t0);
+    const core_decision d = r.core.next(c, t0);
+    BOOST_TEST(d.node == n);
+    BOOST_TEST((r.core.on_lost_after_write(c, n, "lost", t0) == core_verdict::fail));
+    BOOST_TEST((c.failure->kind() == error_kind::unknown_outcome));
+    BOOST_TEST(!r.core.node(n).connected);
+    BOOST_TEST(r.core.stats().connection_losses == 1u);
+    // A chosen node's replies come back as they are, redirects included.
+    call_state g = r.core.start_on(n, get, {}, t0);
+    const auto moved = parse_resp("-MOVED 6680 10.0.0.2:7001\r\n");
+    BOOST_TEST((r.core.on_reply(g, n, *moved, t0) == core_verdict::done));
+}
+
+BOOST_AUTO_TEST_CASE(keyless_calls_prefer_a_master_not_known_down) {
+    ready_core r;
+    const node_id first = id_of(r.core, at("10.0.0.1", 7000));
+    r.core.on_unreachable(first, error(error_kind::connect, "refused"));
+    BOOST_TEST(r.core.owner(-1) != first);
+    BOOST_TEST((r.core.node(r.core.owner(-1)).role == node_role::master));
+}
+
+BOOST_AUTO_TEST_CASE(the_repeat_table) {
+    const auto safe = [](std::vector<std::string_view> argv) { return is_safe_to_repeat(detail::format_argv(argv)); };
+    BOOST_TEST(safe({"GET", "k"}));
+    BOOST_TEST(safe({"get", "k"}));
+    BOOST_TEST(safe({"SET", "k", "v"}));
+    BOOST_TEST(safe({"SET", "k", "NX", "EX", "10"}));  // "NX" is the value here
+    BOOST_TEST(safe({"SET", "k", "v", "EX", "10"}));
+    BOOST_TEST(!safe({"SET", "k", "v", "NX"}));
+    BOOST_TEST(!safe({"SET", "k", "v", "get"}));
+    BOOST_TEST(!safe({"SET", "k", "v", "XX"}));
+    BOOST_TEST(safe({"DEL", "a", "b"}));
+    BOOST_TEST(safe({"EXPIRE", "k", "10"}));
+    BOOST_TEST(safe({"ZADD", "z", "1", "m"}));
+    BOOST_TEST(!safe({"ZADD", "z", "INCR", "1", "m"}));
+    for (std::string_view unsafe : {"INCR", "INCRBY", "DECR", "APPEND", "LPUSH", "RPUSH", "LPOP", "XADD", "EVAL",
+                                    "EVALSHA", "FCALL", "MULTI", "EXEC", "GETSET", "GETDEL", "HINCRBY", "SPOP",
+                                    "PUBLISH", "SETNX", "RENAME", "LMOVE", "BLPOP", ""})
+        BOOST_TEST(!safe({unsafe, "k", "1"}), unsafe);
+    BOOST_TEST(command_name(detail::format_argv({"hset", "h", "f", "v"})) == "hset");
+    BOOST_TEST(!is_safe_to_repeat("not resp"));
+    BOOST_TEST(!is_safe_to_repeat("*1\r\n$3\r\nGE"));
+}
+
+BOOST_AUTO_TEST_CASE(bad_options_fail_at_construction) {
+    cluster_options o = options_with();
+    o.deadline = milliseconds(0);
+    BOOST_CHECK_THROW((cluster_core{o, &as_reported}), error);
+    o = options_with({});
+    BOOST_CHECK_THROW((cluster_core{o, &as_reported}), error);
+    o = options_with({"10.0.0.1:70000"});
+    BOOST_CHECK_EXCEPTION((cluster_core{o, &as_reported}), error, [](const error& e) {
+        return e.kind() == error_kind::config && std::string(e.what()).find("seed #1") != std::string::npos;
+    });
+}
+
+BOOST_AUTO_TEST_SUITE_END()
