@@ -5,6 +5,7 @@
 #include <addrmap/address.hpp>
 #include <addrmap/detail/cert_names.hpp>
 #include <addrmap/detail/handles.hpp>
+#include <addrmap/detail/quote.hpp>
 #include <addrmap/detail/sigpipe.hpp>
 #include <addrmap/detail/socket_bio.hpp>
 #include <addrmap/detail/ssl_handles.hpp>
@@ -20,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
