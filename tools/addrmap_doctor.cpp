@@ -3,6 +3,7 @@
 //
 // usage: see usage_text. Exit status: 0 every node verified, 1 a node (or every seed) failed, 2 usage/config error.
 #include <addrmap/addrmap.hpp>
+#include <addrmap/detail/quote.hpp>
 #include <addrmap/detail/ssl_handles.hpp>
 
 #include <arpa/inet.h>
@@ -20,7 +21,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <cerrno>
+#include <cstdlib>
 #include <exception>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -41,10 +45,16 @@ using addrmap::node_role;
 
 // ---- command line -------------------------------------------------------------------------------------
 
+/// Where the AUTH password comes from: never the command line, which every user of the machine can read (ps,
+/// /proc/PID/cmdline). Not ADDRMAP_*: that prefix belongs to the env policy, which refuses names it does not know,
+/// so ADDRMAP_DOCTOR_PASSWORD would break --policy env here and every env_cluster program run from the same shell.
+constexpr const char* password_variable = "DOCTOR_PASSWORD";
+constexpr const char* password_sources = "set DOCTOR_PASSWORD in the environment, or give --pass-file FILE";
+
 constexpr const char* usage_text =
     "usage: addrmap-doctor --seed HOST:PORT [--seed HOST:PORT ...] --cacert FILE\n"
     "                      --policy identity|ip_to_hostname|ip_to_hostname_keep_ip|static_table|env\n"
-    "                      [--hostname NAME] [--table TEXT] [--cert FILE --key FILE] [--user U] [--pass P]\n"
+    "                      [--hostname NAME] [--table TEXT] [--cert FILE --key FILE] [--user U] [--pass-file FILE]\n"
     "\n"
     "Reads the topology from the first seed that answers, maps every node (masters and replicas) through\n"
     "the policy, dials each with certificate verification (chain and name) on, prints one row per node and\n"
@@ -58,7 +68,13 @@ constexpr const char* usage_text =
     "              static_table            --table 'IP[:PORT]=HOST[:PORT][/tls=NAME],...'\n"
     "              env                     ADDRMAP_TABLE, ADDRMAP_HOSTNAME, ... from the environment\n"
     "  --cert, --key  client certificate and key, for mutual TLS\n"
-    "  --user, --pass AUTH on every connection (--user for an ACL user)\n"
+    "  --user      AUTH as this ACL user (needs a password)\n"
+    "  --pass-file FILE  AUTH password: the first line of FILE (a trailing newline is not part of it)\n"
+    "\n"
+    "environment:\n"
+    "  DOCTOR_PASSWORD   AUTH password (instead of --pass-file). There is no --pass: a password in the\n"
+    "                    command line is visible to every user of the machine (ps, /proc/PID/cmdline).\n"
+    "  ADDRMAP_*         the env policy's settings (--policy env)\n"
     "\n"
     "exit status: 0 every node verified, 1 a node or every seed failed, 2 usage or configuration error\n";
 
@@ -70,7 +86,9 @@ struct usage_error : std::runtime_error {
 struct cli_options {
     bool help = false;
     std::vector<std::string> seeds;
-    std::optional<std::string> cacert, policy, hostname, table, cert, key, user, password;
+    std::optional<std::string> cacert, policy, hostname, table, cert, key, user, pass_file;
+    std::optional<std::string> password;  ///< from DOCTOR_PASSWORD or --pass-file, never from argv
+    std::string password_source;          ///< "DOCTOR_PASSWORD" or "--pass-file 'FILE'", for messages
 };
 
 constexpr std::array<const char*, 5> policy_names = {"identity", "ip_to_hostname", "ip_to_hostname_keep_ip",
@@ -94,7 +112,7 @@ std::optional<std::string>* single_valued_flag(cli_options& o, const std::string
     if (flag == "--cert") return &o.cert;
     if (flag == "--key") return &o.key;
     if (flag == "--user") return &o.user;
-    if (flag == "--pass") return &o.password;
+    if (flag == "--pass-file") return &o.pass_file;
     return nullptr;
 }
 
@@ -106,7 +124,7 @@ void check_cli(const cli_options& o) {
     if (!o.policy) throw usage_error("--policy is required");
     const std::string& policy = *o.policy;
     if (std::none_of(policy_names.begin(), policy_names.end(), [&](const char* p) { return policy == p; }))
-        throw usage_error("--policy '" + policy + "' is not one of the choices below");
+        throw usage_error("--policy " + addrmap::detail::quoted(policy, 80) + " is not one of the choices below");
     if (uses_hostname(policy) && !o.hostname) throw usage_error("--policy " + policy + " needs --hostname NAME");
     if (!uses_hostname(policy) && o.hostname)
         throw usage_error("--hostname applies to ip_to_hostname and ip_to_hostname_keep_ip only" +
@@ -118,8 +136,37 @@ void check_cli(const cli_options& o) {
     if (o.table && o.table->find_first_not_of(" \t\r\n") == std::string::npos)
         throw usage_error("--table is empty (an unset shell variable?)");
     if (o.cert.has_value() != o.key.has_value()) throw usage_error("--cert and --key go together");
-    if (o.user && !o.password) throw usage_error("--user needs --pass");
-    if (o.password && o.password->empty()) throw usage_error("--pass is empty");
+    if (o.user && !o.password) throw usage_error(std::string("--user needs a password: ") + password_sources);
+}
+
+/// The first line of `path`, without its line ending; a usage error when unreadable or empty.
+std::string read_password_file(const std::string& path) {
+    const std::string shown = "--pass-file " + addrmap::detail::quoted(path, 255);
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw usage_error(shown + ": cannot read it (" + std::strerror(errno) + ")");
+    std::string line;
+    std::getline(in, line);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) throw usage_error(shown + ": its first line is empty; put the password there");
+    return line;
+}
+
+/// The AUTH password from DOCTOR_PASSWORD or --pass-file (not both), recorded with where it came from.
+void read_password(cli_options& o) {
+    if (std::getenv("ADDRMAP_DOCTOR_PASSWORD") != nullptr)
+        throw usage_error("ADDRMAP_DOCTOR_PASSWORD is not read: ADDRMAP_* variables are the env policy's settings "
+                          "(it refuses names it does not know); set DOCTOR_PASSWORD instead, or give --pass-file FILE");
+    const char* from_env = std::getenv(password_variable);
+    if (from_env != nullptr && o.pass_file)
+        throw usage_error("the password is given twice, in DOCTOR_PASSWORD and by --pass-file: give one");
+    if (from_env != nullptr) {
+        if (*from_env == '\0') throw usage_error("DOCTOR_PASSWORD is set but empty (an unset shell variable?)");
+        o.password = from_env;
+        o.password_source = password_variable;
+    } else if (o.pass_file) {
+        o.password = read_password_file(*o.pass_file);
+        o.password_source = "--pass-file " + addrmap::detail::quoted(*o.pass_file, 255);
+    }
 }
 
 cli_options parse_cli(int argc, char** argv) {
@@ -130,8 +177,15 @@ cli_options parse_cli(int argc, char** argv) {
             o.help = true;
             return o;
         }
+        // Refused before anything else, and without echoing its value.
+        if (flag == "--pass" || flag.rfind("--pass=", 0) == 0 || flag == "--password" ||
+            flag.rfind("--password=", 0) == 0)
+            throw usage_error("--pass is not accepted: a password in the command line is visible to every user of "
+                              "this machine (ps, /proc/PID/cmdline); " + std::string(password_sources) +
+                              " (its first line)");
         std::optional<std::string>* slot = single_valued_flag(o, flag);
-        if (slot == nullptr && flag != "--seed") throw usage_error("unknown flag '" + flag + "'");
+        if (slot == nullptr && flag != "--seed")
+            throw usage_error("unknown flag " + addrmap::detail::quoted(flag, 80));
         if (i + 1 >= argc) throw usage_error(flag + " needs a value");
         const char* value = argv[++i];
         if (slot == nullptr)
@@ -139,19 +193,16 @@ cli_options parse_cli(int argc, char** argv) {
         else
             set_once(flag, *slot, value);
     }
+    read_password(o);
     check_cli(o);
     return o;
 }
 
 // ---- small text helpers -------------------------------------------------------------------------------
 
-/// Server-sent text on the user's terminal: control bytes become '?', so a reply cannot forge output.
-std::string printable(std::string_view text) {
-    std::string out(text);
-    for (char& c : out)
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-    return out;
-}
+/// Server-sent text on the user's terminal: escaped and cut as the library's messages quote it, so a reply can
+/// neither forge output nor flood it.
+std::string printable(std::string_view text) { return addrmap::detail::escaped(text, 200); }
 
 std::string join(const std::vector<std::string>& parts, std::string_view separator) {
     std::string out;
@@ -328,6 +379,7 @@ struct node_row {
 struct credentials {
     std::string user;
     std::string password;
+    std::string source;  ///< where the password came from ("DOCTOR_PASSWORD", "--pass-file 'F'")
 };
 
 std::string peer_ip_of(int fd) {
@@ -358,7 +410,7 @@ void authenticate(const addrmap::tls_connection& connection, const credentials& 
     if (!reply || reply->type == REDIS_REPLY_ERROR) {
         const std::string why = reply ? printable(std::string_view(reply->str, reply->len)) : "connection lost";
         throw error(error_kind::server, "AUTH failed on node " + addrmap::to_string(connection.reported()) + ": " +
-                                            why + " (check --user/--pass)");
+                                            why + " (check --user and the password from " + creds.source + ")");
     }
 }
 
@@ -415,7 +467,7 @@ topology_read read_topology(redisContext* context, const node_address& seed) {
     const std::string answer = printable(std::string_view(slots->str, slots->len));
     if (answer.rfind("NOAUTH", 0) == 0)
         throw error(error_kind::server, "seed " + addrmap::to_string(seed) + " requires AUTH before CLUSTER SLOTS ('" +
-                                            answer + "'): give --pass (and --user for an ACL user)");
+                                            answer + "'): " + password_sources + " (and --user for an ACL user)");
     throw error(error_kind::topology, "seed " + addrmap::to_string(seed) + " refused CLUSTER SHARDS ('" +
                                           printable(std::string_view(shards->str, shards->len)) +
                                           "') and CLUSTER SLOTS ('" + answer + "'); is it a cluster node?");
@@ -791,8 +843,9 @@ suggestion suggest_for(error_kind kind, const std::vector<const node_row*>& fail
             return {"a client certificate the servers trust", "see the details"};
         case error_kind::server:
             if (!f.cli().password)
-                return {"--pass PASSWORD (and --user USER for an ACL user)", "the cluster requires AUTH"};
-            return {"the right --user/--pass", "AUTH was refused"};
+                return {"DOCTOR_PASSWORD in the environment or --pass-file FILE (and --user USER for an ACL user)",
+                        "the cluster requires AUTH"};
+            return {"the right --user and password (now from " + f.cli().password_source + ")", "AUTH was refused"};
         default: break;
     }
     return {"see the details", ""};
@@ -1016,7 +1069,10 @@ void print_header(std::ostream& out, const cli_options& cli, const doctor_policy
         << ": policy " << policy.description() << "\n  trusted CAs: " << *cli.cacert << " ("
         << subjects_summary(*cli.cacert) << ")\n  client certificate: "
         << (cli.cert ? *cli.cert + " (" + subjects_summary(*cli.cert) + ")" : std::string("none"))
-        << "\n  AUTH: " << (cli.password ? (cli.user ? "user " + *cli.user : std::string("password only")) : "none")
+        << "\n  AUTH: "
+        << (cli.password ? (cli.user ? "user " + addrmap::detail::quoted(*cli.user, 80) : std::string("password only")) +
+                               ", password from " + cli.password_source
+                         : std::string("none"))
         << "\n\n";
 }
 
@@ -1025,7 +1081,7 @@ int run(const cli_options& cli) {
     const std::vector<node_address> seeds = parse_seeds(cli);
     const doctor_policy policy(cli);
     addrmap::tls_context tls(tls_options_of(cli));
-    const credentials creds{cli.user.value_or(""), cli.password.value_or("")};
+    const credentials creds{cli.user.value_or(""), cli.password.value_or(""), cli.password_source};
 
     std::ostream& out = std::cout;
     print_header(out, cli, policy);

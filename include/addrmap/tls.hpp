@@ -5,6 +5,7 @@
 #include <addrmap/address.hpp>
 #include <addrmap/detail/cert_names.hpp>
 #include <addrmap/detail/handles.hpp>
+#include <addrmap/detail/quote.hpp>
 #include <addrmap/detail/sigpipe.hpp>
 #include <addrmap/detail/socket_bio.hpp>
 #include <addrmap/detail/ssl_handles.hpp>
@@ -20,6 +21,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
@@ -171,6 +173,18 @@ struct tls_link_state {
     std::string failed_issuer;
     std::string failed_not_before;
     std::string failed_not_after;
+
+    /// Forgets what an earlier verification saw (before verify_peer runs its own).
+    void clear_diagnostics() {
+        names_captured = false;
+        peer_names.clear();
+        verify_error = X509_V_OK;
+        verify_depth = -1;
+        failed_subject.clear();
+        failed_issuer.clear();
+        failed_not_before.clear();
+        failed_not_after.clear();
+    }
 };
 
 inline int link_state_index() noexcept {
@@ -304,6 +318,21 @@ inline bool partial_wildcard_would_match(std::string_view pattern, std::string_v
            iequals(host_label.substr(host_label.size() - suffix.size()), suffix);
 }
 
+/// A certificate's names for a message: at most 16, each cut to 120 characters (they are escaped already, by
+/// certificate_names), then "and N more": a certificate with thousands of SANs cannot flood what().
+inline std::string names_text(const std::vector<std::string>& names) {
+    static constexpr std::size_t max_names = 16;
+    if (names.empty()) return "no names at all";
+    std::string out;
+    const std::size_t shown = std::min(names.size(), max_names);
+    for (std::size_t i = 0; i < shown; ++i) {
+        if (i > 0) out += ", ";
+        out += shortened(names[i], 120);
+    }
+    if (shown < names.size()) out += " and " + std::to_string(names.size() - shown) + " more";
+    return out;
+}
+
 /// "node 10.0.0.5:6379 (as reported by the cluster), mapped to dial 10.0.0.5:6379 with TLS name 'x'"
 inline std::string describe_route(const node_address& reported, const endpoint& mapped) {
     // Everything here may come from a custom policy or caller: escaped, like all input in messages.
@@ -317,9 +346,9 @@ inline std::string describe_route(const node_address& reported, const endpoint& 
 
 inline std::string trust_store_text(const tls_options& options) {
     if (!options.ca_file.empty() && !options.ca_dir.empty())
-        return "ca_file '" + options.ca_file + "' and ca_dir '" + options.ca_dir + "'";
-    if (!options.ca_file.empty()) return "ca_file '" + options.ca_file + "'";
-    if (!options.ca_dir.empty()) return "ca_dir '" + options.ca_dir + "'";
+        return "ca_file " + quoted(options.ca_file, 255) + " and ca_dir " + quoted(options.ca_dir, 255);
+    if (!options.ca_file.empty()) return "ca_file " + quoted(options.ca_file, 255);
+    if (!options.ca_dir.empty()) return "ca_dir " + quoted(options.ca_dir, 255);
     return "the system trust store, as ca_file and ca_dir are empty";
 }
 
@@ -328,11 +357,14 @@ inline bool is_name_error(int verify_error) noexcept {
            verify_error == X509_V_ERR_EMAIL_MISMATCH;
 }
 
+/// The certificate chains to a trusted CA but does not carry `expected`. Everything quoted is escaped and cut:
+/// `expected` comes from a policy, the names from the server's certificate.
 inline error name_mismatch_error(const std::string& route, std::string_view expected, const tls_link_state& st) {
     const host_kind kind = classify_host(expected);
     const bool expect_ip = kind == host_kind::ipv4 || kind == host_kind::ipv6;
+    const std::string want = escaped(expected, 255);
     bool has_dns = false, has_ip = false, cn_matches = false;
-    std::string partial, one_label;
+    std::string partial, one_label, first_cn;
     for (const auto& name : st.peer_names) {
         if (starts_with(name, "DNS:")) {
             has_dns = true;
@@ -343,47 +375,56 @@ inline error name_mismatch_error(const std::string& route, std::string_view expe
                 one_label = name;
         } else if (starts_with(name, "IP:")) {
             has_ip = true;
-        } else if (starts_with(name, "CN=") && iequals(std::string_view(name).substr(3), expected)) {
-            cn_matches = true;
+        } else if (starts_with(name, "CN=")) {
+            if (first_cn.empty()) first_cn = name;
+            if (iequals(std::string_view(name).substr(3), expected)) cn_matches = true;
         }
     }
     std::string msg = route + ": the server's certificate does not carry the expected " +
-                      (expect_ip ? "IP address " : "name ") + std::string(expected) + " (OpenSSL: " +
-                      X509_verify_cert_error_string(st.verify_error) + "); it carries " +
-                      join_names(st.peer_names, "no names at all") + ".";
-    if (cn_matches && has_dns)
-        msg += " Its subject CN matches, but a CN counts only when the certificate has no DNS names (RFC 6125).";
+                      (expect_ip ? "IP address " : "name ") + want + " (OpenSSL: " +
+                      X509_verify_cert_error_string(st.verify_error) + "); it carries " + names_text(st.peer_names) +
+                      ".";
+    if (!expect_ip && cn_matches && has_dns)
+        msg += " Its subject CN matches, but the subject CN is never used for the name check (RFC 6125): only "
+               "DNS SANs count.";
     if (expect_ip && !has_ip && has_dns) {
         msg += " The cluster reports IP addresses but the certificate carries only DNS names: map nodes with "
                "ip_to_hostname (dial the hostname, or dial the IP and verify the hostname) or a static_table.";
     } else if (expect_ip) {
-        msg += " The certificate's IP addresses do not include " + std::string(expected) +
+        msg += " The certificate's IP addresses do not include " + want +
                ": map the node to a name or address the certificate carries (static_table), or reissue the "
-               "certificate with IP:" + std::string(expected) + ".";
+               "certificate with IP:" + want + ".";
+    } else if (!has_dns) {
+        msg += " The certificate has no DNS SANs (subjectAltName DNS entries), and the subject CN" +
+               (first_cn.empty() ? std::string() : " (" + shortened(first_cn, 120) + ")") +
+               " is not used for the name check, as RFC 6125 and current browsers require: reissue the "
+               "certificate with subjectAltName DNS:" + want + ".";
     } else if (!partial.empty()) {
         const std::string_view pattern = std::string_view(partial).substr(4);
-        msg += " Partial-label wildcards such as " + partial +
+        msg += " Partial-label wildcards such as " + shortened(partial, 120) +
                " are refused (RFC 6125 section 6.4.3): reissue the certificate with DNS:*" +
-               std::string(pattern.substr(pattern.find('.'))) + " or DNS:" + std::string(expected) + ".";
+               shortened(pattern.substr(pattern.find('.')), 120) + " or DNS:" + want + ".";
     } else if (!one_label.empty()) {
-        msg += " A wildcard such as " + one_label + " covers exactly one label, not " + std::string(expected) +
-               ": map the node to a name one level below it, or reissue the certificate with DNS:" +
-               std::string(expected) + ".";
+        msg += " A wildcard such as " + shortened(one_label, 120) + " covers exactly one label, not " + want +
+               ": map the node to a name one level below it, or reissue the certificate with DNS:" + want + ".";
     } else {
         msg += " Map the node to a name the certificate carries (ip_to_hostname or static_table), or reissue "
-               "the certificate with DNS:" + std::string(expected) + ".";
+               "the certificate with DNS:" + want + ".";
     }
     return error(error_kind::tls_name, msg);
 }
 
 inline error chain_error(const std::string& route, const tls_options& options, const tls_link_state& st) {
+    // Subjects and issuers come from the server's certificates: escaped already (cert_names.hpp), cut here.
+    const std::string subject = shortened(st.failed_subject, 200);
+    const std::string issuer = shortened(st.failed_issuer, 200);
     const bool leaf = st.verify_depth <= 0;
-    const std::string which = leaf ? "the certificate" : "the CA certificate '" + st.failed_subject + "'";
-    const std::string which_sentence = leaf ? "The certificate" : "The CA certificate '" + st.failed_subject + "'";
+    const std::string which = leaf ? "the certificate" : "the CA certificate '" + subject + "'";
+    const std::string which_sentence = leaf ? "The certificate" : "The CA certificate '" + subject + "'";
     std::string msg = route + ": the server's certificate chain is not trusted (OpenSSL: " +
                       X509_verify_cert_error_string(st.verify_error);
-    if (!leaf) msg += ", at depth " + std::to_string(st.verify_depth) + ": " + st.failed_subject;
-    msg += "); the certificate carries " + join_names(st.peer_names, "no names at all") + ".";
+    if (!leaf) msg += ", at depth " + std::to_string(st.verify_depth) + ": " + subject;
+    msg += "); the certificate carries " + names_text(st.peer_names) + ".";
     switch (st.verify_error) {
         case X509_V_ERR_CERT_HAS_EXPIRED:
             msg += " Renew it: " + which + " expired on " + st.failed_not_after + " (or check this host's clock).";
@@ -395,13 +436,13 @@ inline error chain_error(const std::string& route, const tls_options& options, c
         case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
         case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
         case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
-            msg += " Check ca_file/ca_dir: " + which + " was issued by '" + st.failed_issuer +
+            msg += " Check ca_file/ca_dir: " + which + " was issued by '" + issuer +
                    "', which is not among the CAs trusted here (" + trust_store_text(options) +
                    "); add that CA, or have the server send its intermediate certificates too.";
             break;
         case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
         case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-            msg += " Check ca_file/ca_dir: the chain ends in the self-signed '" + st.failed_subject +
+            msg += " Check ca_file/ca_dir: the chain ends in the self-signed '" + subject +
                    "', which is not among the CAs trusted here (" + trust_store_text(options) + ").";
             break;
         case X509_V_ERR_INVALID_PURPOSE:
@@ -451,8 +492,8 @@ inline error link_error(const std::string& route, const endpoint& mapped, const 
                              ". Otherwise check that server and client share a protocol version and cipher.");
         return error(error_kind::tls_handshake,
                      route + ": the server refused the TLS handshake (OpenSSL: " + reason +
-                         "): check that it accepts the client certificate '" + options.cert_file +
-                         "' and that server and client share a protocol version and cipher.");
+                         "): check that it accepts the client certificate " + quoted(options.cert_file, 255) +
+                         " and that server and client share a protocol version and cipher.");
     }
     const int alert_reasons[] = {SSL_R_TLSV1_ALERT_UNKNOWN_CA,           SSL_R_SSLV3_ALERT_BAD_CERTIFICATE,
                                  SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED,  SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN,
@@ -462,8 +503,8 @@ inline error link_error(const std::string& route, const endpoint& mapped, const 
         if (!is_ssl_reason(code, alert)) continue;
         if (have_client_cert)
             return error(error_kind::tls_handshake,
-                         route + ": the server rejected the client certificate '" + options.cert_file +
-                             "' (OpenSSL: " + reason + ", " + when +
+                         route + ": the server rejected the client certificate " + quoted(options.cert_file, 255) +
+                             " (OpenSSL: " + reason + ", " + when +
                              "): the server's tls-ca-cert-file must trust its issuer, and it must be valid and "
                              "allow clientAuth.");
         return error(error_kind::tls_handshake,
@@ -515,7 +556,7 @@ inline error link_error(const std::string& route, const endpoint& mapped, const 
     // connection") is the most faithful; errno is the fallback.
     std::string why = "end of stream";
     if (context != nullptr && context->errstr[0] != '\0')
-        why = context->errstr;
+        why = escaped(context->errstr, 200);
     else if (saved_errno != 0)
         why = std::strerror(saved_errno);
     return error(error_kind::connect, route + ": the server closed the connection " + when + " (" + why + ")." +
@@ -535,6 +576,105 @@ inline void collect_pending_alert(SSL* ssl, int fd) noexcept {
     if (::poll(&readable, 1, 0) != 1) return;
     char byte = 0;
     (void)SSL_read(ssl, &byte, 1);
+}
+
+/// True when the certificate store has a function of its own for building or checking chains (X509_STORE_set_verify,
+/// _get_issuer, _check_issued, _lookup_certs, _check_policy): one that says yes would make verify_peer's chain check
+/// meaningless. addrmap never installs one; only code holding native_handle() can. (The store's verify callback is
+/// harmless: verify_peer replaces it with its own for its check.)
+inline bool store_has_custom_chain_functions(const X509_STORE* store) noexcept {
+    return X509_STORE_get_verify(store) != nullptr || X509_STORE_get_get_issuer(store) != nullptr ||
+           X509_STORE_get_check_issued(store) != nullptr || X509_STORE_get_lookup_certs(store) != nullptr ||
+           X509_STORE_get_check_policy(store) != nullptr;
+}
+
+struct x509_store_ctx_deleter {
+    void operator()(X509_STORE_CTX* ctx) const noexcept { X509_STORE_CTX_free(ctx); }
+};
+
+/// The check addrmap makes itself after every handshake, full or resumed, on a live `ssl`: a peer certificate is
+/// present, it chains to the trusted CAs (verified again here, with our callback and parameters), it carries
+/// `tls_name` (X509_check_host / X509_check_ip_asc, partial wildcards refused, subject CN never used), and
+/// OpenSSL's own verdict is X509_V_OK. Nothing a caller installs on the SSL_CTX through native_handle() — a
+/// verify callback that always says yes, SSL_VERIFY_NONE, a cert_verify_callback that skips verification,
+/// flags that stop the time check — can make it pass a certificate it would refuse. A resumed session is checked
+/// with the certificates it carries from its first handshake, against the trust store as it is now.
+/// Fails closed with error{tls_chain | tls_name}, worded as for a failed handshake (`st` gets the diagnostics).
+inline void verify_peer(SSL* ssl, const std::string& route, const endpoint& mapped, const tls_options& options,
+                        tls_link_state& st) {
+    st.clear_diagnostics();
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+    X509* const peer = SSL_get0_peer_certificate(ssl);
+#else
+    const x509_ptr peer_ref(SSL_get_peer_certificate(ssl));
+    X509* const peer = peer_ref.get();
+#endif
+    if (peer == nullptr)
+        throw error(error_kind::tls_chain, route + ": the handshake completed but the server presented no "
+                                                   "certificate; addrmap verifies one on every connection, so the "
+                                                   "connection is refused.");
+    st.peer_names = certificate_names(peer);
+    st.names_captured = true;
+
+    // 1. The chain, against the SSL_CTX's trust store as it is now (CAs added through native_handle() count).
+    X509_STORE* const store = SSL_CTX_get_cert_store(SSL_get_SSL_CTX(ssl));
+    if (store == nullptr)
+        throw error(error_kind::tls_chain, route + ": the TLS context has no certificate store to verify against.");
+    if (store_has_custom_chain_functions(store))
+        throw error(error_kind::tls_chain,
+                    route + ": the TLS context's certificate store has its own chain-building or verification "
+                            "function (installed through tls_context::native_handle()); addrmap verifies every "
+                            "chain with OpenSSL's own, so the connection is refused. Remove that function.");
+    const std::unique_ptr<X509_STORE_CTX, x509_store_ctx_deleter> check(X509_STORE_CTX_new());
+    if (!check || X509_STORE_CTX_init(check.get(), store, peer, SSL_get_peer_cert_chain(ssl)) != 1 ||
+        X509_STORE_CTX_set_default(check.get(), "ssl_server") != 1)
+        throw error(error_kind::tls_chain, route + ": cannot set up the certificate check (OpenSSL: " +
+                                               last_openssl_reason() + "); the connection is refused.");
+    X509_VERIFY_PARAM* const param = X509_STORE_CTX_get0_param(check.get());
+    // addrmap's minimum, whatever the store's parameters say: a TLS server certificate, checked at the current
+    // time, no unknown critical extension ignored. The name is checked below, so none is set here.
+    if (X509_VERIFY_PARAM_set_purpose(param, X509_PURPOSE_SSL_SERVER) != 1 ||
+        X509_VERIFY_PARAM_set_trust(param, X509_TRUST_SSL_SERVER) != 1 ||
+        X509_VERIFY_PARAM_clear_flags(param, X509_V_FLAG_USE_CHECK_TIME | X509_V_FLAG_NO_CHECK_TIME |
+                                                 X509_V_FLAG_IGNORE_CRITICAL) != 1 ||
+        X509_VERIFY_PARAM_set1_host(param, nullptr, 0) != 1 || X509_VERIFY_PARAM_set1_ip(param, nullptr, 0) != 1 ||
+        X509_VERIFY_PARAM_set1_email(param, nullptr, 0) != 1)
+        throw error(error_kind::tls_chain, route + ": cannot set the certificate check's parameters (OpenSSL: " +
+                                               last_openssl_reason() + "); the connection is refused.");
+    // Our callback (it records the first error into `st` and never changes the verdict) replaces any the store has.
+    X509_STORE_CTX_set_ex_data(check.get(), SSL_get_ex_data_X509_STORE_CTX_idx(), ssl);
+    X509_STORE_CTX_set_verify_cb(check.get(), &tls_verify_callback);
+    if (X509_verify_cert(check.get()) != 1) {
+        if (st.verify_error == X509_V_OK) {
+            const int reason = X509_STORE_CTX_get_error(check.get());
+            st.verify_error = reason != X509_V_OK ? reason : X509_V_ERR_UNSPECIFIED;
+        }
+        if (is_name_error(st.verify_error)) throw name_mismatch_error(route, mapped.tls_name(), st);
+        throw chain_error(route, options, st);
+    }
+
+    // 2. The name, on the certificate itself.
+    const std::string tls_name(mapped.tls_name());
+    const host_kind name_kind = classify_host(tls_name);
+    const bool by_ip = name_kind == host_kind::ipv4 || name_kind == host_kind::ipv6;
+    const int name_ok =
+        by_ip ? X509_check_ip_asc(peer, tls_name.c_str(), 0)
+              : X509_check_host(peer, tls_name.data(), tls_name.size(),
+                                X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT, nullptr);
+    if (name_ok != 1) {
+        st.verify_error = by_ip ? X509_V_ERR_IP_ADDRESS_MISMATCH : X509_V_ERR_HOSTNAME_MISMATCH;
+        st.verify_depth = 0;
+        throw name_mismatch_error(route, tls_name, st);
+    }
+
+    // 3. OpenSSL's own verdict from the handshake (or from the session's first handshake) must agree.
+    const long verdict = SSL_get_verify_result(ssl);
+    if (verdict != X509_V_OK) {
+        st.verify_error = static_cast<int>(verdict);
+        st.verify_depth = -1;
+        if (is_name_error(st.verify_error)) throw name_mismatch_error(route, tls_name, st);
+        throw chain_error(route, options, st);
+    }
 }
 
 /// Validates what the policy produced before any I/O.
@@ -589,7 +729,7 @@ inline std::pair<tls_redis_ptr, tls_handshake_info> open_link(const std::shared_
             throw error(error_kind::timeout, route + ": the TCP connect did not complete within connect_timeout (" +
                                                  std::to_string(options.connect_timeout.count()) +
                                                  " ms); check that the node is up and reachable from here.");
-        throw error(error_kind::connect, route + ": TCP connect failed: " + std::string(tcp->errstr) +
+        throw error(error_kind::connect, route + ": TCP connect failed: " + escaped(tcp->errstr, 200) +
                                              ". Check that the node is up and that " +
                                              format_host_port(dial_host, mapped.port()) + " is reachable from here.");
     }
@@ -623,13 +763,14 @@ inline std::pair<tls_redis_ptr, tls_handshake_info> open_link(const std::shared_
     if (name_kind == host_kind::ipv4 || name_kind == host_kind::ipv6) {
         // An IP literal: no SNI (RFC 6066 forbids it); the certificate's IP SANs must carry it.
         if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl.get()), tls_name.c_str()) != 1)
-            throw error(error_kind::config, route + ": OpenSSL refused the IP address '" + tls_name + "' as TLS name");
+            throw error(error_kind::config, route + ": OpenSSL refused the IP address " + quoted(tls_name) + " as TLS name");
     } else {
         if (SSL_set_tlsext_host_name(ssl.get(), tls_name.c_str()) != 1 ||
             SSL_set1_host(ssl.get(), tls_name.c_str()) != 1)
-            throw error(error_kind::config, route + ": OpenSSL refused '" + tls_name + "' as TLS name (OpenSSL: " +
+            throw error(error_kind::config, route + ": OpenSSL refused " + quoted(tls_name) + " as TLS name (OpenSSL: " +
                                                 last_openssl_reason() + ")");
-        SSL_set_hostflags(ssl.get(), X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        // RFC 6125: only DNS SANs count; a certificate with none is refused even if its subject CN matches.
+        SSL_set_hostflags(ssl.get(), X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
     }
     if (ssl_session_ptr session = shared->sessions.find(key)) SSL_set_session(ssl.get(), session.get());
 
@@ -650,6 +791,10 @@ inline std::pair<tls_redis_ptr, tls_handshake_info> open_link(const std::shared_
     if (rc != REDIS_OK) {
         // hiredis did not take the SSL*: `ssl` still owns it and frees it on the way out.
         shared->sessions.erase(key);
+        if (state->verify_error == X509_V_OK && SSL_get_verify_result(ssl.get()) != X509_V_OK) {
+            // A verify callback installed through native_handle() replaced ours and refused: still say why.
+            state->verify_error = static_cast<int>(SSL_get_verify_result(ssl.get()));
+        }
         error failure = link_error(route, mapped, options, *state, tcp.get(), handshake_errno, false);
         ERR_clear_error();
         throw failure;
@@ -660,6 +805,16 @@ inline std::pair<tls_redis_ptr, tls_handshake_info> open_link(const std::shared_
     void* const privctx = tcp->privctx;
     tls_redis_ptr link(tcp.release(), tls_redis_deleter{std::move(state), live, privctx});
     tls_link_state& st = *link.get_deleter().state;
+
+    // Our own check of chain and name, on every connection (resumed ones too), before a byte of ours is sent:
+    // the handshake's verification can be weakened through native_handle(), this cannot.
+    try {
+        verify_peer(live, route, mapped, options, st);
+    } catch (...) {
+        shared->sessions.erase(key);  // a TLS 1.2 session of this handshake may be cached already
+        ERR_clear_error();
+        throw;
+    }
 
     // Every later write (ours, and plain hiredis calls on context_for_key) goes through send(MSG_NOSIGNAL):
     // a node that went away yields EPIPE (a lost connection), never a process-killing SIGPIPE.
@@ -687,11 +842,8 @@ inline std::pair<tls_redis_ptr, tls_handshake_info> open_link(const std::shared_
     }
     st.deadline_armed = false;
     if (redisSetTimeout(link.get(), command_tv) != REDIS_OK)
-        throw error(error_kind::connect, route + ": cannot set command_timeout on the socket: " + link->errstr);
+        throw error(error_kind::connect, route + ": cannot set command_timeout on the socket: " + escaped(link->errstr, 200));
 
-    if (SSL_get_verify_result(live) != X509_V_OK)  // cannot happen with SSL_VERIFY_PEER; never trust silently
-        throw error(error_kind::tls_chain, route + ": the handshake completed but verification reports: " +
-                                               X509_verify_cert_error_string(SSL_get_verify_result(live)));
     tls_handshake_info info;
 #if OPENSSL_VERSION_NUMBER >= 0x30000000L
     info.certificate_names = certificate_names(SSL_get0_peer_certificate(live));
@@ -722,8 +874,8 @@ inline std::shared_ptr<tls_shared> make_tls_shared(tls_options options) {
                                             std::to_string(options.command_timeout.count()) +
                                             " ms): a peer that never answers would otherwise block forever");
     if (options.cert_file.empty() != options.key_file.empty()) {
-        const std::string set = options.cert_file.empty() ? "key_file '" + options.key_file + "'"
-                                                          : "cert_file '" + options.cert_file + "'";
+        const std::string set = options.cert_file.empty() ? "key_file " + quoted(options.key_file, 255)
+                                                          : "cert_file " + quoted(options.cert_file, 255);
         const char* unset = options.cert_file.empty() ? "cert_file" : "key_file";
         throw error(error_kind::config,
                     "tls_options." + set + " is set but " + unset + " is empty: set both or neither");
@@ -739,30 +891,30 @@ inline std::shared_ptr<tls_shared> make_tls_shared(tls_options options) {
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, &tls_verify_callback);
 
     if (!options.ca_file.empty() && SSL_CTX_load_verify_locations(ctx, options.ca_file.c_str(), nullptr) != 1)
-        throw context_config_error("cannot load tls_options.ca_file '" + options.ca_file + "'");
+        throw context_config_error("cannot load tls_options.ca_file " + quoted(options.ca_file, 255));
     if (!options.ca_dir.empty()) {
         struct stat st {};
         if (::stat(options.ca_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-            throw error(error_kind::config, "tls_options.ca_dir '" + options.ca_dir + "' is not a directory");
+            throw error(error_kind::config, "tls_options.ca_dir " + quoted(options.ca_dir, 255) + " is not a directory");
         if (SSL_CTX_load_verify_locations(ctx, nullptr, options.ca_dir.c_str()) != 1)
-            throw context_config_error("cannot use tls_options.ca_dir '" + options.ca_dir + "'");
+            throw context_config_error("cannot use tls_options.ca_dir " + quoted(options.ca_dir, 255));
     }
     if (options.ca_file.empty() && options.ca_dir.empty() && SSL_CTX_set_default_verify_paths(ctx) != 1)
         throw context_config_error("cannot load the system trust store (ca_file and ca_dir are empty)");
 
     if (!options.cert_file.empty()) {
         if (SSL_CTX_use_certificate_chain_file(ctx, options.cert_file.c_str()) != 1)
-            throw context_config_error("cannot load tls_options.cert_file '" + options.cert_file + "'");
+            throw context_config_error("cannot load tls_options.cert_file " + quoted(options.cert_file, 255));
         if (SSL_CTX_use_PrivateKey_file(ctx, options.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
             const unsigned long code = ERR_peek_error();
             if (ERR_GET_LIB(code) == ERR_LIB_X509 && ERR_GET_REASON(code) == X509_R_KEY_VALUES_MISMATCH)
-                throw context_config_error("tls_options.key_file '" + options.key_file +
-                                           "' is not the key of cert_file '" + options.cert_file + "'");
-            throw context_config_error("cannot load tls_options.key_file '" + options.key_file + "'");
+                throw context_config_error("tls_options.key_file " + quoted(options.key_file, 255) +
+                                           " is not the key of cert_file " + quoted(options.cert_file, 255));
+            throw context_config_error("cannot load tls_options.key_file " + quoted(options.key_file, 255));
         }
         if (SSL_CTX_check_private_key(ctx) != 1)
-            throw context_config_error("tls_options.key_file '" + options.key_file +
-                                       "' is not the key of cert_file '" + options.cert_file + "'");
+            throw context_config_error("tls_options.key_file " + quoted(options.key_file, 255) +
+                                       " is not the key of cert_file " + quoted(options.cert_file, 255));
     }
 
     // Client session cache, stored by us (keyed by TLS name) rather than by OpenSSL.
@@ -783,7 +935,14 @@ public:
     explicit tls_context(tls_options options = {}) : shared_(detail::make_tls_shared(std::move(options))) {}
 
     const tls_options& options() const noexcept { return shared_->options; }
-    /// For inspection (e.g. adding ciphers); verification is set up already and must stay on.
+    /// The shared SSL_CTX, for what tls_options does not cover (cipher lists, CAs from memory, stricter checks
+    /// in a verify callback of your own). It can add restrictions, never remove one: after every handshake,
+    /// resumed ones too, addrmap checks the peer certificate itself — present, chaining to the CAs of this
+    /// context's store with OpenSSL's own chain building, valid now, meant for a TLS server, carrying the
+    /// mapped name (DNS SANs or IP SANs; the subject CN never counts) — and that OpenSSL's verdict is
+    /// X509_V_OK. A verify callback that always says yes, SSL_VERIFY_NONE or a cert_verify_callback that
+    /// skips verification ends in error{tls_chain | tls_name} like any other bad certificate; a chain-building
+    /// function of your own on the store (X509_STORE_set_verify, _get_issuer, ...) is refused outright.
     SSL_CTX* native_handle() const noexcept { return shared_->ctx.get(); }
     /// Number of (TLS name, host:port) pairs with a cached session.
     std::size_t cached_sessions() const { return shared_->sessions.size(); }

@@ -8,11 +8,15 @@
 
 #include <hiredis/hiredis_ssl.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <fstream>
 #include <map>
@@ -89,7 +93,7 @@ std::string expect_error(error_kind kind, F&& f) {
         BOOST_TEST_MESSAGE("got: " << e.what());
         return e.what();
     }
-    BOOST_FAIL("expected addrmap::error{" << addrmap::to_string(kind) << "}, nothing was thrown");
+    BOOST_ERROR("expected addrmap::error{" << addrmap::to_string(kind) << "}, nothing was thrown");
     return {};
 }
 
@@ -100,6 +104,54 @@ void check_has(const std::string& message, const std::string& fragment) {
 bool has_name(const addrmap::tls_handshake_info& info, const std::string& name) {
     return std::find(info.certificate_names.begin(), info.certificate_names.end(), name) !=
            info.certificate_names.end();
+}
+
+/// Every byte printable ASCII (what every message must be, however hostile the certificate).
+bool all_printable(const std::string& text) {
+    return std::all_of(text.begin(), text.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+}
+
+// Ways code holding tls_context::native_handle() could try to switch verification off. Each counts its calls, so
+// a test can show that the switch really was in the handshake's path (and that the refusal is addrmap's re-check).
+std::atomic<int> permissive_calls{0};
+
+int always_yes(int /*preverify_ok*/, X509_STORE_CTX* /*store*/) {
+    ++permissive_calls;
+    return 1;
+}
+
+/// Also clears the error, as "accept anything" callbacks found in the wild do: OpenSSL's verify result then says OK.
+int always_yes_and_forget(int /*preverify_ok*/, X509_STORE_CTX* store) {
+    ++permissive_calls;
+    X509_STORE_CTX_set_error(store, X509_V_OK);
+    return 1;
+}
+
+int skip_verification(X509_STORE_CTX* /*store*/, void* /*arg*/) {
+    ++permissive_calls;
+    return 1;
+}
+
+struct weakening {
+    const char* name;
+    std::function<void(SSL_CTX*)> apply;
+};
+
+std::vector<weakening> weakenings() {
+    return {
+        {"SSL_CTX_set_verify(SSL_VERIFY_PEER, always yes)",
+         [](SSL_CTX* ctx) { SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, &always_yes); }},
+        {"SSL_CTX_set_verify(SSL_VERIFY_PEER, always yes, error cleared)",
+         [](SSL_CTX* ctx) { SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, &always_yes_and_forget); }},
+        {"SSL_CTX_set_verify(SSL_VERIFY_NONE)", [](SSL_CTX* ctx) { SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr); }},
+        {"SSL_CTX_set_cert_verify_callback(returns 1)",
+         [](SSL_CTX* ctx) { SSL_CTX_set_cert_verify_callback(ctx, &skip_verification, nullptr); }},
+        {"X509_V_FLAG_NO_CHECK_TIME + always yes",
+         [](SSL_CTX* ctx) {
+             X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(ctx), X509_V_FLAG_NO_CHECK_TIME);
+             SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, &always_yes);
+         }},
+    };
 }
 
 /// A TCP listener on 127.0.0.1 that never accepts: the kernel completes the TCP handshake (backlog),
@@ -405,6 +457,13 @@ BOOST_AUTO_TEST_CASE(unusable_files_and_options_fail_at_construction) {
     std::string message = expect_error(error_kind::config, [&] { tls_context ctx(options); });
     check_has(message, "cannot load tls_options.ca_file '/nonexistent/ca.crt' (OpenSSL: ");
 
+    // A path is the caller's text: escaped and cut like everything quoted in a message.
+    options.ca_file = "/nonexistent/\x1b[2J" + std::string(400, 'a');
+    message = expect_error(error_kind::config, [&] { tls_context ctx(options); });
+    BOOST_TEST(all_printable(message), message);
+    check_has(message, "cannot load tls_options.ca_file '/nonexistent/\\x1b[2Jaaa");
+    check_has(message, "aaa...' (417 bytes)");
+
     options = tls_options{};
     options.ca_dir = "/nonexistent-dir";
     message = expect_error(error_kind::config, [&] { tls_context ctx(options); });
@@ -434,6 +493,147 @@ BOOST_AUTO_TEST_CASE(unusable_files_and_options_fail_at_construction) {
         addrmap::connect_tls(ctx, reported_as("127.0.0.1", 7000), endpoint("127.0.0.1", 7000, ""));
     });
     check_has(message, "the TLS name is empty");
+}
+
+BOOST_AUTO_TEST_CASE(certificate_with_only_a_subject_cn_is_refused) {
+    const tls_context ctx(lab_options());
+    const std::uint16_t port = lab_port("CNONLY");
+    // The server's certificate: CN=localhost, no subjectAltName. OpenSSL alone (default host flags) would accept it.
+    const std::string message = expect_error(error_kind::tls_name, [&] {
+        addrmap::connect_tls(ctx, reported_as("127.0.0.1", port), endpoint("127.0.0.1", port, "localhost"));
+    });
+    check_has(message, "does not carry the expected name localhost (OpenSSL: hostname mismatch)");
+    check_has(message, "it carries CN=localhost.");
+    check_has(message, "The certificate has no DNS SANs");
+    check_has(message, "the subject CN (CN=localhost) is not used for the name check");
+    check_has(message, "reissue the certificate with subjectAltName DNS:localhost");
+    // Refused with every permissive callback too: addrmap's own re-check never uses the CN either.
+    for (const weakening& w : weakenings()) {
+        BOOST_TEST_CONTEXT(w.name) {
+            const tls_context weak(lab_options());
+            w.apply(weak.native_handle());
+            const std::string again = expect_error(error_kind::tls_name, [&] {
+                addrmap::connect_tls(weak, reported_as("127.0.0.1", port), endpoint("127.0.0.1", port, "localhost"));
+            });
+            check_has(again, "The certificate has no DNS SANs");
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(native_handle_cannot_switch_verification_off) {
+    const std::uint16_t unrelated = lab_port("UNRELATED");
+    const std::uint16_t wrongca = lab_port("WRONGCA");
+    const std::uint16_t expired = lab_port("EXPIRED");
+    const std::uint16_t wildcard = lab_port("WILDCARD");
+    for (const weakening& w : weakenings()) {
+        BOOST_TEST_CONTEXT(w.name) {
+            const tls_context ctx(lab_options());
+            w.apply(ctx.native_handle());
+            const int calls_before = permissive_calls.load();
+
+            // A trusted chain, the wrong name: the handshake lets it through, addrmap's re-check does not.
+            std::string message = expect_error(error_kind::tls_name, [&] {
+                addrmap::connect_tls(ctx, reported_as("127.0.0.1", unrelated),
+                                     endpoint("127.0.0.1", unrelated, "localhost"));
+            });
+            check_has(message, "node 127.0.0.1:" + std::to_string(unrelated));
+            check_has(message, "does not carry the expected name localhost (OpenSSL: hostname mismatch)");
+            check_has(message, "it carries DNS:unrelated.example, CN=unrelated.example");
+            check_has(message, "reissue the certificate with DNS:localhost");
+
+            // The right name, an untrusted issuer.
+            message = expect_error(error_kind::tls_chain, [&] {
+                addrmap::connect_tls(ctx, reported_as("127.0.0.1", wrongca), endpoint("127.0.0.1", wrongca, "localhost"));
+            });
+            check_has(message, "certificate chain is not trusted (OpenSSL: unable to get local issuer certificate)");
+            check_has(message, "the certificate was issued by 'CN=addrmap tls-lab other CA'");
+            check_has(message, "ca_file '" + lab("LAB_CA") + "'");
+
+            // Expired (even with X509_V_FLAG_NO_CHECK_TIME on the context: the re-check always checks the time).
+            message = expect_error(error_kind::tls_chain, [&] {
+                addrmap::connect_tls(ctx, reported_as("127.0.0.1", expired), endpoint("127.0.0.1", expired, "localhost"));
+            });
+            check_has(message, "OpenSSL: certificate has expired");
+
+            // The premise: the switch was in the handshake's path (SSL_VERIFY_NONE has no callback to count).
+            if (std::string(w.name) != "SSL_CTX_set_verify(SSL_VERIFY_NONE)")
+                BOOST_TEST(permissive_calls.load() > calls_before, "the permissive function was never called");
+
+            // A good certificate still connects through the same weakened context.
+            auto conn = addrmap::connect_tls(ctx, reported_as("127.0.0.1", wildcard),
+                                             endpoint("127.0.0.1", wildcard, "node1.redis.test"));
+            BOOST_TEST(command(conn.get(), "PING") == "PONG");
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(own_chain_building_on_the_store_is_refused) {
+    const std::uint16_t port = lab_port("FORGED");
+    const endpoint forged("127.0.0.1", port, "localhost");
+    // The forged certificate names the lab CA as its issuer but is signed by another key: only the signature shows it.
+    {
+        const tls_context ctx(lab_options());
+        const std::string message =
+            expect_error(error_kind::tls_chain, [&] { addrmap::connect_tls(ctx, reported_as("127.0.0.1", port), forged); });
+        check_has(message, "OpenSSL: certificate signature failure");
+    }
+    // A store whose "verify" skips the signature checks lets the handshake accept it (no callback involved);
+    // addrmap refuses a store with functions of its own rather than verify through them.
+    const tls_context ctx(lab_options());
+    X509_STORE_set_verify(SSL_CTX_get_cert_store(ctx.native_handle()), [](X509_STORE_CTX*) -> int { return 1; });
+    const std::string message =
+        expect_error(error_kind::tls_chain, [&] { addrmap::connect_tls(ctx, reported_as("127.0.0.1", port), forged); });
+    check_has(message, "has its own chain-building or verification function (installed through "
+                       "tls_context::native_handle())");
+}
+
+BOOST_AUTO_TEST_CASE(resumed_session_is_checked_against_the_current_trust_store) {
+    const tls_context ctx(lab_options());
+    const std::uint16_t port = lab_port("WILDCARD");
+    const node_address node = reported_as("127.0.0.1", port);
+    const endpoint node1("127.0.0.1", port, "node1.redis.test");
+    { auto first = addrmap::connect_tls(ctx, node, node1); }
+    {
+        auto resumed = addrmap::connect_tls(ctx, node, node1);
+        BOOST_TEST(resumed.handshake().session_reused);  // the premise: this path resumes, skipping OpenSSL's check
+        BOOST_TEST(command(resumed.get(), "PING") == "PONG");
+    }
+    BOOST_TEST(ctx.cached_sessions() == 1u);
+    // Trust nothing any more. A resumed handshake still succeeds (OpenSSL verifies nothing on resumption);
+    // addrmap's check of the session's certificates against the store refuses it, and forgets the session.
+    SSL_CTX_set_cert_store(ctx.native_handle(), X509_STORE_new());
+    const std::string message = expect_error(error_kind::tls_chain, [&] { addrmap::connect_tls(ctx, node, node1); });
+    check_has(message, "certificate chain is not trusted");
+    check_has(message, "the certificate carries DNS:*.redis.test, CN=wildcard.redis.test");
+    BOOST_TEST(ctx.cached_sessions() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(hostile_certificate_text_is_escaped_and_cut) {
+    const std::uint16_t port = lab_port("HOSTILE");
+    const tls_context ctx(lab_options());
+    // 301 DNS SANs, the first with an ESC sequence; a CN with ESC sequences.
+    auto conn = addrmap::connect_tls(ctx, reported_as("127.0.0.1", port), endpoint("127.0.0.1", port, "n7.hostile.test"));
+    const auto& names = conn.handshake().certificate_names;
+    BOOST_TEST(names.size() == 302u);
+    BOOST_TEST(has_name(conn.handshake(), "DNS:evil\\x1b[31m.hostile.test"));
+    BOOST_TEST(has_name(conn.handshake(), "CN=hostile\\x1b[2J\\x1b]0;title"));
+    for (const auto& name : names) BOOST_TEST(all_printable(name), name);
+
+    const std::string name_error = expect_error(error_kind::tls_name, [&] {
+        addrmap::connect_tls(ctx, reported_as("127.0.0.1", port), endpoint("127.0.0.1", port, "localhost"));
+    });
+    BOOST_TEST(all_printable(name_error));
+    BOOST_TEST(name_error.size() < 4096u, name_error.size() << " bytes");
+    check_has(name_error, "it carries DNS:evil\\x1b[31m.hostile.test, DNS:n1.hostile.test");
+    check_has(name_error, "DNS:n15.hostile.test and 286 more.");
+
+    const tls_context system_store{tls_options{}};
+    const std::string chain_error = expect_error(error_kind::tls_chain, [&] {
+        addrmap::connect_tls(system_store, reported_as("127.0.0.1", port), endpoint("127.0.0.1", port, "n7.hostile.test"));
+    });
+    BOOST_TEST(all_printable(chain_error));
+    BOOST_TEST(chain_error.size() < 4096u, chain_error.size() << " bytes");
+    check_has(chain_error, "and 286 more.");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

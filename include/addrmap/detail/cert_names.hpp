@@ -2,6 +2,7 @@
 // its names ("DNS:x", "IP:y", "CN=z"), issuer, validity dates, and OpenSSL's error reasons.
 #pragma once
 
+#include <addrmap/detail/quote.hpp>
 #include <addrmap/detail/ssl_handles.hpp>
 
 #include <arpa/inet.h>
@@ -12,7 +13,6 @@
 #include <openssl/x509v3.h>
 
 #include <cstddef>
-#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <string>
@@ -21,22 +21,11 @@
 
 namespace addrmap::detail {
 
-/// Bytes from a certificate, made safe for a one-line message: control and non-ASCII bytes
-/// become \xNN, so a hostile certificate cannot forge log lines.
+/// Bytes from a certificate, made safe for a one-line message as detail::escaped makes them: control,
+/// non-ASCII and '\' bytes become \xNN, so a hostile certificate cannot forge log lines. Not cut here
+/// (tls_handshake_info keeps every name); messages cut when they quote.
 inline std::string printable(const unsigned char* data, std::size_t size) {
-    std::string out;
-    out.reserve(size);
-    for (std::size_t i = 0; i < size; ++i) {
-        const unsigned char c = data[i];
-        if (c >= 0x20 && c < 0x7f) {
-            out += static_cast<char>(c);
-        } else {
-            char buf[5];
-            std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned>(c));
-            out += buf;
-        }
-    }
-    return out;
+    return escaped(std::string_view(reinterpret_cast<const char*>(data), size), size);
 }
 
 inline std::string asn1_string_text(const ASN1_STRING* text) {
