@@ -77,17 +77,6 @@ inline std::vector<std::string> certificate_names(const X509* cert) {
     return names;
 }
 
-/// "a, b, c", or `none` when empty.
-inline std::string join_names(const std::vector<std::string>& names, std::string_view none = "no names") {
-    if (names.empty()) return std::string(none);
-    std::string out;
-    for (const auto& name : names) {
-        if (!out.empty()) out += ", ";
-        out += name;
-    }
-    return out;
-}
-
 /// A distinguished name in RFC 2253 form ("CN=addrmap test CA,O=Example").
 inline std::string x509_name_text(const X509_NAME* name) {
     if (name == nullptr) return {};
