@@ -70,31 +70,38 @@ public:
     /// mapping fails verification throws that error (it would fail the same way every time). Throws the seed's own error when one
     /// seed is given, else error{connect} listing each seed's failure.
     void connect() {
-        const auto deadline = clock::now() + options_.deadline;
+        const auto deadline = clock::now() + std::min(options_.deadline, std::chrono::milliseconds(24 * 3600 * 1000));
         std::string failures;
-        for (std::size_t i = 0; i < core_.seed_count(); ++i) {
+        bool discovered = false;
+        for (std::size_t i = 0; i < core_.seed_count() && !discovered; ++i) {
             try {
-                refresh_from(core_.seed(i), deadline);
-                for (node_id n = 0; n < core_.id_limit(); ++n) {
-                    if (!core_.exists(n) || !core_.node(n).in_topology || core_.node(n).role != node_role::master)
-                        continue;
-                    try {
-                        link(n, deadline);
-                    } catch (const error& e) {
-                        // Unreachable is a state (shown in nodes(), dialed again when needed); a certificate
-                        // or mapping that does not verify is a configuration error, and it is the caller's now.
-                        if (e.kind() != error_kind::connect && e.kind() != error_kind::timeout) throw;
-                        core_.on_unreachable(n, e);
-                    }
+                const std::uint64_t generation = core_.refresh_started(clock::now());
+                try {
+                    refresh_from(core_.seed(i), deadline, generation);
+                } catch (...) {
+                    core_.refresh_finished(clock::now());
+                    throw;
                 }
-                return;
+                core_.refresh_finished(clock::now());
+                discovered = true;
             } catch (const error& e) {
                 if (core_.seed_count() == 1) throw;
                 failures += "\n  seed #" + std::to_string(i + 1) + " " + detail::escaped(options_.seeds[i], 300) +
                             ": " + e.what();
             }
         }
-        throw error(error_kind::connect, "no seed could be used to discover the cluster:" + failures);
+        if (!discovered) throw error(error_kind::connect, "no seed could be used to discover the cluster:" + failures);
+        for (node_id n = 0; n < core_.id_limit(); ++n) {
+            if (!core_.exists(n) || !core_.node(n).in_topology || core_.node(n).role != node_role::master) continue;
+            try {
+                link(n, deadline);
+            } catch (const error& e) {
+                // Unreachable is a state (shown in nodes(), dialed again when needed); a certificate or
+                // mapping that does not verify is a configuration error, and it is the caller's now.
+                if (e.kind() != error_kind::connect && e.kind() != error_kind::timeout) throw;
+                core_.on_unreachable(n, e);
+            }
+        }
     }
 
     /// printf-style command (hiredis format: %s, %b, ...) routed by `key`.
@@ -185,7 +192,9 @@ public:
                 case core_decision::kind::send: break;
             }
             try {
-                return link(d.node, c.deadline);
+                redisContext* context = link(d.node, c.deadline);
+                links_[d.node]->set_io_deadline(std::nullopt);  // the caller's own calls: command_timeout only
+                return context;
             } catch (const error& e) {
                 if (core_.on_not_sent(c, d.node, e, clock::now()) == core_verdict::fail) throw;
             }
@@ -218,7 +227,7 @@ public:
             info.problem = node.problem;
             if (id < links_.size() && links_[id]) {
                 info.connected = true;
-                info.handshake = links_[id]->connection.handshake();
+                info.handshake = links_[id]->handshake();
             }
             out.push_back(std::move(info));
         }
@@ -246,21 +255,16 @@ public:
     }
 
 private:
-    struct node_link {
-        tls_connection connection;
-        bool timeout_lowered = false;  ///< the socket timeout was cut to a call's remaining deadline
-    };
-
     static constexpr char asking_command[] = "*1\r\n$6\r\nASKING\r\n";
     static constexpr std::size_t asking_length = sizeof(asking_command) - 1;
 
     // ---- connections ----------------------------------------------------------------------------------
 
-    /// True when an idle connection can take a command: no error, nothing unread. A server that closed
+    /// True when an idle connection can take a command: no error, nothing unsent or unread. A server that closed
     /// it (idle `timeout`, CLIENT KILL, failover) has left EOF or a TLS close_notify to read; RESP2 never
     /// sends unasked, so anything readable on an idle connection means it is not usable.
     static bool idle_link_usable(redisContext* c) noexcept {
-        if (c == nullptr || c->err != 0 || c->fd < 0) return false;
+        if (c == nullptr || c->err != 0 || c->fd < 0 || sdslen(c->obuf) != 0) return false;
         if (c->reader != nullptr && c->reader->pos < c->reader->len) return false;
         pollfd p{};
         p.fd = c->fd;
@@ -269,10 +273,14 @@ private:
     }
 
     /// The connection to node `n`, made (mapped, resolved, TCP, TLS verified, AUTH) if there is none or
-    /// the idle one is no longer usable; bounded by `deadline`. Throws what the dial threw.
+    /// the idle one is no longer usable; bounded by `deadline`, which then bounds every read and write on
+    /// it until the next call arms its own. Throws what the dial threw.
     redisContext* link(node_id n, clock::time_point deadline) {
         if (n < links_.size() && links_[n]) {
-            if (idle_link_usable(links_[n]->connection.get())) return links_[n]->connection.get();
+            if (idle_link_usable(links_[n]->get())) {
+                links_[n]->set_io_deadline(deadline);
+                return links_[n]->get();
+            }
             links_[n].reset();
             ++core_.stats().stale_reconnects;
             core_.on_closed(n);
@@ -290,12 +298,13 @@ private:
         for (const std::string& address : addresses) {
             if (left().count() <= 0) break;
             try {
-                node_link fresh{connect_tls(tls_, node.reported, mapped, dial_limits{address, left()})};
-                authenticate(fresh.connection, node);
+                tls_connection fresh = connect_tls(tls_, node.reported, mapped, dial_limits{address, left()});
+                fresh.set_io_deadline(deadline);
+                authenticate(fresh, node);
                 if (links_.size() <= n) links_.resize(n + 1);
                 links_[n].emplace(std::move(fresh));
                 core_.on_connected(n);
-                return links_[n]->connection.get();
+                return links_[n]->get();
             } catch (const error& e) {
                 if (e.kind() != error_kind::connect && e.kind() != error_kind::timeout) throw;
                 last = e;  // try the name's next address
@@ -329,21 +338,6 @@ private:
         if (n < links_.size()) links_[n].reset();
     }
 
-    /// Cuts the socket timeout to what is left of the deadline when that is below command_timeout
-    /// (and restores it when a later call has more time), so no read outlives its call.
-    void fit_timeout(node_id n, clock::time_point deadline) {
-        node_link& l = *links_[n];
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
-        if (left < options_.tls.command_timeout) {
-            const timeval tv = detail::to_timeval(std::max(left, std::chrono::milliseconds(1)));
-            redisSetTimeout(l.connection.get(), tv);
-            l.timeout_lowered = true;
-        } else if (l.timeout_lowered) {
-            redisSetTimeout(l.connection.get(), detail::to_timeval(options_.tls.command_timeout));
-            l.timeout_lowered = false;
-        }
-    }
-
     /// Writes what hiredis buffered. Returns how many bytes left for the socket (all, on success).
     static std::size_t flush(redisContext* c, bool& ok) noexcept {
         const std::size_t total = sdslen(c->obuf);
@@ -362,8 +356,8 @@ private:
         if (c->err == REDIS_ERR_PROTOCOL) return "it sent bytes that are not RESP (" + detail::escaped(c->errstr, 200) + ")";
         if (c->err == REDIS_ERR_IO && (std::strstr(c->errstr, "temporarily unavailable") != nullptr ||
                                        std::strstr(c->errstr, "timed out") != nullptr))
-            return "no reply came within the time left (command_timeout " +
-                   std::to_string(options_.tls.command_timeout.count()) + " ms, or the call's deadline)";
+            return "no reply came in time (the call's deadline, or command_timeout " +
+                   std::to_string(options_.tls.command_timeout.count()) + " ms for one read)";
         return "the connection was lost (" + detail::escaped(c->errstr[0] != '\0' ? c->errstr : "closed", 200) + ")";
     }
 
@@ -391,7 +385,6 @@ private:
                 if (core_.on_not_sent(c, d.node, e, clock::now()) == core_verdict::fail) throw *c.failure;
                 continue;
             }
-            fit_timeout(d.node, c.deadline);
             core_.on_send(c);
             ++core_.stats().round_trips;
             if (d.asking) redisAppendFormattedCommand(ctx, asking_command, asking_length);
@@ -441,18 +434,15 @@ private:
         std::vector<std::size_t> again;
         std::optional<clock::time_point> wake;
         auto finish = [&](std::size_t i) { results[i].emplace(*calls[i].failure); };
-        bool refreshed = false;
+        // Refresh (when due) before routing anything, so no entry is routed to a node the refresh forgets.
+        const clock::time_point deadline = calls[pending.front()].deadline;
+        if (clock::now() < deadline && core_.refresh_due(clock::now())) refresh_within(deadline);
         for (std::size_t i : pending) {
             call_state& c = calls[i];
-            core_decision d = core_.next(c, clock::now());
-            if (d.what == core_decision::kind::refresh && !refreshed) {
-                refresh_within(c.deadline);
-                refreshed = true;
-                d = core_.next(c, clock::now());
-            }
+            const core_decision d = core_.next(c, clock::now());
             switch (d.what) {
                 case core_decision::kind::fail: finish(i); continue;
-                case core_decision::kind::refresh:  // a refresh was just tried: route on what we have
+                case core_decision::kind::refresh:  // due again already: the next wave refreshes first
                 case core_decision::kind::wait:
                     if (d.what == core_decision::kind::wait) wake = wake ? std::min(*wake, d.until) : d.until;
                     again.push_back(i);
@@ -470,14 +460,12 @@ private:
         // Write every node's share first, so all nodes work while we read from the first.
         for (group& g : groups) {
             redisContext* ctx = nullptr;
-            const clock::time_point deadline = calls[g.entries.front()].deadline;
             try {
                 ctx = link(g.node, deadline);
             } catch (const error& e) {
                 for (std::size_t i : g.entries) settle(core_.on_not_sent(calls[i], g.node, e, clock::now()), i, calls, results, again);
                 continue;
             }
-            fit_timeout(g.node, deadline);
             ++core_.stats().round_trips;
             for (std::size_t k = 0; k < g.entries.size(); ++k) {
                 call_state& c = calls[g.entries[k]];
@@ -513,7 +501,7 @@ private:
         }
         for (group& g : groups) {
             if (!g.written) continue;
-            redisContext* ctx = links_[g.node]->connection.get();
+            redisContext* ctx = links_[g.node]->get();
             std::size_t k = 0;
             for (; k < g.entries.size(); ++k) {
                 void* raw = nullptr;
@@ -549,27 +537,29 @@ private:
     /// Asks the best nodes in turn until one gives a view the core installs. False (map unchanged)
     /// when none did before `deadline`; each node's answer is appended to `failures` if given.
     bool refresh_within(clock::time_point deadline, std::string* failures = nullptr) {
-        core_.refresh_started(clock::now());
+        const std::uint64_t generation = core_.refresh_started(clock::now());
+        bool installed = false;
         for (node_id n : core_.refresh_candidates()) {
             if (clock::now() >= deadline) {
                 if (failures != nullptr) *failures += "\n  (the deadline passed before more nodes could be asked)";
                 break;
             }
             try {
-                refresh_from(n, deadline);
-                return true;
+                refresh_from(n, deadline, generation);
+                installed = true;
+                break;
             } catch (const error& e) {
                 if (failures != nullptr && core_.exists(n))
                     *failures += "\n  " + to_string(core_.node(n).reported) + ": " + e.what();
             }
         }
-        return false;
+        core_.refresh_finished(clock::now());
+        return installed;
     }
 
     /// CLUSTER SHARDS where the server has it (it carries hostname/endpoint), else CLUSTER SLOTS.
-    void refresh_from(node_id n, clock::time_point deadline) {
+    void refresh_from(node_id n, clock::time_point deadline, std::uint64_t generation = 0) {
         redisContext* c = link(n, deadline);
-        fit_timeout(n, deadline);
         topology topo;
         const char* how = "CLUSTER SHARDS";
         bool use_slots = no_cluster_shards_;
@@ -596,7 +586,7 @@ private:
                                                       detail::escaped(std::string_view(reply->str, reply->len), 300));
             topo = with_sender(n, [&] { return parse_cluster_slots(reply.get()); });
         }
-        for (node_id gone : core_.install(topo, n, how)) drop(gone);
+        for (node_id gone : core_.install(topo, n, how, generation)) drop(gone);
     }
 
     /// A topology parser's error, with the node that sent the reply.
@@ -634,7 +624,7 @@ private:
     Policy policy_;
     tls_context tls_;
     cluster_core core_;
-    std::vector<std::optional<node_link>> links_;  // by node_id
+    std::vector<std::optional<tls_connection>> links_;  // by node_id
     bool no_cluster_shards_ = false;
 };
 

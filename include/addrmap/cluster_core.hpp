@@ -106,8 +106,11 @@ public:
             throw error(error_kind::config, "cluster_options.seeds is empty: give at least one \"host:port\"");
         if (options.max_redirects < 1) throw error(error_kind::config, "cluster_options.max_redirects must be >= 1");
         if (options.deadline.count() <= 0) throw error(error_kind::config, "cluster_options.deadline must be > 0 ms");
-        if (options.min_backoff.count() < 0 || options.max_backoff < options.min_backoff)
-            throw error(error_kind::config, "cluster_options: need 0 <= min_backoff <= max_backoff");
+        if (options.min_backoff.count() < 1 || options.max_backoff < options.min_backoff)
+            throw error(error_kind::config, "cluster_options: need 1 ms <= min_backoff <= max_backoff (a zero "
+                                            "backoff would redial a refusing node in a hot loop)");
+        if (options.refresh_min_interval.count() < 1)
+            throw error(error_kind::config, "cluster_options.refresh_min_interval must be >= 1 ms");
         for (std::size_t i = 0; i < options.seeds.size(); ++i) {
             const node_address seed = parse_address(options.seeds[i], "seed #" + std::to_string(i + 1));
             const node_id id = record(seed, node_role::seed);
@@ -123,14 +126,15 @@ public:
     std::size_t seed_count() const noexcept { return seeds_.size(); }
     node_id seed(std::size_t i) const noexcept { return seeds_[i]; }
     bool exists(node_id id) const noexcept { return id < nodes_.size() && nodes_[id] != nullptr; }
-    const core_node& node(node_id id) const { return *nodes_.at(id); }
+    /// The node `id`; error{topology} when it left the topology and was forgotten.
+    const core_node& node(node_id id) const { return *known(id); }
     std::size_t id_limit() const noexcept { return nodes_.size(); }  ///< every id is below this
     bool has_topology() const noexcept { return has_topology_; }
 
     /// Maps the node through the policy if it is not mapped yet. Throws the policy's (or the
     /// grammar's) error, with where the address came from, and remembers it as the node's problem.
     const core_node& ensure_mapped(node_id id) {
-        core_node& n = *nodes_.at(id);
+        core_node& n = *known(id);
         if (n.mapped) return n;
         try {
             set_mapping(n, map_checked(n.reported));
@@ -157,6 +161,10 @@ public:
         n.down = true;
         n.problem = why.message();
         refresh_wanted_ = true;
+        // A MOVED target that cannot be reached cannot vouch for its slot: let views from others install.
+        pending_moved_.erase(std::remove_if(pending_moved_.begin(), pending_moved_.end(),
+                                            [id](const pending_move& m) { return m.target == id; }),
+                             pending_moved_.end());
     }
     /// The driver closed a connection on its own (found stale while idle, or disconnect()): no failure.
     void on_closed(node_id id) noexcept {
@@ -188,10 +196,21 @@ public:
     /// True when a refresh is wanted (a MOVED, CLUSTERDOWN, a lost node, no topology yet) and the
     /// rate limit allows one now.
     bool refresh_due(clock::time_point now) const noexcept {
-        if (!refresh_wanted_ && has_topology_) return false;
+        if ((!refresh_wanted_ && has_topology_) || refresh_in_flight_) return false;
         return !last_refresh_ || now - *last_refresh_ >= refresh_min_interval_;
     }
-    void refresh_started(clock::time_point now) noexcept { last_refresh_ = now; }
+    /// A refresh begins (one at a time): returns its generation, which install() takes, so an answer
+    /// to an older refresh can never replace a newer one (an async driver may see them out of order).
+    std::uint64_t refresh_started(clock::time_point now) noexcept {
+        last_refresh_ = now;
+        refresh_in_flight_ = true;
+        return ++refresh_generation_;
+    }
+    /// The refresh ended, installed or not; the rate limit counts from its end.
+    void refresh_finished(clock::time_point now) noexcept {
+        last_refresh_ = now;
+        refresh_in_flight_ = false;
+    }
     void request_refresh() noexcept { refresh_wanted_ = true; }
 
     /// Whom to ask for the topology, best first: targets of MOVEDs not yet confirmed (they know the
@@ -201,7 +220,7 @@ public:
         auto add = [&](node_id id) {
             if (exists(id) && std::find(order.begin(), order.end(), id) == order.end()) order.push_back(id);
         };
-        for (auto it = pending_moved_.rbegin(); it != pending_moved_.rend(); ++it) add(it->second);
+        for (auto it = pending_moved_.rbegin(); it != pending_moved_.rend(); ++it) add(it->target);
         for (int pass = 0; pass < 3; ++pass)
             for (node_id id = 0; id < nodes_.size(); ++id) {
                 const core_node* n = nodes_[id].get();
@@ -219,7 +238,13 @@ public:
     /// the previous map in place. Replicas the policy refuses are kept as unmapped rows with their
     /// problem (they are not dialed). Returns the nodes that left the topology and were forgotten:
     /// the driver closes their connections.
-    std::vector<node_id> install(const topology& topo, node_id reporter, std::string_view how) {
+    /// `generation` is refresh_started()'s; 0 means "the newest" (a caller that refreshes one at a time).
+    std::vector<node_id> install(const topology& topo, node_id reporter, std::string_view how,
+                                 std::uint64_t generation = 0) {
+        if (generation == 0) generation = refresh_generation_;
+        if (generation < installed_generation_)
+            throw error(error_kind::topology, "a topology answer to an older refresh arrived after a newer one was "
+                                              "installed; it was not installed");
         const std::string where = " (in " + std::string(how) + " from " + to_string(nodes_.at(reporter)->reported) + ")";
         struct planned {
             node_address address;
@@ -259,9 +284,12 @@ public:
         }
         check_no_shared_endpoints(plan, where);
         // A view that contradicts a MOVED applied since the last install is older than what we know.
-        for (const auto& [slot, target] : pending_moved_) {
+        for (const pending_move& m : pending_moved_) {
+            const std::uint16_t slot = m.slot;
+            const node_id target = m.target;
             const shard* s = topo.owner_of(slot);
-            if (!exists(target)) continue;
+            // The MOVED target itself knows best: its view is newer than its own MOVED.
+            if (!exists(target) || target == reporter) continue;
             if (s == nullptr || to_string(resolve_unknown(s->master, reporter)) != to_string(nodes_[target]->reported)) {
                 ++stats_.stale_views_refused;
                 throw error(error_kind::topology,
@@ -303,7 +331,12 @@ public:
         for (node_id id : seeds_)
             if (!nodes_[id]->in_topology) nodes_[id]->role = node_role::seed;
         owners_ = owners;
-        pending_moved_.clear();
+        // MOVEDs that arrived while this refresh was on its way may be newer than the view: keep those.
+        pending_moved_.erase(std::remove_if(pending_moved_.begin(), pending_moved_.end(),
+                                            [generation](const pending_move& m) { return m.generation < generation; }),
+                             pending_moved_.end());
+        installed_generation_ = generation;
+        refresh_in_flight_ = false;
         refresh_wanted_ = false;
         has_topology_ = true;
         ++stats_.refreshes;
@@ -319,7 +352,7 @@ public:
         c.command = command;
         c.may_repeat = may_repeat(command, options.repeat_policy);
         c.started = now;
-        c.deadline = now + options.deadline.value_or(deadline_);
+        c.deadline = saturating_add(now, options.deadline.value_or(deadline_));
         c.not_before = now;
         return c;
     }
@@ -564,26 +597,43 @@ private:
     }
 
     void note_moved(std::uint16_t slot, node_id target) {
+        // Stamped with the newest refresh generation: an install of that generation or a later one
+        // (requested after this MOVED) clears it; an answer to an earlier request does not.
+        const pending_move m{slot, target, refresh_generation_ + (refresh_in_flight_ ? 1 : 0)};
         for (auto& entry : pending_moved_)
-            if (entry.first == slot) {
-                entry.second = target;
+            if (entry.slot == slot) {
+                entry = m;
                 return;
             }
         if (pending_moved_.size() >= 64) pending_moved_.erase(pending_moved_.begin());  // bounded: the newest count
-        pending_moved_.emplace_back(slot, target);
+        pending_moved_.push_back(m);
+    }
+
+    core_node* known(node_id id) const {
+        if (id >= nodes_.size() || nodes_[id] == nullptr)
+            throw error(error_kind::topology, "node #" + std::to_string(id) + " left the topology and was forgotten");
+        return nodes_[id].get();
+    }
+
+    /// t + d, or the end of time when that would overflow (a deadline of "forever" must not wrap around).
+    template <class Rep, class Period>
+    static clock::time_point saturating_add(clock::time_point t, std::chrono::duration<Rep, Period> d) noexcept {
+        const auto room = std::chrono::duration_cast<std::chrono::duration<Rep, Period>>(clock::time_point::max() - t);
+        return d >= room ? clock::time_point::max() : t + std::chrono::duration_cast<clock::duration>(d);
     }
 
     void schedule_backoff(call_state& c, clock::time_point now) noexcept {
         const int step = std::min(c.backoff_step++, 20);
         auto base = min_backoff_ * (std::int64_t{1} << step);
         if (base > max_backoff_ || base.count() < 0) base = max_backoff_;
+        base = std::min(base, std::chrono::milliseconds(3600 * 1000));  // keeps the arithmetic below in range
         // Jitter from the upper half of the step, so many clients that lost the same node spread out.
         jitter_state_ ^= jitter_state_ << 13, jitter_state_ ^= jitter_state_ >> 7, jitter_state_ ^= jitter_state_ << 17;
         const auto half = std::chrono::duration_cast<std::chrono::microseconds>(base) / 2;
         const auto extra = half.count() > 0 ? std::chrono::microseconds(static_cast<std::int64_t>(
                                                   jitter_state_ % static_cast<std::uint64_t>(half.count() + 1)))
                                             : std::chrono::microseconds(0);
-        c.not_before = std::min(now + half + extra, c.deadline);
+        c.not_before = std::min(saturating_add(now, half + extra), c.deadline);
     }
 
     core_verdict fail(call_state& c, error e) {
@@ -619,7 +669,15 @@ private:
     std::unordered_map<std::string, node_id> index_;  // to_string(reported) -> id
     std::vector<node_id> seeds_;
     std::array<node_id, slot_count> owners_{};
-    std::vector<std::pair<std::uint16_t, node_id>> pending_moved_;  // MOVEDs since the last install
+    struct pending_move {
+        std::uint16_t slot;
+        node_id target;
+        std::uint64_t generation;  // the first refresh generation that must already reflect it
+    };
+    std::vector<pending_move> pending_moved_;  // MOVEDs an installed view has not confirmed yet
+    std::uint64_t refresh_generation_ = 0;     // of the newest refresh started
+    std::uint64_t installed_generation_ = 0;   // of the refresh whose view is installed
+    bool refresh_in_flight_ = false;
     std::optional<clock::time_point> last_refresh_;
     bool refresh_wanted_ = true;
     bool has_topology_ = false;

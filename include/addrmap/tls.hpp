@@ -163,6 +163,7 @@ struct tls_link_state {
     std::string session_key;
     std::chrono::steady_clock::time_point deadline{};
     bool deadline_armed = false;  ///< re-arm socket timeouts to what is left until `deadline`
+    socket_io_state io;           ///< after the handshake: the socket BIOs' fd and the armed call deadline
 
     // What the verify callback saw; after a failed handshake the peer certificate is gone.
     bool names_captured = false;
@@ -817,14 +818,22 @@ inline std::pair<tls_redis_ptr, tls_handshake_info> open_link(const std::shared_
     }
 
     // Every later write (ours, and plain hiredis calls on context_for_key) goes through send(MSG_NOSIGNAL):
-    // a node that went away yields EPIPE (a lost connection), never a process-killing SIGPIPE.
-    const BIO_METHOD* nosignal = nosignal_socket_method();
-    bio_ptr write_bio(nosignal != nullptr ? BIO_new(nosignal) : nullptr);
-    if (!write_bio)
-        throw error(error_kind::tls_handshake, route + ": OpenSSL could not create the connection's write BIO (" +
+    // a node that went away yields EPIPE (a lost connection), never a process-killing SIGPIPE. Reads and
+    // writes also wait at most until a deadline a driver arms (tls_connection::set_io_deadline).
+    const BIO_METHOD* method = nosignal_socket_method();
+    bio_ptr write_bio(method != nullptr ? BIO_new(method) : nullptr);
+    bio_ptr read_bio(method != nullptr ? BIO_new(method) : nullptr);
+    if (!write_bio || !read_bio)
+        throw error(error_kind::tls_handshake, route + ": OpenSSL could not create the connection's socket BIOs (" +
                                                    last_openssl_reason() + ")");
-    BIO_set_fd(write_bio.get(), link->fd, BIO_NOCLOSE);
-    SSL_set0_wbio(live, write_bio.release());  // the SSL* owns it now
+    st.io.fd = link->fd;
+    attach_socket_io(write_bio.get(), &st.io);
+    attach_socket_io(read_bio.get(), &st.io);
+    SSL_set0_wbio(live, write_bio.release());  // the SSL* owns them now
+    SSL_set0_rbio(live, read_bio.release());
+    // Without partial writes a failed SSL_write of many records reports nothing written although earlier
+    // records reached the server: the driver's "was this command written?" must see every record that left.
+    SSL_set_mode(live, SSL_MODE_ENABLE_PARTIAL_WRITE);
 
     // 4. One round trip. With TLS 1.3 the server's verdict on our client certificate (and its
     //    session tickets) only arrive after the handshake; PING makes both arrive now. Any reply,
@@ -973,6 +982,14 @@ public:
     const node_address& reported() const noexcept { return reported_; }
     /// The endpoint this connection dials (an owning copy of what connect_tls was given).
     const endpoint& mapped() const noexcept { return mapped_; }
+
+    /// Bounds every later read and write on this connection (also inside one SSL record) by `deadline`;
+    /// past it they fail as a timeout. std::nullopt: only the socket timeouts (command_timeout) bound them.
+    void set_io_deadline(std::optional<std::chrono::steady_clock::time_point> deadline) noexcept {
+        detail::socket_io_state& io = context_.get_deleter().state->io;
+        io.armed = deadline.has_value();
+        if (deadline) io.deadline = *deadline;
+    }
 
     /// A fresh TCP + verified TLS connection through the same path, resuming the cached session.
     /// On failure it throws and this object keeps its old connection (strong guarantee).

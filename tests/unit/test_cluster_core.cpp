@@ -456,11 +456,100 @@ BOOST_AUTO_TEST_CASE(the_repeat_table) {
     BOOST_TEST(!is_safe_to_repeat("*1\r\n$3\r\nGE"));
 }
 
+
+// Review: a MOVED whose target then died blocked every later view ("older than a MOVED") for good.
+BOOST_AUTO_TEST_CASE(a_moved_target_that_cannot_be_reached_no_longer_blocks_views) {
+    ready_core r;
+    call_state c = r.core.start(slot_of_counter(), get, {}, t0);
+    const node_id source = r.core.next(c, t0).node;
+    const auto moved = parse_resp("-MOVED 6680 10.0.0.3:7002\r\n");
+    r.core.on_reply(c, source, *moved, t0);
+    const node_id target = id_of(r.core, at("10.0.0.3", 7002));
+    BOOST_CHECK_THROW(r.core.install(three_masters(), source, "CLUSTER SHARDS"), error);
+    r.core.on_unreachable(target, error(error_kind::connect, "refused"));
+    BOOST_CHECK_NO_THROW(r.core.install(three_masters(), source, "CLUSTER SHARDS"));
+    BOOST_TEST(r.core.owner(slot_of_counter()) == source);
+}
+
+BOOST_AUTO_TEST_CASE(the_moved_target_s_own_view_is_accepted) {
+    ready_core r;
+    call_state c = r.core.start(slot_of_counter(), get, {}, t0);
+    const node_id source = r.core.next(c, t0).node;
+    const auto moved = parse_resp("-MOVED 6680 10.0.0.3:7002\r\n");
+    r.core.on_reply(c, source, *moved, t0);
+    const node_id target = id_of(r.core, at("10.0.0.3", 7002));
+    // The target gave the slot back meanwhile: its word is newer than its own MOVED.
+    BOOST_CHECK_NO_THROW(r.core.install(three_masters(), target, "CLUSTER SHARDS"));
+    BOOST_TEST(r.core.owner(slot_of_counter()) == source);
+}
+
+// Review: an async driver may see refresh answers out of order; an older one must not undo a newer one.
+BOOST_AUTO_TEST_CASE(an_answer_to_an_older_refresh_never_replaces_a_newer_one) {
+    ready_core r;
+    const std::uint64_t older = r.core.refresh_started(t0 + milliseconds(200));
+    r.core.refresh_finished(t0 + milliseconds(200));
+    const std::uint64_t newer = r.core.refresh_started(t0 + milliseconds(400));
+    topology fresh = three_masters();
+    fresh.shards[1].ranges = {{5461, 6679}, {6681, 10922}};
+    fresh.shards[2].ranges = {{6680, 6680}, {10923, 16383}};
+    const node_id n3 = id_of(r.core, at("10.0.0.3", 7002));
+    BOOST_CHECK_NO_THROW(r.core.install(fresh, n3, "CLUSTER SHARDS", newer));
+    BOOST_CHECK_EXCEPTION(r.core.install(three_masters(), r.core.seed(0), "CLUSTER SHARDS", older), error,
+                          [](const error& e) { return e.kind() == error_kind::topology; });
+    BOOST_TEST(r.core.owner(slot_of_counter()) == n3);
+}
+
+BOOST_AUTO_TEST_CASE(one_refresh_at_a_time) {
+    ready_core r;
+    r.core.request_refresh();
+    BOOST_TEST(r.core.refresh_due(t0 + milliseconds(500)));
+    r.core.refresh_started(t0 + milliseconds(500));
+    BOOST_TEST(!r.core.refresh_due(t0 + milliseconds(5000)));  // still in flight
+    r.core.refresh_finished(t0 + milliseconds(5000));
+    BOOST_TEST(!r.core.refresh_due(t0 + milliseconds(5050)));  // the rate limit counts from the end
+    BOOST_TEST(r.core.refresh_due(t0 + milliseconds(5100)));
+}
+
+BOOST_AUTO_TEST_CASE(a_huge_deadline_means_forever_not_already_past) {
+    ready_core r;
+    call_options forever;
+    forever.deadline = milliseconds::max();
+    call_state c = r.core.start(slot_of_counter(), get, forever, t0);
+    BOOST_TEST((r.core.next(c, t0).what == core_decision::kind::send));
+    BOOST_TEST((c.deadline > t0 + std::chrono::hours(24 * 365)));
+    cluster_options o = options_with();
+    o.max_backoff = milliseconds::max();
+    ready_core big_backoff(o);
+    call_state b = big_backoff.core.start(slot_of_counter(), get, {}, t0);
+    for (int i = 0; i < 40; ++i) big_backoff.core.on_not_sent(b, big_backoff.core.next(b, b.not_before).node,
+                                                              error(error_kind::connect, "refused"), b.not_before);
+    BOOST_TEST((b.not_before <= b.deadline));
+    BOOST_TEST((b.not_before > t0));
+}
+
+BOOST_AUTO_TEST_CASE(a_forgotten_node_is_a_topology_error_not_a_crash) {
+    ready_core r;
+    const node_id old_master = id_of(r.core, at("10.0.0.3", 7002));
+    topology t = three_masters();
+    t.shards[2].master = at("10.0.1.3", 7102);
+    t.shards[2].replicas.clear();
+    r.core.install(t, r.core.seed(0), "CLUSTER SHARDS");
+    BOOST_CHECK_EXCEPTION(r.core.node(old_master), error, [](const error& e) { return e.kind() == error_kind::topology; });
+    BOOST_CHECK_EXCEPTION(r.core.ensure_mapped(old_master), error,
+                          [](const error& e) { return e.kind() == error_kind::topology; });
+}
+
 BOOST_AUTO_TEST_CASE(bad_options_fail_at_construction) {
     cluster_options o = options_with();
     o.deadline = milliseconds(0);
     BOOST_CHECK_THROW((cluster_core{o, &as_reported}), error);
     o = options_with({});
+    BOOST_CHECK_THROW((cluster_core{o, &as_reported}), error);
+    o = options_with();
+    o.min_backoff = milliseconds(0);  // would redial a refusing node in a hot loop
+    BOOST_CHECK_THROW((cluster_core{o, &as_reported}), error);
+    o = options_with();
+    o.refresh_min_interval = milliseconds(0);
     BOOST_CHECK_THROW((cluster_core{o, &as_reported}), error);
     o = options_with({"10.0.0.1:70000"});
     BOOST_CHECK_EXCEPTION((cluster_core{o, &as_reported}), error, [](const error& e) {

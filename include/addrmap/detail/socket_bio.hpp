@@ -1,12 +1,17 @@
-// addrmap/detail/socket_bio.hpp — a minimal write-only socket BIO whose write is send(MSG_NOSIGNAL), put on every
-// connection after the handshake: a write to a node that went away then fails with EPIPE, never raises SIGPIPE.
+// addrmap/detail/socket_bio.hpp — the socket BIO put on every connection after the handshake: writes use
+// send(MSG_NOSIGNAL) (a node that went away gives EPIPE, never SIGPIPE), and reads and writes wait at most until
+// the deadline a driver armed, so no reply, however slowly it dribbles in, holds a call past its deadline.
 #pragma once
 
 #include <openssl/bio.h>
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include <cerrno>
+#include <chrono>
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -14,18 +19,65 @@
 namespace addrmap::detail {
 
 // Built from scratch rather than from BIO_s_socket()'s functions: the BIO_meth_get_* getters are deprecated
-// from OpenSSL 3.5, and OpenSSL only ever writes, flushes and asks for the fd through a write BIO.
+// from OpenSSL 3.5. One read BIO and one write BIO per connection share one socket_io_state.
 
-inline int nosignal_bio_fd(BIO* bio) noexcept {
-    return static_cast<int>(reinterpret_cast<std::intptr_t>(BIO_get_data(bio)));
+/// The socket and the deadline of the call in progress (armed by the driver, see tls_connection::set_io_deadline).
+struct socket_io_state {
+    int fd = -1;
+    bool armed = false;
+    bool eof = false;
+    std::chrono::steady_clock::time_point deadline{};
+};
+
+inline socket_io_state* io_state_of(BIO* bio) noexcept { return static_cast<socket_io_state*>(BIO_get_data(bio)); }
+
+/// Waits until the socket is ready for `events`, at most until the armed deadline. False when the time is
+/// up (errno = EAGAIN, which hiredis reports as "Resource temporarily unavailable", i.e. a timeout).
+inline bool wait_until_ready(const socket_io_state& io, short events) noexcept {
+    if (!io.armed) return true;  // plain blocking I/O, bounded per call by the socket timeouts
+    while (true) {
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(io.deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) break;
+        pollfd p{};
+        p.fd = io.fd;
+        p.events = events;
+        const int ready = ::poll(&p, 1, static_cast<int>(left.count() < INT_MAX ? left.count() : INT_MAX));
+        if (ready > 0) return true;
+        if (ready < 0 && errno != EINTR) return true;  // let recv/send report the error itself
+    }
+    errno = EAGAIN;
+    return false;
 }
 
-/// write(2) as OpenSSL's socket BIO does it, but with send(MSG_NOSIGNAL); retry flags as OpenSSL sets them.
-inline int nosignal_socket_write(BIO* bio, const char* data, int length) {
-    const int fd = nosignal_bio_fd(bio);
-    if (length < 0 || fd < 0 || BIO_get_init(bio) == 0) return -1;
-    const ssize_t sent = ::send(fd, data, static_cast<std::size_t>(length), MSG_NOSIGNAL);
+/// recv(2) as OpenSSL's socket BIO does it, retry and EOF flags included, within the armed deadline.
+inline int deadline_socket_read(BIO* bio, char* data, int length) {
+    socket_io_state* io = io_state_of(bio);
+    if (io == nullptr || length < 0 || BIO_get_init(bio) == 0) return -1;
     BIO_clear_retry_flags(bio);
+    if (!wait_until_ready(*io, POLLIN)) {
+        BIO_set_retry_read(bio);
+        return -1;
+    }
+    const ssize_t got = ::recv(io->fd, data, static_cast<std::size_t>(length), 0);
+    if (got <= 0) {
+        if (BIO_sock_should_retry(static_cast<int>(got)))
+            BIO_set_retry_read(bio);
+        else if (got == 0)
+            io->eof = true;
+    }
+    return static_cast<int>(got);
+}
+
+/// write(2) as OpenSSL's socket BIO does it, but with send(MSG_NOSIGNAL), within the armed deadline.
+inline int nosignal_socket_write(BIO* bio, const char* data, int length) {
+    socket_io_state* io = io_state_of(bio);
+    if (io == nullptr || length < 0 || BIO_get_init(bio) == 0) return -1;
+    BIO_clear_retry_flags(bio);
+    if (!wait_until_ready(*io, POLLOUT)) {
+        BIO_set_retry_write(bio);
+        return -1;
+    }
+    const ssize_t sent = ::send(io->fd, data, static_cast<std::size_t>(length), MSG_NOSIGNAL);
     if (sent <= 0 && BIO_sock_should_retry(static_cast<int>(sent))) BIO_set_retry_write(bio);
     return static_cast<int>(sent);
 }
@@ -35,16 +87,13 @@ inline int nosignal_socket_puts(BIO* bio, const char* text) {
 }
 
 inline long nosignal_socket_ctrl(BIO* bio, int command, long number, void* pointer) {
+    socket_io_state* io = io_state_of(bio);
     switch (command) {
-        case BIO_C_SET_FD:  // BIO_set_fd: the fd in *pointer; the fd is never closed here (BIO_NOCLOSE only)
-            BIO_set_data(bio, reinterpret_cast<void*>(static_cast<std::intptr_t>(*static_cast<int*>(pointer))));
-            BIO_set_shutdown(bio, static_cast<int>(number));
-            BIO_set_init(bio, 1);
-            return 1;
         case BIO_C_GET_FD:
-            if (BIO_get_init(bio) == 0) return -1;
-            if (pointer != nullptr) *static_cast<int*>(pointer) = nosignal_bio_fd(bio);
-            return nosignal_bio_fd(bio);
+            if (BIO_get_init(bio) == 0 || io == nullptr) return -1;
+            if (pointer != nullptr) *static_cast<int*>(pointer) = io->fd;
+            return io->fd;
+        case BIO_CTRL_EOF: return io != nullptr && io->eof ? 1 : 0;
         case BIO_CTRL_GET_CLOSE: return BIO_get_shutdown(bio);
         case BIO_CTRL_SET_CLOSE: BIO_set_shutdown(bio, static_cast<int>(number)); return 1;
         case BIO_CTRL_FLUSH:
@@ -54,7 +103,7 @@ inline long nosignal_socket_ctrl(BIO* bio, int command, long number, void* point
 }
 
 inline int nosignal_socket_create(BIO* bio) {
-    BIO_set_data(bio, reinterpret_cast<void*>(static_cast<std::intptr_t>(-1)));
+    BIO_set_data(bio, nullptr);
     BIO_set_init(bio, 0);
     return 1;
 }
@@ -65,6 +114,13 @@ inline int nosignal_socket_destroy(BIO* bio) {
     return 1;
 }
 
+/// Points a BIO of nosignal_socket_method() at `io` (which must outlive it); the fd is never closed here.
+inline void attach_socket_io(BIO* bio, socket_io_state* io) noexcept {
+    BIO_set_data(bio, io);
+    BIO_set_shutdown(bio, BIO_NOCLOSE);
+    BIO_set_init(bio, 1);
+}
+
 /// The method, built once and kept for the process's life (like OpenSSL's own static methods);
 /// nullptr only if OpenSSL could not allocate it.
 inline const BIO_METHOD* nosignal_socket_method() {
@@ -72,9 +128,10 @@ inline const BIO_METHOD* nosignal_socket_method() {
         const int index = BIO_get_new_index();
         if (index == -1) return static_cast<BIO_METHOD*>(nullptr);
         BIO_METHOD* m = BIO_meth_new(index | BIO_TYPE_SOURCE_SINK | BIO_TYPE_DESCRIPTOR,
-                                     "addrmap socket writer (send with MSG_NOSIGNAL)");
+                                     "addrmap socket (deadline-bounded, send with MSG_NOSIGNAL)");
         if (m == nullptr) return m;
-        if (BIO_meth_set_write(m, &nosignal_socket_write) != 1 || BIO_meth_set_puts(m, &nosignal_socket_puts) != 1 ||
+        if (BIO_meth_set_write(m, &nosignal_socket_write) != 1 || BIO_meth_set_read(m, &deadline_socket_read) != 1 ||
+            BIO_meth_set_puts(m, &nosignal_socket_puts) != 1 ||
             BIO_meth_set_ctrl(m, &nosignal_socket_ctrl) != 1 ||
             BIO_meth_set_create(m, &nosignal_socket_create) != 1 ||
             BIO_meth_set_destroy(m, &nosignal_socket_destroy) != 1) {
