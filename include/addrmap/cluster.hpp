@@ -7,6 +7,7 @@
 #include <addrmap/address.hpp>
 #include <addrmap/detail/command.hpp>
 #include <addrmap/detail/handles.hpp>
+#include <addrmap/detail/policy_errors.hpp>
 #include <addrmap/error.hpp>
 #include <addrmap/policies/identity.hpp>
 #include <addrmap/policies/ip_to_hostname.hpp>
@@ -145,8 +146,10 @@ public:
             throw error(error_kind::config, "cluster_options.seeds is empty: give at least one \"host:port\"");
         if (options_.max_redirects < 1 || options_.max_retries < 0)
             throw error(error_kind::config, "cluster_options.max_redirects must be >= 1 and max_retries >= 0");
-        for (std::size_t i = 0; i < options_.seeds.size(); ++i)
+        for (std::size_t i = 0; i < options_.seeds.size(); ++i) {
             seeds_.push_back(parse_address(options_.seeds[i], "seed #" + std::to_string(i + 1)));
+            seeds_.back().origin = address_origin::configured;  // the user named it: always allowed
+        }
         slot_owner_.fill(no_node);
     }
 
@@ -353,14 +356,35 @@ private:
     using clock = std::chrono::steady_clock;
 
     /// The record for a reported address, created (and mapped through the policy, once) if new.
-    std::size_t node_for(const node_address& reported, node_role role) {
+    /// `source` ("MOVED", "CLUSTER SHARDS", ...) and `reporter` (the node whose reply named it) are
+    /// added to a refusal, so it says who reported the address; no_node: the caller named it.
+    std::size_t node_for(const node_address& reported, node_role role, const char* source = nullptr,
+                         std::size_t reporter = no_node) {
         std::string key = to_string(reported);
         if (auto it = index_.find(key); it != index_.end()) return it->second;
-        const endpoint mapped = detail::policy_access::map(policy_, reported);
+        const auto context = [&] {
+            return "reported by " + (reporter == no_node ? std::string("the caller") : to_string(nodes_[reporter]->reported)) +
+                   (source ? std::string(" in ") + source : std::string());
+        };
+        // The parsers already refuse such hosts; this keeps command_on and any other path to the same grammar.
+        if (auto problem = detail::check_host(reported.host, false))
+            throw error(reporter == no_node ? error_kind::config : error_kind::protocol,
+                        context() + ": node " + key + " refused before mapping: " + problem->message);
+        node_address marked = reported;
+        for (const node_address& seed : seeds_)  // the seeds' own names are allowed, wherever reported
+            if (detail::iequals_ascii(seed.host, reported.host)) marked.origin = address_origin::configured;
+        std::optional<endpoint> maybe;
+        try {
+            maybe.emplace(detail::policy_access::map(policy_, marked));
+        } catch (const error& e) {
+            if (source == nullptr && reporter == no_node) throw;
+            throw detail::with_context(e, context());
+        }
+        const endpoint& mapped = *maybe;
         if (mapped.tls_name().empty())
             throw error(error_kind::config, "the policy mapped " + key + " to an empty TLS name; a TLS name is required");
         auto node = std::make_unique<node_record>();
-        node->reported = reported;
+        node->reported = marked;
         node->dial_host.assign(mapped.dial_host());
         node->port = mapped.port();
         node->tls_name.assign(mapped.tls_name());
@@ -483,7 +507,11 @@ private:
                 }
                 use_slots = true;  // e.g. NOPERM for an ACL user allowed only CLUSTER SLOTS: ask that instead
             } else {
-                topo = parse_cluster_shards(reply.get());
+                try {
+                    topo = parse_cluster_shards(reply.get());
+                } catch (const error& e) {
+                    throw detail::with_context(e, "CLUSTER SHARDS reply from " + to_string(nodes_[n]->reported));
+                }
             }
         }
         if (use_slots) {
@@ -492,26 +520,31 @@ private:
             if (reply->type == REDIS_REPLY_ERROR)
                 throw error(error_kind::topology, to_string(nodes_[n]->reported) + " refused CLUSTER SLOTS: " +
                                                       detail::escaped(std::string_view(reply->str, reply->len), 300));
-            topo = parse_cluster_slots(reply.get());
+            try {
+                topo = parse_cluster_slots(reply.get());
+            } catch (const error& e) {
+                throw detail::with_context(e, "CLUSTER SLOTS reply from " + to_string(nodes_[n]->reported));
+            }
         }
-        apply(topo, n);
+        apply(topo, n, use_slots ? "CLUSTER SLOTS" : "CLUSTER SHARDS");
         ++stats_.refreshes;
     }
 
     /// Installs a parsed topology. Every node is mapped before anything changes, so a node the
     /// policy cannot map leaves the previous slot map in place.
-    void apply(const topology& topo, std::size_t reporter) {
+    void apply(const topology& topo, std::size_t reporter, const char* source) {
         std::array<std::size_t, slot_count> owners;
         owners.fill(no_node);
         std::vector<std::pair<std::size_t, node_role>> seen;
         std::vector<std::vector<slot_range>> slots_of;
         for (const shard& s : topo.shards) {
-            const std::size_t master = node_for(resolve_unknown_host(s.master, reporter), node_role::master);
+            const std::size_t master = node_for(resolve_unknown_host(s.master, reporter), node_role::master, source, reporter);
             seen.emplace_back(master, node_role::master);
             for (const slot_range& r : s.ranges)
                 for (std::uint32_t slot = r.first; slot <= r.last; ++slot) owners[slot] = master;
             for (const node_address& replica : s.replicas)
-                seen.emplace_back(node_for(resolve_unknown_host(replica, reporter), node_role::replica), node_role::replica);
+                seen.emplace_back(node_for(resolve_unknown_host(replica, reporter), node_role::replica, source, reporter),
+                                  node_role::replica);
         }
         for (auto& node : nodes_) {
             node->in_topology = false;
@@ -599,7 +632,13 @@ private:
             ask_target = no_node;
             if (reply && reply->type == REDIS_REPLY_ERROR) {
                 const std::string_view text(reply->str, reply->len);
-                if (auto redirect = parse_redirect(text)) {
+                std::optional<redirect> redirect;
+                try {
+                    redirect = parse_redirect(text);
+                } catch (const error& e) {
+                    throw detail::with_context(e, "reply from " + to_string(nodes_[n]->reported));
+                }
+                if (redirect) {
                     if (++redirects > options_.max_redirects)
                         throw error(error_kind::redirect_limit,
                                     "gave up after " + std::to_string(options_.max_redirects) +
@@ -607,7 +646,9 @@ private:
                     // While a slot changes hands, source and target can briefly point at each other;
                     // back off after the first few redirects instead of spinning through the limit.
                     if (redirects > 2) backoff(redirects - 3);
-                    const std::size_t target = node_for(resolve_unknown_host(redirect->target, n), node_role::master);
+                    const std::size_t target =
+                        node_for(resolve_unknown_host(redirect->target, n), node_role::master,
+                                 redirect->type == redirect::kind::moved ? "MOVED" : "ASK", n);
                     if (redirect->type == redirect::kind::moved) {
                         ++stats_.moved;
                         slot_owner_[redirect->slot] = target;
@@ -621,11 +662,11 @@ private:
                 }
                 if (text.substr(0, 8) == "TRYAGAIN") {
                     ++stats_.tryagain;
-                    last_problem = std::string(text);
+                    last_problem = detail::escaped(text, 300);
                     reply.reset();
                 } else if (text.substr(0, 11) == "CLUSTERDOWN") {
                     ++stats_.clusterdown;
-                    last_problem = std::string(text);
+                    last_problem = detail::escaped(text, 300);
                     reply.reset();
                     refresh_if_due();
                 }
