@@ -380,10 +380,12 @@ inline std::string describe_problem(std::string_view what, std::string_view text
 
 /// Parses a configured address: "host:port", "[v6]:port". Throws error{config} naming the
 /// text, the column and what was expected; `what` says where it came from ("seed #2").
+/// The result's origin is address_origin::configured: the user wrote it (use it for user input only).
 inline node_address parse_address(std::string_view text, std::string_view what = "address") {
     node_address out;
     if (auto problem = detail::parse_address_into(text, detail::address_syntax::config, out))
         throw error(error_kind::config, detail::describe_problem(what, text, *problem));
+    out.origin = address_origin::configured;
     return out;
 }
 

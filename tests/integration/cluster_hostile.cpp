@@ -245,7 +245,7 @@ BOOST_AUTO_TEST_CASE(the_second_listener_counts_a_legitimate_redirect) {
     BOOST_TEST(get_value(cluster, "k") == "<not a string>");  // nil, from 127.0.0.2
     BOOST_TEST(other.connections() == 1);
     BOOST_TEST(other.auths() == 1);
-    BOOST_TEST(cluster.stats().moved == 1u);
+    BOOST_TEST(cluster.stats().moved >= 1u);  // a refresh in between may hand the slot back once more
 }
 
 BOOST_AUTO_TEST_CASE(hostile_redirect_targets_reach_nothing_and_send_no_auth) {

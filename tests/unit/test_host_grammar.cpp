@@ -200,6 +200,7 @@ BOOST_AUTO_TEST_CASE(origin_is_not_part_of_the_address) {
     BOOST_TEST(addrmap::to_string(configured("node.example.com")) == "node.example.com:7000");
     BOOST_TEST((node_address{}.origin == addrmap::address_origin::reported));  // safe default
     BOOST_TEST((addrmap::parse_redirect_target("n.example.com:1").origin == addrmap::address_origin::reported));
+    BOOST_TEST((addrmap::parse_address("n.example.com:1").origin == addrmap::address_origin::configured));
 }
 
 // ---- allowed_names
