@@ -258,7 +258,8 @@ BOOST_AUTO_TEST_CASE(bad_patterns_are_config_errors_with_a_column) {
     };
     for (const auto& [pattern, message] : cases) {
         BOOST_TEST_CONTEXT("pattern '" << pattern << "'") {
-            const auto e = error_of([&] { (void)allowed_names{pattern}; });
+            const std::string& text = pattern;  // a structured binding cannot be captured before C++20
+            const auto e = error_of([&] { (void)allowed_names{text}; });
             BOOST_REQUIRE(e.has_value());
             BOOST_TEST((e->kind() == error_kind::config));
             BOOST_TEST(std::string(e->what()) == "addrmap: config: " + message);
@@ -412,7 +413,8 @@ BOOST_AUTO_TEST_CASE(env_allowed_names) {
     };
     for (const auto& [value, message] : bad) {
         BOOST_TEST_CONTEXT("value '" << value << "'") {
-            const auto e = error_of([&] { (void)addrmap::env(variables{{"ADDRMAP_ALLOWED_NAMES", value}}); });
+            const std::string& text = value;  // a structured binding cannot be captured before C++20
+            const auto e = error_of([&] { (void)addrmap::env(variables{{"ADDRMAP_ALLOWED_NAMES", text}}); });
             BOOST_REQUIRE(e.has_value());
             BOOST_TEST((e->kind() == error_kind::config));
             BOOST_TEST(std::string(e->what()) == "addrmap: config: " + message);
