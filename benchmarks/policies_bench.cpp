@@ -203,7 +203,8 @@ void register_all() {
     const node_address v6 = reported("fd00::3");
 
     // Size-independent policies.
-    auto id = share(identity{});
+    // A reported name passes identity only when allowed: the cost measured includes that check.
+    auto id = share(identity{addrmap::allowed_names{"*.example.com"}});
     add_map("map/identity/ipv4/hit", id, v4, v4.host);
     add_map("map/identity/ipv6/hit", id, v6, v6.host);
     add_map("map/identity/name/hit", id, name_input, name_input.host);

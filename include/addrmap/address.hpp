@@ -18,47 +18,138 @@
 
 namespace addrmap {
 
-/// What a reported host string is. Decided by inet_pton, never by DNS.
+/// What a host string is. Decided by one grammar over every byte of the text, never by DNS.
 enum class host_kind {
     unknown,  ///< "" or "?": the server does not know; means "the host of the node you asked"
-    ipv4,
-    ipv6,     ///< always stored unbracketed
-    name,     ///< a DNS name (syntax-checked only)
+    ipv4,     ///< a strict dotted quad: four decimal parts 0..255, no leading zeros
+    ipv6,     ///< an unbracketed IPv6 literal (no zone id); always stored unbracketed
+    name,     ///< a valid DNS name (see is_valid_dns_name); syntax only
+    invalid,  ///< anything else: NUL, control bytes, whitespace, '%' zone ids, non-ASCII, bad labels, ...
 };
 
-/// Classifies a host as reported or configured. IPv6 must be unbracketed here.
-inline host_kind classify_host(std::string_view host) noexcept {
-    if (host.empty() || host == "?") return host_kind::unknown;
-    if (host.size() > 253) return host_kind::name;  // too long for an IP; a name check rejects it later
-    char buf[256];
-    host.copy(buf, host.size());
-    buf[host.size()] = '\0';
-    unsigned char bin[sizeof(in6_addr)];
-    if (::inet_pton(AF_INET, buf, bin) == 1) return host_kind::ipv4;
-    if (::inet_pton(AF_INET6, buf, bin) == 1) return host_kind::ipv6;
-    return host_kind::name;
+namespace detail {
+
+inline bool is_digit(char c) noexcept { return c >= '0' && c <= '9'; }
+inline bool is_hex_digit(char c) noexcept {
+    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+inline bool is_label_char(char c) noexcept {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '-' || c == '_';
+}
+/// Every byte a host of any kind may contain: DNS label characters, '.' and ':' (IPv6).
+inline bool is_host_char(char c) noexcept { return is_label_char(c) || c == '.' || c == ':'; }
+
+/// ASCII case-insensitive equality (DNS names compare this way).
+inline bool iequals_ascii(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        char x = a[i], y = b[i];
+        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+        if (x != y) return false;
+    }
+    return true;
 }
 
-/// True for a syntactically valid DNS name (labels of [A-Za-z0-9_-], no empty label,
-/// no leading/trailing '-', at most 63 per label and 253 in all). A trailing dot is refused.
-inline bool is_valid_dns_name(std::string_view name) noexcept {
-    if (name.empty() || name.size() > 253) return false;
-    std::size_t label_len = 0;
-    char prev = '.';
-    for (char c : name) {
-        if (c == '.') {
-            if (label_len == 0 || prev == '-') return false;
-            label_len = 0;
-        } else {
-            const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                            c == '-' || c == '_';
-            if (!ok) return false;
-            if (label_len == 0 && c == '-') return false;
-            if (++label_len > 63) return false;
+/// The longest IPv6 literal inet_pton accepts: "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255".
+constexpr std::size_t longest_ipv6_literal = 45;
+
+/// A strict dotted quad into 4 bytes (network order): "10.0.0.1"; not "010.0.0.1", "10.1", "1.2.3.4.".
+inline bool parse_dotted_quad(std::string_view text, unsigned char* out) noexcept {
+    if (text.size() < 7 || text.size() > 15) return false;
+    std::size_t part = 0, digits = 0;
+    unsigned value = 0;
+    for (std::size_t i = 0; i <= text.size(); ++i) {
+        if (i == text.size() || text[i] == '.') {
+            if (digits == 0 || part > 3 || value > 255) return false;
+            out[part++] = static_cast<unsigned char>(value);
+            digits = 0;
+            value = 0;
+            continue;
         }
-        prev = c;
+        if (!is_digit(text[i])) return false;
+        if (digits == 1 && value == 0) return false;  // a leading zero: octal to some resolvers
+        if (++digits > 3) return false;
+        value = value * 10 + static_cast<unsigned>(text[i] - '0');
     }
-    return label_len != 0 && prev != '-';
+    return part == 4;
+}
+
+/// The label rules of is_valid_dns_name, for text already known to hold only label characters and '.'.
+/// Also refuses a name whose last label a resolver would read as a number ("127.1", "0x7f.0.0.2",
+/// "2130706434": inet_aton forms that getaddrinfo dials as an IP address).
+inline bool dns_labels_ok(std::string_view name) noexcept {
+    if (name.empty() || name.size() > 253) return false;
+    std::size_t label_start = 0;
+    for (std::size_t i = 0; i <= name.size(); ++i) {
+        if (i < name.size() && name[i] != '.') continue;
+        const std::size_t length = i - label_start;
+        if (length == 0 || length > 63) return false;  // also a leading, doubled or trailing dot
+        if (name[label_start] == '-' || name[i - 1] == '-') return false;
+        label_start = i + 1;
+    }
+    const std::size_t last_dot = name.rfind('.');
+    const std::string_view last = last_dot == std::string_view::npos ? name : name.substr(last_dot + 1);
+    bool all_digits = true;
+    for (char c : last) all_digits = all_digits && is_digit(c);
+    if (all_digits) return false;
+    if (last.size() >= 2 && last[0] == '0' && (last[1] == 'x' || last[1] == 'X')) {
+        bool all_hex = true;
+        for (char c : last.substr(2)) all_hex = all_hex && is_hex_digit(c);
+        if (all_hex) return false;
+    }
+    return true;
+}
+
+/// The one host classifier. Looks at every byte of `host` (no NUL-terminated copy that would hide
+/// what follows a NUL). For an IP, `bytes` (16 bytes) receives the address in network order: IPv4 in
+/// the first 4. Allocation-free.
+inline host_kind classify_host_into(std::string_view host, unsigned char* bytes) noexcept {
+    if (host.empty() || host == "?") return host_kind::unknown;
+    if (host.size() > 253) return host_kind::invalid;
+    bool colon = false, ipv4_chars = true, ipv6_chars = true;
+    for (char c : host) {
+        if (!is_host_char(c)) return host_kind::invalid;
+        colon = colon || c == ':';
+        ipv4_chars = ipv4_chars && (is_digit(c) || c == '.');
+        ipv6_chars = ipv6_chars && (is_hex_digit(c) || c == ':' || c == '.');
+    }
+    if (colon) {
+        if (!ipv6_chars || host.size() > longest_ipv6_literal) return host_kind::invalid;
+        char buf[longest_ipv6_literal + 1];
+        host.copy(buf, host.size());  // only hex digits, ':' and '.': the copy is exactly the text
+        buf[host.size()] = '\0';
+        return ::inet_pton(AF_INET6, buf, bytes) == 1 ? host_kind::ipv6 : host_kind::invalid;
+    }
+    if (ipv4_chars) return parse_dotted_quad(host, bytes) ? host_kind::ipv4 : host_kind::invalid;
+    return dns_labels_ok(host) ? host_kind::name : host_kind::invalid;
+}
+
+}  // namespace detail
+
+/// Classifies a host as reported or configured (IPv6 unbracketed). Every parser and check in addrmap
+/// takes its answer from here, so no two of them can disagree about what a host is.
+inline host_kind classify_host(std::string_view host) noexcept {
+    unsigned char bytes[16];
+    return detail::classify_host_into(host, bytes);
+}
+
+/// True for a syntactically valid DNS name: labels of [A-Za-z0-9_-], none empty, none starting or
+/// ending with '-', at most 63 characters each and 253 in all; no trailing dot; and not a text a
+/// resolver reads as an IP address (an all-digit or 0x-hex last label). Same as
+/// `classify_host(name) == host_kind::name`.
+inline bool is_valid_dns_name(std::string_view name) noexcept { return classify_host(name) == host_kind::name; }
+
+/// Stable lower-case name of a kind, for messages and tests.
+constexpr const char* to_string(host_kind kind) noexcept {
+    switch (kind) {
+        case host_kind::unknown: return "unknown";
+        case host_kind::ipv4: return "ipv4";
+        case host_kind::ipv6: return "ipv6";
+        case host_kind::name: return "name";
+        case host_kind::invalid: return "invalid";
+    }
+    return "?";
 }
 
 /// Parses a decimal TCP port 1..65535 (digits only, no sign, no spaces).
@@ -73,22 +164,34 @@ inline std::optional<std::uint16_t> parse_port(std::string_view text) noexcept {
     return static_cast<std::uint16_t>(value);
 }
 
+/// Where a node_address came from. Policies hold *reported* names to the names the user allowed;
+/// a *configured* one (a seed, or a reported address whose host is a seed's host) is always allowed.
+enum class address_origin {
+    reported,    ///< from a server: CLUSTER SHARDS/SLOTS, MOVED/ASK (the safe default)
+    configured,  ///< from the user: a seed in cluster_options
+};
+
 /// A node as the cluster reported it: CLUSTER SLOTS / SHARDS entry, MOVED/ASK target, seed.
 struct node_address {
     std::string host;      ///< exactly as reported; IPv6 unbracketed; "" or "?" = unknown
     std::uint16_t port = 0;
     std::string hostname;  ///< hostname the server announced (Redis 7 metadata), empty if none
+    /// Where it came from. Not part of the address: operator== and to_string ignore it.
+    address_origin origin = address_origin::reported;
 
     host_kind kind() const noexcept { return classify_host(host); }
     bool host_known() const noexcept { return kind() != host_kind::unknown; }
+    bool is_configured() const noexcept { return origin == address_origin::configured; }
 
+    /// Equal when host, port and announced hostname are; `origin` is where it came from, not what it is.
     friend bool operator==(const node_address& a, const node_address& b) noexcept {
         return a.host == b.host && a.port == b.port && a.hostname == b.hostname;
     }
     friend bool operator!=(const node_address& a, const node_address& b) noexcept { return !(a == b); }
 };
 
-/// "host:port", with IPv6 bracketed ("[::1]:7000") and an unknown host as "?:7000".
+/// "host:port", with IPv6 bracketed ("[::1]:7000") and an unknown host as "?:7000". A host that is
+/// not valid (see host_kind::invalid) is shown escaped, so the result is always printable ASCII.
 inline std::string format_host_port(std::string_view host, std::uint16_t port) {
     std::string out;
     const host_kind kind = classify_host(host);
@@ -99,6 +202,8 @@ inline std::string format_host_port(std::string_view host, std::uint16_t port) {
         out += ']';
     } else if (kind == host_kind::unknown) {
         out += '?';
+    } else if (kind == host_kind::invalid) {
+        out += detail::escaped(host, 300);
     } else {
         out += host;
     }
@@ -171,6 +276,50 @@ enum class address_syntax {
     redirect,  ///< MOVED/ASK and CLUSTER replies: split on the last colon, host may be "" or "?"
 };
 
+/// "character 'x'" for printable ASCII, "byte 0x1B" otherwise, so a message stays readable.
+inline std::string describe_char(char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte >= 0x20 && byte < 0x7F) return std::string("character '") + c + "'";
+    constexpr const char* hex = "0123456789ABCDEF";
+    return std::string("byte 0x") + hex[byte >> 4] + hex[byte & 0xF];
+}
+
+/// Why classify_host says host_kind::invalid, pointing at the first offending byte or label. The
+/// message does not repeat the host (callers quote it where they need to). Only meaningful for such
+/// a host; for any other it still returns a (generic) problem.
+inline parse_problem describe_invalid_host(std::string_view host) {
+    if (host.size() > 253) return parse_problem{253, "name is longer than 253 characters"};
+    for (std::size_t i = 0; i < host.size(); ++i)
+        if (!is_host_char(host[i]))
+            return parse_problem{i, "unexpected " + describe_char(host[i]) + "; expected letters, digits, '-', '_' or '.'"};
+    if (host.find(':') != std::string_view::npos)
+        return parse_problem{0, quoted(host) + " is not an IPv6 address"};
+    if (host.find_first_not_of("0123456789.") == std::string_view::npos)
+        return parse_problem{0, quoted(host) + " looks like an IPv4 address but is not one"};
+    std::size_t label_start = 0;
+    for (std::size_t i = 0; i <= host.size(); ++i) {
+        if (i < host.size() && host[i] != '.') continue;
+        const std::size_t length = i - label_start;
+        if (length == 0) {
+            if (i == host.size()) return parse_problem{i - 1, "trailing '.' is not accepted; drop it"};
+            return parse_problem{i, "empty label (a leading dot or two dots in a row)"};
+        }
+        if (length > 63) return parse_problem{label_start, "label longer than 63 characters"};
+        if (host[label_start] == '-') return parse_problem{label_start, "a label may not start with '-'"};
+        if (host[i - 1] == '-') return parse_problem{i - 1, "a label may not end with '-'"};
+        label_start = i + 1;
+    }
+    const std::size_t dot = host.rfind('.');
+    return parse_problem{dot == std::string_view::npos ? 0 : dot + 1,
+                         "the last label is a number, which a resolver reads as an IP address (inet_aton forms "
+                         "such as 127.1 or 0x7f.0.0.1), not as a name"};
+}
+
+/// "'<host>' is neither an IP address nor a valid DNS name: <why>", for a host classify_host calls invalid.
+inline std::string invalid_host_message(std::string_view host) {
+    return quoted(host) + " is neither an IP address nor a valid DNS name: " + describe_invalid_host(host).message;
+}
+
 /// Validates a host (unbracketed). `allow_unknown` admits "" and "?".
 inline std::optional<parse_problem> check_host(std::string_view host, bool allow_unknown) {
     switch (classify_host(host)) {
@@ -178,21 +327,11 @@ inline std::optional<parse_problem> check_host(std::string_view host, bool allow
             if (allow_unknown) return std::nullopt;
             return parse_problem{0, host.empty() ? "empty host" : "host '?' is not allowed here"};
         case host_kind::ipv4:
-        case host_kind::ipv6: return std::nullopt;
-        case host_kind::name: break;
+        case host_kind::ipv6:
+        case host_kind::name: return std::nullopt;
+        case host_kind::invalid: break;
     }
-    if (is_valid_dns_name(host)) return std::nullopt;
-    // Point at the first offending character, which is what a person needs to see.
-    std::size_t at = 0;
-    for (; at < host.size(); ++at) {
-        const char c = host[at];
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                        c == '_' || c == '.';
-        if (!ok) break;
-    }
-    if (at == host.size()) at = 0;
-    return parse_problem{at, quoted(host) +
-                                 " is neither an IP address nor a valid DNS name (letters, digits, '-', '_', '.')"};
+    return parse_problem{describe_invalid_host(host).offset, invalid_host_message(host)};
 }
 
 /// Non-throwing core of the address parsers; fills `out` on success.
@@ -217,8 +356,7 @@ inline std::optional<parse_problem> parse_address_into(std::string_view text, ad
         if (host.find(':') != std::string_view::npos) {
             if (syntax == address_syntax::config)
                 return parse_problem{0, "an IPv6 address needs brackets: [" + escaped(host, 80) + "]:port"};
-            if (classify_host(host) != host_kind::ipv6)
-                return parse_problem{0, quoted(host) + " is not an IPv6 address"};
+            if (classify_host(host) != host_kind::ipv6) return parse_problem{0, quoted(host) + " is not an IPv6 address"};
         }
         if (auto problem = check_host(host, syntax == address_syntax::redirect)) return problem;
     }
@@ -229,6 +367,7 @@ inline std::optional<parse_problem> parse_address_into(std::string_view text, ad
     out.host.assign(host.data(), host.size());
     out.port = *port;
     out.hostname.clear();
+    out.origin = address_origin::reported;
     return std::nullopt;
 }
 
@@ -241,10 +380,12 @@ inline std::string describe_problem(std::string_view what, std::string_view text
 
 /// Parses a configured address: "host:port", "[v6]:port". Throws error{config} naming the
 /// text, the column and what was expected; `what` says where it came from ("seed #2").
+/// The result's origin is address_origin::configured: the user wrote it (use it for user input only).
 inline node_address parse_address(std::string_view text, std::string_view what = "address") {
     node_address out;
     if (auto problem = detail::parse_address_into(text, detail::address_syntax::config, out))
         throw error(error_kind::config, detail::describe_problem(what, text, *problem));
+    out.origin = address_origin::configured;
     return out;
 }
 

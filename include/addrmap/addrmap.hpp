@@ -5,6 +5,7 @@
 #include <addrmap/version.hpp>
 #include <addrmap/error.hpp>
 #include <addrmap/address.hpp>
+#include <addrmap/allowed_names.hpp>
 #include <addrmap/policy.hpp>
 #include <addrmap/policies/identity.hpp>
 #include <addrmap/policies/ip_to_hostname.hpp>

@@ -575,7 +575,7 @@ private:
                 }
                 use_slots = true;  // e.g. NOPERM for an ACL user allowed only CLUSTER SLOTS: ask that instead
             } else {
-                topo = with_sender(n, [&] { return parse_cluster_shards(reply.get()); });
+                topo = with_sender(n, "CLUSTER SHARDS", [&] { return parse_cluster_shards(reply.get()); });
             }
         }
         if (use_slots) {
@@ -584,18 +584,18 @@ private:
             if (reply->type == REDIS_REPLY_ERROR)
                 throw error(error_kind::topology, to_string(core_.node(n).reported) + " refused CLUSTER SLOTS: " +
                                                       detail::escaped(std::string_view(reply->str, reply->len), 300));
-            topo = with_sender(n, [&] { return parse_cluster_slots(reply.get()); });
+            topo = with_sender(n, "CLUSTER SLOTS", [&] { return parse_cluster_slots(reply.get()); });
         }
         for (node_id gone : core_.install(topo, n, how, generation)) drop(gone);
     }
 
     /// A topology parser's error, with the node that sent the reply.
     template <class Parse>
-    topology with_sender(node_id n, Parse parse) {
+    topology with_sender(node_id n, const char* command, Parse parse) {
         try {
             return parse();
         } catch (const error& e) {
-            throw error(e.kind(), std::string(e.message()) + " (sent by " + to_string(core_.node(n).reported) + ")");
+            throw detail::with_context(e, std::string(command) + " reply from " + to_string(core_.node(n).reported));
         }
     }
 

@@ -10,6 +10,7 @@
 #include <addrmap/cluster_options.hpp>
 #include <addrmap/command_safety.hpp>
 #include <addrmap/detail/handles.hpp>
+#include <addrmap/detail/policy_errors.hpp>
 #include <addrmap/detail/quote.hpp>
 #include <addrmap/error.hpp>
 #include <addrmap/slot.hpp>
@@ -245,7 +246,7 @@ public:
         if (generation < installed_generation_)
             throw error(error_kind::topology, "a topology answer to an older refresh arrived after a newer one was "
                                               "installed; it was not installed");
-        const std::string where = " (in " + std::string(how) + " from " + to_string(nodes_.at(reporter)->reported) + ")";
+        const std::string where = "reported by " + reporter_name(reporter) + " in " + std::string(how);
         struct planned {
             node_address address;
             node_role role = node_role::master;
@@ -257,7 +258,7 @@ public:
         std::vector<planned> plan;
         const auto add = [&](const node_address& address, node_role role, const shard* owns) {
             planned p;
-            p.address = resolve_unknown(address, reporter);
+            p.address = as_configured_if_seed(resolve_unknown(address, reporter));
             p.role = role;
             p.owner_of = owns;
             plan.push_back(std::move(p));
@@ -278,7 +279,7 @@ public:
                 }
                 p.mapped = true;
             } catch (const error& e) {
-                if (p.role == node_role::master) throw error(e.kind(), std::string(e.message()) + where);
+                if (p.role == node_role::master) throw detail::with_context(e, where);
                 p.problem = e.message();
             }
         }
@@ -293,7 +294,7 @@ public:
             if (s == nullptr || to_string(resolve_unknown(s->master, reporter)) != to_string(nodes_[target]->reported)) {
                 ++stats_.stale_views_refused;
                 throw error(error_kind::topology,
-                            "the view" + where + " is older than what a MOVED already said: slot " +
+                            "the view " + where + " is older than what a MOVED already said: slot " +
                                 std::to_string(slot) + " is served by " + to_string(nodes_[target]->reported) +
                                 "; it was not installed");
             }
@@ -421,7 +422,7 @@ public:
         try {
             r = parse_redirect(text);
         } catch (const error& e) {
-            return fail(c, error(e.kind(), std::string(e.message()) + " (sent by " + reporter_name(from) + ")"));
+            return fail(c, detail::with_context(e, "reply from " + reporter_name(from)));
         }
         if (r) {
             if (++c.redirects > max_redirects_)
@@ -508,23 +509,28 @@ public:
     node_id node_for(const node_address& address, node_role role, std::string_view how, node_id reporter) {
         const auto known = index_.find(to_string(address));
         node_id id = known != index_.end() ? known->second : no_node;
-        const std::string where =
-            " (in " + std::string(how) + (exists(reporter) ? " from " + to_string(nodes_[reporter]->reported) : "") + ")";
         if (id != no_node && nodes_[id]->mapped) return id;
+        const std::string where = exists(reporter) ? "reported by " + reporter_name(reporter) + " in " + std::string(how)
+                                                   : "given to " + std::string(how);
+        // The parsers already refuse such hosts; this keeps every other path (command_on) to the same grammar.
+        if (auto problem = detail::check_host(address.host, false))
+            throw error(exists(reporter) ? error_kind::protocol : error_kind::config,
+                        where + ": node " + to_string(address) + " refused before mapping: " + problem->message);
+        const node_address marked = as_configured_if_seed(address);
         endpoint e = endpoint({}, 0, {});
         try {
-            e = map_checked(address);
+            e = map_checked(marked);
         } catch (const error& err) {
-            throw error(err.kind(), std::string(err.message()) + where);
+            throw detail::with_context(err, where);
         }
         for (node_id other = 0; other < nodes_.size(); ++other) {
             const core_node* n = nodes_[other].get();
             if (n == nullptr || other == id || !n->mapped || n->is_seed || n->port != e.port() ||
-                !detail::iequal_ascii(n->dial_host, e.dial_host()))
+                !detail::iequals_ascii(n->dial_host, e.dial_host()))
                 continue;
-            throw error(error_kind::config, shared_endpoint_message(n->reported, address, e.dial_host(), e.port()) + where);
+            throw error(error_kind::config, where + ": " + shared_endpoint_message(n->reported, marked, e.dial_host(), e.port()));
         }
-        if (id == no_node) id = record(address, role);
+        if (id == no_node) id = record(marked, role);
         set_mapping(*nodes_[id], e);
         return id;
     }
@@ -549,6 +555,17 @@ private:
         detail::check_mapping("the policy's mapping of " + to_string(address) + " (" + to_string(e) + ")", e);
         // The endpoint may view `address`, which the caller keeps alive; copy what we keep.
         return e;
+    }
+
+    /// "The seeds' own names are allowed": a reported host equal to a seed's host counts as configured.
+    node_address as_configured_if_seed(node_address address) const {
+        if (address.is_configured()) return address;
+        for (node_id id : seeds_)
+            if (detail::iequals_ascii(nodes_[id]->reported.host, address.host)) {
+                address.origin = address_origin::configured;
+                break;
+            }
+        return address;
     }
 
     static void set_mapping(core_node& n, const endpoint& e) {
@@ -589,10 +606,10 @@ private:
         for (std::size_t i = 0; i < plan.size(); ++i)
             for (std::size_t j = i + 1; j < plan.size(); ++j) {
                 const Plan &a = plan[i], &b = plan[j];
-                if (!a.mapped || !b.mapped || a.port != b.port || !detail::iequal_ascii(a.dial_host, b.dial_host))
+                if (!a.mapped || !b.mapped || a.port != b.port || !detail::iequals_ascii(a.dial_host, b.dial_host))
                     continue;
                 if (to_string(a.address) == to_string(b.address)) continue;  // listed twice: one node
-                throw error(error_kind::config, shared_endpoint_message(a.address, b.address, a.dial_host, a.port) + where);
+                throw error(error_kind::config, where + ": " + shared_endpoint_message(a.address, b.address, a.dial_host, a.port));
             }
     }
 

@@ -2,6 +2,8 @@
 // The shipped table (reads, and writes whose repetition leaves the same data), and the per-call override.
 #pragma once
 
+#include <addrmap/address.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
@@ -76,17 +78,6 @@ private:
     bool ok_ = false;
 };
 
-inline bool iequal_ascii(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        char x = a[i], y = b[i];
-        if (x >= 'a' && x <= 'z') x = static_cast<char>(x - 'a' + 'A');
-        if (y >= 'a' && y <= 'z') y = static_cast<char>(y - 'a' + 'A');
-        if (x != y) return false;
-    }
-    return true;
-}
-
 /// Commands that leave data unchanged, so running them twice is the same as once.
 inline constexpr std::string_view read_only_commands[] = {
     "BITCOUNT", "BITPOS",   "DBSIZE",      "DUMP",         "ECHO",       "EXISTS",     "EXPIRETIME", "GEODIST",
@@ -111,7 +102,7 @@ inline constexpr std::string_view repeatable_writes[] = {
 
 template <std::size_t N>
 bool in_table(std::string_view name, const std::string_view (&table)[N]) noexcept {
-    return std::any_of(table, table + N, [&](std::string_view entry) { return iequal_ascii(entry, name); });
+    return std::any_of(table, table + N, [&](std::string_view entry) { return iequals_ascii(entry, name); });
 }
 
 }  // namespace detail
@@ -131,19 +122,19 @@ inline bool is_safe_to_repeat(std::string_view encoded) noexcept {
     detail::resp_args args(encoded);
     const auto name = args.next();
     if (!name) return false;
-    using detail::iequal_ascii;
+    using detail::iequals_ascii;
     if (detail::in_table(*name, detail::read_only_commands)) return true;
     if (!detail::in_table(*name, detail::repeatable_writes)) return false;
-    const bool is_set = iequal_ascii(*name, "SET");
-    const bool is_zadd = iequal_ascii(*name, "ZADD");
+    const bool is_set = iequals_ascii(*name, "SET");
+    const bool is_zadd = iequals_ascii(*name, "ZADD");
     if (!is_set && !is_zadd) return true;
     // SET key value [options]: NX/XX/GET make the outcome depend on the state before; ZADD INCR counts.
     for (std::size_t skip = is_set ? 2 : 1; skip > 0; --skip)
         if (!args.next()) return false;
     while (auto option = args.next()) {
-        if (is_set && (iequal_ascii(*option, "NX") || iequal_ascii(*option, "XX") || iequal_ascii(*option, "GET")))
+        if (is_set && (iequals_ascii(*option, "NX") || iequals_ascii(*option, "XX") || iequals_ascii(*option, "GET")))
             return false;
-        if (is_zadd && iequal_ascii(*option, "INCR")) return false;
+        if (is_zadd && iequals_ascii(*option, "INCR")) return false;
     }
     return true;
 }

@@ -678,19 +678,24 @@ inline void verify_peer(SSL* ssl, const std::string& route, const endpoint& mapp
     }
 }
 
-/// Validates what the policy produced before any I/O.
+/// Validates what the policy produced before any I/O, by the same grammar as every parser
+/// (classify_host): the dial host and the TLS name must each be an IPv4 address, an IPv6 address or a
+/// valid DNS name. Anything else (a NUL that c_str() would cut, a space, a control byte) never reaches
+/// getaddrinfo or OpenSSL.
 inline void check_mapping(const std::string& route, const endpoint& mapped) {
     const host_kind dial_kind = classify_host(mapped.dial_host());
     if (dial_kind == host_kind::unknown)
         throw error(error_kind::config, route + ": the dial host is empty or unknown; fix the policy's mapping.");
+    if (dial_kind == host_kind::invalid)
+        throw error(error_kind::config, route + ": the dial host " + invalid_host_message(mapped.dial_host()) +
+                                            "; refused before dialing. Fix the policy's mapping.");
     if (mapped.port() == 0) throw error(error_kind::config, route + ": port 0 cannot be dialled; fix the policy.");
     const host_kind name_kind = classify_host(mapped.tls_name());
     if (name_kind == host_kind::unknown)
         throw error(error_kind::config, route + ": the TLS name is empty; every connection verifies a name, so "
                                                 "the policy must map the node to one.");
-    if (name_kind == host_kind::name && !is_valid_dns_name(mapped.tls_name()))
-        throw error(error_kind::config, route + ": the TLS name " + quoted(mapped.tls_name()) +
-                                            " is neither an IP address nor a valid DNS name.");
+    if (name_kind == host_kind::invalid)
+        throw error(error_kind::config, route + ": the TLS name " + invalid_host_message(mapped.tls_name()) + ".");
 }
 
 /// TCP through hiredis, then TLS on our own SSL* (expected name set), then one PING round trip.

@@ -233,16 +233,20 @@ inline std::uint16_t expect_port(const redisReply* r, const reply_location& at, 
     at.fail(std::string(field) + " " + std::to_string(value) + " is outside 1..65535");
 }
 
-/// A reported host: "" / "?" (unknown), an IP address (IPv6 unbracketed) or a DNS name.
+/// A reported host: "" / "?" (unknown), an IP address (IPv6 unbracketed) or a DNS name: whatever
+/// classify_host calls invalid (NUL, control bytes, spaces, zone ids, ...) fails the whole reply.
 inline void check_reported_host(std::string_view host, const reply_location& at, const char* field) {
-    const host_kind kind = classify_host(host);
-    if (kind == host_kind::name && !is_valid_dns_name(host))
-        at.fail(std::string(field) + " " + quoted(host) + " is neither an IP address nor a valid DNS name");
+    if (classify_host(host) == host_kind::invalid)
+        at.fail(std::string(field) + " " + invalid_host_message(host));
 }
 
+/// An announced hostname: empty (none), or a DNS name or IP address by the same grammar.
 inline void check_announced_hostname(std::string_view hostname, const reply_location& at) {
-    if (!hostname.empty() && !is_valid_dns_name(hostname))
-        at.fail("hostname " + quoted(hostname) + " is not a valid DNS name");
+    if (hostname.empty()) return;
+    const host_kind kind = classify_host(hostname);
+    if (kind == host_kind::unknown || kind == host_kind::invalid)
+        at.fail("hostname " + (kind == host_kind::unknown ? quoted(hostname) + " is not a valid DNS name"
+                                                            : invalid_host_message(hostname)));
 }
 
 /// Records which entry/shard claimed each slot so overlaps name both culprits.
@@ -315,7 +319,7 @@ inline void parse_slots_node(const redisReply* r, const reply_location& at, node
             } else if (key == "ip") {
                 // Sent when the endpoint is not the IP. node_address has no field for it: the
                 // endpoint is what MOVED/ASK name, so it is what we match and map.
-                expect_string(value, at, "metadata ip");
+                check_reported_host(expect_string(value, at, "metadata ip"), at, "metadata ip");
                 ip_announced = true;
             }  // other keys: newer servers; ignored
         }
@@ -372,6 +376,7 @@ inline shards_node parse_shards_node(const redisReply* r, const reply_location& 
     const std::optional<std::string_view> host = endpoint ? endpoint : ip;
     if (!host) at.fail("has neither 'endpoint' nor 'ip'");
     check_reported_host(*host, at, endpoint ? "endpoint" : "ip");
+    if (endpoint && ip) check_reported_host(*ip, at, "ip");
     node.address.host.assign(host->data(), host->size());
 
     // A TLS-only node (port 0) sends no "port" at all; a plaintext-only node no "tls-port".

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -131,6 +132,152 @@ inline void address(std::string_view text) {
     } catch (const addrmap::error& e) {
         check_rejection(e, {addrmap::error_kind::config});
     }
+}
+
+/// Calls f; true when it returned, false when it threw an addrmap::error that passes check_rejection.
+template <class F>
+bool accepted(F&& f, std::initializer_list<addrmap::error_kind> kinds) {
+    try {
+        f();
+        return true;
+    } catch (const addrmap::error& e) {
+        check_rejection(e, kinds);
+        return false;
+    }
+}
+
+/// One host grammar: every place a host enters (classify_host, parse_ip, the config and redirect address
+/// parsers, MOVED/ASK, the CIDR parser, the table grammar, CLUSTER SLOTS, allowed_names, the shipped
+/// policies and tls.hpp's check_mapping) gives the same answer about `text` as a host. The disagreement
+/// between two of them (a NUL hidden from one parser) is the bug class this target exists for.
+inline void host(std::string_view text) {
+    using addrmap::host_kind;
+    const host_kind kind = addrmap::classify_host(text);
+    const bool is_ip = kind == host_kind::ipv4 || kind == host_kind::ipv6;
+    const bool is_host = is_ip || kind == host_kind::name;  // a concrete host, dialable after mapping
+    const std::string owned(text);
+
+    // Nothing with a byte outside [A-Za-z0-9._:-] is a host of any kind.
+    bool outside = false;
+    for (char c : text) outside = outside || !addrmap::detail::is_host_char(c);
+    if (outside) FUZZ_REQUIRE(kind == host_kind::invalid || (kind == host_kind::unknown && text == "?"));
+    if (kind == host_kind::ipv4) FUZZ_REQUIRE(text.find_first_not_of("0123456789.") == std::string_view::npos);
+
+    // The classifier's own helpers.
+    const auto ip = addrmap::detail::parse_ip(text);
+    FUZZ_REQUIRE(ip.has_value() == is_ip);
+    if (ip) {
+        FUZZ_REQUIRE(ip->is_v6 == (kind == host_kind::ipv6));
+        FUZZ_REQUIRE(addrmap::detail::parse_ip(addrmap::detail::format_ip(*ip)) == ip);  // canonical text agrees
+    }
+    FUZZ_REQUIRE(addrmap::is_valid_dns_name(text) == (kind == host_kind::name));
+    FUZZ_REQUIRE(!addrmap::detail::check_host(text, true).has_value() == (kind != host_kind::invalid));
+    FUZZ_REQUIRE(!addrmap::detail::check_dns_name(text).has_value() == (kind == host_kind::name));
+    FUZZ_REQUIRE(!addrmap::detail::check_tls_name(text).has_value() == is_host);
+    const std::string shown = addrmap::format_host_port(text, 7000);
+    for (char c : shown) FUZZ_REQUIRE(c >= 0x20 && c < 0x7f);
+
+    // Addresses built from it, in both syntaxes. A leading '[' is the bracket syntax itself: skip those.
+    if (text.empty() || text.front() != '[') {
+        const std::string with_port = owned + ":7000";
+        addrmap::node_address parsed;
+        const bool config_ok = accepted([&] { parsed = addrmap::parse_address(with_port); }, {addrmap::error_kind::config});
+        FUZZ_REQUIRE(config_ok == (kind == host_kind::ipv4 || kind == host_kind::name));
+        if (config_ok) FUZZ_REQUIRE(parsed.host == text && parsed.port == 7000);
+        if (kind == host_kind::ipv6) {
+            FUZZ_REQUIRE(accepted([&] { parsed = addrmap::parse_address("[" + owned + "]:7000"); },
+                                  {addrmap::error_kind::config}));
+            FUZZ_REQUIRE(parsed.host == text);
+        }
+        const bool redirect_ok =
+            accepted([&] { parsed = addrmap::parse_redirect_target(with_port); }, {addrmap::error_kind::protocol});
+        FUZZ_REQUIRE(redirect_ok == (kind != host_kind::invalid));
+        if (redirect_ok) FUZZ_REQUIRE(parsed.host == text);
+        std::optional<addrmap::redirect> moved;
+        const bool moved_ok =
+            accepted([&] { moved = addrmap::parse_redirect("MOVED 1 " + with_port); }, {addrmap::error_kind::protocol});
+        FUZZ_REQUIRE(moved_ok == redirect_ok);
+        if (moved_ok) FUZZ_REQUIRE(moved.has_value() && moved->target.host == text);
+    }
+
+    // The CIDR / only-list grammar (one entry, no prefix) and the table grammar's parts.
+    if (text.find('/') == std::string_view::npos && (text.empty() || text.front() != '[')) {
+        addrmap::detail::cidr_block block;
+        const auto problem = addrmap::detail::parse_cidr_into(text, block);
+        FUZZ_REQUIRE(!problem.has_value() == is_ip);
+        if (problem) FUZZ_REQUIRE(problem->message.size() < 4096);
+    }
+    if (text.find_first_of(":[/") == std::string_view::npos) {
+        addrmap::detail::table_key key;
+        FUZZ_REQUIRE(!addrmap::detail::parse_table_key(text, 0, key).has_value() == (kind == host_kind::ipv4));
+        addrmap::detail::table_entry_spec spec;
+        const bool target_ok = !addrmap::detail::parse_table_target(text, 0, spec).has_value();
+        FUZZ_REQUIRE(target_ok == (kind == host_kind::ipv4 || kind == host_kind::name));
+        if (target_ok) FUZZ_REQUIRE(spec.dial_host == text);
+    }
+    if (kind == host_kind::ipv6) {
+        addrmap::detail::table_entry_spec spec;
+        FUZZ_REQUIRE(!addrmap::detail::parse_table_target("[" + owned + "]", 0, spec).has_value());
+        FUZZ_REQUIRE(spec.dial_host == text);
+    }
+
+    // CLUSTER SLOTS naming it as the master's host: accepted exactly when it is a host or unknown.
+    {
+        const std::string reply_bytes = "*1\r\n*3\r\n:0\r\n:16383\r\n*2\r\n$" + std::to_string(text.size()) + "\r\n" +
+                                        owned + "\r\n:7000\r\n";
+        addrmap::detail::reader_ptr reader(redisReaderCreate());
+        if (!reader) throw std::bad_alloc();
+        void* raw = nullptr;
+        if (redisReaderFeed(reader.get(), reply_bytes.data(), reply_bytes.size()) == REDIS_OK &&
+            redisReaderGetReply(reader.get(), &raw) == REDIS_OK && raw != nullptr) {
+            addrmap::detail::reply_ptr reply = addrmap::detail::adopt_reply(raw);
+            addrmap::topology t;
+            const bool slots_ok = accepted([&] { t = addrmap::parse_cluster_slots(reply.get()); },
+                                           {addrmap::error_kind::protocol, addrmap::error_kind::topology});
+            FUZZ_REQUIRE(slots_ok == (kind != host_kind::invalid));
+            if (slots_ok) FUZZ_REQUIRE(t.shards.size() == 1 && t.shards[0].master.host == text);
+        }
+    }
+
+    // allowed_names: only a name is ever allowed; a name allows itself, in any case.
+    FUZZ_REQUIRE(addrmap::allowed_names::any().allows(text) == (kind == host_kind::name));
+    if (text.substr(0, 2) != "*." && text != "*") {
+        std::optional<addrmap::allowed_names> exact;
+        const bool pattern_ok = accepted([&] { exact.emplace(addrmap::allowed_names{text}); }, {addrmap::error_kind::config});
+        FUZZ_REQUIRE(pattern_ok == (kind == host_kind::name));
+        if (exact) {
+            FUZZ_REQUIRE(exact->allows(text));
+            std::string upper = owned;
+            for (char& c : upper) c = (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
+            FUZZ_REQUIRE(exact->allows(upper));
+            FUZZ_REQUIRE(!exact->allows(owned + "."));
+            if (owned.size() < 250) FUZZ_REQUIRE(!exact->allows("x." + owned));
+        }
+    }
+    if (kind == host_kind::name && text.find('.') != std::string_view::npos && text.size() < 240) {
+        const std::string wildcard = "*." + owned.substr(owned.find('.') + 1);
+        std::optional<addrmap::allowed_names> under;
+        if (accepted([&] { under.emplace(addrmap::allowed_names{wildcard}); }, {addrmap::error_kind::config})) {
+            FUZZ_REQUIRE(under->allows(text));
+            FUZZ_REQUIRE(!under->allows(owned.substr(owned.find('.') + 1)));  // the suffix itself is not under it
+        }
+    }
+
+    // The shipped policies, allowing any name, and the last check before dialing.
+    const addrmap::node_address address{owned, 7000, {}};
+    const addrmap::identity open_identity{addrmap::allowed_names::any()};
+    addrmap::endpoint mapped("x", 1, "x");
+    FUZZ_REQUIRE(accepted([&] { mapped = open_identity.map(address); }, {addrmap::error_kind::topology}) == is_host);
+    if (is_host) check_endpoint(mapped);
+    const addrmap::ip_to_hostname open_hostname("localhost", {}, {}, addrmap::allowed_names::any());
+    FUZZ_REQUIRE(open_hostname.try_map(address).has_value() == is_host);
+    FUZZ_REQUIRE(accepted([&] { (void)open_hostname.map(address); }, {addrmap::error_kind::topology}) == is_host);
+    const addrmap::identity closed_identity;
+    FUZZ_REQUIRE(accepted([&] { (void)closed_identity.map(address); }, {addrmap::error_kind::topology}) == is_ip);
+    FUZZ_REQUIRE(accepted([&] { addrmap::detail::check_mapping("fuzz", addrmap::endpoint(text, 7000, "localhost")); },
+                          {addrmap::error_kind::config}) == is_host);
+    FUZZ_REQUIRE(accepted([&] { addrmap::detail::check_mapping("fuzz", addrmap::endpoint("localhost", 7000, text)); },
+                          {addrmap::error_kind::config}) == is_host);
 }
 
 /// Addresses a policy is asked about: fixed ones plus every fragment of the input that parses as one,

@@ -27,13 +27,27 @@
 
 namespace live {
 
-/// One-node "cluster": answers PING, SET, GET (in memory) and CLUSTER SLOTS with the scripted reply
-/// (CLUSTER SHARDS is refused, as Redis < 7 does, so the client asks CLUSTER SLOTS). Certificate: the
-/// fixture cluster's server.crt (DNS:localhost, *.redis.test). Listens on 127.0.0.1, on a port the
-/// kernel picks, so parallel runs never collide. Stops and joins its threads in the destructor.
+/// One-node "cluster": answers PING, AUTH (any password, counted), SET, GET (in memory, or a scripted
+/// reply such as a MOVED/ASK) and CLUSTER SLOTS with the scripted reply. CLUSTER SHARDS is refused, as
+/// Redis < 7 does, so the client asks CLUSTER SLOTS — unless a SHARDS reply is scripted. Certificate:
+/// the fixture cluster's server.crt (DNS:localhost, *.redis.test). Listens on `bind_ip` (127.0.0.1 by
+/// default; any 127/8 address works on Linux), on a port the kernel picks, so parallel runs never
+/// collide. Counts accepted TCP connections and AUTH commands, so a test can prove that nothing
+/// reached it. Stops and joins its threads in the destructor.
 class hostile_node {
 public:
-    hostile_node() {
+    /// True when `ip` can be bound here (Linux routes all of 127/8 to loopback; some systems do not).
+    static bool bindable(const char* ip) {
+        const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        const bool ok = fd >= 0 && ::inet_pton(AF_INET, ip, &addr.sin_addr) == 1 &&
+                        ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+        if (fd >= 0) ::close(fd);
+        return ok;
+    }
+
+    explicit hostile_node(const char* bind_ip = "127.0.0.1") : ip_(bind_ip) {
         ctx_.reset(SSL_CTX_new(TLS_server_method()));
         if (!ctx_ || SSL_CTX_use_certificate_chain_file(ctx_.get(), cluster_tls("server.crt").c_str()) != 1 ||
             SSL_CTX_use_PrivateKey_file(ctx_.get(), cluster_tls("server.key").c_str(), SSL_FILETYPE_PEM) != 1)
@@ -41,12 +55,11 @@ public:
         listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
         sockaddr_in addr{};
         addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         socklen_t len = sizeof addr;
-        if (listener_ < 0 || ::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        if (listener_ < 0 || ::inet_pton(AF_INET, bind_ip, &addr.sin_addr) != 1 || ::bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
             ::listen(listener_, 16) != 0 || ::getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
             if (listener_ >= 0) ::close(listener_);
-            throw std::runtime_error("hostile_node: cannot listen on 127.0.0.1");
+            throw std::runtime_error("hostile_node: cannot listen on " + ip_);
         }
         port_ = ntohs(addr.sin_port);
         set_slots_reply(valid_slots_reply());
@@ -64,12 +77,57 @@ public:
     }
 
     std::uint16_t port() const noexcept { return port_; }
+    const std::string& ip() const noexcept { return ip_; }
+    /// "ip:port", as the cluster reports this node and as messages name it.
+    std::string address() const { return ip_ + ":" + std::to_string(port_); }
 
     /// CLUSTER SLOTS: this node owns every slot, reported by IP (as a real cluster reports it).
-    std::string valid_slots_reply() const {
-        const std::string p = std::to_string(port_);
-        return "*1\r\n*3\r\n:0\r\n:16383\r\n*2\r\n$9\r\n127.0.0.1\r\n:" + p + "\r\n";
+    std::string valid_slots_reply() const { return slots_reply({{0, 16383, ip_, port_}}); }
+
+    struct owner {
+        int first, last;
+        std::string host;  ///< raw bytes, sent as they are (may hold NUL, ESC, spaces)
+        std::uint16_t port;
+    };
+    /// A CLUSTER SLOTS reply (RESP2) for the given ranges, hosts sent byte for byte.
+    static std::string slots_reply(const std::vector<owner>& owners) {
+        std::string out = "*" + std::to_string(owners.size()) + "\r\n";
+        for (const owner& o : owners)
+            out += "*3\r\n:" + std::to_string(o.first) + "\r\n:" + std::to_string(o.last) + "\r\n*2\r\n$" +
+                   std::to_string(o.host.size()) + "\r\n" + o.host + "\r\n:" + std::to_string(o.port) + "\r\n";
+        return out;
     }
+    /// A CLUSTER SHARDS reply (RESP2 key/value arrays): one master per range, endpoint sent byte for byte.
+    static std::string shards_reply(const std::vector<owner>& owners) {
+        const auto bulk = [](const std::string& text) { return "$" + std::to_string(text.size()) + "\r\n" + text + "\r\n"; };
+        std::string out = "*" + std::to_string(owners.size()) + "\r\n";
+        int id = 0;
+        for (const owner& o : owners)
+            out += "*4\r\n" + bulk("slots") + "*2\r\n:" + std::to_string(o.first) + "\r\n:" + std::to_string(o.last) +
+                   "\r\n" + bulk("nodes") + "*1\r\n*10\r\n" + bulk("id") + bulk("node" + std::to_string(++id)) +
+                   bulk("endpoint") + bulk(o.host) + bulk("tls-port") + ":" + std::to_string(o.port) + "\r\n" +
+                   bulk("role") + bulk("master") + bulk("health") + bulk("online");
+        return out;
+    }
+    /// CLUSTER SHARDS: this node owns every slot.
+    std::string valid_shards_reply() const { return shards_reply({{0, 16383, ip_, port_}}); }
+
+    /// The bytes sent for every following CLUSTER SHARDS; empty (the default): refuse it as Redis < 7 does.
+    void set_shards_reply(std::string bytes) {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        shards_reply_ = std::move(bytes);
+    }
+
+    /// The bytes sent for every following SET (default: store the value, +OK).
+    void set_set_reply(std::string bytes) {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        set_reply_ = std::move(bytes);
+    }
+
+    /// TCP connections accepted so far (counted before TLS: a client refused later still counts).
+    int connections() const noexcept { return connections_; }
+    /// AUTH commands received so far.
+    int auths() const noexcept { return auths_; }
 
     /// The bytes sent for every following CLUSTER SLOTS (raw RESP, sent as is: may be malformed).
     void set_slots_reply(std::string bytes) {
@@ -92,6 +150,7 @@ private:
             if (::poll(&p, 1, 50) <= 0) continue;
             const int fd = ::accept(listener_, nullptr, nullptr);
             if (fd < 0) continue;
+            ++connections_;
             // A stalled client must not block SSL_accept/SSL_write, and with them the destructor's join.
             const timeval limit{2, 0};
             ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
@@ -134,12 +193,18 @@ private:
         const std::string verb = word(command, 0);
         const std::lock_guard<std::mutex> lock(mutex_);
         if (verb == "PING") return "+PONG\r\n";
+        if (verb == "AUTH") {
+            ++auths_;
+            return "+OK\r\n";
+        }
         if (verb == "CLUSTER" && word(command, 1) == "SLOTS") {
             ++slots_requests_;
             return slots_reply_;
         }
+        if (verb == "CLUSTER" && word(command, 1) == "SHARDS" && !shards_reply_.empty()) return shards_reply_;
         if (verb == "CLUSTER") return "-ERR unknown subcommand '" + word(command, 1) + "'\r\n";
         if (verb == "SET") {
+            if (!set_reply_.empty()) return set_reply_;
             data_[word(command, 1)] = word(command, 2);
             return "+OK\r\n";
         }
@@ -153,15 +218,20 @@ private:
     }
 
     addrmap::detail::ssl_ctx_ptr ctx_;
+    std::string ip_;
     int listener_ = -1;
     std::uint16_t port_ = 0;
     std::atomic<bool> stopping_{false};
     std::atomic<int> slots_requests_{0};
+    std::atomic<int> connections_{0};
+    std::atomic<int> auths_{0};
     std::thread acceptor_;
     std::vector<std::thread> sessions_;  // touched by the acceptor thread only, until the destructor joins it
     std::mutex mutex_;
     std::string slots_reply_;
     std::string get_reply_;
+    std::string set_reply_;
+    std::string shards_reply_;
     std::map<std::string, std::string> data_;
 };
 

@@ -233,7 +233,7 @@ BOOST_AUTO_TEST_CASE(environment_values) {
     check_all({
         environment({{"ADDRMAP_HOSTNAM", "redis.example.com"}},
                     "addrmap: config: environment variable ADDRMAP_HOSTNAM is not a known setting; known: "
-                    "ADDRMAP_HOSTNAME, ADDRMAP_MODE, ADDRMAP_ONLY, ADDRMAP_TABLE, ADDRMAP_ON_MISS"),
+                    "ADDRMAP_HOSTNAME, ADDRMAP_MODE, ADDRMAP_ONLY, ADDRMAP_TABLE, ADDRMAP_ON_MISS, ADDRMAP_ALLOWED_NAMES"),
         environment({{"ADDRMAP_HOSTNAME", ""}},
                     "addrmap: config: environment variable ADDRMAP_HOSTNAME is empty; give a value or unset it"),
         environment({{"ADDRMAP_TABLE", "  "}},
@@ -259,7 +259,7 @@ BOOST_AUTO_TEST_CASE(environment_values) {
                     "length 33 is out of range for IPv4 (0 to 32)"),
         {"custom prefix typo", [] { env policy(variables{{"APP_TABLEE", "x"}, {"ADDRMAP_HOSTNAM", "ignored"}}, "APP_"); },
          "addrmap: config: environment variable APP_TABLEE is not a known setting; known: APP_HOSTNAME, APP_MODE, "
-         "APP_ONLY, APP_TABLE, APP_ON_MISS"},
+         "APP_ONLY, APP_TABLE, APP_ON_MISS, APP_ALLOWED_NAMES"},
         {"empty prefix", [] { env policy(variables{}, ""); },
          "addrmap: config: env prefix is empty; expected something like ADDRMAP_"},
     });

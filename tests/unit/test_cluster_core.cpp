@@ -275,7 +275,7 @@ BOOST_AUTO_TEST_CASE(a_malformed_redirect_fails_the_call_naming_the_sender_and_k
     BOOST_TEST((r.core.on_reply(c, n, *bad, t0) == core_verdict::fail));
     const std::string what = c.failure->what();
     BOOST_TEST((c.failure->kind() == error_kind::protocol));
-    BOOST_TEST(what.find("sent by 10.0.0.2:7001") != std::string::npos, what);
+    BOOST_TEST(what.find("reply from 10.0.0.2:7001") != std::string::npos, what);
     BOOST_TEST(what.find('\x1b') == std::string::npos);
     BOOST_TEST(r.core.owner(slot_of_counter()) == n);
 }
@@ -334,7 +334,7 @@ BOOST_AUTO_TEST_CASE(a_master_the_policy_refuses_keeps_the_previous_map) {
     refuse = true;
     BOOST_CHECK_EXCEPTION(r.core.install(t, before, "CLUSTER SLOTS"), error, [](const error& e) {
         const std::string what = e.what();
-        return e.kind() == error_kind::topology && what.find("in CLUSTER SLOTS from 10.0.0.1:7000") != std::string::npos;
+        return e.kind() == error_kind::topology && what.find("reported by 10.0.0.1:7000 in CLUSTER SLOTS") != std::string::npos;
     });
     BOOST_TEST(r.core.owner(0) == before);
     BOOST_TEST(id_of(r.core, at("10.0.0.4", 7000)) == no_node);  // nothing half-installed

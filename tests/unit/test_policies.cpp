@@ -89,7 +89,7 @@ static_assert(addrmap::is_partial_policy_v<addrmap::first_match<addrmap::identit
 BOOST_AUTO_TEST_SUITE(test_policies)
 
 BOOST_AUTO_TEST_CASE(identity_dials_and_verifies_what_is_reported) {
-    const addrmap::identity policy;
+    const addrmap::identity policy{addrmap::allowed_names{"*.example.com"}};
     const std::vector<std::pair<node_address, expected_endpoint>> cases = {
         {at("10.0.0.1", 7000), {"10.0.0.1", 7000, "10.0.0.1"}},
         {at("fd00::1", 7001), {"fd00::1", 7001, "fd00::1"}},
@@ -433,7 +433,7 @@ BOOST_AUTO_TEST_CASE(env_from_process_environment) {
     check_throws([&] { (void)addrmap::env::from_process(prefix); }, addrmap::error_kind::config,
                  "addrmap: config: environment variable " + prefix + "HOSTNAM is not a known setting; known: " +
                      prefix + "HOSTNAME, " + prefix + "MODE, " + prefix + "ONLY, " + prefix + "TABLE, " + prefix +
-                     "ON_MISS");
+                     "ON_MISS, " + prefix + "ALLOWED_NAMES");
 }
 
 BOOST_AUTO_TEST_CASE(first_match_composes_in_order) {

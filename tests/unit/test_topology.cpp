@@ -329,9 +329,11 @@ BOOST_AUTO_TEST_CASE(malformed_cluster_slots) {
         {"host is an integer", arr({slots_entry(0, 1, arr({num(10), num(7000)}))}),
          "CLUSTER SLOTS entry #1 master: host: expected a string, got an integer"},
         {"host with a space", arr({slots_entry(0, 1, slots_node("bad host", 7000, id_a))}),
-         "CLUSTER SLOTS entry #1 master: host 'bad host' is neither an IP address nor a valid DNS name"},
+         "CLUSTER SLOTS entry #1 master: host 'bad host' is neither an IP address nor a valid DNS name: "
+         "unexpected character ' '; expected letters, digits, '-', '_' or '.'"},
         {"host with control bytes", arr({slots_entry(0, 1, slots_node("a\r\nb", 7000, id_a))}),
-         "CLUSTER SLOTS entry #1 master: host 'a\\x0d\\x0ab' is neither an IP address nor a valid DNS name"},
+         "CLUSTER SLOTS entry #1 master: host 'a\\x0d\\x0ab' is neither an IP address nor a valid DNS name: "
+         "unexpected byte 0x0D; expected letters, digits, '-', '_' or '.'"},
         {"port 0", arr({slots_entry(0, 1, slots_node("10.0.0.1", 0, id_a))}),
          "CLUSTER SLOTS entry #1 master: port 0 is outside 1..65535"},
         {"port 65536", arr({slots_entry(0, 1, slots_node("10.0.0.1", 65536, id_a))}),
@@ -352,7 +354,8 @@ BOOST_AUTO_TEST_CASE(malformed_cluster_slots) {
          "CLUSTER SLOTS entry #1 master: metadata hostname: expected a string, got an integer"},
         {"hostname invalid",
          arr({slots_entry(0, 1, arr({bulk("10.0.0.1"), num(7000), bulk(id_a), arr({bulk("hostname"), bulk("-x")})}))}),
-         "CLUSTER SLOTS entry #1 master: hostname '-x' is not a valid DNS name"},
+         "CLUSTER SLOTS entry #1 master: hostname '-x' is neither an IP address nor a valid DNS name: a label may "
+         "not start with '-'"},
         {"deep nesting", arr({arr({arr({arr({arr({arr({arr({num(1)})})})})})})}),
          "CLUSTER SLOTS entry #1: expected at least 3 elements (start, end, master), got 1"},
         {"same node, two addresses",
@@ -370,7 +373,7 @@ BOOST_AUTO_TEST_CASE(malformed_cluster_slots) {
          "10.0.0.1:7000 (hostname a) in entry #1"},
         {"long text is cut", arr({slots_entry(0, 1, slots_node(std::string(300, 'x'), 7000, id_a))}),
          "CLUSTER SLOTS entry #1 master: host '" + std::string(160, 'x') +
-             "...' (300 bytes) is neither an IP address nor a valid DNS name"},
+             "...' (300 bytes) is neither an IP address nor a valid DNS name: name is longer than 253 characters"},
     };
     for (const malformed_case& c : cases) {
         BOOST_TEST_CONTEXT(c.name) {
@@ -420,9 +423,11 @@ BOOST_AUTO_TEST_CASE(malformed_cluster_shards) {
         {"endpoint not a string", node_with({bulk("endpoint"), nil()}),
          "CLUSTER SHARDS shard #1 node #1: endpoint: expected a string, got nil"},
         {"bad endpoint", node_with({bulk("endpoint"), bulk("a_b..c"), bulk("port"), num(1), bulk("role"), bulk("master")}),
-         "CLUSTER SHARDS shard #1 node #1: endpoint 'a_b..c' is neither an IP address nor a valid DNS name"},
+         "CLUSTER SHARDS shard #1 node #1: endpoint 'a_b..c' is neither an IP address nor a valid DNS name: empty "
+         "label (a leading dot or two dots in a row)"},
         {"bad hostname", node_with({bulk("hostname"), bulk("x y")}),
-         "CLUSTER SHARDS shard #1 node #1: hostname 'x y' is not a valid DNS name"},
+         "CLUSTER SHARDS shard #1 node #1: hostname 'x y' is neither an IP address nor a valid DNS name: "
+         "unexpected character ' '; expected letters, digits, '-', '_' or '.'"},
         {"node not pairs", arr({shards_shard(arr({num(0), num(1)}), arr({num(5)}))}),
          "CLUSTER SHARDS shard #1 node #1: expected node (an array of key/value pairs or a map), got an integer"},
     };
@@ -551,12 +556,12 @@ BOOST_AUTO_TEST_CASE(malformed_redirects) {
          "malformed MOVED redirect 'MOVED 1 a:1 extra': target 'a:1 extra': port '1 extra' is not a number from 1 to 65535"},
         {"MOVED 1 bad host:1",
          "malformed MOVED redirect 'MOVED 1 bad host:1': target 'bad host:1': 'bad host' is neither an IP address nor a "
-         "valid DNS name (letters, digits, '-', '_', '.')"},
+         "valid DNS name: unexpected character ' '; expected letters, digits, '-', '_' or '.'"},
         {"MOVED 1 1:2:3",
          "malformed MOVED redirect 'MOVED 1 1:2:3': target '1:2:3': '1:2' is not an IPv6 address"},
         {std::string("ASK 1 a\0b:1", 11),
          "malformed ASK redirect 'ASK 1 a\\x00b:1': target 'a\\x00b:1': 'a\\x00b' is neither an IP address nor a valid DNS "
-         "name (letters, digits, '-', '_', '.')"},
+         "name: unexpected byte 0x00; expected letters, digits, '-', '_' or '.'"},
     };
     for (const bad_case& c : cases) {
         BOOST_TEST_CONTEXT(c.text) {

@@ -30,20 +30,16 @@ struct ip_address {
     friend bool operator!=(const ip_address& a, const ip_address& b) noexcept { return !(a == b); }
 };
 
-/// Parses an unbracketed IPv4 or IPv6 literal with inet_pton (no DNS). Uses a stack buffer only.
+/// Parses an unbracketed IPv4 or IPv6 literal: exactly the texts classify_host calls ipv4 or ipv6
+/// (it is the same code), so a policy and the parsers can never disagree about what is an IP.
 inline std::optional<ip_address> parse_ip(std::string_view text) noexcept {
-    // "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255" is the longest literal inet_pton accepts.
-    constexpr std::size_t longest_literal = 45;
-    if (text.empty() || text.size() > longest_literal) return std::nullopt;
-    if (text.find('\0') != std::string_view::npos) return std::nullopt;  // inet_pton would stop early
-    char buf[longest_literal + 1];
-    text.copy(buf, text.size());
-    buf[text.size()] = '\0';
     ip_address ip;
-    if (::inet_pton(AF_INET, buf, ip.bytes.data()) == 1) return ip;
-    if (::inet_pton(AF_INET6, buf, ip.bytes.data()) == 1) {
-        ip.is_v6 = true;
-        return ip;
+    switch (classify_host_into(text, ip.bytes.data())) {
+        case host_kind::ipv4: return ip;
+        case host_kind::ipv6: ip.is_v6 = true; return ip;
+        case host_kind::unknown:
+        case host_kind::name:
+        case host_kind::invalid: break;
     }
     return std::nullopt;
 }

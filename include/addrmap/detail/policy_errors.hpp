@@ -3,6 +3,7 @@
 #pragma once
 
 #include <addrmap/address.hpp>
+#include <addrmap/allowed_names.hpp>
 #include <addrmap/error.hpp>
 
 #include <cstddef>
@@ -21,6 +22,28 @@ inline error unknown_host_error(std::string_view policy_name, const node_address
                  std::string(policy_name) + " cannot map " + to_string(address) +
                      ": the reported host is unknown ('' or '?'); the adapter resolves '?' against the node "
                      "that reported it before any policy sees it");
+}
+
+/// A policy was handed a host that is neither an IP address nor a valid DNS name. The parsers and
+/// the adapter refuse such hosts before any policy sees them; this is the policy's own last line.
+inline error invalid_host_error(std::string_view policy_name, const node_address& address) {
+    return error(error_kind::topology, std::string(policy_name) + " refuses " + to_string(address) + ": " +
+                                           invalid_host_message(address.host));
+}
+
+/// A reported DNS name that the policy's allowed names do not cover. `setting` says how to allow it.
+inline error name_not_allowed_error(std::string_view policy_name, const node_address& address,
+                                    const allowed_names& allowed, std::string_view setting) {
+    return error(error_kind::topology,
+                 std::string(policy_name) + " refuses node " + to_string(address) + ": the reported name " +
+                     quoted(address.host) + " is not an allowed name (allowed: " + allowed.describe() +
+                     "; a seed's own name is always allowed). If this node is part of your cluster, allow it with " +
+                     std::string(setting));
+}
+
+/// The same error with where the address came from put first: "reported by 127.0.0.1:7001 in MOVED: ...".
+inline error with_context(const error& e, std::string_view context) {
+    return error(e.kind(), std::string(context) + ": " + e.message());
 }
 
 }  // namespace addrmap::detail

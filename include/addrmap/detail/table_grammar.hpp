@@ -54,48 +54,23 @@ inline std::size_t for_each_entry(std::string_view text, OnEntry&& on_entry) {
     return number;
 }
 
-/// "character 'x'" for printable ASCII, "byte 0xC3" otherwise, so a message stays readable.
-inline std::string describe_char(char c) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte >= 0x20 && byte < 0x7F) return std::string("character '") + c + "'";
-    constexpr const char* hex = "0123456789ABCDEF";
-    return std::string("byte 0x") + hex[byte >> 4] + hex[byte & 0xF];
-}
-
-/// Checks a DNS name a connection will use (dial host or certificate name). Stricter than
-/// is_valid_dns_name where a mistake is likely: wildcards, IP literals, dotted numbers, a trailing dot.
+/// Checks a DNS name a connection will use (dial host or certificate name): classify_host must say
+/// host_kind::name. The messages add what is likely meant: a wildcard, an IP literal, a trailing dot.
 inline std::optional<parse_problem> check_dns_name(std::string_view name) {
     constexpr const char* example = "node1.example.com";
-    if (name.empty()) return parse_problem{0, std::string("empty name; expected a DNS name such as ") + example};
+    switch (classify_host(name)) {
+        case host_kind::name: return std::nullopt;
+        case host_kind::ipv4:
+        case host_kind::ipv6:
+            return parse_problem{0, quoted(name) + " is an IP address; expected a DNS name such as " + example};
+        case host_kind::unknown:
+            if (name.empty()) return parse_problem{0, std::string("empty name; expected a DNS name such as ") + example};
+            break;
+        case host_kind::invalid: break;
+    }
     if (const std::size_t star = name.find('*'); star != std::string_view::npos)
         return parse_problem{star, std::string("a wildcard names no host; expected one DNS name such as ") + example};
-    if (parse_ip(name))
-        return parse_problem{0, quoted(name) + " is an IP address; expected a DNS name such as " + example};
-    if (name.find_first_not_of("0123456789.") == std::string_view::npos)
-        return parse_problem{0, quoted(name) + " looks like an IPv4 address but is not one"};
-    if (name.size() > 253) return parse_problem{253, "name is longer than 253 characters"};
-    std::size_t label_start = 0;
-    for (std::size_t i = 0; i <= name.size(); ++i) {
-        const bool label_ends = i == name.size() || name[i] == '.';
-        if (label_ends) {
-            const std::size_t length = i - label_start;
-            if (length == 0) {
-                if (i == name.size()) return parse_problem{i - 1, "trailing '.' is not accepted; drop it"};
-                return parse_problem{i, "empty label (a leading dot or two dots in a row)"};
-            }
-            if (length > 63)
-                return parse_problem{label_start, "label longer than 63 characters"};
-            if (name[label_start] == '-') return parse_problem{label_start, "a label may not start with '-'"};
-            if (name[i - 1] == '-') return parse_problem{i - 1, "a label may not end with '-'"};
-            label_start = i + 1;
-            continue;
-        }
-        const char c = name[i];
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                        c == '_';
-        if (!ok) return parse_problem{i, "unexpected " + describe_char(c) + "; expected letters, digits, '-', '_' or '.'"};
-    }
-    return std::nullopt;
+    return describe_invalid_host(name);
 }
 
 /// Shifts a problem found in a part of an entry to the entry's column.

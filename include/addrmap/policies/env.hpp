@@ -3,6 +3,7 @@
 #pragma once
 
 #include <addrmap/address.hpp>
+#include <addrmap/allowed_names.hpp>
 #include <addrmap/detail/policy_errors.hpp>
 #include <addrmap/error.hpp>
 #include <addrmap/policies/ip_to_hostname.hpp>
@@ -29,9 +30,16 @@ namespace addrmap {
 ///   ADDRMAP_MODE=dial_hostname|dial_ip      ip_to_hostname's mode (default dial_hostname; needs HOSTNAME)
 ///   ADDRMAP_ONLY=<IPs and CIDRs>            ip_to_hostname's only-list, e.g. "10.0.0.0/8,fd00::/8" (needs HOSTNAME)
 ///   ADDRMAP_ON_MISS=pass_through|fail       what map does when no rule answers (default fail)
+///   ADDRMAP_ALLOWED_NAMES=<patterns>        reported names that may be dialed as reported, e.g.
+///                                           "node1.example.com,*.cluster.example.com"; "*" alone: any
 ///
 /// All optional. The table is consulted first, then the hostname rule (which also passes reported
-/// hostnames through); try_map declines when neither answers, map applies ON_MISS.
+/// names through, when allowed); try_map declines when neither answers, map applies ON_MISS.
+///
+/// Reported *names* are dialed as reported only when allowed (a seed's own name always). Without
+/// ALLOWED_NAMES: the hostname rule's default (HOSTNAME and its siblings *.<parent>, see
+/// allowed_names::hostname_and_siblings) together with the table's target and TLS names; with
+/// neither rule, no name. ALLOWED_NAMES replaces that default for both rules and for ON_MISS.
 ///
 /// Strict: every variable starting with the prefix must be one of the above (a typo such as
 /// ADDRMAP_HOSTNAM is an error listing the known names), none may be empty, and every value is
@@ -80,6 +88,7 @@ public:
         const std::string* mode_text = nullptr;
         const std::string* only_text = nullptr;
         const std::string* miss_text = nullptr;
+        const std::string* allowed_text = nullptr;
         for (const auto& [name, value] : variables) {
             if (std::string_view(name).substr(0, prefix_.size()) != prefix_) continue;
             const std::string_view key = std::string_view(name).substr(prefix_.size());
@@ -88,13 +97,14 @@ public:
                                        : key == "MODE"     ? &mode_text
                                        : key == "ONLY"     ? &only_text
                                        : key == "ON_MISS"  ? &miss_text
+                                       : key == "ALLOWED_NAMES" ? &allowed_text
                                                            : nullptr;
             if (slot == nullptr)
                 throw error(error_kind::config, "environment variable " + detail::escaped(name, 80) +
                                                     " is not a known setting; known: " +
                                                     variable("HOSTNAME") + ", " + variable("MODE") + ", " +
                                                     variable("ONLY") + ", " + variable("TABLE") + ", " +
-                                                    variable("ON_MISS"));
+                                                    variable("ON_MISS") + ", " + variable("ALLOWED_NAMES"));
             if (detail::trim_blanks(value).empty())
                 throw error(error_kind::config, "environment variable " + detail::escaped(name, 80) +
                                                     " is empty; give a value or unset it");
@@ -131,6 +141,16 @@ public:
             hostname_rule_.emplace(ip_to_hostname(*hostname, how, only_text ? std::string_view(*only_text) : "",
                                                   "environment variable " + variable("HOSTNAME"),
                                                   "environment variable " + variable("ONLY")));
+        if (allowed_text) {
+            allowed_ = allowed_names(*allowed_text, "environment variable " + variable("ALLOWED_NAMES"), true);
+            allowed_from_variable_ = true;
+        } else {
+            if (hostname_rule_) allowed_.include(hostname_rule_->allowed());
+            if (table_) allowed_.include(table_->allowed());
+        }
+        // One set for every rule, so which rule answers never changes which names are allowed.
+        if (table_) table_->set_allowed_names(allowed_);
+        if (hostname_rule_) hostname_rule_->set_allowed_names(allowed_);
     }
 
     /// The table's answer, else the hostname rule's, else nullopt.
@@ -145,7 +165,17 @@ public:
     /// try_map's answer; when there is none, ON_MISS decides. An unknown host throws error{topology}.
     endpoint map(const node_address& address) const {
         if (auto result = try_map(address)) return *result;
-        if (detail::is_unknown_host(address.host)) throw detail::unknown_host_error("env", address);
+        const host_kind kind = classify_host(address.host);
+        if (kind == host_kind::unknown) throw detail::unknown_host_error("env", address);
+        if (kind == host_kind::invalid) throw detail::invalid_host_error("env", address);
+        const bool name_allowed = kind == host_kind::name && (address.is_configured() || allowed_.allows(address.host));
+        if (kind == host_kind::name && (hostname_rule_ || miss_ == on_miss::pass_through) && !name_allowed)
+            throw detail::name_not_allowed_error(
+                "env", address, allowed_,
+                variable("ALLOWED_NAMES") + (allowed_from_variable_ ? " (it is set: add the name or its *.domain)"
+                                                                    : " (unset: the default comes from " +
+                                                                          variable("HOSTNAME") + " and " +
+                                                                          variable("TABLE") + ")"));
         if (miss_ == on_miss::pass_through) return endpoint(address.host, address.port, address.host);
         std::string why = table_ ? "no " + variable("TABLE") + " entry matches" : variable("TABLE") + " is unset";
         why += hostname_rule_ ? ", and it is outside " + variable("ONLY") : ", and " + variable("HOSTNAME") + " is unset";
@@ -157,6 +187,8 @@ public:
     const std::optional<ip_to_hostname>& hostname_rule() const noexcept { return hostname_rule_; }
     on_miss miss_behavior() const noexcept { return miss_; }
     const std::string& prefix() const noexcept { return prefix_; }
+    /// The reported names that may be dialed as reported (ALLOWED_NAMES, or the rules' defaults).
+    const allowed_names& allowed() const noexcept { return allowed_; }
 
     /// The table's entries that never matched (empty without a table).
     std::vector<std::string> unmatched_entries() const {
@@ -170,6 +202,8 @@ private:
     std::optional<static_table> table_;
     std::optional<ip_to_hostname> hostname_rule_;
     on_miss miss_ = on_miss::fail;
+    allowed_names allowed_;
+    bool allowed_from_variable_ = false;
 };
 
 }  // namespace addrmap

@@ -32,6 +32,8 @@ struct checked_policy {
 /// If every policy declines, map throws error{topology} naming the address; try_map returns
 /// nullopt, so a first_match can itself be a member of another first_match.
 /// An exception from a policy (e.g. identity given an unknown host) propagates unchanged.
+/// first_match has no allowed names of its own: each member decides which reported names it passes
+/// through (a shipped member declines a name it does not allow, so the next member is asked).
 ///
 ///     addrmap::first_match policy{addrmap::static_table::parse("10.0.0.9=special.example.com"),
 ///                                 addrmap::ip_to_hostname("redis.example.com"),
@@ -72,9 +74,14 @@ public:
         if (auto result = try_map(address)) return *result;
         std::string message = "first_match: no policy mapped " + to_string(address) + " (" +
                               std::to_string(sizeof...(P)) + " tried)";
-        if (detail::is_unknown_host(address.host))
+        const host_kind kind = classify_host(address.host);
+        if (kind == host_kind::unknown)
             message += "; the reported host is unknown ('' or '?'): the adapter resolves '?' against the node "
                        "that reported it before any policy sees it";
+        else if (kind == host_kind::invalid)
+            message += ": " + detail::invalid_host_message(address.host);
+        else if (kind == host_kind::name)
+            message += "; a reported name passes only a member whose allowed names cover it (allowed_names)";
         else
             message += "; end the list with a policy that always answers (identity, or a lambda)";
         throw error(error_kind::topology, message);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <addrmap/address.hpp>
+#include <addrmap/allowed_names.hpp>
 #include <addrmap/detail/cidr.hpp>
 #include <addrmap/detail/policy_errors.hpp>
 #include <addrmap/detail/table_grammar.hpp>
@@ -30,7 +31,12 @@ class env;
 ///  - mode::dial_ip_verify_hostname: endpoint{ip, port, hostname}. Dial the reported IP, no DNS,
 ///    and require the certificate to carry the hostname.
 ///
-/// A reported *hostname* passes through unchanged (dial it, verify it): it is already verifiable.
+/// A reported *name* passes through unchanged (dial it, verify it) only when it is allowed: by
+/// default the hostname itself and its siblings `*.<parent>` (parent = the hostname minus its first
+/// label, when the parent has at least two labels — see allowed_names::hostname_and_siblings), or
+/// whatever allowed_names is given; a seed's own name always. Any other name: try_map declines
+/// (nullopt), map throws error{topology} naming the node and the setting to change. A host that is
+/// neither an IP nor a valid name (classify_host: invalid) is declined and refused the same way.
 /// Optional only-list: IPs and CIDR ranges, v4 and v6 ("10.0.0.0/8, fd00::/8, 192.0.2.7"), separated
 /// by ',', ';' or newline. When given, only IPs inside it are mapped:
 ///  - try_map returns nullopt for an IP outside (so first_match moves on),
@@ -58,18 +64,41 @@ public:
     explicit ip_to_hostname(std::string hostname, mode how = mode::dial_hostname, std::string_view only = {})
         : ip_to_hostname(std::move(hostname), how, only, "ip_to_hostname hostname", "ip_to_hostname only-list") {}
 
+    /// The same, with the reported names that may pass through given explicitly (replacing the default).
+    ip_to_hostname(std::string hostname, mode how, std::string_view only, allowed_names names)
+        : ip_to_hostname(std::move(hostname), how, only) {
+        allowed_ = std::move(names);
+    }
+
     std::optional<endpoint> try_map(const node_address& address) const {
-        if (detail::is_unknown_host(address.host)) return std::nullopt;
-        const auto ip = detail::parse_ip(address.host);
-        if (!ip) return endpoint(address.host, address.port, address.host);
-        if (!covers(*ip)) return std::nullopt;
+        detail::ip_address ip;
+        switch (detail::classify_host_into(address.host, ip.bytes.data())) {
+            case host_kind::unknown:
+            case host_kind::invalid: return std::nullopt;
+            case host_kind::name:
+                if (address.is_configured() || allowed_.allows(address.host))
+                    return endpoint(address.host, address.port, address.host);
+                return std::nullopt;
+            case host_kind::ipv6: ip.is_v6 = true; break;
+            case host_kind::ipv4: break;
+        }
+        if (!covers(ip)) return std::nullopt;
         if (mode_ == mode::dial_hostname) return endpoint(hostname_, address.port, hostname_);
         return endpoint(address.host, address.port, hostname_);
     }
 
     endpoint map(const node_address& address) const {
         if (auto result = try_map(address)) return *result;
-        if (detail::is_unknown_host(address.host)) throw detail::unknown_host_error("ip_to_hostname", address);
+        switch (classify_host(address.host)) {
+            case host_kind::unknown: throw detail::unknown_host_error("ip_to_hostname", address);
+            case host_kind::invalid: throw detail::invalid_host_error("ip_to_hostname", address);
+            case host_kind::name:
+                throw detail::name_not_allowed_error("ip_to_hostname", address, allowed_,
+                                                     "ip_to_hostname(hostname, mode, only, allowed_names{...}) or "
+                                                     "set_allowed_names(...)");
+            case host_kind::ipv4:
+            case host_kind::ipv6: break;
+        }
         throw error(error_kind::topology, "ip_to_hostname maps only " + detail::quoted(only_text_, 120) + "; " +
                                               to_string(address) +
                                               " is outside that list (compose first_match<ip_to_hostname, "
@@ -82,6 +111,10 @@ public:
     bool restricted() const noexcept { return !only_.empty(); }
     /// The only-list as given (trimmed), empty when unrestricted.
     const std::string& only_text() const noexcept { return only_text_; }
+    /// The reported names that pass through (see the class comment).
+    const allowed_names& allowed() const noexcept { return allowed_; }
+    /// Replaces the allowed names (for example with allowed_names::hostname_and_siblings(h).include(...)).
+    void set_allowed_names(allowed_names names) { allowed_ = std::move(names); }
 
 private:
     friend class env;
@@ -93,6 +126,7 @@ private:
         if (auto problem = detail::check_dns_name(hostname_))
             throw error(error_kind::config, detail::value_problem_message(hostname_what, hostname_, *problem));
         parse_only_list(only, only_what);
+        allowed_ = allowed_names::hostname_and_siblings(hostname_);
     }
 
     void parse_only_list(std::string_view text, std::string_view what) {
@@ -149,6 +183,7 @@ private:
     std::unordered_map<detail::table_key, std::size_t, detail::table_key_hash> only_index_;  // -> index in only_
     std::vector<unsigned> v4_lengths_, v6_lengths_;  // distinct prefix lengths, longest first
     std::string only_text_;
+    allowed_names allowed_;
 };
 
 }  // namespace addrmap

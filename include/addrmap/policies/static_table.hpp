@@ -3,6 +3,7 @@
 #pragma once
 
 #include <addrmap/address.hpp>
+#include <addrmap/allowed_names.hpp>
 #include <addrmap/detail/cidr.hpp>
 #include <addrmap/detail/policy_errors.hpp>
 #include <addrmap/detail/table_grammar.hpp>
@@ -25,7 +26,7 @@ class env;
 /// What `map` does with an address no rule matches. `try_map` always declines it (nullopt), so in
 /// a first_match the next policy decides.
 enum class on_miss {
-    pass_through,  ///< dial and verify the address as reported (like identity)
+    pass_through,  ///< dial and verify the address as reported (like identity; a name only if allowed)
     fail,          ///< throw error{topology} naming the address
 };
 
@@ -48,6 +49,11 @@ enum class on_miss {
 ///   trailing ';' or an empty line is fine). Entries are numbered from 1, counting non-blank ones.
 /// - Every mistake throws error{config} at construction: "static_table entry #2 '10.0.0.x=foo'
 ///   column 8: ..." — the entry, its column (1-based) and what was expected. Duplicate keys too.
+///
+/// With on_miss::pass_through a reported IP is dialed as reported; a reported *name* only when it is
+/// allowed: by default the table's own target and TLS names (exactly), or the allowed_names given;
+/// a seed's own name always. Any other name, and any host that is neither an IP nor a valid DNS name,
+/// is refused with error{topology} naming the node and the setting to change.
 ///
 /// Lookups parse the reported IP into 16 bytes on the stack and probe a hash map (ip:port, then ip):
 /// no allocation, O(1) for any table size.
@@ -80,11 +86,24 @@ public:
             auto problem = detail::parse_table_entry_parts(e.from, 0, e.to, target_at, tls, tls_at, spec);
             add(++number, std::move(text), std::move(spec), std::move(problem), "static_table");
         }
+        allowed_ = target_names();
+    }
+
+    /// The same, with the reported names on_miss::pass_through may dial given explicitly.
+    static_table(const std::vector<entry>& entries, on_miss miss, allowed_names names) : static_table(entries, miss) {
+        allowed_ = std::move(names);
     }
 
     /// Builds from the text grammar above.
     static static_table parse(std::string_view text, on_miss miss = on_miss::fail) {
         return static_table(text, miss, "static_table");
+    }
+
+    /// The same, with the reported names on_miss::pass_through may dial given explicitly.
+    static static_table parse(std::string_view text, on_miss miss, allowed_names names) {
+        static_table table(text, miss, "static_table");
+        table.allowed_ = std::move(names);
+        return table;
     }
 
     /// The endpoint of the matching entry, or nullopt on a miss (whatever on_miss says).
@@ -101,13 +120,22 @@ public:
     /// A hit's endpoint; on a miss, on_miss decides. An unknown host throws error{topology} either way.
     endpoint map(const node_address& address) const {
         if (auto result = try_map(address)) return *result;
-        if (detail::is_unknown_host(address.host)) throw detail::unknown_host_error("static_table", address);
-        if (miss_ == on_miss::pass_through) return endpoint(address.host, address.port, address.host);
+        const host_kind kind = classify_host(address.host);
+        if (kind == host_kind::unknown) throw detail::unknown_host_error("static_table", address);
+        if (kind == host_kind::invalid) throw detail::invalid_host_error("static_table", address);
+        if (miss_ == on_miss::pass_through) {
+            if (kind == host_kind::name && !address.is_configured() && !allowed_.allows(address.host))
+                throw detail::name_not_allowed_error("static_table", address, allowed_,
+                                                     "static_table(entries, on_miss::pass_through, allowed_names{...}) "
+                                                     "or static_table::parse(text, on_miss::pass_through, "
+                                                     "allowed_names{...}), or a table entry");
+            return endpoint(address.host, address.port, address.host);
+        }
         const std::string what = "static_table has no entry for " + to_string(address) + " (" +
                                  std::to_string(rows_.size()) + (rows_.size() == 1 ? " entry" : " entries") +
                                  ", on_miss::fail); ";
         // Keys are IPs, so advising "add <name>:port=..." would be advice the parser refuses.
-        if (classify_host(address.host) == host_kind::name)
+        if (kind == host_kind::name)
             throw error(error_kind::topology,
                         what + "table keys are IP addresses and this is a host name (a seed given by name?): seed by "
                                "IP, or choose on_miss::pass_through or first_match<static_table, identity>");
@@ -125,6 +153,18 @@ public:
     }
 
     std::size_t size() const noexcept { return rows_.size(); }
+    /// The reported names on_miss::pass_through may dial (default: the table's target and TLS names).
+    const allowed_names& allowed() const noexcept { return allowed_; }
+    void set_allowed_names(allowed_names names) { allowed_ = std::move(names); }
+
+    /// The default allowed names: every target host and TLS name that is a DNS name, exactly.
+    allowed_names target_names() const {
+        std::vector<std::string> names;
+        for (const row& r : rows_)
+            for (const std::string* n : {&r.dial_host, &r.tls_name})
+                if (classify_host(*n) == host_kind::name) names.push_back(*n);
+        return allowed_names::exact_names(std::move(names));
+    }
     on_miss miss_behavior() const noexcept { return miss_; }
 
 private:
@@ -168,6 +208,7 @@ private:
             throw error(error_kind::config, std::string(what) + " " + detail::quoted(trimmed) +
                                                 " has no entries; expected ip[:port]=host[:port][/tls=name] "
                                                 "separated by ';', ',' or newlines");
+        allowed_ = target_names();
     }
 
     void add(std::size_t number, std::string text, detail::table_entry_spec spec,
@@ -192,6 +233,7 @@ private:
     std::vector<row> rows_;
     std::unordered_map<detail::table_key, std::size_t, detail::table_key_hash> index_;
     on_miss miss_;
+    allowed_names allowed_;
 };
 
 }  // namespace addrmap
