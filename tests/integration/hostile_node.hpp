@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -143,6 +144,11 @@ public:
 
     int slots_requests() const noexcept { return slots_requests_; }
 
+    /// A slow node: every following GET reply is sent one byte every `interval` (0: at once).
+    void set_dribble(std::chrono::milliseconds interval) noexcept { dribble_ms_ = static_cast<int>(interval.count()); }
+    /// A slow node: every following AUTH is answered after `delay`.
+    void set_auth_delay(std::chrono::milliseconds delay) noexcept { auth_delay_ms_ = static_cast<int>(delay.count()); }
+
 private:
     void accept_loop() {
         while (!stopping_) {
@@ -175,12 +181,27 @@ private:
                 void* raw = nullptr;
                 while (redisReaderGetReply(reader.get(), &raw) == REDIS_OK && raw != nullptr) {
                     addrmap::detail::reply_ptr command = addrmap::detail::adopt_reply(raw);
+                    const std::string verb = word(*command, 0);
+                    if (verb == "AUTH") pause(auth_delay_ms_);
                     const std::string answer = answer_to(*command);
+                    if (verb == "GET" && dribble_ms_ > 0) {
+                        for (std::size_t i = 0; i < answer.size() && !stopping_; ++i) {
+                            SSL_write(ssl.get(), &answer[i], 1);
+                            pause(dribble_ms_);
+                        }
+                        continue;
+                    }
                     SSL_write(ssl.get(), answer.data(), static_cast<int>(answer.size()));
                 }
             }
         }
         ::close(fd);
+    }
+
+    /// Sleeps `ms` in small steps, so the destructor never waits long for a slow session.
+    void pause(int ms) const {
+        for (int slept = 0; slept < ms && !stopping_; slept += 10)
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
 
     static std::string word(const redisReply& command, std::size_t i) {
@@ -225,6 +246,8 @@ private:
     std::atomic<int> slots_requests_{0};
     std::atomic<int> connections_{0};
     std::atomic<int> auths_{0};
+    std::atomic<int> dribble_ms_{0};
+    std::atomic<int> auth_delay_ms_{0};
     std::thread acceptor_;
     std::vector<std::thread> sessions_;  // touched by the acceptor thread only, until the destructor joins it
     std::mutex mutex_;

@@ -36,14 +36,16 @@ inline socket_io_state* io_state_of(BIO* bio) noexcept { return static_cast<sock
 inline bool wait_until_ready(const socket_io_state& io, short events) noexcept {
     if (!io.armed) return true;  // plain blocking I/O, bounded per call by the socket timeouts
     while (true) {
+        // Past the deadline, what is already there is still taken (a zero-timeout look), nothing is waited for.
         const auto left = std::chrono::ceil<std::chrono::milliseconds>(io.deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) break;
+        const int wait_ms = left.count() <= 0 ? 0 : static_cast<int>(left.count() < INT_MAX ? left.count() : INT_MAX);
         pollfd p{};
         p.fd = io.fd;
         p.events = events;
-        const int ready = ::poll(&p, 1, static_cast<int>(left.count() < INT_MAX ? left.count() : INT_MAX));
+        const int ready = ::poll(&p, 1, wait_ms);
         if (ready > 0) return true;
         if (ready < 0 && errno != EINTR) return true;  // let recv/send report the error itself
+        if (ready == 0 && wait_ms == 0) break;
     }
     errno = EAGAIN;
     return false;
