@@ -287,17 +287,6 @@ using tls_redis_ptr = std::unique_ptr<redisContext, tls_redis_deleter>;
 
 // ---- messages -------------------------------------------------------------------------------
 
-inline bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        char x = a[i], y = b[i];
-        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-        if (x != y) return false;
-    }
-    return true;
-}
-
 inline bool starts_with(std::string_view text, std::string_view prefix) noexcept {
     return text.size() >= prefix.size() && text.substr(0, prefix.size()) == prefix;
 }
@@ -310,13 +299,13 @@ inline bool partial_wildcard_would_match(std::string_view pattern, std::string_v
     const std::string_view label = pattern.substr(0, pattern_dot);
     const std::size_t star = label.find('*');
     if (star == std::string_view::npos || label == "*") return false;
-    if (!iequals(pattern.substr(pattern_dot), host.substr(host_dot))) return false;
+    if (!iequals_ascii(pattern.substr(pattern_dot), host.substr(host_dot))) return false;
     const std::string_view prefix = label.substr(0, star);
     const std::string_view suffix = label.substr(star + 1);
     const std::string_view host_label = host.substr(0, host_dot);
     return host_label.size() >= prefix.size() + suffix.size() &&
-           iequals(host_label.substr(0, prefix.size()), prefix) &&
-           iequals(host_label.substr(host_label.size() - suffix.size()), suffix);
+           iequals_ascii(host_label.substr(0, prefix.size()), prefix) &&
+           iequals_ascii(host_label.substr(host_label.size() - suffix.size()), suffix);
 }
 
 /// A certificate's names for a message: at most 16, each cut to 120 characters (they are escaped already, by
@@ -372,13 +361,13 @@ inline error name_mismatch_error(const std::string& route, std::string_view expe
             const std::string_view pattern = std::string_view(name).substr(4);
             if (partial.empty() && partial_wildcard_would_match(pattern, expected)) partial = name;
             if (one_label.empty() && starts_with(pattern, "*.") && expected.size() > pattern.size() - 1 &&
-                iequals(expected.substr(expected.size() - (pattern.size() - 1)), pattern.substr(1)))
+                iequals_ascii(expected.substr(expected.size() - (pattern.size() - 1)), pattern.substr(1)))
                 one_label = name;
         } else if (starts_with(name, "IP:")) {
             has_ip = true;
         } else if (starts_with(name, "CN=")) {
             if (first_cn.empty()) first_cn = name;
-            if (iequals(std::string_view(name).substr(3), expected)) cn_matches = true;
+            if (iequals_ascii(std::string_view(name).substr(3), expected)) cn_matches = true;
         }
     }
     std::string msg = route + ": the server's certificate does not carry the expected " +

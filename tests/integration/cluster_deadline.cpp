@@ -44,6 +44,21 @@ ms time_of(F&& f) {
     return std::chrono::duration_cast<ms>(std::chrono::steady_clock::now() - start);
 }
 
+/// A GET of "k" with `deadline`: how long it took, and its error (none if a reply came).
+std::pair<ms, std::optional<addrmap::error>> get_within(addrmap::ip_to_hostname_cluster& cluster, ms deadline) {
+    addrmap::call_options call;
+    call.deadline = deadline;
+    std::optional<addrmap::error> failure;
+    const ms took = time_of([&] {
+        try {
+            (void)cluster.command(call, "k", "GET k");
+        } catch (const addrmap::error& e) {
+            failure = e;
+        }
+    });
+    return {took, failure};
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(cluster_deadline)
@@ -56,16 +71,7 @@ BOOST_AUTO_TEST_CASE(a_dribbled_reply_cannot_hold_a_call_past_its_deadline) {
     cluster.connect();
     node.set_get_reply("$24\r\nhello, world, slowly....\r\n");
     node.set_dribble(ms(250));
-    addrmap::call_options call;
-    call.deadline = ms(1500);
-    std::optional<addrmap::error> failure;
-    const ms took = time_of([&] {
-        try {
-            (void)cluster.command(call, "k", "GET k");
-        } catch (const addrmap::error& e) {
-            failure = e;
-        }
-    });
+    const auto [took, failure] = get_within(cluster, ms(1500));
     node.set_dribble(ms(0));
     BOOST_TEST_REQUIRE(failure.has_value(), "the dribbled GET (about 8 s) came back whole");
     BOOST_TEST((failure->kind() == addrmap::error_kind::timeout), failure->what());
@@ -80,16 +86,7 @@ BOOST_AUTO_TEST_CASE(a_slow_auth_cannot_hold_a_call_past_its_deadline) {
     cluster.connect();
     cluster.disconnect();
     node.set_auth_delay(ms(3000));
-    addrmap::call_options call;
-    call.deadline = ms(500);
-    std::optional<addrmap::error> failure;
-    const ms took = time_of([&] {
-        try {
-            (void)cluster.command(call, "k", "GET k");
-        } catch (const addrmap::error& e) {
-            failure = e;
-        }
-    });
+    const auto [took, failure] = get_within(cluster, ms(500));
     node.set_auth_delay(ms(0));
     BOOST_TEST_REQUIRE(failure.has_value());
     BOOST_TEST((failure->kind() == addrmap::error_kind::timeout), failure->what());

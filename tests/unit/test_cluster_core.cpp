@@ -71,6 +71,15 @@ const std::string set = detail::format_argv({"SET", "counter", "1"});
 
 int slot_of_counter() { return static_cast<int>(key_slot("counter")); }  // 6680: master #2
 
+/// A GET of "counter" routed to master #2, answered "MOVED 6680 10.0.0.3:7002": returns (source, target).
+std::pair<node_id, node_id> moved_counter_to_master_3(cluster_core& core) {
+    call_state c = core.start(slot_of_counter(), get, {}, t0);
+    const node_id source = core.next(c, t0).node;
+    const auto moved = parse_resp("-MOVED 6680 10.0.0.3:7002\r\n");
+    core.on_reply(c, source, *moved, t0);
+    return {source, id_of(core, at("10.0.0.3", 7002))};
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(test_cluster_core)
@@ -368,11 +377,7 @@ BOOST_AUTO_TEST_CASE(seeds_are_never_forgotten) {
 // Seen: "refresh ... can overwrite a fresher MOVED with a staler view".
 BOOST_AUTO_TEST_CASE(a_view_older_than_a_moved_is_refused_and_the_moved_target_is_asked_first) {
     ready_core r;
-    call_state c = r.core.start(slot_of_counter(), get, {}, t0);
-    const node_id source = r.core.next(c, t0).node;
-    const auto moved = parse_resp("-MOVED 6680 10.0.0.3:7002\r\n");
-    r.core.on_reply(c, source, *moved, t0);
-    const node_id target = id_of(r.core, at("10.0.0.3", 7002));
+    const auto [source, target] = moved_counter_to_master_3(r.core);
     BOOST_TEST(r.core.refresh_candidates().front() == target);
     BOOST_CHECK_EXCEPTION(r.core.install(three_masters(), source, "CLUSTER SHARDS"), error, [](const error& e) {
         return e.kind() == error_kind::topology && std::string(e.what()).find("older than") != std::string::npos;
@@ -460,11 +465,7 @@ BOOST_AUTO_TEST_CASE(the_repeat_table) {
 // Review: a MOVED whose target then died blocked every later view ("older than a MOVED") for good.
 BOOST_AUTO_TEST_CASE(a_moved_target_that_cannot_be_reached_no_longer_blocks_views) {
     ready_core r;
-    call_state c = r.core.start(slot_of_counter(), get, {}, t0);
-    const node_id source = r.core.next(c, t0).node;
-    const auto moved = parse_resp("-MOVED 6680 10.0.0.3:7002\r\n");
-    r.core.on_reply(c, source, *moved, t0);
-    const node_id target = id_of(r.core, at("10.0.0.3", 7002));
+    const auto [source, target] = moved_counter_to_master_3(r.core);
     BOOST_CHECK_THROW(r.core.install(three_masters(), source, "CLUSTER SHARDS"), error);
     r.core.on_unreachable(target, error(error_kind::connect, "refused"));
     BOOST_CHECK_NO_THROW(r.core.install(three_masters(), source, "CLUSTER SHARDS"));
@@ -473,11 +474,7 @@ BOOST_AUTO_TEST_CASE(a_moved_target_that_cannot_be_reached_no_longer_blocks_view
 
 BOOST_AUTO_TEST_CASE(the_moved_target_s_own_view_is_accepted) {
     ready_core r;
-    call_state c = r.core.start(slot_of_counter(), get, {}, t0);
-    const node_id source = r.core.next(c, t0).node;
-    const auto moved = parse_resp("-MOVED 6680 10.0.0.3:7002\r\n");
-    r.core.on_reply(c, source, *moved, t0);
-    const node_id target = id_of(r.core, at("10.0.0.3", 7002));
+    const auto [source, target] = moved_counter_to_master_3(r.core);
     // The target gave the slot back meanwhile: its word is newer than its own MOVED.
     BOOST_CHECK_NO_THROW(r.core.install(three_masters(), target, "CLUSTER SHARDS"));
     BOOST_TEST(r.core.owner(slot_of_counter()) == source);
