@@ -258,7 +258,7 @@ private:
 inline std::string to_string(const endpoint& e) {
     std::string out = format_host_port(e.dial_host(), e.port());
     out += " (tls name ";
-    out += e.tls_name();
+    out += detail::quoted(e.tls_name(), 255);
     out += ')';
     return out;
 }

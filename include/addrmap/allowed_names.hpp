@@ -64,16 +64,19 @@ public:
     static allowed_names none() { return allowed_names(); }
 
     /// The default of ip_to_hostname(hostname): the hostname itself, plus `*.<parent>` where parent is
-    /// the hostname without its first label, when that parent has at least two labels. So
+    /// the hostname without its first label, when that parent has at least three labels, so a registrable
+    /// domain ("example.com", "co.uk") is never wildcarded. So
     /// "my-redis.westus3.redisenterprise.cache.azure.net" also allows "*.westus3.redisenterprise.cache.azure.net";
-    /// "redis.example" or "localhost" allow only themselves. `hostname` must be a valid DNS name.
+    /// "redis.example.com", "redis.example" or "localhost" allow only themselves. `hostname` must be a valid
+    /// DNS name. A parent shared by other tenants' nodes is still allowed: narrow it with explicit patterns.
     static allowed_names hostname_and_siblings(std::string_view hostname) {
         allowed_names result;
         result.add_pattern(hostname, 1, "hostname", false);
         const std::size_t dot = hostname.find('.');
         if (dot != std::string_view::npos) {
             const std::string_view parent = hostname.substr(dot + 1);
-            if (parent.find('.') != std::string_view::npos) result.add_pattern("*." + std::string(parent), 2, "hostname", false);
+            const auto dots = static_cast<std::size_t>(std::count(parent.begin(), parent.end(), '.'));
+            if (dots >= 2) result.add_pattern("*." + std::string(parent), 2, "hostname", false);
         }
         return result;
     }

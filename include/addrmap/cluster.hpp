@@ -263,8 +263,9 @@ private:
     /// True when an idle connection can take a command: no error, nothing unsent or unread. A server that closed
     /// it (idle `timeout`, CLIENT KILL, failover) has left EOF or a TLS close_notify to read; RESP2 never
     /// sends unasked, so anything readable on an idle connection means it is not usable.
-    static bool idle_link_usable(redisContext* c) noexcept {
-        if (c == nullptr || c->err != 0 || c->fd < 0 || sdslen(c->obuf) != 0) return false;
+    static bool idle_link_usable(const tls_connection& link) noexcept {
+        const redisContext* c = link.get();
+        if (c == nullptr || c->err != 0 || c->fd < 0 || sdslen(c->obuf) != 0 || link.has_buffered_input()) return false;
         if (c->reader != nullptr && c->reader->pos < c->reader->len) return false;
         pollfd p{};
         p.fd = c->fd;
@@ -277,7 +278,7 @@ private:
     /// it until the next call arms its own. Throws what the dial threw.
     redisContext* link(node_id n, clock::time_point deadline) {
         if (n < links_.size() && links_[n]) {
-            if (idle_link_usable(links_[n]->get())) {
+            if (idle_link_usable(*links_[n])) {
                 links_[n]->set_io_deadline(deadline);
                 return links_[n]->get();
             }
@@ -567,7 +568,7 @@ private:
             reply_ptr reply = ask(n, c, "CLUSTER SHARDS");
             if (reply->type == REDIS_REPLY_ERROR) {
                 const std::string_view text(reply->str, reply->len);
-                if (text.find("nknown subcommand") != std::string_view::npos) {
+                if (text.substr(0, 22) == "ERR unknown subcommand" || text.substr(0, 22) == "ERR Unknown subcommand") {
                     no_cluster_shards_ = true;  // Redis < 7: CLUSTER SLOTS from now on
                 } else if (is_transient_refusal(text)) {
                     throw error(error_kind::topology, to_string(core_.node(n).reported) + " refused CLUSTER SHARDS: " +

@@ -153,6 +153,7 @@ private:
 struct tls_shared {
     tls_options options;
     ssl_ctx_ptr ctx;
+    int security_level = 1;  ///< the SSL_CTX's when addrmap set it up: the floor verify_peer holds keys to
     tls_session_cache sessions;
 };
 
@@ -623,6 +624,11 @@ inline void verify_peer(SSL* ssl, const std::string& route, const endpoint& mapp
     X509_VERIFY_PARAM* const param = X509_STORE_CTX_get0_param(check.get());
     // addrmap's minimum, whatever the store's parameters say: a TLS server certificate, checked at the current
     // time, no unknown critical extension ignored. The name is checked below, so none is set here.
+    // Key sizes and signature digests are checked at the security level addrmap set up, or higher: a verify
+    // callback that clears "key too weak" in the handshake, or a lowered level, cannot weaken this check.
+    const tls_link_state* const link = link_state_of(ssl);
+    const int floor = link != nullptr && link->shared ? link->shared->security_level : 1;
+    X509_VERIFY_PARAM_set_auth_level(param, std::max(floor, SSL_get_security_level(ssl)));
     if (X509_VERIFY_PARAM_set_purpose(param, X509_PURPOSE_SSL_SERVER) != 1 ||
         X509_VERIFY_PARAM_set_trust(param, X509_TRUST_SSL_SERVER) != 1 ||
         X509_VERIFY_PARAM_clear_flags(param, X509_V_FLAG_USE_CHECK_TIME | X509_V_FLAG_NO_CHECK_TIME |
@@ -698,6 +704,9 @@ inline std::pair<tls_redis_ptr, tls_handshake_info> open_link(const std::shared_
     check_mapping(route, mapped);
     const std::string dial_host(mapped.dial_host());
     const std::string tcp_host = limits.tcp_host.empty() ? dial_host : std::string(limits.tcp_host);
+    if (!limits.tcp_host.empty() && classify_host(tcp_host) != host_kind::ipv4 && classify_host(tcp_host) != host_kind::ipv6)
+        throw error(error_kind::config, route + ": dial_limits::tcp_host " + quoted(tcp_host) +
+                                            " is not an IP address; it is what DNS answered, so it must be one.");
     const std::string tls_name(mapped.tls_name());
     const std::string key = tls_session_cache::key(tls_name, dial_host, mapped.port());
     const std::chrono::milliseconds budget =
@@ -828,6 +837,8 @@ inline std::pair<tls_redis_ptr, tls_handshake_info> open_link(const std::shared_
     // Without partial writes a failed SSL_write of many records reports nothing written although earlier
     // records reached the server: the driver's "was this command written?" must see every record that left.
     SSL_set_mode(live, SSL_MODE_ENABLE_PARTIAL_WRITE);
+    // A reply's record header and body in one recv (and one deadline poll), not two.
+    SSL_set_read_ahead(live, 1);
 
     // 4. One round trip. With TLS 1.3 the server's verdict on our client certificate (and its
     //    session tickets) only arrive after the handshake; PING makes both arrive now. Any reply,
@@ -924,6 +935,7 @@ inline std::shared_ptr<tls_shared> make_tls_shared(tls_options options) {
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
     SSL_CTX_sess_set_new_cb(ctx, &tls_new_session_callback);
     if (link_state_index() < 0) throw context_config_error("cannot allocate an OpenSSL ex_data index");
+    shared->security_level = SSL_CTX_get_security_level(ctx);
     shared->options = std::move(options);
     return shared;
 }
@@ -976,6 +988,13 @@ public:
     const node_address& reported() const noexcept { return reported_; }
     /// The endpoint this connection dials (an owning copy of what connect_tls was given).
     const endpoint& mapped() const noexcept { return mapped_; }
+
+    /// True when OpenSSL holds received bytes not yet read (records read ahead, an alert): on an idle
+    /// connection that means the server said something unasked, which RESP2 never does.
+    bool has_buffered_input() const noexcept {
+        const SSL* ssl = context_.get_deleter().ssl;
+        return ssl != nullptr && SSL_has_pending(ssl) == 1;
+    }
 
     /// Bounds every later read and write on this connection (also inside one SSL record) by `deadline`;
     /// past it they fail as a timeout. std::nullopt: only the socket timeouts (command_timeout) bound them.

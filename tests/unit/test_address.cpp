@@ -76,7 +76,7 @@ BOOST_AUTO_TEST_CASE(formatting) {
     BOOST_TEST(addrmap::format_host_port("", 7000) == "?:7000");
     BOOST_TEST(addrmap::to_string(node_address{"node.example.com", 6379, "ignored"}) == "node.example.com:6379");
     BOOST_TEST(addrmap::to_string(addrmap::endpoint("fd00::1", 7000, "node.example.com")) ==
-               "[fd00::1]:7000 (tls name node.example.com)");
+               "[fd00::1]:7000 (tls name 'node.example.com')");
 }
 
 BOOST_AUTO_TEST_CASE(messages_escape_and_cut_what_they_quote) {

@@ -301,7 +301,13 @@ BOOST_AUTO_TEST_CASE(ip_to_hostname_allows_its_hostname_and_siblings_by_default)
                              "evil-westus3.redisenterprise.cache.azure.net", "a.westus3.redisenterprise.cache.azure.net.evil.io"})
         BOOST_TEST(!azure.try_map(reported(near)).has_value(), near);
 
-    // A parent of one label allows no siblings: "redis.example" and "localhost" allow only themselves.
+    // A parent of fewer than three labels allows no siblings: a registrable domain is never wildcarded.
+    for (const char* name : {"redis.example.com", "redis.co.uk"}) {
+        const addrmap::ip_to_hostname registrable(name);
+        BOOST_TEST(registrable.allowed().describe() == "'" + std::string(name) + "'");
+        BOOST_TEST(!registrable.try_map(reported("other.example.com")).has_value());
+        BOOST_TEST(!registrable.try_map(reported("attacker.co.uk")).has_value());
+    }
     const addrmap::ip_to_hostname short_name("redis.example");
     BOOST_TEST(short_name.try_map(reported("redis.example")).has_value());
     BOOST_TEST(!short_name.try_map(reported("other.example")).has_value());

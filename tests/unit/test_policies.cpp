@@ -130,7 +130,9 @@ BOOST_AUTO_TEST_CASE(ip_to_hostname_both_modes) {
     };
     for (const row& r : rows) {
         BOOST_TEST_CONTEXT("mode " << static_cast<int>(r.how) << ", host " << r.host) {
-            const addrmap::ip_to_hostname policy("redis.example.com", r.how);
+            // Reported names under example.com pass through: allowed explicitly (example.com is a registrable
+            // domain, so the default allows only redis.example.com itself).
+            const addrmap::ip_to_hostname policy("redis.example.com", r.how, {}, addrmap::allowed_names{"*.example.com"});
             const node_address address = at(r.host, 7000);
             const auto answer = policy.try_map(address);
             BOOST_TEST_REQUIRE(answer.has_value());
@@ -185,7 +187,8 @@ BOOST_AUTO_TEST_CASE(ip_to_hostname_long_only_list_agrees_with_a_scan) {
 
 BOOST_AUTO_TEST_CASE(ip_to_hostname_only_list) {
     const addrmap::ip_to_hostname policy("redis.example.com", mode::dial_ip_verify_hostname,
-                                         " 10.0.0.0/8, 192.0.2.7\nfd00::/8 ; 2001:db8::1 ");
+                                         " 10.0.0.0/8, 192.0.2.7\nfd00::/8 ; 2001:db8::1 ",
+                                         addrmap::allowed_names{"*.example.com"});
     BOOST_TEST(policy.restricted());
     BOOST_TEST(policy.only_text() == "10.0.0.0/8, 192.0.2.7\nfd00::/8 ; 2001:db8::1");
     const std::vector<std::pair<std::string, bool>> cases = {
@@ -363,6 +366,7 @@ BOOST_AUTO_TEST_CASE(env_from_explicit_variables) {
         {"ADDRMAP_HOSTNAME", "redis.example.com"},
         {"ADDRMAP_MODE", "dial_ip"},
         {"ADDRMAP_ONLY", "10.0.0.0/8,fd00::/8"},
+        {"ADDRMAP_ALLOWED_NAMES", "*.example.com"},
         {"PATH", "/usr/bin"},            // not under the prefix: ignored
         {"OTHER_HOSTNAME", "x"},         // likewise
     });

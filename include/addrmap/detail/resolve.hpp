@@ -22,6 +22,21 @@
 
 namespace addrmap::detail {
 
+/// An address DNS may answer that is worth dialing: a plain IPv4 or IPv6 literal (no zone id), not the
+/// unspecified address (which Linux dials as the local host), not multicast or broadcast.
+inline bool usable_answer(std::string_view ip) noexcept {
+    unsigned char bytes[16] = {};
+    const host_kind kind = detail::classify_host_into(ip, bytes);
+    if (kind == host_kind::ipv4)
+        return !(bytes[0] == 0 || bytes[0] >= 224);  // 0.0.0.0/8, multicast 224/4, reserved 240/4 and broadcast
+    if (kind == host_kind::ipv6) {
+        bool zero = true;
+        for (unsigned char b : bytes) zero = zero && b == 0;
+        return !zero && bytes[0] != 0xff;  // not ::, not multicast ff00::/8
+    }
+    return false;
+}
+
 /// The IP addresses of `host` (IPv4 first, as hiredis tries them), within `budget`. An IP literal
 /// is returned as is. Throws error{timeout} when DNS does not answer in time (the lookup thread
 /// finishes on its own later and frees its state), error{connect} when the name does not resolve.
@@ -48,6 +63,7 @@ inline std::vector<std::string> resolve_within(const std::string& host, std::chr
                 char text[NI_MAXHOST];
                 if (::getnameinfo(a->ai_addr, a->ai_addrlen, text, sizeof text, nullptr, 0, NI_NUMERICHOST) != 0)
                     continue;
+                if (!usable_answer(text)) continue;
                 std::vector<std::string>& into = a->ai_family == AF_INET6 ? v6 : v4;
                 if (std::find(into.begin(), into.end(), text) == into.end()) into.emplace_back(text);
             }

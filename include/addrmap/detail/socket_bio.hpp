@@ -75,11 +75,15 @@ inline int nosignal_socket_write(BIO* bio, const char* data, int length) {
     socket_io_state* io = io_state_of(bio);
     if (io == nullptr || length < 0 || BIO_get_init(bio) == 0) return -1;
     BIO_clear_retry_flags(bio);
-    if (!wait_until_ready(*io, POLLOUT)) {
-        BIO_set_retry_write(bio);
-        return -1;
+    // The socket buffer almost always has room: try without waiting, and poll only when it is full.
+    ssize_t sent = ::send(io->fd, data, static_cast<std::size_t>(length), MSG_NOSIGNAL | (io->armed ? MSG_DONTWAIT : 0));
+    if (sent < 0 && io->armed && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if (!wait_until_ready(*io, POLLOUT)) {
+            BIO_set_retry_write(bio);
+            return -1;
+        }
+        sent = ::send(io->fd, data, static_cast<std::size_t>(length), MSG_NOSIGNAL);
     }
-    const ssize_t sent = ::send(io->fd, data, static_cast<std::size_t>(length), MSG_NOSIGNAL);
     if (sent <= 0 && BIO_sock_should_retry(static_cast<int>(sent))) BIO_set_retry_write(bio);
     return static_cast<int>(sent);
 }
