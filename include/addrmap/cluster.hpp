@@ -454,7 +454,7 @@ private:
                 case core_decision::kind::fail: finish(i); continue;
                 case core_decision::kind::refresh:  // a refresh was just tried: route on what we have
                 case core_decision::kind::wait:
-                    if (d.what == core_decision::kind::wait) wake = wake ? std::min(*wake, d.until) : d.until;
+                    if (d.what == core_decision::kind::wait) wake = wake ? std::max(*wake, d.until) : d.until;
                     again.push_back(i);
                     continue;
                 case core_decision::kind::send: break;
@@ -534,6 +534,9 @@ private:
             }
         }
         std::sort(again.begin(), again.end());
+        // Entries back off together: sleep until the last of them may go, so the next wave carries them all.
+        // (Waking at the first would send them one by one as each one's jittered wait ends: a round trip
+        // per entry.) No wait is longer than the longest backoff, and none passes the deadline.
         if (groups.empty() && wake) std::this_thread::sleep_until(*wake);
         return again;
     }
