@@ -442,8 +442,18 @@ private:
         std::optional<clock::time_point> wake;
         auto finish = [&](std::size_t i) { results[i].emplace(*calls[i].failure); };
         bool refreshed = false;
+        // Entries of one slot keep their order: once one of them waits, the later ones wait with it (else a
+        // retried SET k 1 could run after the SET k 2 added behind it, whose backoff happened to end first).
+        std::vector<int> held_slots;
+        const auto held = [&](int slot) {
+            return slot >= 0 && std::find(held_slots.begin(), held_slots.end(), slot) != held_slots.end();
+        };
         for (std::size_t i : pending) {
             call_state& c = calls[i];
+            if (held(c.slot)) {
+                again.push_back(i);
+                continue;
+            }
             core_decision d = core_.next(c, clock::now());
             if (d.what == core_decision::kind::refresh && !refreshed) {
                 refresh_within(c.deadline);
@@ -455,6 +465,7 @@ private:
                 case core_decision::kind::refresh:  // a refresh was just tried: route on what we have
                 case core_decision::kind::wait:
                     if (d.what == core_decision::kind::wait) wake = wake ? std::max(*wake, d.until) : d.until;
+                    if (c.slot >= 0) held_slots.push_back(c.slot);
                     again.push_back(i);
                     continue;
                 case core_decision::kind::send: break;
