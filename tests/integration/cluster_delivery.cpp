@@ -425,6 +425,9 @@ BOOST_AUTO_TEST_CASE(deadline_holds_against_a_node_that_stops_answering) {
     t1.join(), t2.join(), t3.join();
     const auto all_done = ms_since(stall_started);
     sleeper.join();
+    // A 2 s stall is longer than the fixture's cluster-node-timeout: the replica may have taken over. Wait
+    // until the cluster is settled (six nodes online, replicas synced) before anything else runs.
+    BOOST_TEST(live::cluster_script("ready 60 >/dev/null") == 0, "the cluster did not settle after the stall");
 
     std::cout << "deadline 300 ms against a node asleep for 2 s (command_timeout 10 s): GET ended after "
               << get_result.elapsed_ms << " ms, INCR after " << incr_result.elapsed_ms
