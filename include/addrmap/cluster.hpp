@@ -25,6 +25,7 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <bitset>
 #include <chrono>
 #include <cstdarg>
 #include <cstdint>
@@ -438,14 +439,23 @@ private:
         // Refresh (when due) before routing anything, so no entry is routed to a node the refresh forgets.
         const clock::time_point deadline = calls[pending.front()].deadline;
         if (clock::now() < deadline && core_.refresh_due(clock::now())) refresh_within(deadline);
+        // Entries of one slot keep their order: once one of them waits, the later ones wait with it (else a
+        // retried SET k 1 could run after the SET k 2 added behind it, whose backoff happened to end first).
+        std::bitset<slot_count> held_slots;
+        const auto held = [&](int slot) { return slot >= 0 && held_slots.test(static_cast<std::size_t>(slot)); };
         for (std::size_t i : pending) {
             call_state& c = calls[i];
+            if (held(c.slot)) {
+                again.push_back(i);
+                continue;
+            }
             const core_decision d = core_.next(c, clock::now());
             switch (d.what) {
                 case core_decision::kind::fail: finish(i); continue;
                 case core_decision::kind::refresh:  // due again already: the next wave refreshes first
                 case core_decision::kind::wait:
-                    if (d.what == core_decision::kind::wait) wake = wake ? std::min(*wake, d.until) : d.until;
+                    if (d.what == core_decision::kind::wait) wake = wake ? std::max(*wake, d.until) : d.until;
+                    if (c.slot >= 0) held_slots.set(static_cast<std::size_t>(c.slot));
                     again.push_back(i);
                     continue;
                 case core_decision::kind::send: break;
@@ -523,6 +533,9 @@ private:
             }
         }
         std::sort(again.begin(), again.end());
+        // Entries back off together: sleep until the last of them may go, so the next wave carries them all.
+        // (Waking at the first would send them one by one as each one's jittered wait ends: a round trip
+        // per entry.) No wait is longer than the longest backoff, and none passes the deadline.
         if (groups.empty() && wake) std::this_thread::sleep_until(*wake);
         return again;
     }

@@ -495,8 +495,8 @@ public:
         }
         ++stats_.unknown_outcomes;
         return fail(c, error(error_kind::unknown_outcome,
-                             name_of(c) + " was sent to " + where + " and then " + std::string(why) +
-                                 " before its reply came: it may or may not have run, so it was not sent again "
+                             name_of(c) + " was sent to " + where + ", then " + std::string(why) +
+                                 ": it may or may not have run, so it was not sent again "
                                  "(it is not known safe to repeat; call_options::repeat_policy = repeat::allowed "
                                  "permits that)"));
     }
