@@ -1089,6 +1089,7 @@ int run(const cli_options& cli) {
     std::vector<node_row> nodes;
     if (found.layout) {
         nodes = rows_of(*found.layout, found.reporter);
+        for (node_row& row : nodes) row.reported = addrmap::configured_if_seed(row.reported, seeds);  // as the cluster does
         probe_nodes(tls, policy, creds, nodes);
     }
     detail_list details;

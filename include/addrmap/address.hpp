@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace addrmap {
 
@@ -210,6 +211,19 @@ inline std::string format_host_port(std::string_view host, std::uint16_t port) {
     out += ':';
     out += std::to_string(port);
     return out;
+}
+
+/// "The seeds' own names are allowed": `address`, marked configured when its host equals a seed's host (ASCII
+/// case-insensitively, on any port: a cluster may report its nodes under the name the user gave). The one rule
+/// the cluster core and addrmap-doctor both apply.
+inline node_address configured_if_seed(node_address address, const std::vector<node_address>& seeds) {
+    if (address.is_configured()) return address;
+    for (const node_address& seed : seeds)
+        if (detail::iequals_ascii(seed.host, address.host)) {
+            address.origin = address_origin::configured;
+            break;
+        }
+    return address;
 }
 
 /// Formats the reported address (not the announced hostname) as "host:port".

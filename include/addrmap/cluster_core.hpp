@@ -114,6 +114,7 @@ public:
             throw error(error_kind::config, "cluster_options.refresh_min_interval must be >= 1 ms");
         for (std::size_t i = 0; i < options.seeds.size(); ++i) {
             const node_address seed = parse_address(options.seeds[i], "seed #" + std::to_string(i + 1));
+            seed_addresses_.push_back(seed);
             const node_id id = record(seed, node_role::seed);
             nodes_[id]->is_seed = true;
             seeds_.push_back(id);
@@ -559,13 +560,7 @@ private:
 
     /// "The seeds' own names are allowed": a reported host equal to a seed's host counts as configured.
     node_address as_configured_if_seed(node_address address) const {
-        if (address.is_configured()) return address;
-        for (node_id id : seeds_)
-            if (detail::iequals_ascii(nodes_[id]->reported.host, address.host)) {
-                address.origin = address_origin::configured;
-                break;
-            }
-        return address;
+        return configured_if_seed(std::move(address), seed_addresses_);
     }
 
     static void set_mapping(core_node& n, const endpoint& e) {
@@ -685,6 +680,7 @@ private:
     std::vector<std::unique_ptr<core_node>> nodes_;  // by node_id; null once forgotten
     std::unordered_map<std::string, node_id> index_;  // to_string(reported) -> id
     std::vector<node_id> seeds_;
+    std::vector<node_address> seed_addresses_;  // as parsed (configured), for configured_if_seed
     std::array<node_id, slot_count> owners_{};
     struct pending_move {
         std::uint16_t slot;

@@ -536,6 +536,22 @@ BOOST_AUTO_TEST_CASE(a_forgotten_node_is_a_topology_error_not_a_crash) {
                           [](const error& e) { return e.kind() == error_kind::topology; });
 }
 
+BOOST_AUTO_TEST_CASE(a_reported_host_equal_to_a_seed_s_counts_as_configured) {
+    auto only_configured_names = [](const node_address& a) -> endpoint {
+        if (classify_host(a.host) == host_kind::name && !a.is_configured())
+            throw error(error_kind::topology, "name not allowed");
+        return as_reported(a);
+    };
+    cluster_core core(options_with({"seed.example:7000"}), only_configured_names);
+    topology t = three_masters();
+    t.shards[0].master = at("SEED.example", 8500);  // the seed's name, another port, another case
+    BOOST_CHECK_NO_THROW(core.install(t, core.seed(0), "CLUSTER SHARDS"));
+    t.shards[0].master = at("other.example", 8500);
+    BOOST_CHECK_THROW(core.install(t, core.seed(0), "CLUSTER SHARDS"), error);
+    BOOST_TEST(configured_if_seed(at("seed.EXAMPLE", 1), {parse_address("seed.example:7000")}).is_configured());
+    BOOST_TEST(!configured_if_seed(at("seed.example.evil", 1), {parse_address("seed.example:7000")}).is_configured());
+}
+
 BOOST_AUTO_TEST_CASE(bad_options_fail_at_construction) {
     cluster_options o = options_with();
     o.deadline = milliseconds(0);
