@@ -71,7 +71,7 @@ public:
     /// mapping fails verification throws that error (it would fail the same way every time). Throws the seed's own error when one
     /// seed is given, else error{connect} listing each seed's failure.
     void connect() {
-        const auto deadline = clock::now() + std::min(options_.deadline, std::chrono::milliseconds(24 * 3600 * 1000));
+        const auto deadline = core_.deadline_from(clock::now());
         std::string failures;
         bool discovered = false;
         for (std::size_t i = 0; i < core_.seed_count() && !discovered; ++i) {
@@ -206,7 +206,7 @@ public:
     /// slot map and throws error{topology} listing each node's answer when none gave a usable view.
     void refresh() {
         std::string failures;
-        if (!refresh_within(clock::now() + options_.deadline, &failures))
+        if (!refresh_within(core_.deadline_from(clock::now()), &failures))
             throw error(error_kind::topology, "could not refresh the cluster topology from any node:" + failures);
     }
 

@@ -347,6 +347,9 @@ public:
 
     // ---- calls ----------------------------------------------------------------------------------------
 
+    /// When a call started at `now` with the default deadline must end (the end of time if that overflows).
+    clock::time_point deadline_from(clock::time_point now) const noexcept { return saturating_add(now, deadline_); }
+
     /// A call of `command` (RESP, owned by the caller) for `slot` (-1: any master).
     call_state start(int slot, std::string_view command, const call_options& options, clock::time_point now) const {
         call_state c;
