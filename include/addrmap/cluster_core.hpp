@@ -57,7 +57,7 @@ struct call_state {
     using clock = std::chrono::steady_clock;
     int slot = -1;                 ///< -1: any master (keyless commands)
     std::string_view command;      ///< RESP-encoded
-    bool may_repeat = false;       ///< may be re-sent after it may have run (table or call_options)
+    repeat repeat_policy = repeat::by_table;  ///< decides the "may have run" case (looked up only then)
     clock::time_point started;
     clock::time_point deadline;
     clock::time_point not_before;  ///< backoff: nothing is sent before this
@@ -67,7 +67,7 @@ struct call_state {
     int redirects = 0;
     int sends = 0;
     int backoff_step = 0;
-    bool may_have_run = false;     ///< it was lost after a write and re-sent (only when may_repeat)
+    bool may_have_run = false;     ///< it was lost after a write and re-sent (only when it may repeat)
     std::string last_problem;      ///< escaped, for the deadline message
     std::optional<error> failure;  ///< set when next() says fail
 };
@@ -355,7 +355,7 @@ public:
         call_state c;
         c.slot = slot;
         c.command = command;
-        c.may_repeat = may_repeat(command, options.repeat_policy);
+        c.repeat_policy = options.repeat_policy;  // the table is consulted only if a send is lost
         c.started = now;
         c.deadline = saturating_add(now, options.deadline.value_or(deadline_));
         c.not_before = now;
@@ -491,7 +491,7 @@ public:
         c.target = no_node;
         c.asking = false;
         const std::string where = exists(node) ? to_string(nodes_[node]->reported) : std::string("a node");
-        if (c.may_repeat) {
+        if (may_repeat(c.command, c.repeat_policy)) {
             c.may_have_run = true;
             c.last_problem = where + ": " + std::string(why);
             schedule_backoff(c, now);
