@@ -20,3 +20,8 @@
 #include <addrmap/pipeline.hpp>
 #include <addrmap/cluster_core.hpp>
 #include <addrmap/cluster.hpp>
+#include <addrmap/event_loop.hpp>
+#include <addrmap/async_future.hpp>
+#include <addrmap/async_cluster.hpp>
+// Event loop bindings need their library's headers, so they are included one by one:
+// <addrmap/loops/libevent.hpp>, <addrmap/loops/libuv.hpp>, <addrmap/loops/libev.hpp>.

@@ -11,6 +11,7 @@
 #include <addrmap/detail/command.hpp>
 #include <addrmap/detail/handles.hpp>
 #include <addrmap/detail/resolve.hpp>
+#include <addrmap/detail/topology_reply.hpp>
 #include <addrmap/error.hpp>
 #include <addrmap/pipeline.hpp>
 #include <addrmap/policies/env.hpp>
@@ -571,46 +572,19 @@ private:
         return installed;
     }
 
-    /// CLUSTER SHARDS where the server has it (it carries hostname/endpoint), else CLUSTER SLOTS.
+    /// CLUSTER SHARDS where the server has it (it carries hostname/endpoint), else CLUSTER SLOTS; the
+    /// answers mean what detail/topology_reply.hpp says, for this driver and the async one alike.
     void refresh_from(node_id n, clock::time_point deadline, std::uint64_t generation = 0) {
         redisContext* c = link(n, deadline);
-        topology topo;
+        const std::string name = to_string(core_.node(n).reported);
+        std::optional<topology> topo;
         const char* how = "CLUSTER SHARDS";
-        bool use_slots = no_cluster_shards_;
-        if (!use_slots) {
-            reply_ptr reply = ask(n, c, "CLUSTER SHARDS");
-            if (reply->type == REDIS_REPLY_ERROR) {
-                const std::string_view text(reply->str, reply->len);
-                if (text.substr(0, 22) == "ERR unknown subcommand" || text.substr(0, 22) == "ERR Unknown subcommand") {
-                    no_cluster_shards_ = true;  // Redis < 7: CLUSTER SLOTS from now on
-                } else if (is_transient_refusal(text)) {
-                    throw error(error_kind::topology, to_string(core_.node(n).reported) + " refused CLUSTER SHARDS: " +
-                                                          detail::escaped(text, 300));
-                }
-                use_slots = true;  // e.g. NOPERM for an ACL user allowed only CLUSTER SLOTS: ask that instead
-            } else {
-                topo = with_sender(n, "CLUSTER SHARDS", [&] { return parse_cluster_shards(reply.get()); });
-            }
-        }
-        if (use_slots) {
+        if (!no_cluster_shards_) topo = detail::topology_from_shards(*ask(n, c, how), name, no_cluster_shards_);
+        if (!topo) {
             how = "CLUSTER SLOTS";
-            reply_ptr reply = ask(n, c, "CLUSTER SLOTS");
-            if (reply->type == REDIS_REPLY_ERROR)
-                throw error(error_kind::topology, to_string(core_.node(n).reported) + " refused CLUSTER SLOTS: " +
-                                                      detail::escaped(std::string_view(reply->str, reply->len), 300));
-            topo = with_sender(n, "CLUSTER SLOTS", [&] { return parse_cluster_slots(reply.get()); });
+            topo = detail::topology_from_slots(*ask(n, c, how), name);
         }
-        for (node_id gone : core_.install(topo, n, how, generation)) drop(gone);
-    }
-
-    /// A topology parser's error, with the node that sent the reply.
-    template <class Parse>
-    topology with_sender(node_id n, const char* command, Parse parse) {
-        try {
-            return parse();
-        } catch (const error& e) {
-            throw detail::with_context(e, std::string(command) + " reply from " + to_string(core_.node(n).reported));
-        }
+        for (node_id gone : core_.install(*topo, n, how, generation)) drop(gone);
     }
 
     /// One request of the driver's own (CLUSTER SHARDS/SLOTS). A lost connection drops the node's
@@ -624,14 +598,6 @@ private:
         drop(n);
         core_.on_disconnected(n);
         throw error(garbled ? error_kind::protocol : error_kind::connect, message);
-    }
-
-    /// A node that cannot answer right now (still loading, not authenticated, ...): asking it CLUSTER
-    /// SLOTS instead would fail the same way, so the refresh moves on to another node.
-    static bool is_transient_refusal(std::string_view text) noexcept {
-        for (std::string_view word : {"LOADING", "NOAUTH", "MASTERDOWN", "BUSY", "TRYAGAIN", "CLUSTERDOWN"})
-            if (text.substr(0, word.size()) == word) return true;
-        return false;
     }
 
     cluster_options options_;

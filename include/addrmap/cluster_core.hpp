@@ -214,6 +214,16 @@ public:
         refresh_in_flight_ = false;
     }
     void request_refresh() noexcept { refresh_wanted_ = true; }
+    /// A refresh ended with no view installed; `first_error` is the first node's error. While no topology
+    /// was ever installed, an error that would repeat on every try (certificate, policy, configuration:
+    /// not connect or timeout) ends calls waiting for the topology at once instead of at their deadline.
+    void refresh_failed(const error& first_error) {
+        if (has_topology_) return;
+        if (first_error.kind() == error_kind::connect || first_error.kind() == error_kind::timeout)
+            discovery_failure_.reset();
+        else
+            discovery_failure_ = first_error;
+    }
 
     /// Whom to ask for the topology, best first: targets of MOVEDs not yet confirmed (they know the
     /// newest owner), connected nodes, nodes not known down, the rest of the topology, then the seeds.
@@ -338,6 +348,7 @@ public:
                                             [generation](const pending_move& m) { return m.generation < generation; }),
                              pending_moved_.end());
         installed_generation_ = generation;
+        discovery_failure_.reset();
         refresh_in_flight_ = false;
         refresh_wanted_ = false;
         has_topology_ = true;
@@ -385,6 +396,12 @@ public:
         }
         if (refresh_due(now) && c.fixed_node == no_node) {
             d.what = core_decision::kind::refresh;
+            return d;
+        }
+        if (!has_topology_ && discovery_failure_ && c.fixed_node == no_node) {
+            // Every node asked failed in a way that asking again would repeat (a certificate, a policy):
+            // say so now rather than at the deadline.
+            c.failure = *discovery_failure_;
             return d;
         }
         node_id n = c.fixed_node;
@@ -503,6 +520,27 @@ public:
                                  ": it may or may not have run, so it was not sent again "
                                  "(it is not known safe to repeat; call_options::repeat_policy = repeat::allowed "
                                  "permits that)"));
+    }
+
+    /// An async driver's call reached its deadline while in flight on `node` (the connection stays: its
+    /// reply, if it comes, is dropped). `written`: some of it may have reached the node. A read that
+    /// was written ends `timeout` ("it may have run"), a command not known safe to repeat ends
+    /// `unknown_outcome`, one never written ends `timeout`.
+    core_verdict on_expired_in_flight(call_state& c, node_id node, bool written, clock::time_point now) {
+        const std::string where = exists(node) ? to_string(nodes_[node]->reported) : std::string("a node");
+        if (written && !may_repeat(c.command, c.repeat_policy)) {
+            ++stats_.unknown_outcomes;
+            return fail(c, error(error_kind::unknown_outcome,
+                                 name_of(c) + " was sent to " + where + " and no reply came before its deadline: "
+                                     "it may or may not have run (it is not known safe to repeat)"));
+        }
+        if (written) {
+            c.may_have_run = true;
+            c.last_problem = where + ": no reply before the deadline";
+        } else {
+            c.last_problem = where + ": the command was still waiting to be written";
+        }
+        return fail(c, deadline_error(c, now));
     }
 
     cluster_stats& stats() noexcept { return stats_; }
@@ -683,6 +721,7 @@ private:
     std::vector<std::unique_ptr<core_node>> nodes_;  // by node_id; null once forgotten
     std::unordered_map<std::string, node_id> index_;  // to_string(reported) -> id
     std::vector<node_id> seeds_;
+    std::optional<error> discovery_failure_;  // see refresh_failed()
     std::vector<node_address> seed_addresses_;  // as parsed (configured), for configured_if_seed
     std::array<node_id, slot_count> owners_{};
     struct pending_move {

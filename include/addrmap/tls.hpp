@@ -73,6 +73,11 @@ struct tls_handshake_info {
 
 class tls_context;
 class tls_connection;
+namespace detail {
+struct tls_shared;
+/// For drivers (the async cluster): the shared state behind a tls_context.
+struct tls_context_access;
+}  // namespace detail
 
 /// Limits a driver puts on one dial, tighter than tls_options: what is left of a call's deadline, and
 /// an address DNS already gave (so hiredis does not resolve the name again, without a time limit).
@@ -693,6 +698,57 @@ inline void check_mapping(const std::string& route, const endpoint& mapped) {
         throw error(error_kind::config, route + ": the TLS name " + invalid_host_message(mapped.tls_name()) + ".");
 }
 
+/// One SSL* from the shared context for a connection to `tls_name`: our state attached (verify callback
+/// diagnostics, session key), the expected name set (SNI + host check, or IP SAN check for an IP literal),
+/// and the cached session for `state.session_key` offered. Used by the blocking and the async path alike.
+inline ssl_ptr new_verifying_ssl(const tls_shared& shared, const std::string& route, const std::string& tls_name,
+                                 tls_link_state& state) {
+    ssl_ptr ssl(SSL_new(shared.ctx.get()));
+    if (!ssl)
+        throw error(error_kind::tls_handshake, route + ": SSL_new failed (OpenSSL: " + last_openssl_reason() + ")");
+    if (SSL_set_ex_data(ssl.get(), link_state_index(), &state) != 1)
+        throw error(error_kind::tls_handshake, route + ": cannot attach state to the SSL object (SSL_set_ex_data)");
+    SSL_set_info_callback(ssl.get(), &tls_info_callback);
+#ifdef SSL_OP_ENABLE_KTLS
+    // Kernel TLS would encrypt below the write BIO swapped in after the handshake: keep it off.
+    SSL_clear_options(ssl.get(), SSL_OP_ENABLE_KTLS);
+#endif
+    const host_kind name_kind = classify_host(tls_name);
+    if (name_kind == host_kind::ipv4 || name_kind == host_kind::ipv6) {
+        // An IP literal: no SNI (RFC 6066 forbids it); the certificate's IP SANs must carry it.
+        if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl.get()), tls_name.c_str()) != 1)
+            throw error(error_kind::config, route + ": OpenSSL refused the IP address " + quoted(tls_name) + " as TLS name");
+    } else {
+        if (SSL_set_tlsext_host_name(ssl.get(), tls_name.c_str()) != 1 ||
+            SSL_set1_host(ssl.get(), tls_name.c_str()) != 1)
+            throw error(error_kind::config, route + ": OpenSSL refused " + quoted(tls_name) + " as TLS name (OpenSSL: " +
+                                                last_openssl_reason() + ")");
+        // RFC 6125: only DNS SANs count; a certificate with none is refused even if its subject CN matches.
+        SSL_set_hostflags(ssl.get(), X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
+    }
+    if (ssl_session_ptr session = shared.sessions.find(state.session_key)) SSL_set_session(ssl.get(), session.get());
+    return ssl;
+}
+
+/// Puts the send(MSG_NOSIGNAL), deadline-bounded socket BIOs (socket_bio.hpp) on `ssl` in place of the
+/// stock ones hiredis set, and turns on partial writes: without them a failed SSL_write of many records
+/// reports nothing written although earlier records reached the server, and a driver's "was this
+/// command written?" must see every record that left.
+inline void install_socket_bios(SSL* ssl, int fd, tls_link_state& st, const std::string& route) {
+    const BIO_METHOD* method = nosignal_socket_method();
+    bio_ptr write_bio(method != nullptr ? BIO_new(method) : nullptr);
+    bio_ptr read_bio(method != nullptr ? BIO_new(method) : nullptr);
+    if (!write_bio || !read_bio)
+        throw error(error_kind::tls_handshake, route + ": OpenSSL could not create the connection's socket BIOs (" +
+                                                   last_openssl_reason() + ")");
+    st.io.fd = fd;
+    attach_socket_io(write_bio.get(), &st.io);
+    attach_socket_io(read_bio.get(), &st.io);
+    SSL_set0_wbio(ssl, write_bio.release());  // the SSL* owns them now
+    SSL_set0_rbio(ssl, read_bio.release());
+    SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE);
+}
+
 /// TCP through hiredis, then TLS on our own SSL* (expected name set), then one PING round trip.
 inline std::pair<tls_redis_ptr, tls_handshake_info> open_link(const std::shared_ptr<tls_shared>& shared,
                                                               const node_address& reported,
@@ -753,30 +809,7 @@ inline std::pair<tls_redis_ptr, tls_handshake_info> open_link(const std::shared_
     state->session_key = key;
     state->deadline = deadline;
     state->deadline_armed = true;
-    ssl_ptr ssl(SSL_new(shared->ctx.get()));
-    if (!ssl)
-        throw error(error_kind::tls_handshake, route + ": SSL_new failed (OpenSSL: " + last_openssl_reason() + ")");
-    if (SSL_set_ex_data(ssl.get(), link_state_index(), state.get()) != 1)
-        throw error(error_kind::tls_handshake, route + ": cannot attach state to the SSL object (SSL_set_ex_data)");
-    SSL_set_info_callback(ssl.get(), &tls_info_callback);
-#ifdef SSL_OP_ENABLE_KTLS
-    // Kernel TLS would encrypt below the write BIO swapped in after the handshake: keep it off.
-    SSL_clear_options(ssl.get(), SSL_OP_ENABLE_KTLS);
-#endif
-    const host_kind name_kind = classify_host(tls_name);
-    if (name_kind == host_kind::ipv4 || name_kind == host_kind::ipv6) {
-        // An IP literal: no SNI (RFC 6066 forbids it); the certificate's IP SANs must carry it.
-        if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl.get()), tls_name.c_str()) != 1)
-            throw error(error_kind::config, route + ": OpenSSL refused the IP address " + quoted(tls_name) + " as TLS name");
-    } else {
-        if (SSL_set_tlsext_host_name(ssl.get(), tls_name.c_str()) != 1 ||
-            SSL_set1_host(ssl.get(), tls_name.c_str()) != 1)
-            throw error(error_kind::config, route + ": OpenSSL refused " + quoted(tls_name) + " as TLS name (OpenSSL: " +
-                                                last_openssl_reason() + ")");
-        // RFC 6125: only DNS SANs count; a certificate with none is refused even if its subject CN matches.
-        SSL_set_hostflags(ssl.get(), X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
-    }
-    if (ssl_session_ptr session = shared->sessions.find(key)) SSL_set_session(ssl.get(), session.get());
+    ssl_ptr ssl = new_verifying_ssl(*shared, route, tls_name, *state);
 
     // 3. The handshake, inside hiredis, on its blocking socket: bounded by what is left.
     set_socket_timeout(tcp->fd, time_left(deadline));
@@ -823,20 +856,7 @@ inline std::pair<tls_redis_ptr, tls_handshake_info> open_link(const std::shared_
     // Every later write (ours, and plain hiredis calls on context_for_key) goes through send(MSG_NOSIGNAL):
     // a node that went away yields EPIPE (a lost connection), never a process-killing SIGPIPE. Reads and
     // writes also wait at most until a deadline a driver arms (tls_connection::set_io_deadline).
-    const BIO_METHOD* method = nosignal_socket_method();
-    bio_ptr write_bio(method != nullptr ? BIO_new(method) : nullptr);
-    bio_ptr read_bio(method != nullptr ? BIO_new(method) : nullptr);
-    if (!write_bio || !read_bio)
-        throw error(error_kind::tls_handshake, route + ": OpenSSL could not create the connection's socket BIOs (" +
-                                                   last_openssl_reason() + ")");
-    st.io.fd = link->fd;
-    attach_socket_io(write_bio.get(), &st.io);
-    attach_socket_io(read_bio.get(), &st.io);
-    SSL_set0_wbio(live, write_bio.release());  // the SSL* owns them now
-    SSL_set0_rbio(live, read_bio.release());
-    // Without partial writes a failed SSL_write of many records reports nothing written although earlier
-    // records reached the server: the driver's "was this command written?" must see every record that left.
-    SSL_set_mode(live, SSL_MODE_ENABLE_PARTIAL_WRITE);
+    install_socket_bios(live, link->fd, st, route);
     // A reply's record header and body in one recv (and one deadline poll), not two.
     SSL_set_read_ahead(live, 1);
 
@@ -965,8 +985,15 @@ public:
 
 private:
     friend tls_connection connect_tls(const tls_context&, const node_address&, const endpoint&, const dial_limits&);
+    friend struct detail::tls_context_access;
     std::shared_ptr<detail::tls_shared> shared_;
 };
+
+namespace detail {
+struct tls_context_access {
+    static const std::shared_ptr<tls_shared>& shared(const tls_context& context) noexcept { return context.shared_; }
+};
+}  // namespace detail
 
 /// A verified TLS connection to one node: owns the redisContext (never redisFree it yourself,
 /// and never call redisReconnect on it — hiredis would drop TLS; use reconnect()).

@@ -146,6 +146,9 @@ public:
 
     /// A slow node: every following GET reply is sent one byte every `interval` (0: at once).
     void set_dribble(std::chrono::milliseconds interval) noexcept { dribble_ms_ = static_cast<int>(interval.count()); }
+    /// A stalled node: every following connection is accepted (TCP) and then left alone for `delay`
+    /// before the TLS handshake starts, as a hung or overloaded server would.
+    void set_handshake_stall(std::chrono::milliseconds delay) noexcept { handshake_stall_ms_ = static_cast<int>(delay.count()); }
     /// A slow node: every following AUTH is answered after `delay`.
     void set_auth_delay(std::chrono::milliseconds delay) noexcept { auth_delay_ms_ = static_cast<int>(delay.count()); }
 
@@ -167,6 +170,7 @@ private:
 
     void serve(int fd) {
         const addrmap::detail::sigpipe_guard no_sigpipe;  // the client may hang up while we write
+        pause(handshake_stall_ms_);
         addrmap::detail::ssl_ptr ssl(SSL_new(ctx_.get()));
         SSL_set_fd(ssl.get(), fd);
         if (SSL_accept(ssl.get()) == 1) {
@@ -248,6 +252,7 @@ private:
     std::atomic<int> auths_{0};
     std::atomic<int> dribble_ms_{0};
     std::atomic<int> auth_delay_ms_{0};
+    std::atomic<int> handshake_stall_ms_{0};
     std::thread acceptor_;
     std::vector<std::thread> sessions_;  // touched by the acceptor thread only, until the destructor joins it
     std::mutex mutex_;

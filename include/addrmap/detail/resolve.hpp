@@ -37,6 +37,41 @@ inline bool usable_answer(std::string_view ip) noexcept {
     return false;
 }
 
+/// What one getaddrinfo said: its status and the usable addresses, IPv4 first (as hiredis tries them).
+struct dns_answer {
+    int status = 0;
+    std::vector<std::string> addresses;
+};
+
+/// getaddrinfo on the calling thread (it may block for as long as the resolver takes): callers run it
+/// on a helper thread and wait for it at most their budget.
+inline dns_answer lookup_blocking(const std::string& host) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    dns_answer answer;
+    answer.status = ::getaddrinfo(host.c_str(), nullptr, &hints, &found);
+    std::vector<std::string> v6;
+    for (const addrinfo* a = found; a != nullptr; a = a->ai_next) {
+        char text[NI_MAXHOST];
+        if (::getnameinfo(a->ai_addr, a->ai_addrlen, text, sizeof text, nullptr, 0, NI_NUMERICHOST) != 0) continue;
+        if (!usable_answer(text)) continue;
+        std::vector<std::string>& into = a->ai_family == AF_INET6 ? v6 : answer.addresses;
+        if (std::find(into.begin(), into.end(), text) == into.end()) into.emplace_back(text);
+    }
+    if (found != nullptr) ::freeaddrinfo(found);
+    answer.addresses.insert(answer.addresses.end(), v6.begin(), v6.end());
+    return answer;
+}
+
+/// error{connect} for a lookup that gave nothing to dial.
+inline error dns_failure(const std::string& host, const dns_answer& answer) {
+    return error(error_kind::connect, "the DNS lookup of " + quoted(host) + " failed: " +
+                                          (answer.status != 0 ? ::gai_strerror(answer.status)
+                                                              : "no IPv4 or IPv6 address"));
+}
+
 /// The IP addresses of `host` (IPv4 first, as hiredis tries them), within `budget`. An IP literal
 /// is returned as is. Throws error{timeout} when DNS does not answer in time (the lookup thread
 /// finishes on its own later and frees its state), error{connect} when the name does not resolve.
@@ -47,31 +82,14 @@ inline std::vector<std::string> resolve_within(const std::string& host, std::chr
         std::mutex mutex;
         std::condition_variable done_cv;
         bool done = false;
-        int status = 0;
-        std::vector<std::string> v4, v6;
+        dns_answer answer;
     };
     auto state = std::make_shared<lookup>();
     try {
         std::thread([state, host] {
-            addrinfo hints{};
-            hints.ai_family = AF_UNSPEC;
-            hints.ai_socktype = SOCK_STREAM;
-            addrinfo* found = nullptr;
-            const int status = ::getaddrinfo(host.c_str(), nullptr, &hints, &found);
-            std::vector<std::string> v4, v6;
-            for (const addrinfo* a = found; a != nullptr; a = a->ai_next) {
-                char text[NI_MAXHOST];
-                if (::getnameinfo(a->ai_addr, a->ai_addrlen, text, sizeof text, nullptr, 0, NI_NUMERICHOST) != 0)
-                    continue;
-                if (!usable_answer(text)) continue;
-                std::vector<std::string>& into = a->ai_family == AF_INET6 ? v6 : v4;
-                if (std::find(into.begin(), into.end(), text) == into.end()) into.emplace_back(text);
-            }
-            if (found != nullptr) ::freeaddrinfo(found);
+            dns_answer answer = lookup_blocking(host);
             const std::lock_guard<std::mutex> lock(state->mutex);
-            state->status = status;
-            state->v4 = std::move(v4);
-            state->v6 = std::move(v6);
+            state->answer = std::move(answer);
             state->done = true;
             state->done_cv.notify_all();
         }).detach();
@@ -82,13 +100,8 @@ inline std::vector<std::string> resolve_within(const std::string& host, std::chr
     if (!state->done_cv.wait_for(lock, budget, [&] { return state->done; }))
         throw error(error_kind::timeout, "the DNS lookup of " + quoted(host) + " did not finish within " +
                                              std::to_string(budget.count()) + " ms (what was left of the call's deadline)");
-    if (state->status != 0 || (state->v4.empty() && state->v6.empty()))
-        throw error(error_kind::connect,
-                    "the DNS lookup of " + quoted(host) + " failed: " +
-                        (state->status != 0 ? ::gai_strerror(state->status) : "no IPv4 or IPv6 address"));
-    std::vector<std::string> all = std::move(state->v4);
-    all.insert(all.end(), state->v6.begin(), state->v6.end());
-    return all;
+    if (state->answer.status != 0 || state->answer.addresses.empty()) throw dns_failure(host, state->answer);
+    return std::move(state->answer.addresses);
 }
 
 }  // namespace addrmap::detail

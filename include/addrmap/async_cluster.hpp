@@ -1,0 +1,1016 @@
+// addrmap/async_cluster.hpp — basic_async_cluster<Policy>: the cluster core driven from an event loop (libevent,
+// libuv, libev or any loop with a hiredis adapter): many commands in flight, TLS set up and verified from loop events.
+//
+// Threads: every member runs on the loop's thread, except submit() and submit_argv(), which any thread may call
+// (the command is posted to the loop thread; the reply_future refuses to wait on the loop thread itself).
+#pragma once
+
+#include <addrmap/async_future.hpp>
+#include <addrmap/cluster_core.hpp>
+#include <addrmap/cluster_options.hpp>
+#include <addrmap/command_safety.hpp>
+#include <addrmap/detail/async_link.hpp>
+#include <addrmap/detail/command.hpp>
+#include <addrmap/detail/resolve.hpp>
+#include <addrmap/detail/topology_reply.hpp>
+#include <addrmap/error.hpp>
+#include <addrmap/event_loop.hpp>
+#include <addrmap/pipeline.hpp>
+#include <addrmap/policies/env.hpp>
+#include <addrmap/policies/identity.hpp>
+#include <addrmap/policies/ip_to_hostname.hpp>
+#include <addrmap/policies/static_table.hpp>
+#include <addrmap/policy.hpp>
+#include <addrmap/slot.hpp>
+#include <addrmap/tls.hpp>
+
+#include <algorithm>
+#include <bitset>
+#include <chrono>
+#include <cstdarg>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace addrmap {
+
+/// Called once per command with its outcome: the reply (which may be a Redis error reply) or an
+/// addrmap::error. Runs on the loop thread. Exceptions it throws are caught and given to the error handler.
+using async_callback = std::function<void(outcome)>;
+
+/// A Redis Cluster client on an event loop, every node address resolved through `Policy` and every
+/// connection verified (chain and name) — the same decisions as basic_cluster, made by the same cluster_core.
+///
+/// Lifetime: destroy it on the loop thread, before the loop; never from inside one of its own callbacks
+/// (call disconnect() there). The destructor ends every pending call's callback first (error_kind::closed,
+/// or unknown_outcome for a command that was written); no callback runs after it returns.
+template <class Policy = identity>
+class basic_async_cluster final : private loop_events, private detail::async_link_owner {
+    ADDRMAP_CHECK_POLICY(Policy);
+
+public:
+    using policy_type = Policy;
+    using clock = std::chrono::steady_clock;
+
+    /// Parses the seeds and sets up TLS (throws error{config}); no I/O until connect() or a command.
+    basic_async_cluster(cluster_options options, std::unique_ptr<event_loop> loop, Policy policy = Policy{})
+        : basic_async_cluster(std::move(options), tls_context(options.tls), std::move(loop), std::move(policy)) {}
+
+    /// The same over a shared tls_context (one CA load and one session cache for several clusters); its
+    /// options replace `options.tls`.
+    basic_async_cluster(cluster_options options, tls_context tls, std::unique_ptr<event_loop> loop, Policy policy = Policy{})
+        : options_(std::move(options)),
+          policy_(std::move(policy)),
+          tls_(std::move(tls)),
+          core_(options_, [this](const node_address& address) { return detail::policy_access::map(policy_, address); }),
+          loop_(std::move(loop)) {
+        if (!loop_) throw error(error_kind::config, "basic_async_cluster: the event loop binding is null");
+        options_.tls = tls_.options();
+        mailbox_ = std::make_shared<detail::async_mailbox>(loop_.get());
+        loop_->start(static_cast<loop_events&>(*this));
+    }
+
+    basic_async_cluster(const basic_async_cluster&) = delete;
+    basic_async_cluster& operator=(const basic_async_cluster&) = delete;
+
+    ~basic_async_cluster() {
+        shutting_down_ = true;
+        for (auto& job : mailbox_->close()) job(false);
+        loop_->stop();
+        for (auto& link : links_) link->close();  // unanswered commands come back through link_reply
+        fail_waiting("the cluster was destroyed");
+        links_.clear();
+        for (async_call* c : free_calls_) delete c;
+    }
+
+    // ---- set-up ---------------------------------------------------------------------------------------
+
+    /// Reads the topology from the seeds, then connects to every master; `done` gets nullptr, or the error
+    /// (as basic_cluster::connect throws it: a seed's own error when there is one seed, else one listing
+    /// each seed's; a master whose certificate or mapping fails verification). Commands need not wait for it.
+    void connect(std::function<void(const error*)> done) {
+        if (closed_) {
+            const error e(error_kind::closed, "connect() after disconnect()");
+            if (done) done(&e);
+            return;
+        }
+        connect_waiters_.push_back(std::move(done));
+        connect_masters_.clear();
+        connect_error_.reset();
+        core_.request_refresh();
+        if (!refresh_) start_refresh(clock::now());
+        rearm();
+    }
+
+    /// Called with every error that concerns no single command: a node whose TLS or AUTH set-up failed
+    /// (the commands waiting for it get their own error too), an exception thrown by a callback.
+    void on_error(std::function<void(const error&)> handler) { error_handler_ = std::move(handler); }
+
+    // ---- commands (loop thread) -----------------------------------------------------------------------
+
+    /// printf-style command (hiredis format) routed by `key`.
+    void command(std::string_view key, async_callback done, const char* format, ...) {
+        va_list ap;
+        va_start(ap, format);
+        const detail::raw_command raw = detail::format_raw(format, ap);
+        va_end(ap);
+        start(static_cast<int>(key_slot(key)), detail::to_command(raw, format), {}, std::move(done));
+    }
+    /// The same with per-call settings (deadline; whether it may be repeated after it may have run).
+    void command(const call_options& call, std::string_view key, async_callback done, const char* format, ...) {
+        va_list ap;
+        va_start(ap, format);
+        const detail::raw_command raw = detail::format_raw(format, ap);
+        va_end(ap);
+        start(static_cast<int>(key_slot(key)), detail::to_command(raw, format), call, std::move(done));
+    }
+    /// argv command routed by `key`; the first argument is the command name.
+    void command_argv(std::string_view key, const std::vector<std::string_view>& args, async_callback done,
+                      const call_options& call = {}) {
+        start(static_cast<int>(key_slot(key)), detail::format_argv(args), call, std::move(done));
+    }
+    /// A keyless command (PING, INFO, ...) on a live master.
+    void command_any(async_callback done, const char* format, ...) {
+        va_list ap;
+        va_start(ap, format);
+        const detail::raw_command raw = detail::format_raw(format, ap);
+        va_end(ap);
+        start(-1, detail::to_command(raw, format), {}, std::move(done));
+    }
+
+    // ---- commands (any thread) ------------------------------------------------------------------------
+
+    /// Thread-safe: formats here, runs on the loop thread. See reply_future for waiting.
+    reply_future submit(std::string_view key, const char* format, ...) {
+        va_list ap;
+        va_start(ap, format);
+        const detail::raw_command raw = detail::format_raw(format, ap);
+        va_end(ap);
+        return post_call(static_cast<int>(key_slot(key)), detail::to_command(raw, format), {});
+    }
+    /// Thread-safe argv form.
+    reply_future submit_argv(std::string_view key, const std::vector<std::string_view>& args, const call_options& call = {}) {
+        return post_call(static_cast<int>(key_slot(key)), detail::format_argv(args), call);
+    }
+
+    // ---- shutting down --------------------------------------------------------------------------------
+
+    /// Stops taking commands: those not sent yet end with error_kind::closed now, those in flight get their
+    /// replies, then every connection closes and `done` runs. Later commands end with error_kind::closed.
+    void disconnect(std::function<void()> done = {}) {
+        closed_ = true;
+        if (done) disconnect_waiters_.push_back(std::move(done));
+        if (iterating_)
+            pump_again_ = true;  // pump() ends the queued calls after its pass
+        else
+            fail_waiting("disconnect() was called");
+        for (auto& link : links_) {
+            if (link->state() == detail::async_link::phase::ready)
+                link->close_when_idle();
+            else
+                link->close();
+        }
+        maybe_disconnected();
+    }
+
+    // ---- inspection -----------------------------------------------------------------------------------
+
+    /// The node table, as basic_cluster::nodes() gives it.
+    std::vector<node_info> nodes() const {
+        std::vector<node_info> out;
+        for (node_id id = 0; id < core_.id_limit(); ++id) {
+            if (!core_.exists(id)) continue;
+            const core_node& node = core_.node(id);
+            if (!node.in_topology && !node.is_seed) continue;
+            node_info info;
+            info.reported = node.reported;
+            info.dial_host = node.dial_host;
+            info.port = node.port;
+            info.tls_name = node.tls_name;
+            info.role = node.role;
+            info.slots = node.slots;
+            info.down = node.down;
+            info.problem = node.problem;
+            if (const detail::async_link* link = link_of(id); link != nullptr && link->ready()) {
+                info.connected = true;
+                info.handshake = link->handshake();
+            }
+            out.push_back(std::move(info));
+        }
+        std::sort(out.begin(), out.end(), [](const node_info& a, const node_info& b) {
+            if (a.reported.host != b.reported.host) return a.reported.host < b.reported.host;
+            return a.reported.port < b.reported.port;
+        });
+        return out;
+    }
+    const cluster_stats& stats() const noexcept { return core_.stats(); }
+    const cluster_core& core() const noexcept { return core_; }
+    const Policy& policy() const noexcept { return policy_; }
+    /// Calls whose callback has not run yet.
+    std::size_t pending() const noexcept { return pending_; }
+
+private:
+    struct async_call {
+        call_state state;
+        std::string command;  // RESP; call_state::command views it
+        async_callback callback;
+        std::uint64_t seq = 0;
+        std::uint64_t refresh_attempt = 0;  // nonzero: the driver's own CLUSTER SHARDS/SLOTS
+        node_id waiting_for = no_node;      // a link being set up
+        node_id sent_to = no_node;
+        detail::async_link* sent_on = nullptr;  // valid while in_flight (a link answers every command before it goes)
+        bool in_flight = false;
+        bool in_waiting = false;
+        bool finished = false;  // the callback ran; a reply still to come is dropped
+        bool live = false;      // in the deadline structures
+        async_call* prev = nullptr;  // live calls with the default deadline, in deadline order
+        async_call* next = nullptr;
+        typename std::multimap<clock::time_point, async_call*>::iterator custom;
+        bool has_custom = false;
+    };
+    struct node_conn {
+        detail::async_link* link = nullptr;  // the current one (others may still be closing)
+        bool resolving = false;
+        std::uint64_t dns_ticket = 0;
+        std::vector<std::string> addresses;
+        std::size_t next_address = 0;
+        clock::time_point setup_deadline{};
+    };
+    struct refresh_job {
+        std::uint64_t generation = 0;
+        std::uint64_t attempt = 0;
+        std::vector<node_id> candidates;
+        std::size_t next = 0;
+        node_id asking = no_node;
+        bool sent = false;
+        bool slots = false;
+        clock::time_point attempt_deadline{};
+        std::optional<error> first_error;
+        std::string failures;
+    };
+
+    // ---- calls ----------------------------------------------------------------------------------------
+
+    async_call* new_call() {
+        if (free_calls_.empty()) return new async_call();
+        async_call* c = free_calls_.back();
+        free_calls_.pop_back();
+        return c;
+    }
+    void release(async_call* c) {
+        c->callback = nullptr;
+        c->command.clear();
+        if (free_calls_.size() < 1024) {
+            *c = async_call{};
+            free_calls_.push_back(c);
+        } else {
+            delete c;
+        }
+    }
+
+    void start(int slot, std::string command, const call_options& call, async_callback done) {
+        if (closed_ || shutting_down_) {
+            if (done) invoke(done, outcome(error(error_kind::closed, "the cluster is disconnected: the command was not sent")));
+            return;
+        }
+        const auto now = clock::now();
+        async_call* c = new_call();
+        c->command = std::move(command);
+        c->callback = std::move(done);
+        c->seq = ++next_seq_;
+        c->state = core_.start(slot, c->command, call, now);
+        ++pending_;
+        track_deadline(c, call.deadline.has_value());
+        if (slot < 0 || waiting_in_slot_[static_cast<std::size_t>(slot)] == 0) {
+            // No older call of its slot is queued: route it now (the common case sends at once).
+            const auto wake_before = wake_at_;
+            if (route(c, now)) return;
+            add_waiting(c);
+            if (wake_at_ < wake_before) rearm();
+            return;
+        }
+        add_waiting(c);  // behind an older call of its slot; pump() moves them in order
+    }
+
+    void add_waiting(async_call* c) {
+        c->in_waiting = true;
+        waiting_.emplace(c->seq, c);
+        if (c->state.slot >= 0) ++waiting_in_slot_[static_cast<std::size_t>(c->state.slot)];
+    }
+    typename std::map<std::uint64_t, async_call*>::iterator erase_waiting(typename std::map<std::uint64_t, async_call*>::iterator it) {
+        async_call* c = it->second;
+        c->in_waiting = false;
+        if (c->state.slot >= 0) --waiting_in_slot_[static_cast<std::size_t>(c->state.slot)];
+        return waiting_.erase(it);
+    }
+    /// Ends every queued call with error_kind::closed (disconnect, destruction).
+    void fail_waiting(const char* why) {
+        while (!waiting_.empty()) {
+            async_call* c = waiting_.begin()->second;
+            erase_waiting(waiting_.begin());
+            finish(c, outcome(error(error_kind::closed, std::string(why) + " before " + command_name_of(*c) +
+                                                            " was sent: it did not run")));
+        }
+    }
+    /// Runs pump() from the loop soon, once for everything that happened in this turn (a read event's
+    /// replies), instead of once per reply.
+    void request_pump() {
+        if (pump_requested_ || shutting_down_) return;
+        pump_requested_ = true;
+        loop_->wake_up();
+    }
+
+    reply_future post_call(int slot, std::string command, const call_options& call) {
+        auto promise = std::make_shared<std::promise<outcome>>();
+        reply_future future(promise->get_future(), mailbox_);
+        mailbox_->post([this, slot, command = std::move(command), call, promise](bool run) mutable {
+            if (!run) {
+                promise->set_value(outcome(error(error_kind::closed, "the cluster was destroyed before the command was sent: it did not run")));
+                return;
+            }
+            start(slot, std::move(command), call, [promise](outcome o) { promise->set_value(std::move(o)); });
+        });
+        return future;
+    }
+
+    bool send_on(detail::async_link& link, async_call* c, const core_decision& d) {
+        if (!link.send(c, c->command, d.asking)) return false;
+        core_.on_send(c->state);
+        ++core_.stats().round_trips;
+        c->in_flight = true;
+        c->sent_to = d.node;
+        c->sent_on = &link;
+        return true;
+    }
+
+    /// Ends a call: its callback runs (now, or after the current pass over the queue).
+    void finish(async_call* c, outcome o) {
+        untrack_deadline(c);
+        c->finished = true;
+        --pending_;
+        if (iterating_) {
+            deferred_.emplace_back(c, std::move(o));
+            return;
+        }
+        complete(c, std::move(o));
+    }
+    void complete(async_call* c, outcome o) {
+        async_callback cb = std::move(c->callback);
+        if (!c->in_flight) release(c);
+        if (cb) invoke(cb, std::move(o));
+    }
+    void invoke(const async_callback& cb, outcome o) {
+        try {
+            cb(std::move(o));
+        } catch (const std::exception& e) {
+            report(error(error_kind::config, std::string("a command's callback threw: ") + detail::escaped(e.what(), 300)));
+        } catch (...) {
+            report(error(error_kind::config, "a command's callback threw a non-standard exception"));
+        }
+    }
+    void report(const error& e) {
+        if (!error_handler_) return;
+        try {
+            error_handler_(e);
+        } catch (...) {
+            // an error handler that throws has nowhere to report to
+        }
+    }
+
+    // Deadlines: calls with the default deadline end in the order they started (a list); others in a map.
+    void track_deadline(async_call* c, bool custom) {
+        c->live = true;
+        if (custom) {
+            c->custom = custom_deadlines_.emplace(c->state.deadline, c);
+            c->has_custom = true;
+        } else {
+            c->prev = live_tail_;
+            c->next = nullptr;
+            (live_tail_ != nullptr ? live_tail_->next : live_head_) = c;
+            live_tail_ = c;
+        }
+        if (!timer_armed_ || c->state.deadline < timer_at_) arm(c->state.deadline);
+    }
+    void untrack_deadline(async_call* c) {
+        if (!c->live) return;
+        c->live = false;
+        if (c->has_custom) {
+            custom_deadlines_.erase(c->custom);
+            c->has_custom = false;
+            return;
+        }
+        (c->prev != nullptr ? c->prev->next : live_head_) = c->next;
+        (c->next != nullptr ? c->next->prev : live_tail_) = c->prev;
+        c->prev = c->next = nullptr;
+    }
+
+    /// Calls past their deadline while in flight end now (a late reply is dropped); waiting ones end in pump().
+    void expire(clock::time_point now) {
+        std::vector<async_call*> due;
+        for (async_call* c = live_head_; c != nullptr && c->state.deadline <= now; c = c->next) due.push_back(c);
+        for (auto it = custom_deadlines_.begin(); it != custom_deadlines_.end() && it->first <= now; ++it)
+            due.push_back(it->second);
+        for (async_call* c : due) {
+            if (!c->in_flight || c->finished) continue;
+            const bool written = c->sent_on == nullptr || c->sent_on->written(c);
+            core_.on_expired_in_flight(c->state, c->sent_to, written, now);
+            finish(c, outcome(*c->state.failure));
+        }
+    }
+
+    // ---- the queue ------------------------------------------------------------------------------------
+
+    /// Routes every waiting call, oldest first. A slot with an older call still waiting is held, so calls of
+    /// one slot leave in the order they were made, also after a redirect or a retry.
+    void pump() {
+        if (pumping_ || shutting_down_) {
+            pump_again_ = true;
+            return;
+        }
+        pumping_ = true;
+        do {
+            pump_again_ = false;
+            const auto now = clock::now();
+            held_.reset();
+            wake_at_ = clock::time_point::max();
+            iterating_ = true;
+            for (auto it = waiting_.begin(); it != waiting_.end();) {
+                async_call* c = it->second;
+                const int slot = c->state.slot;
+                if (slot >= 0 && held_.test(static_cast<std::size_t>(slot))) {
+                    ++it;
+                    continue;
+                }
+                if (route(c, now)) {
+                    it = erase_waiting(it);
+                } else {
+                    if (slot >= 0) held_.set(static_cast<std::size_t>(slot));
+                    ++it;
+                }
+            }
+            iterating_ = false;
+            auto done = std::exchange(deferred_, {});
+            for (auto& [c, o] : done) complete(c, std::move(o));
+            if (closed_) fail_waiting("disconnect() was called");
+            for (auto& [n, why] : std::exchange(deferred_failures_, {})) node_failed(n, why);
+        } while (pump_again_);
+        pumping_ = false;
+        rearm();
+    }
+
+    /// One waiting call: true when it left the queue (sent, or ended).
+    bool route(async_call* c, clock::time_point now) {
+        for (int attempt = 0; attempt < 3; ++attempt) {
+            const core_decision d = core_.next(c->state, now);
+            switch (d.what) {
+                case core_decision::kind::fail: finish(c, outcome(*c->state.failure)); return true;
+                case core_decision::kind::wait: wake_at_ = std::min(wake_at_, d.until); return false;
+                case core_decision::kind::refresh:
+                    start_refresh(now);
+                    continue;  // route on the current map meanwhile (next() no longer says refresh)
+                case core_decision::kind::send: break;
+            }
+            detail::async_link* link = link_of(d.node);
+            if (link != nullptr && on_its_way_out(*link)) {
+                conns_[d.node].link = nullptr;  // dial a fresh one
+                link = nullptr;
+            }
+            if (link == nullptr && !conn(d.node).resolving) {
+                try {
+                    dial(d.node, now);
+                } catch (const error& e) {
+                    if (core_.on_not_sent(c->state, d.node, e, now) == core_verdict::fail) {
+                        finish(c, outcome(*c->state.failure));
+                        return true;
+                    }
+                    continue;
+                }
+                link = link_of(d.node);
+            }
+            if (link == nullptr || !link->ready()) {
+                c->waiting_for = d.node;
+                return false;
+            }
+            c->waiting_for = no_node;
+            if (send_on(*link, c, d)) return true;
+            conns_[d.node].link = nullptr;
+        }
+        return false;
+    }
+
+    // ---- connections ----------------------------------------------------------------------------------
+
+    node_conn& conn(node_id n) {
+        if (conns_.size() <= n) conns_.resize(n + 1);
+        return conns_[n];
+    }
+    detail::async_link* link_of(node_id n) const noexcept { return n < conns_.size() ? conns_[n].link : nullptr; }
+    /// Set up once, and now broken or closing (a link still being set up is not).
+    static bool on_its_way_out(const detail::async_link& link) noexcept {
+        return link.state() != detail::async_link::phase::setting_up && !usable(link);
+    }
+    static bool usable(const detail::async_link& link) noexcept {
+        const redisAsyncContext* ac = link.context();
+        return link.ready() && ac != nullptr && ac->c.err == 0 &&
+               (ac->c.flags & (REDIS_DISCONNECTING | REDIS_FREEING)) == 0;
+    }
+
+    /// Maps node `n` through the policy and starts its connection (DNS on a helper thread if the dial host
+    /// is a name). Throws what the mapping throws.
+    void dial(node_id n, clock::time_point now) {
+        const core_node& node = core_.ensure_mapped(n);
+        const endpoint mapped(node.dial_host, node.port, node.tls_name);
+        detail::check_mapping(detail::describe_route(node.reported, mapped), mapped);
+        node_conn& nc = conn(n);
+        nc.setup_deadline = now + options_.tls.connect_timeout;
+        nc.addresses.clear();
+        nc.next_address = 0;
+        const host_kind kind = classify_host(node.dial_host);
+        if (kind == host_kind::ipv4 || kind == host_kind::ipv6) {
+            nc.addresses.push_back(node.dial_host);
+            if (std::optional<error> failed = open_next(n)) throw *failed;
+            return;
+        }
+        nc.resolving = true;
+        const std::uint64_t ticket = ++next_dns_ticket_;
+        nc.dns_ticket = ticket;
+        std::weak_ptr<detail::async_mailbox> mailbox = mailbox_;
+        std::string host = node.dial_host;
+        try {
+            std::thread([mailbox, host, n, ticket, this] {
+                detail::dns_answer answer = detail::lookup_blocking(host);
+                if (auto box = mailbox.lock())
+                    box->post([this, n, ticket, host, answer = std::move(answer)](bool run) mutable {
+                        if (run) resolved(n, ticket, host, std::move(answer));
+                    });
+            }).detach();
+        } catch (const std::system_error&) {
+            nc.resolving = false;
+            throw error(error_kind::connect, "cannot start a DNS lookup of " + detail::quoted(host) + " (no thread available)");
+        }
+    }
+
+    void resolved(node_id n, std::uint64_t ticket, const std::string& host, detail::dns_answer answer) {
+        if (n >= conns_.size() || !conns_[n].resolving || conns_[n].dns_ticket != ticket) return;  // timed out meanwhile
+        node_conn& nc = conns_[n];
+        nc.resolving = false;
+        if (answer.status != 0 || answer.addresses.empty()) {
+            node_failed(n, detail::dns_failure(host, answer));
+            return;
+        }
+        nc.addresses = std::move(answer.addresses);
+        nc.next_address = 0;
+        if (std::optional<error> failed = open_next(n)) node_failed(n, *failed);
+    }
+
+    /// Opens a link to the next address of node `n` that can be dialed; the error when none can.
+    std::optional<error> open_next(node_id n, std::optional<error> last = std::nullopt) {
+        node_conn& nc = conn(n);
+        while (nc.next_address < nc.addresses.size() && core_.exists(n)) {
+            const core_node& node = core_.node(n);
+            detail::async_link::target t{n, node.reported, endpoint::owning(node.dial_host, node.port, node.tls_name),
+                                         nc.addresses[nc.next_address++], options_.user, options_.password, false};
+            auto link = std::make_unique<detail::async_link>(static_cast<detail::async_link_owner&>(*this), detail::tls_context_access::shared(tls_),
+                                                             std::move(t), nc.setup_deadline);
+            try {
+                link->open(*loop_);
+            } catch (const error& e) {
+                last = e;
+                if (e.kind() == error_kind::connect || e.kind() == error_kind::timeout) continue;
+                break;
+            }
+            nc.link = link.get();
+            links_.push_back(std::move(link));
+            return std::nullopt;
+        }
+        if (last) return last;
+        return error(error_kind::connect, "no address left to dial for " +
+                                              (core_.exists(n) ? to_string(core_.node(n).reported) : std::string("a node")));
+    }
+
+    /// Node `n` could not be connected: the calls waiting for it are told (the core decides), and so
+    /// are a refresh and connect() waiting for it.
+    void node_failed(node_id n, const error& why) {
+        if (iterating_) {  // never while pump() walks the queue
+            deferred_failures_.emplace_back(n, why);
+            pump_again_ = true;
+            return;
+        }
+        node_conn& nc = conn(n);
+        nc.link = nullptr;
+        nc.resolving = false;
+        const auto now = clock::now();
+        if (why.kind() == error_kind::connect || why.kind() == error_kind::timeout) core_.on_unreachable(n, why);
+        report(why);
+        iterating_ = true;
+        for (auto it = waiting_.begin(); it != waiting_.end();) {
+            async_call* c = it->second;
+            if (c->waiting_for != n) {
+                ++it;
+                continue;
+            }
+            c->waiting_for = no_node;
+            if (core_.on_not_sent(c->state, n, why, now) == core_verdict::fail) {
+                it = erase_waiting(it);
+                finish(c, outcome(*c->state.failure));
+            } else {
+                ++it;
+            }
+        }
+        iterating_ = false;
+        auto done = std::exchange(deferred_, {});
+        for (auto& [c, o] : done) complete(c, std::move(o));
+        if (refresh_ && refresh_->asking == n) refresh_attempt_failed(why);
+        connect_progress(n, &why);
+        request_pump();
+    }
+
+    // detail::async_link_owner
+    void link_ready(detail::async_link& link) override {
+        const node_id n = link.node();
+        if (!core_.exists(n)) return;
+        core_.on_connected(n);
+        for (auto& [seq, c] : waiting_)
+            if (c->waiting_for == n) c->waiting_for = no_node;
+        if (refresh_ && refresh_->asking == n && !refresh_->sent) send_refresh(link);
+        connect_progress(n, nullptr);
+        request_pump();
+    }
+    void link_failed(detail::async_link& link, const error& why) override {
+        const node_id n = link.node();
+        if (n >= conns_.size() || conns_[n].link != &link) return;
+        conns_[n].link = nullptr;
+        if (shutting_down_ || closed_) return;
+        const bool retryable = why.kind() == error_kind::connect || why.kind() == error_kind::timeout;
+        if (retryable && conns_[n].next_address < conns_[n].addresses.size() && clock::now() < conns_[n].setup_deadline) {
+            if (std::optional<error> failed = open_next(n, why)) node_failed(n, *failed);
+            return;
+        }
+        node_failed(n, why);
+    }
+    void link_reply(detail::async_link& link, void* tag, redisReply* raw, bool written) override {
+        mailbox_->seen_on_loop_thread();
+        reply_ptr reply(raw);
+        auto* c = static_cast<async_call*>(tag);
+        c->in_flight = false;
+        if (c->refresh_attempt != 0) {
+            const std::uint64_t attempt = c->refresh_attempt;
+            release(c);
+            refresh_reply(link, attempt, std::move(reply));
+            return;
+        }
+        if (c->finished) {  // ended at its deadline; this late reply is dropped
+            release(c);
+            return;
+        }
+        const node_id n = link.node();
+        if (shutting_down_) {
+            finish(c, reply ? outcome(std::move(reply))
+                            : outcome(written ? error(error_kind::unknown_outcome,
+                                                      "the cluster was destroyed while " + command_name_of(*c) +
+                                                          " was in flight to " + link.route() + ": it may have run")
+                                              : error(error_kind::closed, "the cluster was destroyed before " +
+                                                                              command_name_of(*c) + " was written: it did not run")));
+            return;
+        }
+        const auto now = clock::now();
+        core_verdict verdict;
+        if (reply) {
+            verdict = core_.on_reply(c->state, n, *reply, now);
+        } else {
+            if (conn(n).link == &link) conns_[n].link = nullptr;  // lost: the next send dials afresh
+            if (!written) {
+                core_.on_disconnected(n);
+                verdict = core_.on_not_sent(c->state, n,
+                                            error(error_kind::connect, "lost the connection to " + link.route() +
+                                                                           " before the command was written: " + link.why_lost()),
+                                            now);
+            } else {
+                verdict = core_.on_lost_after_write(c->state, n, link.why_lost(), now);
+            }
+        }
+        if (verdict == core_verdict::done) {
+            finish(c, outcome(std::move(reply)));
+        } else if (verdict == core_verdict::fail) {
+            finish(c, outcome(*c->state.failure));
+        } else if (closed_) {
+            finish(c, outcome(error(error_kind::closed, "disconnect() was called before " + command_name_of(*c) +
+                                                            " could be sent again: " + c->state.last_problem)));
+        } else {
+            add_waiting(c);
+            request_pump();
+        }
+    }
+    void link_gone(detail::async_link& link) override {
+        const node_id n = link.node();
+        if (n < conns_.size() && conns_[n].link == &link) conns_[n].link = nullptr;
+        if (core_.exists(n)) {
+            if (link.lost_while_ready())
+                core_.on_disconnected(n);
+            else if (link.state() != detail::async_link::phase::failed)
+                core_.on_closed(n);
+        }
+        gone_.push_back(&link);
+        if (shutting_down_) return;
+        loop_->wake_up();  // the link is deleted there, once hiredis has returned
+        maybe_disconnected();
+        if (!closed_) request_pump();
+    }
+
+    /// Deletes links hiredis is done with (never from inside a hiredis call).
+    void collect_gone() {
+        if (gone_.empty()) return;
+        for (detail::async_link* dead : std::exchange(gone_, {}))
+            links_.erase(std::remove_if(links_.begin(), links_.end(), [dead](const auto& l) { return l.get() == dead; }),
+                         links_.end());
+    }
+
+    void maybe_disconnected() {
+        if (!closed_ || disconnect_waiters_.empty()) return;
+        for (const auto& link : links_)
+            if (link->state() != detail::async_link::phase::gone) return;
+        for (auto& done : std::exchange(disconnect_waiters_, {})) done();
+    }
+
+    // ---- topology -------------------------------------------------------------------------------------
+
+    void start_refresh(clock::time_point now) {
+        if (refresh_ || closed_) return;
+        refresh_.emplace();
+        refresh_->generation = core_.refresh_started(now);
+        refresh_->candidates = core_.refresh_candidates();
+        next_refresh_candidate();
+    }
+
+    void next_refresh_candidate() {
+        while (refresh_ && refresh_->next < refresh_->candidates.size()) {
+            const node_id n = refresh_->candidates[refresh_->next++];
+            if (!core_.exists(n)) continue;
+            const auto now = clock::now();
+            refresh_->attempt = ++next_refresh_attempt_;
+            refresh_->asking = n;
+            refresh_->sent = false;
+            refresh_->slots = no_cluster_shards_;
+            refresh_->attempt_deadline = now + options_.tls.connect_timeout + options_.tls.command_timeout;
+            detail::async_link* link = link_of(n);
+            if (link != nullptr && on_its_way_out(*link)) {
+                conns_[n].link = nullptr;
+                link = nullptr;
+            }
+            if (link == nullptr && !conn(n).resolving) {
+                try {
+                    dial(n, now);
+                } catch (const error& e) {
+                    note_refresh_failure(n, e);
+                    continue;
+                }
+                link = link_of(n);
+            }
+            if (link != nullptr && link->ready()) send_refresh(*link);
+            return;  // the answer, the link's set-up, or the attempt deadline moves it on
+        }
+        if (refresh_) end_refresh(false);
+    }
+
+    void send_refresh(detail::async_link& link) {
+        async_call* c = new_call();
+        c->refresh_attempt = refresh_->attempt;
+        c->command = refresh_->slots ? "*2\r\n$7\r\nCLUSTER\r\n$5\r\nSLOTS\r\n" : "*2\r\n$7\r\nCLUSTER\r\n$6\r\nSHARDS\r\n";
+        if (!link.send(c, c->command, false)) {
+            release(c);
+            refresh_attempt_failed(error(error_kind::connect, "the connection to " + link.route() + " closed before the topology could be asked"));
+            return;
+        }
+        c->in_flight = true;
+        refresh_->sent = true;
+        ++core_.stats().round_trips;
+    }
+
+    void refresh_reply(detail::async_link& link, std::uint64_t attempt, reply_ptr reply) {
+        if (!refresh_ || refresh_->attempt != attempt || shutting_down_) return;  // an attempt given up on
+        const node_id n = link.node();
+        const std::string name = core_.exists(n) ? to_string(core_.node(n).reported) : link.route();
+        const char* how = refresh_->slots ? "CLUSTER SLOTS" : "CLUSTER SHARDS";
+        if (!reply) {
+            if (conn(n).link == &link) conns_[n].link = nullptr;
+            core_.on_disconnected(n);
+            refresh_attempt_failed(error(error_kind::connect,
+                                         "lost the connection to " + name + " while asking " + how + ": " + link.why_lost()));
+            return;
+        }
+        try {
+            std::optional<topology> topo;
+            if (!refresh_->slots) {
+                topo = detail::topology_from_shards(*reply, name, no_cluster_shards_);
+                if (!topo) {  // ask CLUSTER SLOTS on the same connection
+                    refresh_->slots = true;
+                    refresh_->attempt = ++next_refresh_attempt_;
+                    send_refresh(link);
+                    return;
+                }
+            } else {
+                topo = detail::topology_from_slots(*reply, name);
+            }
+            const std::vector<node_id> forgotten = core_.install(*topo, n, how, refresh_->generation);
+            for (node_id gone : forgotten)
+                if (detail::async_link* old = link_of(gone)) {
+                    conns_[gone].link = nullptr;
+                    old->close_when_idle();
+                }
+            end_refresh(true);
+        } catch (const error& e) {
+            refresh_attempt_failed(e);
+        }
+    }
+
+    void note_refresh_failure(node_id n, const error& e) {
+        if (!refresh_->first_error) refresh_->first_error = e;
+        refresh_->failures += "\n  " + (core_.exists(n) ? to_string(core_.node(n).reported) : std::string("a node")) + ": " + e.what();
+    }
+    void refresh_attempt_failed(const error& e) {
+        note_refresh_failure(refresh_->asking, e);
+        refresh_->asking = no_node;
+        next_refresh_candidate();
+    }
+
+    void end_refresh(bool installed) {
+        refresh_job job = std::move(*refresh_);
+        refresh_.reset();
+        core_.refresh_finished(clock::now());
+        if (!installed) {
+            const error first = job.first_error ? *job.first_error : error(error_kind::topology, "no node to ask for the topology");
+            core_.refresh_failed(first);
+            if (!core_.has_topology() && !connect_waiters_.empty()) {
+                if (core_.seed_count() == 1)
+                    connect_done(&first);
+                else {
+                    const error all(error_kind::connect, "no seed could be used to discover the cluster:" + job.failures);
+                    connect_done(&all);
+                }
+            }
+        } else if (!connect_waiters_.empty()) {
+            // connect(): dial every master; done when each is up or failed.
+            const auto now = clock::now();
+            for (node_id n = 0; n < core_.id_limit(); ++n) {
+                if (!core_.exists(n) || !core_.node(n).in_topology || core_.node(n).role != node_role::master) continue;
+                const detail::async_link* link = link_of(n);
+                if (link != nullptr && link->ready()) continue;
+                connect_masters_.push_back(n);
+                if (link == nullptr && !conn(n).resolving) {
+                    try {
+                        dial(n, now);
+                    } catch (const error& e) {
+                        connect_progress(n, &e);
+                    }
+                }
+            }
+            connect_progress(no_node, nullptr);
+        }
+        request_pump();
+    }
+
+    void connect_progress(node_id n, const error* failed) {
+        if (connect_waiters_.empty()) return;
+        const auto it = std::find(connect_masters_.begin(), connect_masters_.end(), n);
+        if (it != connect_masters_.end()) {
+            connect_masters_.erase(it);
+            if (failed != nullptr && failed->kind() != error_kind::connect && failed->kind() != error_kind::timeout &&
+                !connect_error_)
+                connect_error_ = *failed;
+        }
+        if (connect_masters_.empty() && !refresh_ && core_.has_topology())
+            connect_done(connect_error_ ? &*connect_error_ : nullptr);
+    }
+    void connect_done(const error* e) {
+        for (auto& done : std::exchange(connect_waiters_, {})) {
+            if (!done) continue;
+            try {
+                done(e);
+            } catch (...) {
+                report(error(error_kind::config, "connect()'s callback threw"));
+            }
+        }
+    }
+
+    // ---- the loop -------------------------------------------------------------------------------------
+
+    void on_timer() override {
+        mailbox_->seen_on_loop_thread();
+        timer_armed_ = false;
+        collect_gone();
+        const auto now = clock::now();
+        expire(now);
+        for (node_id n = 0; n < conns_.size(); ++n) {
+            node_conn& nc = conns_[n];
+            if (nc.resolving && now >= nc.setup_deadline) {
+                nc.resolving = false;
+                node_failed(n, error(error_kind::timeout, "the DNS lookup of " +
+                                                              detail::quoted(core_.exists(n) ? core_.node(n).dial_host : std::string()) +
+                                                              " did not finish within connect_timeout"));
+            } else if (nc.link != nullptr && nc.link->state() == detail::async_link::phase::setting_up &&
+                       now >= nc.link->setup_deadline()) {
+                nc.link->abort_setup(error(
+                    error_kind::timeout,
+                    nc.link->route() + ": the TCP connect, TLS handshake and first round trip did not complete within "
+                                       "connect_timeout (" + std::to_string(options_.tls.connect_timeout.count()) +
+                        " ms); check that the node is up, that the port is its tls-port, and that it is not overloaded."));
+            }
+        }
+        if (refresh_ && now >= refresh_->attempt_deadline)
+            refresh_attempt_failed(error(error_kind::timeout, "no answer to the topology request within connect_timeout + command_timeout"));
+        pump();
+    }
+    void on_wakeup() override {
+        mailbox_->seen_on_loop_thread();
+        collect_gone();
+        for (auto& job : mailbox_->take()) job(true);
+        if (pump_requested_) {
+            pump_requested_ = false;
+            pump();
+        }
+    }
+
+    void arm(clock::time_point at) {
+        const auto now = clock::now();
+        const auto delay = at <= now ? std::chrono::milliseconds(0)
+                                     : std::chrono::ceil<std::chrono::milliseconds>(at - now);
+        loop_->arm_timer(std::min(delay, std::chrono::milliseconds(24 * 3600 * 1000)));
+        timer_armed_ = true;
+        timer_at_ = at;
+    }
+    /// Arms the timer for the earliest thing due (it may fire early: on_timer looks and re-arms).
+    void rearm() {
+        if (shutting_down_) return;
+        clock::time_point next = wake_at_;
+        if (live_head_ != nullptr) next = std::min(next, live_head_->state.deadline);
+        if (!custom_deadlines_.empty()) next = std::min(next, custom_deadlines_.begin()->first);
+        for (const node_conn& nc : conns_)
+            if (nc.resolving || (nc.link != nullptr && nc.link->state() == detail::async_link::phase::setting_up))
+                next = std::min(next, nc.setup_deadline);
+        if (refresh_) next = std::min(next, refresh_->attempt_deadline);
+        if (next == clock::time_point::max()) return;
+        if (!timer_armed_ || next < timer_at_) arm(next);
+    }
+
+    static std::string command_name_of(const async_call& c) {
+        std::string name = std::string(command_name(c.state.command));
+        return name.empty() ? std::string("the command") : detail::escaped(name, 40);
+    }
+
+    cluster_options options_;
+    Policy policy_;
+    tls_context tls_;
+    cluster_core core_;
+    std::unique_ptr<event_loop> loop_;
+    std::shared_ptr<detail::async_mailbox> mailbox_;
+    std::function<void(const error&)> error_handler_;
+
+    std::vector<std::unique_ptr<detail::async_link>> links_;  // every link hiredis still knows, and dead ones
+    std::vector<detail::async_link*> gone_;                   // hiredis is done with these
+    std::vector<node_conn> conns_;                            // by node_id
+
+    std::map<std::uint64_t, async_call*> waiting_;  // not in flight, by age
+    std::vector<std::pair<async_call*, outcome>> deferred_;
+    std::vector<async_call*> free_calls_;
+    async_call* live_head_ = nullptr;
+    async_call* live_tail_ = nullptr;
+    std::multimap<clock::time_point, async_call*> custom_deadlines_;
+    std::bitset<slot_count> held_;
+    std::vector<std::uint32_t> waiting_in_slot_ = std::vector<std::uint32_t>(slot_count, 0);
+    std::vector<std::pair<node_id, error>> deferred_failures_;
+    bool pump_requested_ = false;
+    std::uint64_t next_seq_ = 0;
+    std::size_t pending_ = 0;
+    bool pumping_ = false;
+    bool pump_again_ = false;
+    bool iterating_ = false;
+    clock::time_point wake_at_ = clock::time_point::max();
+    bool timer_armed_ = false;
+    clock::time_point timer_at_{};
+
+    std::optional<refresh_job> refresh_;
+    std::uint64_t next_refresh_attempt_ = 0;
+    bool no_cluster_shards_ = false;
+    std::uint64_t next_dns_ticket_ = 0;
+
+    std::vector<std::function<void(const error*)>> connect_waiters_;
+    std::vector<node_id> connect_masters_;
+    std::optional<error> connect_error_;
+    std::vector<std::function<void()>> disconnect_waiters_;
+    bool closed_ = false;
+    bool shutting_down_ = false;
+};
+
+/// Named async clusters, one per shipped policy.
+using identity_async_cluster = basic_async_cluster<identity>;
+using ip_to_hostname_async_cluster = basic_async_cluster<ip_to_hostname>;
+using static_table_async_cluster = basic_async_cluster<static_table>;
+using env_async_cluster = basic_async_cluster<env>;
+
+}  // namespace addrmap

@@ -1,0 +1,387 @@
+// addrmap/detail/async_link.hpp — one node connection of the async cluster, set up from loop events only:
+// non-blocking TCP through hiredis, TLS on our own SSL* (name set), PING, our own peer check, AUTH; then sends.
+#pragma once
+
+#include <addrmap/address.hpp>
+#include <addrmap/detail/command.hpp>
+#include <addrmap/detail/handles.hpp>
+#include <addrmap/detail/quote.hpp>
+#include <addrmap/detail/sigpipe.hpp>
+#include <addrmap/detail/ssl_handles.hpp>
+#include <addrmap/error.hpp>
+#include <addrmap/event_loop.hpp>
+#include <addrmap/tls.hpp>
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis_ssl.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace addrmap::detail {
+
+class async_link;
+
+/// What a link reports to the cluster that owns it; always on the loop thread, possibly from inside
+/// hiredis (a reply callback, or a context being freed).
+class async_link_owner {
+public:
+    /// Set-up done (TLS verified, AUTH accepted): calls may be sent.
+    virtual void link_ready(async_link& link) = 0;
+    /// Set-up failed; nothing of any call was written on this link. Called once, before link_gone.
+    virtual void link_failed(async_link& link, const error& why) = 0;
+    /// The reply to something sent with send(); reply == nullptr: the connection was lost first, and
+    /// `written` says whether any of that command's bytes were handed to the socket. Owns the reply.
+    virtual void link_reply(async_link& link, void* tag, redisReply* reply, bool written) = 0;
+    /// hiredis has freed the context (after every reply callback ran): the link can be deleted once the
+    /// current hiredis call has returned.
+    virtual void link_gone(async_link& link) = 0;
+
+protected:
+    ~async_link_owner() = default;
+};
+
+/// One TLS connection to one node. Not thread-safe (the loop thread only).
+class async_link {
+public:
+    using clock = std::chrono::steady_clock;
+    enum class phase { setting_up, ready, failed, gone };
+
+    /// Everything a link needs to dial and verify; `mapped` owns its strings.
+    struct target {
+        std::uint32_t node;
+        node_address reported;
+        endpoint mapped;  ///< owning (endpoint::owning)
+        std::string tcp_address;  ///< the IP to dial (DNS already done)
+        std::string user, password;
+        bool readonly = false;    ///< send READONLY after AUTH (a replica serving reads)
+    };
+
+    async_link(async_link_owner& owner, std::shared_ptr<tls_shared> tls, target t, clock::time_point setup_deadline)
+        : owner_(owner),
+          tls_shared_(std::move(tls)),
+          target_(std::move(t)),
+          route_(describe_route(target_.reported, target_.mapped)),
+          setup_deadline_(setup_deadline) {}
+
+    async_link(const async_link&) = delete;
+    async_link& operator=(const async_link&) = delete;
+    ~async_link() = default;  // the owner frees the context (close()) and waits for link_gone first
+
+    std::uint32_t node() const noexcept { return target_.node; }
+    phase state() const noexcept { return phase_; }
+    bool ready() const noexcept { return phase_ == phase::ready; }
+    clock::time_point setup_deadline() const noexcept { return setup_deadline_; }
+    const std::string& route() const noexcept { return route_; }
+    redisAsyncContext* context() const noexcept { return context_; }
+    std::size_t in_flight() const noexcept { return sent_.size(); }
+    const std::optional<tls_handshake_info>& handshake() const noexcept { return handshake_; }
+    /// After link_gone: the connection was set up and then broke (not closed by us).
+    bool lost_while_ready() const noexcept { return lost_while_ready_; }
+
+    /// Starts TCP + TLS on `loop`. Errors found before any I/O (the loop refuses, OpenSSL refuses the
+    /// name) are thrown; everything later arrives through the owner.
+    void open(event_loop& loop) {
+        const tls_options& options = tls_shared_->options;
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(setup_deadline_ - clock::now());
+        const timeval connect_tv = to_timeval(std::max(std::chrono::milliseconds(1), left));
+        redisOptions ro{};
+        REDIS_OPTIONS_SET_TCP(&ro, target_.tcp_address.c_str(), target_.mapped.port());
+        ro.connect_timeout = &connect_tv;
+        ro.options |= REDIS_OPT_NOAUTOFREEREPLIES;  // replies are handed to the caller
+        redisAsyncContext* ac = redisAsyncConnectWithOptions(&ro);
+        if (ac == nullptr) throw std::bad_alloc();
+        if (ac->err != 0) {
+            const std::string why = escaped(ac->errstr, 200);
+            redisAsyncFree(ac);
+            throw error(error_kind::connect, route_ + ": TCP connect failed: " + why + ". Check that the node is up and that " +
+                                                 format_host_port(target_.mapped.dial_host(), target_.mapped.port()) +
+                                                 " is reachable from here.");
+        }
+        // From here the context calls back into this link: through its data and its cleanup.
+        context_ = ac;
+        ac->data = this;
+        ac->dataCleanup = &async_link::context_freed;
+        if (loop.attach(ac) != REDIS_OK) {
+            close();
+            throw error(error_kind::config, route_ + ": the event loop refused the connection (its hiredis adapter's attach failed)");
+        }
+        if (target_.mapped.dial_host() != target_.tcp_address) {
+            char* name = hi_strdup(std::string(target_.mapped.dial_host()).c_str());  // c->tcp.host shows the policy's host
+            if (name != nullptr) {
+                hi_free(ac->c.tcp.host);
+                ac->c.tcp.host = name;
+            }
+        }
+
+        state_ = std::make_unique<tls_link_state>();
+        state_->shared = tls_shared_;
+        state_->session_key = tls_session_cache::key(target_.mapped.tls_name(), target_.mapped.dial_host(), target_.mapped.port());
+        state_->deadline = setup_deadline_;
+        state_->deadline_armed = false;  // non-blocking: the owner's timer bounds the set-up
+        ssl_ptr ssl;
+        try {
+            ssl = new_verifying_ssl(*tls_shared_, route_, std::string(target_.mapped.tls_name()), *state_);
+        } catch (...) {
+            close();
+            throw;
+        }
+        ERR_clear_error();
+        int rc = REDIS_ERR;
+        {
+            const sigpipe_guard no_sigpipe;  // the stock BIO hiredis puts on first may write(2) to a failed socket
+            rc = redisInitiateSSL(&ac->c, ssl.get());
+        }
+        if (rc != REDIS_OK) {
+            error failure = link_error(route_, target_.mapped, options, *state_, &ac->c, errno, false);
+            ERR_clear_error();
+            close();  // `ssl` is still ours and freed on the way out
+            throw failure;
+        }
+        ssl_ = ssl.release();  // hiredis owns it now (redisFree frees it)
+        install_socket_bios(ssl_, ac->c.fd, *state_, route_);
+        const timeval command_tv = to_timeval(options.command_timeout);
+        redisAsyncSetTimeout(ac, command_tv);
+        // The first round trip finishes the handshake; nothing of ours (AUTH, a call) is written before
+        // verify_peer has checked the certificate on our terms.
+        send_internal(kind::ping, "*1\r\n$4\r\nPING\r\n");
+    }
+
+    /// Appends a command (ASKING first if asked) to the connection's output; false when the context
+    /// no longer takes commands (it is closing: nothing was written).
+    bool send(void* tag, std::string_view command, bool asking) {
+        if (context_ == nullptr || phase_ != phase::ready) return false;
+        if (asking && !send_internal(kind::asking, "*1\r\n$6\r\nASKING\r\n")) return false;
+        return append(kind::call, tag, command);
+    }
+
+    /// Whether any byte of the command sent with `tag` has been handed to the socket (true if unknown).
+    bool written(const void* tag) const noexcept {
+        if (context_ == nullptr) return true;
+        const std::uint64_t unwritten = context_->c.obuf != nullptr ? sdslen(context_->c.obuf) : 0;
+        for (const sent_command& s : sent_)
+            if (s.tag == tag) return s.start < appended_ - unwritten;
+        return true;
+    }
+
+    /// Ends the set-up with `why` (the owner's timer: connect_timeout passed) and closes.
+    void abort_setup(const error& why) {
+        if (phase_ != phase::setting_up) return;
+        fail_setup(why);
+    }
+
+    /// Frees the hiredis context now (or, inside one of its callbacks, as soon as the callback returns):
+    /// unanswered commands come back through link_reply with a null reply, then link_gone.
+    void close() noexcept {
+        if (context_ == nullptr || closing_) return;
+        closing_ = true;
+        if (ssl_ != nullptr && context_->c.err == 0 && phase_ == phase::ready)
+            SSL_set_shutdown(ssl_, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);  // keep the session resumable
+        redisAsyncFree(context_);
+    }
+
+    /// Closes once every command sent so far is answered (hiredis's redisAsyncDisconnect).
+    void close_when_idle() noexcept {
+        if (context_ == nullptr || closing_) return;
+        closing_ = true;
+        if (ssl_ != nullptr && context_->c.err == 0 && phase_ == phase::ready)
+            SSL_set_shutdown(ssl_, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+        redisAsyncDisconnect(context_);
+    }
+
+    /// Why the connection was lost, for messages: hiredis's words, or a timeout.
+    std::string why_lost() const {
+        if (context_ == nullptr) return "the connection was closed";
+        if (context_->c.err == REDIS_ERR_TIMEOUT)
+            return "no reply within command_timeout (" + std::to_string(tls_shared_->options.command_timeout.count()) +
+                   " ms), so the connection was closed";
+        if (context_->c.err != 0 && context_->c.errstr[0] != '\0') return escaped(context_->c.errstr, 200);
+        if (closing_) return "the connection was closed by the client";
+        return "the connection was lost";
+    }
+
+private:
+    enum class kind : std::uint8_t { ping, auth, readonly, asking, call };
+    struct sent_command {
+        kind what;
+        void* tag;
+        std::uint64_t start;  // byte offsets in everything appended to this connection
+        std::uint64_t end;
+    };
+
+    bool send_internal(kind what, std::string_view command) { return append(what, nullptr, command); }
+
+    bool append(kind what, void* tag, std::string_view command) {
+        if (redisAsyncFormattedCommand(context_, &async_link::replied, nullptr, command.data(), command.size()) != REDIS_OK)
+            return false;
+        sent_.push_back({what, tag, appended_, appended_ + command.size()});
+        appended_ += command.size();
+        return true;
+    }
+
+    /// Every reply (and every "lost" null reply) of this connection, in the order sent.
+    static void replied(redisAsyncContext* ac, void* raw, void*) {
+        auto* self = static_cast<async_link*>(ac->data);
+        auto* reply = static_cast<redisReply*>(raw);
+        if (self == nullptr || self->sent_.empty()) {  // cannot happen: every command is recorded
+            if (reply != nullptr) freeReplyObject(reply);
+            return;
+        }
+        const sent_command sent = self->sent_.front();
+        self->sent_.pop_front();
+        bool written = true;
+        if (reply == nullptr) {
+            const std::uint64_t unwritten = ac->c.obuf != nullptr ? sdslen(ac->c.obuf) : 0;
+            written = sent.start < self->appended_ - unwritten;
+        }
+        switch (sent.what) {
+            case kind::call: self->owner_.link_reply(*self, sent.tag, reply, written); return;
+            case kind::asking:
+                if (reply != nullptr) freeReplyObject(reply);
+                return;
+            case kind::ping:
+            case kind::auth:
+            case kind::readonly: self->setup_step(sent.what, reply_ptr(reply)); return;
+        }
+    }
+
+    /// PING answered: check the peer, then AUTH, then READONLY, then ready.
+    void setup_step(kind step, reply_ptr reply) {
+        if (phase_ != phase::setting_up) return;  // aborted meanwhile: the error was given already
+        if (!reply) {
+            fail_setup(lost_during_setup(step));
+            return;
+        }
+        try {
+            if (step == kind::ping) {
+                verify_peer(ssl_, route_, target_.mapped, tls_shared_->options, *state_);
+                record_handshake();
+                if (!target_.password.empty()) {
+                    send_auth();
+                    return;
+                }
+            } else if (step == kind::auth && reply->type == REDIS_REPLY_ERROR) {
+                throw error(error_kind::server, "AUTH failed on node " + to_string(target_.reported) + ": " +
+                                                    escaped(std::string_view(reply->str, reply->len), 300) +
+                                                    " (check cluster_options.user/password)");
+            } else if (step == kind::readonly && reply->type == REDIS_REPLY_ERROR) {
+                throw error(error_kind::server, "READONLY failed on replica " + to_string(target_.reported) + ": " +
+                                                    escaped(std::string_view(reply->str, reply->len), 300));
+            }
+            if (step != kind::readonly && target_.readonly) {
+                send_internal(kind::readonly, "*1\r\n$8\r\nREADONLY\r\n");
+                return;
+            }
+        } catch (const error& e) {
+            tls_shared_->sessions.erase(state_->session_key);
+            ERR_clear_error();
+            fail_setup(e);
+            return;
+        }
+        phase_ = phase::ready;
+        owner_.link_ready(*this);
+    }
+
+    void send_auth() {
+        std::vector<const char*> argv{"AUTH"};
+        std::vector<std::size_t> lens{4};
+        if (!target_.user.empty()) {
+            argv.push_back(target_.user.data());
+            lens.push_back(target_.user.size());
+        }
+        argv.push_back(target_.password.data());
+        lens.push_back(target_.password.size());
+        char* raw = nullptr;
+        const long long len = redisFormatCommandArgv(&raw, static_cast<int>(argv.size()), argv.data(), lens.data());
+        command_buffer owned(raw);
+        if (len < 0 || raw == nullptr) throw std::bad_alloc();
+        send_internal(kind::auth, std::string_view(raw, static_cast<std::size_t>(len)));
+    }
+
+    error lost_during_setup(kind step) {
+        if (aborted_) return *aborted_;
+        const tls_options& options = tls_shared_->options;
+        if (context_ != nullptr && context_->c.err == REDIS_ERR_TIMEOUT)
+            return error(error_kind::timeout, route_ + ": the TCP connect did not complete within connect_timeout (" +
+                                                  std::to_string(options.connect_timeout.count()) +
+                                                  " ms); check that the node is up and reachable from here.");
+        if (step != kind::ping)
+            return error(error_kind::connect, "lost the connection to " + to_string(target_.reported) + " while sending " +
+                                                  (step == kind::auth ? "AUTH" : "READONLY") + ": " + why_lost());
+        const bool handshake_done = ssl_ != nullptr && SSL_is_init_finished(ssl_) == 1;
+        if (ssl_ != nullptr && context_ != nullptr) collect_pending_alert(ssl_, context_->c.fd);
+        if (context_ != nullptr && (context_->c.flags & REDIS_CONNECTED) == 0)
+            return error(error_kind::connect, route_ + ": TCP connect failed: " + escaped(context_->c.errstr, 200) +
+                                                  ". Check that the node is up and that " +
+                                                  format_host_port(target_.mapped.dial_host(), target_.mapped.port()) +
+                                                  " is reachable from here.");
+        if (state_->verify_error == X509_V_OK && ssl_ != nullptr && SSL_get_verify_result(ssl_) != X509_V_OK)
+            state_->verify_error = static_cast<int>(SSL_get_verify_result(ssl_));  // a callback of the user's refused
+        error e = link_error(route_, target_.mapped, options, *state_, context_ != nullptr ? &context_->c : nullptr, 0,
+                             handshake_done);
+        ERR_clear_error();
+        return e;
+    }
+
+    void fail_setup(const error& why) {
+        if (phase_ != phase::setting_up) return;
+        if (why.kind() == error_kind::timeout) aborted_ = why;
+        phase_ = phase::failed;
+        if (state_) tls_shared_->sessions.erase(state_->session_key);
+        owner_.link_failed(*this, why);
+        close();
+    }
+
+    void record_handshake() {
+        tls_handshake_info info;
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+        info.certificate_names = certificate_names(SSL_get0_peer_certificate(ssl_));
+#else
+        x509_ptr peer(SSL_get_peer_certificate(ssl_));
+        info.certificate_names = certificate_names(peer.get());
+#endif
+        info.session_reused = SSL_session_reused(ssl_) == 1;
+        info.protocol = SSL_get_version(ssl_);
+        info.cipher = SSL_get_cipher_name(ssl_);
+        handshake_ = std::move(info);
+    }
+
+    /// hiredis is about to free the context (every reply callback has run).
+    static void context_freed(void* data) {
+        auto* self = static_cast<async_link*>(data);
+        if (self == nullptr) return;
+        if (self->ssl_ != nullptr) SSL_set_ex_data(self->ssl_, link_state_index(), nullptr);  // state_ outlives nothing
+        self->ssl_ = nullptr;
+        self->context_ = nullptr;
+        self->lost_while_ready_ = self->phase_ == phase::ready && !self->closing_;
+        self->phase_ = phase::gone;
+        self->owner_.link_gone(*self);
+    }
+
+    async_link_owner& owner_;
+    std::shared_ptr<tls_shared> tls_shared_;
+    target target_;
+    std::string route_;
+    clock::time_point setup_deadline_;
+    phase phase_ = phase::setting_up;
+    redisAsyncContext* context_ = nullptr;
+    SSL* ssl_ = nullptr;  // owned by hiredis
+    std::unique_ptr<tls_link_state> state_;
+    std::deque<sent_command> sent_;
+    std::uint64_t appended_ = 0;
+    bool closing_ = false;
+    bool lost_while_ready_ = false;
+    std::optional<error> aborted_;
+    std::optional<tls_handshake_info> handshake_;
+};
+
+}  // namespace addrmap::detail

@@ -1,0 +1,235 @@
+// tests/async/async_basic.cpp — the async cluster on libevent, libuv and libev against the live TLS cluster:
+// SET/GET on every master through the policies, identity's tls_name error in the callback, futures from another
+// thread, disconnect() and destruction with commands pending (every callback exactly once, none after).
+#include "async_support.hpp"
+
+#include <boost/mpl/list.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace addrmap;
+using loops = boost::mpl::list<live::libevent_fixture, live::libuv_fixture, live::libev_fixture>;
+
+namespace {
+
+/// Keys spread over every slot range (and so every master).
+std::vector<std::string> spread_keys(int count, const std::string& prefix) {
+    std::vector<std::string> keys;
+    for (int i = 0; i < count; ++i) keys.push_back(prefix + ":" + std::to_string(i * 7919));
+    return keys;
+}
+
+/// Writes then reads back `keys` with everything in flight at once; true when every value came back.
+template <class Fixture, class Cluster>
+bool write_and_read_back(Fixture& loop, Cluster& cluster, const std::vector<std::string>& keys, std::string& why) {
+    int acked = 0, read = 0, wrong = 0;
+    for (const std::string& key : keys)
+        cluster.command(key, [&, key](outcome o) {
+            if (o && o->type == REDIS_REPLY_STATUS) ++acked;
+            else if (why.empty()) why = "SET " + key + ": " + (o ? std::string(o->str, o->len) : o.failure()->message());
+        }, "SET %s v-%s", key.c_str(), key.c_str());
+    if (!loop.run_until([&] { return acked == static_cast<int>(keys.size()) || !why.empty(); })) return false;
+    if (!why.empty()) return false;
+    for (const std::string& key : keys)
+        cluster.command(key, [&, key](outcome o) {
+            ++read;
+            if (!o || o->type != REDIS_REPLY_STRING || std::string(o->str, o->len) != "v-" + key) ++wrong;
+        }, "GET %s", key.c_str());
+    return loop.run_until([&] { return read == static_cast<int>(keys.size()); }) && wrong == 0;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(async_basic)
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(set_get_on_every_master_with_ip_to_hostname, Fixture, loops) {
+    Fixture loop;
+    ip_to_hostname_async_cluster cluster(live::async_options({live::seed_by_name()}), loop.binding(),
+                                         ip_to_hostname("localhost"));
+    std::optional<std::string> connected;
+    cluster.connect([&](const error* e) { connected = e != nullptr ? e->message() : std::string(); });
+    BOOST_TEST_REQUIRE(loop.run_until([&] { return connected.has_value(); }));
+    BOOST_TEST_REQUIRE(connected->empty(), *connected);
+    const auto masters = live::masters(cluster);
+    BOOST_TEST_REQUIRE(masters.size() == 3u);
+    for (const auto& m : masters) {
+        BOOST_TEST(m.connected);
+        BOOST_TEST(m.tls_name == "localhost");
+        BOOST_TEST_REQUIRE(m.handshake.has_value());
+        BOOST_TEST((std::find(m.handshake->certificate_names.begin(), m.handshake->certificate_names.end(),
+                              "DNS:localhost") != m.handshake->certificate_names.end()));
+    }
+    std::string why;
+    BOOST_TEST(write_and_read_back(loop, cluster, spread_keys(3000, std::string("basic-") + Fixture::name), why), why);
+    BOOST_TEST(cluster.pending() == 0u);
+    std::cout << Fixture::name << ": max loop gap during 6000 commands " << loop.ticks.max_gap.count() << " us\n";
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(identity_fails_with_the_tls_name_message_in_the_callback, Fixture, loops) {
+    Fixture loop;
+    identity_async_cluster cluster(live::async_options({live::seed_by_ip()}), loop.binding());
+    std::optional<outcome> result;
+    std::vector<std::string> handler_saw;
+    cluster.on_error([&](const error& e) { handler_saw.push_back(e.message()); });
+    const auto started = live::steady::now();
+    cluster.command("k", [&](outcome o) { result.emplace(std::move(o)); }, "GET k");
+    BOOST_TEST_REQUIRE(loop.run_until([&] { return result.has_value(); }));
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(live::steady::now() - started);
+    BOOST_TEST_REQUIRE(!result->ok());
+    const error& e = *result->failure();
+    BOOST_TEST(e.kind() == error_kind::tls_name, e.message());
+    // The same message the blocking path gives: the node, its mapping, the certificate's names, the fix.
+    BOOST_TEST(std::string(e.message()).find("127.0.0.1:" + std::to_string(live::cluster_port())) != std::string::npos, e.message());
+    BOOST_TEST(std::string(e.message()).find("DNS:localhost") != std::string::npos, e.message());
+    BOOST_TEST(std::string(e.message()).find("ip_to_hostname") != std::string::npos, e.message());
+    BOOST_TEST(took.count() < 5000, "the error came after " << took.count() << " ms, not at once");
+    BOOST_TEST(!handler_saw.empty(), "callback said: " << e.message());
+    std::optional<std::string> connect_error;
+    cluster.connect([&](const error* ce) { connect_error = ce != nullptr ? ce->message() : std::string("no error"); });
+    BOOST_TEST_REQUIRE(loop.run_until([&] { return connect_error.has_value(); }));
+    BOOST_TEST(connect_error->find("DNS:localhost") != std::string::npos, *connect_error);
+}
+
+BOOST_AUTO_TEST_CASE(static_table_and_env_policies_on_libevent) {
+    live::libevent_fixture loop;
+    std::vector<static_table::entry> entries;
+    std::string env_table;
+    for (std::uint16_t port : live::cluster_ports()) {
+        entries.push_back({"127.0.0.1:" + std::to_string(port), "127.0.0.1:" + std::to_string(port), "node.redis.test"});
+        env_table += (env_table.empty() ? "" : ",") + std::string("127.0.0.1:") + std::to_string(port) + "=localhost";
+    }
+    {
+        static_table_async_cluster cluster(live::async_options({live::seed_by_ip()}), loop.binding(), static_table(entries));
+        std::string why;
+        BOOST_TEST(write_and_read_back(loop, cluster, spread_keys(600, "static"), why), why);
+        for (const auto& m : live::masters(cluster)) BOOST_TEST(m.tls_name == "node.redis.test");
+    }
+    ::setenv("ADDRMAP_TABLE", env_table.c_str(), 1);
+    {
+        env_async_cluster cluster(live::async_options({live::seed_by_ip()}), loop.binding(), env{});
+        std::string why;
+        BOOST_TEST(write_and_read_back(loop, cluster, spread_keys(600, "env"), why), why);
+        for (const auto& m : live::masters(cluster)) BOOST_TEST(m.dial_host == "localhost");
+    }
+    ::unsetenv("ADDRMAP_TABLE");
+    loop.drain();
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(futures_from_another_thread_and_never_on_the_loop_thread, Fixture, loops) {
+    Fixture loop;
+    ip_to_hostname_async_cluster cluster(live::async_options({live::seed_by_name()}), loop.binding(),
+                                         ip_to_hostname("localhost"));
+    std::atomic<int> ok{0};
+    std::atomic<bool> worker_done{false};
+    std::string worker_error;
+    std::thread worker([&] {
+        try {
+            std::vector<reply_future> futures;
+            for (int i = 0; i < 200; ++i) {
+                const std::string key = "future:" + std::to_string(i);
+                futures.push_back(cluster.submit(key, "SET %s %d", key.c_str(), i));
+            }
+            for (auto& f : futures)
+                if (f.get()->type == REDIS_REPLY_STATUS) ++ok;
+        } catch (const std::exception& e) {
+            worker_error = e.what();
+        }
+        worker_done = true;
+    });
+    const bool finished = loop.run_until([&] { return worker_done.load(); });
+    worker.join();
+    BOOST_TEST_REQUIRE(finished);
+    BOOST_TEST(worker_error.empty(), worker_error);
+    BOOST_TEST(ok.load() == 200);
+
+    // On the loop thread, waiting for a reply that only the loop can deliver is refused, not a deadlock.
+    std::optional<std::string> refusal;
+    cluster.command("future:0", [&](outcome) {
+        reply_future f = cluster.submit("future:1", "GET %s", "future:1");
+        try {
+            f.get();
+            refusal = "";
+        } catch (const error& e) {
+            refusal = e.message();
+        }
+    }, "GET %s", "future:0");
+    BOOST_TEST_REQUIRE(loop.run_until([&] { return refusal.has_value(); }));
+    BOOST_TEST(refusal->find("would wait forever") != std::string::npos, *refusal);
+    BOOST_TEST_REQUIRE(loop.run_until([&] { return cluster.pending() == 0u; }));
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(disconnect_completes_every_callback_exactly_once, Fixture, loops) {
+    Fixture loop;
+    ip_to_hostname_async_cluster cluster(live::async_options({live::seed_by_name()}), loop.binding(),
+                                         ip_to_hostname("localhost"));
+    constexpr int total = 4000;
+    std::vector<int> calls(total, 0);
+    int replies = 0, closed = 0, other = 0;
+    bool disconnected = false;
+    for (int i = 0; i < total; ++i) {
+        const std::string key = "disc:" + std::to_string(i);
+        cluster.command(key, [&, i](outcome o) {
+            ++calls[static_cast<std::size_t>(i)];
+            if (o) ++replies;
+            else if (o.failure()->kind() == error_kind::closed) ++closed;
+            else ++other;
+            if (replies + closed + other == total / 4 && !disconnected) {
+                disconnected = true;
+                cluster.disconnect();  // from inside a callback, with the rest in flight or queued
+            }
+        }, "SET %s x", key.c_str());
+    }
+    bool all_gone = false;
+    BOOST_TEST_REQUIRE(loop.run_until([&] { return replies + closed + other == total; }));
+    cluster.disconnect([&] { all_gone = true; });
+    BOOST_TEST_REQUIRE(loop.run_until([&] { return all_gone; }));
+    for (int i = 0; i < total; ++i) BOOST_TEST_REQUIRE(calls[static_cast<std::size_t>(i)] == 1, "call " << i);
+    BOOST_TEST(other == 0);
+    BOOST_TEST(replies >= total / 4);
+    std::optional<error_kind> late;
+    cluster.command("k", [&](outcome o) { late = o ? error_kind::server : o.failure()->kind(); }, "GET k");
+    BOOST_TEST((late == error_kind::closed));
+    std::cout << Fixture::name << ": disconnect with " << total << " calls: " << replies << " replies, " << closed
+              << " closed\n";
+}
+
+BOOST_AUTO_TEST_CASE_TEMPLATE(destruction_with_commands_pending_runs_each_callback_once_and_none_after, Fixture, loops) {
+    Fixture loop;
+    constexpr int total = 5000;
+    std::vector<int> calls(total, 0);
+    std::map<std::string, int> kinds;
+    {
+        ip_to_hostname_async_cluster cluster(live::async_options({live::seed_by_name()}), loop.binding(),
+                                             ip_to_hostname("localhost"));
+        int answered = 0;
+        for (int i = 0; i < total; ++i) {
+            const std::string key = "destroy:" + std::to_string(i);
+            cluster.command(key, [&, i](outcome o) {
+                ++calls[static_cast<std::size_t>(i)];
+                ++answered;
+                ++kinds[o ? "reply" : to_string(o.failure()->kind())];
+            }, "INCR %s", key.c_str());
+        }
+        // Let some go out and come back, then destroy it with the rest queued, written or unanswered.
+        BOOST_TEST_REQUIRE(loop.run_until([&] { return answered >= 200; }));
+    }
+    for (int i = 0; i < total; ++i) BOOST_TEST_REQUIRE(calls[static_cast<std::size_t>(i)] == 1, "call " << i);
+    const std::vector<int> before = calls;
+    loop.run_until([] { return false; }, std::chrono::milliseconds(200));  // nothing may call back now
+    BOOST_TEST((calls == before));
+    for (const auto& [kind, n] : kinds) {
+        std::cout << Fixture::name << ": destroyed with " << total << " INCRs pending: " << kind << " " << n << "\n";
+        BOOST_TEST((kind == "reply" || kind == "closed" || kind == "unknown_outcome"), kind);
+    }
+    loop.drain();
+}
+
+BOOST_AUTO_TEST_SUITE_END()
