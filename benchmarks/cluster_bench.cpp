@@ -14,6 +14,7 @@
 
 #include <hiredis/hiredis_ssl.h>
 
+#include "bench_common.hpp"
 #include "counting_new.hpp"
 
 #include <algorithm>
@@ -35,57 +36,13 @@
 
 namespace {
 
+using addrmap_bench::json_line;
+using addrmap_bench::parse_count;
 using clock_type = std::chrono::steady_clock;
 
 double seconds_since(clock_type::time_point start) {
     return std::chrono::duration<double>(clock_type::now() - start).count();
 }
-
-// ---- output: one JSON object on one line -------------------------------------------------------------
-
-std::string json_escape(std::string_view text) {
-    std::string out;
-    out.reserve(text.size() + 2);
-    for (const char c : text) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
-                    out += buf;
-                } else {
-                    out += c;
-                }
-        }
-    }
-    return out;
-}
-
-class json_line {
-public:
-    void text(std::string_view key, std::string_view value) { add(key, "\"" + json_escape(value) + "\""); }
-    void integer(std::string_view key, long long value) { add(key, std::to_string(value)); }
-    void number(std::string_view key, double value, int decimals) {
-        char buf[64];
-        std::snprintf(buf, sizeof buf, "%.*f", decimals, value);
-        add(key, buf);
-    }
-    void boolean(std::string_view key, bool value) { add(key, value ? "true" : "false"); }
-    void raw(std::string_view key, std::string value) { add(key, std::move(value)); }
-    std::string str() const { return "{" + body_ + "}"; }
-
-private:
-    void add(std::string_view key, const std::string& value) {
-        if (!body_.empty()) body_ += ", ";
-        body_ += "\"" + json_escape(key) + "\": " + value;
-    }
-    std::string body_;
-};
 
 // ---- options ------------------------------------------------------------------------------------------
 
@@ -103,14 +60,6 @@ constexpr const char* usage_text =
     "usage: cluster_bench --seed HOST:PORT --cacert FILE\n"
     "                     [--policy identity|ip_to_hostname|ip_to_hostname_keep_ip|static_table|env]\n"
     "                     [--hostname NAME] [--ops N] [--pipeline K] [--rounds R]\n";
-
-std::size_t parse_count(const std::string& flag, const std::string& value) {
-    char* end = nullptr;
-    const unsigned long long n = std::strtoull(value.c_str(), &end, 10);
-    if (value.empty() || *end != '\0' || n == 0 || n > 100000000ull)
-        throw std::invalid_argument(flag + " '" + value + "': expected a whole number from 1 to 100000000");
-    return static_cast<std::size_t>(n);
-}
 
 cli_options parse_cli(int argc, char** argv) {
     cli_options o;

@@ -125,6 +125,61 @@ def cluster_section(runs, lines):
             lines.append("")
 
 
+def load_jsonl(path):
+    rows = []
+    if os.path.exists(path):
+        with open(path) as f:
+            rows = [json.loads(line) for line in f if line.strip()]
+    return rows
+
+
+def async_section(rows, ioredis_rows, rb_rows, lines):
+    ok = [r for r in rows if "error" not in r]
+    if not ok:
+        for r in rows:
+            lines.append(f"**async_bench failed**: `{r.get('error', '?')[:400]}`")
+        return
+    by_depth = {}
+    for r in ok:
+        by_depth.setdefault(r["in_flight"], []).append(r)
+    lines.append("## Async: `async_bench` (one libevent loop, one thread, keys over all slots, 3-byte values)")
+    lines.append("")
+    lines.append("addrmap's `basic_async_cluster` and raw hiredis async (`redisAsyncContext` + hiredis_ssl on the same "
+                 "loop, one connection per master, routed by slot, no mapping, no name check) alternate in rounds of "
+                 "one run; *blocking* is `basic_cluster` one command at a time in the same run. Medians over runs.")
+    lines.append("")
+    lines.append("| in flight | addrmap ops/s | raw async ops/s | ratio | × blocking | CPU s per 1M SETs (raw) | "
+                 "allocs/SET (raw) |")
+    lines.append("|---:|---:|---:|---:|---:|---:|---:|")
+    for depth in sorted(by_depth):
+        rs = by_depth[depth]
+        def m(key, decimals=0, rs=rs):
+            return fmt(median_of(rs, key), decimals)
+        lines.append(f"| {depth} | {m('addrmap_ops_per_s')} | {m('raw_async_ops_per_s')} | {m('ratio_vs_raw_async', 3)} | "
+                     f"{m('ratio_vs_blocking', 1)} | {m('addrmap_cpu_s_per_1m', 2)} ({m('raw_async_cpu_s_per_1m', 2)}) | "
+                     f"{m('addrmap_allocations_per_set', 2)} ({m('raw_async_allocations_per_set', 2)}) |")
+    lines.append("")
+    refs = []
+    c50 = [r for r in rb_rows if r.get("clients") == "50" and r.get("pipeline") == "1"]
+    a50 = median_of(by_depth.get(50, []), "addrmap_ops_per_s")
+    if c50 and a50:
+        rps = float(c50[0]["rps"])
+        refs.append(f"- `redis-benchmark --tls --cluster -c 50 -t set`: {rps:,.0f} rps; addrmap with 50 in flight: "
+                    f"{a50:,.0f} ops/s = **{a50 / rps:.2f} ×**")
+    io = [r for r in ioredis_rows if "error" not in r and r.get("failed", 0) == 0]
+    a1000 = median_of(by_depth.get(1000, []), "addrmap_ops_per_s")
+    if io and a1000:
+        iops = statistics.median([r["ops_per_s"] for r in io])
+        refs.append(f"- ioredis {io[0].get('ioredis', '?')} (Node {io[0].get('node', '?')}) Cluster, TLS verified, "
+                    f"{io[0]['in_flight']} promises in flight: {iops:,.0f} ops/s, CPU {io[0].get('cpu_s_per_1m', '?')} s "
+                    f"per 1M; addrmap with 1000 in flight: **{a1000 / iops:.2f} ×**")
+    elif ioredis_rows:
+        refs.append(f"- ioredis: not measured ({ioredis_rows[0].get('error', 'failed')[:200]})")
+    lines.extend(refs)
+    if refs:
+        lines.append("")
+
+
 def redis_benchmark_section(rows, lines):
     if not rows:
         return
@@ -254,6 +309,7 @@ def main():
                      f"load average {', '.join('%.2f' % x for x in context.get('load_avg', []))} at start")
     lines.append("")
     cluster_section(runs, lines)
+    async_section(load_jsonl(os.path.join(out, "async.jsonl")), load_jsonl(os.path.join(out, "ioredis.jsonl")), rb, lines)
     redis_benchmark_section(rb, lines)
     policies_section(results, reps, lines, os.path.join(out, "map_cost.dat"))
     lines.append("Plot: `map_cost.png` (IPv4 input, ns per map by table size; log scales).")

@@ -219,10 +219,12 @@ public:
     /// not connect or timeout) ends calls waiting for the topology at once instead of at their deadline.
     void refresh_failed(const error& first_error) {
         if (has_topology_) return;
-        if (first_error.kind() == error_kind::connect || first_error.kind() == error_kind::timeout)
+        if (first_error.kind() == error_kind::connect || first_error.kind() == error_kind::timeout) {
             discovery_failure_.reset();
-        else
+            discovery_problem_ = detail::escaped(first_error.message(), 600);
+        } else {
             discovery_failure_ = first_error;
+        }
     }
 
     /// Whom to ask for the topology, best first: targets of MOVEDs not yet confirmed (they know the
@@ -415,7 +417,9 @@ public:
         }
         if (n == no_node) {
             c.last_problem = has_topology_ ? "no node serves slot " + std::to_string(c.slot)
-                                           : std::string("the cluster topology is not known yet");
+                             : discovery_problem_.empty()
+                                 ? std::string("the cluster topology is not known yet")
+                                 : "the cluster topology is not known yet (last attempt: " + discovery_problem_ + ")";
             refresh_wanted_ = true;
             schedule_backoff(c, now);
             d.what = core_decision::kind::wait;
@@ -722,6 +726,7 @@ private:
     std::unordered_map<std::string, node_id> index_;  // to_string(reported) -> id
     std::vector<node_id> seeds_;
     std::optional<error> discovery_failure_;  // see refresh_failed()
+    std::string discovery_problem_;           // the last failed discovery's first error (retryable kinds)
     std::vector<node_address> seed_addresses_;  // as parsed (configured), for configured_if_seed
     std::array<node_id, slot_count> owners_{};
     struct pending_move {

@@ -1,0 +1,297 @@
+// benchmarks/async_bench.cpp — SET throughput of basic_async_cluster<Policy> on one libevent loop with N commands in
+// flight, against raw hiredis async (redisAsyncContext + hiredis_ssl on the same loop, routed by slot, no mapping, no
+// name check) and the blocking adapter, in one run. Prints one JSON line last.
+//
+// usage: async_bench --seed HOST:PORT --cacert FILE
+//                    [--policy identity|ip_to_hostname|ip_to_hostname_keep_ip|static_table|env]
+//                    [--hostname NAME] [--ops N] [--in-flight N] [--rounds R]
+//   --ops        SETs per side (default 200000); --in-flight: commands outstanding at once (default 50)
+//   --rounds     addrmap and raw alternate in R rounds of ops/R SETs each (default 8), on the same loop
+// Exit status: 0 with the results; 1 with {"policy": ..., "error": "..."}; 2 for a usage error.
+#include <addrmap/addrmap.hpp>
+#include <addrmap/loops/libevent.hpp>
+
+#include <hiredis/adapters/libevent.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis_ssl.h>
+
+#include "bench_common.hpp"
+#include "counting_new.hpp"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace {
+
+using addrmap_bench::json_line;
+using addrmap_bench::parse_count;
+using clock_type = std::chrono::steady_clock;
+
+struct cli_options {
+    std::string seed, cacert, policy = "ip_to_hostname", hostname = "localhost";
+    std::size_t ops = 200000, in_flight = 50, rounds = 8;
+};
+
+constexpr const char* usage_text =
+    "usage: async_bench --seed HOST:PORT --cacert FILE\n"
+    "                   [--policy identity|ip_to_hostname|ip_to_hostname_keep_ip|static_table|env]\n"
+    "                   [--hostname NAME] [--ops N] [--in-flight N] [--rounds R]\n";
+
+cli_options parse_cli(int argc, char** argv) {
+    cli_options o;
+    for (int i = 1; i < argc; i += 2) {
+        const std::string flag = argv[i];
+        if (flag == "--help" || flag == "-h") throw std::invalid_argument("");
+        if (i + 1 >= argc) throw std::invalid_argument(flag + " needs a value");
+        const std::string value = argv[i + 1];
+        if (flag == "--seed") o.seed = value;
+        else if (flag == "--cacert") o.cacert = value;
+        else if (flag == "--policy") o.policy = value;
+        else if (flag == "--hostname") o.hostname = value;
+        else if (flag == "--ops") o.ops = parse_count(flag, value);
+        else if (flag == "--in-flight") o.in_flight = parse_count(flag, value);
+        else if (flag == "--rounds") o.rounds = parse_count(flag, value);
+        else throw std::invalid_argument("unknown flag " + flag);
+    }
+    if (o.seed.empty() || o.cacert.empty()) throw std::invalid_argument("--seed and --cacert are required");
+    if (o.rounds > o.ops) o.rounds = o.ops;
+    return o;
+}
+
+double cpu_seconds() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+           static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+/// Time, CPU time and C++ allocations of one side, summed over rounds.
+struct tally {
+    std::size_t ops = 0;
+    double seconds = 0, cpu = 0;
+    std::uint64_t allocations = 0;
+    double ops_per_s() const { return seconds > 0 ? static_cast<double>(ops) / seconds : 0; }
+};
+
+/// The run in progress: each side's reply callback calls completed(), which issues the next command.
+struct run_state {
+    event_base* base;
+    std::size_t next, to, finished, total;
+    const std::function<void(std::size_t)>* issue;
+};
+run_state* current_run = nullptr;
+
+void completed() {
+    run_state* s = current_run;
+    ++s->finished;
+    if (s->next < s->to) (*s->issue)(s->next++);
+    if (s->finished == s->total) event_base_loopbreak(s->base);
+}
+
+/// Sends commands [from, to) with `issue`, at most `in_flight` outstanding, on `base`; adds to `t`.
+void drive(event_base* base, std::size_t from, std::size_t to, std::size_t in_flight,
+           const std::function<void(std::size_t)>& issue, tally& t) {
+    run_state st{base, from, to, 0, to - from, &issue};
+    current_run = &st;
+    const std::uint64_t allocations_before = addrmap_bench::allocations();
+    const double cpu_before = cpu_seconds();
+    const auto started = clock_type::now();
+    while (st.next < st.to && st.next - from < in_flight) issue(st.next++);
+    event_base_dispatch(base);
+    t.seconds += std::chrono::duration<double>(clock_type::now() - started).count();
+    t.cpu += cpu_seconds() - cpu_before;
+    t.allocations += addrmap_bench::allocations() - allocations_before;
+    t.ops += st.total;
+    current_run = nullptr;
+    if (st.finished != st.total) throw std::runtime_error("a run ended with commands unanswered");
+}
+
+// ---- raw hiredis async: one redisAsyncContext per master, slot table from CLUSTER SHARDS -----------------------
+
+struct raw_cluster {
+    redisSSLContext* ssl = nullptr;
+    std::vector<redisAsyncContext*> contexts;
+    std::array<redisAsyncContext*, addrmap::slot_count> by_slot{};
+    std::size_t errors = 0;
+
+    raw_cluster(event_base* base, const cli_options& o, const addrmap::topology& topo) {
+        redisSSLContextError ssl_error = REDIS_SSL_CTX_NONE;
+        ssl = redisCreateSSLContext(o.cacert.c_str(), nullptr, nullptr, nullptr, o.hostname.c_str(), &ssl_error);
+        if (ssl == nullptr) throw std::runtime_error(std::string("raw: ") + redisSSLContextGetError(ssl_error));
+        for (const addrmap::shard& s : topo.shards) {
+            redisAsyncContext* ac = redisAsyncConnect(s.master.host.c_str(), s.master.port);
+            if (ac == nullptr || ac->err != 0) throw std::runtime_error("raw: connect failed");
+            if (redisInitiateSSLWithContext(&ac->c, ssl) != REDIS_OK) throw std::runtime_error("raw: TLS failed");
+            redisLibeventAttach(ac, base);
+            contexts.push_back(ac);
+            for (const addrmap::slot_range& r : s.ranges)
+                for (std::uint32_t slot = r.first; slot <= r.last; ++slot) by_slot[slot] = ac;
+        }
+        int answered = 0;
+        for (redisAsyncContext* ac : contexts)
+            redisAsyncCommand(ac, [](redisAsyncContext*, void* r, void* p) { *static_cast<int*>(p) += r != nullptr ? 1 : 1000; },
+                              &answered, "PING");
+        while (answered < static_cast<int>(contexts.size())) event_base_loop(base, EVLOOP_ONCE);
+        if (answered != static_cast<int>(contexts.size())) throw std::runtime_error("raw: a master did not answer PING");
+    }
+    ~raw_cluster() {
+        for (redisAsyncContext* ac : contexts) redisAsyncFree(ac);
+        redisFreeSSLContext(ssl);
+    }
+};
+
+template <class Policy>
+void run(const cli_options& o, Policy policy, const addrmap::topology& topo, json_line& out) {
+    event_base* base = event_base_new();
+    std::vector<std::string> keys;
+    for (std::size_t i = 0; i < o.ops; ++i) keys.push_back("bench:" + std::to_string(i));
+    const std::string value = "xyz";
+    tally mine, raw, blocking;
+    {
+        addrmap::cluster_options options;
+        options.seeds = {o.seed};
+        options.tls.ca_file = o.cacert;
+        addrmap::basic_async_cluster<Policy> cluster(options, addrmap::on_libevent(base), policy);
+        std::string failure;
+        bool connected = false;
+        cluster.connect([&](const addrmap::error* e) {
+            if (e != nullptr) failure = e->message();
+            connected = true;
+            event_base_loopbreak(base);
+        });
+        event_base_dispatch(base);
+        if (!connected || !failure.empty()) throw std::runtime_error(failure.empty() ? "connect did not finish" : failure);
+        raw_cluster plain(base, o, topo);
+
+        std::size_t errors = 0;
+        const std::function<void(std::size_t)> issue_mine = [&](std::size_t i) {
+            cluster.command(keys[i], [&errors](addrmap::outcome r) {
+                if (!r || r->type != REDIS_REPLY_STATUS) ++errors;
+                completed();
+            }, "SET %s %s", keys[i].c_str(), value.c_str());
+        };
+        const std::function<void(std::size_t)> issue_raw = [&](std::size_t i) {
+            redisAsyncContext* ac = plain.by_slot[addrmap::key_slot(keys[i])];
+            redisAsyncCommand(ac, [](redisAsyncContext*, void* r, void* errors_seen) {
+                auto* reply = static_cast<redisReply*>(r);
+                if (reply == nullptr || reply->type != REDIS_REPLY_STATUS) ++*static_cast<std::size_t*>(errors_seen);
+                completed();
+            }, &plain.errors, "SET %s %s", keys[i].c_str(), value.c_str());
+        };
+        for (std::size_t round = 0; round < o.rounds; ++round) {
+            const std::size_t from = o.ops * round / o.rounds, to = o.ops * (round + 1) / o.rounds;
+            drive(base, from, to, o.in_flight, issue_raw, raw);
+            drive(base, from, to, o.in_flight, issue_mine, mine);
+        }
+        if (errors != 0 || plain.errors != 0)
+            throw std::runtime_error(std::to_string(errors) + " addrmap and " + std::to_string(plain.errors) + " raw SETs failed");
+        const auto& stats = cluster.stats();
+        out.raw("stats", "{\"moved\": " + std::to_string(stats.moved) + ", \"ask\": " + std::to_string(stats.ask) +
+                             ", \"connection_losses\": " + std::to_string(stats.connection_losses) +
+                             ", \"connections_made\": " + std::to_string(stats.connections_made) + "}");
+    }
+    {
+        // The blocking adapter, one command at a time (its only mode on one thread), on a tenth of the keys.
+        addrmap::cluster_options options;
+        options.seeds = {o.seed};
+        options.tls.ca_file = o.cacert;
+        addrmap::basic_cluster<Policy> cluster(options, policy);
+        cluster.connect();
+        const std::size_t n = std::max<std::size_t>(1, o.ops / 10);
+        const double cpu_before = cpu_seconds();
+        const auto started = clock_type::now();
+        for (std::size_t i = 0; i < n; ++i) cluster.command(keys[i], "SET %s %s", keys[i].c_str(), value.c_str());
+        blocking.seconds = std::chrono::duration<double>(clock_type::now() - started).count();
+        blocking.cpu = cpu_seconds() - cpu_before;
+        blocking.ops = n;
+    }
+    event_base_free(base);
+    const auto per_million = [](const tally& t) { return t.ops > 0 ? t.cpu / static_cast<double>(t.ops) * 1e6 : 0; };
+    out.number("addrmap_ops_per_s", mine.ops_per_s(), 0);
+    out.number("raw_async_ops_per_s", raw.ops_per_s(), 0);
+    out.number("ratio_vs_raw_async", raw.ops_per_s() > 0 ? mine.ops_per_s() / raw.ops_per_s() : 0, 4);
+    out.number("blocking_sequential_ops_per_s", blocking.ops_per_s(), 0);
+    out.number("ratio_vs_blocking", blocking.ops_per_s() > 0 ? mine.ops_per_s() / blocking.ops_per_s() : 0, 2);
+    out.number("addrmap_cpu_s_per_1m", per_million(mine), 2);
+    out.number("raw_async_cpu_s_per_1m", per_million(raw), 2);
+    out.number("addrmap_allocations_per_set", static_cast<double>(mine.allocations) / static_cast<double>(mine.ops), 2);
+    out.number("raw_async_allocations_per_set", static_cast<double>(raw.allocations) / static_cast<double>(raw.ops), 2);
+}
+
+/// The topology through a blocking raw hiredis TLS connection (also builds static_table's entries).
+addrmap::topology read_topology(const cli_options& o, std::vector<addrmap::static_table::entry>& entries) {
+    const addrmap::node_address seed = addrmap::parse_address(o.seed, "--seed");
+    redisSSLContextError ssl_error = REDIS_SSL_CTX_NONE;
+    redisSSLContext* ssl = redisCreateSSLContext(o.cacert.c_str(), nullptr, nullptr, nullptr, o.hostname.c_str(), &ssl_error);
+    if (ssl == nullptr) throw std::runtime_error(std::string("probe: ") + redisSSLContextGetError(ssl_error));
+    addrmap::detail::context_ptr c(redisConnect(seed.host.c_str(), seed.port));
+    if (!c || c->err != 0 || redisInitiateSSLWithContext(c.get(), ssl) != REDIS_OK) {
+        redisFreeSSLContext(ssl);
+        throw std::runtime_error("probe: cannot connect to the seed");
+    }
+    addrmap::reply_ptr reply(static_cast<redisReply*>(redisCommand(c.get(), "CLUSTER SHARDS")));
+    c.reset();
+    redisFreeSSLContext(ssl);
+    addrmap::topology topo = addrmap::parse_cluster_shards(reply.get());
+    for (const addrmap::shard& s : topo.shards) {
+        entries.push_back({addrmap::format_host_port(s.master.host, s.master.port), addrmap::format_host_port(o.hostname, s.master.port)});
+        for (const auto& r : s.replicas)
+            entries.push_back({addrmap::format_host_port(r.host, r.port), addrmap::format_host_port(o.hostname, r.port)});
+    }
+    return topo;
+}
+
+void dispatch(const cli_options& o, json_line& out) {
+    using addrmap::ip_to_hostname;
+    std::vector<addrmap::static_table::entry> entries;
+    const addrmap::topology topo = read_topology(o, entries);
+    if (o.policy == "identity") run(o, addrmap::identity{}, topo, out);
+    else if (o.policy == "ip_to_hostname") run(o, ip_to_hostname(o.hostname), topo, out);
+    else if (o.policy == "ip_to_hostname_keep_ip")
+        run(o, ip_to_hostname(o.hostname, ip_to_hostname::mode::dial_ip_verify_hostname), topo, out);
+    else if (o.policy == "static_table") run(o, addrmap::static_table(entries), topo, out);
+    else if (o.policy == "env") run(o, addrmap::env(std::map<std::string, std::string>{{"ADDRMAP_HOSTNAME", o.hostname}}), topo, out);
+    else throw std::invalid_argument("--policy '" + o.policy + "' is not one of the choices below");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    cli_options o;
+    try {
+        o = parse_cli(argc, argv);
+    } catch (const std::invalid_argument& e) {
+        if (e.what()[0] != '\0') std::fprintf(stderr, "async_bench: %s\n", e.what());
+        std::fputs(usage_text, stderr);
+        return 2;
+    }
+    json_line out;
+    out.text("bench", "async");
+    out.text("policy", o.policy);
+    out.text("seed", o.seed);
+    out.integer("ops", static_cast<long long>(o.ops));
+    out.integer("in_flight", static_cast<long long>(o.in_flight));
+    out.integer("rounds", static_cast<long long>(o.rounds));
+    try {
+        dispatch(o, out);
+    } catch (const std::invalid_argument& e) {
+        std::fprintf(stderr, "async_bench: %s\n%s", e.what(), usage_text);
+        return 2;
+    } catch (const std::exception& e) {
+        out.text("error", e.what());
+        std::printf("%s\n", out.str().c_str());
+        return 1;
+    }
+    std::printf("%s\n", out.str().c_str());
+    return 0;
+}
