@@ -118,17 +118,19 @@ public:
     void command(std::string_view key, async_callback done, const char* format, ...) {
         va_list ap;
         va_start(ap, format);
-        const detail::raw_command raw = detail::format_raw(format, ap);
+        detail::raw_command raw = detail::format_raw(format, ap);
         va_end(ap);
-        start(static_cast<int>(key_slot(key)), detail::to_command(raw, format), {}, std::move(done));
+        detail::check_formatted(raw, format);
+        start(static_cast<int>(key_slot(key)), std::move(raw), {}, std::move(done));
     }
     /// The same with per-call settings (deadline; whether it may be repeated after it may have run).
     void command(const call_options& call, std::string_view key, async_callback done, const char* format, ...) {
         va_list ap;
         va_start(ap, format);
-        const detail::raw_command raw = detail::format_raw(format, ap);
+        detail::raw_command raw = detail::format_raw(format, ap);
         va_end(ap);
-        start(static_cast<int>(key_slot(key)), detail::to_command(raw, format), call, std::move(done));
+        detail::check_formatted(raw, format);
+        start(static_cast<int>(key_slot(key)), std::move(raw), call, std::move(done));
     }
     /// argv command routed by `key`; the first argument is the command name.
     void command_argv(std::string_view key, const std::vector<std::string_view>& args, async_callback done,
@@ -139,9 +141,10 @@ public:
     void command_any(async_callback done, const char* format, ...) {
         va_list ap;
         va_start(ap, format);
-        const detail::raw_command raw = detail::format_raw(format, ap);
+        detail::raw_command raw = detail::format_raw(format, ap);
         va_end(ap);
-        start(-1, detail::to_command(raw, format), {}, std::move(done));
+        detail::check_formatted(raw, format);
+        start(-1, std::move(raw), {}, std::move(done));
     }
 
     // ---- commands (any thread) ------------------------------------------------------------------------
@@ -218,7 +221,12 @@ public:
 private:
     struct async_call {
         call_state state;
-        std::string command;  // RESP; call_state::command views it
+        std::string command;          // RESP (argv and posted commands); call_state::command views it
+        detail::command_buffer raw;   // or hiredis's own buffer (printf-style commands: no copy)
+        std::size_t raw_length = 0;
+        std::string_view text() const noexcept {
+            return raw ? std::string_view(raw.get(), raw_length) : std::string_view(command);
+        }
         async_callback callback;
         std::uint64_t seq = 0;
         std::uint64_t refresh_attempt = 0;  // nonzero: the driver's own CLUSTER SHARDS/SLOTS
@@ -266,6 +274,7 @@ private:
     void release(async_call* c) {
         c->callback = nullptr;
         c->command.clear();
+        c->raw.reset();
         if (free_calls_.size() < 1024) {
             *c = async_call{};
             free_calls_.push_back(c);
@@ -279,12 +288,25 @@ private:
             if (done) invoke(done, outcome(error(error_kind::closed, "the cluster is disconnected: the command was not sent")));
             return;
         }
-        const auto now = clock::now();
         async_call* c = new_call();
         c->command = std::move(command);
+        start(c, slot, call, std::move(done));
+    }
+    void start(int slot, detail::raw_command raw, const call_options& call, async_callback done) {
+        if (closed_ || shutting_down_) {
+            if (done) invoke(done, outcome(error(error_kind::closed, "the cluster is disconnected: the command was not sent")));
+            return;
+        }
+        async_call* c = new_call();
+        c->raw = std::move(raw.bytes);
+        c->raw_length = static_cast<std::size_t>(raw.length);
+        start(c, slot, call, std::move(done));
+    }
+    void start(async_call* c, int slot, const call_options& call, async_callback done) {
+        const auto now = clock::now();
         c->callback = std::move(done);
         c->seq = ++next_seq_;
-        c->state = core_.start(slot, c->command, call, now);
+        c->state = core_.start(slot, c->text(), call, now);
         ++pending_;
         track_deadline(c, call.deadline.has_value());
         if (slot < 0 || waiting_in_slot_[static_cast<std::size_t>(slot)] == 0) {
@@ -340,12 +362,14 @@ private:
     }
 
     bool send_on(detail::async_link& link, async_call* c, const core_decision& d) {
-        if (!link.send(c, c->command, d.asking)) return false;
+        if (!link.send(c, c->text(), d.asking)) return false;
         core_.on_send(c->state);
         ++core_.stats().round_trips;
         c->in_flight = true;
         c->sent_to = d.node;
         c->sent_on = &link;
+        if (link.in_flight() <= 2)  // it was idle: its stall clock starts now
+            if (const auto stall = link.stall_deadline(); stall && (!timer_armed_ || *stall < timer_at_)) arm(*stall);
         return true;
     }
 
@@ -906,22 +930,34 @@ private:
         collect_gone();
         const auto now = clock::now();
         expire(now);
-        for (node_id n = 0; n < conns_.size(); ++n) {
-            node_conn& nc = conns_[n];
-            if (nc.resolving && now >= nc.setup_deadline) {
-                nc.resolving = false;
-                node_failed(n, error(error_kind::timeout, "the DNS lookup of " +
-                                                              detail::quoted(core_.exists(n) ? core_.node(n).dial_host : std::string()) +
-                                                              " did not finish within connect_timeout"));
-            } else if (nc.link != nullptr && nc.link->state() == detail::async_link::phase::setting_up &&
-                       now >= nc.link->setup_deadline()) {
-                nc.link->abort_setup(error(
-                    error_kind::timeout,
-                    nc.link->route() + ": the TCP connect, TLS handshake and first round trip did not complete within "
-                                       "connect_timeout (" + std::to_string(options_.tls.connect_timeout.count()) +
-                        " ms); check that the node is up, that the port is its tls-port, and that it is not overloaded."));
-            }
+        // Look first, act after: acting runs callbacks, which may dial (growing conns_ and links_).
+        std::vector<node_id> dns_late;
+        std::vector<detail::async_link*> stalled, setup_late;
+        for (node_id n = 0; n < conns_.size(); ++n)
+            if (conns_[n].resolving && now >= conns_[n].setup_deadline) dns_late.push_back(n);
+        for (const auto& link : links_) {
+            if (const auto stall = link->stall_deadline(); stall && now >= *stall) stalled.push_back(link.get());
+            if (link->state() == detail::async_link::phase::setting_up && link->context() != nullptr &&
+                now >= link->setup_deadline())
+                setup_late.push_back(link.get());
         }
+        for (node_id n : dns_late) {
+            if (!conns_[n].resolving) continue;
+            conns_[n].resolving = false;
+            node_failed(n, error(error_kind::timeout, "the DNS lookup of " +
+                                                          detail::quoted(core_.exists(n) ? core_.node(n).dial_host : std::string()) +
+                                                          " did not finish within connect_timeout"));
+        }
+        for (detail::async_link* link : stalled) {
+            if (link_of(link->node()) == link) conns_[link->node()].link = nullptr;  // the next command dials afresh
+            link->close_stalled();  // its unanswered commands come back as lost after writing
+        }
+        for (detail::async_link* link : setup_late)
+            link->abort_setup(error(
+                error_kind::timeout,
+                link->route() + ": the TCP connect, TLS handshake and first round trip did not complete within "
+                                "connect_timeout (" + std::to_string(options_.tls.connect_timeout.count()) +
+                    " ms); check that the node is up, that the port is its tls-port, and that it is not overloaded."));
         if (refresh_ && now >= refresh_->attempt_deadline)
             refresh_attempt_failed(error(error_kind::timeout, "no answer to the topology request within connect_timeout + command_timeout"));
         pump();
@@ -951,8 +987,11 @@ private:
         if (live_head_ != nullptr) next = std::min(next, live_head_->state.deadline);
         if (!custom_deadlines_.empty()) next = std::min(next, custom_deadlines_.begin()->first);
         for (const node_conn& nc : conns_)
-            if (nc.resolving || (nc.link != nullptr && nc.link->state() == detail::async_link::phase::setting_up))
-                next = std::min(next, nc.setup_deadline);
+            if (nc.resolving) next = std::min(next, nc.setup_deadline);
+        for (const auto& link : links_) {
+            if (link->state() == detail::async_link::phase::setting_up) next = std::min(next, link->setup_deadline());
+            if (const auto stall = link->stall_deadline()) next = std::min(next, *stall);
+        }
         if (refresh_) next = std::min(next, refresh_->attempt_deadline);
         if (next == clock::time_point::max()) return;
         if (!timer_armed_ || next < timer_at_) arm(next);

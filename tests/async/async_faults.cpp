@@ -9,6 +9,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
+#include <csignal>
 #include <iostream>
 #include <map>
 #include <random>
@@ -254,6 +255,52 @@ BOOST_AUTO_TEST_CASE(resharding_with_1000_in_flight_every_acknowledged_write_is_
     std::string back_why;
     live::migrate_slots(moving, to, from, ports, back_failed, back_why);
     BOOST_TEST(!back_failed.load(), back_why);
+}
+
+BOOST_AUTO_TEST_CASE(a_stalled_node_is_cut_after_command_timeout_incrs_end_unknown_gets_are_retried) {
+    live::libevent_fixture loop;
+    cluster_options options = live::async_options({live::seed_by_name()});
+    options.tls.command_timeout = std::chrono::milliseconds(400);
+    ip_to_hostname_async_cluster cluster(options, loop.binding(), ip_to_hostname("localhost"));
+    std::optional<std::string> connected;
+    cluster.connect([&](const error* e) { connected = e != nullptr ? e->message() : std::string(); });
+    BOOST_TEST_REQUIRE(loop.run_until([&] { return connected.has_value(); }));
+    BOOST_TEST_REQUIRE(connected->empty(), *connected);
+    const std::string key = "async-stall";
+    const std::uint16_t port = live::owner_port(cluster, key_slot(key));
+    const pid_t pid = live::node_pid(port);
+    BOOST_TEST_REQUIRE(pid > 0);
+    // Stopped for 1.2 s: less than cluster-node-timeout (1.5 s), so no failover; three times command_timeout.
+    BOOST_TEST_REQUIRE(::kill(pid, SIGSTOP) == 0);
+    const auto stopped_at = live::steady::now();
+    int incr_unknown = 0, incr_other = 0, get_ok = 0, get_other = 0;
+    std::chrono::milliseconds first_unknown_after{0};
+    for (int i = 0; i < 50; ++i) {
+        cluster.command(key, [&](outcome o) {
+            if (!o && o.failure()->kind() == error_kind::unknown_outcome) {
+                if (incr_unknown++ == 0)
+                    first_unknown_after = std::chrono::duration_cast<std::chrono::milliseconds>(live::steady::now() - stopped_at);
+            } else {
+                ++incr_other;
+            }
+        }, "INCR %s", key.c_str());
+        cluster.command(key, [&](outcome o) { (o ? get_ok : get_other)++; }, "GET %s", key.c_str());
+    }
+    bool resumed = false;
+    const bool finished = loop.run_until([&] {
+        if (!resumed && live::steady::now() - stopped_at >= std::chrono::milliseconds(1200)) resumed = ::kill(pid, SIGCONT) == 0;
+        return resumed && incr_unknown + incr_other == 50 && get_ok + get_other == 50;
+    });
+    if (!resumed) ::kill(pid, SIGCONT);
+    BOOST_TEST_REQUIRE(finished);
+    std::cout << "async stall: node :" << port << " SIGSTOPped 1.2 s, command_timeout 400 ms: 50 INCR unknown_outcome "
+              << "(first after " << first_unknown_after.count() << " ms), " << get_ok << "/50 GET OK after the retry; "
+              << "connection losses " << cluster.stats().connection_losses << "\n";
+    BOOST_TEST(incr_unknown == 50);   // written, no reply, not safe to repeat: never sent again
+    BOOST_TEST(get_ok == 50);         // safe to repeat: sent again once the node answers
+    BOOST_TEST(first_unknown_after.count() >= 350);
+    BOOST_TEST(first_unknown_after.count() < 1100, "cut after " << first_unknown_after.count() << " ms");
+    BOOST_TEST(cluster.stats().connection_losses >= 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -23,6 +23,7 @@
 #include <cstring>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -92,11 +93,10 @@ public:
     /// name) are thrown; everything later arrives through the owner.
     void open(event_loop& loop) {
         const tls_options& options = tls_shared_->options;
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(setup_deadline_ - clock::now());
-        const timeval connect_tv = to_timeval(std::max(std::chrono::milliseconds(1), left));
+        // No hiredis timeouts: the owner's one timer bounds the set-up (setup_deadline) and notices a stalled
+        // connection (stall_deadline). hiredis's would re-register the socket with the loop on every command.
         redisOptions ro{};
         REDIS_OPTIONS_SET_TCP(&ro, target_.tcp_address.c_str(), target_.mapped.port());
-        ro.connect_timeout = &connect_tv;
         ro.options |= REDIS_OPT_NOAUTOFREEREPLIES;  // replies are handed to the caller
         redisAsyncContext* ac = redisAsyncConnectWithOptions(&ro);
         if (ac == nullptr) throw std::bad_alloc();
@@ -149,8 +149,6 @@ public:
         }
         ssl_ = ssl.release();  // hiredis owns it now (redisFree frees it)
         install_socket_bios(ssl_, ac->c.fd, *state_, route_);
-        const timeval command_tv = to_timeval(options.command_timeout);
-        redisAsyncSetTimeout(ac, command_tv);
         // The first round trip finishes the handshake; nothing of ours (AUTH, a call) is written before
         // verify_peer has checked the certificate on our terms.
         send_internal(kind::ping, "*1\r\n$4\r\nPING\r\n");
@@ -162,6 +160,18 @@ public:
         if (context_ == nullptr || phase_ != phase::ready) return false;
         if (asking && !send_internal(kind::asking, "*1\r\n$6\r\nASKING\r\n")) return false;
         return append(kind::call, tag, command);
+    }
+
+    /// When this connection counts as stalled: commands are waiting for replies and none came for
+    /// command_timeout (the owner then closes it: its commands are lost after writing). None when idle.
+    std::optional<clock::time_point> stall_deadline() const noexcept {
+        if (phase_ != phase::ready || sent_.empty() || context_ == nullptr) return std::nullopt;
+        return last_progress_ + tls_shared_->options.command_timeout;
+    }
+    /// Closes a stalled connection (see stall_deadline).
+    void close_stalled() noexcept {
+        stalled_ = true;
+        close();
     }
 
     /// Whether any byte of the command sent with `tag` has been handed to the socket (true if unknown).
@@ -200,10 +210,10 @@ public:
 
     /// Why the connection was lost, for messages: hiredis's words, or a timeout.
     std::string why_lost() const {
-        if (context_ == nullptr) return "the connection was closed";
-        if (context_->c.err == REDIS_ERR_TIMEOUT)
+        if (stalled_ || (context_ != nullptr && context_->c.err == REDIS_ERR_TIMEOUT))
             return "no reply within command_timeout (" + std::to_string(tls_shared_->options.command_timeout.count()) +
                    " ms), so the connection was closed";
+        if (context_ == nullptr) return "the connection was closed";
         if (context_->c.err != 0 && context_->c.errstr[0] != '\0') return escaped(context_->c.errstr, 200);
         if (closing_) return "the connection was closed by the client";
         return "the connection was lost";
@@ -223,6 +233,7 @@ private:
     bool append(kind what, void* tag, std::string_view command) {
         if (redisAsyncFormattedCommand(context_, &async_link::replied, nullptr, command.data(), command.size()) != REDIS_OK)
             return false;
+        if (sent_.empty()) last_progress_ = clock::now();  // the stall clock starts when the link gets busy
         sent_.push_back({what, tag, appended_, appended_ + command.size()});
         appended_ += command.size();
         return true;
@@ -238,6 +249,7 @@ private:
         }
         const sent_command sent = self->sent_.front();
         self->sent_.pop_front();
+        if (reply != nullptr) self->last_progress_ = clock::now();
         bool written = true;
         if (reply == nullptr) {
             const std::uint64_t unwritten = ac->c.obuf != nullptr ? sdslen(ac->c.obuf) : 0;
@@ -380,6 +392,8 @@ private:
     std::uint64_t appended_ = 0;
     bool closing_ = false;
     bool lost_while_ready_ = false;
+    bool stalled_ = false;
+    clock::time_point last_progress_{};
     std::optional<error> aborted_;
     std::optional<tls_handshake_info> handshake_;
 };

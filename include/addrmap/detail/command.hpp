@@ -32,11 +32,16 @@ inline raw_command format_raw(const char* format, va_list ap) noexcept {
     return {command_buffer(raw), len};
 }
 
-/// The RESP encoding of a formatted command, or error{config} naming the bad format string.
-inline std::string to_command(const raw_command& raw, const char* format) {
+/// error{config} naming the bad format string when hiredis could not format it.
+inline void check_formatted(const raw_command& raw, const char* format) {
     if (raw.length < 0 || !raw.bytes)
         throw error(error_kind::config, std::string("cannot format command '") + format +
                                             "': invalid format string (hiredis accepts %s, %b and printf conversions)");
+}
+
+/// The RESP encoding of a formatted command, or error{config} naming the bad format string.
+inline std::string to_command(const raw_command& raw, const char* format) {
+    check_formatted(raw, format);
     return std::string(raw.bytes.get(), static_cast<std::size_t>(raw.length));
 }
 
