@@ -59,13 +59,14 @@ public:
     using clock = std::chrono::steady_clock;
 
     /// Parses the seeds and sets up TLS (throws error{config}); no I/O until connect() or a command.
-    basic_async_cluster(cluster_options options, std::unique_ptr<event_loop> loop, Policy policy = Policy{})
-        : basic_async_cluster(std::move(options), tls_context(options.tls), std::move(loop), std::move(policy)) {}
+    basic_async_cluster(const cluster_options& options, std::unique_ptr<event_loop> loop, Policy policy = Policy{})
+        : basic_async_cluster(options, tls_context(options.tls), std::move(loop), std::move(policy)) {}
 
     /// The same over a shared tls_context (one CA load and one session cache for several clusters); its
     /// options replace `options.tls`.
-    basic_async_cluster(cluster_options options, tls_context tls, std::unique_ptr<event_loop> loop, Policy policy = Policy{})
-        : options_(std::move(options)),
+    basic_async_cluster(const cluster_options& options, tls_context tls, std::unique_ptr<event_loop> loop,
+                        Policy policy = Policy{})
+        : options_(options),
           policy_(std::move(policy)),
           tls_(std::move(tls)),
           core_(options_, [this](const node_address& address) { return detail::policy_access::map(policy_, address); }),
@@ -173,6 +174,13 @@ public:
             pump_again_ = true;  // pump() ends the queued calls after its pass
         else
             fail_waiting("disconnect() was called");
+        if (refresh_) {
+            refresh_.reset();  // its answer, if one comes, is dropped
+            core_.refresh_finished(clock::now());
+        }
+        connect_masters_.clear();
+        const error stopped(error_kind::closed, "disconnect() was called before connect() finished");
+        connect_done(&stopped);
         for (auto& link : links_) {
             if (link->state() == detail::async_link::phase::ready)
                 link->close_when_idle();
@@ -365,6 +373,7 @@ private:
         if (!link.send(c, c->text(), d.asking)) return false;
         core_.on_send(c->state);
         ++core_.stats().round_trips;
+        if (c->state.slot >= 0) ++in_flight_in_slot_[static_cast<std::size_t>(c->state.slot)];
         c->in_flight = true;
         c->sent_to = d.node;
         c->sent_on = &link;
@@ -442,8 +451,7 @@ private:
             due.push_back(it->second);
         for (async_call* c : due) {
             if (!c->in_flight || c->finished) continue;
-            const bool written = c->sent_on == nullptr || c->sent_on->written(c);
-            core_.on_expired_in_flight(c->state, c->sent_to, written, now);
+            core_.on_expired_in_flight(c->state, c->sent_to, now);
             finish(c, outcome(*c->state.failure));
         }
     }
@@ -468,7 +476,13 @@ private:
                 async_call* c = it->second;
                 const int slot = c->state.slot;
                 if (slot >= 0 && held_.test(static_cast<std::size_t>(slot))) {
-                    ++it;
+                    if (now >= c->state.deadline) {  // held behind an older call, out of time: end it
+                        core_.next(c->state, now);
+                        it = erase_waiting(it);
+                        finish(c, outcome(*c->state.failure));
+                    } else {
+                        ++it;
+                    }
                     continue;
                 }
                 if (route(c, now)) {
@@ -490,6 +504,13 @@ private:
 
     /// One waiting call: true when it left the queue (sent, or ended).
     bool route(async_call* c, clock::time_point now) {
+        const int slot = c->state.slot;
+        if (slot >= 0 && draining_[static_cast<std::size_t>(slot)] && now < c->state.deadline) {
+            // A call of this slot was redirected or lost while others were still out: wait until they are
+            // back, so none of them is sent after a newer call.
+            wake_at_ = std::min(wake_at_, c->state.deadline);
+            return false;
+        }
         for (int attempt = 0; attempt < 3; ++attempt) {
             const core_decision d = core_.next(c->state, now);
             switch (d.what) {
@@ -548,6 +569,8 @@ private:
     /// Maps node `n` through the policy and starts its connection (DNS on a helper thread if the dial host
     /// is a name). Throws what the mapping throws.
     void dial(node_id n, clock::time_point now) {
+        if (closed_ || shutting_down_)
+            throw error(error_kind::closed, "the cluster is disconnected: no new connection is made");
         const core_node& node = core_.ensure_mapped(n);
         const endpoint mapped(node.dial_host, node.port, node.tls_name);
         detail::check_mapping(detail::describe_route(node.reported, mapped), mapped);
@@ -582,6 +605,10 @@ private:
 
     void resolved(node_id n, std::uint64_t ticket, const std::string& host, detail::dns_answer answer) {
         if (n >= conns_.size() || !conns_[n].resolving || conns_[n].dns_ticket != ticket) return;  // timed out meanwhile
+        if (closed_) {
+            conns_[n].resolving = false;
+            return;
+        }
         node_conn& nc = conns_[n];
         nc.resolving = false;
         if (answer.status != 0 || answer.addresses.empty()) {
@@ -683,6 +710,13 @@ private:
         reply_ptr reply(raw);
         auto* c = static_cast<async_call*>(tag);
         c->in_flight = false;
+        if (c->refresh_attempt == 0 && c->state.slot >= 0) {
+            const auto slot = static_cast<std::size_t>(c->state.slot);
+            if (--in_flight_in_slot_[slot] == 0 && draining_[slot]) {
+                draining_[slot] = false;  // every older call of the slot is back: the queue may move
+                request_pump();
+            }
+        }
         if (c->refresh_attempt != 0) {
             const std::uint64_t attempt = c->refresh_attempt;
             release(c);
@@ -727,6 +761,8 @@ private:
             finish(c, outcome(error(error_kind::closed, "disconnect() was called before " + command_name_of(*c) +
                                                             " could be sent again: " + c->state.last_problem)));
         } else {
+            if (c->state.slot >= 0 && in_flight_in_slot_[static_cast<std::size_t>(c->state.slot)] > 0)
+                draining_[static_cast<std::size_t>(c->state.slot)] = true;
             add_waiting(c);
             request_pump();
         }
@@ -750,9 +786,10 @@ private:
     /// Deletes links hiredis is done with (never from inside a hiredis call).
     void collect_gone() {
         if (gone_.empty()) return;
-        for (detail::async_link* dead : std::exchange(gone_, {}))
-            links_.erase(std::remove_if(links_.begin(), links_.end(), [dead](const auto& l) { return l.get() == dead; }),
-                         links_.end());
+        gone_.clear();
+        links_.erase(std::remove_if(links_.begin(), links_.end(),
+                                    [](const auto& l) { return l->state() == detail::async_link::phase::gone; }),
+                     links_.end());
     }
 
     void maybe_disconnected() {
@@ -870,15 +907,18 @@ private:
         if (!installed) {
             const error first = job.first_error ? *job.first_error : error(error_kind::topology, "no node to ask for the topology");
             core_.refresh_failed(first);
-            if (!core_.has_topology() && !connect_waiters_.empty()) {
-                if (core_.seed_count() == 1)
+            if (!connect_waiters_.empty()) {
+                connect_masters_.clear();
+                if (core_.seed_count() == 1 && !core_.has_topology()) {
                     connect_done(&first);
-                else {
-                    const error all(error_kind::connect, "no seed could be used to discover the cluster:" + job.failures);
+                } else {
+                    const error all(error_kind::connect, (core_.has_topology() ? "no node could be asked for the topology:"
+                                                                               : "no seed could be used to discover the cluster:") +
+                                                             job.failures);
                     connect_done(&all);
                 }
             }
-        } else if (!connect_waiters_.empty()) {
+        } else if (!connect_waiters_.empty() && !closed_) {
             // connect(): dial every master; done when each is up or failed.
             const auto now = clock::now();
             for (node_id n = 0; n < core_.id_limit(); ++n) {
@@ -1022,6 +1062,8 @@ private:
     std::multimap<clock::time_point, async_call*> custom_deadlines_;
     std::bitset<slot_count> held_;
     std::vector<std::uint32_t> waiting_in_slot_ = std::vector<std::uint32_t>(slot_count, 0);
+    std::vector<std::uint32_t> in_flight_in_slot_ = std::vector<std::uint32_t>(slot_count, 0);
+    std::vector<bool> draining_ = std::vector<bool>(slot_count, false);  // see route()
     std::vector<std::pair<node_id, error>> deferred_failures_;
     bool pump_requested_ = false;
     std::uint64_t next_seq_ = 0;

@@ -526,24 +526,21 @@ public:
                                  "permits that)"));
     }
 
-    /// An async driver's call reached its deadline while in flight on `node` (the connection stays: its
-    /// reply, if it comes, is dropped). `written`: some of it may have reached the node. A read that
-    /// was written ends `timeout` ("it may have run"), a command not known safe to repeat ends
-    /// `unknown_outcome`, one never written ends `timeout`.
-    core_verdict on_expired_in_flight(call_state& c, node_id node, bool written, clock::time_point now) {
+    /// An async driver's call reached its deadline while handed to the connection to `node` (the
+    /// connection stays: its reply, if it comes, is dropped). Whatever of it is still queued there will
+    /// be written, so it may run: a command not known safe to repeat ends `unknown_outcome`, any other
+    /// ends `timeout` saying it may have run.
+    core_verdict on_expired_in_flight(call_state& c, node_id node, clock::time_point now) {
         const std::string where = exists(node) ? to_string(nodes_[node]->reported) : std::string("a node");
-        if (written && !may_repeat(c.command, c.repeat_policy)) {
+        if (!may_repeat(c.command, c.repeat_policy)) {
             ++stats_.unknown_outcomes;
             return fail(c, error(error_kind::unknown_outcome,
-                                 name_of(c) + " was sent to " + where + " and no reply came before its deadline: "
-                                     "it may or may not have run (it is not known safe to repeat)"));
+                                 name_of(c) + " was handed to the connection to " + where +
+                                     " and no reply came before its deadline: it may or may not have run (it is "
+                                     "not known safe to repeat)"));
         }
-        if (written) {
-            c.may_have_run = true;
-            c.last_problem = where + ": no reply before the deadline";
-        } else {
-            c.last_problem = where + ": the command was still waiting to be written";
-        }
+        c.may_have_run = true;
+        c.last_problem = where + ": no reply before the deadline";
         return fail(c, deadline_error(c, now));
     }
 

@@ -713,6 +713,9 @@ inline ssl_ptr new_verifying_ssl(const tls_shared& shared, const std::string& ro
     // Kernel TLS would encrypt below the write BIO swapped in after the handshake: keep it off.
     SSL_clear_options(ssl.get(), SSL_OP_ENABLE_KTLS);
 #endif
+    // A TLS 1.2 renegotiation is a handshake verify_peer would not see (a context weakened through
+    // native_handle() would then accept another certificate mid-connection). Redis never renegotiates.
+    SSL_set_options(ssl.get(), SSL_OP_NO_RENEGOTIATION);
     const host_kind name_kind = classify_host(tls_name);
     if (name_kind == host_kind::ipv4 || name_kind == host_kind::ipv6) {
         // An IP literal: no SNI (RFC 6066 forbids it); the certificate's IP SANs must carry it.

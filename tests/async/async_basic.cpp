@@ -30,13 +30,15 @@ std::vector<std::string> spread_keys(int count, const std::string& prefix) {
 /// Writes then reads back `keys` with everything in flight at once; true when every value came back.
 template <class Fixture, class Cluster>
 bool write_and_read_back(Fixture& loop, Cluster& cluster, const std::vector<std::string>& keys, std::string& why) {
-    int acked = 0, read = 0, wrong = 0;
+    int answered = 0, read = 0, wrong = 0;
     for (const std::string& key : keys)
         cluster.command(key, [&, key](outcome o) {
-            if (o && o->type == REDIS_REPLY_STATUS) ++acked;
-            else if (why.empty()) why = "SET " + key + ": " + (o ? std::string(o->str, o->len) : o.failure()->message());
+            ++answered;
+            if ((!o || o->type != REDIS_REPLY_STATUS) && why.empty())
+                why = "SET " + key + ": " + (o ? std::string(o->str, o->len) : o.failure()->message());
         }, "SET %s v-%s", key.c_str(), key.c_str());
-    if (!loop.run_until([&] { return acked == static_cast<int>(keys.size()) || !why.empty(); })) return false;
+    // Every callback refers to this frame: wait for all of them, whatever they say.
+    if (!loop.run_until([&] { return answered == static_cast<int>(keys.size()); })) return false;
     if (!why.empty()) return false;
     for (const std::string& key : keys)
         cluster.command(key, [&, key](outcome o) {
@@ -230,6 +232,23 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(destruction_with_commands_pending_runs_each_callba
         BOOST_TEST((kind == "reply" || kind == "closed" || kind == "unknown_outcome"), kind);
     }
     loop.drain();
+}
+
+BOOST_AUTO_TEST_CASE(a_refused_seed_then_a_good_one_and_no_link_outlives_its_dial) {
+    // A dial that fails inside the link's set-up (the port refuses) must leave nothing behind: the next
+    // link, often at the same address, must not be taken for the dead one (it was, and was freed).
+    live::libevent_fixture loop;
+    ip_to_hostname_async_cluster cluster(
+        live::async_options({"127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3", live::seed_by_ip()}), loop.binding(),
+        ip_to_hostname("localhost", ip_to_hostname::mode::dial_ip_verify_hostname));
+    std::optional<std::string> connected;
+    cluster.connect([&](const error* e) { connected = e != nullptr ? e->message() : std::string(); });
+    BOOST_TEST_REQUIRE(loop.run_until([&] { return connected.has_value(); }));
+    BOOST_TEST_REQUIRE(connected->empty(), *connected);
+    std::string why;
+    BOOST_TEST(write_and_read_back(loop, cluster, spread_keys(300, "refused-first"), why), why);
+    loop.run_until([] { return false; }, std::chrono::milliseconds(100));  // the wake-up that deletes dead links
+    BOOST_TEST(write_and_read_back(loop, cluster, spread_keys(300, "refused-then"), why), why);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -112,7 +112,7 @@ public:
         ac->data = this;
         ac->dataCleanup = &async_link::context_freed;
         if (loop.attach(ac) != REDIS_OK) {
-            close();
+            discard_context();
             throw error(error_kind::config, route_ + ": the event loop refused the connection (its hiredis adapter's attach failed)");
         }
         if (target_.mapped.dial_host() != target_.tcp_address) {
@@ -132,7 +132,7 @@ public:
         try {
             ssl = new_verifying_ssl(*tls_shared_, route_, std::string(target_.mapped.tls_name()), *state_);
         } catch (...) {
-            close();
+            discard_context();
             throw;
         }
         ERR_clear_error();
@@ -144,7 +144,7 @@ public:
         if (rc != REDIS_OK) {
             error failure = link_error(route_, target_.mapped, options, *state_, &ac->c, errno, false);
             ERR_clear_error();
-            close();  // `ssl` is still ours and freed on the way out
+            discard_context();  // `ssl` is still ours and freed on the way out
             throw failure;
         }
         ssl_ = ssl.release();  // hiredis owns it now (redisFree frees it)
@@ -165,22 +165,13 @@ public:
     /// When this connection counts as stalled: commands are waiting for replies and none came for
     /// command_timeout (the owner then closes it: its commands are lost after writing). None when idle.
     std::optional<clock::time_point> stall_deadline() const noexcept {
-        if (phase_ != phase::ready || sent_.empty() || context_ == nullptr) return std::nullopt;
+        if (phase_ != phase::ready || sent_.empty() || context_ == nullptr || freeing_) return std::nullopt;
         return last_progress_ + tls_shared_->options.command_timeout;
     }
     /// Closes a stalled connection (see stall_deadline).
     void close_stalled() noexcept {
         stalled_ = true;
         close();
-    }
-
-    /// Whether any byte of the command sent with `tag` has been handed to the socket (true if unknown).
-    bool written(const void* tag) const noexcept {
-        if (context_ == nullptr) return true;
-        const std::uint64_t unwritten = context_->c.obuf != nullptr ? sdslen(context_->c.obuf) : 0;
-        for (const sent_command& s : sent_)
-            if (s.tag == tag) return s.start < appended_ - unwritten;
-        return true;
     }
 
     /// Ends the set-up with `why` (the owner's timer: connect_timeout passed) and closes.
@@ -192,14 +183,15 @@ public:
     /// Frees the hiredis context now (or, inside one of its callbacks, as soon as the callback returns):
     /// unanswered commands come back through link_reply with a null reply, then link_gone.
     void close() noexcept {
-        if (context_ == nullptr || closing_) return;
-        closing_ = true;
+        if (context_ == nullptr || freeing_) return;
+        closing_ = freeing_ = true;
         if (ssl_ != nullptr && context_->c.err == 0 && phase_ == phase::ready)
             SSL_set_shutdown(ssl_, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);  // keep the session resumable
-        redisAsyncFree(context_);
+        redisAsyncFree(context_);  // also after close_when_idle(): freeing overrides draining
     }
 
-    /// Closes once every command sent so far is answered (hiredis's redisAsyncDisconnect).
+    /// Closes once every command sent so far is answered (hiredis's redisAsyncDisconnect); close() still
+    /// frees it at once.
     void close_when_idle() noexcept {
         if (context_ == nullptr || closing_) return;
         closing_ = true;
@@ -229,6 +221,15 @@ private:
     };
 
     bool send_internal(kind what, std::string_view command) { return append(what, nullptr, command); }
+
+    /// Frees a context that never got a command (open() failed): no callback of ours runs.
+    void discard_context() noexcept {
+        if (context_ == nullptr) return;
+        context_->data = nullptr;
+        context_->dataCleanup = nullptr;
+        redisAsyncFree(context_);
+        context_ = nullptr;
+    }
 
     bool append(kind what, void* tag, std::string_view command) {
         if (redisAsyncFormattedCommand(context_, &async_link::replied, nullptr, command.data(), command.size()) != REDIS_OK)
@@ -390,7 +391,8 @@ private:
     std::unique_ptr<tls_link_state> state_;
     std::deque<sent_command> sent_;
     std::uint64_t appended_ = 0;
-    bool closing_ = false;
+    bool closing_ = false;  // close_when_idle() or close() was asked
+    bool freeing_ = false;  // close() was asked: hiredis frees the context
     bool lost_while_ready_ = false;
     bool stalled_ = false;
     clock::time_point last_progress_{};
