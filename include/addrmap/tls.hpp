@@ -830,6 +830,7 @@ inline std::pair<tls_redis_ptr, tls_handshake_info> open_link(const std::shared_
         throw error(error_kind::tls_handshake, route + ": OpenSSL could not create the connection's socket BIOs (" +
                                                    last_openssl_reason() + ")");
     st.io.fd = link->fd;
+    st.io.read_timeout = options.command_timeout;
     attach_socket_io(write_bio.get(), &st.io);
     attach_socket_io(read_bio.get(), &st.io);
     SSL_set0_wbio(live, write_bio.release());  // the SSL* owns them now
@@ -1002,6 +1003,12 @@ public:
         detail::socket_io_state& io = context_.get_deleter().state->io;
         io.armed = deadline.has_value();
         if (deadline) io.deadline = *deadline;
+    }
+
+    /// Replaces command_timeout as the limit on each wait for reply bytes while a deadline is armed, for a
+    /// command that blocks on the server (BLPOP); std::nullopt restores command_timeout.
+    void set_reply_timeout(std::optional<std::chrono::milliseconds> timeout) noexcept {
+        context_.get_deleter().state->io.read_timeout = timeout ? *timeout : shared_->options.command_timeout;
     }
 
     /// A fresh TCP + verified TLS connection through the same path, resuming the cached session.
