@@ -31,6 +31,8 @@
 #include <cstdarg>
 #include <cstdint>
 #include <cstring>
+#include <exception>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -57,14 +59,24 @@ public:
     /// Parses the seeds and sets up TLS; throws error{config} for bad options. No I/O: see connect().
     explicit basic_cluster(cluster_options options, Policy policy = Policy{})
         : options_(std::move(options)),
-          policy_(std::move(policy)),
+          policy_(std::make_unique<Policy>(std::move(policy))),
           tls_(options_.tls),
-          core_(options_, [this](const node_address& address) { return detail::policy_access::map(policy_, address); }) {}
+          core_(options_, bind_policy(policy_.get())) {}
+
+    /// The same over a shared TLS context (one CA load, one session cache for several clusters):
+    /// `options.tls` is replaced by the context's own options.
+    basic_cluster(cluster_options options, tls_context tls, Policy policy = Policy{})
+        : options_(with_tls(std::move(options), tls.options())),
+          policy_(std::make_unique<Policy>(std::move(policy))),
+          tls_(std::move(tls)),
+          core_(options_, bind_policy(policy_.get())) {}
 
     basic_cluster(const basic_cluster&) = delete;
     basic_cluster& operator=(const basic_cluster&) = delete;
-    basic_cluster(basic_cluster&&) = delete;  // the core's mapper points at this object's policy
-    basic_cluster& operator=(basic_cluster&&) = delete;
+    /// Movable: connections, node table and policy move along (the policy lives at a stable address the
+    /// core's mapper points to). A moved-from cluster may only be destroyed or assigned to.
+    basic_cluster(basic_cluster&&) = default;
+    basic_cluster& operator=(basic_cluster&&) = default;
 
     /// Reads the topology from the first seed that answers, then tries to connect to every master.
     /// Succeeds once a topology is installed: a master that cannot be reached (connect or timeout) is
@@ -240,7 +252,7 @@ public:
         return out;
     }
 
-    const Policy& policy() const noexcept { return policy_; }
+    const Policy& policy() const noexcept { return *policy_; }
     const cluster_options& options() const noexcept { return options_; }
     const cluster_stats& stats() const noexcept { return core_.stats(); }
     tls_context& tls() noexcept { return tls_; }
@@ -259,6 +271,14 @@ public:
 private:
     static constexpr char asking_command[] = "*1\r\n$6\r\nASKING\r\n";
     static constexpr std::size_t asking_length = sizeof(asking_command) - 1;
+
+    static cluster_core::mapper bind_policy(const Policy* policy) {
+        return [policy](const node_address& address) { return detail::policy_access::map(*policy, address); };
+    }
+    static cluster_options with_tls(cluster_options options, const tls_options& tls) {
+        options.tls = tls;
+        return options;
+    }
 
     // ---- connections ----------------------------------------------------------------------------------
 
@@ -282,6 +302,7 @@ private:
         if (n < links_.size() && links_[n]) {
             if (idle_link_usable(*links_[n])) {
                 links_[n]->set_io_deadline(deadline);
+                links_[n]->set_reply_timeout(std::nullopt);  // command_timeout, unless the call sets its own
                 return links_[n]->get();
             }
             links_[n].reset();
@@ -304,6 +325,7 @@ private:
                 tls_connection fresh = connect_tls(tls_, node.reported, mapped, dial_limits{address, left()});
                 fresh.set_io_deadline(deadline);
                 authenticate(fresh, node);
+                run_on_connect(fresh, node);
                 if (links_.size() <= n) links_.resize(n + 1);
                 links_[n].emplace(std::move(fresh));
                 core_.on_connected(n);
@@ -337,6 +359,30 @@ private:
                                                 " (check cluster_options.user/password)");
     }
 
+    /// cluster_options::on_connect, after AUTH. Its errors name the node; a connection it broke is
+    /// error{connect} (retried: nothing of the caller's was sent), one it left unusable error{config}.
+    void run_on_connect(tls_connection& connection, const core_node& node) {
+        if (!options_.on_connect) return;
+        node_info info;
+        info.reported = node.reported, info.dial_host = node.dial_host, info.port = node.port;
+        info.tls_name = node.tls_name, info.role = node.role, info.slots = node.slots;
+        info.connected = true, info.handshake = connection.handshake();
+        const std::string where = "cluster_options.on_connect on node " + to_string(node.reported);
+        try {
+            options_.on_connect(connection.get(), info);
+        } catch (const error& e) {
+            throw detail::with_context(e, where);
+        } catch (const std::exception& e) {
+            throw error(error_kind::server, where + " failed: " + detail::escaped(e.what(), 300));
+        }
+        const redisContext* c = connection.get();
+        if (c->err != 0)
+            throw error(error_kind::connect, "lost the connection to " + to_string(node.reported) +
+                                                 " in cluster_options.on_connect: " + detail::escaped(c->errstr, 200));
+        if (!idle_link_usable(connection))
+            throw error(error_kind::config, where + " left the connection with unsent bytes or an unread reply");
+    }
+
     void drop(node_id n) noexcept {
         if (n < links_.size()) links_[n].reset();
     }
@@ -360,7 +406,8 @@ private:
         if (c->err == REDIS_ERR_IO && (std::strstr(c->errstr, "temporarily unavailable") != nullptr ||
                                        std::strstr(c->errstr, "timed out") != nullptr))
             return "no reply came in time (the call's deadline, or command_timeout " +
-                   std::to_string(options_.tls.command_timeout.count()) + " ms for one read)";
+                   std::to_string(options_.tls.command_timeout.count()) +
+                   " ms for one read; a blocking command needs call_options::reply_timeout)";
         return "the connection was lost (" + detail::escaped(c->errstr[0] != '\0' ? c->errstr : "closed", 200) + ")";
     }
 
@@ -388,6 +435,7 @@ private:
                 if (core_.on_not_sent(c, d.node, e, clock::now()) == core_verdict::fail) throw *c.failure;
                 continue;
             }
+            if (c.reply_timeout) links_[d.node]->set_reply_timeout(c.reply_timeout);
             core_.on_send(c);
             ++core_.stats().round_trips;
             if (d.asking) redisAppendFormattedCommand(ctx, asking_command, asking_length);
@@ -478,6 +526,8 @@ private:
                 for (std::size_t i : g.entries) settle(core_.on_not_sent(calls[i], g.node, e, clock::now()), i, calls, results, again);
                 continue;
             }
+            const auto& reply_timeout = calls[g.entries.front()].reply_timeout;  // one per pipeline
+            if (reply_timeout) links_[g.node]->set_reply_timeout(reply_timeout);
             ++core_.stats().round_trips;
             for (std::size_t k = 0; k < g.entries.size(); ++k) {
                 call_state& c = calls[g.entries[k]];
@@ -601,7 +651,7 @@ private:
     }
 
     cluster_options options_;
-    Policy policy_;
+    std::unique_ptr<Policy> policy_;  // at a stable address: the core's mapper points to it
     tls_context tls_;
     cluster_core core_;
     std::vector<std::optional<tls_connection>> links_;  // by node_id

@@ -70,6 +70,7 @@ struct call_state {
     bool may_have_run = false;     ///< it was lost after a write and re-sent (only when it may repeat)
     std::string last_problem;      ///< escaped, for the deadline message
     std::optional<error> failure;  ///< set when next() says fail
+    std::optional<std::chrono::milliseconds> reply_timeout;  ///< call_options::reply_timeout (the driver applies it)
 };
 
 /// What the driver should do next for a call.
@@ -102,7 +103,8 @@ public:
           max_redirects_(options.max_redirects),
           min_backoff_(options.min_backoff),
           max_backoff_(options.max_backoff),
-          refresh_min_interval_(options.refresh_min_interval) {
+          refresh_min_interval_(options.refresh_min_interval),
+          refresh_interval_(options.refresh_interval) {
         if (options.seeds.empty())
             throw error(error_kind::config, "cluster_options.seeds is empty: give at least one \"host:port\"");
         if (options.max_redirects < 1) throw error(error_kind::config, "cluster_options.max_redirects must be >= 1");
@@ -112,6 +114,9 @@ public:
                                             "backoff would redial a refusing node in a hot loop)");
         if (options.refresh_min_interval.count() < 1)
             throw error(error_kind::config, "cluster_options.refresh_min_interval must be >= 1 ms");
+        if (options.refresh_interval.count() < 0)
+            throw error(error_kind::config, "cluster_options.refresh_interval must be >= 0 ms (0: no periodic refresh; "
+                                            "it is " + std::to_string(options.refresh_interval.count()) + " ms)");
         for (std::size_t i = 0; i < options.seeds.size(); ++i) {
             const node_address seed = parse_address(options.seeds[i], "seed #" + std::to_string(i + 1));
             seed_addresses_.push_back(seed);
@@ -195,10 +200,14 @@ public:
         return fallback;
     }
 
-    /// True when a refresh is wanted (a MOVED, CLUSTERDOWN, a lost node, no topology yet) and the
-    /// rate limit allows one now.
+    /// True when a refresh is wanted (a MOVED, CLUSTERDOWN, a lost node, no topology yet, or the last
+    /// refresh is older than refresh_interval) and the rate limit allows one now.
     bool refresh_due(clock::time_point now) const noexcept {
-        if ((!refresh_wanted_ && has_topology_) || refresh_in_flight_) return false;
+        if (refresh_in_flight_) return false;
+        // Periodic: checked on use (no timer), so a moved slot is learnt before a command meets a MOVED.
+        const bool periodic = refresh_interval_.count() > 0 && has_topology_ && last_refresh_ &&
+                              now - *last_refresh_ >= refresh_interval_;
+        if (!refresh_wanted_ && has_topology_ && !periodic) return false;
         return !last_refresh_ || now - *last_refresh_ >= refresh_min_interval_;
     }
     /// A refresh begins (one at a time): returns its generation, which install() takes, so an answer
@@ -369,6 +378,10 @@ public:
         c.slot = slot;
         c.command = command;
         c.repeat_policy = options.repeat_policy;  // the table is consulted only if a send is lost
+        if (options.reply_timeout && options.reply_timeout->count() <= 0)
+            throw error(error_kind::config, "call_options::reply_timeout must be > 0 ms (it is " +
+                                                std::to_string(options.reply_timeout->count()) + " ms)");
+        c.reply_timeout = options.reply_timeout;
         c.started = now;
         c.deadline = saturating_add(now, options.deadline.value_or(deadline_));
         c.not_before = now;
@@ -719,6 +732,7 @@ private:
     std::chrono::milliseconds deadline_;
     int max_redirects_;
     std::chrono::milliseconds min_backoff_, max_backoff_, refresh_min_interval_;
+    std::chrono::milliseconds refresh_interval_;  // 0: no periodic refresh
     std::vector<std::unique_ptr<core_node>> nodes_;  // by node_id; null once forgotten
     std::unordered_map<std::string, node_id> index_;  // to_string(reported) -> id
     std::vector<node_id> seeds_;

@@ -8,11 +8,14 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace addrmap {
+
+struct node_info;
 
 /// How a cluster client finds and talks to the cluster. Per-connection timeouts live in `tls`
 /// (connect_timeout for TCP + TLS, command_timeout for one reply); `deadline` bounds a whole call.
@@ -23,6 +26,10 @@ struct cluster_options {
     /// AUTH on every node connection: `password` alone, or ACL `user` + `password`. Never logged.
     std::string user;
     std::string password;
+    /// Run on every new node connection, after TLS verification and AUTH, before any command (CLIENT SETNAME,
+    /// CLIENT NO-EVICT, ...), bounded by the call's deadline. Throw to refuse the connection: the error names
+    /// the node. Leave the connection in RESP2 with nothing unread (the adapter reads RESP2 replies only).
+    std::function<void(redisContext* context, const node_info& node)> on_connect;
     /// How long one call (a command or a whole pipeline) may take, everything included: DNS, TCP,
     /// TLS, AUTH, redirects, backoff and topology refreshes. The default outlasts a default Redis
     /// failover (cluster-node-timeout 15 s plus the replica election). call_options overrides it.
@@ -36,6 +43,9 @@ struct cluster_options {
     std::chrono::milliseconds max_backoff{500};
     /// A MOVED, CLUSTERDOWN or a lost node triggers a topology refresh at most this often.
     std::chrono::milliseconds refresh_min_interval{100};
+    /// Re-read the topology when a call finds the last refresh older than this; 0 (the default): only when
+    /// something asks for it (a MOVED, CLUSTERDOWN, a lost node). Checked on use, no background thread.
+    std::chrono::milliseconds refresh_interval{0};
 };
 
 enum class node_role { master, replica, seed };

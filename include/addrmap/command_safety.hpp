@@ -27,6 +27,10 @@ struct call_options {
     /// Overrides cluster_options::deadline for this call (or pipeline) when set.
     std::optional<std::chrono::milliseconds> deadline;
     repeat repeat_policy = repeat::by_table;
+    /// Replaces tls_options::command_timeout as the limit on each wait for this call's reply bytes, for
+    /// commands that block on the server (`BLPOP key 3`: give it more than 3 s). The deadline still bounds
+    /// the whole call. Must be > 0 when set.
+    std::optional<std::chrono::milliseconds> reply_timeout;
 };
 
 namespace detail {

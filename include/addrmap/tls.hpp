@@ -860,6 +860,7 @@ inline std::pair<tls_redis_ptr, tls_handshake_info> open_link(const std::shared_
     // a node that went away yields EPIPE (a lost connection), never a process-killing SIGPIPE. Reads and
     // writes also wait at most until a deadline a driver arms (tls_connection::set_io_deadline).
     install_socket_bios(live, link->fd, st, route);
+    st.io.read_timeout = options.command_timeout;
     // A reply's record header and body in one recv (and one deadline poll), not two.
     SSL_set_read_ahead(live, 1);
 
@@ -1032,6 +1033,12 @@ public:
         detail::socket_io_state& io = context_.get_deleter().state->io;
         io.armed = deadline.has_value();
         if (deadline) io.deadline = *deadline;
+    }
+
+    /// Replaces command_timeout as the limit on each wait for reply bytes while a deadline is armed, for a
+    /// command that blocks on the server (BLPOP); std::nullopt restores command_timeout.
+    void set_reply_timeout(std::optional<std::chrono::milliseconds> timeout) noexcept {
+        context_.get_deleter().state->io.read_timeout = timeout ? *timeout : shared_->options.command_timeout;
     }
 
     /// A fresh TCP + verified TLS connection through the same path, resuming the cached session.

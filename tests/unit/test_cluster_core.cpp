@@ -570,4 +570,53 @@ BOOST_AUTO_TEST_CASE(bad_options_fail_at_construction) {
     });
 }
 
+BOOST_AUTO_TEST_CASE(refresh_interval_makes_a_call_refresh_first_once_the_last_refresh_is_older) {
+    cluster_options o = options_with();
+    o.refresh_interval = milliseconds(1000);
+    ready_core r(o);
+    r.core.refresh_finished(t0);
+    BOOST_TEST(!r.core.refresh_due(t0 + milliseconds(999)));
+    call_state c = r.core.start(slot_of_counter(), get, {}, t0 + milliseconds(1000));
+    BOOST_TEST((r.core.next(c, t0 + milliseconds(1000)).what == core_decision::kind::refresh));
+    // The refresh resets the clock: the next call goes straight to the owner.
+    r.core.refresh_started(t0 + milliseconds(1000));
+    r.core.install(three_masters(), r.core.seed(0), "CLUSTER SHARDS");
+    r.core.refresh_finished(t0 + milliseconds(1010));
+    call_state d = r.core.start(slot_of_counter(), get, {}, t0 + milliseconds(1500));
+    BOOST_TEST((r.core.next(d, t0 + milliseconds(1500)).what == core_decision::kind::send));
+    BOOST_TEST(r.core.refresh_due(t0 + milliseconds(2010)));
+    // A failed refresh counts too (refresh_finished without install): no refresh on every call.
+    r.core.refresh_started(t0 + milliseconds(2010));
+    r.core.refresh_finished(t0 + milliseconds(2020));
+    BOOST_TEST(!r.core.refresh_due(t0 + milliseconds(2500)));
+}
+
+BOOST_AUTO_TEST_CASE(no_refresh_interval_by_default_and_never_below_the_rate_limit) {
+    ready_core idle;  // refresh_interval 0
+    idle.core.refresh_finished(t0);
+    BOOST_TEST(!idle.core.refresh_due(t0 + std::chrono::hours(24)));
+    cluster_options o = options_with();
+    o.refresh_interval = milliseconds(10);  // below refresh_min_interval (100 ms): that one still holds
+    ready_core fast(o);
+    fast.core.refresh_finished(t0);
+    BOOST_TEST(!fast.core.refresh_due(t0 + milliseconds(50)));
+    BOOST_TEST(fast.core.refresh_due(t0 + milliseconds(100)));
+}
+
+BOOST_AUTO_TEST_CASE(a_negative_refresh_interval_or_a_non_positive_reply_timeout_is_a_config_error) {
+    cluster_options o = options_with();
+    o.refresh_interval = milliseconds(-1);
+    BOOST_CHECK_EXCEPTION((cluster_core{o, &as_reported}), error, [](const error& e) {
+        return e.kind() == error_kind::config && std::string(e.what()).find("refresh_interval") != std::string::npos;
+    });
+    ready_core r;
+    call_options call;
+    call.reply_timeout = milliseconds(0);
+    BOOST_CHECK_EXCEPTION(r.core.start(slot_of_counter(), get, call, t0), error, [](const error& e) {
+        return e.kind() == error_kind::config && std::string(e.what()).find("reply_timeout") != std::string::npos;
+    });
+    call.reply_timeout = milliseconds(4000);
+    BOOST_TEST(r.core.start(slot_of_counter(), get, call, t0).reply_timeout.value().count() == 4000);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -27,6 +27,9 @@ struct socket_io_state {
     bool armed = false;
     bool eof = false;
     std::chrono::steady_clock::time_point deadline{};
+    /// While armed, each wait for bytes to read also ends this long after it began (command_timeout, or a
+    /// call's reply_timeout): the socket's own SO_RCVTIMEO is never reached once poll decides. 0: no limit.
+    std::chrono::milliseconds read_timeout{0};
 };
 
 inline socket_io_state* io_state_of(BIO* bio) noexcept { return static_cast<socket_io_state*>(BIO_get_data(bio)); }
@@ -35,9 +38,16 @@ inline socket_io_state* io_state_of(BIO* bio) noexcept { return static_cast<sock
 /// up (errno = EAGAIN, which hiredis reports as "Resource temporarily unavailable", i.e. a timeout).
 inline bool wait_until_ready(const socket_io_state& io, short events) noexcept {
     if (!io.armed) return true;  // plain blocking I/O, bounded per call by the socket timeouts
+    auto until = io.deadline;
+    if ((events & POLLIN) != 0 && io.read_timeout.count() > 0) {
+        const auto now = std::chrono::steady_clock::now();
+        // Compared in ms first, so a huge timeout is never converted to the clock's ticks (it would overflow).
+        if (std::chrono::duration_cast<std::chrono::milliseconds>(until - now) > io.read_timeout)
+            until = now + io.read_timeout;
+    }
     while (true) {
         // Past the deadline, what is already there is still taken (a zero-timeout look), nothing is waited for.
-        const auto left = std::chrono::ceil<std::chrono::milliseconds>(io.deadline - std::chrono::steady_clock::now());
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
         const int wait_ms = left.count() <= 0 ? 0 : static_cast<int>(left.count() < INT_MAX ? left.count() : INT_MAX);
         pollfd p{};
         p.fd = io.fd;
