@@ -303,6 +303,7 @@ private:
                 tls_connection fresh = connect_tls(tls_, node.reported, mapped, dial_limits{address, left()});
                 fresh.set_io_deadline(deadline);
                 authenticate(fresh, node);
+                if (node.role == node_role::replica) send_readonly(fresh, node);
                 if (links_.size() <= n) links_.resize(n + 1);
                 links_[n].emplace(std::move(fresh));
                 core_.on_connected(n);
@@ -334,6 +335,19 @@ private:
             throw error(error_kind::server, "AUTH failed on node " + to_string(node.reported) + ": " +
                                                 detail::escaped(std::string_view(reply->str, reply->len), 300) +
                                                 " (check cluster_options.user/password)");
+    }
+
+    /// READONLY once per replica connection (after verification and AUTH), so it serves reads of its
+    /// master's slots instead of answering MOVED. A refusal is error{server}; a lost connection, error{connect}.
+    static void send_readonly(tls_connection& connection, const core_node& node) {
+        redisContext* c = connection.get();
+        reply_ptr reply(static_cast<redisReply*>(redisCommand(c, "READONLY")));
+        if (!reply)
+            throw error(error_kind::connect, "lost the connection to replica " + to_string(node.reported) +
+                                                 " while sending READONLY: " + detail::escaped(c->errstr, 200));
+        if (reply->type == REDIS_REPLY_ERROR)
+            throw error(error_kind::server, "replica " + to_string(node.reported) + " refused READONLY: " +
+                                                detail::escaped(std::string_view(reply->str, reply->len), 300));
     }
 
     void drop(node_id n) noexcept {
