@@ -20,3 +20,5 @@
 #include <addrmap/pipeline.hpp>
 #include <addrmap/cluster_core.hpp>
 #include <addrmap/cluster.hpp>
+#include <addrmap/fan_out.hpp>
+#include <addrmap/cluster_scan.hpp>

@@ -401,6 +401,7 @@ private:
                 if (core_.on_not_sent(c, d.node, e, clock::now()) == core_verdict::fail) throw *c.failure;
                 continue;
             }
+            links_[d.node]->set_io_deadline(d.reply_by);  // the core's: shorter than the call's for a replica read
             core_.on_send(c);
             ++core_.stats().round_trips;
             if (d.asking) redisAppendFormattedCommand(ctx, asking_command, asking_length);
@@ -443,6 +444,7 @@ private:
             std::vector<bool> asking;
             std::vector<std::size_t> ends;     // byte offset where each entry's command ends
             std::vector<std::size_t> starts;   // byte offset where each entry's command starts
+            clock::time_point reply_by = clock::time_point::max();  // the earliest of the entries' (core's)
             bool written = false;
             std::size_t bytes = 0;
         };
@@ -481,6 +483,7 @@ private:
             }
             g->entries.push_back(i);
             g->asking.push_back(d.asking);
+            g->reply_by = std::min(g->reply_by, d.reply_by);
         }
         // Write every node's share first, so all nodes work while we read from the first.
         for (group& g : groups) {
@@ -491,6 +494,7 @@ private:
                 for (std::size_t i : g.entries) settle(core_.on_not_sent(calls[i], g.node, e, clock::now()), i, calls, results, again);
                 continue;
             }
+            links_[g.node]->set_io_deadline(std::min(deadline, g.reply_by));
             ++core_.stats().round_trips;
             for (std::size_t k = 0; k < g.entries.size(); ++k) {
                 call_state& c = calls[g.entries[k]];

@@ -81,6 +81,10 @@ struct core_decision {
     node_id node = no_node;                    ///< send: where
     bool asking = false;                       ///< send: ASKING first, in the same write
     std::chrono::steady_clock::time_point until;  ///< wait: until when (never past the deadline)
+    /// send: wait for the reply until then. The call's deadline, except for a read sent to a replica,
+    /// which waits at most tls.command_timeout: then it goes again, elsewhere (a hung replica must not
+    /// use up a replica_preferred read's whole deadline).
+    std::chrono::steady_clock::time_point reply_by = std::chrono::steady_clock::time_point::max();
 };
 
 /// What a reported event means for the call.
@@ -105,7 +109,8 @@ public:
           min_backoff_(options.min_backoff),
           max_backoff_(options.max_backoff),
           refresh_min_interval_(options.refresh_min_interval),
-          read_from_(options.read_from) {
+          read_from_(options.read_from),
+          replica_reply_timeout_(options.tls.command_timeout) {
         if (options.seeds.empty())
             throw error(error_kind::config, "cluster_options.seeds is empty: give at least one \"host:port\"");
         if (options.max_redirects < 1) throw error(error_kind::config, "cluster_options.max_redirects must be >= 1");
@@ -431,6 +436,9 @@ public:
         d.what = core_decision::kind::send;
         d.node = n;
         d.asking = c.asking;
+        d.reply_by = c.deadline;
+        if (c.replica_read && nodes_[n]->role == node_role::replica)
+            d.reply_by = std::min(c.deadline, saturating_add(now, replica_reply_timeout_));
         return d;
     }
 
@@ -755,6 +763,7 @@ private:
     int max_redirects_;
     std::chrono::milliseconds min_backoff_, max_backoff_, refresh_min_interval_;
     read_preference read_from_;
+    std::chrono::milliseconds replica_reply_timeout_;
     std::uint32_t replica_turn_ = 0;                                    // round robin over a shard's replicas
     std::unordered_map<node_id, clock::time_point> replica_aside_until_;  // replicas reads avoid until then
     std::vector<std::unique_ptr<core_node>> nodes_;  // by node_id; null once forgotten

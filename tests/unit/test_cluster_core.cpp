@@ -719,4 +719,16 @@ BOOST_AUTO_TEST_CASE(a_loading_replica_is_set_aside) {
     BOOST_TEST(to_string(r.core.node(second.node).reported) == "10.0.0.2:7001");
 }
 
+BOOST_AUTO_TEST_CASE(a_read_on_a_replica_waits_command_timeout_for_its_reply_a_master_the_whole_deadline) {
+    cluster_options o = reading_from(read_preference::replica_preferred);
+    o.tls.command_timeout = milliseconds(200);
+    ready_core r(o);
+    call_state read = r.core.start(slot_of_counter(), get, {}, t0);
+    const core_decision on_replica = r.core.next(read, t0);
+    BOOST_TEST_REQUIRE((r.core.node(on_replica.node).role == node_role::replica));
+    BOOST_TEST((on_replica.reply_by == t0 + milliseconds(200)));
+    call_state write = r.core.start(slot_of_counter(), set, {}, t0);
+    BOOST_TEST((r.core.next(write, t0).reply_by == write.deadline));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
