@@ -66,7 +66,8 @@ inline std::uint16_t parse_slot_number(std::string_view text, std::string_view l
     if (text.empty() || text.size() > 5) value = slot_count;
     for (char c : text) value = (c >= '0' && c <= '9') ? value * 10 + static_cast<std::uint32_t>(c - '0') : slot_count;
     if (value >= slot_count)
-        throw error(error_kind::protocol, "CLUSTER NODES: bad slot " + quoted(text, 40) + " in line " + quoted(line, 300));
+        throw error(error_kind::protocol,
+                    "CLUSTER NODES: bad slot " + quoted(text, 40) + " in line " + quoted(line, 300));
     return static_cast<std::uint16_t>(value);
 }
 
@@ -97,7 +98,10 @@ inline cluster_nodes_view parse_cluster_nodes(std::string_view text) {
         if (colon == std::string_view::npos) throw bad("no port in the address");
         r.address.host.assign(address.data(), colon);
         std::uint32_t port = 0;
-        for (char c : address.substr(colon + 1)) port = (c >= '0' && c <= '9' && port < 65536) ? port * 10 + static_cast<std::uint32_t>(c - '0') : 65536;
+        for (char c : address.substr(colon + 1)) {
+            const bool digit = c >= '0' && c <= '9' && port < 65536;
+            port = digit ? port * 10 + static_cast<std::uint32_t>(c - '0') : 65536;
+        }
         if (port == 0 || port > 65535) throw bad("bad port");
         r.address.port = static_cast<std::uint16_t>(port);
         const bool myself = fields[2].find("myself") != std::string_view::npos;
@@ -114,7 +118,8 @@ inline cluster_nodes_view parse_cluster_nodes(std::string_view text) {
             }
             const std::size_t dash = f.find('-');
             const std::uint16_t first = parse_slot_number(f.substr(0, dash), line);
-            const std::uint16_t last = dash == std::string_view::npos ? first : parse_slot_number(f.substr(dash + 1), line);
+            const std::uint16_t last =
+                dash == std::string_view::npos ? first : parse_slot_number(f.substr(dash + 1), line);
             if (last < first) throw bad("a slot range that ends before it starts");
             r.slots.push_back({first, last});
         }
@@ -138,7 +143,8 @@ inline scan_follow follow_slot(const cluster_nodes_view& view, std::uint16_t slo
         const cluster_nodes_view::row* r = view.find(id);
         if (r == nullptr)
             throw error(error_kind::topology, "slot " + std::to_string(slot) + ": node " + quoted(id, 60) +
-                                                  " named in a migration is not in the CLUSTER NODES of " + view.self_id);
+                                                  " named in a migration is not in the CLUSTER NODES of node " +
+                                                  quoted(view.self_id, 60));
         return r->address;
     };
     scan_follow f;
@@ -148,15 +154,17 @@ inline scan_follow follow_slot(const cluster_nodes_view& view, std::uint16_t slo
     }
     if (const std::string* source = cluster_nodes_view::in(view.importing, slot)) {
         // Keys flow from the source to this node: complete when the source was read first.
-        if (std::find(read_before.begin(), read_before.end(), *source) != read_before.end()) return f.complete = true, f;
+        f.complete = std::find(read_before.begin(), read_before.end(), *source) != read_before.end();
+        if (f.complete) return f;
         f.next = address_of(*source);  // the source, then (it says it migrates here) this node again
         return f;
     }
     const cluster_nodes_view::row* owner = view.owner(slot);
     if (owner == nullptr)
-        throw error(error_kind::topology, "slot " + std::to_string(slot) + " has no owner in the view of node " + view.self_id);
-    if (owner->id == view.self_id) return f.complete = true, f;
-    f.next = owner->address;  // the slot moved away before or while it was read here
+        throw error(error_kind::topology,
+                    "slot " + std::to_string(slot) + " has no owner in the view of node " + quoted(view.self_id, 60));
+    f.complete = owner->id == view.self_id;
+    if (!f.complete) f.next = owner->address;  // the slot moved away before or while it was read here
     return f;
 }
 
@@ -178,14 +186,16 @@ public:
     explicit cluster_scan(Cluster& cluster, cluster_scan_options options = {}) : cluster_(cluster), options_(options) {
         options_.call.repeat_policy = repeat::allowed;
         if (options_.slots_per_step == 0 || options_.keys_per_request == 0 || options_.max_hops < 1)
-            throw error(error_kind::config, "cluster_scan_options: slots_per_step, keys_per_request and max_hops must be >= 1");
+            throw error(error_kind::config,
+                        "cluster_scan_options: slots_per_step, keys_per_request and max_hops must be >= 1");
     }
 
     /// Appends the keys of the next slots to `keys`; false (and nothing appended) once every slot was read.
     bool next(std::vector<std::string>& keys) {
         if (cursor_ >= slot_count) return false;
         if (!cluster_.core().has_topology()) cluster_.refresh();
-        const std::uint32_t end = std::min<std::uint32_t>(slot_count, cursor_ + static_cast<std::uint32_t>(options_.slots_per_step));
+        const std::uint32_t step = static_cast<std::uint32_t>(std::min<std::size_t>(options_.slots_per_step, slot_count));
+        const std::uint32_t end = std::min<std::uint32_t>(slot_count, cursor_ + step);
         // Group the step's slots by their owner in the client's map, read each group, then ask the owner once
         // (after its reads) about all of them; slots it no longer holds alone are followed one by one.
         std::vector<std::pair<node_address, std::vector<std::uint16_t>>> groups;
@@ -194,7 +204,9 @@ public:
             if (owner == no_node) {
                 cluster_.refresh();
                 owner = cluster_.core().owner(static_cast<int>(s));
-                if (owner == no_node) throw error(error_kind::topology, "cluster_scan: no node serves slot " + std::to_string(s));
+                if (owner == no_node)
+                    throw error(error_kind::topology, "cluster_scan: no node serves slot " + std::to_string(s) +
+                                                          " (the cluster does not cover every slot)");
             }
             const node_address& at = cluster_.core().node(owner).reported;
             auto g = std::find_if(groups.begin(), groups.end(), [&](const auto& x) { return x.first == at; });
@@ -229,8 +241,9 @@ private:
             ++requests_;
             reply_ptr r = cluster_.command_on(at, {"CLUSTER", "GETKEYSINSLOT", slot_text, count_text}, options_.call);
             if (r->type != REDIS_REPLY_ARRAY)
-                throw error(error_kind::protocol, "cluster_scan: CLUSTER GETKEYSINSLOT " + slot_text + " on " + to_string(at) +
-                                                      " answered " + (r->type == REDIS_REPLY_ERROR ? quoted_reply(*r) : std::string("not an array")));
+                throw error(r->type == REDIS_REPLY_ERROR ? error_kind::server : error_kind::protocol,
+                            "cluster_scan: CLUSTER GETKEYSINSLOT " + slot_text + " on " + to_string(at) + " answered " +
+                                (r->type == REDIS_REPLY_ERROR ? quoted_reply(*r) : std::string("not an array")));
             if (r->elements == count) continue;  // there may be more: ask again for more (GETKEYSINSLOT has no cursor)
             std::unordered_set<std::string_view> have(keys.begin(), keys.end());
             std::vector<std::string> fresh;
@@ -249,8 +262,9 @@ private:
         ++requests_;
         reply_ptr r = cluster_.command_on(at, {"CLUSTER", "NODES"}, options_.call);
         if (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_VERB)
-            throw error(error_kind::protocol, "cluster_scan: CLUSTER NODES on " + to_string(at) + " answered " +
-                                                  (r->type == REDIS_REPLY_ERROR ? quoted_reply(*r) : std::string("not text")));
+            throw error(r->type == REDIS_REPLY_ERROR ? error_kind::server : error_kind::protocol,
+                        "cluster_scan: CLUSTER NODES on " + to_string(at) + " answered " +
+                            (r->type == REDIS_REPLY_ERROR ? quoted_reply(*r) : std::string("not text")));
         return detail::parse_cluster_nodes(std::string_view(r->str, r->len));
     }
 
@@ -265,7 +279,8 @@ private:
             read_slot(f.next, slot, keys);
             view = nodes_view(f.next);
         }
-        throw error(error_kind::topology, "cluster_scan: slot " + std::to_string(slot) + " was still moving after it was read from " +
+        throw error(error_kind::topology, "cluster_scan: slot " + std::to_string(slot) +
+                                              " was still moving after it was read from " +
                                               std::to_string(options_.max_hops) + " nodes");
     }
 
