@@ -20,6 +20,8 @@
 #include <addrmap/pipeline.hpp>
 #include <addrmap/cluster_core.hpp>
 #include <addrmap/cluster.hpp>
+#include <addrmap/fan_out.hpp>
+#include <addrmap/cluster_scan.hpp>
 #include <addrmap/event_loop.hpp>
 #include <addrmap/async_future.hpp>
 #include <addrmap/async_cluster.hpp>

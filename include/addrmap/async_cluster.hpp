@@ -626,7 +626,8 @@ private:
         while (nc.next_address < nc.addresses.size() && core_.exists(n)) {
             const core_node& node = core_.node(n);
             detail::async_link::target t{n, node.reported, endpoint::owning(node.dial_host, node.port, node.tls_name),
-                                         nc.addresses[nc.next_address++], options_.user, options_.password, false};
+                                         nc.addresses[nc.next_address++], options_.user, options_.password,
+                                         node.role == node_role::replica};  // a replica serving reads: READONLY
             auto link = std::make_unique<detail::async_link>(static_cast<detail::async_link_owner&>(*this), detail::tls_context_access::shared(tls_),
                                                              std::move(t), nc.setup_deadline);
             try {

@@ -325,6 +325,7 @@ private:
                 tls_connection fresh = connect_tls(tls_, node.reported, mapped, dial_limits{address, left()});
                 fresh.set_io_deadline(deadline);
                 authenticate(fresh, node);
+                if (node.role == node_role::replica) send_readonly(fresh, node);
                 run_on_connect(fresh, node);
                 if (links_.size() <= n) links_.resize(n + 1);
                 links_[n].emplace(std::move(fresh));
@@ -383,6 +384,19 @@ private:
             throw error(error_kind::config, where + " left the connection with unsent bytes or an unread reply");
     }
 
+    /// READONLY once per replica connection (after verification and AUTH), so it serves reads of its
+    /// master's slots instead of answering MOVED. A refusal is error{server}; a lost connection, error{connect}.
+    static void send_readonly(tls_connection& connection, const core_node& node) {
+        redisContext* c = connection.get();
+        reply_ptr reply(static_cast<redisReply*>(redisCommand(c, "READONLY")));
+        if (!reply)
+            throw error(error_kind::connect, "lost the connection to replica " + to_string(node.reported) +
+                                                 " while sending READONLY: " + detail::escaped(c->errstr, 200));
+        if (reply->type == REDIS_REPLY_ERROR)
+            throw error(error_kind::server, "replica " + to_string(node.reported) + " refused READONLY: " +
+                                                detail::escaped(std::string_view(reply->str, reply->len), 300));
+    }
+
     void drop(node_id n) noexcept {
         if (n < links_.size()) links_[n].reset();
     }
@@ -435,6 +449,7 @@ private:
                 if (core_.on_not_sent(c, d.node, e, clock::now()) == core_verdict::fail) throw *c.failure;
                 continue;
             }
+            links_[d.node]->set_io_deadline(d.reply_by);  // the core's: shorter than the call's for a replica read
             if (c.reply_timeout) links_[d.node]->set_reply_timeout(c.reply_timeout);
             core_.on_send(c);
             ++core_.stats().round_trips;
@@ -478,6 +493,7 @@ private:
             std::vector<bool> asking;
             std::vector<std::size_t> ends;     // byte offset where each entry's command ends
             std::vector<std::size_t> starts;   // byte offset where each entry's command starts
+            clock::time_point reply_by = clock::time_point::max();  // the earliest of the entries' (core's)
             bool written = false;
             std::size_t bytes = 0;
         };
@@ -516,6 +532,7 @@ private:
             }
             g->entries.push_back(i);
             g->asking.push_back(d.asking);
+            g->reply_by = std::min(g->reply_by, d.reply_by);
         }
         // Write every node's share first, so all nodes work while we read from the first.
         for (group& g : groups) {
@@ -526,6 +543,7 @@ private:
                 for (std::size_t i : g.entries) settle(core_.on_not_sent(calls[i], g.node, e, clock::now()), i, calls, results, again);
                 continue;
             }
+            links_[g.node]->set_io_deadline(std::min(deadline, g.reply_by));
             const auto& reply_timeout = calls[g.entries.front()].reply_timeout;  // one per pipeline
             if (reply_timeout) links_[g.node]->set_reply_timeout(reply_timeout);
             ++core_.stats().round_trips;

@@ -50,6 +50,7 @@ struct core_node {
     bool connected = false;   ///< the driver has a live connection (it tells the core)
     bool down = false;        ///< the last attempt to reach it failed
     std::string problem;      ///< why it is down or unmapped; escaped, for node_info
+    node_id master = no_node; ///< replicas: the master they replicate, as the last installed view said
 };
 
 /// One command (or pipeline entry) on its way. The encoded command is the caller's: it must outlive the call.
@@ -68,6 +69,7 @@ struct call_state {
     int sends = 0;
     int backoff_step = 0;
     bool may_have_run = false;     ///< it was lost after a write and re-sent (only when it may repeat)
+    bool replica_read = false;     ///< a keyed read that read_from lets a replica serve
     std::string last_problem;      ///< escaped, for the deadline message
     std::optional<error> failure;  ///< set when next() says fail
     std::optional<std::chrono::milliseconds> reply_timeout;  ///< call_options::reply_timeout (the driver applies it)
@@ -80,6 +82,10 @@ struct core_decision {
     node_id node = no_node;                    ///< send: where
     bool asking = false;                       ///< send: ASKING first, in the same write
     std::chrono::steady_clock::time_point until;  ///< wait: until when (never past the deadline)
+    /// send: wait for the reply until then. The call's deadline, except for a read sent to a replica,
+    /// which waits at most tls.command_timeout: then it goes again, elsewhere (a hung replica must not
+    /// use up a replica_preferred read's whole deadline).
+    std::chrono::steady_clock::time_point reply_by = std::chrono::steady_clock::time_point::max();
 };
 
 /// What a reported event means for the call.
@@ -104,7 +110,10 @@ public:
           min_backoff_(options.min_backoff),
           max_backoff_(options.max_backoff),
           refresh_min_interval_(options.refresh_min_interval),
-          refresh_interval_(options.refresh_interval) {
+          refresh_interval_(options.refresh_interval),
+
+          read_from_(options.read_from),
+          replica_reply_timeout_(options.tls.command_timeout) {
         if (options.seeds.empty())
             throw error(error_kind::config, "cluster_options.seeds is empty: give at least one \"host:port\"");
         if (options.max_redirects < 1) throw error(error_kind::config, "cluster_options.max_redirects must be >= 1");
@@ -273,6 +282,7 @@ public:
             node_address address;
             node_role role = node_role::master;
             const shard* owner_of = nullptr;  // masters: their shard
+            std::size_t master_at = 0;        // replicas: their master's index in the plan
             bool mapped = false;
             std::string dial_host, tls_name, problem;
             std::uint16_t port = 0;
@@ -286,8 +296,12 @@ public:
             plan.push_back(std::move(p));
         };
         for (const shard& s : topo.shards) {
+            const std::size_t master_at = plan.size();
             add(s.master, node_role::master, &s);
-            for (const node_address& r : s.replicas) add(r, node_role::replica, nullptr);
+            for (const node_address& r : s.replicas) {
+                add(r, node_role::replica, nullptr);
+                plan.back().master_at = master_at;
+            }
         }
         for (planned& p : plan) {
             try {
@@ -326,11 +340,14 @@ public:
         owners.fill(no_node);
         for (auto& n : nodes_)
             if (n) n->in_topology = false, n->slots.clear();
+        std::vector<node_id> planned_ids;
         for (planned& p : plan) {
             const node_id id = record(p.address, p.role);
+            planned_ids.push_back(id);
             core_node& n = *nodes_[id];
             n.in_topology = true;
             n.role = p.role;
+            n.master = p.role == node_role::replica ? planned_ids[p.master_at] : no_node;
             if (p.mapped) {
                 n.mapped = true, n.dial_host = std::move(p.dial_host), n.port = p.port, n.tls_name = std::move(p.tls_name);
                 if (!n.down) n.problem.clear();
@@ -385,6 +402,7 @@ public:
         c.started = now;
         c.deadline = saturating_add(now, options.deadline.value_or(deadline_));
         c.not_before = now;
+        c.replica_read = slot >= 0 && read_from_ != read_preference::master && is_read_only_command(command);
         return c;
     }
 
@@ -420,7 +438,18 @@ public:
             return d;
         }
         node_id n = c.fixed_node;
-        if (n == no_node) n = (c.target != no_node && exists(c.target)) ? c.target : owner(c.slot);
+        const bool redirected = n == no_node && c.target != no_node && exists(c.target);
+        if (n == no_node) n = redirected ? c.target : owner(c.slot);
+        if (c.replica_read && !redirected && n != no_node && exists(n)) {
+            n = read_node(c, n, now);
+            if (n == no_node) {  // read_from = replica and none is usable: wait for one (within the deadline)
+                refresh_wanted_ = true;
+                schedule_backoff(c, now);
+                d.what = core_decision::kind::wait;
+                d.until = std::min(c.not_before, c.deadline);
+                return d;
+            }
+        }
         if (n != no_node && !exists(n)) {
             if (c.fixed_node != no_node) {
                 c.failure = error(error_kind::topology, "the node chosen for " + name_of(c) + " left the topology");
@@ -442,6 +471,9 @@ public:
         d.what = core_decision::kind::send;
         d.node = n;
         d.asking = c.asking;
+        d.reply_by = c.deadline;
+        if (c.replica_read && nodes_[n]->role == node_role::replica)
+            d.reply_by = std::min(c.deadline, saturating_add(now, replica_reply_timeout_));
         return d;
     }
 
@@ -499,6 +531,9 @@ public:
             schedule_backoff(c, now);
             return core_verdict::retry;
         };
+        if (exists(from) && nodes_[from]->role == node_role::replica &&
+            (starts_with(text, "LOADING") || starts_with(text, "MASTERDOWN")))
+            set_replica_aside(from, detail::quoted(text, 200), now);
         if (starts_with(text, "TRYAGAIN")) return refused(stats_.tryagain, false);
         if (starts_with(text, "CLUSTERDOWN")) return refused(stats_.clusterdown, true);
         if (starts_with(text, "LOADING") || starts_with(text, "MASTERDOWN")) return refused(stats_.loading, true);
@@ -512,6 +547,7 @@ public:
         if (c.target == node) c.target = no_node, c.asking = false;
         if (why.kind() != error_kind::connect && why.kind() != error_kind::timeout) return fail(c, why);
         on_unreachable(node, why);
+        set_replica_aside(node, why.message(), now);
         c.last_problem = detail::escaped(why.message(), 600);
         schedule_backoff(c, now);
         return core_verdict::retry;
@@ -522,6 +558,7 @@ public:
     /// again only when it may repeat; otherwise the call ends with error_kind::unknown_outcome.
     core_verdict on_lost_after_write(call_state& c, node_id node, std::string_view why, clock::time_point now) {
         on_disconnected(node);
+        set_replica_aside(node, why, now);
         c.target = no_node;
         c.asking = false;
         const std::string where = exists(node) ? to_string(nodes_[node]->reported) : std::string("a node");
@@ -591,7 +628,53 @@ public:
         return id;
     }
 
+    /// The replicas of `master` a read may go to now: in the topology, mapped (a replica the policy
+    /// refused is never dialed) and not set aside (found down or refusing less than
+    /// replica_retry_interval ago). In the order of the node table.
+    std::vector<node_id> usable_replicas(node_id master, clock::time_point now) const {
+        std::vector<node_id> out;
+        for (node_id id = 0; id < nodes_.size(); ++id) {
+            const core_node* n = nodes_[id].get();
+            if (n == nullptr || !n->in_topology || n->role != node_role::replica || n->master != master) continue;
+            if (!n->mapped && !n->problem.empty()) continue;
+            const auto aside = replica_aside_until_.find(id);
+            if (aside != replica_aside_until_.end() && now < aside->second) continue;
+            out.push_back(id);
+        }
+        return out;
+    }
+
+    /// A replica found down or refusing is not chosen for reads again before this much time passed.
+    static constexpr std::chrono::milliseconds replica_retry_interval{1000};
+
 private:
+    /// Where a replica-eligible read of a slot owned by `master` goes: the next usable replica
+    /// (round robin), else the master (replica_preferred) or no_node (replica: the caller waits).
+    node_id read_node(call_state& c, node_id master, clock::time_point now) {
+        const std::vector<node_id> replicas = usable_replicas(master, now);
+        if (!replicas.empty()) {
+            ++stats_.replica_sends;
+            return replicas[replica_turn_++ % replicas.size()];
+        }
+        if (read_from_ == read_preference::replica_preferred) {
+            ++stats_.replica_fallbacks;
+            return master;
+        }
+        c.last_problem = "no usable replica of master " + to_string(nodes_[master]->reported) + " for slot " +
+                         std::to_string(c.slot) + " (cluster_options::read_from is replica, which never reads from "
+                         "the master; replica_preferred would)";
+        return no_node;
+    }
+
+    /// A replica that could not be reached, lost a read, or refused one (LOADING, MASTERDOWN): reads
+    /// go elsewhere for replica_retry_interval. Masters are not set aside: they own their slots.
+    void set_replica_aside(node_id id, std::string_view why, clock::time_point now) {
+        if (!exists(id) || nodes_[id]->role != node_role::replica) return;
+        nodes_[id]->down = true;
+        nodes_[id]->problem = detail::shortened(why, 600);  // callers pass escaped text
+        replica_aside_until_[id] = saturating_add(now, replica_retry_interval);
+    }
+
     node_id record(const node_address& address, node_role role) {
         std::string key = to_string(address);
         const auto known = index_.find(key);
@@ -733,6 +816,10 @@ private:
     int max_redirects_;
     std::chrono::milliseconds min_backoff_, max_backoff_, refresh_min_interval_;
     std::chrono::milliseconds refresh_interval_;  // 0: no periodic refresh
+    read_preference read_from_;
+    std::chrono::milliseconds replica_reply_timeout_;
+    std::uint32_t replica_turn_ = 0;                                    // round robin over a shard's replicas
+    std::unordered_map<node_id, clock::time_point> replica_aside_until_;  // replicas reads avoid until then
     std::vector<std::unique_ptr<core_node>> nodes_;  // by node_id; null once forgotten
     std::unordered_map<std::string, node_id> index_;  // to_string(reported) -> id
     std::vector<node_id> seeds_;

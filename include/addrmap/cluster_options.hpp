@@ -16,6 +16,13 @@
 namespace addrmap {
 
 struct node_info;
+/// Where keyed read-only commands go (see is_read_only_command). Writes, keyless commands and
+/// commands sent to a chosen node always go where they would go anyway.
+enum class read_preference {
+    master,             ///< every command to the slot's master (the default: reads see every acknowledged write)
+    replica,            ///< reads to a replica of the slot's master; with none reachable, wait (within the deadline)
+    replica_preferred,  ///< reads to a replica of the slot's master; with none reachable, to the master
+};
 
 /// How a cluster client finds and talks to the cluster. Per-connection timeouts live in `tls`
 /// (connect_timeout for TCP + TLS, command_timeout for one reply); `deadline` bounds a whole call.
@@ -46,6 +53,9 @@ struct cluster_options {
     /// Re-read the topology when a call finds the last refresh older than this; 0 (the default): only when
     /// something asks for it (a MOVED, CLUSTERDOWN, a lost node). Checked on use, no background thread.
     std::chrono::milliseconds refresh_interval{0};
+    /// Keyed reads from replicas (round robin over a shard's replicas; connections to them send READONLY).
+    /// Replicas apply writes asynchronously: a read there may not see a write the master acknowledged.
+    read_preference read_from = read_preference::master;
 };
 
 enum class node_role { master, replica, seed };
@@ -88,6 +98,8 @@ struct cluster_stats {
     std::uint64_t retries = 0;              ///< sends of a command after its first
     std::uint64_t unknown_outcomes = 0;     ///< calls (or pipeline entries) ended with unknown_outcome
     std::uint64_t round_trips = 0;          ///< node round trips (a pipeline wave counts one per node)
+    std::uint64_t replica_sends = 0;        ///< sends of reads routed to a replica (read_from != master)
+    std::uint64_t replica_fallbacks = 0;    ///< reads sent to the master because no replica was usable
 };
 
 }  // namespace addrmap

@@ -143,6 +143,13 @@ inline bool is_safe_to_repeat(std::string_view encoded) noexcept {
     return true;
 }
 
+/// True when `encoded` (a RESP-encoded command) only reads, by the shipped read table: such a
+/// keyed command may be served by a replica (cluster_options::read_from). Everything else,
+/// including every write and every script, goes to the master.
+inline bool is_read_only_command(std::string_view encoded) noexcept {
+    return detail::in_table(command_name(encoded), detail::read_only_commands);
+}
+
 /// The decision for one call: the override, or the table.
 inline bool may_repeat(std::string_view encoded, repeat policy) noexcept {
     switch (policy) {

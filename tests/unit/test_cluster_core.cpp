@@ -617,6 +617,165 @@ BOOST_AUTO_TEST_CASE(a_negative_refresh_interval_or_a_non_positive_reply_timeout
     });
     call.reply_timeout = milliseconds(4000);
     BOOST_TEST(r.core.start(slot_of_counter(), get, call, t0).reply_timeout.value().count() == 4000);
+// ---- read_from: which node a keyed read goes to --------------------------------------------------------
+
+namespace {
+
+cluster_options reading_from(read_preference preference) {
+    cluster_options o = options_with();
+    o.read_from = preference;
+    return o;
+}
+
+std::string sent_to(cluster_core& core, const std::string& command, clock_type::time_point now = t0) {
+    call_state c = core.start(slot_of_counter(), command, {}, now);
+    const core_decision d = core.next(c, now);
+    if (d.what != core_decision::kind::send) return "(no send)";
+    return to_string(core.node(d.node).reported);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(reads_go_to_the_master_by_default) {
+    ready_core r;
+    BOOST_TEST(sent_to(r.core, get) == "10.0.0.2:7001");
+    BOOST_TEST(r.core.stats().replica_sends == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(replica_preferred_sends_reads_to_the_replica_and_writes_to_the_master) {
+    ready_core r(reading_from(read_preference::replica_preferred));
+    BOOST_TEST(sent_to(r.core, get) == "10.0.1.2:7101");
+    BOOST_TEST(sent_to(r.core, detail::format_argv({"get", "counter"})) == "10.0.1.2:7101");  // any case
+    BOOST_TEST(sent_to(r.core, set) == "10.0.0.2:7001");
+    BOOST_TEST(sent_to(r.core, incr) == "10.0.0.2:7001");
+    BOOST_TEST(sent_to(r.core, detail::format_argv({"EVAL", "return 1", "1", "counter"})) == "10.0.0.2:7001");
+    // Keyless commands and commands on a chosen node are not reads of a slot.
+    call_state ping = r.core.start(-1, detail::format_argv({"PING"}), {}, t0);
+    BOOST_TEST((r.core.node(r.core.next(ping, t0).node).role == node_role::master));
+    BOOST_TEST(r.core.stats().replica_sends == 2u);
+    const node_id replica = id_of(r.core, at("10.0.1.2", 7101));
+    BOOST_TEST(r.core.node(replica).master == id_of(r.core, at("10.0.0.2", 7001)));
+}
+
+BOOST_AUTO_TEST_CASE(reads_go_round_robin_over_a_shard_s_replicas) {
+    ready_core r(reading_from(read_preference::replica));
+    topology t = three_masters();
+    t.shards[1].replicas.push_back(at("10.0.2.2", 7201));
+    r.core.refresh_started(t0);
+    r.core.install(t, r.core.seed(0), "CLUSTER SHARDS");
+    std::vector<std::string> seen;
+    for (int i = 0; i < 4; ++i) seen.push_back(sent_to(r.core, get));
+    BOOST_TEST(seen[0] != seen[1]);
+    BOOST_TEST(seen[0] == seen[2]);
+    BOOST_TEST(seen[1] == seen[3]);
+    for (const std::string& s : seen) BOOST_TEST((s == "10.0.1.2:7101" || s == "10.0.2.2:7201"), s);
+}
+
+BOOST_AUTO_TEST_CASE(an_unreachable_replica_falls_back_to_the_master_then_is_tried_again) {
+    ready_core r(reading_from(read_preference::replica_preferred));
+    call_state c = r.core.start(slot_of_counter(), get, {}, t0);
+    const core_decision first = r.core.next(c, t0);
+    BOOST_TEST_REQUIRE(to_string(r.core.node(first.node).reported) == "10.0.1.2:7101");
+    BOOST_TEST((r.core.on_not_sent(c, first.node, error(error_kind::connect, "Connection refused"), t0) ==
+                core_verdict::retry));
+    BOOST_TEST(r.core.node(first.node).down);
+    const auto later = c.not_before;
+    const core_decision second = r.core.next(c, later);
+    BOOST_TEST_REQUIRE((second.what == core_decision::kind::send));
+    BOOST_TEST(to_string(r.core.node(second.node).reported) == "10.0.0.2:7001");  // the fallback
+    BOOST_TEST(r.core.stats().replica_fallbacks == 1u);
+    // Set aside for replica_retry_interval (a refresh that still lists it changes nothing), then chosen again.
+    r.core.refresh_started(later);
+    r.core.install(three_masters(), r.core.seed(0), "CLUSTER SHARDS");
+    r.core.refresh_finished(later);
+    BOOST_TEST(sent_to(r.core, get, t0 + cluster_core::replica_retry_interval - milliseconds(1)) == "10.0.0.2:7001");
+    BOOST_TEST(sent_to(r.core, get, t0 + cluster_core::replica_retry_interval) == "10.0.1.2:7101");
+}
+
+BOOST_AUTO_TEST_CASE(a_read_lost_on_a_replica_is_retried_on_the_master) {
+    ready_core r(reading_from(read_preference::replica_preferred));
+    call_state c = r.core.start(slot_of_counter(), get, {}, t0);
+    const core_decision first = r.core.next(c, t0);
+    r.core.on_send(c);
+    BOOST_TEST((r.core.on_lost_after_write(c, first.node, "the connection was lost", t0) == core_verdict::retry));
+    const core_decision second = r.core.next(c, c.not_before);
+    BOOST_TEST(to_string(r.core.node(second.node).reported) == "10.0.0.2:7001");
+}
+
+BOOST_AUTO_TEST_CASE(replica_mode_waits_for_a_replica_and_fails_at_the_deadline_saying_why) {
+    ready_core r(reading_from(read_preference::replica));
+    call_state c = r.core.start(slot_of_counter(), get, {}, t0);
+    auto now = t0;
+    int master_sends = 0, replica_sends = 0;
+    while (true) {
+        const core_decision d = r.core.next(c, now);
+        if (d.what == core_decision::kind::fail) break;
+        if (d.what == core_decision::kind::wait) {
+            BOOST_TEST_REQUIRE((d.until <= c.deadline));
+            now = d.until;
+            continue;
+        }
+        if (d.what == core_decision::kind::refresh) {
+            r.core.refresh_started(now);
+            r.core.install(three_masters(), r.core.seed(0), "CLUSTER SHARDS");  // the replica is still listed
+            r.core.refresh_finished(now);
+            continue;
+        }
+        (r.core.node(d.node).role == node_role::master ? master_sends : replica_sends)++;
+        r.core.on_not_sent(c, d.node, error(error_kind::connect, "Connection refused"), now);
+    }
+    BOOST_TEST(master_sends == 0);
+    BOOST_TEST(replica_sends == 1);  // tried again only after replica_retry_interval (the deadline is 1 s)
+    BOOST_TEST((c.failure->kind() == error_kind::timeout));
+    const std::string what = c.failure->what();
+    BOOST_TEST(what.find("no usable replica of master 10.0.0.2:7001") != std::string::npos, what);
+}
+
+BOOST_AUTO_TEST_CASE(a_replica_the_policy_refused_is_never_chosen_for_reads) {
+    auto refuse_one = [](const node_address& a) -> endpoint {
+        if (a.host == "10.0.1.2") throw error(error_kind::topology, "no mapping for " + to_string(a));
+        return as_reported(a);
+    };
+    ready_core preferred(reading_from(read_preference::replica_preferred), refuse_one);
+    BOOST_TEST(sent_to(preferred.core, get) == "10.0.0.2:7001");
+    ready_core only(reading_from(read_preference::replica), refuse_one);
+    BOOST_TEST(sent_to(only.core, get) == "(no send)");
+}
+
+BOOST_AUTO_TEST_CASE(a_moved_from_a_replica_sends_the_read_to_the_new_master) {
+    ready_core r(reading_from(read_preference::replica));
+    call_state c = r.core.start(slot_of_counter(), get, {}, t0);
+    const core_decision first = r.core.next(c, t0);
+    BOOST_TEST_REQUIRE((r.core.node(first.node).role == node_role::replica));
+    const auto moved = parse_resp("-MOVED 6680 10.0.0.3:7002\r\n");
+    BOOST_TEST((r.core.on_reply(c, first.node, *moved, t0) == core_verdict::retry));
+    const core_decision second = r.core.next(c, t0);
+    BOOST_TEST_REQUIRE((second.what == core_decision::kind::send));
+    BOOST_TEST(to_string(r.core.node(second.node).reported) == "10.0.0.3:7002");
+    BOOST_TEST(r.core.owner(slot_of_counter()) == id_of(r.core, at("10.0.0.3", 7002)));
+}
+
+BOOST_AUTO_TEST_CASE(a_loading_replica_is_set_aside) {
+    ready_core r(reading_from(read_preference::replica_preferred));
+    call_state c = r.core.start(slot_of_counter(), get, {}, t0);
+    const core_decision first = r.core.next(c, t0);
+    const auto loading = parse_resp("-LOADING Redis is loading the dataset in memory\r\n");
+    BOOST_TEST((r.core.on_reply(c, first.node, *loading, t0) == core_verdict::retry));
+    BOOST_TEST(r.core.node(first.node).problem.find("LOADING") != std::string::npos);
+    const core_decision second = r.core.next(c, c.not_before);
+    BOOST_TEST(to_string(r.core.node(second.node).reported) == "10.0.0.2:7001");
+}
+
+BOOST_AUTO_TEST_CASE(a_read_on_a_replica_waits_command_timeout_for_its_reply_a_master_the_whole_deadline) {
+    cluster_options o = reading_from(read_preference::replica_preferred);
+    o.tls.command_timeout = milliseconds(200);
+    ready_core r(o);
+    call_state read = r.core.start(slot_of_counter(), get, {}, t0);
+    const core_decision on_replica = r.core.next(read, t0);
+    BOOST_TEST_REQUIRE((r.core.node(on_replica.node).role == node_role::replica));
+    BOOST_TEST((on_replica.reply_by == t0 + milliseconds(200)));
+    call_state write = r.core.start(slot_of_counter(), set, {}, t0);
+    BOOST_TEST((r.core.next(write, t0).reply_by == write.deadline));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
