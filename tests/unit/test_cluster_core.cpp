@@ -617,6 +617,8 @@ BOOST_AUTO_TEST_CASE(a_negative_refresh_interval_or_a_non_positive_reply_timeout
     });
     call.reply_timeout = milliseconds(4000);
     BOOST_TEST(r.core.start(slot_of_counter(), get, call, t0).reply_timeout.value().count() == 4000);
+}
+
 // ---- read_from: which node a keyed read goes to --------------------------------------------------------
 
 namespace {
