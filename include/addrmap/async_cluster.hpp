@@ -530,6 +530,7 @@ private:
                 try {
                     dial(d.node, now);
                 } catch (const error& e) {
+                    if (e.kind() != error_kind::closed) report(e);
                     if (core_.on_not_sent(c->state, d.node, e, now) == core_verdict::fail) {
                         finish(c, outcome(*c->state.failure));
                         return true;
@@ -828,7 +829,9 @@ private:
             if (link == nullptr && !conn(n).resolving) {
                 try {
                     dial(n, now);
-                } catch (const error& e) {
+                } catch (const error& e) {  // refused at once (a loopback handshake can finish inside open())
+                    if (e.kind() == error_kind::connect || e.kind() == error_kind::timeout) core_.on_unreachable(n, e);
+                    if (e.kind() != error_kind::closed) report(e);
                     note_refresh_failure(n, e);
                     continue;
                 }
@@ -931,6 +934,8 @@ private:
                     try {
                         dial(n, now);
                     } catch (const error& e) {
+                        if (e.kind() == error_kind::connect || e.kind() == error_kind::timeout) core_.on_unreachable(n, e);
+                        report(e);
                         connect_progress(n, &e);
                     }
                 }

@@ -780,4 +780,44 @@ BOOST_AUTO_TEST_CASE(a_read_on_a_replica_waits_command_timeout_for_its_reply_a_m
     BOOST_TEST((r.core.next(write, t0).reply_by == write.deadline));
 }
 
+// ---- for the async driver: discovery failures and deadlines in flight ------------------------------------
+
+BOOST_AUTO_TEST_CASE(a_discovery_failure_that_would_repeat_ends_waiting_calls_at_once_a_connect_error_does_not) {
+    cluster_core core(options_with(), &as_reported);
+    call_state c = core.start(slot_of_counter(), get, {}, t0);
+    BOOST_TEST((core.next(c, t0).what == core_decision::kind::refresh));
+    core.refresh_started(t0);
+    core.refresh_finished(t0);
+    core.refresh_failed(error(error_kind::connect, "10.0.0.1:7000: TCP connect failed: Connection refused"));
+    core_decision d = core.next(c, t0 + milliseconds(1));
+    BOOST_TEST((d.what == core_decision::kind::wait));  // unreachable seeds may come back: wait, retry
+    BOOST_TEST(c.last_problem.find("Connection refused") != std::string::npos, c.last_problem);
+    core.refresh_failed(error(error_kind::tls_name, "node 10.0.0.1:7000: the certificate does not carry ..."));
+    d = core.next(c, t0 + milliseconds(50));  // past the backoff, before the next refresh is due
+    BOOST_TEST((d.what == core_decision::kind::fail));  // a certificate fails the same way every time
+    BOOST_TEST_REQUIRE(c.failure.has_value());
+    BOOST_TEST(c.failure->kind() == error_kind::tls_name);
+    // Once a topology is installed, discovery failures are history.
+    core.refresh_started(t0 + milliseconds(150));
+    core.install(three_masters(), core.seed(0), "CLUSTER SHARDS");
+    call_state later = core.start(slot_of_counter(), get, {}, t0 + milliseconds(160));
+    BOOST_TEST((core.next(later, t0 + milliseconds(160)).what == core_decision::kind::send));
+}
+
+BOOST_AUTO_TEST_CASE(a_call_past_its_deadline_in_flight_may_have_run_so_incr_is_unknown_and_get_a_timeout) {
+    ready_core r;
+    call_state i = r.core.start(slot_of_counter(), incr, {}, t0);
+    call_state g = r.core.start(slot_of_counter(), get, {}, t0);
+    const core_decision di = r.core.next(i, t0), dg = r.core.next(g, t0);
+    r.core.on_send(i);
+    r.core.on_send(g);
+    BOOST_TEST((r.core.on_expired_in_flight(i, di.node, t0 + milliseconds(1000)) == core_verdict::fail));
+    BOOST_TEST(i.failure->kind() == error_kind::unknown_outcome);
+    BOOST_TEST(std::string(i.failure->message()).find("may or may not have run") != std::string::npos);
+    BOOST_TEST((r.core.on_expired_in_flight(g, dg.node, t0 + milliseconds(1000)) == core_verdict::fail));
+    BOOST_TEST(g.failure->kind() == error_kind::timeout);
+    BOOST_TEST(std::string(g.failure->message()).find("it may have run") != std::string::npos, g.failure->message());
+    BOOST_TEST(r.core.stats().unknown_outcomes == 1u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
