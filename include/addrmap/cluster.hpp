@@ -195,7 +195,11 @@ public:
         links_[n].reset();
         return transaction(std::move(link), slot, options.deadline.value_or(options_.deadline),
                            [this, n](tls_connection&& back) { give_back(n, std::move(back)); },
-                           [this] { core_.request_refresh(); });
+                           [this, n, slot](const redisReply& moved) {
+                               // The core learns from it what it learns from any MOVED; the call is not followed.
+                               call_state learn = core_.start(slot, std::string_view(), {}, clock::now());
+                               core_.on_reply(learn, n, moved, clock::now());
+                           });
     }
 
     /// A command on the node the cluster reported as `node` (mapped through the policy if new). No

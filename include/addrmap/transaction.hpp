@@ -45,7 +45,7 @@ inline error transaction_moved_error(int slot, std::string_view node, std::strin
                      ". Nothing was committed (" +
                      (exec_written ? "the server refused EXEC" : "EXEC was not sent") +
                      "). A transaction never follows a redirect (its WATCHes and queued commands live on this "
-                     "connection): retry the whole transaction; the next one goes to the slot's new owner");
+                     "connection): retry the whole transaction (after MOVED the cluster already knows the new owner)");
 }
 
 /// What EXEC's replies mean, given the replies to MULTI, each queued command and EXEC (in that order). Returns
@@ -80,8 +80,9 @@ public:
     using clock = std::chrono::steady_clock;
     /// Takes back a connection in a clean state (no WATCH, no MULTI) when the transaction ends well.
     using give_back_fn = std::function<void(tls_connection&&)>;
-    /// Told when a redirect or refusal ended the transaction (the cluster then refreshes its slot map).
-    using moved_fn = std::function<void()>;
+    /// Told the reply when a redirect or refusal ended the transaction: the cluster core learns from it what it
+    /// learns from any MOVED (the slot's new owner), so a retried transaction goes there. It is not followed.
+    using moved_fn = std::function<void(const redisReply&)>;
 
     /// Used by basic_cluster::begin_transaction; `link` is the verified connection to the slot's owner.
     transaction(tls_connection link, int slot, std::chrono::milliseconds step_deadline, give_back_fn give_back,
@@ -183,15 +184,15 @@ public:
         std::vector<std::string> names;
         for (const std::string& cmd : queued_) names.emplace_back(command_name(cmd));
         queued_.clear();
-        try {
-            reply_ptr out = detail::settle_exec(std::move(replies), names, slot_, node_);
-            end_clean();  // EXEC (committed, aborted or nil) always drops the WATCHes
-            return out;
-        } catch (const error&) {
-            end_clean();
-            if (on_moved_) on_moved_();
-            throw;
-        }
+        const redisReply& exec_reply = *replies.back();
+        if (exec_reply.type != REDIS_REPLY_ARRAY && exec_reply.type != REDIS_REPLY_NIL)
+            for (const reply_ptr& r : replies)
+                if (detail::is_cluster_refusal(*r)) {
+                    tell_moved(*r);
+                    break;
+                }
+        end_clean();  // EXEC (committed, aborted or refused) always drops the WATCHes: the connection is clean
+        return detail::settle_exec(std::move(replies), names, slot_, node_);
     }
 
     /// Ends the transaction without sending what was queued; WATCHes are dropped (UNWATCH). MULTI was never sent
@@ -264,11 +265,19 @@ private:
         reply_ptr reply(static_cast<redisReply*>(raw));
         if (detail::is_cluster_refusal(*reply)) {
             end_broken();  // the WATCHes it holds are no use: close rather than clean up
-            if (on_moved_) on_moved_();
+            tell_moved(*reply);
             throw detail::transaction_moved_error(slot_, node_, detail::quoted(name, 40), *reply, false);
         }
         if (detail::iequals_ascii(name, "WATCH") && reply->type != REDIS_REPLY_ERROR) watched_ = true;
         return reply;
+    }
+
+    void tell_moved(const redisReply& reply) noexcept {
+        if (!on_moved_) return;
+        try {
+            on_moved_(reply);
+        } catch (...) {  // learning the new owner is a bonus; the transaction's error is what the caller needs
+        }
     }
 
     void discard_quietly() noexcept {
