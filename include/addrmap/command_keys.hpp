@@ -143,10 +143,10 @@ inline constexpr command_keys_entry command_key_table[] = {
 
 namespace detail {
 
-/// True for commands whose table rows are keyed by a subcommand (argv[1]).
+/// True for commands whose table rows are keyed by a subcommand (argv[1]); a unit test checks it against the table.
 inline bool is_key_container(std::string_view name) noexcept {
-    for (const command_keys_entry& e : command_key_table)
-        if (!e.subcommand.empty() && iequals_ascii(e.name, name)) return true;
+    for (std::string_view container : {"OBJECT", "MEMORY", "XINFO", "XGROUP"})
+        if (iequals_ascii(container, name)) return true;
     return false;
 }
 
@@ -174,32 +174,32 @@ inline bool parse_key_count(std::string_view text, std::size_t& out) noexcept {
 /// The table's row for a command (and its subcommand, for OBJECT, MEMORY, XINFO, XGROUP), or nullptr.
 inline const command_keys_entry* find_command_keys(std::string_view name, std::string_view subcommand = {}) noexcept {
     for (const command_keys_entry& e : command_key_table) {
-        if (!detail::iequals_ascii(e.name, name)) continue;
+        if (e.name.size() != name.size() || !detail::iequals_ascii(e.name, name)) continue;
         if (e.subcommand.empty() || detail::iequals_ascii(e.subcommand, subcommand)) return &e;
     }
     return nullptr;
 }
 
-/// The positions of a command's keys in argv (argv[0] is the command name), in the order COMMAND GETKEYS lists
-/// them. Reads argv[0..argc) only. Throws error{config} for an empty command, a command not in the table (pass
-/// the key yourself), and a command whose arguments do not hold the keys its layout says (with the position).
-inline std::vector<std::size_t> key_positions(const std::string_view* argv, std::size_t argc) {
+namespace detail {
+
+/// Calls `on_key(position)` for each key of the command, in COMMAND GETKEYS order; no allocation unless it throws.
+template <class OnKey>
+void for_each_key_position(const std::string_view* argv, std::size_t argc, OnKey on_key) {
     if (argc == 0 || argv == nullptr) throw error(error_kind::config, "empty command: argv needs at least the command name");
     const bool container = detail::is_key_container(argv[0]);
     if (container && argc < 2)
         throw error(error_kind::config, detail::command_label(argv, argc, false) +
                                             " needs a subcommand at argument 1 to know where its key is");
     const command_keys_entry* entry = find_command_keys(argv[0], container ? argv[1] : std::string_view());
-    const std::string label = detail::command_label(argv, argc, container);
+    const auto label = [&] { return detail::command_label(argv, argc, container); };
     if (entry == nullptr)
-        throw error(error_kind::config, label + " is not in addrmap's table of command keys (command_keys.hpp), so its "
+        throw error(error_kind::config, label() + " is not in addrmap's table of command keys (command_keys.hpp), so its "
                                                 "slot cannot be found from its arguments: pass the routing key "
                                                 "yourself (command(key, ...), command_argv(key, ...))");
     const auto malformed = [&](std::size_t position, const std::string& what) {
-        return error(error_kind::config, label + ", argument " + std::to_string(position) + ": " + what + " (the command has " +
+        return error(error_kind::config, label() + ", argument " + std::to_string(position) + ": " + what + " (the command has " +
                                              std::to_string(argc) + " argument(s) with its name)");
     };
-    std::vector<std::size_t> keys;
     switch (entry->layout) {
         case key_layout::range: {
             const auto first = static_cast<std::size_t>(entry->first);
@@ -214,7 +214,7 @@ inline std::vector<std::size_t> key_positions(const std::string_view* argv, std:
             if (step > 1 && (static_cast<std::size_t>(last) - first + 1) % step != 0)
                 throw malformed(static_cast<std::size_t>(last), "each key needs " + std::to_string(step - 1) +
                                                                     " value(s) after it (key value pairs)");
-            for (std::size_t i = first; i <= static_cast<std::size_t>(last); i += step) keys.push_back(i);
+            for (std::size_t i = first; i <= static_cast<std::size_t>(last); i += step) on_key(i);
             break;
         }
         case key_layout::counted: {
@@ -229,8 +229,8 @@ inline std::vector<std::size_t> key_positions(const std::string_view* argv, std:
             if (count > argc - at - 1)
                 throw malformed(at, "the count says " + std::to_string(count) + " key(s) but only " +
                                         std::to_string(argc - at - 1) + " argument(s) follow it");
-            for (int k = 0; k < entry->fixed_count; ++k) keys.push_back(static_cast<std::size_t>(entry->fixed_first + k));
-            for (std::size_t k = 1; k <= count; ++k) keys.push_back(at + k);
+            for (int k = 0; k < entry->fixed_count; ++k) on_key(static_cast<std::size_t>(entry->fixed_first + k));
+            for (std::size_t k = 1; k <= count; ++k) on_key(at + k);
             break;
         }
         case key_layout::streams: {
@@ -255,12 +255,12 @@ inline std::vector<std::size_t> key_positions(const std::string_view* argv, std:
             if (rest == 0 || rest % 2 != 0)
                 throw malformed(streams_at, "STREAMS needs as many IDs as keys after it, got " + std::to_string(rest) +
                                                 " argument(s)");
-            for (std::size_t k = 1; k <= rest / 2; ++k) keys.push_back(streams_at + k);
+            for (std::size_t k = 1; k <= rest / 2; ++k) on_key(streams_at + k);
             break;
         }
         case key_layout::sort: {
             if (argc < 2) throw malformed(1, "a key is expected here");
-            keys.push_back(1);
+            on_key(1);
             std::size_t store = 0;
             for (std::size_t i = 2; i < argc; ++i) {
                 const std::string_view arg = argv[i];
@@ -268,20 +268,30 @@ inline std::vector<std::size_t> key_positions(const std::string_view* argv, std:
                 else if (detail::iequals_ascii(arg, "GET") || detail::iequals_ascii(arg, "BY")) i += 1;
                 else if (detail::iequals_ascii(arg, "STORE") && i + 1 < argc) store = i + 1;  // the last STORE counts
             }
-            if (store != 0) keys.push_back(store);
+            if (store != 0) on_key(store);
             break;
         }
         case key_layout::georadius: {
             if (argc < 2) throw malformed(1, "a key is expected here");
-            keys.push_back(1);
+            on_key(1);
             std::size_t store = 0;
             for (std::size_t i = 5; i < argc; ++i)
                 if ((detail::iequals_ascii(argv[i], "STORE") || detail::iequals_ascii(argv[i], "STOREDIST")) && i + 1 < argc)
                     store = ++i;
-            if (store != 0) keys.push_back(store);
+            if (store != 0) on_key(store);
             break;
         }
     }
+}
+
+}  // namespace detail
+
+/// The positions of a command's keys in argv (argv[0] is the command name), in the order COMMAND GETKEYS lists
+/// them. Reads argv[0..argc) only. Throws error{config} for an empty command, a command not in the table (pass
+/// the key yourself), and a command whose arguments do not hold the keys its layout says (with the position).
+inline std::vector<std::size_t> key_positions(const std::string_view* argv, std::size_t argc) {
+    std::vector<std::size_t> keys;
+    detail::for_each_key_position(argv, argc, [&](std::size_t i) { keys.push_back(i); });
     return keys;
 }
 
@@ -350,9 +360,16 @@ inline std::vector<std::string_view> decode_command(std::string_view encoded) {
 /// keep keys together). -1 when the command has no key in this call (EVAL with numkeys 0): any master serves
 /// it. Throws error{config}: not in the table, malformed (with the position), or keys in several slots.
 inline int command_slot(const std::vector<std::string_view>& argv) {
-    const std::vector<std::string_view> keys = command_keys(argv);
-    const bool container = !argv.empty() && detail::is_key_container(argv[0]);
-    return detail::one_slot(detail::command_label(argv.data(), argv.size(), container), keys);
+    int slot = -1;
+    bool mixed = false;
+    detail::for_each_key_position(argv.data(), argv.size(), [&](std::size_t i) {
+        const int here = key_slot(argv[i]);
+        if (slot >= 0 && here != slot) mixed = true;
+        slot = here;
+    });
+    if (!mixed) return slot;
+    const bool container = detail::is_key_container(argv[0]);
+    return detail::one_slot(detail::command_label(argv.data(), argv.size(), container), command_keys(argv));
 }
 
 }  // namespace addrmap

@@ -66,6 +66,9 @@ BOOST_AUTO_TEST_CASE(every_table_row_has_a_sample) {
         BOOST_TEST(found, "no sample for " << row.name << " " << row.subcommand);
     }
     BOOST_TEST(std::size(addrmap::command_key_table) >= 170u);
+    // The containers (rows keyed by a subcommand) are exactly the ones the lookup treats as such.
+    for (const auto& row : addrmap::command_key_table)
+        BOOST_TEST(addrmap::detail::is_key_container(row.name) == !row.subcommand.empty(), row.name);
 }
 
 BOOST_AUTO_TEST_CASE(samples_give_the_keys_command_getkeys_gives) {
