@@ -51,13 +51,31 @@ inline error transaction_moved_error(int slot, std::string_view node, std::strin
 /// What EXEC's replies mean, given the replies to MULTI, each queued command and EXEC (in that order). Returns
 /// EXEC's reply (an array: committed; nil: a WATCHed key changed, nothing ran; an error reply such as EXECABORT:
 /// nothing ran). Throws error{topology} when MULTI, a queued command or EXEC met a redirect or a cluster refusal
-/// (nothing was committed). I/O-free, unit-tested.
+/// (nothing was committed), and error{server} when MULTI itself was refused (the queued commands then ran on their
+/// own: the message lists their replies). I/O-free, unit-tested.
 inline reply_ptr settle_exec(std::vector<reply_ptr> replies, const std::vector<std::string>& names, int slot,
                              std::string_view node) {
     if (replies.size() != names.size() + 2)
         throw error(error_kind::protocol, "EXEC: expected " + std::to_string(names.size() + 2) + " replies, got " +
                                               std::to_string(replies.size()));
     reply_ptr& exec_reply = replies.back();
+    const redisReply& multi_reply = *replies.front();
+    if (multi_reply.type == REDIS_REPLY_ERROR && !is_cluster_refusal(multi_reply)) {
+        // MULTI refused (an ACL without MULTI, say) while the queued commands travelled with it: they ran on their
+        // own, outside any transaction. Their replies are listed, since the caller cannot read them otherwise.
+        std::string ran;
+        for (std::size_t i = 0; i < names.size() && i < 8; ++i) {
+            const redisReply& r = *replies[i + 1];
+            ran += "\n  #" + std::to_string(i + 1) + " " + quoted(names[i], 40) + ": " +
+                   (r.type == REDIS_REPLY_ERROR || r.type == REDIS_REPLY_STATUS || r.type == REDIS_REPLY_STRING
+                        ? quoted(std::string_view(r.str, r.len), 80)
+                        : r.type == REDIS_REPLY_INTEGER ? std::to_string(r.integer) : std::string("(a reply)"));
+        }
+        throw error(error_kind::server, std::string(node) + " refused MULTI: " +
+                                            quoted(std::string_view(multi_reply.str, multi_reply.len), 200) +
+                                            ". The queued commands were sent with it and ran one by one, NOT as a "
+                                            "transaction (check the ACL of cluster_options.user); their replies:" + ran);
+    }
     const bool committed = exec_reply->type == REDIS_REPLY_ARRAY || exec_reply->type == REDIS_REPLY_NIL;
     if (committed) return std::move(exec_reply);
     if (is_cluster_refusal(*replies.front())) throw transaction_moved_error(slot, node, "MULTI", *replies.front(), true);

@@ -235,6 +235,20 @@ BOOST_AUTO_TEST_CASE(exec_replies_committed_nil_and_aborted) {
                     names, 7, "n:1");
     BOOST_TEST(r->type == REDIS_REPLY_ERROR);  // an ordinary refusal is the caller's reply
     BOOST_CHECK_THROW(settle_exec(replies({"+OK\r\n", "*-1\r\n"}), names, 7, "n:1"), error);
+    // MULTI refused while the queued commands travelled with it: they ran on their own, and the caller is told so.
+    try {
+        settle_exec(replies({"-NOPERM this user has no permissions to run the 'multi' command\r\n", "+OK\r\n", ":3\r\n",
+                             "-ERR EXEC without MULTI\r\n"}),
+                    names, 7, "n:1");
+        BOOST_ERROR("a refused MULTI was not reported");
+    } catch (const error& e) {
+        const std::string m = e.what();
+        BOOST_TEST(e.kind() == error_kind::server);
+        BOOST_TEST(has(m, "n:1 refused MULTI: 'NOPERM"), m);
+        BOOST_TEST(has(m, "ran one by one, NOT as a transaction"), m);
+        BOOST_TEST(has(m, "#1 'SET': 'OK'"), m);
+        BOOST_TEST(has(m, "#2 'INCR': 3"), m);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(redirects_inside_a_transaction_end_it) {
