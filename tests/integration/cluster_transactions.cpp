@@ -253,4 +253,34 @@ BOOST_AUTO_TEST_CASE(a_lost_exec_reply_is_unknown_outcome_and_not_resent) {
     BOOST_TEST(text_of(cluster.call("GET %s", "{slow}.runs")) == "1");  // ran once: never re-sent
 }
 
+BOOST_AUTO_TEST_CASE(a_refused_multi_is_reported_with_what_ran) {
+    // An ACL user that may SET but not MULTI: the queued SET travels with MULTI and runs on its own. The caller must
+    // learn that it ran, outside a transaction, rather than see only EXEC's "EXEC without MULTI".
+    const std::vector<std::uint16_t> ports = live::cluster_ports();
+    for (std::uint16_t port : ports)
+        live::admin_connection(port).ok("ACL SETUSER txnomulti on >txpass ~* &* +@all -multi");
+    at_exit cleanup{[&] {
+        for (std::uint16_t port : ports) live::admin_connection(port).run("ACL DELUSER txnomulti");
+    }};
+    auto options = live::cluster_options({live::seed_by_name()});
+    options.user = "txnomulti";
+    options.password = "txpass";
+    ip_to_hostname_cluster cluster(options, ip_to_hostname("localhost"));
+    cluster.connect();
+    cluster.call("DEL %s", "{acl}.x");
+    transaction tx = cluster.begin_transaction("{acl}");
+    tx.queue("SET %s %s", "{acl}.x", "ran-alone");
+    try {
+        tx.exec();
+        BOOST_ERROR("a refused MULTI was not reported");
+    } catch (const error& e) {
+        const std::string m = e.what();
+        BOOST_TEST(e.kind() == error_kind::server);
+        BOOST_TEST(has(m, "refused MULTI: 'NOPERM"), m);
+        BOOST_TEST(has(m, "ran one by one, NOT as a transaction"), m);
+        BOOST_TEST(has(m, "#1 'SET': 'OK'"), m);
+    }
+    BOOST_TEST(text_of(cluster.call("GET %s", "{acl}.x")) == "ran-alone");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
