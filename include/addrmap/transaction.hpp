@@ -91,7 +91,8 @@ inline reply_ptr settle_exec(std::vector<reply_ptr> replies, const std::vector<s
 
 /// A transaction on one slot: WATCH and reads run at once on the slot owner's connection, queued commands go
 /// with MULTI and EXEC in one write. Obtained from basic_cluster::begin_transaction(key); it holds that
-/// connection until it ends (exec(), discard(), an error, or its destruction), and must not outlive the cluster.
+/// connection until it ends (exec(), discard(), an error, or its destruction). It calls back into the cluster that
+/// made it, so that cluster must neither be destroyed nor moved while the transaction is open.
 /// Every key of every command must be in the transaction's slot (checked before anything is sent).
 class transaction {
 public:
