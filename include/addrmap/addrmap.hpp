@@ -18,6 +18,8 @@
 #include <addrmap/command_safety.hpp>
 #include <addrmap/cluster_options.hpp>
 #include <addrmap/pipeline.hpp>
+#include <addrmap/command_keys.hpp>
+#include <addrmap/transaction.hpp>
 #include <addrmap/cluster_core.hpp>
 #include <addrmap/cluster.hpp>
 #include <addrmap/fan_out.hpp>

@@ -6,6 +6,7 @@
 
 #include <addrmap/address.hpp>
 #include <addrmap/cluster_core.hpp>
+#include <addrmap/command_keys.hpp>
 #include <addrmap/cluster_options.hpp>
 #include <addrmap/command_safety.hpp>
 #include <addrmap/detail/command.hpp>
@@ -22,6 +23,7 @@
 #include <addrmap/slot.hpp>
 #include <addrmap/tls.hpp>
 #include <addrmap/topology.hpp>
+#include <addrmap/transaction.hpp>
 
 #include <poll.h>
 
@@ -153,6 +155,51 @@ public:
         va_end(ap);
         const std::string cmd = detail::to_command(raw, format);
         return run(-1, cmd, {});
+    }
+
+    /// printf-style command routed by its own keys (command_keys.hpp): call("SET %s %s", key, value). Every key
+    /// must hash to one slot; no key (EVAL with numkeys 0): any master. error{config}, before anything is sent, for
+    /// a command not in the table (use command(key, ...)), malformed arguments, or keys in several slots.
+    reply_ptr call(const char* format, ...) {
+        va_list ap;
+        va_start(ap, format);
+        const detail::raw_command raw = detail::format_raw(format, ap);
+        va_end(ap);
+        const std::string cmd = detail::to_command(raw, format);
+        return run(command_slot(detail::decode_command(cmd)), cmd, {});
+    }
+    reply_ptr call(const call_options& options, const char* format, ...) {
+        va_list ap;
+        va_start(ap, format);
+        const detail::raw_command raw = detail::format_raw(format, ap);
+        va_end(ap);
+        const std::string cmd = detail::to_command(raw, format);
+        return run(command_slot(detail::decode_command(cmd)), cmd, options);
+    }
+    /// argv command routed by its own keys, as call() is.
+    reply_ptr call_argv(const std::vector<std::string_view>& args, const call_options& options = {}) {
+        const int slot = command_slot(args);
+        return run(slot, detail::format_argv(args), options);
+    }
+
+    /// A transaction (transaction.hpp) on the master that owns `key`'s slot (a key or a hash tag such as
+    /// "{user1}"). It takes that node's connection for its life; other calls meanwhile use a new one.
+    transaction begin_transaction(std::string_view key, const call_options& options = {}) {
+        const int slot = static_cast<int>(key_slot(key));
+        const redisContext* ready = context_for_key(key);  // the core's routing, refresh and connect rules
+        const node_id n = core_.owner(slot);
+        if (n >= links_.size() || !links_[n] || links_[n]->get() != ready)
+            throw error(error_kind::topology, "the owner of slot " + std::to_string(slot) + " changed while its "
+                                              "connection was made: begin the transaction again");
+        tls_connection link = std::move(*links_[n]);
+        links_[n].reset();
+        return transaction(std::move(link), slot, options.deadline.value_or(options_.deadline),
+                           [this, n](tls_connection&& back) { give_back(n, std::move(back)); },
+                           [this, n, slot](const redisReply& moved) {
+                               // The core learns from it what it learns from any MOVED; the call is not followed.
+                               call_state learn = core_.start(slot, std::string_view(), {}, clock::now());
+                               core_.on_reply(learn, n, moved, clock::now());
+                           });
     }
 
     /// A command on the node the cluster reported as `node` (mapped through the policy if new). No
@@ -395,6 +442,13 @@ private:
         if (reply->type == REDIS_REPLY_ERROR)
             throw error(error_kind::server, "replica " + to_string(node.reported) + " refused READONLY: " +
                                                 detail::escaped(std::string_view(reply->str, reply->len), 300));
+    }
+
+    /// A transaction's connection, clean again: kept if the node still needs one, else closed.
+    void give_back(node_id n, tls_connection&& link) {
+        if (!core_.exists(n) || (n < links_.size() && links_[n])) return;
+        if (links_.size() <= n) links_.resize(n + 1);
+        links_[n].emplace(std::move(link));
     }
 
     void drop(node_id n) noexcept {

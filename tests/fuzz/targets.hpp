@@ -382,6 +382,27 @@ inline void check_topology(const addrmap::topology& t) {
 
 /// Arbitrary bytes through hiredis's own reader (RESP2 and RESP3), every reply it yields through
 /// every topology parser; error and status replies through the MOVED/ASK parser.
+/// An array of strings read as a command (argv): the key extraction (command_keys.hpp) must stay inside argv and
+/// refuse only with error{config}; the slot must be one of the keys' slots.
+inline void command_keys(const redisReply& reply) {
+    if (reply.type != REDIS_REPLY_ARRAY || reply.elements > 4096) return;
+    std::vector<std::string_view> argv;
+    for (std::size_t i = 0; i < reply.elements; ++i) {
+        const redisReply* e = reply.element[i];
+        if (e == nullptr || (e->type != REDIS_REPLY_STRING && e->type != REDIS_REPLY_STATUS)) return;
+        argv.emplace_back(e->str, e->len);
+    }
+    argv.shrink_to_fit();
+    try {
+        const std::vector<std::size_t> positions = addrmap::key_positions(argv.data(), argv.size());
+        for (std::size_t i : positions) FUZZ_REQUIRE(i > 0 && i < argv.size());
+        const int slot = addrmap::command_slot(argv);
+        FUZZ_REQUIRE(positions.empty() ? slot == -1 : slot == addrmap::key_slot(argv[positions.front()]));
+    } catch (const addrmap::error& e) {
+        check_rejection(e, {addrmap::error_kind::config});
+    }
+}
+
 inline void topology(std::string_view bytes) {
     addrmap::detail::reader_ptr reader(redisReaderCreate());
     if (!reader) throw std::bad_alloc();
@@ -407,6 +428,7 @@ inline void topology(std::string_view bytes) {
             }
         }
         if (reply->type == REDIS_REPLY_ERROR || reply->type == REDIS_REPLY_STATUS) address({reply->str, reply->len});
+        command_keys(*reply);
     }
 }
 
