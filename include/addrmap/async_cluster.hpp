@@ -194,31 +194,10 @@ public:
 
     /// The node table, as basic_cluster::nodes() gives it.
     std::vector<node_info> nodes() const {
-        std::vector<node_info> out;
-        for (node_id id = 0; id < core_.id_limit(); ++id) {
-            if (!core_.exists(id)) continue;
-            const core_node& node = core_.node(id);
-            if (!node.in_topology && !node.is_seed) continue;
-            node_info info;
-            info.reported = node.reported;
-            info.dial_host = node.dial_host;
-            info.port = node.port;
-            info.tls_name = node.tls_name;
-            info.role = node.role;
-            info.slots = node.slots;
-            info.down = node.down;
-            info.problem = node.problem;
-            if (const detail::async_link* link = link_of(id); link != nullptr && link->ready()) {
-                info.connected = true;
-                info.handshake = link->handshake();
-            }
-            out.push_back(std::move(info));
-        }
-        std::sort(out.begin(), out.end(), [](const node_info& a, const node_info& b) {
-            if (a.reported.host != b.reported.host) return a.reported.host < b.reported.host;
-            return a.reported.port < b.reported.port;
+        return node_table(core_, [this](node_id id) -> std::optional<tls_handshake_info> {
+            if (const detail::async_link* link = link_of(id); link != nullptr && link->ready()) return link->handshake();
+            return std::nullopt;
         });
-        return out;
     }
     const cluster_stats& stats() const noexcept { return core_.stats(); }
     const cluster_core& core() const noexcept { return core_; }

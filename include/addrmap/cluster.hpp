@@ -272,31 +272,10 @@ public:
 
     /// The node table: every node of the topology and the seeds, sorted by reported address.
     std::vector<node_info> nodes() const {
-        std::vector<node_info> out;
-        for (node_id id = 0; id < core_.id_limit(); ++id) {
-            if (!core_.exists(id)) continue;
-            const core_node& node = core_.node(id);
-            if (!node.in_topology && !node.is_seed) continue;
-            node_info info;
-            info.reported = node.reported;
-            info.dial_host = node.dial_host;
-            info.port = node.port;
-            info.tls_name = node.tls_name;
-            info.role = node.role;
-            info.slots = node.slots;
-            info.down = node.down;
-            info.problem = node.problem;
-            if (id < links_.size() && links_[id]) {
-                info.connected = true;
-                info.handshake = links_[id]->handshake();
-            }
-            out.push_back(std::move(info));
-        }
-        std::sort(out.begin(), out.end(), [](const node_info& a, const node_info& b) {
-            if (a.reported.host != b.reported.host) return a.reported.host < b.reported.host;
-            return a.reported.port < b.reported.port;
+        return node_table(core_, [this](node_id id) -> std::optional<tls_handshake_info> {
+            if (id < links_.size() && links_[id]) return links_[id]->handshake();
+            return std::nullopt;
         });
-        return out;
     }
 
     const Policy& policy() const noexcept { return *policy_; }

@@ -733,6 +733,21 @@ inline ssl_ptr new_verifying_ssl(const tls_shared& shared, const std::string& ro
     return ssl;
 }
 
+/// What a finished handshake agreed on and what the peer presented (handshake_time is the caller's to set).
+inline tls_handshake_info handshake_info_of(SSL* ssl) {
+    tls_handshake_info info;
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+    info.certificate_names = certificate_names(SSL_get0_peer_certificate(ssl));
+#else
+    x509_ptr peer(SSL_get_peer_certificate(ssl));
+    info.certificate_names = certificate_names(peer.get());
+#endif
+    info.session_reused = SSL_session_reused(ssl) == 1;
+    info.protocol = SSL_get_version(ssl);
+    info.cipher = SSL_get_cipher_name(ssl);
+    return info;
+}
+
 /// Puts the send(MSG_NOSIGNAL), deadline-bounded socket BIOs (socket_bio.hpp) on `ssl` in place of the
 /// stock ones hiredis set, and turns on partial writes: without them a failed SSL_write of many records
 /// reports nothing written although earlier records reached the server, and a driver's "was this
@@ -882,17 +897,8 @@ inline std::pair<tls_redis_ptr, tls_handshake_info> open_link(const std::shared_
     if (redisSetTimeout(link.get(), command_tv) != REDIS_OK)
         throw error(error_kind::connect, route + ": cannot set command_timeout on the socket: " + escaped(link->errstr, 200));
 
-    tls_handshake_info info;
-#if OPENSSL_VERSION_NUMBER >= 0x30000000L
-    info.certificate_names = certificate_names(SSL_get0_peer_certificate(live));
-#else
-    x509_ptr peer(SSL_get_peer_certificate(live));
-    info.certificate_names = certificate_names(peer.get());
-#endif
-    info.session_reused = SSL_session_reused(live) == 1;
+    tls_handshake_info info = handshake_info_of(live);
     info.handshake_time = handshake_time;
-    info.protocol = SSL_get_version(live);
-    info.cipher = SSL_get_cipher_name(live);
     return {std::move(link), std::move(info)};
 }
 

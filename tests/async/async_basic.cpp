@@ -56,10 +56,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(set_get_on_every_master_with_ip_to_hostname, Fixtu
     Fixture loop;
     ip_to_hostname_async_cluster cluster(live::async_options({live::seed_by_name()}), loop.binding(),
                                          ip_to_hostname("localhost"));
-    std::optional<std::string> connected;
-    cluster.connect([&](const error* e) { connected = e != nullptr ? e->message() : std::string(); });
-    BOOST_TEST_REQUIRE(loop.run_until([&] { return connected.has_value(); }));
-    BOOST_TEST_REQUIRE(connected->empty(), *connected);
+    const std::string connect_error = live::connect_and_wait(loop, cluster);
+    BOOST_TEST_REQUIRE(connect_error.empty(), connect_error);
     const auto masters = live::masters(cluster);
     BOOST_TEST_REQUIRE(masters.size() == 3u);
     for (const auto& m : masters) {
@@ -241,10 +239,8 @@ BOOST_AUTO_TEST_CASE(a_refused_seed_then_a_good_one_and_no_link_outlives_its_dia
     ip_to_hostname_async_cluster cluster(
         live::async_options({"127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3", live::seed_by_ip()}), loop.binding(),
         ip_to_hostname("localhost", ip_to_hostname::mode::dial_ip_verify_hostname));
-    std::optional<std::string> connected;
-    cluster.connect([&](const error* e) { connected = e != nullptr ? e->message() : std::string(); });
-    BOOST_TEST_REQUIRE(loop.run_until([&] { return connected.has_value(); }));
-    BOOST_TEST_REQUIRE(connected->empty(), *connected);
+    const std::string connect_error = live::connect_and_wait(loop, cluster);
+    BOOST_TEST_REQUIRE(connect_error.empty(), connect_error);
     std::string why;
     BOOST_TEST(write_and_read_back(loop, cluster, spread_keys(300, "refused-first"), why), why);
     loop.run_until([] { return false; }, std::chrono::milliseconds(100));  // the wake-up that deletes dead links

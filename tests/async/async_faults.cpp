@@ -48,10 +48,8 @@ BOOST_AUTO_TEST_CASE(client_kill_with_1000_in_flight_never_runs_an_incr_twice) {
     live::libevent_fixture loop;
     ip_to_hostname_async_cluster cluster(live::async_options({live::seed_by_name()}), loop.binding(),
                                          ip_to_hostname("localhost"));
-    std::optional<std::string> connected;
-    cluster.connect([&](const error* e) { connected = e != nullptr ? e->message() : std::string(); });
-    BOOST_TEST_REQUIRE(loop.run_until([&] { return connected.has_value(); }));
-    BOOST_TEST_REQUIRE(connected->empty(), *connected);
+    const std::string connect_error = live::connect_and_wait(loop, cluster);
+    BOOST_TEST_REQUIRE(connect_error.empty(), connect_error);
 
     constexpr int counters = 30;
     std::vector<std::string> keys;
@@ -125,10 +123,8 @@ BOOST_AUTO_TEST_CASE(master_killed_mid_stream_every_set_ends_ok_and_the_loop_nev
     live::libuv_fixture loop;
     ip_to_hostname_async_cluster cluster(live::async_options({live::seed_by_name()}), loop.binding(),
                                          ip_to_hostname("localhost"));
-    std::optional<std::string> connected;
-    cluster.connect([&](const error* e) { connected = e != nullptr ? e->message() : std::string(); });
-    BOOST_TEST_REQUIRE(loop.run_until([&] { return connected.has_value(); }));
-    BOOST_TEST_REQUIRE(connected->empty(), *connected);
+    const std::string connect_error = live::connect_and_wait(loop, cluster);
+    BOOST_TEST_REQUIRE(connect_error.empty(), connect_error);
     const std::uint16_t victim_slot = key_slot("async-failover:0");
     const std::uint16_t victim = live::owner_port(cluster, victim_slot);
     BOOST_TEST_REQUIRE(victim != 0);
@@ -185,10 +181,8 @@ BOOST_AUTO_TEST_CASE(resharding_with_1000_in_flight_every_acknowledged_write_is_
     live::libev_fixture loop;
     ip_to_hostname_async_cluster cluster(live::async_options({live::seed_by_name()}), loop.binding(),
                                          ip_to_hostname("localhost"));
-    std::optional<std::string> connected;
-    cluster.connect([&](const error* e) { connected = e != nullptr ? e->message() : std::string(); });
-    BOOST_TEST_REQUIRE(loop.run_until([&] { return connected.has_value(); }));
-    BOOST_TEST_REQUIRE(connected->empty(), *connected);
+    const std::string connect_error = live::connect_and_wait(loop, cluster);
+    BOOST_TEST_REQUIRE(connect_error.empty(), connect_error);
     const auto masters = live::masters(cluster);
     BOOST_TEST_REQUIRE(masters.size() == 3u);
     std::vector<std::uint16_t> moving;
@@ -262,10 +256,8 @@ BOOST_AUTO_TEST_CASE(a_stalled_node_is_cut_after_command_timeout_incrs_end_unkno
     cluster_options options = live::async_options({live::seed_by_name()});
     options.tls.command_timeout = std::chrono::milliseconds(400);
     ip_to_hostname_async_cluster cluster(options, loop.binding(), ip_to_hostname("localhost"));
-    std::optional<std::string> connected;
-    cluster.connect([&](const error* e) { connected = e != nullptr ? e->message() : std::string(); });
-    BOOST_TEST_REQUIRE(loop.run_until([&] { return connected.has_value(); }));
-    BOOST_TEST_REQUIRE(connected->empty(), *connected);
+    const std::string connect_error = live::connect_and_wait(loop, cluster);
+    BOOST_TEST_REQUIRE(connect_error.empty(), connect_error);
     const std::string key = "async-stall";
     const std::uint16_t port = live::owner_port(cluster, key_slot(key));
     const pid_t pid = live::node_pid(port);

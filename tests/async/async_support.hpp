@@ -13,6 +13,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace live {
@@ -124,6 +125,15 @@ inline addrmap::cluster_options async_options(std::vector<std::string> seeds) {
     addrmap::cluster_options options = cluster_options(std::move(seeds));
     options.deadline = std::chrono::milliseconds(15000);
     return options;
+}
+
+/// connect(), then the loop until its callback ran: "" on success, else the error's message.
+template <class Fixture, class Cluster>
+std::string connect_and_wait(Fixture& loop, Cluster& cluster) {
+    std::optional<std::string> connected;
+    cluster.connect([&](const addrmap::error* e) { connected = e != nullptr ? std::string(e->message()) : std::string(); });
+    if (!loop.run_until([&] { return connected.has_value(); })) return "connect() did not call back within 20 s";
+    return *connected;
 }
 
 }  // namespace live

@@ -354,19 +354,7 @@ private:
         close();
     }
 
-    void record_handshake() {
-        tls_handshake_info info;
-#if OPENSSL_VERSION_NUMBER >= 0x30000000L
-        info.certificate_names = certificate_names(SSL_get0_peer_certificate(ssl_));
-#else
-        x509_ptr peer(SSL_get_peer_certificate(ssl_));
-        info.certificate_names = certificate_names(peer.get());
-#endif
-        info.session_reused = SSL_session_reused(ssl_) == 1;
-        info.protocol = SSL_get_version(ssl_);
-        info.cipher = SSL_get_cipher_name(ssl_);
-        handshake_ = std::move(info);
-    }
+    void record_handshake() { handshake_ = handshake_info_of(ssl_); }
 
     /// hiredis is about to free the context (every reply callback has run).
     static void context_freed(void* data) {
