@@ -1,6 +1,7 @@
 // tests/async/async_basic.cpp — the async cluster on libevent, libuv and libev against the live TLS cluster:
 // SET/GET on every master through the policies, identity's tls_name error in the callback, futures from another
 // thread, disconnect() and destruction with commands pending (every callback exactly once, none after).
+#include "admin_connection.hpp"
 #include "async_support.hpp"
 
 #include <boost/mpl/list.hpp>
@@ -245,6 +246,43 @@ BOOST_AUTO_TEST_CASE(a_refused_seed_then_a_good_one_and_no_link_outlives_its_dia
     BOOST_TEST(write_and_read_back(loop, cluster, spread_keys(300, "refused-first"), why), why);
     loop.run_until([] { return false; }, std::chrono::milliseconds(100));  // the wake-up that deletes dead links
     BOOST_TEST(write_and_read_back(loop, cluster, spread_keys(300, "refused-then"), why), why);
+}
+
+BOOST_AUTO_TEST_CASE(replica_reads_through_the_core_land_on_replicas_with_readonly) {
+    live::libevent_fixture loop;
+    cluster_options options = live::async_options({live::seed_by_name()});
+    options.read_from = read_preference::replica;
+    ip_to_hostname_async_cluster cluster(options, loop.binding(), ip_to_hostname("localhost"));
+    const std::string connect_error = live::connect_and_wait(loop, cluster);
+    BOOST_TEST_REQUIRE(connect_error.empty(), connect_error);
+    std::vector<std::uint16_t> masters, replicas;
+    for (const auto& node : cluster.nodes())
+        (node.role == node_role::master && !node.slots.empty() ? masters : replicas).push_back(node.reported.port);
+    BOOST_TEST_REQUIRE(masters.size() == 3u);
+    const auto keys = spread_keys(300, "async-replica");
+    int written = 0;
+    for (const auto& key : keys) cluster.command(key, [&](outcome o) { written += o ? 1 : 0; }, "SET %s x", key.c_str());
+    BOOST_TEST_REQUIRE(loop.run_until([&] { return written == 300; }));
+    std::map<std::uint16_t, std::uint64_t> before;
+    for (const auto& node : cluster.nodes()) before[node.reported.port] = live::calls_on(node.reported.port, "get");
+    int answered = 0, moved_or_error = 0;
+    for (const auto& key : keys)
+        cluster.command(key, [&](outcome o) {
+            ++answered;
+            if (!o || o->type == REDIS_REPLY_ERROR) ++moved_or_error;
+        }, "GET %s", key.c_str());
+    BOOST_TEST_REQUIRE(loop.run_until([&] { return answered == 300; }));
+    std::uint64_t on_masters = 0, on_replicas = 0;
+    for (const auto& [port, calls] : before) {
+        const std::uint64_t now = live::calls_on(port, "get") - calls;
+        (std::find(masters.begin(), masters.end(), port) != masters.end() ? on_masters : on_replicas) += now;
+    }
+    std::cout << "async read_from=replica: 300 GETs, " << on_replicas << " on replicas, " << on_masters
+              << " on masters, MOVED " << cluster.stats().moved << "\n";
+    BOOST_TEST(moved_or_error == 0);
+    BOOST_TEST(on_replicas >= 300u);  // READONLY was sent: replicas answered instead of redirecting
+    BOOST_TEST(on_masters == 0u);
+    BOOST_TEST(cluster.stats().moved == 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

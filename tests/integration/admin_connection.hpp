@@ -56,4 +56,14 @@ private:
     addrmap::detail::context_ptr context_;
 };
 
+/// `calls=` of `cmdstat_<command>` in the node's INFO commandstats (0 when it never ran).
+inline std::uint64_t calls_on(std::uint16_t port, const std::string& command) {
+    admin_connection admin(port);
+    auto info = admin.ok("INFO commandstats");
+    const std::string text(info->str, info->len);
+    const std::string field = "cmdstat_" + command + ":calls=";
+    const std::size_t at = text.find(field);
+    return at == std::string::npos ? 0 : std::stoull(text.substr(at + field.size()));
+}
+
 }  // namespace live

@@ -17,15 +17,7 @@ namespace {
 
 using namespace addrmap;
 
-/// `calls=` of `cmdstat_<command>` in the node's INFO commandstats (0 when it never ran).
-std::uint64_t calls_on(std::uint16_t port, const std::string& command) {
-    live::admin_connection admin(port);
-    auto info = admin.ok("INFO commandstats");
-    const std::string text(info->str, info->len);
-    const std::string field = "cmdstat_" + command + ":calls=";
-    const std::size_t at = text.find(field);
-    return at == std::string::npos ? 0 : std::stoull(text.substr(at + field.size()));
-}
+using live::calls_on;
 
 /// The live cluster's layout, read by the test itself: master port -> replica ports.
 std::map<std::uint16_t, std::vector<std::uint16_t>> replicas_by_master() {
