@@ -207,10 +207,10 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(destruction_with_commands_pending_runs_each_callba
     constexpr int total = 5000;
     std::vector<int> calls(total, 0);
     std::map<std::string, int> kinds;
+    int answered = 0;  // declared before the cluster: its destructor runs the callbacks that count here
     {
         ip_to_hostname_async_cluster cluster(live::async_options({live::seed_by_name()}), loop.binding(),
                                              ip_to_hostname("localhost"));
-        int answered = 0;
         for (int i = 0; i < total; ++i) {
             const std::string key = "destroy:" + std::to_string(i);
             cluster.command(key, [&, i](outcome o) {
