@@ -9,6 +9,7 @@
 #include <addrmap/cluster_core.hpp>
 #include <addrmap/cluster_options.hpp>
 #include <addrmap/command_safety.hpp>
+#include <addrmap/detail/async_calls.hpp>
 #include <addrmap/detail/async_link.hpp>
 #include <addrmap/detail/command.hpp>
 #include <addrmap/detail/resolve.hpp>
@@ -39,10 +40,6 @@
 #include <vector>
 
 namespace addrmap {
-
-/// Called once per command with its outcome: the reply (which may be a Redis error reply) or an
-/// addrmap::error. Runs on the loop thread. Exceptions it throws are caught and given to the error handler.
-using async_callback = std::function<void(outcome)>;
 
 /// A Redis Cluster client on an event loop, every node address resolved through `Policy` and every
 /// connection verified (chain and name) — the same decisions as basic_cluster, made by the same cluster_core.
@@ -87,7 +84,6 @@ public:
         for (auto& link : links_) link->close();  // unanswered commands come back through link_reply
         fail_waiting("the cluster was destroyed");
         links_.clear();
-        for (async_call* c : free_calls_) delete c;
     }
 
     // ---- set-up ---------------------------------------------------------------------------------------
@@ -206,29 +202,7 @@ public:
     std::size_t pending() const noexcept { return pending_; }
 
 private:
-    struct async_call {
-        call_state state;
-        std::string command;          // RESP (argv and posted commands); call_state::command views it
-        detail::command_buffer raw;   // or hiredis's own buffer (printf-style commands: no copy)
-        std::size_t raw_length = 0;
-        std::string_view text() const noexcept {
-            return raw ? std::string_view(raw.get(), raw_length) : std::string_view(command);
-        }
-        async_callback callback;
-        std::uint64_t seq = 0;
-        std::uint64_t refresh_attempt = 0;  // nonzero: the driver's own CLUSTER SHARDS/SLOTS
-        node_id waiting_for = no_node;      // a link being set up
-        node_id sent_to = no_node;
-        detail::async_link* sent_on = nullptr;  // valid while in_flight (a link answers every command before it goes)
-        bool in_flight = false;
-        bool in_waiting = false;
-        bool finished = false;  // the callback ran; a reply still to come is dropped
-        bool live = false;      // in the deadline structures
-        async_call* prev = nullptr;  // live calls with the default deadline, in deadline order
-        async_call* next = nullptr;
-        typename std::multimap<clock::time_point, async_call*>::iterator custom;
-        bool has_custom = false;
-    };
+    using async_call = detail::async_call;
     struct node_conn {
         detail::async_link* link = nullptr;  // the current one (others may still be closing)
         bool resolving = false;
@@ -252,30 +226,12 @@ private:
 
     // ---- calls ----------------------------------------------------------------------------------------
 
-    async_call* new_call() {
-        if (free_calls_.empty()) return new async_call();
-        async_call* c = free_calls_.back();
-        free_calls_.pop_back();
-        return c;
-    }
-    void release(async_call* c) {
-        c->callback = nullptr;
-        c->command.clear();
-        c->raw.reset();
-        if (free_calls_.size() < 1024) {
-            *c = async_call{};
-            free_calls_.push_back(c);
-        } else {
-            delete c;
-        }
-    }
-
     void start(int slot, std::string command, const call_options& call, async_callback done) {
         if (closed_ || shutting_down_) {
             if (done) invoke(done, outcome(error(error_kind::closed, "the cluster is disconnected: the command was not sent")));
             return;
         }
-        async_call* c = new_call();
+        async_call* c = calls_.make();
         c->command = std::move(command);
         start(c, slot, call, std::move(done));
     }
@@ -284,7 +240,7 @@ private:
             if (done) invoke(done, outcome(error(error_kind::closed, "the cluster is disconnected: the command was not sent")));
             return;
         }
-        async_call* c = new_call();
+        async_call* c = calls_.make();
         c->raw = std::move(raw.bytes);
         c->raw_length = static_cast<std::size_t>(raw.length);
         start(c, slot, call, std::move(done));
@@ -295,34 +251,24 @@ private:
         c->seq = ++next_seq_;
         c->state = core_.start(slot, c->text(), call, now);
         ++pending_;
-        track_deadline(c, call.deadline.has_value());
-        if (slot < 0 || waiting_in_slot_[static_cast<std::size_t>(slot)] == 0) {
+        calls_.track_deadline(c, call.deadline.has_value());
+        if (!timer_armed_ || c->state.deadline < timer_at_) arm(c->state.deadline);
+        if (!calls_.slot_has_waiting(slot)) {
             // No older call of its slot is queued: route it now (the common case sends at once).
             const auto wake_before = wake_at_;
             if (route(c, now)) return;
-            add_waiting(c);
+            calls_.enqueue(c);
             if (wake_at_ < wake_before) rearm();
             return;
         }
-        add_waiting(c);  // behind an older call of its slot; pump() moves them in order
+        calls_.enqueue(c);  // behind an older call of its slot; pump() moves them in order
     }
 
-    void add_waiting(async_call* c) {
-        c->in_waiting = true;
-        waiting_.emplace(c->seq, c);
-        if (c->state.slot >= 0) ++waiting_in_slot_[static_cast<std::size_t>(c->state.slot)];
-    }
-    typename std::map<std::uint64_t, async_call*>::iterator erase_waiting(typename std::map<std::uint64_t, async_call*>::iterator it) {
-        async_call* c = it->second;
-        c->in_waiting = false;
-        if (c->state.slot >= 0) --waiting_in_slot_[static_cast<std::size_t>(c->state.slot)];
-        return waiting_.erase(it);
-    }
     /// Ends every queued call with error_kind::closed (disconnect, destruction).
     void fail_waiting(const char* why) {
-        while (!waiting_.empty()) {
-            async_call* c = waiting_.begin()->second;
-            erase_waiting(waiting_.begin());
+        while (!calls_.waiting().empty()) {
+            async_call* c = calls_.waiting().begin()->second;
+            calls_.dequeue(calls_.waiting().begin());
             finish(c, outcome(error(error_kind::closed, std::string(why) + " before " + command_name_of(*c) +
                                                             " was sent: it did not run")));
         }
@@ -352,7 +298,7 @@ private:
         if (!link.send(c, c->text(), d.asking)) return false;
         core_.on_send(c->state);
         ++core_.stats().round_trips;
-        if (c->state.slot >= 0) ++in_flight_in_slot_[static_cast<std::size_t>(c->state.slot)];
+        calls_.sent(c->state.slot);
         c->in_flight = true;
         c->sent_to = d.node;
         c->sent_on = &link;
@@ -363,7 +309,7 @@ private:
 
     /// Ends a call: its callback runs (now, or after the current pass over the queue).
     void finish(async_call* c, outcome o) {
-        untrack_deadline(c);
+        calls_.untrack_deadline(c);
         c->finished = true;
         --pending_;
         if (iterating_) {
@@ -374,7 +320,7 @@ private:
     }
     void complete(async_call* c, outcome o) {
         async_callback cb = std::move(c->callback);
-        if (!c->in_flight) release(c);
+        if (!c->in_flight) calls_.release(c);
         if (cb) invoke(cb, std::move(o));
     }
     void invoke(const async_callback& cb, outcome o) {
@@ -395,40 +341,9 @@ private:
         }
     }
 
-    // Deadlines: calls with the default deadline end in the order they started (a list); others in a map.
-    void track_deadline(async_call* c, bool custom) {
-        c->live = true;
-        if (custom) {
-            c->custom = custom_deadlines_.emplace(c->state.deadline, c);
-            c->has_custom = true;
-        } else {
-            c->prev = live_tail_;
-            c->next = nullptr;
-            (live_tail_ != nullptr ? live_tail_->next : live_head_) = c;
-            live_tail_ = c;
-        }
-        if (!timer_armed_ || c->state.deadline < timer_at_) arm(c->state.deadline);
-    }
-    void untrack_deadline(async_call* c) {
-        if (!c->live) return;
-        c->live = false;
-        if (c->has_custom) {
-            custom_deadlines_.erase(c->custom);
-            c->has_custom = false;
-            return;
-        }
-        (c->prev != nullptr ? c->prev->next : live_head_) = c->next;
-        (c->next != nullptr ? c->next->prev : live_tail_) = c->prev;
-        c->prev = c->next = nullptr;
-    }
-
     /// Calls past their deadline while in flight end now (a late reply is dropped); waiting ones end in pump().
     void expire(clock::time_point now) {
-        std::vector<async_call*> due;
-        for (async_call* c = live_head_; c != nullptr && c->state.deadline <= now; c = c->next) due.push_back(c);
-        for (auto it = custom_deadlines_.begin(); it != custom_deadlines_.end() && it->first <= now; ++it)
-            due.push_back(it->second);
-        for (async_call* c : due) {
+        for (async_call* c : calls_.due(now)) {
             if (!c->in_flight || c->finished) continue;
             core_.on_expired_in_flight(c->state, c->sent_to, now);
             finish(c, outcome(*c->state.failure));
@@ -451,13 +366,13 @@ private:
             held_.reset();
             wake_at_ = clock::time_point::max();
             iterating_ = true;
-            for (auto it = waiting_.begin(); it != waiting_.end();) {
+            for (auto it = calls_.waiting().begin(); it != calls_.waiting().end();) {
                 async_call* c = it->second;
                 const int slot = c->state.slot;
                 if (slot >= 0 && held_.test(static_cast<std::size_t>(slot))) {
                     if (now >= c->state.deadline) {  // held behind an older call, out of time: end it
                         core_.next(c->state, now);
-                        it = erase_waiting(it);
+                        it = calls_.dequeue(it);
                         finish(c, outcome(*c->state.failure));
                     } else {
                         ++it;
@@ -465,7 +380,7 @@ private:
                     continue;
                 }
                 if (route(c, now)) {
-                    it = erase_waiting(it);
+                    it = calls_.dequeue(it);
                 } else {
                     if (slot >= 0) held_.set(static_cast<std::size_t>(slot));
                     ++it;
@@ -484,7 +399,7 @@ private:
     /// One waiting call: true when it left the queue (sent, or ended).
     bool route(async_call* c, clock::time_point now) {
         const int slot = c->state.slot;
-        if (slot >= 0 && draining_[static_cast<std::size_t>(slot)] && now < c->state.deadline) {
+        if (calls_.draining(slot) && now < c->state.deadline) {
             // A call of this slot was redirected or lost while others were still out: wait until they are
             // back, so none of them is sent after a newer call.
             wake_at_ = std::min(wake_at_, c->state.deadline);
@@ -641,7 +556,7 @@ private:
         if (why.kind() == error_kind::connect || why.kind() == error_kind::timeout) core_.on_unreachable(n, why);
         report(why);
         iterating_ = true;
-        for (auto it = waiting_.begin(); it != waiting_.end();) {
+        for (auto it = calls_.waiting().begin(); it != calls_.waiting().end();) {
             async_call* c = it->second;
             if (c->waiting_for != n) {
                 ++it;
@@ -649,7 +564,7 @@ private:
             }
             c->waiting_for = no_node;
             if (core_.on_not_sent(c->state, n, why, now) == core_verdict::fail) {
-                it = erase_waiting(it);
+                it = calls_.dequeue(it);
                 finish(c, outcome(*c->state.failure));
             } else {
                 ++it;
@@ -668,7 +583,7 @@ private:
         const node_id n = link.node();
         if (!core_.exists(n)) return;
         core_.on_connected(n);
-        for (auto& [seq, c] : waiting_)
+        for (auto& [seq, c] : calls_.waiting())
             if (c->waiting_for == n) c->waiting_for = no_node;
         if (refresh_ && refresh_->asking == n && !refresh_->sent) send_refresh(link);
         connect_progress(n, nullptr);
@@ -691,21 +606,16 @@ private:
         reply_ptr reply(raw);
         auto* c = static_cast<async_call*>(tag);
         c->in_flight = false;
-        if (c->refresh_attempt == 0 && c->state.slot >= 0) {
-            const auto slot = static_cast<std::size_t>(c->state.slot);
-            if (--in_flight_in_slot_[slot] == 0 && draining_[slot]) {
-                draining_[slot] = false;  // every older call of the slot is back: the queue may move
-                request_pump();
-            }
-        }
+        if (c->refresh_attempt == 0 && calls_.came_back(c->state.slot))
+            request_pump();  // every older call of the slot is back: the queue may move
         if (c->refresh_attempt != 0) {
             const std::uint64_t attempt = c->refresh_attempt;
-            release(c);
+            calls_.release(c);
             refresh_reply(link, attempt, std::move(reply));
             return;
         }
         if (c->finished) {  // ended at its deadline; this late reply is dropped
-            release(c);
+            calls_.release(c);
             return;
         }
         const node_id n = link.node();
@@ -742,9 +652,8 @@ private:
             finish(c, outcome(error(error_kind::closed, "disconnect() was called before " + command_name_of(*c) +
                                                             " could be sent again: " + c->state.last_problem)));
         } else {
-            if (c->state.slot >= 0 && in_flight_in_slot_[static_cast<std::size_t>(c->state.slot)] > 0)
-                draining_[static_cast<std::size_t>(c->state.slot)] = true;
-            add_waiting(c);
+            calls_.hold_behind_calls_out(c->state.slot);
+            calls_.enqueue(c);
             request_pump();
         }
     }
@@ -823,11 +732,11 @@ private:
     }
 
     void send_refresh(detail::async_link& link) {
-        async_call* c = new_call();
+        async_call* c = calls_.make();
         c->refresh_attempt = refresh_->attempt;
         c->command = refresh_->slots ? "*2\r\n$7\r\nCLUSTER\r\n$5\r\nSLOTS\r\n" : "*2\r\n$7\r\nCLUSTER\r\n$6\r\nSHARDS\r\n";
         if (!link.send(c, c->command, false)) {
-            release(c);
+            calls_.release(c);
             refresh_attempt_failed(error(error_kind::connect, "the connection to " + link.route() + " closed before the topology could be asked"));
             return;
         }
@@ -1009,8 +918,7 @@ private:
     void rearm() {
         if (shutting_down_) return;
         clock::time_point next = wake_at_;
-        if (live_head_ != nullptr) next = std::min(next, live_head_->state.deadline);
-        if (!custom_deadlines_.empty()) next = std::min(next, custom_deadlines_.begin()->first);
+        if (const auto deadline = calls_.earliest_deadline()) next = std::min(next, *deadline);
         for (const node_conn& nc : conns_)
             if (nc.resolving) next = std::min(next, nc.setup_deadline);
         for (const auto& link : links_) {
@@ -1039,16 +947,9 @@ private:
     std::vector<detail::async_link*> gone_;                   // hiredis is done with these
     std::vector<node_conn> conns_;                            // by node_id
 
-    std::map<std::uint64_t, async_call*> waiting_;  // not in flight, by age
+    detail::async_calls calls_;  // every call: its queue, its deadline, its slot's counts
     std::vector<std::pair<async_call*, outcome>> deferred_;
-    std::vector<async_call*> free_calls_;
-    async_call* live_head_ = nullptr;
-    async_call* live_tail_ = nullptr;
-    std::multimap<clock::time_point, async_call*> custom_deadlines_;
     std::bitset<slot_count> held_;
-    std::vector<std::uint32_t> waiting_in_slot_ = std::vector<std::uint32_t>(slot_count, 0);
-    std::vector<std::uint32_t> in_flight_in_slot_ = std::vector<std::uint32_t>(slot_count, 0);
-    std::vector<bool> draining_ = std::vector<bool>(slot_count, false);  // see route()
     std::vector<std::pair<node_id, error>> deferred_failures_;
     bool pump_requested_ = false;
     std::uint64_t next_seq_ = 0;

@@ -1,0 +1,177 @@
+// addrmap/detail/async_calls.hpp — the async cluster's calls: each call's state and callback, the queue of calls not
+// in flight (oldest first, counted per slot), the calls out per slot, and the deadlines in the order they fall due.
+#pragma once
+
+#include <addrmap/cluster_core.hpp>
+#include <addrmap/detail/command.hpp>
+#include <addrmap/pipeline.hpp>
+#include <addrmap/slot.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace addrmap {
+
+/// Called once per command with its outcome: the reply (which may be a Redis error reply) or an
+/// addrmap::error. Runs on the loop thread. Exceptions it throws are caught and given to the error handler.
+using async_callback = std::function<void(outcome)>;
+
+namespace detail {
+
+class async_link;
+
+/// One command of the async cluster, from start() until its callback ran and no reply is still to come.
+struct async_call {
+    using clock = std::chrono::steady_clock;
+    call_state state;
+    std::string command;     // RESP (argv and posted commands); call_state::command views it
+    command_buffer raw;      // or hiredis's own buffer (printf-style commands: no copy)
+    std::size_t raw_length = 0;
+    std::string_view text() const noexcept {
+        return raw ? std::string_view(raw.get(), raw_length) : std::string_view(command);
+    }
+    async_callback callback;
+    std::uint64_t seq = 0;
+    std::uint64_t refresh_attempt = 0;  // nonzero: the driver's own CLUSTER SHARDS/SLOTS
+    node_id waiting_for = no_node;      // a link being set up
+    node_id sent_to = no_node;
+    async_link* sent_on = nullptr;      // valid while in_flight (a link answers every command before it goes)
+    bool in_flight = false;
+    bool in_waiting = false;
+    bool finished = false;  // the callback ran; a reply still to come is dropped
+    bool live = false;      // in the deadline structures
+    async_call* prev = nullptr;  // live calls with the default deadline, in deadline order
+    async_call* next = nullptr;
+    std::multimap<clock::time_point, async_call*>::iterator custom;
+    bool has_custom = false;
+};
+
+/// The bookkeeping of every call (the loop thread only). No decisions: the cluster core makes those.
+class async_calls {
+public:
+    using clock = std::chrono::steady_clock;
+    using queue = std::map<std::uint64_t, async_call*>;
+
+    async_calls() = default;
+    async_calls(const async_calls&) = delete;
+    async_calls& operator=(const async_calls&) = delete;
+    ~async_calls() {
+        for (async_call* c : free_) delete c;
+    }
+
+    /// A fresh call (reused from earlier ones: no allocation in the steady state).
+    async_call* make() {
+        if (free_.empty()) return new async_call();
+        async_call* c = free_.back();
+        free_.pop_back();
+        return c;
+    }
+    void release(async_call* c) {
+        if (free_.size() < 1024) {
+            *c = async_call{};
+            free_.push_back(c);
+        } else {
+            delete c;
+        }
+    }
+
+    // ---- deadlines: calls with the default deadline end in the order they started (a list), others in a map
+
+    void track_deadline(async_call* c, bool custom) {
+        c->live = true;
+        if (custom) {
+            c->custom = custom_deadlines_.emplace(c->state.deadline, c);
+            c->has_custom = true;
+            return;
+        }
+        c->prev = tail_;
+        c->next = nullptr;
+        (tail_ != nullptr ? tail_->next : head_) = c;
+        tail_ = c;
+    }
+    void untrack_deadline(async_call* c) {
+        if (!c->live) return;
+        c->live = false;
+        if (c->has_custom) {
+            custom_deadlines_.erase(c->custom);
+            c->has_custom = false;
+            return;
+        }
+        (c->prev != nullptr ? c->prev->next : head_) = c->next;
+        (c->next != nullptr ? c->next->prev : tail_) = c->prev;
+        c->prev = c->next = nullptr;
+    }
+    /// Calls whose deadline is at or before `now`.
+    std::vector<async_call*> due(clock::time_point now) const {
+        std::vector<async_call*> out;
+        for (async_call* c = head_; c != nullptr && c->state.deadline <= now; c = c->next) out.push_back(c);
+        for (auto it = custom_deadlines_.begin(); it != custom_deadlines_.end() && it->first <= now; ++it)
+            out.push_back(it->second);
+        return out;
+    }
+    std::optional<clock::time_point> earliest_deadline() const {
+        std::optional<clock::time_point> at;
+        if (head_ != nullptr) at = head_->state.deadline;
+        if (!custom_deadlines_.empty() && (!at || custom_deadlines_.begin()->first < *at))
+            at = custom_deadlines_.begin()->first;
+        return at;
+    }
+
+    // ---- the queue of calls not in flight, oldest first -------------------------------------------------
+
+    queue& waiting() noexcept { return waiting_; }
+    void enqueue(async_call* c) {
+        c->in_waiting = true;
+        waiting_.emplace(c->seq, c);
+        if (c->state.slot >= 0) ++waiting_in_slot_[static_cast<std::size_t>(c->state.slot)];
+    }
+    queue::iterator dequeue(queue::iterator it) {
+        async_call* c = it->second;
+        c->in_waiting = false;
+        if (c->state.slot >= 0) --waiting_in_slot_[static_cast<std::size_t>(c->state.slot)];
+        return waiting_.erase(it);
+    }
+    /// An older call of `slot` is queued (a newer one must queue behind it). Keyless (-1): never.
+    bool slot_has_waiting(int slot) const noexcept {
+        return slot >= 0 && waiting_in_slot_[static_cast<std::size_t>(slot)] > 0;
+    }
+
+    // ---- calls out per slot, and slots holding their queue until the older calls are back -------------
+
+    void sent(int slot) noexcept {
+        if (slot >= 0) ++out_in_slot_[static_cast<std::size_t>(slot)];
+    }
+    /// A call of `slot` came back (reply or loss). True when the slot was holding and is now clear.
+    bool came_back(int slot) noexcept {
+        if (slot < 0) return false;
+        const auto s = static_cast<std::size_t>(slot);
+        if (--out_in_slot_[s] != 0 || !holding_[s]) return false;
+        holding_[s] = false;
+        return true;
+    }
+    /// A call of `slot` is to be sent again while other calls of it are out: hold the slot's queue until they
+    /// are back, so none of them is sent after a newer call.
+    void hold_behind_calls_out(int slot) noexcept {
+        if (slot >= 0 && out_in_slot_[static_cast<std::size_t>(slot)] > 0) holding_[static_cast<std::size_t>(slot)] = true;
+    }
+    bool draining(int slot) const noexcept { return slot >= 0 && holding_[static_cast<std::size_t>(slot)]; }
+
+private:
+    std::vector<async_call*> free_;
+    async_call* head_ = nullptr;
+    async_call* tail_ = nullptr;
+    std::multimap<clock::time_point, async_call*> custom_deadlines_;
+    queue waiting_;
+    std::vector<std::uint32_t> waiting_in_slot_ = std::vector<std::uint32_t>(slot_count, 0);
+    std::vector<std::uint32_t> out_in_slot_ = std::vector<std::uint32_t>(slot_count, 0);
+    std::vector<bool> holding_ = std::vector<bool>(slot_count, false);
+};
+
+}  // namespace detail
+}  // namespace addrmap
