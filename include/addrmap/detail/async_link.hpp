@@ -20,7 +20,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <cstring>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -202,7 +201,7 @@ public:
 
     /// Why the connection was lost, for messages: hiredis's words, or a timeout.
     std::string why_lost() const {
-        if (stalled_ || (context_ != nullptr && context_->c.err == REDIS_ERR_TIMEOUT))
+        if (stalled_)
             return "no reply within command_timeout (" + std::to_string(tls_shared_->options.command_timeout.count()) +
                    " ms), so the connection was closed";
         if (context_ == nullptr) return "the connection was closed";
@@ -321,12 +320,8 @@ private:
     }
 
     error lost_during_setup(kind step) {
-        if (aborted_) return *aborted_;
+        if (aborted_) return *aborted_;  // the owner's timer ended the set-up (hiredis's own timers are never armed)
         const tls_options& options = tls_shared_->options;
-        if (context_ != nullptr && context_->c.err == REDIS_ERR_TIMEOUT)
-            return error(error_kind::timeout, route_ + ": the TCP connect did not complete within connect_timeout (" +
-                                                  std::to_string(options.connect_timeout.count()) +
-                                                  " ms); check that the node is up and reachable from here.");
         if (step != kind::ping)
             return error(error_kind::connect, "lost the connection to " + to_string(target_.reported) + " while sending " +
                                                   (step == kind::auth ? "AUTH" : "READONLY") + ": " + why_lost());
