@@ -247,9 +247,15 @@ private:
     }
     void start(async_call* c, int slot, const call_options& call, async_callback done) {
         const auto now = clock::now();
+        try {
+            c->state = core_.start(slot, c->text(), call, now);
+        } catch (const error& e) {  // refused before sending (a bad option, SUBSCRIBE, ...): nothing was sent
+            calls_.release(c);
+            if (done) invoke(done, outcome(e));
+            return;
+        }
         c->callback = std::move(done);
         c->seq = ++next_seq_;
-        c->state = core_.start(slot, c->text(), call, now);
         ++pending_;
         calls_.track_deadline(c, call.deadline.has_value());
         if (!timer_armed_ || c->state.deadline < timer_at_) arm(c->state.deadline);

@@ -9,9 +9,11 @@
 #include <addrmap/address.hpp>
 #include <addrmap/cluster_options.hpp>
 #include <addrmap/command_safety.hpp>
+#include <addrmap/detail/connection_state_commands.hpp>
 #include <addrmap/detail/handles.hpp>
 #include <addrmap/detail/policy_errors.hpp>
 #include <addrmap/detail/quote.hpp>
+#include <addrmap/detail/reply_rules.hpp>
 #include <addrmap/error.hpp>
 #include <addrmap/slot.hpp>
 #include <addrmap/tls.hpp>
@@ -232,6 +234,11 @@ public:
         refresh_in_flight_ = false;
     }
     void request_refresh() noexcept { refresh_wanted_ = true; }
+    /// Before a call to a node chosen from the map (a scan's slot owner, a fan-out's masters): true when the map
+    /// should be read first — none yet, or a node was found down or lost since (a fixed-node call that failed
+    /// marks it so, like any other), within the rate limit. Keyed calls ask next(); fixed-node calls never
+    /// refresh by themselves, since they go where the caller said.
+    bool refresh_before_choosing_nodes(clock::time_point now) const noexcept { return refresh_due(now); }
     /// A refresh ended with no view installed; `first_error` is the first node's error. While no topology
     /// was ever installed, an error that would repeat on every try (certificate, policy, configuration:
     /// not connect or timeout) ends calls waiting for the topology at once instead of at their deadline.
@@ -389,8 +396,10 @@ public:
     /// When a call started at `now` with the default deadline must end (the end of time if that overflows).
     clock::time_point deadline_from(clock::time_point now) const noexcept { return saturating_add(now, deadline_); }
 
-    /// A call of `command` (RESP, owned by the caller) for `slot` (-1: any master).
+    /// A call of `command` (RESP, owned by the caller) for `slot` (-1: any master). Throws error{config}
+    /// for a command that would change the shared connection's state (SUBSCRIBE, MONITOR, HELLO, ...).
     call_state start(int slot, std::string_view command, const call_options& options, clock::time_point now) const {
+        if (auto refused = detail::refuse_connection_state_command(command)) throw std::move(*refused);
         call_state c;
         c.slot = slot;
         c.command = command;
@@ -488,41 +497,21 @@ public:
         c.asking = false;
         if (reply.type != REDIS_REPLY_ERROR || c.fixed_node != no_node) return core_verdict::done;
         const std::string_view text(reply.str, reply.len);
-        std::optional<redirect> r;
-        try {
-            r = parse_redirect(text);
-        } catch (const error& e) {
-            return fail(c, detail::with_context(e, "reply from " + reporter_name(from)));
-        }
-        if (r) {
-            if (++c.redirects > max_redirects_)
-                return fail(c, error(error_kind::redirect_limit,
-                                     "gave up on " + name_of(c) + " after " + std::to_string(max_redirects_) +
-                                         " redirects for slot " + std::to_string(c.slot) + "; last: " +
-                                         detail::quoted(text, 200) + " from " + reporter_name(from)));
-            const char* word = r->type == redirect::kind::moved ? "MOVED" : "ASK";
-            node_id target = no_node;
+        const detail::error_reply_meaning meaning = detail::meaning_of_error(text, c.command, c.repeat_policy);
+        if (meaning == detail::error_reply_meaning::reply) return core_verdict::done;
+        if (meaning == detail::error_reply_meaning::redirect) {
+            std::optional<redirect> r;
+            const bool must_match = detail::redirect_slot_must_match(c.command);
             try {
-                target = node_for(resolve_unknown(r->target, from), node_role::master, word, from);
+                r = parse_redirect(text);
             } catch (const error& e) {
-                return fail(c, e);
+                if (must_match) return core_verdict::done;  // the script's own text, not the server's
+                return fail(c, detail::with_context(e, "reply from " + reporter_name(from)));
             }
-            if (r->type == redirect::kind::moved) {
-                ++stats_.moved;
-                owners_[r->slot] = target;
-                nodes_[target]->in_topology = true;
-                nodes_[target]->role = node_role::master;
-                note_moved(r->slot, target);
-                refresh_wanted_ = true;
-            } else {
-                ++stats_.ask;
-                c.asking = true;
-            }
-            c.target = target;
-            // While a slot changes hands, source and target can briefly point at each other: back off
-            // after the first few redirects instead of spinning through the limit.
-            if (c.redirects > 2) schedule_backoff(c, now);
-            return core_verdict::retry;
+            // A script may have run and written "MOVED ..." itself: only a redirect for its own slot is the
+            // server's (it checks the keys before running anything); any other is the caller's reply.
+            if (must_match && (c.slot < 0 || r->slot != c.slot)) return core_verdict::done;
+            return follow(c, from, *r, text, now);
         }
         const auto refused = [&](std::uint64_t& counter, bool refresh) {
             ++counter;
@@ -531,13 +520,17 @@ public:
             schedule_backoff(c, now);
             return core_verdict::retry;
         };
+        const detail::refusal why = detail::refusal_of(text);
         if (exists(from) && nodes_[from]->role == node_role::replica &&
-            (starts_with(text, "LOADING") || starts_with(text, "MASTERDOWN")))
+            (why == detail::refusal::loading || why == detail::refusal::masterdown))
             set_replica_aside(from, detail::quoted(text, 200), now);
-        if (starts_with(text, "TRYAGAIN")) return refused(stats_.tryagain, false);
-        if (starts_with(text, "CLUSTERDOWN")) return refused(stats_.clusterdown, true);
-        if (starts_with(text, "LOADING") || starts_with(text, "MASTERDOWN")) return refused(stats_.loading, true);
-        return core_verdict::done;
+        switch (why) {
+            case detail::refusal::tryagain: return refused(stats_.tryagain, false);
+            case detail::refusal::clusterdown: return refused(stats_.clusterdown, true);
+            case detail::refusal::loading:
+            case detail::refusal::masterdown: return refused(stats_.loading, true);
+            default: return core_verdict::done;
+        }
     }
 
     /// Nothing of `c` was written to `node`: the connect (DNS, TCP, TLS, AUTH) failed, or the write
@@ -648,6 +641,38 @@ public:
     static constexpr std::chrono::milliseconds replica_retry_interval{1000};
 
 private:
+    /// Follows a parsed MOVED (the slot's owner changed: the map learns it) or ASK (this send only).
+    core_verdict follow(call_state& c, node_id from, const redirect& r, std::string_view text, clock::time_point now) {
+        if (++c.redirects > max_redirects_)
+            return fail(c, error(error_kind::redirect_limit,
+                                 "gave up on " + name_of(c) + " after " + std::to_string(max_redirects_) +
+                                     " redirects for slot " + std::to_string(c.slot) + "; last: " +
+                                     detail::quoted(text, 200) + " from " + reporter_name(from)));
+        const char* word = r.type == redirect::kind::moved ? "MOVED" : "ASK";
+        node_id target = no_node;
+        try {
+            target = node_for(resolve_unknown(r.target, from), node_role::master, word, from);
+        } catch (const error& e) {
+            return fail(c, e);
+        }
+        if (r.type == redirect::kind::moved) {
+            ++stats_.moved;
+            owners_[r.slot] = target;
+            nodes_[target]->in_topology = true;
+            nodes_[target]->role = node_role::master;
+            note_moved(r.slot, target);
+            refresh_wanted_ = true;
+        } else {
+            ++stats_.ask;
+            c.asking = true;
+        }
+        c.target = target;
+        // While a slot changes hands, source and target can briefly point at each other: back off
+        // after the first few redirects instead of spinning through the limit.
+        if (c.redirects > 2) schedule_backoff(c, now);
+        return core_verdict::retry;
+    }
+
     /// Where a replica-eligible read of a slot owned by `master` goes: the next usable replica
     /// (round robin), else the master (replica_preferred) or no_node (replica: the caller waits).
     node_id read_node(call_state& c, node_id master, clock::time_point now) {
@@ -807,10 +832,6 @@ private:
         return error(error_kind::timeout, text);
     }
 
-    static bool starts_with(std::string_view text, std::string_view word) noexcept {
-        return text.substr(0, word.size()) == word && (text.size() == word.size() || text[word.size()] == ' ');
-    }
-
     mapper map_;
     std::chrono::milliseconds deadline_;
     int max_redirects_;
@@ -870,6 +891,20 @@ std::vector<node_info> node_table(const cluster_core& core, Handshake handshake)
         return a.reported.port < b.reported.port;
     });
     return out;
+}
+
+/// Reads the topology before choosing nodes from it when none is installed, or when a node was found down or
+/// lost since the last read (cluster_core::refresh_before_choosing_nodes): a scan or fan-out after a failover
+/// then goes to the new master instead of spending its deadline on the dead one. A failed refresh throws only
+/// when there is no map at all; otherwise the current map is used (the failure is the next call's to report).
+template <class Cluster>
+void refresh_if_due(Cluster& cluster) {
+    if (!cluster.core().refresh_before_choosing_nodes(std::chrono::steady_clock::now())) return;
+    try {
+        cluster.refresh();
+    } catch (const error&) {
+        if (!cluster.core().has_topology()) throw;
+    }
 }
 
 }  // namespace addrmap

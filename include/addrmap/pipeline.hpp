@@ -4,6 +4,7 @@
 
 #include <addrmap/command_safety.hpp>
 #include <addrmap/detail/command.hpp>
+#include <addrmap/detail/connection_state_commands.hpp>
 #include <addrmap/detail/handles.hpp>
 #include <addrmap/error.hpp>
 #include <addrmap/slot.hpp>
@@ -52,19 +53,23 @@ class basic_cluster;
 /// Commands to send together; execute() returns one outcome per command, in the order added.
 class pipeline {
 public:
-    /// hiredis printf-style format (%s, %b, %d, ...); `key` picks the slot.
+    /// hiredis printf-style format (%s, %b, %d, ...); `key` picks the slot. Throws error{config} for a command
+    /// that would change the shared connection's state (SUBSCRIBE, MONITOR, HELLO, ...).
     void add(std::string_view key, const char* format, ...) {
         va_list ap;
         va_start(ap, format);
         const detail::raw_command raw = detail::format_raw(format, ap);
         va_end(ap);
         std::string cmd = detail::to_command(raw, format);
+        if (auto refused = detail::refuse_connection_state_command(cmd)) throw std::move(*refused);
         entries_.push_back({static_cast<int>(key_slot(key)), std::move(cmd), repeat::by_table});
     }
     /// One argument per element; the first is the command name; `key` picks the slot. `policy` says
     /// whether this entry may be sent again after it may have run (default: the shipped table).
     void add_argv(std::string_view key, const std::vector<std::string_view>& args, repeat policy = repeat::by_table) {
-        entries_.push_back({static_cast<int>(key_slot(key)), detail::format_argv(args), policy});
+        std::string cmd = detail::format_argv(args);
+        if (auto refused = detail::refuse_connection_state_command(cmd)) throw std::move(*refused);
+        entries_.push_back({static_cast<int>(key_slot(key)), std::move(cmd), policy});
     }
     std::size_t size() const noexcept { return entries_.size(); }
     bool empty() const noexcept { return entries_.empty(); }

@@ -6,8 +6,10 @@
 #include <addrmap/command_keys.hpp>
 #include <addrmap/command_safety.hpp>
 #include <addrmap/detail/command.hpp>
+#include <addrmap/detail/connection_state_commands.hpp>
 #include <addrmap/detail/handles.hpp>
 #include <addrmap/detail/quote.hpp>
+#include <addrmap/detail/reply_rules.hpp>
 #include <addrmap/error.hpp>
 #include <addrmap/pipeline.hpp>
 #include <addrmap/tls.hpp>
@@ -26,14 +28,13 @@ namespace addrmap {
 
 namespace detail {
 
-/// The replies that mean "this node does not serve the slot right now" (MOVED, ASK) or "not now" (TRYAGAIN,
-/// CLUSTERDOWN). Outside a transaction the core follows or retries them; inside one they end it.
+/// The replies that mean "this node does not serve the slot right now" (MOVED, ASK) or "not now" (the refusals
+/// of reply_rules.hpp a call is retried after). Outside a transaction the core follows or retries them; inside
+/// one they end it. A step that runs a script may have written such text itself: run_now() asks first.
 inline bool is_cluster_refusal(const redisReply& reply) noexcept {
     if (reply.type != REDIS_REPLY_ERROR || reply.str == nullptr) return false;
     const std::string_view text(reply.str, reply.len);
-    for (std::string_view word : {"MOVED ", "ASK ", "TRYAGAIN", "CLUSTERDOWN"})
-        if (text.substr(0, word.size()) == word) return true;
-    return false;
+    return looks_like_redirect(text) || retries_calls(refusal_of(text));
 }
 
 /// The error that ends a transaction whose step met a redirect or refusal. I/O-free, unit-tested.
@@ -239,6 +240,8 @@ private:
             if (detail::iequals_ascii(argv[0], word))
                 throw error(error_kind::config, std::string(word) + " is sent by the transaction itself: queue commands "
                                                                     "with queue(), then call exec() or discard()");
+        // WATCH and UNWATCH are the transaction's own; the rest of the list would outlive it on the connection.
+        if (auto refused = detail::refuse_connection_state_command(cmd, {"WATCH", "UNWATCH"})) throw std::move(*refused);
         const int slot = command_slot(argv);
         if (slot >= 0 && slot != slot_) {
             std::string keys;
@@ -282,7 +285,7 @@ private:
                                                          why + ": it may or may not have run; the transaction ended");
         }
         reply_ptr reply(static_cast<redisReply*>(raw));
-        if (detail::is_cluster_refusal(*reply)) {
+        if (detail::is_cluster_refusal(*reply) && !detail::writes_its_own_errors(cmd)) {
             end_broken();  // the WATCHes it holds are no use: close rather than clean up
             tell_moved(*reply);
             throw detail::transaction_moved_error(slot_, node_, detail::quoted(name, 40), *reply, false);

@@ -5,6 +5,7 @@
 #include <addrmap/detail/handles.hpp>
 #include <addrmap/detail/policy_errors.hpp>
 #include <addrmap/detail/quote.hpp>
+#include <addrmap/detail/reply_rules.hpp>
 #include <addrmap/error.hpp>
 #include <addrmap/topology.hpp>
 
@@ -14,13 +15,9 @@
 
 namespace addrmap::detail {
 
-/// A node that cannot answer right now (still loading, not authenticated, ...): asking it CLUSTER
-/// SLOTS instead would fail the same way, so the refresh moves on to another node.
-inline bool is_transient_refusal(std::string_view text) noexcept {
-    for (std::string_view word : {"LOADING", "NOAUTH", "MASTERDOWN", "BUSY", "TRYAGAIN", "CLUSTERDOWN"})
-        if (text.substr(0, word.size()) == word) return true;
-    return false;
-}
+/// A node that cannot answer right now (any refusal of reply_rules.hpp: still loading, not authenticated,
+/// ...): asking it CLUSTER SLOTS instead would fail the same way, so the refresh moves on to another node.
+inline bool is_transient_refusal(std::string_view text) noexcept { return refusal_of(text) != refusal::none; }
 
 /// The view in a CLUSTER SHARDS reply from `node` (its reported address, for messages). std::nullopt:
 /// ask CLUSTER SLOTS instead — the server has no SHARDS (Redis < 7: `lacks_shards` is set, so the driver
