@@ -304,7 +304,7 @@ private:
         if (!link.send(c, c->text(), d.asking)) return false;
         core_.on_send(c->state);
         ++core_.stats().round_trips;
-        calls_.sent(c->state.slot);
+        calls_.sent(c, &link);
         c->in_flight = true;
         c->sent_to = d.node;
         c->sent_on = &link;
@@ -444,6 +444,13 @@ private:
                 return false;
             }
             c->waiting_for = no_node;
+            if (!c->state.replica_read && calls_.out_on_another_link(slot, link) && now < c->state.deadline) {
+                // An older call of the slot is still out elsewhere (the old owner, a connection being replaced):
+                // sent now, this one could run first. Wait until the older ones are back.
+                calls_.hold(slot);
+                wake_at_ = std::min(wake_at_, c->state.deadline);
+                return false;
+            }
             if (send_on(*link, c, d)) return true;
             conns_[d.node].link = nullptr;
         }
@@ -612,7 +619,7 @@ private:
         reply_ptr reply(raw);
         auto* c = static_cast<async_call*>(tag);
         c->in_flight = false;
-        if (c->refresh_attempt == 0 && calls_.came_back(c->state.slot))
+        if (c->refresh_attempt == 0 && calls_.came_back(c))
             request_pump();  // every older call of the slot is back: the queue may move
         if (c->refresh_attempt != 0) {
             const std::uint64_t attempt = c->refresh_attempt;

@@ -12,6 +12,7 @@
 #include <addrmap/detail/command.hpp>
 #include <addrmap/detail/handles.hpp>
 #include <addrmap/detail/resolve.hpp>
+#include <addrmap/detail/slot_order.hpp>
 #include <addrmap/detail/topology_reply.hpp>
 #include <addrmap/error.hpp>
 #include <addrmap/pipeline.hpp>
@@ -541,6 +542,17 @@ private:
         // retried SET k 1 could run after the SET k 2 added behind it, whose backoff happened to end first).
         std::bitset<slot_count> held_slots;
         const auto held = [&](int slot) { return slot >= 0 && held_slots.test(static_cast<std::size_t>(slot)); };
+        // And the per-slot order rule (slot_order.hpp) within the wave: an entry of a slot whose older entry goes
+        // to another node in this wave (an ASK target, a MOVED's new owner) waits for the next wave, since the
+        // two nodes run their shares at the same time. Every entry counted is back when the wave ends.
+        std::vector<int> ordered_slots;
+        struct all_back {
+            detail::slot_order& order;
+            std::vector<int>& slots;
+            ~all_back() {
+                for (int slot : slots) order.back(slot);
+            }
+        } back_at_exit{wave_order_, ordered_slots};
         for (std::size_t i : pending) {
             call_state& c = calls[i];
             if (held(c.slot)) {
@@ -557,6 +569,16 @@ private:
                     again.push_back(i);
                     continue;
                 case core_decision::kind::send: break;
+            }
+            if (!c.replica_read && c.slot >= 0) {
+                if (wave_order_.must_wait(c.slot, d.node)) {
+                    held_slots.set(static_cast<std::size_t>(c.slot));
+                    again.push_back(i);
+                    continue;
+                }
+                ordered_slots.reserve(pending.size());
+                ordered_slots.push_back(c.slot);
+                wave_order_.out(c.slot, d.node);
             }
             auto g = std::find_if(groups.begin(), groups.end(), [&](const group& x) { return x.node == d.node; });
             if (g == groups.end()) {
@@ -706,6 +728,7 @@ private:
     tls_context tls_;
     cluster_core core_;
     std::vector<std::optional<tls_connection>> links_;  // by node_id
+    detail::slot_order wave_order_;  // a pipeline wave's entries per slot and node (empty between waves)
     bool no_cluster_shards_ = false;
 };
 

@@ -4,6 +4,7 @@
 
 #include <addrmap/cluster_core.hpp>
 #include <addrmap/detail/command.hpp>
+#include <addrmap/detail/slot_order.hpp>
 #include <addrmap/pipeline.hpp>
 #include <addrmap/slot.hpp>
 
@@ -43,6 +44,7 @@ struct async_call {
     node_id sent_to = no_node;
     async_link* sent_on = nullptr;      // valid while in_flight (a link answers every command before it goes)
     bool in_flight = false;
+    bool ordered = false;   // counted by the per-slot order rule while in flight (not a replica read)
     bool in_waiting = false;
     bool finished = false;  // the callback ran; a reply still to come is dropped
     bool live = false;      // in the deadline structures
@@ -144,22 +146,35 @@ public:
 
     // ---- calls out per slot, and slots holding their queue until the older calls are back -------------
 
-    void sent(int slot) noexcept {
-        if (slot >= 0) ++out_in_slot_[static_cast<std::size_t>(slot)];
+    /// `c` was handed to `link` (the per-slot order rule counts it unless a replica may serve it).
+    void sent(async_call* c, const async_link* link) {
+        const int slot = c->state.slot;
+        if (slot < 0) return;
+        ++out_in_slot_[static_cast<std::size_t>(slot)];
+        c->ordered = !c->state.replica_read;
+        if (c->ordered) order_.out(slot, reinterpret_cast<slot_order::channel>(link));
     }
-    /// A call of `slot` came back (reply or loss). True when the slot was holding and is now clear.
-    bool came_back(int slot) noexcept {
+    /// `c` came back (reply or loss). True when its slot was holding and is now clear.
+    bool came_back(const async_call* c) noexcept {
+        const int slot = c->state.slot;
         if (slot < 0) return false;
         const auto s = static_cast<std::size_t>(slot);
+        if (c->ordered) order_.back(slot);
         if (--out_in_slot_[s] != 0 || !holding_[s]) return false;
         holding_[s] = false;
         return true;
     }
-    /// A call of `slot` is to be sent again while other calls of it are out: hold the slot's queue until they
-    /// are back, so none of them is sent after a newer call.
-    void hold_behind_calls_out(int slot) noexcept {
+    /// slot_order.hpp's rule: true when a call of `slot` must not go on `link` yet.
+    bool out_on_another_link(int slot, const async_link* link) const noexcept {
+        return order_.must_wait(slot, reinterpret_cast<slot_order::channel>(link));
+    }
+    /// Hold the slot's queue until every call of it out now is back.
+    void hold(int slot) noexcept {
         if (slot >= 0 && out_in_slot_[static_cast<std::size_t>(slot)] > 0) holding_[static_cast<std::size_t>(slot)] = true;
     }
+    /// A call of `slot` is to be sent again while other calls of it are out: hold the slot's queue until they
+    /// are back, so none of them is sent after a newer call.
+    void hold_behind_calls_out(int slot) noexcept { hold(slot); }
     bool draining(int slot) const noexcept { return slot >= 0 && holding_[static_cast<std::size_t>(slot)]; }
 
 private:
@@ -170,6 +185,7 @@ private:
     queue waiting_;
     std::vector<std::uint32_t> waiting_in_slot_ = std::vector<std::uint32_t>(slot_count, 0);
     std::vector<std::uint32_t> out_in_slot_ = std::vector<std::uint32_t>(slot_count, 0);
+    slot_order order_;
     std::vector<bool> holding_ = std::vector<bool>(slot_count, false);
 };
 

@@ -1,0 +1,116 @@
+// tests/async/async_slot_order.cpp — the per-slot order rule on the live TLS cluster: a slot moved to a new owner
+// while its old owner is frozen (SIGSTOP) with a write out to it; a newer write of the key never runs first.
+#include "admin_connection.hpp"
+#include "async_support.hpp"
+#include "reshard_support.hpp"
+#include "stopped_node.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <iostream>
+#include <string>
+#include <vector>
+
+using namespace addrmap;
+
+namespace {
+
+std::string id_of(std::uint16_t port) {
+    live::admin_connection admin(port);
+    auto id = admin.run("CLUSTER MYID");
+    return std::string(id->str, id->len);
+}
+
+/// Moves `slot` from `from` to `to` as redis-cli --cluster reshard does; "" or the reason it failed.
+std::string move_slot(std::uint16_t slot, const live::master_ref& from, const live::master_ref& to,
+                      const std::vector<std::uint16_t>& ports) {
+    std::atomic<bool> failed{false};
+    std::string why;
+    live::migrate_slots({slot}, from, to, ports, failed, why);
+    return failed ? why : std::string();
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(async_slot_order)
+
+// What was seen: slot S moved from X to Y, X stopped; SET k 1 went to X; an ordinary MOVED elsewhere refreshed the
+// map; SET k 2 went straight to Y and ran; X resumed, answered MOVED, and SET k 1 ran after it: GET k gave 1.
+// Both orders: the refresh installed before SET k 2 is made (it must wait for SET k 1), and SET k 2 made before
+// the refresh (it follows SET k 1 on X's connection).
+BOOST_AUTO_TEST_CASE(a_newer_write_of_a_slot_waits_for_an_older_one_still_out_to_the_old_owner) {
+    for (const bool refresh_first : {true, false}) {
+        BOOST_TEST_CONTEXT((refresh_first ? "the refresh installs before SET k 2" : "SET k 2 is made before the refresh")) {
+            live::libevent_fixture loop;
+            cluster_options options = live::async_options({live::seed_by_name()});
+            options.refresh_min_interval = std::chrono::milliseconds(1);  // the MOVED refreshes at once
+            options.tls.command_timeout = std::chrono::milliseconds(10000);  // X's stall is not cut short
+            ip_to_hostname_async_cluster cluster(options, loop.binding(), ip_to_hostname("localhost"));
+            const std::string connect_error = live::connect_and_wait(loop, cluster);
+            BOOST_TEST_REQUIRE(connect_error.empty(), connect_error);
+            const auto masters = live::masters(cluster);
+            BOOST_TEST_REQUIRE(masters.size() == 3u);
+            std::vector<std::uint16_t> ports;
+            for (const auto& m : masters) ports.push_back(m.reported.port);
+            const live::master_ref x{masters[0].reported.port, id_of(masters[0].reported.port)};
+            const live::master_ref y{masters[1].reported.port, id_of(masters[1].reported.port)};
+            const live::master_ref z{masters[2].reported.port, id_of(masters[2].reported.port)};
+            const auto s = static_cast<std::uint16_t>(masters[0].slots.front().first);   // X's: the ordered key
+            const auto s3 = static_cast<std::uint16_t>(masters[2].slots.front().first);  // Z's: the ordinary MOVED
+            const std::string k = "{" + live::tag_for_slot(s) + "}order-k";
+            const std::string k3 = "{" + live::tag_for_slot(s3) + "}order-k3";
+            // The cluster's map still says X owns S and Z owns S3 (no refresh_interval): move both to Y.
+            BOOST_TEST_REQUIRE(move_slot(s, x, y, ports).empty());
+            BOOST_TEST_REQUIRE(move_slot(s3, z, y, ports).empty());
+
+            std::vector<std::string> order;  // callbacks, as they ran
+            std::string set1, set2, get3;
+            std::uint64_t refreshes_before = cluster.stats().refreshes;
+            bool set2_before_resume = false;
+            {
+                live::stopped_node frozen(x.port);
+                cluster.command(k, [&](outcome o) {
+                    set1 = o ? std::string(o->str, o->len) : o.failure()->what();
+                    order.push_back("SET k 1");
+                }, "SET %s 1", k.c_str());
+                const auto issue_set2 = [&] {
+                    cluster.command(k, [&](outcome o) {
+                        set2 = o ? std::string(o->str, o->len) : o.failure()->what();
+                        order.push_back("SET k 2");
+                    }, "SET %s 2", k.c_str());
+                };
+                if (!refresh_first) issue_set2();
+                cluster.command(k3, [&](outcome o) { get3 = o ? "answered" : o.failure()->what(); }, "GET %s", k3.c_str());
+                BOOST_TEST_REQUIRE(loop.run_until([&] { return !get3.empty() && cluster.stats().refreshes > refreshes_before; },
+                                                  std::chrono::milliseconds(5000)));
+                BOOST_TEST(get3 == "answered");
+                BOOST_TEST(cluster.stats().moved >= 1u);
+                if (refresh_first) issue_set2();
+                // A correct client cannot answer SET k 2 while SET k 1 is out to frozen X: give a wrong one time to.
+                loop.run_until([&] { return !set2.empty(); }, std::chrono::milliseconds(300));
+                set2_before_resume = !set2.empty();
+                BOOST_TEST_REQUIRE(frozen.resume());
+            }
+            BOOST_TEST(!set2_before_resume, "SET k 2 was answered while SET k 1 was still out to the old owner");
+            BOOST_TEST_REQUIRE(loop.run_until([&] { return !set1.empty() && !set2.empty(); }));
+            BOOST_TEST(set1 == "OK");
+            BOOST_TEST(set2 == "OK");
+            BOOST_TEST_REQUIRE(order.size() == 2u);
+            BOOST_TEST(order[0] == "SET k 1");
+            std::string value;
+            cluster.command(k, [&](outcome o) { value = o && o->str ? std::string(o->str, o->len) : "?"; }, "GET %s", k.c_str());
+            BOOST_TEST_REQUIRE(loop.run_until([&] { return !value.empty(); }));
+            BOOST_TEST(value == "2");
+            std::cout << "async slot order (" << (refresh_first ? "refresh first" : "SET k 2 first") << "): GET k = "
+                      << value << "; MOVED " << cluster.stats().moved << ", refreshes " << cluster.stats().refreshes
+                      << ", retries " << cluster.stats().retries << "\n";
+            // Put the slots back for the tests that follow.
+            BOOST_TEST(move_slot(s, y, x, ports).empty());
+            BOOST_TEST(move_slot(s3, y, z, ports).empty());
+        }
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
