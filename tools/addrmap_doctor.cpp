@@ -5,6 +5,7 @@
 #include <addrmap/addrmap.hpp>
 #include <addrmap/detail/quote.hpp>
 #include <addrmap/detail/ssl_handles.hpp>
+#include <addrmap/detail/topology_reply.hpp>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -457,20 +458,33 @@ addrmap::reply_ptr ask(redisContext* context, const char* command, const node_ad
     return reply;
 }
 
-/// CLUSTER SHARDS, or CLUSTER SLOTS when the server refuses it (Redis < 7, or an ACL user allowed only SLOTS),
-/// as basic_cluster asks.
+/// CLUSTER SHARDS, or CLUSTER SLOTS when the server has no SHARDS (Redis < 7) or refuses it for another reason (an
+/// ACL user allowed only SLOTS), by the drivers' own rules (detail/topology_reply.hpp): a node that refuses for now
+/// (LOADING, BUSY, MASTERDOWN, ...) is reported as such, not asked SLOTS, and the next seed is tried.
 topology_read read_topology(redisContext* context, const node_address& seed) {
+    const std::string name = "seed " + addrmap::to_string(seed);
+    const auto needs_auth = [&](const redisReply& reply, const char* command) {
+        if (reply.type != REDIS_REPLY_ERROR ||
+            addrmap::detail::refusal_of(std::string_view(reply.str, reply.len)) != addrmap::detail::refusal::noauth)
+            return;
+        throw error(error_kind::server, name + " requires AUTH before " + command + " ('" +
+                                            printable(std::string_view(reply.str, reply.len)) + "'): " + password_sources +
+                                            " (and --user for an ACL user)");
+    };
+    bool lacks_shards = false;
     const addrmap::reply_ptr shards = ask(context, "CLUSTER SHARDS", seed);
-    if (shards->type != REDIS_REPLY_ERROR) return {addrmap::parse_cluster_shards(shards.get()), "CLUSTER SHARDS"};
+    needs_auth(*shards, "CLUSTER SHARDS");
+    if (auto layout = addrmap::detail::topology_from_shards(*shards, name, lacks_shards))
+        return {std::move(*layout), "CLUSTER SHARDS"};
     const addrmap::reply_ptr slots = ask(context, "CLUSTER SLOTS", seed);
-    if (slots->type != REDIS_REPLY_ERROR) return {addrmap::parse_cluster_slots(slots.get()), "CLUSTER SLOTS"};
-    const std::string answer = printable(std::string_view(slots->str, slots->len));
-    if (answer.rfind("NOAUTH", 0) == 0)
-        throw error(error_kind::server, "seed " + addrmap::to_string(seed) + " requires AUTH before CLUSTER SLOTS ('" +
-                                            answer + "'): " + password_sources + " (and --user for an ACL user)");
-    throw error(error_kind::topology, "seed " + addrmap::to_string(seed) + " refused CLUSTER SHARDS ('" +
-                                          printable(std::string_view(shards->str, shards->len)) +
-                                          "') and CLUSTER SLOTS ('" + answer + "'); is it a cluster node?");
+    needs_auth(*slots, "CLUSTER SLOTS");
+    if (slots->type == REDIS_REPLY_ERROR && !addrmap::detail::is_transient_refusal(std::string_view(slots->str, slots->len)))
+        throw error(error_kind::topology, name + " refused CLUSTER SHARDS ('" +
+                                              printable(std::string_view(shards->str, shards->len)) +
+                                              "') and CLUSTER SLOTS ('" +
+                                              printable(std::string_view(slots->str, slots->len)) +
+                                              "'); is it a cluster node?");
+    return {addrmap::detail::topology_from_slots(*slots, name), "CLUSTER SLOTS"};
 }
 
 /// cluster_known_nodes from CLUSTER INFO: every node this one knows, including replicas that CLUSTER SHARDS

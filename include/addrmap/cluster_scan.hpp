@@ -193,7 +193,7 @@ public:
     /// Appends the keys of the next slots to `keys`; false (and nothing appended) once every slot was read.
     bool next(std::vector<std::string>& keys) {
         if (cursor_ >= slot_count) return false;
-        if (!cluster_.core().has_topology()) cluster_.refresh();
+        refresh_if_due(cluster_);
         const std::uint32_t step = static_cast<std::uint32_t>(std::min<std::size_t>(options_.slots_per_step, slot_count));
         const std::uint32_t end = std::min<std::uint32_t>(slot_count, cursor_ + step);
         // Group the step's slots by their owner in the client's map, read each group, then ask the owner once

@@ -52,7 +52,7 @@ inline std::vector<node_id> fan_out_nodes(const cluster_core& core, fan_out_to w
 template <class Cluster>
 std::vector<node_outcome> fan_out(Cluster& cluster, const std::vector<std::string_view>& args,
                                   fan_out_to who = fan_out_to::masters, const call_options& call = {}) {
-    if (!cluster.core().has_topology()) cluster.refresh();
+    refresh_if_due(cluster);
     std::vector<node_outcome> out;
     for (node_id id : fan_out_nodes(cluster.core(), who)) {
         if (!cluster.core().exists(id)) continue;  // forgotten by a refresh an earlier node's call made
