@@ -13,6 +13,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace live {
 
@@ -38,6 +39,20 @@ public:
     template <class... Args>
     addrmap::detail::reply_ptr run(const char* format, Args... args) {
         addrmap::detail::reply_ptr reply(static_cast<redisReply*>(redisCommand(context_.get(), format, args...)));
+        if (!reply) throw std::runtime_error(std::string("admin command failed: ") + context_->errstr);
+        return reply;
+    }
+
+    /// Runs a command given as its arguments (binary-safe, no format string); as run(), an error reply is returned.
+    addrmap::detail::reply_ptr run_argv(const std::vector<std::string>& args) {
+        std::vector<const char*> argv;
+        std::vector<std::size_t> lengths;
+        for (const std::string& arg : args) {
+            argv.push_back(arg.data());
+            lengths.push_back(arg.size());
+        }
+        addrmap::detail::reply_ptr reply(static_cast<redisReply*>(
+            redisCommandArgv(context_.get(), static_cast<int>(argv.size()), argv.data(), lengths.data())));
         if (!reply) throw std::runtime_error(std::string("admin command failed: ") + context_->errstr);
         return reply;
     }

@@ -438,30 +438,6 @@ BOOST_AUTO_TEST_CASE(keyless_calls_prefer_a_master_not_known_down) {
     BOOST_TEST((r.core.node(r.core.owner(-1)).role == node_role::master));
 }
 
-BOOST_AUTO_TEST_CASE(the_repeat_table) {
-    const auto safe = [](std::vector<std::string_view> argv) { return is_safe_to_repeat(detail::format_argv(argv)); };
-    BOOST_TEST(safe({"GET", "k"}));
-    BOOST_TEST(safe({"get", "k"}));
-    BOOST_TEST(safe({"SET", "k", "v"}));
-    BOOST_TEST(safe({"SET", "k", "NX", "EX", "10"}));  // "NX" is the value here
-    BOOST_TEST(safe({"SET", "k", "v", "EX", "10"}));
-    BOOST_TEST(!safe({"SET", "k", "v", "NX"}));
-    BOOST_TEST(!safe({"SET", "k", "v", "get"}));
-    BOOST_TEST(!safe({"SET", "k", "v", "XX"}));
-    BOOST_TEST(safe({"DEL", "a", "b"}));
-    BOOST_TEST(safe({"EXPIRE", "k", "10"}));
-    BOOST_TEST(safe({"ZADD", "z", "1", "m"}));
-    BOOST_TEST(!safe({"ZADD", "z", "INCR", "1", "m"}));
-    for (std::string_view unsafe : {"INCR", "INCRBY", "DECR", "APPEND", "LPUSH", "RPUSH", "LPOP", "XADD", "EVAL",
-                                    "EVALSHA", "FCALL", "MULTI", "EXEC", "GETSET", "GETDEL", "HINCRBY", "SPOP",
-                                    "PUBLISH", "SETNX", "RENAME", "LMOVE", "BLPOP", ""})
-        BOOST_TEST(!safe({unsafe, "k", "1"}), unsafe);
-    BOOST_TEST(command_name(detail::format_argv({"hset", "h", "f", "v"})) == "hset");
-    BOOST_TEST(!is_safe_to_repeat("not resp"));
-    BOOST_TEST(!is_safe_to_repeat("*1\r\n$3\r\nGE"));
-}
-
-
 // Review: a MOVED whose target then died blocked every later view ("older than a MOVED") for good.
 BOOST_AUTO_TEST_CASE(a_moved_target_that_cannot_be_reached_no_longer_blocks_views) {
     ready_core r;
