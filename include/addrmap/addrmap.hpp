@@ -14,6 +14,7 @@
 #include <addrmap/policies/first_match.hpp>
 #include <addrmap/slot.hpp>
 #include <addrmap/topology.hpp>
+#include <addrmap/tls_options.hpp>
 #include <addrmap/tls.hpp>
 #include <addrmap/command_safety.hpp>
 #include <addrmap/cluster_options.hpp>

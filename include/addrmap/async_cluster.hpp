@@ -12,6 +12,8 @@
 #include <addrmap/detail/async_calls.hpp>
 #include <addrmap/detail/async_link.hpp>
 #include <addrmap/detail/command.hpp>
+#include <addrmap/detail/handshake_errors.hpp>
+#include <addrmap/detail/mapping_check.hpp>
 #include <addrmap/detail/resolve.hpp>
 #include <addrmap/detail/topology_reply.hpp>
 #include <addrmap/error.hpp>

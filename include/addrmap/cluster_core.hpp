@@ -11,12 +11,13 @@
 #include <addrmap/command_safety.hpp>
 #include <addrmap/detail/connection_state_commands.hpp>
 #include <addrmap/detail/handles.hpp>
+#include <addrmap/detail/mapping_check.hpp>
 #include <addrmap/detail/policy_errors.hpp>
 #include <addrmap/detail/quote.hpp>
 #include <addrmap/detail/reply_rules.hpp>
 #include <addrmap/error.hpp>
 #include <addrmap/slot.hpp>
-#include <addrmap/tls.hpp>
+#include <addrmap/tls_options.hpp>
 #include <addrmap/topology.hpp>
 
 #include <algorithm>

@@ -3,7 +3,7 @@
 #pragma once
 
 #include <addrmap/address.hpp>
-#include <addrmap/tls.hpp>
+#include <addrmap/tls_options.hpp>
 #include <addrmap/topology.hpp>
 
 #include <chrono>

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <addrmap/addrmap.hpp>
+#include <addrmap/detail/mapping_check.hpp>
 
 #include <bitset>
 #include <cstddef>
@@ -148,8 +149,8 @@ bool accepted(F&& f, std::initializer_list<addrmap::error_kind> kinds) {
 
 /// One host grammar: every place a host enters (classify_host, parse_ip, the config and redirect address
 /// parsers, MOVED/ASK, the CIDR parser, the table grammar, CLUSTER SLOTS, allowed_names, the shipped
-/// policies and tls.hpp's check_mapping) gives the same answer about `text` as a host. The disagreement
-/// between two of them (a NUL hidden from one parser) is the bug class this target exists for.
+/// policies and check_mapping in detail/mapping_check.hpp) gives the same answer about `text` as a host. The
+/// disagreement between two of them (a NUL hidden from one parser) is the bug class this target exists for.
 inline void host(std::string_view text) {
     using addrmap::host_kind;
     const host_kind kind = addrmap::classify_host(text);

@@ -4,6 +4,7 @@
 
 #include <addrmap/addrmap.hpp>
 #include <addrmap/detail/cidr.hpp>
+#include <addrmap/detail/mapping_check.hpp>
 #include <addrmap/detail/table_grammar.hpp>
 
 #include <boost/test/unit_test.hpp>

@@ -5,12 +5,17 @@
 #include <addrmap/address.hpp>
 #include <addrmap/detail/command.hpp>
 #include <addrmap/detail/handles.hpp>
+#include <addrmap/detail/handshake_errors.hpp>
+#include <addrmap/detail/peer_verification.hpp>
 #include <addrmap/detail/quote.hpp>
 #include <addrmap/detail/sigpipe.hpp>
 #include <addrmap/detail/ssl_handles.hpp>
+#include <addrmap/detail/tls_dial.hpp>
+#include <addrmap/detail/tls_link_state.hpp>
+#include <addrmap/detail/tls_session_cache.hpp>
 #include <addrmap/error.hpp>
 #include <addrmap/event_loop.hpp>
-#include <addrmap/tls.hpp>
+#include <addrmap/tls_options.hpp>
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis_ssl.h>

@@ -1,5 +1,5 @@
 // addrmap/detail/sigpipe.hpp — keeps a write to a dead node from killing the process with SIGPIPE.
-// OpenSSL's stock socket BIO writes with write(2) (no MSG_NOSIGNAL): tls.hpp blocks SIGPIPE around the handshake.
+// OpenSSL's stock socket BIO writes with write(2) (no MSG_NOSIGNAL): both dialers block SIGPIPE while it is in use.
 #pragma once
 
 #include <cerrno>
