@@ -5,7 +5,7 @@
 #include <addrmap/addrmap.hpp>
 #include <addrmap/detail/quote.hpp>
 #include <addrmap/detail/ssl_handles.hpp>
-#include <addrmap/detail/topology_reply.hpp>
+#include <addrmap/detail/topology_refresh.hpp>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -459,32 +459,27 @@ addrmap::reply_ptr ask(redisContext* context, const char* command, const node_ad
 }
 
 /// CLUSTER SHARDS, or CLUSTER SLOTS when the server has no SHARDS (Redis < 7) or refuses it for another reason (an
-/// ACL user allowed only SLOTS), by the drivers' own rules (detail/topology_reply.hpp): a node that refuses for now
+/// ACL user allowed only SLOTS): the drivers' own query (detail/topology_refresh.hpp), so a node that refuses for now
 /// (LOADING, BUSY, MASTERDOWN, ...) is reported as such, not asked SLOTS, and the next seed is tried.
 topology_read read_topology(redisContext* context, const node_address& seed) {
     const std::string name = "seed " + addrmap::to_string(seed);
-    const auto needs_auth = [&](const redisReply& reply, const char* command) {
-        if (reply.type != REDIS_REPLY_ERROR ||
-            addrmap::detail::refusal_of(std::string_view(reply.str, reply.len)) != addrmap::detail::refusal::noauth)
-            return;
-        throw error(error_kind::server, name + " requires AUTH before " + command + " ('" +
-                                            printable(std::string_view(reply.str, reply.len)) + "'): " + password_sources +
-                                            " (and --user for an ACL user)");
-    };
     bool lacks_shards = false;
-    const addrmap::reply_ptr shards = ask(context, "CLUSTER SHARDS", seed);
-    needs_auth(*shards, "CLUSTER SHARDS");
-    if (auto layout = addrmap::detail::topology_from_shards(*shards, name, lacks_shards))
-        return {std::move(*layout), "CLUSTER SHARDS"};
-    const addrmap::reply_ptr slots = ask(context, "CLUSTER SLOTS", seed);
-    needs_auth(*slots, "CLUSTER SLOTS");
-    if (slots->type == REDIS_REPLY_ERROR && !addrmap::detail::is_transient_refusal(std::string_view(slots->str, slots->len)))
-        throw error(error_kind::topology, name + " refused CLUSTER SHARDS ('" +
-                                              printable(std::string_view(shards->str, shards->len)) +
-                                              "') and CLUSTER SLOTS ('" +
-                                              printable(std::string_view(slots->str, slots->len)) +
-                                              "'); is it a cluster node?");
-    return {addrmap::detail::topology_from_slots(*slots, name), "CLUSTER SLOTS"};
+    addrmap::detail::node_topology_query query(lacks_shards);
+    std::string shards_refusal;
+    while (true) {
+        const addrmap::reply_ptr reply = ask(context, query.name(), seed);
+        const bool refused = reply->type == REDIS_REPLY_ERROR;
+        const std::string_view text = refused ? std::string_view(reply->str, reply->len) : std::string_view();
+        if (refused && addrmap::detail::refusal_of(text) == addrmap::detail::refusal::noauth)
+            throw error(error_kind::server, name + " requires AUTH before " + query.name() + " ('" + printable(text) +
+                                                "'): " + password_sources + " (and --user for an ACL user)");
+        if (refused && query.asking_slots() && !shards_refusal.empty() && !addrmap::detail::is_transient_refusal(text))
+            throw error(error_kind::topology, name + " refused CLUSTER SHARDS ('" + shards_refusal +
+                                                  "') and CLUSTER SLOTS ('" + printable(text) + "'); is it a cluster node?");
+        if (refused && !query.asking_slots()) shards_refusal = printable(text);
+        if (query.on_reply(*reply, name) == addrmap::detail::node_topology_query::result::view)
+            return {std::move(query.view()), query.name()};
+    }
 }
 
 /// cluster_known_nodes from CLUSTER INFO: every node this one knows, including replicas that CLUSTER SHARDS

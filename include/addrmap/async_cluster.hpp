@@ -15,7 +15,7 @@
 #include <addrmap/detail/handshake_errors.hpp>
 #include <addrmap/detail/mapping_check.hpp>
 #include <addrmap/detail/resolve.hpp>
-#include <addrmap/detail/topology_reply.hpp>
+#include <addrmap/detail/topology_refresh.hpp>
 #include <addrmap/error.hpp>
 #include <addrmap/event_loop.hpp>
 #include <addrmap/pipeline.hpp>
@@ -172,10 +172,7 @@ public:
             pump_again_ = true;  // pump() ends the queued calls after its pass
         else
             fail_waiting("disconnect() was called");
-        if (refresh_) {
-            refresh_.reset();  // its answer, if one comes, is dropped
-            core_.refresh_finished(clock::now());
-        }
+        refresh_.reset();  // its answer, if one comes, is dropped; the machine ends the refresh in the core
         connect_masters_.clear();
         const error stopped(error_kind::closed, "disconnect() was called before connect() finished");
         connect_done(&stopped);
@@ -213,17 +210,15 @@ private:
         std::size_t next_address = 0;
         clock::time_point setup_deadline{};
     };
+    /// The refresh in progress: the machine (detail/topology_refresh.hpp) decides; this holds the I/O side of the
+    /// current ask (its tag, whether it was written, when it is given up on).
     struct refresh_job {
-        std::uint64_t generation = 0;
+        detail::topology_refresh machine;
         std::uint64_t attempt = 0;
-        std::vector<node_id> candidates;
-        std::size_t next = 0;
-        node_id asking = no_node;
         bool sent = false;
-        bool slots = false;
         clock::time_point attempt_deadline{};
-        std::optional<error> first_error;
-        std::string failures;
+        refresh_job(cluster_core& core, bool& lacks_shards, clock::time_point now) : machine(core, lacks_shards, now) {}
+        node_id asking() const noexcept { return machine.asking(); }
     };
 
     // ---- calls ----------------------------------------------------------------------------------------
@@ -449,7 +444,7 @@ private:
             if (!c->state.replica_read && calls_.out_on_another_link(slot, link) && now < c->state.deadline) {
                 // An older call of the slot is still out elsewhere (the old owner, a connection being replaced):
                 // sent now, this one could run first. Wait until the older ones are back.
-                calls_.hold(slot);
+                calls_.hold_for_order(slot);
                 wake_at_ = std::min(wake_at_, c->state.deadline);
                 return false;
             }
@@ -568,7 +563,7 @@ private:
         nc.link = nullptr;
         nc.resolving = false;
         const auto now = clock::now();
-        if (why.kind() == error_kind::connect || why.kind() == error_kind::timeout) core_.on_unreachable(n, why);
+        if (why.kind() == error_kind::connect || why.kind() == error_kind::timeout) core_.on_unreachable(n, why, clock::now());
         report(why);
         iterating_ = true;
         for (auto it = calls_.waiting().begin(); it != calls_.waiting().end();) {
@@ -588,7 +583,7 @@ private:
         iterating_ = false;
         auto done = std::exchange(deferred_, {});
         for (auto& [c, o] : done) complete(c, std::move(o));
-        if (refresh_ && refresh_->asking == n) refresh_attempt_failed(why);
+        if (refresh_ && refresh_->asking() == n) refresh_attempt_failed(why);
         connect_progress(n, &why);
         request_pump();
     }
@@ -600,7 +595,7 @@ private:
         core_.on_connected(n);
         for (auto& [seq, c] : calls_.waiting())
             if (c->waiting_for == n) c->waiting_for = no_node;
-        if (refresh_ && refresh_->asking == n && !refresh_->sent) send_refresh(link);
+        if (refresh_ && refresh_->asking() == n && !refresh_->sent) send_refresh(link);
         connect_progress(n, nullptr);
         request_pump();
     }
@@ -708,21 +703,18 @@ private:
 
     void start_refresh(clock::time_point now) {
         if (refresh_ || closed_) return;
-        refresh_.emplace();
-        refresh_->generation = core_.refresh_started(now);
-        refresh_->candidates = core_.refresh_candidates();
-        next_refresh_candidate();
+        refresh_.emplace(core_, no_cluster_shards_, now);
+        on_refresh_step(refresh_->machine.start(now));
     }
 
-    void next_refresh_candidate() {
-        while (refresh_ && refresh_->next < refresh_->candidates.size()) {
-            const node_id n = refresh_->candidates[refresh_->next++];
-            if (!core_.exists(n)) continue;
+    /// Does what the machine asks: ask a node (dialing it if needed), or end the refresh.
+    void on_refresh_step(detail::topology_refresh::step step) {
+        using kind = detail::topology_refresh::step;
+        while (refresh_ && step == kind::ask) {
+            const node_id n = refresh_->asking();
             const auto now = clock::now();
             refresh_->attempt = ++next_refresh_attempt_;
-            refresh_->asking = n;
             refresh_->sent = false;
-            refresh_->slots = no_cluster_shards_;
             refresh_->attempt_deadline = now + options_.tls.connect_timeout + options_.tls.command_timeout;
             detail::async_link* link = link_of(n);
             if (link != nullptr && on_its_way_out(*link)) {
@@ -733,23 +725,24 @@ private:
                 try {
                     dial(n, now);
                 } catch (const error& e) {  // refused at once (a loopback handshake can finish inside open())
-                    if (e.kind() == error_kind::connect || e.kind() == error_kind::timeout) core_.on_unreachable(n, e);
+                    if (e.kind() == error_kind::connect || e.kind() == error_kind::timeout) core_.on_unreachable(n, e, clock::now());
                     if (e.kind() != error_kind::closed) report(e);
-                    note_refresh_failure(n, e);
+                    step = refresh_->machine.on_failure(e, clock::now());
                     continue;
                 }
+                if (!refresh_ || refresh_->asking() != n) return;  // the dial's own events moved the refresh on
                 link = link_of(n);
             }
             if (link != nullptr && link->ready()) send_refresh(*link);
             return;  // the answer, the link's set-up, or the attempt deadline moves it on
         }
-        if (refresh_) end_refresh(false);
+        if (refresh_) end_refresh(step == kind::installed);
     }
 
     void send_refresh(detail::async_link& link) {
         async_call* c = calls_.make();
         c->refresh_attempt = refresh_->attempt;
-        c->command = refresh_->slots ? "*2\r\n$7\r\nCLUSTER\r\n$5\r\nSLOTS\r\n" : "*2\r\n$7\r\nCLUSTER\r\n$6\r\nSHARDS\r\n";
+        c->command = std::string(refresh_->machine.query().command());
         if (!link.send(c, c->command, false)) {
             calls_.release(c);
             refresh_attempt_failed(error(error_kind::connect, "the connection to " + link.route() + " closed before the topology could be asked"));
@@ -763,57 +756,36 @@ private:
     void refresh_reply(detail::async_link& link, std::uint64_t attempt, reply_ptr reply) {
         if (!refresh_ || refresh_->attempt != attempt || shutting_down_) return;  // an attempt given up on
         const node_id n = link.node();
-        const std::string name = core_.exists(n) ? to_string(core_.node(n).reported) : link.route();
-        const char* how = refresh_->slots ? "CLUSTER SLOTS" : "CLUSTER SHARDS";
         if (!reply) {
+            const std::string name = core_.exists(n) ? to_string(core_.node(n).reported) : link.route();
             if (conn(n).link == &link) conns_[n].link = nullptr;
             core_.on_disconnected(n);
-            refresh_attempt_failed(error(error_kind::connect,
-                                         "lost the connection to " + name + " while asking " + how + ": " + link.why_lost()));
+            refresh_attempt_failed(error(error_kind::connect, "lost the connection to " + name + " while asking " +
+                                                                  refresh_->machine.query().name() + ": " + link.why_lost()));
             return;
         }
-        try {
-            std::optional<topology> topo;
-            if (!refresh_->slots) {
-                topo = detail::topology_from_shards(*reply, name, no_cluster_shards_);
-                if (!topo) {  // ask CLUSTER SLOTS on the same connection
-                    refresh_->slots = true;
-                    refresh_->attempt = ++next_refresh_attempt_;
-                    send_refresh(link);
-                    return;
-                }
-            } else {
-                topo = detail::topology_from_slots(*reply, name);
-            }
-            const std::vector<node_id> forgotten = core_.install(*topo, n, how, refresh_->generation);
-            for (node_id gone : forgotten)
-                if (detail::async_link* old = link_of(gone)) {
-                    conns_[gone].link = nullptr;
-                    old->close_when_idle();
-                }
-            end_refresh(true);
-        } catch (const error& e) {
-            refresh_attempt_failed(e);
+        const auto step = refresh_->machine.on_reply(*reply, clock::now());
+        if (step == detail::topology_refresh::step::ask && refresh_->asking() == n) {
+            refresh_->attempt = ++next_refresh_attempt_;  // CLUSTER SLOTS next, on the same connection
+            send_refresh(link);
+            return;
         }
+        on_refresh_step(step);
     }
 
-    void note_refresh_failure(node_id n, const error& e) {
-        if (!refresh_->first_error) refresh_->first_error = e;
-        refresh_->failures += "\n  " + (core_.exists(n) ? to_string(core_.node(n).reported) : std::string("a node")) + ": " + e.what();
-    }
-    void refresh_attempt_failed(const error& e) {
-        note_refresh_failure(refresh_->asking, e);
-        refresh_->asking = no_node;
-        next_refresh_candidate();
-    }
+    void refresh_attempt_failed(const error& e) { on_refresh_step(refresh_->machine.on_failure(e, clock::now())); }
 
     void end_refresh(bool installed) {
-        refresh_job job = std::move(*refresh_);
-        refresh_.reset();
-        core_.refresh_finished(clock::now());
+        const std::vector<node_id> forgotten = refresh_->machine.forgotten();
+        const std::string failures = refresh_->machine.failures();
+        const error first = refresh_->machine.first_error();
+        refresh_.reset();  // ended in the core by the machine
+        for (node_id gone : forgotten)
+            if (detail::async_link* old = link_of(gone)) {
+                conns_[gone].link = nullptr;
+                old->close_when_idle();
+            }
         if (!installed) {
-            const error first = job.first_error ? *job.first_error : error(error_kind::topology, "no node to ask for the topology");
-            core_.refresh_failed(first);
             if (!connect_waiters_.empty()) {
                 connect_masters_.clear();
                 if (core_.seed_count() == 1 && !core_.has_topology()) {
@@ -821,7 +793,7 @@ private:
                 } else {
                     const error all(error_kind::connect, (core_.has_topology() ? "no node could be asked for the topology:"
                                                                                : "no seed could be used to discover the cluster:") +
-                                                             job.failures);
+                                                             failures);
                     connect_done(&all);
                 }
             }
@@ -837,7 +809,7 @@ private:
                     try {
                         dial(n, now);
                     } catch (const error& e) {
-                        if (e.kind() == error_kind::connect || e.kind() == error_kind::timeout) core_.on_unreachable(n, e);
+                        if (e.kind() == error_kind::connect || e.kind() == error_kind::timeout) core_.on_unreachable(n, e, clock::now());
                         report(e);
                         connect_progress(n, &e);
                     }

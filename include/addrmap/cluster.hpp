@@ -13,7 +13,7 @@
 #include <addrmap/detail/handles.hpp>
 #include <addrmap/detail/resolve.hpp>
 #include <addrmap/detail/slot_order.hpp>
-#include <addrmap/detail/topology_reply.hpp>
+#include <addrmap/detail/topology_refresh.hpp>
 #include <addrmap/error.hpp>
 #include <addrmap/pipeline.hpp>
 #include <addrmap/policies/env.hpp>
@@ -89,25 +89,12 @@ public:
     void connect() {
         const auto deadline = core_.deadline_from(clock::now());
         std::string failures;
-        bool discovered = false;
-        for (std::size_t i = 0; i < core_.seed_count() && !discovered; ++i) {
-            try {
-                const std::uint64_t generation = core_.refresh_started(clock::now());
-                try {
-                    refresh_from(core_.seed(i), deadline, generation);
-                } catch (...) {
-                    core_.refresh_finished(clock::now());
-                    throw;
-                }
-                core_.refresh_finished(clock::now());
-                discovered = true;
-            } catch (const error& e) {
-                if (core_.seed_count() == 1) throw;
-                failures += "\n  seed #" + std::to_string(i + 1) + " " + detail::escaped(options_.seeds[i], 300) +
-                            ": " + e.what();
-            }
+        if (const std::optional<error> failed = run_refresh(deadline, &failures)) {
+            if (core_.seed_count() == 1 && !core_.has_topology()) throw *failed;
+            throw error(error_kind::connect, (core_.has_topology() ? "no node could be asked for the topology:"
+                                                                   : "no seed could be used to discover the cluster:") +
+                                                 failures);
         }
-        if (!discovered) throw error(error_kind::connect, "no seed could be used to discover the cluster:" + failures);
         for (node_id n = 0; n < core_.id_limit(); ++n) {
             if (!core_.exists(n) || !core_.node(n).in_topology || core_.node(n).role != node_role::master) continue;
             try {
@@ -116,7 +103,7 @@ public:
                 // Unreachable is a state (shown in nodes(), dialed again when needed); a certificate or
                 // mapping that does not verify is a configuration error, and it is the caller's now.
                 if (e.kind() != error_kind::connect && e.kind() != error_kind::timeout) throw;
-                core_.on_unreachable(n, e);
+                core_.on_unreachable(n, e, clock::now());
             }
         }
     }
@@ -197,7 +184,14 @@ public:
         return transaction(std::move(link), slot, options.deadline.value_or(options_.deadline),
                            [this, n](tls_connection&& back) { give_back(n, std::move(back)); },
                            [this, n, slot](const redisReply& moved) {
-                               // The core learns from it what it learns from any MOVED; the call is not followed.
+                               // The core learns from it what it learns from any MOVED for the transaction's own
+                               // slot (any other is not the server's answer to it); the call is not followed.
+                               try {
+                                   const auto r = parse_redirect(std::string_view(moved.str, moved.len));
+                                   if (r && r->slot != slot) return;
+                               } catch (const error&) {
+                                   return;
+                               }
                                call_state learn = core_.start(slot, std::string_view(), {}, clock::now());
                                core_.on_reply(learn, n, moved, clock::now());
                            });
@@ -675,39 +669,35 @@ private:
     /// Asks the best nodes in turn until one gives a view the core installs. False (map unchanged)
     /// when none did before `deadline`; each node's answer is appended to `failures` if given.
     bool refresh_within(clock::time_point deadline, std::string* failures = nullptr) {
-        const std::uint64_t generation = core_.refresh_started(clock::now());
-        bool installed = false;
-        for (node_id n : core_.refresh_candidates()) {
-            if (clock::now() >= deadline) {
-                if (failures != nullptr) *failures += "\n  (the deadline passed before more nodes could be asked)";
-                break;
-            }
-            try {
-                refresh_from(n, deadline, generation);
-                installed = true;
-                break;
-            } catch (const error& e) {
-                if (failures != nullptr && core_.exists(n))
-                    *failures += "\n  " + to_string(core_.node(n).reported) + ": " + e.what();
-            }
-        }
-        core_.refresh_finished(clock::now());
-        return installed;
+        return !run_refresh(deadline, failures).has_value();
     }
 
-    /// CLUSTER SHARDS where the server has it (it carries hostname/endpoint), else CLUSTER SLOTS; the
-    /// answers mean what detail/topology_reply.hpp says, for this driver and the async one alike.
-    void refresh_from(node_id n, clock::time_point deadline, std::uint64_t generation = 0) {
-        redisContext* c = link(n, deadline);
-        const std::string name = to_string(core_.node(n).reported);
-        std::optional<topology> topo;
-        const char* how = "CLUSTER SHARDS";
-        if (!no_cluster_shards_) topo = detail::topology_from_shards(*ask(n, c, how), name, no_cluster_shards_);
-        if (!topo) {
-            how = "CLUSTER SLOTS";
-            topo = detail::topology_from_slots(*ask(n, c, how), name);
+    /// Runs one refresh (detail/topology_refresh.hpp decides whom to ask, what, and what answers mean; this only
+    /// dials, writes and reads). The error that ended it when no view was installed, nullopt when one was.
+    std::optional<error> run_refresh(clock::time_point deadline, std::string* failures = nullptr) {
+        detail::topology_refresh refresh(core_, no_cluster_shards_, clock::now());
+        using step = detail::topology_refresh::step;
+        step s = refresh.start(clock::now());
+        while (s == step::ask) {
+            if (clock::now() >= deadline) {
+                s = refresh.give_up(clock::now());
+                break;
+            }
+            const node_id n = refresh.asking();
+            try {
+                redisContext* c = link(n, deadline);
+                const reply_ptr reply = ask(n, c, refresh.query().name());
+                s = refresh.on_reply(*reply, clock::now());
+            } catch (const error& e) {
+                s = refresh.on_failure(e, clock::now());
+            }
         }
-        for (node_id gone : core_.install(*topo, n, how, generation)) drop(gone);
+        if (failures != nullptr) *failures += refresh.failures();
+        if (s == step::installed) {
+            for (node_id gone : refresh.forgotten()) drop(gone);
+            return std::nullopt;
+        }
+        return refresh.first_error();
     }
 
     /// One request of the driver's own (CLUSTER SHARDS/SLOTS). A lost connection drops the node's

@@ -54,6 +54,10 @@ struct core_node {
     bool down = false;        ///< the last attempt to reach it failed
     std::string problem;      ///< why it is down or unmapped; escaped, for node_info
     node_id master = no_node; ///< replicas: the master they replicate, as the last installed view said
+    /// Not dialed again before this (the node's own backoff, shared by every call that waits on it): a dead
+    /// master is dialed at one pace, not once per waiting call. Cleared by a successful connect.
+    std::chrono::steady_clock::time_point redial_at{};
+    int redial_step = 0;
 };
 
 /// One command (or pipeline entry) on its way. The encoded command is the caller's: it must outlive the call.
@@ -72,6 +76,8 @@ struct call_state {
     int sends = 0;
     int backoff_step = 0;
     bool may_have_run = false;     ///< it was lost after a write and re-sent (only when it may repeat)
+    bool unconfirmed_redirect = false;  ///< a script followed a redirect it may have written itself (once only)
+    std::string redirect_text;          ///< that redirect, for the message if it ends unknown_outcome
     bool replica_read = false;     ///< a keyed read that read_from lets a replica serve
     std::string last_problem;      ///< escaped, for the deadline message
     std::optional<error> failure;  ///< set when next() says fail
@@ -170,15 +176,23 @@ public:
         n.connected = true;
         n.down = false;
         n.problem.clear();
+        n.redial_at = {};
+        n.redial_step = 0;
         ++stats_.connections_made;
     }
-    /// A connect (TCP, TLS, AUTH) failed: the node is down until a connect succeeds.
-    void on_unreachable(node_id id, const error& why) {
+    /// A connect (TCP, TLS, AUTH) failed at `now`: the node is down until a connect succeeds, and is not dialed
+    /// again before its own backoff ends. The calls that waited on that one dial all report it; only the first
+    /// report of a dial (one made once the backoff had ended) moves the backoff on.
+    void on_unreachable(node_id id, const error& why, clock::time_point now) {
         if (!exists(id)) return;
         core_node& n = *nodes_[id];
         n.connected = false;
         n.down = true;
         n.problem = why.message();
+        if (now >= n.redial_at) {
+            n.redial_at = saturating_add(now, backoff_delay(n.redial_step));
+            ++stats_.dial_failures;
+        }
         refresh_wanted_ = true;
         // A MOVED target that cannot be reached cannot vouch for its slot: let views from others install.
         pending_moved_.erase(std::remove_if(pending_moved_.begin(), pending_moved_.end(),
@@ -241,11 +255,15 @@ public:
     /// refresh by themselves, since they go where the caller said.
     bool refresh_before_choosing_nodes(clock::time_point now) const noexcept { return refresh_due(now); }
     /// A refresh ended with no view installed; `first_error` is the first node's error. While no topology
-    /// was ever installed, an error that would repeat on every try (certificate, policy, configuration:
-    /// not connect or timeout) ends calls waiting for the topology at once instead of at their deadline.
+    /// was ever installed, an error that would repeat on every try (certificate, policy, configuration, a
+    /// malformed reply: not connect, timeout or topology) ends calls waiting for the topology at once instead
+    /// of at their deadline.
     void refresh_failed(const error& first_error) {
         if (has_topology_) return;
-        if (first_error.kind() == error_kind::connect || first_error.kind() == error_kind::timeout) {
+        // connect, timeout and topology (a node still loading, a cluster still assigning its slots, a view older
+        // than a MOVED) pass; a certificate, a policy, a malformed reply would fail the same way next time.
+        const error_kind kind = first_error.kind();
+        if (kind == error_kind::connect || kind == error_kind::timeout || kind == error_kind::topology) {
             discovery_failure_.reset();
             discovery_problem_ = detail::escaped(first_error.message(), 600);
         } else {
@@ -430,6 +448,7 @@ public:
         if (c.failure) return d;
         if (now >= c.deadline) {
             c.failure = deadline_error(c, now);
+            if (c.failure->kind() == error_kind::unknown_outcome) ++stats_.unknown_outcomes;
             return d;
         }
         if (now < c.not_before) {
@@ -449,6 +468,15 @@ public:
         }
         node_id n = c.fixed_node;
         const bool redirected = n == no_node && c.target != no_node && exists(c.target);
+        if (c.unconfirmed_redirect && !redirected) {
+            // A refresh forgot the redirect's target: the owner may be where the script already ran.
+            ++stats_.unknown_outcomes;
+            c.failure = error(error_kind::unknown_outcome,
+                              name_of(c) + " answered " + detail::quoted(c.redirect_text, 200) +
+                                  ", which a script can write itself, and its target left the topology: it may or "
+                                  "may not have run, so it was not sent again");
+            return d;
+        }
         if (n == no_node) n = redirected ? c.target : owner(c.slot);
         if (c.replica_read && !redirected && n != no_node && exists(n)) {
             n = read_node(c, n, now);
@@ -478,8 +506,19 @@ public:
             d.until = std::min(c.not_before, c.deadline);
             return d;
         }
+        const core_node& to = *nodes_[n];
+        if (!to.connected && now < to.redial_at) {
+            // Found unreachable a moment ago: wait for the node's own backoff (one dial for every waiting call).
+            c.last_problem = to_string(to.reported) + " is unreachable (" + detail::shortened(to.problem, 300) +
+                             "); dialed again at its backoff pace";
+            d.what = core_decision::kind::wait;
+            d.until = std::min(to.redial_at, c.deadline);
+            return d;
+        }
         d.what = core_decision::kind::send;
         d.node = n;
+        // ASKING only towards the ASK's target: when a refresh forgot the target, the call goes to the owner plain.
+        if (!redirected) c.asking = false;
         d.asking = c.asking;
         d.reply_by = c.deadline;
         if (c.replica_read && nodes_[n]->role == node_role::replica)
@@ -499,7 +538,13 @@ public:
         if (reply.type != REDIS_REPLY_ERROR || c.fixed_node != no_node) return core_verdict::done;
         const std::string_view text(reply.str, reply.len);
         const detail::error_reply_meaning meaning = detail::meaning_of_error(text, c.command, c.repeat_policy);
-        if (meaning == detail::error_reply_meaning::reply) return core_verdict::done;
+        if (meaning == detail::error_reply_meaning::reply) {
+            // The caller's reply. If it is a refusal's text (a script's, or the server's), the map may be stale:
+            // ask for a refresh anyway; it costs nothing when the text was the script's.
+            if (detail::retries_calls(detail::refusal_of(text)) && detail::refusal_of(text) != detail::refusal::tryagain)
+                refresh_wanted_ = true;
+            return core_verdict::done;
+        }
         if (meaning == detail::error_reply_meaning::redirect) {
             std::optional<redirect> r;
             const bool must_match = detail::redirect_slot_must_match(c.command);
@@ -509,9 +554,10 @@ public:
                 if (must_match) return core_verdict::done;  // the script's own text, not the server's
                 return fail(c, detail::with_context(e, "reply from " + reporter_name(from)));
             }
-            // A script may have run and written "MOVED ..." itself: only a redirect for its own slot is the
+            // A script may have run and written "MOVED ..." itself: only a redirect for its own slot can be the
             // server's (it checks the keys before running anything); any other is the caller's reply.
             if (must_match && (c.slot < 0 || r->slot != c.slot)) return core_verdict::done;
+            if (must_match && !may_repeat(c.command, c.repeat_policy)) return follow_unconfirmed(c, from, *r, text, now);
             return follow(c, from, *r, text, now);
         }
         const auto refused = [&](std::uint64_t& counter, bool refresh) {
@@ -538,9 +584,18 @@ public:
     /// failed before its first byte. Connect-level failures are retried within the deadline; TLS
     /// verification, policy and configuration errors are not (they would fail the same way).
     core_verdict on_not_sent(call_state& c, node_id node, const error& why, clock::time_point now) {
+        if (c.unconfirmed_redirect) {
+            // It may have run where it wrote the redirect; sending it anywhere but the target could run it twice.
+            ++stats_.unknown_outcomes;
+            return fail(c, error(error_kind::unknown_outcome,
+                                 name_of(c) + " answered " + detail::quoted(c.redirect_text, 200) +
+                                     ", which a script can write itself, and its target could not be reached (" +
+                                     detail::escaped(why.message(), 300) +
+                                     "): it may or may not have run, so it was not sent again"));
+        }
         if (c.target == node) c.target = no_node, c.asking = false;
         if (why.kind() != error_kind::connect && why.kind() != error_kind::timeout) return fail(c, why);
-        on_unreachable(node, why);
+        on_unreachable(node, why, now);
         set_replica_aside(node, why.message(), now);
         c.last_problem = detail::escaped(why.message(), 600);
         schedule_backoff(c, now);
@@ -633,6 +688,7 @@ public:
             if (!n->mapped && !n->problem.empty()) continue;
             const auto aside = replica_aside_until_.find(id);
             if (aside != replica_aside_until_.end() && now < aside->second) continue;
+            if (!n->connected && now < n->redial_at) continue;  // in its own dial backoff: read elsewhere meanwhile
             out.push_back(id);
         }
         return out;
@@ -642,6 +698,39 @@ public:
     static constexpr std::chrono::milliseconds replica_retry_interval{1000};
 
 private:
+    /// A redirect for its own slot to a command that writes its own errors and may not repeat (a script). It is most
+    /// likely the server's (a slot moved: the script did not run), but the script could have written it after it
+    /// ran. So: followed once, to the target only, without teaching the map (a refresh will); a second redirect,
+    /// or a target that cannot be reached, ends the call unknown_outcome rather than run it again. A forged MOVED
+    /// therefore costs no second run: the target, not owning the slot, answers with the server's own redirect.
+    core_verdict follow_unconfirmed(call_state& c, node_id from, const redirect& r, std::string_view text,
+                                    clock::time_point now) {
+        if (c.unconfirmed_redirect) {
+            ++stats_.unknown_outcomes;
+            return fail(c, error(error_kind::unknown_outcome,
+                                 name_of(c) + " answered " + detail::quoted(c.redirect_text, 200) + ", then " +
+                                     detail::quoted(text, 200) + " from " + reporter_name(from) +
+                                     ": a script can write such text itself, so it may or may not have run; it was "
+                                     "not sent again"));
+        }
+        node_id target = no_node;
+        try {
+            target = node_for(resolve_unknown(r.target, from), node_role::master,
+                              r.type == redirect::kind::moved ? "MOVED" : "ASK", from);
+        } catch (const error& e) {
+            return fail(c, e);
+        }
+        ++c.redirects;
+        ++(r.type == redirect::kind::moved ? stats_.moved : stats_.ask);
+        c.unconfirmed_redirect = true;
+        c.redirect_text.assign(text.substr(0, 200));
+        c.target = target;
+        c.asking = r.type == redirect::kind::ask;
+        refresh_wanted_ = true;
+        (void)now;
+        return core_verdict::retry;
+    }
+
     /// Follows a parsed MOVED (the slot's owner changed: the map learns it) or ASK (this send only).
     core_verdict follow(call_state& c, node_id from, const redirect& r, std::string_view text, clock::time_point now) {
         if (++c.redirects > max_redirects_)
@@ -799,17 +888,23 @@ private:
     }
 
     void schedule_backoff(call_state& c, clock::time_point now) noexcept {
-        const int step = std::min(c.backoff_step++, 20);
+        c.not_before = std::min(saturating_add(now, backoff_delay(c.backoff_step)), c.deadline);
+    }
+
+    /// The wait before the next try, for a call's or a node's `step` (moved on by one): from min_backoff, doubling,
+    /// capped at max_backoff, with jitter from the step's upper half so many clients that lost the same node
+    /// spread out.
+    std::chrono::microseconds backoff_delay(int& step_counter) noexcept {
+        const int step = std::min(step_counter++, 20);
         auto base = min_backoff_ * (std::int64_t{1} << step);
         if (base > max_backoff_ || base.count() < 0) base = max_backoff_;
         base = std::min(base, std::chrono::milliseconds(3600 * 1000));  // keeps the arithmetic below in range
-        // Jitter from the upper half of the step, so many clients that lost the same node spread out.
         jitter_state_ ^= jitter_state_ << 13, jitter_state_ ^= jitter_state_ >> 7, jitter_state_ ^= jitter_state_ << 17;
         const auto half = std::chrono::duration_cast<std::chrono::microseconds>(base) / 2;
         const auto extra = half.count() > 0 ? std::chrono::microseconds(static_cast<std::int64_t>(
                                                   jitter_state_ % static_cast<std::uint64_t>(half.count() + 1)))
                                             : std::chrono::microseconds(0);
-        c.not_before = std::min(saturating_add(now, half + extra), c.deadline);
+        return half + extra;
     }
 
     core_verdict fail(call_state& c, error e) {
@@ -824,6 +919,11 @@ private:
 
     error deadline_error(const call_state& c, clock::time_point now) const {
         const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(now - c.started).count();
+        if (c.unconfirmed_redirect)
+            return error(error_kind::unknown_outcome,
+                         name_of(c) + " answered " + detail::quoted(c.redirect_text, 200) +
+                             ", which a script can write itself, and its deadline passed after " + std::to_string(spent) +
+                             " ms before the redirect's target answered: it may or may not have run");
         std::string text = "gave up on " + name_of(c) + (c.slot >= 0 ? " for slot " + std::to_string(c.slot) : "") +
                            " at its deadline, after " + std::to_string(spent) + " ms and " +
                            std::to_string(c.sends) + " send(s)";

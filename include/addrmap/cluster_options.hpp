@@ -92,6 +92,7 @@ struct cluster_stats {
     std::uint64_t loading = 0;              ///< LOADING and MASTERDOWN refusals
     std::uint64_t connection_losses = 0;
     std::uint64_t connections_made = 0;
+    std::uint64_t dial_failures = 0;        ///< dials that failed (each waiting call reports one dial once)
     std::uint64_t stale_reconnects = 0;     ///< idle connections found closed before a command was written
     std::uint64_t refreshes = 0;
     std::uint64_t stale_views_refused = 0;  ///< topologies older than a MOVED already applied

@@ -14,8 +14,9 @@ namespace addrmap {
 
 /// Whether a call may be sent again after it may have reached the server without a reply.
 /// Redirects (MOVED/ASK) and refusals that did not run the command (TRYAGAIN, CLUSTERDOWN,
-/// LOADING, MASTERDOWN), and failures before any byte was written, are always retried: the
-/// command provably did not run. This setting decides only the "may have run" case.
+/// LOADING, MASTERDOWN), and failures before any byte was written, are retried: the command
+/// provably did not run — except for a script or unknown command, which may have written such
+/// text itself (detail/reply_rules.hpp). This setting decides the "may have run" case.
 enum class repeat {
     by_table,  ///< is_safe_to_repeat(): the shipped table below (the default)
     allowed,   ///< the caller knows repeating is harmless (e.g. an INCR guarded by a unique request id)

@@ -47,7 +47,8 @@ inline std::vector<node_id> fan_out_nodes(const cluster_core& core, fan_out_to w
 /// as command_on() does it: no redirect followed, any reply returned, the delivery rules kept (a FLUSHALL
 /// whose connection is lost after the write is error_kind::unknown_outcome, not sent again; pass
 /// call.repeat_policy = repeat::allowed for commands you know are harmless twice, such as SCRIPT LOAD).
-/// `call.deadline` bounds each node's call. Reads the topology first when none is installed. A replica the
+/// `call.deadline` bounds each node's call. Reads the topology first when none is installed or a node failed since
+/// the last read (refresh_if_due). A replica the
 /// policy refused is not dialed: its outcome is error{config} with the policy's reason.
 template <class Cluster>
 std::vector<node_outcome> fan_out(Cluster& cluster, const std::vector<std::string_view>& args,

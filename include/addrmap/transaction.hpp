@@ -205,12 +205,19 @@ public:
         for (const std::string& cmd : queued_) names.emplace_back(command_name(cmd));
         queued_.clear();
         const redisReply& exec_reply = *replies.back();
-        if (exec_reply.type != REDIS_REPLY_ARRAY && exec_reply.type != REDIS_REPLY_NIL)
-            for (const reply_ptr& r : replies)
-                if (detail::is_cluster_refusal(*r)) {
-                    tell_moved(*r);
+        // Only the server's own answers teach the map: MULTI's, the QUEUED acknowledgements (when MULTI was
+        // accepted; otherwise the queued commands ran on their own and a script's reply is its text) and EXEC's.
+        if (exec_reply.type != REDIS_REPLY_ARRAY && exec_reply.type != REDIS_REPLY_NIL) {
+            const bool multi_accepted = replies.front()->type != REDIS_REPLY_ERROR;
+            for (std::size_t i = 0; i < replies.size(); ++i) {
+                const bool queued_step = i > 0 && i + 1 < replies.size();
+                if (queued_step && !multi_accepted) continue;
+                if (detail::is_cluster_refusal(*replies[i])) {
+                    tell_moved(*replies[i]);
                     break;
                 }
+            }
+        }
         end_clean();  // EXEC (committed, aborted or refused) always drops the WATCHes: the connection is clean
         return detail::settle_exec(std::move(replies), names, slot_, node_);
     }

@@ -47,6 +47,42 @@ BOOST_AUTO_TEST_CASE(a_script_s_refusal_shaped_error_is_its_reply_and_it_runs_on
     }
 }
 
+BOOST_AUTO_TEST_CASE(a_script_s_forged_redirect_for_its_own_slot_runs_it_once_and_ends_unknown_outcome) {
+    live::libevent_fixture loop;
+    ip_to_hostname_async_cluster cluster(live::async_options({live::seed_by_name()}), loop.binding(),
+                                         ip_to_hostname("localhost"));
+    const std::string connect_error = live::connect_and_wait(loop, cluster);
+    BOOST_TEST_REQUIRE(connect_error.empty(), connect_error);
+    const std::string counter = "{async-script-forged}counter";
+    const std::uint16_t slot = key_slot(counter);
+    std::string other;
+    for (const node_info& m : live::masters(cluster)) {
+        bool owns = false;
+        for (const slot_range& r : m.slots) owns = owns || (r.first <= slot && slot <= r.last);
+        if (!owns) other = to_string(m.reported);
+    }
+    BOOST_TEST_REQUIRE(!other.empty());
+    for (const char* word : {"MOVED", "ASK"}) {
+        BOOST_TEST_CONTEXT(word) {
+            bool deleted = false;
+            cluster.command_argv(counter, {"DEL", counter}, [&](outcome) { deleted = true; });
+            BOOST_TEST_REQUIRE(loop.run_until([&] { return deleted; }));
+            const std::string script = "redis.call('INCR', KEYS[1]) return redis.error_reply('" + std::string(word) + " " +
+                                       std::to_string(slot) + " " + other + "')";
+            std::string ending;
+            cluster.command_argv(counter, {"EVAL", script, "1", counter}, [&](outcome r) {
+                ending = r ? "a reply" : std::string(to_string(r.failure()->kind())) + ": " + r.failure()->what();
+            });
+            BOOST_TEST_REQUIRE(loop.run_until([&] { return !ending.empty(); }));
+            BOOST_TEST(ending.rfind("unknown_outcome: ", 0) == 0u, ending);
+            std::string value;
+            cluster.command_argv(counter, {"GET", counter}, [&](outcome r) { value = r && r->str ? std::string(r->str, r->len) : "?"; });
+            BOOST_TEST_REQUIRE(loop.run_until([&] { return !value.empty(); }));
+            BOOST_TEST(value == "1");  // ran once
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(subscribe_monitor_hello_are_refused_in_the_callback_and_the_next_reply_is_intact) {
     live::libevent_fixture loop;
     ip_to_hostname_async_cluster cluster(live::async_options({live::seed_by_name()}), loop.binding(),

@@ -1,6 +1,7 @@
 // tests/integration/cluster_reply_rules.cpp — the reply classifier and the shared-connection guard on the live TLS
 // cluster: a script's own "TRYAGAIN"/"MOVED" text is its reply (it ran once), SUBSCRIBE and kin are refused.
 #include "cluster_test_support.hpp"
+#include "node_control.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -62,6 +63,43 @@ BOOST_AUTO_TEST_CASE(a_script_s_refusal_shaped_error_is_its_reply_and_it_runs_on
             BOOST_TEST(after.moved == before.moved);
             BOOST_TEST(after.ask == before.ask);
             BOOST_TEST(slot_owner(1) == owner_of_slot_1);  // the forged MOVED did not rewrite the slot map
+        }
+    }
+}
+
+// A script that writes a MOVED (or ASK) for its OWN slot after it ran: the redirect is followed once, to the target,
+// which does not own the slot and answers with the server's redirect; that second redirect ends the call
+// unknown_outcome. The script ran once, and the slot map is as it was.
+BOOST_AUTO_TEST_CASE(a_script_s_forged_redirect_for_its_own_slot_runs_it_once_and_ends_unknown_outcome) {
+    auto cluster = connected_cluster();
+    const std::string counter = "{script-forged}counter";
+    const std::uint16_t slot = key_slot(counter);
+    std::string owner, other;
+    for (const node_info& m : live::masters(cluster)) {
+        bool owns = false;
+        for (const slot_range& r : m.slots) owns = owns || (r.first <= slot && slot <= r.last);
+        (owns ? owner : other) = to_string(m.reported);
+    }
+    BOOST_TEST_REQUIRE(!owner.empty());
+    BOOST_TEST_REQUIRE(!other.empty());
+    for (const char* word : {"MOVED", "ASK"}) {
+        BOOST_TEST_CONTEXT(word) {
+            cluster.command_argv(counter, {"DEL", counter});
+            const cluster_stats before = cluster.stats();
+            const std::string forged = std::string(word) + " " + std::to_string(slot) + " " + other;
+            const std::string script = "redis.call('INCR', KEYS[1]) return redis.error_reply('" + forged + "')";
+            try {
+                cluster.call_argv({"EVAL", script, "1", counter});
+                BOOST_FAIL("a forged redirect must not end as a reply or a success");
+            } catch (const error& e) {
+                BOOST_TEST((e.kind() == error_kind::unknown_outcome), e.what());
+                BOOST_TEST(std::string(e.what()).find("may or may not have run") != std::string::npos, e.what());
+            }
+            reply_ptr value = cluster.command_argv(counter, {"GET", counter});
+            BOOST_TEST_REQUIRE(value->type == REDIS_REPLY_STRING);
+            BOOST_TEST(text_of(*value) == "1");  // ran once
+            BOOST_TEST(cluster.stats().unknown_outcomes == before.unknown_outcomes + 1);
+            BOOST_TEST(live::owner_port(cluster, slot) == parse_address(owner, "owner").port);  // the map is as it was
         }
     }
 }

@@ -433,7 +433,7 @@ BOOST_AUTO_TEST_CASE(command_on_reports_unknown_outcome_and_marks_the_node_lost)
 BOOST_AUTO_TEST_CASE(keyless_calls_prefer_a_master_not_known_down) {
     ready_core r;
     const node_id first = id_of(r.core, at("10.0.0.1", 7000));
-    r.core.on_unreachable(first, error(error_kind::connect, "refused"));
+    r.core.on_unreachable(first, error(error_kind::connect, "refused"), t0);
     BOOST_TEST(r.core.owner(-1) != first);
     BOOST_TEST((r.core.node(r.core.owner(-1)).role == node_role::master));
 }
@@ -443,7 +443,7 @@ BOOST_AUTO_TEST_CASE(a_moved_target_that_cannot_be_reached_no_longer_blocks_view
     ready_core r;
     const auto [source, target] = moved_counter_to_master_3(r.core);
     BOOST_CHECK_THROW(r.core.install(three_masters(), source, "CLUSTER SHARDS"), error);
-    r.core.on_unreachable(target, error(error_kind::connect, "refused"));
+    r.core.on_unreachable(target, error(error_kind::connect, "refused"), t0);
     BOOST_CHECK_NO_THROW(r.core.install(three_masters(), source, "CLUSTER SHARDS"));
     BOOST_TEST(r.core.owner(slot_of_counter()) == source);
 }
@@ -794,6 +794,58 @@ BOOST_AUTO_TEST_CASE(a_call_past_its_deadline_in_flight_may_have_run_so_incr_is_
     BOOST_TEST(g.failure->kind() == error_kind::timeout);
     BOOST_TEST(std::string(g.failure->message()).find("it may have run") != std::string::npos, g.failure->message());
     BOOST_TEST(r.core.stats().unknown_outcomes == 1u);
+}
+
+// What was seen: with 200 calls waiting on a dead master, each call's own backoff re-dialed it (250-280 dials a
+// second). Now the node has one backoff: every call that waited on the failed dial reports it, the backoff moves on
+// once, and no call is sent (dialed) to the node before it ends.
+BOOST_AUTO_TEST_CASE(a_dead_node_is_dialed_at_its_own_pace_not_once_per_waiting_call) {
+    ready_core r;
+    std::vector<call_state> calls;
+    for (int i = 0; i < 200; ++i) calls.push_back(r.core.start(slot_of_counter(), get, {}, t0));
+    const node_id owner = r.core.next(calls[0], t0).node;
+    for (call_state& c : calls)  // all of them waited on the one dial, which failed
+        BOOST_TEST((r.core.on_not_sent(c, owner, error(error_kind::connect, "Connection refused"), t0) == core_verdict::retry));
+    BOOST_TEST(r.core.stats().dial_failures == 1u);
+    const auto redial_at = r.core.node(owner).redial_at;
+    BOOST_TEST((redial_at > t0));
+    BOOST_TEST((redial_at <= t0 + milliseconds(4)));  // the first step: min_backoff at most
+    // Every call whose own backoff ends before the node's waits for the node's.
+    for (call_state& c : calls) {
+        const core_decision d = r.core.next(c, c.not_before);
+        if (c.not_before >= redial_at) continue;
+        BOOST_TEST_REQUIRE((d.what == core_decision::kind::wait));
+        BOOST_TEST((d.until == redial_at));
+        BOOST_TEST(c.last_problem.find("backoff pace") != std::string::npos, c.last_problem);
+    }
+    // The next dial fails too: the node's step moves on (doubling), once.
+    for (call_state& c : calls) r.core.on_not_sent(c, owner, error(error_kind::connect, "Connection refused"), redial_at);
+    BOOST_TEST(r.core.stats().dial_failures == 2u);
+    const auto second = r.core.node(owner).redial_at;
+    BOOST_TEST((second - redial_at >= milliseconds(4)));  // step 1: 8 ms, jittered into [4, 8]
+    // A connect that works clears it: the next call goes at once.
+    r.core.on_connected(owner);
+    call_state fresh = r.core.start(slot_of_counter(), get, {}, redial_at);
+    BOOST_TEST((r.core.next(fresh, redial_at).what == core_decision::kind::send));
+    BOOST_TEST(r.core.node(owner).redial_step == 0);
+}
+
+// What was seen: an ASK's target owned no slots yet, a refresh due at the retry dropped it from the view, and the
+// retry went to the node that sent the ASK with ASKING in front. Now ASKING goes only towards the ASK's target.
+BOOST_AUTO_TEST_CASE(asking_is_sent_only_to_the_ask_target_never_to_the_owner_after_a_refresh_forgot_it) {
+    ready_core r;
+    call_state c = r.core.start(slot_of_counter(), get, {}, t0);
+    const node_id owner = r.core.next(c, t0).node;
+    const auto ask = parse_resp("-ASK " + std::to_string(slot_of_counter()) + " 10.0.0.9:7009\r\n");
+    BOOST_TEST((r.core.on_reply(c, owner, *ask, t0) == core_verdict::retry));
+    BOOST_TEST(c.asking);
+    r.core.refresh_started(t0);
+    r.core.install(three_masters(), owner, "CLUSTER SHARDS");  // 10.0.0.9:7009 owns nothing: forgotten
+    const core_decision d = r.core.next(c, t0);
+    BOOST_TEST_REQUIRE((d.what == core_decision::kind::send));
+    BOOST_TEST(d.node == owner);
+    BOOST_TEST(!d.asking);
+    BOOST_TEST(!c.asking);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

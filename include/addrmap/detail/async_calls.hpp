@@ -159,10 +159,17 @@ public:
         const int slot = c->state.slot;
         if (slot < 0) return false;
         const auto s = static_cast<std::size_t>(slot);
-        if (c->ordered) order_.back(slot);
-        if (--out_in_slot_[s] != 0 || !holding_[s]) return false;
-        holding_[s] = false;
-        return true;
+        bool clear = false;
+        if (c->ordered) {
+            order_.back(slot);
+            if (order_holding_[s] && !order_.has_out(slot)) order_holding_[s] = false, clear = true;
+        }
+        if (--out_in_slot_[s] == 0 && holding_[s]) holding_[s] = false, clear = true;
+        return clear && !holding_[s] && !order_holding_[s];
+    }
+    /// Hold the slot's queue until the calls of it the order rule counts (not replica reads) are back.
+    void hold_for_order(int slot) noexcept {
+        if (order_.has_out(slot)) order_holding_[static_cast<std::size_t>(slot)] = true;
     }
     /// slot_order.hpp's rule: true when a call of `slot` must not go on `link` yet.
     bool out_on_another_link(int slot, const async_link* link) const noexcept {
@@ -175,7 +182,9 @@ public:
     /// A call of `slot` is to be sent again while other calls of it are out: hold the slot's queue until they
     /// are back, so none of them is sent after a newer call.
     void hold_behind_calls_out(int slot) noexcept { hold(slot); }
-    bool draining(int slot) const noexcept { return slot >= 0 && holding_[static_cast<std::size_t>(slot)]; }
+    bool draining(int slot) const noexcept {
+        return slot >= 0 && (holding_[static_cast<std::size_t>(slot)] || order_holding_[static_cast<std::size_t>(slot)]);
+    }
 
 private:
     std::vector<async_call*> free_;
@@ -186,6 +195,7 @@ private:
     std::vector<std::uint32_t> waiting_in_slot_ = std::vector<std::uint32_t>(slot_count, 0);
     std::vector<std::uint32_t> out_in_slot_ = std::vector<std::uint32_t>(slot_count, 0);
     slot_order order_;
+    std::vector<bool> order_holding_ = std::vector<bool>(slot_count, false);  // held by the order rule
     std::vector<bool> holding_ = std::vector<bool>(slot_count, false);
 };
 

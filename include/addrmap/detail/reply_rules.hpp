@@ -68,8 +68,15 @@ inline constexpr std::string_view known_keyless_commands[] = {
     "ECHO",     "FAILOVER",     "FLUSHALL", "FLUSHDB", "FUNCTION", "INFO",     "KEYS",     "LASTSAVE", "LATENCY",
     "LOLWUT",   "MEMORY",       "MODULE",  "PING",     "PUBLISH",  "PUBSUB",   "RANDOMKEY", "REPLICAOF", "ROLE",
     "SAVE",     "SCAN",         "SCRIPT",  "SHUTDOWN", "SLAVEOF",  "SLOWLOG",  "SWAPDB",   "TIME",    "WAIT",
-    "WAITAOF",
+    "WAITAOF",  "SPUBLISH",     "MIGRATE", "PFDEBUG",  "PFSELFTEST", "RESTORE-ASKING", "OBJECT", "XINFO", "XGROUP",
 };
+
+/// True when the key table has a row for the command, under any subcommand (XINFO, XGROUP: rows per subcommand).
+inline bool in_key_table(std::string_view name) noexcept {
+    for (const command_keys_entry& e : command_key_table)
+        if (e.name.size() == name.size() && iequals_ascii(e.name, name)) return true;
+    return false;
+}
 
 /// True when the command could have written an error reply's text itself: a script or function, or a
 /// command this library does not know (a module's, or a newer server's). For those a "TRYAGAIN ..." or
@@ -78,7 +85,7 @@ inline bool writes_its_own_errors(std::string_view encoded) noexcept {
     const std::string_view name = command_name(encoded);
     if (name.empty()) return false;  // the library's own probes (no command text)
     if (in_table(name, script_commands)) return true;
-    if (find_command_keys(name) != nullptr) return false;
+    if (in_key_table(name)) return false;
     return !in_table(name, read_only_commands) && !in_table(name, repeatable_writes) &&
            !in_table(name, known_keyless_commands);
 }
@@ -93,9 +100,10 @@ enum class error_reply_meaning : std::uint8_t {
 /// The one classification, for both drivers and transactions. A refusal or redirect is believed only when
 /// the server itself must have sent it: a command that writes its own errors (scripts, unknown commands) and
 /// may not be repeated gets "TRYAGAIN ..." and its kin as its reply, since the script may have run and chosen
-/// that text; a redirect to it is followed only when well formed and for the command's own slot (the core
-/// checks the slot: `redirect_slot_must_match`). A caller that allows repeats (repeat::allowed) or a command
-/// in the repeat table loses nothing by a needless retry, so for them every refusal is believed.
+/// that text; a redirect to it is followed only when well formed and for the command's own slot, and then only
+/// once, to its target (the core: `redirect_slot_must_match`, cluster_core::follow_unconfirmed). A caller that
+/// allows repeats (repeat::allowed) or a command in the repeat table loses nothing by a needless retry, so for
+/// them every refusal is believed.
 inline error_reply_meaning meaning_of_error(std::string_view text, std::string_view encoded, repeat policy) noexcept {
     const bool redirect_shape = looks_like_redirect(text);
     const refusal r = redirect_shape ? refusal::none : refusal_of(text);

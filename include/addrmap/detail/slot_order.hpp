@@ -25,6 +25,10 @@ public:
         const auto s = static_cast<std::size_t>(slot);
         return out_[s] > 0 && channel_[s] != on;
     }
+    /// True while a call of `slot` counted by out() is not back.
+    bool has_out(int slot) const noexcept {
+        return slot >= 0 && !out_.empty() && out_[static_cast<std::size_t>(slot)] > 0;
+    }
     /// A call of `slot` was written on `on`.
     void out(int slot, channel on) {
         if (slot < 0) return;

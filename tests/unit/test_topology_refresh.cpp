@@ -1,0 +1,158 @@
+// tests/unit/test_topology_refresh.cpp — the refresh machine both drivers run (detail/topology_refresh.hpp), fed
+// canned answers and failures without sockets: whom it asks, SHARDS then SLOTS, what ends it, what the core learns.
+#include <addrmap/cluster_core.hpp>
+#include <addrmap/detail/command.hpp>
+#include <addrmap/detail/topology_refresh.hpp>
+
+#include "resp_helpers.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <string>
+
+using namespace addrmap;
+using addrmap::detail::topology_refresh;
+using addrmap_test::parse_resp;
+using addrmap_test::read_data_file;
+using step = topology_refresh::step;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+const clock_type::time_point t0 = clock_type::time_point{} + std::chrono::hours(1);
+
+cluster_options two_seeds() {
+    cluster_options o;
+    o.seeds = {"127.0.0.1:29001", "127.0.0.1:29002"};
+    return o;
+}
+
+cluster_options one_seed() {
+    cluster_options o = two_seeds();
+    o.seeds.resize(1);
+    return o;
+}
+
+cluster_core make_core(cluster_options o = two_seeds()) {
+    return cluster_core(o, [](const node_address& a) { return endpoint(a.host, a.port, "node.redis.test"); });
+}
+
+std::string name_of(const cluster_core& core, node_id n) { return to_string(core.node(n).reported); }
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(test_topology_refresh)
+
+BOOST_AUTO_TEST_CASE(the_first_seed_s_shards_answer_is_installed) {
+    cluster_core core = make_core();
+    bool lacks_shards = false;
+    topology_refresh r(core, lacks_shards, t0);
+    BOOST_TEST_REQUIRE((r.start(t0) == step::ask));
+    BOOST_TEST(r.asking() == core.seed(0));
+    BOOST_TEST(r.query().name() == std::string("CLUSTER SHARDS"));
+    BOOST_TEST((r.query().command() == std::string_view(detail::cluster_shards_command)));
+    BOOST_TEST((r.on_reply(*parse_resp(read_data_file("cluster-shards-redis7.resp")), t0) == step::installed));
+    BOOST_TEST(r.ended());
+    BOOST_TEST(core.has_topology());
+    BOOST_TEST(core.stats().refreshes == 1u);
+    BOOST_TEST(!core.refresh_due(t0 + std::chrono::seconds(1)));  // ended in the core: nothing wanted
+}
+
+BOOST_AUTO_TEST_CASE(no_shards_subcommand_asks_slots_on_the_same_node_and_from_then_on_first) {
+    cluster_core core = make_core();
+    bool lacks_shards = false;
+    {
+        topology_refresh r(core, lacks_shards, t0);
+        BOOST_TEST_REQUIRE((r.start(t0) == step::ask));
+        const node_id first = r.asking();
+        BOOST_TEST_REQUIRE((r.on_reply(*parse_resp("-ERR unknown subcommand 'SHARDS'. Try CLUSTER HELP.\r\n"), t0) == step::ask));
+        BOOST_TEST(r.asking() == first);
+        BOOST_TEST(r.query().asking_slots());
+        BOOST_TEST((r.on_reply(*parse_resp(read_data_file("cluster-slots-redis7.resp")), t0) == step::installed));
+    }
+    BOOST_TEST(lacks_shards);
+    core.request_refresh();
+    topology_refresh again(core, lacks_shards, t0 + std::chrono::seconds(1));
+    BOOST_TEST_REQUIRE((again.start(t0) == step::ask));
+    BOOST_TEST(again.query().name() == std::string("CLUSTER SLOTS"));
+}
+
+// What was seen: the doctor answered LOADING with CLUSTER SLOTS; the drivers moved on. One rule now: a node that
+// refuses for now (LOADING, BUSY, NOAUTH, ...) is not asked SLOTS; the next node is asked.
+BOOST_AUTO_TEST_CASE(a_loading_node_is_not_asked_slots_the_next_node_is) {
+    cluster_core core = make_core();
+    bool lacks_shards = false;
+    topology_refresh r(core, lacks_shards, t0);
+    BOOST_TEST_REQUIRE((r.start(t0) == step::ask));
+    const node_id first = r.asking();
+    BOOST_TEST_REQUIRE((r.on_reply(*parse_resp("-LOADING Redis is loading the dataset in memory\r\n"), t0) == step::ask));
+    BOOST_TEST(r.asking() != first);
+    BOOST_TEST(!r.query().asking_slots());
+    BOOST_TEST(!lacks_shards);
+    BOOST_TEST(r.failures().find("seed #1 " + name_of(core, first) + ": ") != std::string::npos, r.failures());
+    BOOST_TEST(r.failures().find("LOADING") != std::string::npos, r.failures());
+    BOOST_TEST((r.on_reply(*parse_resp(read_data_file("cluster-shards-redis7.resp")), t0) == step::installed));
+}
+
+BOOST_AUTO_TEST_CASE(every_node_failing_ends_the_refresh_and_connect_errors_let_calls_wait) {
+    cluster_core core = make_core();
+    bool lacks_shards = false;
+    topology_refresh r(core, lacks_shards, t0);
+    BOOST_TEST_REQUIRE((r.start(t0) == step::ask));
+    BOOST_TEST_REQUIRE((r.on_failure(error(error_kind::connect, "TCP connect failed: Connection refused"), t0) == step::ask));
+    BOOST_TEST((r.on_failure(error(error_kind::connect, "TCP connect failed: Connection refused"), t0) == step::failed));
+    BOOST_TEST(r.ended());
+    BOOST_TEST((r.first_error().kind() == error_kind::connect));
+    BOOST_TEST(r.failures().find("seed #2") != std::string::npos, r.failures());
+    // Asking again may work: a call waits (within its deadline) instead of failing now.
+    call_state c = core.start(100, detail::format_argv({"GET", "k"}), {}, t0);
+    BOOST_TEST((core.next(c, t0).what != core_decision::kind::fail));
+}
+
+BOOST_AUTO_TEST_CASE(a_certificate_error_at_discovery_ends_waiting_calls_at_once) {
+    cluster_core core = make_core(one_seed());
+    bool lacks_shards = false;
+    topology_refresh r(core, lacks_shards, t0);
+    BOOST_TEST_REQUIRE((r.start(t0) == step::ask));
+    BOOST_TEST((r.on_failure(error(error_kind::tls_name, "the certificate does not carry 'x'"), t0) == step::failed));
+    call_state c = core.start(100, detail::format_argv({"GET", "k"}), {}, t0);
+    BOOST_TEST((core.next(c, t0).what == core_decision::kind::fail));
+    BOOST_TEST((c.failure->kind() == error_kind::tls_name));
+}
+
+// What was seen (async): a cluster still assigning its slots answered an empty view; commands failed at once with
+// `topology` instead of asking again. A topology error passes like a connect error: calls wait and ask again.
+BOOST_AUTO_TEST_CASE(an_empty_view_while_the_cluster_starts_lets_calls_wait_and_ask_again) {
+    cluster_core core = make_core(one_seed());
+    bool lacks_shards = false;
+    topology_refresh r(core, lacks_shards, t0);
+    BOOST_TEST_REQUIRE((r.start(t0) == step::ask));
+    BOOST_TEST((r.on_reply(*parse_resp("*0\r\n"), t0) == step::failed));
+    BOOST_TEST((r.first_error().kind() == error_kind::topology), r.first_error().what());
+    call_state c = core.start(100, detail::format_argv({"GET", "k"}), {}, t0);
+    BOOST_TEST((core.next(c, t0).what != core_decision::kind::fail));
+}
+
+BOOST_AUTO_TEST_CASE(the_deadline_ends_it_and_says_so) {
+    cluster_core core = make_core();
+    bool lacks_shards = false;
+    topology_refresh r(core, lacks_shards, t0);
+    BOOST_TEST_REQUIRE((r.start(t0) == step::ask));
+    BOOST_TEST_REQUIRE((r.on_failure(error(error_kind::timeout, "no answer"), t0) == step::ask));
+    BOOST_TEST((r.give_up(t0) == step::failed));
+    BOOST_TEST(r.failures().find("the deadline passed") != std::string::npos, r.failures());
+}
+
+BOOST_AUTO_TEST_CASE(an_unfinished_refresh_still_ends_in_the_core) {
+    cluster_core core = make_core();
+    bool lacks_shards = false;
+    {
+        topology_refresh r(core, lacks_shards, t0);
+        BOOST_TEST_REQUIRE((r.start(t0) == step::ask));
+        BOOST_TEST(!core.refresh_due(t0));  // one at a time
+    }
+    BOOST_TEST(core.refresh_due(clock_type::now() + std::chrono::seconds(1)));  // a new one may start
+}
+
+BOOST_AUTO_TEST_SUITE_END()
