@@ -3,9 +3,11 @@
 //
 // Names: map/<policy>/<input>/<outcome>[/<entries>]   input: ipv4 | ipv6 | name
 //   outcome hit  — the policy's own rule answered (table entry, hostname rule, only-list entry)
-//           miss — it declined; try_map fell through first_match to the next policy, or a
+//           miss — it declined; try_map fell through first_match (or env's table) to the next rule, or a
 //                  pass_through table answered with the address as reported
 //           pass — ip_to_hostname given a reported hostname: passed through unchanged
+//   The name input is one the policies allow (cluster_names), so a name case measures the allowed-name
+//   check and the pass-through; a name no policy allows is refused with error{topology}.
 //        construct/<what>/<entries>
 //        part/<step>/<input> — pieces of a table lookup (IP parse, key hash), to see where a hit's time goes,
 //                              and the adapter's per-command SIGPIPE guard
@@ -56,7 +58,11 @@ using addrmap_bench::allocations;
 using addrmap::node_address;
 
 constexpr std::uint16_t node_port = 7000;
-const char* const cluster_hostname = "cluster.redis.test";
+const char* const cluster_hostname = "redis.cluster.example.com";
+/// The reported names a policy lets through: what ip_to_hostname(cluster_hostname) allows by default
+/// besides the hostname (its siblings, allowed_names::hostname_and_siblings), so env and first_match
+/// allow them too; static_table, whose default is its own target names, is given them explicitly.
+const char* const cluster_names = "*.cluster.example.com";
 
 /// Key #i of a generated table: even i are IPv4 (10.x.y.z), odd i IPv6 (fd00::<hex i>).
 std::string key_ip(std::size_t i) {
@@ -77,7 +83,7 @@ std::size_t hit_v6_index(std::size_t n) { return hit_v4_index(n) + 1; }
 
 node_address reported(std::string host) { return node_address{std::move(host), node_port, {}}; }
 const node_address miss_v4 = reported("192.0.2.77");  // never in a generated table
-const node_address name_input = reported("node-7.cluster.example.com");
+const node_address name_input = reported("node-7.cluster.example.com");  // allowed by cluster_names
 
 std::vector<addrmap::static_table::entry> table_entries(std::size_t n) {
     std::vector<addrmap::static_table::entry> entries;
@@ -265,7 +271,8 @@ void register_all() {
         const std::string hit6_target = target_of(hit_v6_index(n));
 
         auto table = share(static_table(table_entries(n), on_miss::fail));
-        auto table_pass = share(static_table(table_entries(n), on_miss::pass_through));
+        auto table_pass =
+            share(static_table(table_entries(n), on_miss::pass_through, addrmap::allowed_names{cluster_names}));
         add_map("map/static_table/ipv4/hit" + size, table, hit4, hit4_target);
         add_map("map/static_table/ipv6/hit" + size, table, hit6, hit6_target);
         add_map("map/static_table/ipv4/miss" + size, table_pass, miss_v4, miss_v4.host);
