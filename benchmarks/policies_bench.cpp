@@ -3,13 +3,18 @@
 //
 // Names: map/<policy>/<input>/<outcome>[/<entries>]   input: ipv4 | ipv6 | name
 //   outcome hit  — the policy's own rule answered (table entry, hostname rule, only-list entry)
-//           miss — it declined; try_map fell through first_match to the next policy, or a
+//           miss — it declined; try_map fell through first_match (or env's table) to the next rule, or a
 //                  pass_through table answered with the address as reported
 //           pass — ip_to_hostname given a reported hostname: passed through unchanged
+//   The name input is one the policies allow (cluster_names), so a name case measures the allowed-name
+//   check and the pass-through; a name no policy allows is refused with error{topology}.
 //        construct/<what>/<entries>
 //        part/<step>/<input> — pieces of a table lookup (IP parse, key hash), to see where a hit's time goes,
 //                              and the adapter's per-command SIGPIPE guard
 // Counters: allocs_per_map / allocs_per_construct (kAvgIterations: allocations divided by iterations).
+// A case that throws (or calls SkipWithError) is listed on stderr at the end and the program exits 1:
+// Google Benchmark alone reports such a case as a row without figures and still exits 0, so a table
+// made from its output (scripts/bench, the README) loses the case without anyone noticing.
 #include <addrmap/address.hpp>
 #include <addrmap/detail/cidr.hpp>
 #include <addrmap/detail/table_grammar.hpp>
@@ -37,7 +42,9 @@
 #include <exception>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <new>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -51,7 +58,11 @@ using addrmap_bench::allocations;
 using addrmap::node_address;
 
 constexpr std::uint16_t node_port = 7000;
-const char* const cluster_hostname = "cluster.redis.test";
+const char* const cluster_hostname = "redis.cluster.example.com";
+/// The reported names a policy lets through: what ip_to_hostname(cluster_hostname) allows by default
+/// besides the hostname (its siblings, allowed_names::hostname_and_siblings), so env and first_match
+/// allow them too; static_table, whose default is its own target names, is given them explicitly.
+const char* const cluster_names = "*.cluster.example.com";
 
 /// Key #i of a generated table: even i are IPv4 (10.x.y.z), odd i IPv6 (fd00::<hex i>).
 std::string key_ip(std::size_t i) {
@@ -72,7 +83,7 @@ std::size_t hit_v6_index(std::size_t n) { return hit_v4_index(n) + 1; }
 
 node_address reported(std::string host) { return node_address{std::move(host), node_port, {}}; }
 const node_address miss_v4 = reported("192.0.2.77");  // never in a generated table
-const node_address name_input = reported("node-7.cluster.example.com");
+const node_address name_input = reported("node-7.cluster.example.com");  // allowed by cluster_names
 
 std::vector<addrmap::static_table::entry> table_entries(std::size_t n) {
     std::vector<addrmap::static_table::entry> entries;
@@ -104,24 +115,48 @@ std::map<std::string, std::string> env_variables(std::size_t n) {
     return {{"ADDRMAP_TABLE", table_text(n)}, {"ADDRMAP_HOSTNAME", cluster_hostname}};
 }
 
+// ---- cases that fail --------------------------------------------------------------------------------
+
+/// Every case that ended in an error: name -> its first message. main exits 1 unless it is empty.
+std::mutex failed_mutex;
+std::map<std::string, std::string> failed_cases;
+
+void record_failure(const std::string& name, std::string message) {
+    const std::lock_guard<std::mutex> lock(failed_mutex);
+    failed_cases.emplace(name, std::move(message));
+}
+
+/// Registers `body` as the case `name`, the only way a case is registered here: an exception from the
+/// body becomes SkipWithError (Google Benchmark does not catch it) and, like a SkipWithError the body
+/// called itself, is recorded in failed_cases.
+template <class Body>
+void add_case(const std::string& name, Body body) {
+    benchmark::RegisterBenchmark(name.c_str(), [name, body = std::move(body)](benchmark::State& state) {
+        try {
+            body(state);
+        } catch (const std::exception& e) {
+            record_failure(name, e.what());
+            state.SkipWithError(e.what());
+            return;
+        } catch (...) {
+            record_failure(name, "an exception not derived from std::exception");
+            state.SkipWithError("an exception not derived from std::exception");
+            return;
+        }
+        if (state.error_occurred()) record_failure(name, "SkipWithError (its message is in the benchmark output)");
+    });
+}
+
 // ---- the one benchmark body, instantiated per policy -------------------------------------------------
 
 /// Times map_address(policy, address) — the adapter's own call path — and counts allocations.
-/// Checks once, untimed, that the case is what its name says (the expected dial host).
+/// Checks once, untimed, that the case is what its name says (the expected dial host); throws if not.
 template <class Policy>
 void bm_map(benchmark::State& state, const Policy& policy, const node_address& address,
             const std::string& expected_dial_host) {
-    try {
-        const endpoint probe = addrmap::map_address(policy, address);
-        if (probe.dial_host() != expected_dial_host) {
-            state.SkipWithError(("mapped to " + addrmap::to_string(probe) + ", expected dial host " + expected_dial_host)
-                                    .c_str());
-            return;
-        }
-    } catch (const std::exception& e) {
-        state.SkipWithError(e.what());
-        return;
-    }
+    const endpoint probe = addrmap::map_address(policy, address);
+    if (probe.dial_host() != expected_dial_host)
+        throw std::logic_error("mapped to " + addrmap::to_string(probe) + ", expected dial host " + expected_dial_host);
     const std::uint64_t before = allocations();
     for (auto _ : state) {
         endpoint mapped = addrmap::map_address(policy, address);
@@ -134,8 +169,8 @@ void bm_map(benchmark::State& state, const Policy& policy, const node_address& a
 template <class Policy>
 void add_map(const std::string& name, std::shared_ptr<const Policy> policy, node_address address,
              std::string expected_dial_host) {
-    benchmark::RegisterBenchmark(name.c_str(), [policy = std::move(policy), address = std::move(address),
-                                                expected = std::move(expected_dial_host)](benchmark::State& state) {
+    add_case(name, [policy = std::move(policy), address = std::move(address),
+                    expected = std::move(expected_dial_host)](benchmark::State& state) {
         bm_map(state, *policy, address, expected);
     });
 }
@@ -143,7 +178,7 @@ void add_map(const std::string& name, std::shared_ptr<const Policy> policy, node
 /// Times `make()` (a constructor) and counts its allocations.
 template <class Make>
 void add_construct(const std::string& name, Make make) {
-    benchmark::RegisterBenchmark(name.c_str(), [make](benchmark::State& state) {
+    add_case(name, [make](benchmark::State& state) {
         const std::uint64_t before = allocations();
         for (auto _ : state) {
             auto built = make();
@@ -164,15 +199,14 @@ std::shared_ptr<const P> share(P policy) {
 void register_parts() {
     for (const auto& [input, host] : {std::pair{"ipv4", "10.0.0.2"}, std::pair{"ipv6", "fd00::3"},
                                       std::pair{"name", "node-7.cluster.example.com"}}) {
-        benchmark::RegisterBenchmark((std::string("part/parse_ip/") + input).c_str(),
-                                     [text = std::string(host)](benchmark::State& state) {
-                                         for (auto _ : state) {
-                                             auto ip = addrmap::detail::parse_ip(text);
-                                             benchmark::DoNotOptimize(ip);
-                                         }
-                                     });
+        add_case(std::string("part/parse_ip/") + input, [text = std::string(host)](benchmark::State& state) {
+            for (auto _ : state) {
+                auto ip = addrmap::detail::parse_ip(text);
+                benchmark::DoNotOptimize(ip);
+            }
+        });
     }
-    benchmark::RegisterBenchmark("part/table_key_hash/ipv6", [](benchmark::State& state) {
+    add_case("part/table_key_hash/ipv6", [](benchmark::State& state) {
         addrmap::detail::table_key key{*addrmap::detail::parse_ip("fd00::3"), node_port};
         const addrmap::detail::table_key_hash hash;
         for (auto _ : state) {
@@ -183,7 +217,7 @@ void register_parts() {
     });
 #ifdef ADDRMAP_BENCH_HAVE_SIGPIPE_GUARD
     // Not a policy: what the adapter pays per command() / execute() to keep SIGPIPE away (4 syscalls).
-    benchmark::RegisterBenchmark("part/sigpipe_guard/none", [](benchmark::State& state) {
+    add_case("part/sigpipe_guard/none", [](benchmark::State& state) {
         for (auto _ : state) {
             const addrmap::detail::sigpipe_guard guard;
             benchmark::DoNotOptimize(&guard);
@@ -237,7 +271,8 @@ void register_all() {
         const std::string hit6_target = target_of(hit_v6_index(n));
 
         auto table = share(static_table(table_entries(n), on_miss::fail));
-        auto table_pass = share(static_table(table_entries(n), on_miss::pass_through));
+        auto table_pass =
+            share(static_table(table_entries(n), on_miss::pass_through, addrmap::allowed_names{cluster_names}));
         add_map("map/static_table/ipv4/hit" + size, table, hit4, hit4_target);
         add_map("map/static_table/ipv6/hit" + size, table, hit6, hit6_target);
         add_map("map/static_table/ipv4/miss" + size, table_pass, miss_v4, miss_v4.host);
@@ -292,5 +327,11 @@ int main(int argc, char** argv) {
     benchmark::AddCustomContext("allocation_counter", "global operator new, all replaceable forms");
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
-    return 0;
+    // Every case has finished: failed_cases is no longer written.
+    if (failed_cases.empty()) return 0;
+    std::fprintf(stderr, "policies_bench: FAILED: %zu case(s) ended in an error and have no figures:\n",
+                 failed_cases.size());
+    for (const auto& [name, message] : failed_cases)
+        std::fprintf(stderr, "  %s: %s\n", name.c_str(), message.c_str());
+    return 1;
 }
