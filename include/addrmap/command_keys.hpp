@@ -22,7 +22,7 @@ enum class key_layout : std::uint8_t {
     counted,    ///< `fixed_count` keys from argv[fixed_first], then argv[count_at] says how many keys follow it
     streams,    ///< XREAD / XREADGROUP: after the STREAMS keyword (options skipped), the first half of the rest
     sort,       ///< SORT key [BY p] [LIMIT o c] [GET p ...] [STORE destination]: the key, then the last STORE's
-    georadius,  ///< GEORADIUS[BYMEMBER] key ... [STORE k | STOREDIST k]: the key, then the last STORE(DIST)'s
+    georadius,  ///< GEORADIUS[BYMEMBER] key ... [STORE k] [STOREDIST k]: the key, the first STORE's, first STOREDIST's
 };
 
 /// One row of the table: a command (and subcommand, for containers such as OBJECT) and where its keys are.
@@ -34,6 +34,7 @@ struct command_keys_entry {
     int count_at = 0;                    ///< counted: the argument that holds the number of keys
     int least = 1;                       ///< counted: the smallest count the command accepts
     int fixed_first = 0, fixed_count = 0;  ///< counted: keys before the count (ZUNIONSTORE's destination)
+    int search_from = 0;                 ///< georadius: the first argument searched for STORE / STOREDIST
 };
 
 namespace detail {
@@ -57,6 +58,13 @@ constexpr command_keys_entry counted_keys(std::string_view name, int count_at, i
 constexpr command_keys_entry special_keys(std::string_view name, key_layout layout) {
     command_keys_entry e{};
     e.name = name, e.layout = layout;
+    return e;
+}
+/// `search_from` is the startfrom of Redis's STORE / STOREDIST key specs: after the fixed arguments (6 for
+/// GEORADIUS key lon lat radius unit, 5 for GEORADIUSBYMEMBER key member radius unit).
+constexpr command_keys_entry georadius_keys(std::string_view name, int search_from) {
+    command_keys_entry e = special_keys(name, key_layout::georadius);
+    e.search_from = search_from;
     return e;
 }
 
@@ -125,8 +133,8 @@ inline constexpr command_keys_entry command_key_table[] = {
     detail::range_keys("SETBIT"),
     // geo
     detail::range_keys("GEOADD"), detail::range_keys("GEODIST"), detail::range_keys("GEOHASH"),
-    detail::range_keys("GEOPOS"), detail::special_keys("GEORADIUS", key_layout::georadius),
-    detail::special_keys("GEORADIUSBYMEMBER", key_layout::georadius), detail::range_keys("GEORADIUSBYMEMBER_RO"),
+    detail::range_keys("GEOPOS"), detail::georadius_keys("GEORADIUS", 6),
+    detail::georadius_keys("GEORADIUSBYMEMBER", 5), detail::range_keys("GEORADIUSBYMEMBER_RO"),
     detail::range_keys("GEORADIUS_RO"), detail::range_keys("GEOSEARCH"), detail::range_keys("GEOSEARCHSTORE", 1, 2),
     // streams
     detail::range_keys("XACK"), detail::range_keys("XADD"), detail::range_keys("XAUTOCLAIM"), detail::range_keys("XCLAIM"),
@@ -272,13 +280,18 @@ void for_each_key_position(const std::string_view* argv, std::size_t argc, OnKey
             break;
         }
         case key_layout::georadius: {
+            // Redis 7.0 answers from the key specs, one per keyword: each finds its keyword's first occurrence from
+            // search_from on (the last argument excluded: a key must follow), wherever the other keyword stands.
+            // STORE's key comes first even when STOREDIST is written first; a later STORE(DIST) names no key.
             if (argc < 2) throw malformed(1, "a key is expected here");
             on_key(1);
-            std::size_t store = 0;
-            for (std::size_t i = 5; i < argc; ++i)
-                if ((detail::iequals_ascii(argv[i], "STORE") || detail::iequals_ascii(argv[i], "STOREDIST")) && i + 1 < argc)
-                    store = ++i;
+            std::size_t store = 0, storedist = 0;
+            for (std::size_t i = static_cast<std::size_t>(entry->search_from); i + 1 < argc; ++i) {
+                if (store == 0 && detail::iequals_ascii(argv[i], "STORE")) store = i + 1;
+                else if (storedist == 0 && detail::iequals_ascii(argv[i], "STOREDIST")) storedist = i + 1;
+            }
             if (store != 0) on_key(store);
+            if (storedist != 0) on_key(storedist);
             break;
         }
     }

@@ -132,6 +132,8 @@ BOOST_AUTO_TEST_CASE(malformed_commands_name_the_command_and_the_position) {
     BOOST_TEST(extract({"SORT", "k", "LIMIT"}) == std::vector<std::string>{"k"});
     BOOST_TEST(extract({"SORT", "k", "STORE"}) == std::vector<std::string>{"k"});
     BOOST_TEST(extract({"GEORADIUS", "k", "1", "2", "3", "km", "STORE"}) == std::vector<std::string>{"k"});
+    BOOST_TEST(extract({"GEORADIUS", "k", "1", "2", "3", "km", "STORE", "a", "STOREDIST"}) ==
+               (std::vector<std::string>{"k", "a"}));
     m = config_error({"XREAD", "BLOCK"});
     BOOST_TEST(has(m, "no STREAMS"), m);
 }
