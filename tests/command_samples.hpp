@@ -29,7 +29,19 @@ inline const std::vector<command_sample>& all() {
         {{"EXISTS", "a", "b"}, {"a", "b"}}, {{"EXPIRE", "k", "10"}, {"k"}}, {{"EXPIREAT", "k", "10"}, {"k"}},
         {{"EXPIRETIME", "k"}, {"k"}}, {{"PERSIST", "k"}, {"k"}}, {{"PEXPIRE", "k", "10"}, {"k"}},
         {{"PEXPIREAT", "k", "10"}, {"k"}}, {{"PEXPIRETIME", "k"}, {"k"}}, {{"PTTL", "k"}, {"k"}},
+        {{"MIGRATE", "h", "6379", "k", "0", "5000"}, {"k"}}, {{"MIGRATE", "h", "6379", "k", "0", "5000", "COPY"}, {"k"}},
+        {{"MIGRATE", "h", "6379", "", "0", "5000"}, {""}},  // "" without KEYS: the server names "" the key
+        {{"MIGRATE", "h", "6379", "", "0", "5000", "COPY", "REPLACE", "AUTH2", "u", "p", "KEYS", "a", "b"}, {"a", "b"}},
+        {{"migrate", "h", "6379", "", "0", "5000", "copy", "keys", "a"}, {"a"}},
+        {{"MIGRATE", "h", "6379", "", "0", "5000", "AUTH", "KEYS", "KEYS", "a", "b"}, {"a", "b"}},  // AUTH's password
+        {{"MIGRATE", "h", "6379", "", "0", "5000", "AUTH2", "u", "KEYS", "KEYS", "a"}, {"a"}},
+        {{"MIGRATE", "h", "6379", "k", "0", "5000", "AUTH", "KEYS", "x"}, {"k"}},
+        {{"MIGRATE", "h", "6379", "", "0", "5000", "KEYS", "a", "KEYS", "b"}, {"a", "KEYS", "b"}},
+        {{"MIGRATE", "h", "6379", "", "0", "5000", "KEYS"}, {""}},  // KEYS last: not an option
+        {{"MIGRATE", "h", "6379", "", "KEYS", "5000", "x"}, {""}},  // KEYS before argv[6]: not an option
+        {{"MOVE", "k", "1"}, {"k"}},
         {{"RENAME", "a", "b"}, {"a", "b"}}, {{"RENAMENX", "a", "b"}, {"a", "b"}}, {{"RESTORE", "k", "0", "payload"}, {"k"}},
+        {{"RESTORE-ASKING", "k", "0", "payload", "REPLACE"}, {"k"}}, {{"restore-asking", "k", "0", "payload"}, {"k"}},
         {{"SORT", "k"}, {"k"}}, {{"SORT", "k", "BY", "w_*", "LIMIT", "0", "10", "GET", "o_*", "STORE", "dst"}, {"k", "dst"}},
         {{"SORT", "k", "ALPHA", "STORE", "d1", "STORE", "d2"}, {"k", "d2"}}, {{"SORT_RO", "k", "ALPHA"}, {"k"}},
         {{"TOUCH", "a", "b"}, {"a", "b"}}, {{"TTL", "k"}, {"k"}}, {{"TYPE", "k"}, {"k"}}, {{"UNLINK", "a", "b"}, {"a", "b"}},
@@ -77,7 +89,8 @@ inline const std::vector<command_sample>& all() {
         {{"ZREVRANK", "k", "m"}, {"k"}}, {{"ZSCAN", "k", "0"}, {"k"}}, {{"ZSCORE", "k", "m"}, {"k"}},
         {{"ZUNION", "2", "a", "b"}, {"a", "b"}}, {{"ZUNIONSTORE", "d", "2", "a", "b"}, {"d", "a", "b"}},
         // HyperLogLog
-        {{"PFADD", "k", "e"}, {"k"}}, {{"PFCOUNT", "a", "b"}, {"a", "b"}}, {{"PFMERGE", "d", "a", "b"}, {"d", "a", "b"}},
+        {{"PFADD", "k", "e"}, {"k"}}, {{"PFCOUNT", "a", "b"}, {"a", "b"}}, {{"PFDEBUG", "GETREG", "k"}, {"k"}},
+        {{"pfdebug", "todense", "k"}, {"k"}}, {{"PFMERGE", "d", "a", "b"}, {"d", "a", "b"}},
         // bits
         {{"BITCOUNT", "k"}, {"k"}}, {{"BITFIELD", "k", "GET", "u8", "0"}, {"k"}}, {{"BITFIELD_RO", "k", "GET", "u8", "0"}, {"k"}},
         {{"BITOP", "AND", "d", "a", "b"}, {"d", "a", "b"}}, {{"BITOP", "NOT", "d", "a"}, {"d", "a"}},

@@ -23,6 +23,7 @@ enum class key_layout : std::uint8_t {
     streams,    ///< XREAD / XREADGROUP: after the STREAMS keyword (options skipped), the first half of the rest
     sort,       ///< SORT key [BY p] [LIMIT o c] [GET p ...] [STORE destination]: the key, then the last STORE's
     georadius,  ///< GEORADIUS[BYMEMBER] key ... [STORE k] [STOREDIST k]: the key, the first STORE's, first STOREDIST's
+    migrate,    ///< MIGRATE host port key|"" db timeout [COPY] [REPLACE] [AUTH ...] [KEYS k ...]: argv[3], or the KEYS
 };
 
 /// One row of the table: a command (and subcommand, for containers such as OBJECT) and where its keys are.
@@ -84,9 +85,10 @@ inline constexpr command_keys_entry command_key_table[] = {
     // keys
     detail::range_keys("COPY", 1, 2), detail::range_keys("DEL", 1, -1), detail::range_keys("DUMP"),
     detail::range_keys("EXISTS", 1, -1), detail::range_keys("EXPIRE"), detail::range_keys("EXPIREAT"),
-    detail::range_keys("EXPIRETIME"), detail::range_keys("PERSIST"), detail::range_keys("PEXPIRE"),
-    detail::range_keys("PEXPIREAT"), detail::range_keys("PEXPIRETIME"), detail::range_keys("PTTL"),
-    detail::range_keys("RENAME", 1, 2), detail::range_keys("RENAMENX", 1, 2), detail::range_keys("RESTORE"),
+    detail::range_keys("EXPIRETIME"), detail::special_keys("MIGRATE", key_layout::migrate), detail::range_keys("MOVE"),
+    detail::range_keys("PERSIST"), detail::range_keys("PEXPIRE"), detail::range_keys("PEXPIREAT"),
+    detail::range_keys("PEXPIRETIME"), detail::range_keys("PTTL"), detail::range_keys("RENAME", 1, 2),
+    detail::range_keys("RENAMENX", 1, 2), detail::range_keys("RESTORE"), detail::range_keys("RESTORE-ASKING"),
     detail::special_keys("SORT", key_layout::sort), detail::range_keys("SORT_RO"), detail::range_keys("TOUCH", 1, -1),
     detail::range_keys("TTL"), detail::range_keys("TYPE"), detail::range_keys("UNLINK", 1, -1),
     detail::range_keys("WATCH", 1, -1), detail::sub_keys("OBJECT", "ENCODING"), detail::sub_keys("OBJECT", "FREQ"),
@@ -126,7 +128,8 @@ inline constexpr command_keys_entry command_key_table[] = {
     detail::range_keys("ZREVRANGEBYSCORE"), detail::range_keys("ZREVRANK"), detail::range_keys("ZSCAN"),
     detail::range_keys("ZSCORE"), detail::counted_keys("ZUNION", 1, 1), detail::counted_keys("ZUNIONSTORE", 2, 1, 1),
     // HyperLogLog
-    detail::range_keys("PFADD"), detail::range_keys("PFCOUNT", 1, -1), detail::range_keys("PFMERGE", 1, -1),
+    detail::range_keys("PFADD"), detail::range_keys("PFCOUNT", 1, -1), detail::range_keys("PFDEBUG", 2, 2),
+    detail::range_keys("PFMERGE", 1, -1),
     // bits
     detail::range_keys("BITCOUNT"), detail::range_keys("BITFIELD"), detail::range_keys("BITFIELD_RO"),
     detail::range_keys("BITOP", 2, -1), detail::range_keys("BITPOS"), detail::range_keys("GETBIT"),
@@ -292,6 +295,32 @@ void for_each_key_position(const std::string_view* argv, std::size_t argc, OnKey
             }
             if (store != 0) on_key(store);
             if (storedist != 0) on_key(storedist);
+            break;
+        }
+        case key_layout::migrate: {
+            // Redis 7.0 in two steps. Its key specs look for KEYS from the second-to-last argument back to argv[1];
+            // with none, the key is argv[3] ("" included). With one, they give up and migrateGetKeys reads from
+            // argv[6] on, skipping AUTH's and AUTH2's arguments, to the first KEYS: the keys are all that follow
+            // it, when argv[3] is "". (No KEYS there: argv[3] again. argv[3] not "": the server refuses.)
+            if (argc < 4) throw malformed(3, "a key, or \"\" before the KEYS option, is expected here");
+            bool keys_word = false;
+            for (std::size_t i = 1; i + 1 < argc && !keys_word; ++i) keys_word = detail::iequals_ascii(argv[i], "KEYS");
+            std::size_t keys_at = 0;
+            for (std::size_t i = 6; keys_word && i < argc; ++i) {
+                if (detail::iequals_ascii(argv[i], "KEYS")) {
+                    keys_at = i;
+                    break;
+                }
+                if (detail::iequals_ascii(argv[i], "AUTH")) i += 1;
+                else if (detail::iequals_ascii(argv[i], "AUTH2")) i += 2;
+            }
+            if (keys_at == 0) {
+                on_key(3);
+                break;
+            }
+            if (!argv[3].empty()) throw malformed(3, "with the KEYS option the key argument must be \"\"");
+            if (keys_at + 1 >= argc) throw malformed(keys_at, "KEYS needs at least one key after it");
+            for (std::size_t i = keys_at + 1; i < argc; ++i) on_key(i);
             break;
         }
     }
