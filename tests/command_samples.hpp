@@ -3,7 +3,10 @@
 // them), the live test asks the server for each and compares.
 #pragma once
 
+#include <addrmap/command_keys.hpp>
+
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace samples {
@@ -142,6 +145,26 @@ inline const std::vector<command_sample>& all() {
         {{"FCALL", "f", "2", "a", "b", "x"}, {"a", "b"}}, {{"FCALL_RO", "f", "1", "a"}, {"a"}},
     };
     return list;
+}
+
+/// The table row the extraction reads a sample by (for OBJECT, MEMORY, XINFO, XGROUP: with its subcommand).
+inline const addrmap::command_keys_entry* row_of(const command_sample& sample) {
+    const bool container = addrmap::detail::is_key_container(sample.argv.at(0));
+    return addrmap::find_command_keys(sample.argv[0], container && sample.argv.size() > 1 ? sample.argv[1] : "");
+}
+
+/// The rows of the table not among `covered`, named as "GET", "OBJECT ENCODING", comma separated; "" when none.
+/// Both suites fail on a row without a sample: a row nobody compared with the server is a row nobody checked.
+inline std::string rows_not_in(const std::vector<const addrmap::command_keys_entry*>& covered) {
+    std::string missing;
+    for (const auto& row : addrmap::command_key_table) {
+        bool found = false;
+        for (const auto* c : covered) found = found || c == &row;
+        if (found) continue;
+        missing += (missing.empty() ? "" : ", ") + std::string(row.name);
+        if (!row.subcommand.empty()) missing += " " + std::string(row.subcommand);
+    }
+    return missing;
 }
 
 }  // namespace samples
