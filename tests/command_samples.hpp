@@ -3,7 +3,10 @@
 // them), the live test asks the server for each and compares.
 #pragma once
 
+#include <addrmap/command_keys.hpp>
+
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace samples {
@@ -29,7 +32,19 @@ inline const std::vector<command_sample>& all() {
         {{"EXISTS", "a", "b"}, {"a", "b"}}, {{"EXPIRE", "k", "10"}, {"k"}}, {{"EXPIREAT", "k", "10"}, {"k"}},
         {{"EXPIRETIME", "k"}, {"k"}}, {{"PERSIST", "k"}, {"k"}}, {{"PEXPIRE", "k", "10"}, {"k"}},
         {{"PEXPIREAT", "k", "10"}, {"k"}}, {{"PEXPIRETIME", "k"}, {"k"}}, {{"PTTL", "k"}, {"k"}},
+        {{"MIGRATE", "h", "6379", "k", "0", "5000"}, {"k"}}, {{"MIGRATE", "h", "6379", "k", "0", "5000", "COPY"}, {"k"}},
+        {{"MIGRATE", "h", "6379", "", "0", "5000"}, {""}},  // "" without KEYS: the server names "" the key
+        {{"MIGRATE", "h", "6379", "", "0", "5000", "COPY", "REPLACE", "AUTH2", "u", "p", "KEYS", "a", "b"}, {"a", "b"}},
+        {{"migrate", "h", "6379", "", "0", "5000", "copy", "keys", "a"}, {"a"}},
+        {{"MIGRATE", "h", "6379", "", "0", "5000", "AUTH", "KEYS", "KEYS", "a", "b"}, {"a", "b"}},  // AUTH's password
+        {{"MIGRATE", "h", "6379", "", "0", "5000", "AUTH2", "u", "KEYS", "KEYS", "a"}, {"a"}},
+        {{"MIGRATE", "h", "6379", "k", "0", "5000", "AUTH", "KEYS", "x"}, {"k"}},
+        {{"MIGRATE", "h", "6379", "", "0", "5000", "KEYS", "a", "KEYS", "b"}, {"a", "KEYS", "b"}},
+        {{"MIGRATE", "h", "6379", "", "0", "5000", "KEYS"}, {""}},  // KEYS last: not an option
+        {{"MIGRATE", "h", "6379", "", "KEYS", "5000", "x"}, {""}},  // KEYS before argv[6]: not an option
+        {{"MOVE", "k", "1"}, {"k"}},
         {{"RENAME", "a", "b"}, {"a", "b"}}, {{"RENAMENX", "a", "b"}, {"a", "b"}}, {{"RESTORE", "k", "0", "payload"}, {"k"}},
+        {{"RESTORE-ASKING", "k", "0", "payload", "REPLACE"}, {"k"}}, {{"restore-asking", "k", "0", "payload"}, {"k"}},
         {{"SORT", "k"}, {"k"}}, {{"SORT", "k", "BY", "w_*", "LIMIT", "0", "10", "GET", "o_*", "STORE", "dst"}, {"k", "dst"}},
         {{"SORT", "k", "ALPHA", "STORE", "d1", "STORE", "d2"}, {"k", "d2"}}, {{"SORT_RO", "k", "ALPHA"}, {"k"}},
         {{"TOUCH", "a", "b"}, {"a", "b"}}, {{"TTL", "k"}, {"k"}}, {{"TYPE", "k"}, {"k"}}, {{"UNLINK", "a", "b"}, {"a", "b"}},
@@ -77,7 +92,8 @@ inline const std::vector<command_sample>& all() {
         {{"ZREVRANK", "k", "m"}, {"k"}}, {{"ZSCAN", "k", "0"}, {"k"}}, {{"ZSCORE", "k", "m"}, {"k"}},
         {{"ZUNION", "2", "a", "b"}, {"a", "b"}}, {{"ZUNIONSTORE", "d", "2", "a", "b"}, {"d", "a", "b"}},
         // HyperLogLog
-        {{"PFADD", "k", "e"}, {"k"}}, {{"PFCOUNT", "a", "b"}, {"a", "b"}}, {{"PFMERGE", "d", "a", "b"}, {"d", "a", "b"}},
+        {{"PFADD", "k", "e"}, {"k"}}, {{"PFCOUNT", "a", "b"}, {"a", "b"}}, {{"PFDEBUG", "GETREG", "k"}, {"k"}},
+        {{"pfdebug", "todense", "k"}, {"k"}}, {{"PFMERGE", "d", "a", "b"}, {"d", "a", "b"}},
         // bits
         {{"BITCOUNT", "k"}, {"k"}}, {{"BITFIELD", "k", "GET", "u8", "0"}, {"k"}}, {{"BITFIELD_RO", "k", "GET", "u8", "0"}, {"k"}},
         {{"BITOP", "AND", "d", "a", "b"}, {"d", "a", "b"}}, {{"BITOP", "NOT", "d", "a"}, {"d", "a"}},
@@ -87,6 +103,26 @@ inline const std::vector<command_sample>& all() {
         {{"GEOPOS", "k", "m"}, {"k"}}, {{"GEORADIUS", "k", "15", "37", "200", "km"}, {"k"}},
         {{"GEORADIUS", "k", "15", "37", "200", "km", "STORE", "d"}, {"k", "d"}},
         {{"GEORADIUSBYMEMBER", "k", "m", "100", "km", "STOREDIST", "d"}, {"k", "d"}},
+        // STORE and STOREDIST: the first of each, STORE's key first whatever the order (Redis 7.0's key specs)
+        {{"GEORADIUS", "k", "15", "37", "200", "km", "STOREDIST", "c"}, {"k", "c"}},
+        {{"GEORADIUS", "k", "15", "37", "200", "km", "STORE", "a", "STOREDIST", "c"}, {"k", "a", "c"}},
+        {{"GEORADIUS", "k", "15", "37", "200", "km", "STOREDIST", "c", "STORE", "a"}, {"k", "a", "c"}},
+        {{"GEORADIUS", "k", "15", "37", "200", "km", "STORE", "a", "STORE", "b"}, {"k", "a"}},
+        {{"GEORADIUS", "k", "15", "37", "200", "km", "STOREDIST", "c", "STOREDIST", "d"}, {"k", "c"}},
+        {{"GEORADIUS", "k", "15", "37", "200", "km", "STORE", "a", "STORE", "b", "STOREDIST", "c", "STOREDIST", "d"},
+         {"k", "a", "c"}},
+        {{"GEORADIUS", "k", "15", "37", "200", "km", "STOREDIST", "c", "STORE", "a", "STOREDIST", "d", "STORE", "b"},
+         {"k", "a", "c"}},
+        {{"GEORADIUS", "k", "15", "37", "200", "km", "COUNT", "5", "ASC", "STOREDIST", "c", "STORE", "a"}, {"k", "a", "c"}},
+        {{"georadius", "k", "15", "37", "200", "km", "store", "a", "storedist", "c"}, {"k", "a", "c"}},
+        {{"GEORADIUS", "k", "15", "37", "200", "km", "STOREDIST", "STORE", "b"}, {"k", "b", "STORE"}},
+        {{"GEORADIUS", "k", "15", "37", "200", "STORE", "a", "STORE", "b"}, {"k", "b"}},  // the search starts at argv[6]
+        {{"GEORADIUS", "k", "15", "37", "200", "km", "STORE"}, {"k"}},
+        {{"GEORADIUSBYMEMBER", "k", "m", "100", "km", "STORE", "a"}, {"k", "a"}},  // ... and at argv[5] here
+        {{"GEORADIUSBYMEMBER", "k", "m", "100", "km", "STORE", "a", "STORE", "b", "STOREDIST", "c", "STOREDIST", "d"},
+         {"k", "a", "c"}},
+        {{"GEORADIUSBYMEMBER", "k", "m", "100", "km", "STOREDIST", "c", "STORE", "a"}, {"k", "a", "c"}},
+        {{"GEORADIUSBYMEMBER", "k", "m", "100", "STORE", "a", "STORE", "b"}, {"k", "b"}},
         {{"GEORADIUSBYMEMBER_RO", "k", "m", "100", "km"}, {"k"}}, {{"GEORADIUS_RO", "k", "15", "37", "200", "km"}, {"k"}},
         {{"GEOSEARCH", "k", "FROMMEMBER", "m", "BYRADIUS", "10", "km"}, {"k"}},
         {{"GEOSEARCHSTORE", "d", "s", "FROMMEMBER", "m", "BYRADIUS", "10", "km"}, {"d", "s"}},
@@ -109,6 +145,26 @@ inline const std::vector<command_sample>& all() {
         {{"FCALL", "f", "2", "a", "b", "x"}, {"a", "b"}}, {{"FCALL_RO", "f", "1", "a"}, {"a"}},
     };
     return list;
+}
+
+/// The table row the extraction reads a sample by (for OBJECT, MEMORY, XINFO, XGROUP: with its subcommand).
+inline const addrmap::command_keys_entry* row_of(const command_sample& sample) {
+    const bool container = addrmap::detail::is_key_container(sample.argv.at(0));
+    return addrmap::find_command_keys(sample.argv[0], container && sample.argv.size() > 1 ? sample.argv[1] : "");
+}
+
+/// The rows of the table not among `covered`, named as "GET", "OBJECT ENCODING", comma separated; "" when none.
+/// Both suites fail on a row without a sample: a row nobody compared with the server is a row nobody checked.
+inline std::string rows_not_in(const std::vector<const addrmap::command_keys_entry*>& covered) {
+    std::string missing;
+    for (const auto& row : addrmap::command_key_table) {
+        bool found = false;
+        for (const auto* c : covered) found = found || c == &row;
+        if (found) continue;
+        missing += (missing.empty() ? "" : ", ") + std::string(row.name);
+        if (!row.subcommand.empty()) missing += " " + std::string(row.subcommand);
+    }
+    return missing;
 }
 
 }  // namespace samples

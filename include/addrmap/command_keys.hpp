@@ -22,7 +22,8 @@ enum class key_layout : std::uint8_t {
     counted,    ///< `fixed_count` keys from argv[fixed_first], then argv[count_at] says how many keys follow it
     streams,    ///< XREAD / XREADGROUP: after the STREAMS keyword (options skipped), the first half of the rest
     sort,       ///< SORT key [BY p] [LIMIT o c] [GET p ...] [STORE destination]: the key, then the last STORE's
-    georadius,  ///< GEORADIUS[BYMEMBER] key ... [STORE k | STOREDIST k]: the key, then the last STORE(DIST)'s
+    georadius,  ///< GEORADIUS[BYMEMBER] key ... [STORE k] [STOREDIST k]: the key, the first STORE's, first STOREDIST's
+    migrate,    ///< MIGRATE host port key|"" db timeout [COPY] [REPLACE] [AUTH ...] [KEYS k ...]: argv[3], or the KEYS
 };
 
 /// One row of the table: a command (and subcommand, for containers such as OBJECT) and where its keys are.
@@ -34,6 +35,7 @@ struct command_keys_entry {
     int count_at = 0;                    ///< counted: the argument that holds the number of keys
     int least = 1;                       ///< counted: the smallest count the command accepts
     int fixed_first = 0, fixed_count = 0;  ///< counted: keys before the count (ZUNIONSTORE's destination)
+    int search_from = 0;                 ///< georadius: the first argument searched for STORE / STOREDIST
 };
 
 namespace detail {
@@ -59,6 +61,13 @@ constexpr command_keys_entry special_keys(std::string_view name, key_layout layo
     e.name = name, e.layout = layout;
     return e;
 }
+/// `search_from` is the startfrom of Redis's STORE / STOREDIST key specs: after the fixed arguments (6 for
+/// GEORADIUS key lon lat radius unit, 5 for GEORADIUSBYMEMBER key member radius unit).
+constexpr command_keys_entry georadius_keys(std::string_view name, int search_from) {
+    command_keys_entry e = special_keys(name, key_layout::georadius);
+    e.search_from = search_from;
+    return e;
+}
 
 }  // namespace detail
 
@@ -76,9 +85,10 @@ inline constexpr command_keys_entry command_key_table[] = {
     // keys
     detail::range_keys("COPY", 1, 2), detail::range_keys("DEL", 1, -1), detail::range_keys("DUMP"),
     detail::range_keys("EXISTS", 1, -1), detail::range_keys("EXPIRE"), detail::range_keys("EXPIREAT"),
-    detail::range_keys("EXPIRETIME"), detail::range_keys("PERSIST"), detail::range_keys("PEXPIRE"),
-    detail::range_keys("PEXPIREAT"), detail::range_keys("PEXPIRETIME"), detail::range_keys("PTTL"),
-    detail::range_keys("RENAME", 1, 2), detail::range_keys("RENAMENX", 1, 2), detail::range_keys("RESTORE"),
+    detail::range_keys("EXPIRETIME"), detail::special_keys("MIGRATE", key_layout::migrate), detail::range_keys("MOVE"),
+    detail::range_keys("PERSIST"), detail::range_keys("PEXPIRE"), detail::range_keys("PEXPIREAT"),
+    detail::range_keys("PEXPIRETIME"), detail::range_keys("PTTL"), detail::range_keys("RENAME", 1, 2),
+    detail::range_keys("RENAMENX", 1, 2), detail::range_keys("RESTORE"), detail::range_keys("RESTORE-ASKING"),
     detail::special_keys("SORT", key_layout::sort), detail::range_keys("SORT_RO"), detail::range_keys("TOUCH", 1, -1),
     detail::range_keys("TTL"), detail::range_keys("TYPE"), detail::range_keys("UNLINK", 1, -1),
     detail::range_keys("WATCH", 1, -1), detail::sub_keys("OBJECT", "ENCODING"), detail::sub_keys("OBJECT", "FREQ"),
@@ -118,15 +128,16 @@ inline constexpr command_keys_entry command_key_table[] = {
     detail::range_keys("ZREVRANGEBYSCORE"), detail::range_keys("ZREVRANK"), detail::range_keys("ZSCAN"),
     detail::range_keys("ZSCORE"), detail::counted_keys("ZUNION", 1, 1), detail::counted_keys("ZUNIONSTORE", 2, 1, 1),
     // HyperLogLog
-    detail::range_keys("PFADD"), detail::range_keys("PFCOUNT", 1, -1), detail::range_keys("PFMERGE", 1, -1),
+    detail::range_keys("PFADD"), detail::range_keys("PFCOUNT", 1, -1), detail::range_keys("PFDEBUG", 2, 2),
+    detail::range_keys("PFMERGE", 1, -1),
     // bits
     detail::range_keys("BITCOUNT"), detail::range_keys("BITFIELD"), detail::range_keys("BITFIELD_RO"),
     detail::range_keys("BITOP", 2, -1), detail::range_keys("BITPOS"), detail::range_keys("GETBIT"),
     detail::range_keys("SETBIT"),
     // geo
     detail::range_keys("GEOADD"), detail::range_keys("GEODIST"), detail::range_keys("GEOHASH"),
-    detail::range_keys("GEOPOS"), detail::special_keys("GEORADIUS", key_layout::georadius),
-    detail::special_keys("GEORADIUSBYMEMBER", key_layout::georadius), detail::range_keys("GEORADIUSBYMEMBER_RO"),
+    detail::range_keys("GEOPOS"), detail::georadius_keys("GEORADIUS", 6),
+    detail::georadius_keys("GEORADIUSBYMEMBER", 5), detail::range_keys("GEORADIUSBYMEMBER_RO"),
     detail::range_keys("GEORADIUS_RO"), detail::range_keys("GEOSEARCH"), detail::range_keys("GEOSEARCHSTORE", 1, 2),
     // streams
     detail::range_keys("XACK"), detail::range_keys("XADD"), detail::range_keys("XAUTOCLAIM"), detail::range_keys("XCLAIM"),
@@ -272,13 +283,44 @@ void for_each_key_position(const std::string_view* argv, std::size_t argc, OnKey
             break;
         }
         case key_layout::georadius: {
+            // Redis 7.0 answers from the key specs, one per keyword: each finds its keyword's first occurrence from
+            // search_from on (the last argument excluded: a key must follow), wherever the other keyword stands.
+            // STORE's key comes first even when STOREDIST is written first; a later STORE(DIST) names no key.
             if (argc < 2) throw malformed(1, "a key is expected here");
             on_key(1);
-            std::size_t store = 0;
-            for (std::size_t i = 5; i < argc; ++i)
-                if ((detail::iequals_ascii(argv[i], "STORE") || detail::iequals_ascii(argv[i], "STOREDIST")) && i + 1 < argc)
-                    store = ++i;
+            std::size_t store = 0, storedist = 0;
+            for (std::size_t i = static_cast<std::size_t>(entry->search_from); i + 1 < argc; ++i) {
+                if (store == 0 && detail::iequals_ascii(argv[i], "STORE")) store = i + 1;
+                else if (storedist == 0 && detail::iequals_ascii(argv[i], "STOREDIST")) storedist = i + 1;
+            }
             if (store != 0) on_key(store);
+            if (storedist != 0) on_key(storedist);
+            break;
+        }
+        case key_layout::migrate: {
+            // Redis 7.0 in two steps. Its key specs look for KEYS from the second-to-last argument back to argv[1];
+            // with none, the key is argv[3] ("" included). With one, they give up and migrateGetKeys reads from
+            // argv[6] on, skipping AUTH's and AUTH2's arguments, to the first KEYS: the keys are all that follow
+            // it, when argv[3] is "". (No KEYS there: argv[3] again. argv[3] not "": the server refuses.)
+            if (argc < 4) throw malformed(3, "a key, or \"\" before the KEYS option, is expected here");
+            bool keys_word = false;
+            for (std::size_t i = 1; i + 1 < argc && !keys_word; ++i) keys_word = detail::iequals_ascii(argv[i], "KEYS");
+            std::size_t keys_at = 0;
+            for (std::size_t i = 6; keys_word && i < argc; ++i) {
+                if (detail::iequals_ascii(argv[i], "KEYS")) {
+                    keys_at = i;
+                    break;
+                }
+                if (detail::iequals_ascii(argv[i], "AUTH")) i += 1;
+                else if (detail::iequals_ascii(argv[i], "AUTH2")) i += 2;
+            }
+            if (keys_at == 0) {
+                on_key(3);
+                break;
+            }
+            if (!argv[3].empty()) throw malformed(3, "with the KEYS option the key argument must be \"\"");
+            if (keys_at + 1 >= argc) throw malformed(keys_at, "KEYS needs at least one key after it");
+            for (std::size_t i = keys_at + 1; i < argc; ++i) on_key(i);
             break;
         }
     }

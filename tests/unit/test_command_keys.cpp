@@ -56,16 +56,17 @@ bool has(const std::string& text, std::string_view part) { return text.find(part
 BOOST_AUTO_TEST_SUITE(test_command_keys)
 
 BOOST_AUTO_TEST_CASE(every_table_row_has_a_sample) {
-    for (const auto& row : addrmap::command_key_table) {
-        bool found = false;
-        for (const auto& s : samples::all()) {
-            if (!addrmap::detail::iequals_ascii(s.argv[0], row.name)) continue;
-            if (!row.subcommand.empty() && !addrmap::detail::iequals_ascii(s.argv.at(1), row.subcommand)) continue;
-            found = true;
-        }
-        BOOST_TEST(found, "no sample for " << row.name << " " << row.subcommand);
+    std::vector<const addrmap::command_keys_entry*> covered;
+    for (const auto& s : samples::all()) {
+        const auto* row = samples::row_of(s);
+        BOOST_TEST(row != nullptr, "a sample of no table row: " << s.argv[0]);
+        covered.push_back(row);
     }
-    BOOST_TEST(std::size(addrmap::command_key_table) >= 170u);
+    const std::string missing = samples::rows_not_in(covered);
+    BOOST_TEST(missing.empty(), "table rows without a sample: " << missing);
+    BOOST_TEST(std::size(addrmap::command_key_table) >= 190u);
+    for (std::string_view name : {"MIGRATE", "MOVE", "PFDEBUG", "RESTORE-ASKING"})
+        BOOST_TEST(addrmap::find_command_keys(name) != nullptr, name);
     // The containers (rows keyed by a subcommand) are exactly the ones the lookup treats as such.
     for (const auto& row : addrmap::command_key_table)
         BOOST_TEST(addrmap::detail::is_key_container(row.name) == !row.subcommand.empty(), row.name);
@@ -132,6 +133,20 @@ BOOST_AUTO_TEST_CASE(malformed_commands_name_the_command_and_the_position) {
     BOOST_TEST(extract({"SORT", "k", "LIMIT"}) == std::vector<std::string>{"k"});
     BOOST_TEST(extract({"SORT", "k", "STORE"}) == std::vector<std::string>{"k"});
     BOOST_TEST(extract({"GEORADIUS", "k", "1", "2", "3", "km", "STORE"}) == std::vector<std::string>{"k"});
+    BOOST_TEST(extract({"GEORADIUS", "k", "1", "2", "3", "km", "STORE", "a", "STOREDIST"}) ==
+               (std::vector<std::string>{"k", "a"}));
+    // MIGRATE: a key and KEYS at once, KEYS with nothing after it (AUTH took the other KEYS), too short.
+    m = config_error({"MIGRATE", "h", "6379", "k", "0", "5000", "KEYS", "a", "b"});
+    BOOST_TEST(has(m, "'MIGRATE', argument 3: with the KEYS option the key argument must be \"\""), m);
+    m = config_error({"MIGRATE", "h", "6379", "k", "0", "5000", "KEYS", "KEYS"});
+    BOOST_TEST(has(m, "argument 3"), m);
+    m = config_error({"MIGRATE", "h", "6379", "", "0", "5000", "AUTH", "KEYS", "KEYS"});
+    BOOST_TEST(has(m, "'MIGRATE', argument 8: KEYS needs at least one key after it"), m);
+    m = config_error({"MIGRATE", "h", "6379"});
+    BOOST_TEST(has(m, "'MIGRATE', argument 3"), m);
+    BOOST_TEST(extract({"MIGRATE", "h", "6379", "", "0", "5000", "KEYS", "KEYS"}) == std::vector<std::string>{"KEYS"});
+    m = config_error({"PFDEBUG", "GETREG"});
+    BOOST_TEST(has(m, "'PFDEBUG', argument 2: a key is expected here"), m);
     m = config_error({"XREAD", "BLOCK"});
     BOOST_TEST(has(m, "no STREAMS"), m);
 }
@@ -140,7 +155,8 @@ BOOST_AUTO_TEST_CASE(random_argv_never_reads_past_argc) {
     // Fuzz-ish: argv built from table names, keywords, counts and junk; every result must stay in bounds.
     const std::vector<std::string> tokens = {"STREAMS", "GROUP", "COUNT", "BLOCK", "NOACK", "STORE", "STOREDIST", "LIMIT",
                                              "GET",     "BY",    "0",     "1",     "2",     "3",     "-1",        "",
-                                             "999999999", "k",  "{t}a",  "\x01",  "ENCODING", "USAGE"};
+                                             "999999999", "k",  "{t}a",  "\x01",  "ENCODING", "USAGE",
+                                             "KEYS",    "AUTH",  "AUTH2"};
     std::uint64_t state = 0x9e3779b97f4a7c15ull;
     const auto next = [&] {
         state ^= state << 13, state ^= state >> 7, state ^= state << 17;
