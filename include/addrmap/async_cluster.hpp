@@ -726,8 +726,9 @@ private:
                     dial(n, now);
                 } catch (const error& e) {  // refused at once (a loopback handshake can finish inside open())
                     if (e.kind() == error_kind::connect || e.kind() == error_kind::timeout) core_.on_unreachable(n, e, clock::now());
-                    if (e.kind() != error_kind::closed) report(e);
                     step = refresh_->machine.on_failure(e, clock::now());
+                    if (e.kind() != error_kind::closed) report(e);  // the handler may disconnect(): re-check below
+                    if (!refresh_) return;
                     continue;
                 }
                 if (!refresh_ || refresh_->asking() != n) return;  // the dial's own events moved the refresh on
@@ -767,6 +768,7 @@ private:
         const auto step = refresh_->machine.on_reply(*reply, clock::now());
         if (step == detail::topology_refresh::step::ask && refresh_->asking() == n) {
             refresh_->attempt = ++next_refresh_attempt_;  // CLUSTER SLOTS next, on the same connection
+            refresh_->attempt_deadline = clock::now() + options_.tls.command_timeout;
             send_refresh(link);
             return;
         }

@@ -684,9 +684,16 @@ private:
                 break;
             }
             const node_id n = refresh.asking();
+            redisContext* c = nullptr;
             try {
-                redisContext* c = link(n, deadline);
-                const reply_ptr reply = ask(n, c, refresh.query().name());
+                c = link(n, deadline);
+            } catch (const error& e) {  // the dial failed: the node is down for the core (not a lost answer)
+                if (e.kind() == error_kind::connect || e.kind() == error_kind::timeout) core_.on_unreachable(n, e, clock::now());
+                s = refresh.on_failure(e, clock::now());
+                continue;
+            }
+            try {
+                const reply_ptr reply = ask(n, c, refresh.query().name());  // a lost answer: on_disconnected
                 s = refresh.on_reply(*reply, clock::now());
             } catch (const error& e) {
                 s = refresh.on_failure(e, clock::now());

@@ -586,12 +586,12 @@ public:
     core_verdict on_not_sent(call_state& c, node_id node, const error& why, clock::time_point now) {
         if (c.unconfirmed_redirect) {
             // It may have run where it wrote the redirect; sending it anywhere but the target could run it twice.
+            if (why.kind() == error_kind::connect || why.kind() == error_kind::timeout) on_unreachable(node, why, now);
             ++stats_.unknown_outcomes;
             return fail(c, error(error_kind::unknown_outcome,
                                  name_of(c) + " answered " + detail::quoted(c.redirect_text, 200) +
                                      ", which a script can write itself, and its target could not be reached (" +
-                                     detail::escaped(why.message(), 300) +
-                                     "): it may or may not have run, so it was not sent again"));
+                                     std::string(why.message()) + "): it may or may not have run, so it was not sent again"));
         }
         if (c.target == node) c.target = no_node, c.asking = false;
         if (why.kind() != error_kind::connect && why.kind() != error_kind::timeout) return fail(c, why);
@@ -720,13 +720,16 @@ private:
         } catch (const error& e) {
             return fail(c, e);
         }
+        // A server never redirects to itself: that text is the script's, and following it would run it again.
+        if (target == from) return core_verdict::done;
         ++c.redirects;
         ++(r.type == redirect::kind::moved ? stats_.moved : stats_.ask);
         c.unconfirmed_redirect = true;
         c.redirect_text.assign(text.substr(0, 200));
         c.target = target;
         c.asking = r.type == redirect::kind::ask;
-        refresh_wanted_ = true;
+        // No refresh is asked for here: one could forget the target (a new master owning no slot yet, a lagging
+        // view), and the call could then not go on. A genuine MOVED is learnt by the next one met by any call.
         (void)now;
         return core_verdict::retry;
     }

@@ -55,7 +55,7 @@ std::vector<bad_reply> bad_slots_replies(std::uint16_t port) {
         {"no slots", "*0\r\n", k::topology, "no slots"},
         {"node is a nested array", "*1\r\n*3\r\n:0\r\n:16383\r\n*2\r\n*1\r\n:1\r\n:7000\r\n", k::protocol, "array"},
         {"host is not an address", "*1\r\n*3\r\n:0\r\n:16383\r\n*2\r\n$5\r\na b c\r\n:7000\r\n", k::protocol, "a b c"},
-        {"error reply", "-ERR not today\r\n", k::topology, "not today"},
+        {"error reply", "-ERR not today\r\n", k::server, "not today"},  // a refusal that would repeat
         {"bytes that are not RESP", "!!!\r\n", k::protocol, "unreadable reply"},
     };
 }

@@ -810,13 +810,18 @@ BOOST_AUTO_TEST_CASE(a_dead_node_is_dialed_at_its_own_pace_not_once_per_waiting_
     const auto redial_at = r.core.node(owner).redial_at;
     BOOST_TEST((redial_at > t0));
     BOOST_TEST((redial_at <= t0 + milliseconds(4)));  // the first step: min_backoff at most
-    // Every call whose own backoff ends before the node's waits for the node's.
+    // A call with no backoff of its own (a new one) waits for the node's: nobody dials before it ends.
+    call_state newcomer = r.core.start(slot_of_counter(), get, {}, t0);
+    const core_decision gate = r.core.next(newcomer, t0);
+    BOOST_TEST_REQUIRE((gate.what == core_decision::kind::wait));
+    BOOST_TEST((gate.until == redial_at));
+    BOOST_TEST(newcomer.last_problem.find("backoff pace") != std::string::npos, newcomer.last_problem);
+    // The waiting calls too, whenever their own backoff ends first.
     for (call_state& c : calls) {
-        const core_decision d = r.core.next(c, c.not_before);
         if (c.not_before >= redial_at) continue;
+        const core_decision d = r.core.next(c, c.not_before);
         BOOST_TEST_REQUIRE((d.what == core_decision::kind::wait));
         BOOST_TEST((d.until == redial_at));
-        BOOST_TEST(c.last_problem.find("backoff pace") != std::string::npos, c.last_problem);
     }
     // The next dial fails too: the node's step moves on (doubling), once.
     for (call_state& c : calls) r.core.on_not_sent(c, owner, error(error_kind::connect, "Connection refused"), redial_at);

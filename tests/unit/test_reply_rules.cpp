@@ -151,6 +151,13 @@ BOOST_AUTO_TEST_CASE(a_redirect_for_a_script_is_followed_only_when_well_formed_a
         BOOST_TEST((unreachable.core.on_not_sent(unreachable.call, d.node, error(error_kind::connect, "refused"), t0) ==
                     core_verdict::fail));
         BOOST_TEST((unreachable.call.failure->kind() == error_kind::unknown_outcome));
+        // A redirect to the node that sent it (by address, or by an empty host): a server never does that. The
+        // script's text: its reply, not a second run on the same node.
+        for (const std::string& self : {"-MOVED " + std::to_string(slot) + " 10.0.0.1:7000\r\n",
+                                        "-ASK " + std::to_string(slot) + " :7000\r\n"}) {
+            two_masters to_self;
+            BOOST_TEST((to_self.answer(eval_incr, "k", self) == core_verdict::done), self);
+        }
         // Allowed to repeat: followed as any redirect (the map learns it).
         two_masters allowed;
         BOOST_TEST((allowed.answer(eval_incr, "k", own, repeat::allowed) == core_verdict::retry));

@@ -56,7 +56,7 @@ BOOST_AUTO_TEST_CASE(the_first_seed_s_shards_answer_is_installed) {
     BOOST_TEST(r.ended());
     BOOST_TEST(core.has_topology());
     BOOST_TEST(core.stats().refreshes == 1u);
-    BOOST_TEST(!core.refresh_due(t0 + std::chrono::seconds(1)));  // ended in the core: nothing wanted
+    BOOST_TEST(!core.refresh_due(t0 + std::chrono::seconds(1)));  // nothing wanted after an install
 }
 
 BOOST_AUTO_TEST_CASE(no_shards_subcommand_asks_slots_on_the_same_node_and_from_then_on_first) {
@@ -134,6 +134,19 @@ BOOST_AUTO_TEST_CASE(an_empty_view_while_the_cluster_starts_lets_calls_wait_and_
     BOOST_TEST((core.next(c, t0).what != core_decision::kind::fail));
 }
 
+// A seed that is no cluster node (or refuses the query for good) is a refusal that would repeat: waiting calls end now.
+BOOST_AUTO_TEST_CASE(a_node_that_refuses_for_good_ends_waiting_calls_at_once) {
+    cluster_core core = make_core(one_seed());
+    bool lacks_shards = false;
+    topology_refresh r(core, lacks_shards, t0);
+    BOOST_TEST_REQUIRE((r.start(t0) == step::ask));
+    BOOST_TEST_REQUIRE((r.on_reply(*parse_resp("-ERR This instance has cluster support disabled\r\n"), t0) == step::ask));
+    BOOST_TEST((r.on_reply(*parse_resp("-ERR This instance has cluster support disabled\r\n"), t0) == step::failed));
+    BOOST_TEST((r.first_error().kind() == error_kind::server), r.first_error().what());
+    call_state c = core.start(100, detail::format_argv({"GET", "k"}), {}, t0);
+    BOOST_TEST((core.next(c, t0).what == core_decision::kind::fail));
+}
+
 BOOST_AUTO_TEST_CASE(the_deadline_ends_it_and_says_so) {
     cluster_core core = make_core();
     bool lacks_shards = false;
@@ -141,7 +154,10 @@ BOOST_AUTO_TEST_CASE(the_deadline_ends_it_and_says_so) {
     BOOST_TEST_REQUIRE((r.start(t0) == step::ask));
     BOOST_TEST_REQUIRE((r.on_failure(error(error_kind::timeout, "no answer"), t0) == step::ask));
     BOOST_TEST((r.give_up(t0) == step::failed));
+    BOOST_TEST(r.ended());
     BOOST_TEST(r.failures().find("the deadline passed") != std::string::npos, r.failures());
+    BOOST_TEST(core.refresh_due(t0 + std::chrono::seconds(1)));  // ended in the core: the next may start
+    BOOST_TEST((r.on_failure(error(error_kind::timeout, "late"), t0) == step::failed));  // ended stays ended
 }
 
 BOOST_AUTO_TEST_CASE(an_unfinished_refresh_still_ends_in_the_core) {

@@ -92,6 +92,7 @@ public:
 
     /// The answer of the node asked. Installs its view, or asks it SLOTS, or moves on to the next node.
     step on_reply(const redisReply& reply, clock::time_point now) {
+        if (ended_) return step::failed;
         const std::string name = core_.exists(asking_) ? to_string(core_.node(asking_).reported) : "a node no longer known";
         try {
             if (query_->on_reply(reply, name) == node_topology_query::result::ask_slots) return step::ask;
@@ -103,15 +104,16 @@ public:
     }
 
     /// The node asked could not be reached, lost the connection, or did not answer in time: the next one is asked.
-    /// A node not reached is down for the core too (shown in nodes(), dialed again at its own backoff pace).
+    /// (The driver tells the core what it saw of the node itself: a failed dial, or a lost connection.)
     step on_failure(const error& why, clock::time_point now) {
-        if (why.kind() == error_kind::connect || why.kind() == error_kind::timeout) core_.on_unreachable(asking_, why, now);
+        if (ended_) return step::failed;
         note(asking_, why);
         return advance(now);
     }
 
     /// The caller's deadline passed: the refresh ends without a view.
     step give_up(clock::time_point now) {
+        if (ended_) return step::failed;
         failures_ += "\n  (the deadline passed before more nodes could be asked)";
         return finish(false, now);
     }
