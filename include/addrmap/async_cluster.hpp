@@ -539,7 +539,7 @@ private:
                 link->open(*loop_);
             } catch (const error& e) {
                 last = e;
-                if (e.kind() == error_kind::connect || e.kind() == error_kind::timeout) continue;
+                if (cluster_core::is_reachability_error(e)) continue;
                 break;
             }
             nc.link = link.get();
@@ -563,7 +563,7 @@ private:
         nc.link = nullptr;
         nc.resolving = false;
         const auto now = clock::now();
-        if (why.kind() == error_kind::connect || why.kind() == error_kind::timeout) core_.on_unreachable(n, why, clock::now());
+        core_.on_dial_failed(n, why, clock::now());
         report(why);
         iterating_ = true;
         for (auto it = calls_.waiting().begin(); it != calls_.waiting().end();) {
@@ -604,7 +604,7 @@ private:
         if (n >= conns_.size() || conns_[n].link != &link) return;
         conns_[n].link = nullptr;
         if (shutting_down_ || closed_) return;
-        const bool retryable = why.kind() == error_kind::connect || why.kind() == error_kind::timeout;
+        const bool retryable = cluster_core::is_reachability_error(why);
         if (retryable && conns_[n].next_address < conns_[n].addresses.size() && clock::now() < conns_[n].setup_deadline) {
             if (std::optional<error> failed = open_next(n, why)) node_failed(n, *failed);
             return;
@@ -725,7 +725,7 @@ private:
                 try {
                     dial(n, now);
                 } catch (const error& e) {  // refused at once (a loopback handshake can finish inside open())
-                    if (e.kind() == error_kind::connect || e.kind() == error_kind::timeout) core_.on_unreachable(n, e, clock::now());
+                    core_.on_dial_failed(n, e, clock::now());
                     step = refresh_->machine.on_failure(e, clock::now());
                     if (e.kind() != error_kind::closed) report(e);  // the handler may disconnect(): re-check below
                     if (!refresh_) return;
@@ -811,7 +811,7 @@ private:
                     try {
                         dial(n, now);
                     } catch (const error& e) {
-                        if (e.kind() == error_kind::connect || e.kind() == error_kind::timeout) core_.on_unreachable(n, e, clock::now());
+                        core_.on_dial_failed(n, e, clock::now());
                         report(e);
                         connect_progress(n, &e);
                     }
@@ -827,7 +827,7 @@ private:
         const auto it = std::find(connect_masters_.begin(), connect_masters_.end(), n);
         if (it != connect_masters_.end()) {
             connect_masters_.erase(it);
-            if (failed != nullptr && failed->kind() != error_kind::connect && failed->kind() != error_kind::timeout &&
+            if (failed != nullptr && !cluster_core::is_reachability_error(*failed) &&
                 !connect_error_)
                 connect_error_ = *failed;
         }

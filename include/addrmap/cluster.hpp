@@ -102,7 +102,7 @@ public:
             } catch (const error& e) {
                 // Unreachable is a state (shown in nodes(), dialed again when needed); a certificate or
                 // mapping that does not verify is a configuration error, and it is the caller's now.
-                if (e.kind() != error_kind::connect && e.kind() != error_kind::timeout) throw;
+                if (!cluster_core::is_reachability_error(e)) throw;
                 core_.on_unreachable(n, e, clock::now());
             }
         }
@@ -353,7 +353,7 @@ private:
                 core_.on_connected(n);
                 return links_[n]->get();
             } catch (const error& e) {
-                if (e.kind() != error_kind::connect && e.kind() != error_kind::timeout) throw;
+                if (!cluster_core::is_reachability_error(e)) throw;
                 last = e;  // try the name's next address
             }
         }
@@ -688,7 +688,7 @@ private:
             try {
                 c = link(n, deadline);
             } catch (const error& e) {  // the dial failed: the node is down for the core (not a lost answer)
-                if (e.kind() == error_kind::connect || e.kind() == error_kind::timeout) core_.on_unreachable(n, e, clock::now());
+                core_.on_dial_failed(n, e, clock::now());
                 s = refresh.on_failure(e, clock::now());
                 continue;
             }

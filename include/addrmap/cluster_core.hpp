@@ -199,6 +199,16 @@ public:
                                             [id](const pending_move& m) { return m.target == id; }),
                              pending_moved_.end());
     }
+    /// True for the failures that say a node is away (connect, timeout), as opposed to a certificate, a policy or
+    /// a configuration that would fail the same way on every try.
+    static bool is_reachability_error(const error& e) noexcept {
+        return e.kind() == error_kind::connect || e.kind() == error_kind::timeout;
+    }
+    /// A dial of `id` failed with `why` at `now`: the node is unreachable when `why` says it is away; any other
+    /// failure is not the node's absence and changes nothing here.
+    void on_dial_failed(node_id id, const error& why, clock::time_point now) {
+        if (is_reachability_error(why)) on_unreachable(id, why, now);
+    }
     /// The driver closed a connection on its own (found stale while idle, or disconnect()): no failure.
     void on_closed(node_id id) noexcept {
         if (exists(id)) nodes_[id]->connected = false;
@@ -249,11 +259,6 @@ public:
         refresh_in_flight_ = false;
     }
     void request_refresh() noexcept { refresh_wanted_ = true; }
-    /// Before a call to a node chosen from the map (a scan's slot owner, a fan-out's masters): true when the map
-    /// should be read first — none yet, or a node was found down or lost since (a fixed-node call that failed
-    /// marks it so, like any other), within the rate limit. Keyed calls ask next(); fixed-node calls never
-    /// refresh by themselves, since they go where the caller said.
-    bool refresh_before_choosing_nodes(clock::time_point now) const noexcept { return refresh_due(now); }
     /// A refresh ended with no view installed; `first_error` is the first node's error. While no topology
     /// was ever installed, an error that would repeat on every try (certificate, policy, configuration, a
     /// malformed reply: not connect, timeout or topology) ends calls waiting for the topology at once instead
@@ -262,8 +267,7 @@ public:
         if (has_topology_) return;
         // connect, timeout and topology (a node still loading, a cluster still assigning its slots, a view older
         // than a MOVED) pass; a certificate, a policy, a malformed reply would fail the same way next time.
-        const error_kind kind = first_error.kind();
-        if (kind == error_kind::connect || kind == error_kind::timeout || kind == error_kind::topology) {
+        if (is_reachability_error(first_error) || first_error.kind() == error_kind::topology) {
             discovery_failure_.reset();
             discovery_problem_ = detail::escaped(first_error.message(), 600);
         } else {
@@ -448,7 +452,7 @@ public:
         if (c.failure) return d;
         if (now >= c.deadline) {
             c.failure = deadline_error(c, now);
-            if (c.failure->kind() == error_kind::unknown_outcome) ++stats_.unknown_outcomes;
+            if (c.unconfirmed_redirect) ++stats_.unknown_outcomes;  // deadline_error said unknown_outcome
             return d;
         }
         if (now < c.not_before) {
@@ -470,11 +474,7 @@ public:
         const bool redirected = n == no_node && c.target != no_node && exists(c.target);
         if (c.unconfirmed_redirect && !redirected) {
             // A refresh forgot the redirect's target: the owner may be where the script already ran.
-            ++stats_.unknown_outcomes;
-            c.failure = error(error_kind::unknown_outcome,
-                              name_of(c) + " answered " + detail::quoted(c.redirect_text, 200) +
-                                  ", which a script can write itself, and its target left the topology: it may or "
-                                  "may not have run, so it was not sent again");
+            c.failure = unconfirmed_redirect_failure(c, "its target left the topology");
             return d;
         }
         if (n == no_node) n = redirected ? c.target : owner(c.slot);
@@ -541,8 +541,7 @@ public:
         if (meaning == detail::error_reply_meaning::reply) {
             // The caller's reply. If it is a refusal's text (a script's, or the server's), the map may be stale:
             // ask for a refresh anyway; it costs nothing when the text was the script's.
-            if (detail::retries_calls(detail::refusal_of(text)) && detail::refusal_of(text) != detail::refusal::tryagain)
-                refresh_wanted_ = true;
+            if (detail::asks_refresh(detail::refusal_of(text))) refresh_wanted_ = true;
             return core_verdict::done;
         }
         if (meaning == detail::error_reply_meaning::redirect) {
@@ -560,22 +559,22 @@ public:
             if (must_match && !may_repeat(c.command, c.repeat_policy)) return follow_unconfirmed(c, from, *r, text, now);
             return follow(c, from, *r, text, now);
         }
-        const auto refused = [&](std::uint64_t& counter, bool refresh) {
+        const detail::refusal why = detail::refusal_of(text);
+        const auto refused = [&](std::uint64_t& counter) {
             ++counter;
-            if (refresh) refresh_wanted_ = true;
+            if (detail::asks_refresh(why)) refresh_wanted_ = true;
             c.last_problem = detail::quoted(text, 200) + " from " + reporter_name(from);
             schedule_backoff(c, now);
             return core_verdict::retry;
         };
-        const detail::refusal why = detail::refusal_of(text);
         if (exists(from) && nodes_[from]->role == node_role::replica &&
             (why == detail::refusal::loading || why == detail::refusal::masterdown))
             set_replica_aside(from, detail::quoted(text, 200), now);
         switch (why) {
-            case detail::refusal::tryagain: return refused(stats_.tryagain, false);
-            case detail::refusal::clusterdown: return refused(stats_.clusterdown, true);
+            case detail::refusal::tryagain: return refused(stats_.tryagain);
+            case detail::refusal::clusterdown: return refused(stats_.clusterdown);
             case detail::refusal::loading:
-            case detail::refusal::masterdown: return refused(stats_.loading, true);
+            case detail::refusal::masterdown: return refused(stats_.loading);
             default: return core_verdict::done;
         }
     }
@@ -586,15 +585,12 @@ public:
     core_verdict on_not_sent(call_state& c, node_id node, const error& why, clock::time_point now) {
         if (c.unconfirmed_redirect) {
             // It may have run where it wrote the redirect; sending it anywhere but the target could run it twice.
-            if (why.kind() == error_kind::connect || why.kind() == error_kind::timeout) on_unreachable(node, why, now);
-            ++stats_.unknown_outcomes;
-            return fail(c, error(error_kind::unknown_outcome,
-                                 name_of(c) + " answered " + detail::quoted(c.redirect_text, 200) +
-                                     ", which a script can write itself, and its target could not be reached (" +
-                                     std::string(why.message()) + "): it may or may not have run, so it was not sent again"));
+            on_dial_failed(node, why, now);
+            return fail(c, unconfirmed_redirect_failure(
+                               c, "its target could not be reached (" + std::string(why.message()) + ")"));
         }
         if (c.target == node) c.target = no_node, c.asking = false;
-        if (why.kind() != error_kind::connect && why.kind() != error_kind::timeout) return fail(c, why);
+        if (!is_reachability_error(why)) return fail(c, why);
         on_unreachable(node, why, now);
         set_replica_aside(node, why.message(), now);
         c.last_problem = detail::escaped(why.message(), 600);
@@ -705,33 +701,35 @@ private:
     /// therefore costs no second run: the target, not owning the slot, answers with the server's own redirect.
     core_verdict follow_unconfirmed(call_state& c, node_id from, const redirect& r, std::string_view text,
                                     clock::time_point now) {
-        if (c.unconfirmed_redirect) {
-            ++stats_.unknown_outcomes;
-            return fail(c, error(error_kind::unknown_outcome,
-                                 name_of(c) + " answered " + detail::quoted(c.redirect_text, 200) + ", then " +
-                                     detail::quoted(text, 200) + " from " + reporter_name(from) +
-                                     ": a script can write such text itself, so it may or may not have run; it was "
-                                     "not sent again"));
-        }
-        node_id target = no_node;
-        try {
-            target = node_for(resolve_unknown(r.target, from), node_role::master,
-                              r.type == redirect::kind::moved ? "MOVED" : "ASK", from);
-        } catch (const error& e) {
-            return fail(c, e);
-        }
+        if (c.unconfirmed_redirect)
+            return fail(c, unconfirmed_redirect_failure(c, "its target answered " + detail::quoted(text, 200) + " (" +
+                                                               reporter_name(from) + ")"));
+        const std::optional<node_id> target = redirect_target(c, from, r);
+        if (!target) return core_verdict::fail;
         // A server never redirects to itself: that text is the script's, and following it would run it again.
-        if (target == from) return core_verdict::done;
+        if (*target == from) return core_verdict::done;
         ++c.redirects;
         ++(r.type == redirect::kind::moved ? stats_.moved : stats_.ask);
         c.unconfirmed_redirect = true;
         c.redirect_text.assign(text.substr(0, 200));
-        c.target = target;
+        c.target = *target;
         c.asking = r.type == redirect::kind::ask;
         // No refresh is asked for here: one could forget the target (a new master owning no slot yet, a lagging
         // view), and the call could then not go on. A genuine MOVED is learnt by the next one met by any call.
         (void)now;
         return core_verdict::retry;
+    }
+
+    /// The node a redirect from `from` names (mapped through the policy if new); nullopt, with the call failed,
+    /// when the policy or the grammar refuses it.
+    std::optional<node_id> redirect_target(call_state& c, node_id from, const redirect& r) {
+        try {
+            return node_for(resolve_unknown(r.target, from), node_role::master,
+                            r.type == redirect::kind::moved ? "MOVED" : "ASK", from);
+        } catch (const error& e) {
+            fail(c, e);
+            return std::nullopt;
+        }
     }
 
     /// Follows a parsed MOVED (the slot's owner changed: the map learns it) or ASK (this send only).
@@ -741,13 +739,9 @@ private:
                                  "gave up on " + name_of(c) + " after " + std::to_string(max_redirects_) +
                                      " redirects for slot " + std::to_string(c.slot) + "; last: " +
                                      detail::quoted(text, 200) + " from " + reporter_name(from)));
-        const char* word = r.type == redirect::kind::moved ? "MOVED" : "ASK";
-        node_id target = no_node;
-        try {
-            target = node_for(resolve_unknown(r.target, from), node_role::master, word, from);
-        } catch (const error& e) {
-            return fail(c, e);
-        }
+        const std::optional<node_id> found = redirect_target(c, from, r);
+        if (!found) return core_verdict::fail;
+        const node_id target = *found;
         if (r.type == redirect::kind::moved) {
             ++stats_.moved;
             owners_[r.slot] = target;
@@ -920,13 +914,22 @@ private:
         return name.empty() ? std::string("the command") : detail::quoted(name, 40);
     }
 
+    /// How a script that followed a redirect it may have written ends when `what` happened: unknown_outcome.
+    error unconfirmed_redirect_message(const call_state& c, const std::string& what) const {
+        return error(error_kind::unknown_outcome, name_of(c) + " answered " + detail::quoted(c.redirect_text, 200) +
+                                                      ", which a script can write itself, and " + what +
+                                                      ": it may or may not have run, so it was not sent again");
+    }
+    error unconfirmed_redirect_failure(const call_state& c, const std::string& what) {
+        ++stats_.unknown_outcomes;
+        return unconfirmed_redirect_message(c, what);
+    }
+
     error deadline_error(const call_state& c, clock::time_point now) const {
         const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(now - c.started).count();
         if (c.unconfirmed_redirect)
-            return error(error_kind::unknown_outcome,
-                         name_of(c) + " answered " + detail::quoted(c.redirect_text, 200) +
-                             ", which a script can write itself, and its deadline passed after " + std::to_string(spent) +
-                             " ms before the redirect's target answered: it may or may not have run");
+            return unconfirmed_redirect_message(c, "its deadline passed after " + std::to_string(spent) +
+                                                       " ms before the redirect's target answered");
         std::string text = "gave up on " + name_of(c) + (c.slot >= 0 ? " for slot " + std::to_string(c.slot) : "") +
                            " at its deadline, after " + std::to_string(spent) + " ms and " +
                            std::to_string(c.sends) + " send(s)";
@@ -997,13 +1000,15 @@ std::vector<node_info> node_table(const cluster_core& core, Handshake handshake)
     return out;
 }
 
-/// Reads the topology before choosing nodes from it when none is installed, or when a node was found down or
-/// lost since the last read (cluster_core::refresh_before_choosing_nodes): a scan or fan-out after a failover
-/// then goes to the new master instead of spending its deadline on the dead one. A failed refresh throws only
-/// when there is no map at all; otherwise the current map is used (the failure is the next call's to report).
+/// Reads the topology before choosing nodes from it (a scan's slot owners, a fan-out's masters) when the core
+/// says a refresh is due: none installed, or a node found down or lost since the last read (a fixed-node call
+/// that failed marks it so, like any other), within the rate limit. Fixed-node calls never refresh by
+/// themselves, since they go where the caller said; so a scan or fan-out after a failover goes to the new master
+/// instead of spending its deadline on the dead one. A failed refresh throws only when there is no map at all;
+/// otherwise the current map is used (the failure is the next call's to report).
 template <class Cluster>
 void refresh_if_due(Cluster& cluster) {
-    if (!cluster.core().refresh_before_choosing_nodes(std::chrono::steady_clock::now())) return;
+    if (!cluster.core().refresh_due(std::chrono::steady_clock::now())) return;
     try {
         cluster.refresh();
     } catch (const error&) {

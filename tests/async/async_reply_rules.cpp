@@ -12,12 +12,8 @@ using namespace addrmap;
 
 BOOST_AUTO_TEST_SUITE(async_reply_rules)
 
-BOOST_AUTO_TEST_CASE(a_script_s_refusal_shaped_error_is_its_reply_and_it_runs_once) {
-    live::libevent_fixture loop;
-    ip_to_hostname_async_cluster cluster(live::async_options({live::seed_by_name()}), loop.binding(),
-                                         ip_to_hostname("localhost"));
-    const std::string connect_error = live::connect_and_wait(loop, cluster);
-    BOOST_TEST_REQUIRE(connect_error.empty(), connect_error);
+BOOST_FIXTURE_TEST_CASE(a_script_s_refusal_shaped_error_is_its_reply_and_it_runs_once,
+                        live::connected_libevent_cluster) {
     const std::string counter = "{async-script-refusal}counter";
     for (const char* text : {"TRYAGAIN the script wants a retry", "CLUSTERDOWN from the script", "MOVED 1 127.0.0.1:1"}) {
         BOOST_TEST_CONTEXT(text) {
@@ -47,12 +43,8 @@ BOOST_AUTO_TEST_CASE(a_script_s_refusal_shaped_error_is_its_reply_and_it_runs_on
     }
 }
 
-BOOST_AUTO_TEST_CASE(a_script_s_forged_redirect_for_its_own_slot_runs_it_once_and_ends_unknown_outcome) {
-    live::libevent_fixture loop;
-    ip_to_hostname_async_cluster cluster(live::async_options({live::seed_by_name()}), loop.binding(),
-                                         ip_to_hostname("localhost"));
-    const std::string connect_error = live::connect_and_wait(loop, cluster);
-    BOOST_TEST_REQUIRE(connect_error.empty(), connect_error);
+BOOST_FIXTURE_TEST_CASE(a_script_s_forged_redirect_for_its_own_slot_runs_it_once_and_ends_unknown_outcome,
+                        live::connected_libevent_cluster) {
     const std::string counter = "{async-script-forged}counter";
     const std::uint16_t slot = key_slot(counter);
     std::string other;
@@ -83,12 +75,8 @@ BOOST_AUTO_TEST_CASE(a_script_s_forged_redirect_for_its_own_slot_runs_it_once_an
     }
 }
 
-BOOST_AUTO_TEST_CASE(subscribe_monitor_hello_are_refused_in_the_callback_and_the_next_reply_is_intact) {
-    live::libevent_fixture loop;
-    ip_to_hostname_async_cluster cluster(live::async_options({live::seed_by_name()}), loop.binding(),
-                                         ip_to_hostname("localhost"));
-    const std::string connect_error = live::connect_and_wait(loop, cluster);
-    BOOST_TEST_REQUIRE(connect_error.empty(), connect_error);
+BOOST_FIXTURE_TEST_CASE(subscribe_monitor_hello_are_refused_in_the_callback_and_the_next_reply_is_intact,
+                        live::connected_libevent_cluster) {
     const std::string key = "{news}async-k";
     bool set = false;
     cluster.command_argv(key, {"SET", key, "steady"}, [&](outcome o) { set = o && o->type == REDIS_REPLY_STATUS; });

@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 
 namespace live {
@@ -135,5 +136,16 @@ std::string connect_and_wait(Fixture& loop, Cluster& cluster) {
     if (!loop.run_until([&] { return connected.has_value(); })) return "connect() did not call back within 20 s";
     return *connected;
 }
+
+/// A test fixture: a libevent loop and an ip_to_hostname async cluster connected to the fixture cluster.
+struct connected_libevent_cluster {
+    libevent_fixture loop;
+    addrmap::ip_to_hostname_async_cluster cluster;
+    explicit connected_libevent_cluster(addrmap::cluster_options options = async_options({seed_by_name()}))
+        : cluster(options, loop.binding(), addrmap::ip_to_hostname("localhost")) {
+        const std::string connect_error = connect_and_wait(loop, cluster);
+        if (!connect_error.empty()) throw std::runtime_error("connect() failed: " + connect_error);
+    }
+};
 
 }  // namespace live

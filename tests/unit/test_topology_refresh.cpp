@@ -40,15 +40,32 @@ cluster_core make_core(cluster_options o = two_seeds()) {
 
 std::string name_of(const cluster_core& core, node_id n) { return to_string(core.node(n).reported); }
 
+/// A fresh core (two seeds) whose first refresh started at t0 and asks its first node.
+struct first_refresh {
+    cluster_core core;
+    bool lacks_shards = false;
+    topology_refresh r;
+    explicit first_refresh(cluster_options o = two_seeds()) : core(make_core(std::move(o))), r(core, lacks_shards, t0) {
+        BOOST_TEST_REQUIRE((r.start(t0) == step::ask));
+    }
+    /// What a call waiting for the first topology is told at t0: wait (send, refresh) or fail at once.
+    bool waiting_call_fails_at_once(error_kind* why = nullptr) {
+        call_state c = core.start(100, detail::format_argv({"GET", "k"}), {}, t0);
+        const bool fails = core.next(c, t0).what == core_decision::kind::fail;
+        if (fails && why != nullptr) *why = c.failure->kind();
+        return fails;
+    }
+};
+/// The same with one seed.
+struct first_refresh_one_seed : first_refresh {
+    first_refresh_one_seed() : first_refresh(one_seed()) {}
+};
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(test_topology_refresh)
 
-BOOST_AUTO_TEST_CASE(the_first_seed_s_shards_answer_is_installed) {
-    cluster_core core = make_core();
-    bool lacks_shards = false;
-    topology_refresh r(core, lacks_shards, t0);
-    BOOST_TEST_REQUIRE((r.start(t0) == step::ask));
+BOOST_FIXTURE_TEST_CASE(the_first_seed_s_shards_answer_is_installed, first_refresh) {
     BOOST_TEST(r.asking() == core.seed(0));
     BOOST_TEST(r.query().name() == std::string("CLUSTER SHARDS"));
     BOOST_TEST((r.query().command() == std::string_view(detail::cluster_shards_command)));
@@ -80,11 +97,7 @@ BOOST_AUTO_TEST_CASE(no_shards_subcommand_asks_slots_on_the_same_node_and_from_t
 
 // What was seen: the doctor answered LOADING with CLUSTER SLOTS; the drivers moved on. One rule now: a node that
 // refuses for now (LOADING, BUSY, NOAUTH, ...) is not asked SLOTS; the next node is asked.
-BOOST_AUTO_TEST_CASE(a_loading_node_is_not_asked_slots_the_next_node_is) {
-    cluster_core core = make_core();
-    bool lacks_shards = false;
-    topology_refresh r(core, lacks_shards, t0);
-    BOOST_TEST_REQUIRE((r.start(t0) == step::ask));
+BOOST_FIXTURE_TEST_CASE(a_loading_node_is_not_asked_slots_the_next_node_is, first_refresh) {
     const node_id first = r.asking();
     BOOST_TEST_REQUIRE((r.on_reply(*parse_resp("-LOADING Redis is loading the dataset in memory\r\n"), t0) == step::ask));
     BOOST_TEST(r.asking() != first);
@@ -95,63 +108,40 @@ BOOST_AUTO_TEST_CASE(a_loading_node_is_not_asked_slots_the_next_node_is) {
     BOOST_TEST((r.on_reply(*parse_resp(read_data_file("cluster-shards-redis7.resp")), t0) == step::installed));
 }
 
-BOOST_AUTO_TEST_CASE(every_node_failing_ends_the_refresh_and_connect_errors_let_calls_wait) {
-    cluster_core core = make_core();
-    bool lacks_shards = false;
-    topology_refresh r(core, lacks_shards, t0);
-    BOOST_TEST_REQUIRE((r.start(t0) == step::ask));
+BOOST_FIXTURE_TEST_CASE(every_node_failing_ends_the_refresh_and_connect_errors_let_calls_wait, first_refresh) {
     BOOST_TEST_REQUIRE((r.on_failure(error(error_kind::connect, "TCP connect failed: Connection refused"), t0) == step::ask));
     BOOST_TEST((r.on_failure(error(error_kind::connect, "TCP connect failed: Connection refused"), t0) == step::failed));
     BOOST_TEST(r.ended());
     BOOST_TEST((r.first_error().kind() == error_kind::connect));
     BOOST_TEST(r.failures().find("seed #2") != std::string::npos, r.failures());
     // Asking again may work: a call waits (within its deadline) instead of failing now.
-    call_state c = core.start(100, detail::format_argv({"GET", "k"}), {}, t0);
-    BOOST_TEST((core.next(c, t0).what != core_decision::kind::fail));
+    BOOST_TEST(!waiting_call_fails_at_once());
 }
 
-BOOST_AUTO_TEST_CASE(a_certificate_error_at_discovery_ends_waiting_calls_at_once) {
-    cluster_core core = make_core(one_seed());
-    bool lacks_shards = false;
-    topology_refresh r(core, lacks_shards, t0);
-    BOOST_TEST_REQUIRE((r.start(t0) == step::ask));
+BOOST_FIXTURE_TEST_CASE(a_certificate_error_at_discovery_ends_waiting_calls_at_once, first_refresh_one_seed) {
     BOOST_TEST((r.on_failure(error(error_kind::tls_name, "the certificate does not carry 'x'"), t0) == step::failed));
-    call_state c = core.start(100, detail::format_argv({"GET", "k"}), {}, t0);
-    BOOST_TEST((core.next(c, t0).what == core_decision::kind::fail));
-    BOOST_TEST((c.failure->kind() == error_kind::tls_name));
+    error_kind why = error_kind::config;
+    BOOST_TEST(waiting_call_fails_at_once(&why));
+    BOOST_TEST((why == error_kind::tls_name));
 }
 
 // What was seen (async): a cluster still assigning its slots answered an empty view; commands failed at once with
 // `topology` instead of asking again. A topology error passes like a connect error: calls wait and ask again.
-BOOST_AUTO_TEST_CASE(an_empty_view_while_the_cluster_starts_lets_calls_wait_and_ask_again) {
-    cluster_core core = make_core(one_seed());
-    bool lacks_shards = false;
-    topology_refresh r(core, lacks_shards, t0);
-    BOOST_TEST_REQUIRE((r.start(t0) == step::ask));
+BOOST_FIXTURE_TEST_CASE(an_empty_view_while_the_cluster_starts_lets_calls_wait_and_ask_again, first_refresh_one_seed) {
     BOOST_TEST((r.on_reply(*parse_resp("*0\r\n"), t0) == step::failed));
     BOOST_TEST((r.first_error().kind() == error_kind::topology), r.first_error().what());
-    call_state c = core.start(100, detail::format_argv({"GET", "k"}), {}, t0);
-    BOOST_TEST((core.next(c, t0).what != core_decision::kind::fail));
+    BOOST_TEST(!waiting_call_fails_at_once());
 }
 
 // A seed that is no cluster node (or refuses the query for good) is a refusal that would repeat: waiting calls end now.
-BOOST_AUTO_TEST_CASE(a_node_that_refuses_for_good_ends_waiting_calls_at_once) {
-    cluster_core core = make_core(one_seed());
-    bool lacks_shards = false;
-    topology_refresh r(core, lacks_shards, t0);
-    BOOST_TEST_REQUIRE((r.start(t0) == step::ask));
+BOOST_FIXTURE_TEST_CASE(a_node_that_refuses_for_good_ends_waiting_calls_at_once, first_refresh_one_seed) {
     BOOST_TEST_REQUIRE((r.on_reply(*parse_resp("-ERR This instance has cluster support disabled\r\n"), t0) == step::ask));
     BOOST_TEST((r.on_reply(*parse_resp("-ERR This instance has cluster support disabled\r\n"), t0) == step::failed));
     BOOST_TEST((r.first_error().kind() == error_kind::server), r.first_error().what());
-    call_state c = core.start(100, detail::format_argv({"GET", "k"}), {}, t0);
-    BOOST_TEST((core.next(c, t0).what == core_decision::kind::fail));
+    BOOST_TEST(waiting_call_fails_at_once());
 }
 
-BOOST_AUTO_TEST_CASE(the_deadline_ends_it_and_says_so) {
-    cluster_core core = make_core();
-    bool lacks_shards = false;
-    topology_refresh r(core, lacks_shards, t0);
-    BOOST_TEST_REQUIRE((r.start(t0) == step::ask));
+BOOST_FIXTURE_TEST_CASE(the_deadline_ends_it_and_says_so, first_refresh) {
     BOOST_TEST_REQUIRE((r.on_failure(error(error_kind::timeout, "no answer"), t0) == step::ask));
     BOOST_TEST((r.give_up(t0) == step::failed));
     BOOST_TEST(r.ended());

@@ -175,13 +175,11 @@ public:
     bool out_on_another_link(int slot, const async_link* link) const noexcept {
         return order_.must_wait(slot, reinterpret_cast<slot_order::channel>(link));
     }
-    /// Hold the slot's queue until every call of it out now is back.
-    void hold(int slot) noexcept {
-        if (slot >= 0 && out_in_slot_[static_cast<std::size_t>(slot)] > 0) holding_[static_cast<std::size_t>(slot)] = true;
-    }
     /// A call of `slot` is to be sent again while other calls of it are out: hold the slot's queue until they
     /// are back, so none of them is sent after a newer call.
-    void hold_behind_calls_out(int slot) noexcept { hold(slot); }
+    void hold_behind_calls_out(int slot) noexcept {
+        if (slot >= 0 && out_in_slot_[static_cast<std::size_t>(slot)] > 0) holding_[static_cast<std::size_t>(slot)] = true;
+    }
     bool draining(int slot) const noexcept {
         return slot >= 0 && (holding_[static_cast<std::size_t>(slot)] || order_holding_[static_cast<std::size_t>(slot)]);
     }

@@ -26,14 +26,16 @@ struct refusal_word {
     std::string_view word;
     refusal kind;
     bool retries_calls;  ///< a call that met it is sent again (within its deadline); else the reply is the caller's
+    bool asks_refresh;   ///< the map may be stale (the cluster changed): a refresh is wanted
 };
 
 /// The one list. A call meets BUSY or NOAUTH only where retrying would meet them again or hide a caller's
-/// mistake, so those end the call with the reply; a refresh just asks another node.
+/// mistake, so those end the call with the reply; a refresh just asks another node. TRYAGAIN (a slot migrating)
+/// says nothing the map would show.
 inline constexpr refusal_word refusal_words[] = {
-    {"TRYAGAIN", refusal::tryagain, true}, {"CLUSTERDOWN", refusal::clusterdown, true},
-    {"LOADING", refusal::loading, true},   {"MASTERDOWN", refusal::masterdown, true},
-    {"BUSY", refusal::busy, false},        {"NOAUTH", refusal::noauth, false},
+    {"TRYAGAIN", refusal::tryagain, true, false}, {"CLUSTERDOWN", refusal::clusterdown, true, true},
+    {"LOADING", refusal::loading, true, true},    {"MASTERDOWN", refusal::masterdown, true, true},
+    {"BUSY", refusal::busy, false, false},        {"NOAUTH", refusal::noauth, false, false},
 };
 
 /// The refusal an error reply's text starts with (the word, then a space or the end), or refusal::none.
@@ -44,12 +46,16 @@ inline refusal refusal_of(std::string_view text) noexcept {
     return refusal::none;
 }
 
-/// True for the refusals a call is sent again after (TRYAGAIN, CLUSTERDOWN, LOADING, MASTERDOWN).
-inline bool retries_calls(refusal r) noexcept {
+/// The list's row for `r`, or nullptr (refusal::none).
+inline const refusal_word* refusal_row(refusal r) noexcept {
     for (const refusal_word& w : refusal_words)
-        if (w.kind == r) return w.retries_calls;
-    return false;
+        if (w.kind == r) return &w;
+    return nullptr;
 }
+/// True for the refusals a call is sent again after (TRYAGAIN, CLUSTERDOWN, LOADING, MASTERDOWN).
+inline bool retries_calls(refusal r) noexcept { return refusal_row(r) != nullptr && refusal_row(r)->retries_calls; }
+/// True for the refusals after which the map is read again (CLUSTERDOWN, LOADING, MASTERDOWN).
+inline bool asks_refresh(refusal r) noexcept { return refusal_row(r) != nullptr && refusal_row(r)->asks_refresh; }
 
 /// True when the text is shaped like a redirect ("MOVED ..." or "ASK ..."), well formed or not.
 inline bool looks_like_redirect(std::string_view text) noexcept {
