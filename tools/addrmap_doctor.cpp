@@ -4,6 +4,7 @@
 // usage: see usage_text. Exit status: 0 every node verified, 1 a node (or every seed) failed, 2 usage/config error.
 #include <addrmap/addrmap.hpp>
 #include <addrmap/detail/quote.hpp>
+#include <addrmap/detail/policy_errors.hpp>
 #include <addrmap/detail/ssl_handles.hpp>
 #include <addrmap/detail/topology_refresh.hpp>
 
@@ -437,6 +438,8 @@ std::optional<addrmap::tls_connection> dial(addrmap::tls_context& tls, const nod
 /// Maps the row's address through the policy; a policy that throws is this row's failure.
 void map_row(const doctor_policy& policy, node_row& row) {
     try {
+        // The adapter's rule: '?' is an unknown node, never mapped or dialed.
+        if (row.reported.host == "?") throw error(error_kind::topology, addrmap::detail::unknown_node_message(row.reported));
         row.mapped = policy.map(row.reported);
     } catch (const error& e) {
         row.result.fail(e);
@@ -517,7 +520,7 @@ struct seed_attempt {
 struct discovery {
     std::vector<seed_attempt> seeds;
     std::optional<addrmap::topology> layout;
-    node_address reporter;  ///< the seed whose answer is used; "?" hosts resolve against it, as in the adapter
+    node_address reporter;  ///< the seed whose answer is used; empty hosts resolve against it, as in the adapter
 
     bool usable_seed() const {
         return std::any_of(seeds.begin(), seeds.end(), [](const seed_attempt& s) { return s.usable(); });
@@ -574,12 +577,12 @@ discovery discover(addrmap::tls_context& tls, const doctor_policy& policy, const
     return found;
 }
 
-/// Each master, then its replicas, each address once; unknown hosts ("?") resolved against the reporter.
+/// Each master, then its replicas, each address once; an empty host is the reporter's (as in the adapter).
 std::vector<node_row> rows_of(const addrmap::topology& layout, const node_address& reporter) {
     std::vector<node_row> rows;
     std::set<std::string> seen;
     auto add = [&](node_address address, node_role role, const std::vector<addrmap::slot_range>& slots) {
-        if (!address.host_known()) address.host = reporter.host;
+        if (address.host.empty()) address.host = reporter.host;
         if (!seen.insert(addrmap::to_string(address)).second) return;
         node_row& row = rows.emplace_back();
         row.role = role;

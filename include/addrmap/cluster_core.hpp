@@ -335,6 +335,7 @@ public:
         }
         for (planned& p : plan) {
             try {
+                if (is_unknown_node(p.address)) throw error(error_kind::topology, detail::unknown_node_message(p.address));
                 const auto known = index_.find(to_string(p.address));
                 if (known != index_.end() && nodes_[known->second]->mapped) {
                     const core_node& n = *nodes_[known->second];
@@ -650,6 +651,8 @@ public:
         if (id != no_node && nodes_[id]->mapped) return id;
         const std::string where = exists(reporter) ? "reported by " + reporter_name(reporter) + " in " + std::string(how)
                                                    : "given to " + std::string(how);
+        if (is_unknown_node(address))
+            throw error(error_kind::topology, where + ": " + detail::unknown_node_message(address));
         // The parsers already refuse such hosts; this keeps every other path (command_on) to the same grammar.
         if (auto problem = detail::check_host(address.host, false))
             throw error(exists(reporter) ? error_kind::protocol : error_kind::config,
@@ -832,11 +835,14 @@ private:
         return exists(id) ? to_string(nodes_[id]->reported) : std::string("a node no longer known");
     }
 
-    /// Redis reports "" or "?" for "the host of the node you asked".
+    /// Redis reports "" (or nil) for "the host of the node you asked"; "?" is an unknown node, "not
+    /// necessarily the one serving the current command" (CLUSTER SLOTS docs), so it stays "?" and is never mapped.
     node_address resolve_unknown(node_address address, node_id reporter) const {
-        if (!address.host_known() && exists(reporter)) address.host = nodes_[reporter]->reported.host;
+        if (address.host.empty() && exists(reporter)) address.host = nodes_[reporter]->reported.host;
         return address;
     }
+
+    static bool is_unknown_node(const node_address& address) noexcept { return address.host == "?"; }
 
     static std::string shared_endpoint_message(const node_address& a, const node_address& b, std::string_view host,
                                                std::uint16_t port) {

@@ -405,12 +405,43 @@ BOOST_AUTO_TEST_CASE(two_nodes_mapped_to_one_endpoint_are_a_config_error_naming_
     BOOST_TEST(!core.has_topology());
 }
 
-BOOST_AUTO_TEST_CASE(unknown_hosts_are_the_reporter_s_host) {
+BOOST_AUTO_TEST_CASE(an_empty_host_is_the_reporter_s_host) {
     cluster_core core(options_with({"10.9.9.9:7000"}), &as_reported);
     topology t = three_masters();
-    t.shards[0].master = at("?", 7000);
+    t.shards[0].master = at("", 7000);
     core.install(t, core.seed(0), "CLUSTER SLOTS");
     BOOST_TEST(to_string(core.node(core.owner(0)).reported) == "10.9.9.9:7000");
+}
+
+BOOST_AUTO_TEST_CASE(a_question_mark_host_is_an_unknown_node_never_dialed) {
+    // Redis: '?' is "an unknown node, not necessarily the same node as the one serving the current command".
+    cluster_core core(options_with({"10.9.9.9:7000"}), &as_reported);
+    topology t = three_masters();
+    t.shards[1].replicas.push_back(at("?", 7005));
+    core.install(t, core.seed(0), "CLUSTER SLOTS");
+    const node_id unknown = id_of(core, at("?", 7005));
+    BOOST_TEST_REQUIRE(unknown != no_node);
+    BOOST_TEST(!core.node(unknown).mapped);
+    BOOST_TEST(core.node(unknown).problem.find("cluster-announce-hostname") != std::string::npos);
+    const std::vector<node_id> replicas = core.usable_replicas(core.owner(t.shards[1].ranges[0].first), t0);
+    BOOST_TEST(replicas.size() == 1u);
+    BOOST_TEST((std::find(replicas.begin(), replicas.end(), unknown) == replicas.end()));
+    // A master with '?' cannot be routed to: the view is refused, naming the node, and the old map stays.
+    const node_id before = core.owner(0);
+    topology bad = three_masters();
+    bad.shards[0].master = at("?", 7000);
+    BOOST_CHECK_EXCEPTION(core.install(bad, core.seed(0), "CLUSTER SLOTS"), error, [](const error& e) {
+        const std::string what = e.what();
+        return e.kind() == error_kind::topology && what.find("?:7000") != std::string::npos &&
+               what.find("cluster-announce-hostname") != std::string::npos;
+    });
+    BOOST_TEST(core.owner(0) == before);
+    // A MOVED to '?' fails the call (it did not run there) instead of dialing the reporter's host.
+    call_state c = core.start(0, get, {}, t0);
+    const core_decision d = core.next(c, t0);
+    const auto moved = parse_resp("-MOVED 0 ?:7009\r\n");
+    BOOST_TEST((core.on_reply(c, d.node, *moved, t0) == core_verdict::fail));
+    BOOST_TEST(std::string(c.failure->message()).find("cluster-announce-hostname") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(command_on_reports_unknown_outcome_and_marks_the_node_lost) {

@@ -54,8 +54,8 @@ void check_throws(F&& f, addrmap::error_kind kind, const std::string& message) {
 
 std::string unknown_host_message(const std::string& policy, const std::string& address) {
     return "addrmap: topology: " + policy + " cannot map " + address +
-           ": the reported host is unknown ('' or '?'); the adapter resolves '?' against the node that reported it "
-           "before any policy sees it";
+           ": the reported host is unknown ('' or '?'); the adapter resolves '' against the node that reported it "
+           "and never maps '?' (a node whose address the server does not know)";
 }
 
 /// Sets process environment variables for one scope and removes them afterwards.
@@ -475,7 +475,8 @@ BOOST_AUTO_TEST_CASE(first_match_declines_and_throws) {
                  "policy that always answers (identity, or a lambda)");
     check_throws([&] { (void)policy.map(at("?", 7000)); }, addrmap::error_kind::topology,
                  "addrmap: topology: first_match: no policy mapped ?:7000 (2 tried); the reported host is unknown "
-                 "('' or '?'): the adapter resolves '?' against the node that reported it before any policy sees it");
+                 "('' or '?'): the adapter resolves '' against the node that reported it and never maps '?' (a node whose "
+                 "address the server does not know)");
     // Nested: the inner first_match declines, the outer falls back to identity.
     const addrmap::first_match nested{policy, addrmap::identity{}};
     check_endpoint(nested.map(at("192.0.2.1", 7000)), {"192.0.2.1", 7000, "192.0.2.1"});

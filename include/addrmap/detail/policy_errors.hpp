@@ -15,13 +15,21 @@ namespace addrmap::detail {
 /// True for "" and "?": the server does not know the host. Cheaper than classify_host.
 inline bool is_unknown_host(std::string_view host) noexcept { return host.empty() || host == "?"; }
 
-/// A policy was handed an unknown host. The adapter substitutes the host of the node that
-/// reported the address before mapping, so reaching a policy means the caller skipped that step.
+/// A policy was handed an unknown host. The adapter substitutes the reporter's host for '' and
+/// never maps '?' (an unknown node), so reaching a policy means the caller skipped that step.
 inline error unknown_host_error(std::string_view policy_name, const node_address& address) {
     return error(error_kind::topology,
                  std::string(policy_name) + " cannot map " + to_string(address) +
-                     ": the reported host is unknown ('' or '?'); the adapter resolves '?' against the node "
-                     "that reported it before any policy sees it");
+                     ": the reported host is unknown ('' or '?'); the adapter resolves '' against the node "
+                     "that reported it and never maps '?' (a node whose address the server does not know)");
+}
+
+/// Redis reports '?' for a node that announces hostnames but has none: "an unknown node, not
+/// necessarily the one serving the current command". It cannot be dialed; say what to set.
+inline std::string unknown_node_message(const node_address& address) {
+    return "node " + to_string(address) +
+           " has an unknown address: the server reports '?' when cluster-preferred-endpoint-type is hostname and "
+           "the node has no cluster-announce-hostname; it is not dialed (set cluster-announce-hostname on that node)";
 }
 
 /// A policy was handed a host that is neither an IP address nor a valid DNS name. The parsers and

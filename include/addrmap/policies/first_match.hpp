@@ -76,8 +76,8 @@ public:
                               std::to_string(sizeof...(P)) + " tried)";
         const host_kind kind = classify_host(address.host);
         if (kind == host_kind::unknown)
-            message += "; the reported host is unknown ('' or '?'): the adapter resolves '?' against the node "
-                       "that reported it before any policy sees it";
+            message += "; the reported host is unknown ('' or '?'): the adapter resolves '' against the node "
+                       "that reported it and never maps '?' (a node whose address the server does not know)";
         else if (kind == host_kind::invalid)
             message += ": " + detail::invalid_host_message(address.host);
         else if (kind == host_kind::name)
