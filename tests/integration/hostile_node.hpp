@@ -143,6 +143,8 @@ public:
     }
 
     int slots_requests() const noexcept { return slots_requests_; }
+    /// CLUSTER SHARDS commands received so far (answered with the scripted reply, or refused).
+    int shards_requests() const noexcept { return shards_requests_; }
 
     /// A slow node: every following GET reply is sent one byte every `interval` (0: at once).
     void set_dribble(std::chrono::milliseconds interval) noexcept { dribble_ms_ = static_cast<int>(interval.count()); }
@@ -226,7 +228,10 @@ private:
             ++slots_requests_;
             return slots_reply_;
         }
-        if (verb == "CLUSTER" && word(command, 1) == "SHARDS" && !shards_reply_.empty()) return shards_reply_;
+        if (verb == "CLUSTER" && word(command, 1) == "SHARDS") {
+            ++shards_requests_;
+            if (!shards_reply_.empty()) return shards_reply_;
+        }
         if (verb == "CLUSTER") return "-ERR unknown subcommand '" + word(command, 1) + "'\r\n";
         if (verb == "SET") {
             if (!set_reply_.empty()) return set_reply_;
@@ -248,6 +253,7 @@ private:
     std::uint16_t port_ = 0;
     std::atomic<bool> stopping_{false};
     std::atomic<int> slots_requests_{0};
+    std::atomic<int> shards_requests_{0};
     std::atomic<int> connections_{0};
     std::atomic<int> auths_{0};
     std::atomic<int> dribble_ms_{0};

@@ -161,6 +161,13 @@ inline error chain_error(const std::string& route, const tls_options& options, c
             msg += " Check ca_file/ca_dir: the chain ends in the self-signed '" + subject +
                    "', which is not among the CAs trusted here (" + trust_store_text(options) + ").";
             break;
+        case X509_V_ERR_EE_KEY_TOO_SMALL:
+        case X509_V_ERR_CA_KEY_TOO_SMALL:
+            // Trust store and chain are fine: only a new key helps (a lower security level here is no fix).
+            msg += " " + which_sentence + " has a key too weak for OpenSSL's security level (level 2, the usual "
+                   "default, needs RSA keys of at least 2048 bits or EC keys of at least 224): reissue it with a "
+                   "stronger key.";
+            break;
         case X509_V_ERR_INVALID_PURPOSE:
             msg += " " + which_sentence + " is not meant for a TLS server (its extendedKeyUsage lacks serverAuth): "
                    "reissue it with serverAuth.";

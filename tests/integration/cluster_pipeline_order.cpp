@@ -1,0 +1,189 @@
+// tests/integration/cluster_pipeline_order.cpp — the per-slot order rule in blocking pipelines on the live TLS cluster:
+// while a slot migrates, a newer write of a key that was redirected never runs before an older write of it still out.
+#include "admin_connection.hpp"
+#include "cluster_test_support.hpp"
+#include "reshard_support.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+using namespace addrmap;
+
+namespace {
+
+std::string id_of(std::uint16_t port) {
+    live::admin_connection admin(port);
+    auto id = admin.ok("CLUSTER MYID");
+    return std::string(id->str, id->len);
+}
+
+/// `errorstat_<word>:count=` in the node's INFO errorstats: how many replies it began with that word (0 if none).
+std::uint64_t errors_sent(live::admin_connection& admin, const std::string& word) {
+    auto info = admin.ok("INFO errorstats");
+    const std::string text(info->str, info->len);
+    const std::string field = "errorstat_" + word + ":count=";
+    const std::size_t at = text.find(field);
+    return at == std::string::npos ? 0 : std::stoull(text.substr(at + field.size()));
+}
+
+/// Finishes moving a slot from X to Y on its own thread, as the reshard tests do (migrate_slots), once X has refused
+/// `threshold` TRYAGAINs in all — or after 15 s, so that the slot never stays half moved. Joined when destroyed.
+class finish_move_after_tryagain {
+public:
+    finish_move_after_tryagain(std::uint16_t slot, live::master_ref from, live::master_ref to,
+                               std::vector<std::uint16_t> ports, std::uint64_t threshold)
+        : thread_([this, slot, from, to, ports, threshold] {
+              try {
+                  live::admin_connection x(from.port);
+                  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+                  while (std::chrono::steady_clock::now() < give_up && !saw_threshold_)
+                      if (errors_sent(x, "TRYAGAIN") >= threshold)
+                          saw_threshold_ = true;
+                      else
+                          std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling, not a wait for luck
+              } catch (const std::exception& e) {
+                  why_ = std::string("watching TRYAGAIN: ") + e.what();
+                  failed_ = true;
+              }
+              live::migrate_slots({slot}, from, to, ports, failed_, why_);
+          }) {}
+    finish_move_after_tryagain(const finish_move_after_tryagain&) = delete;
+    finish_move_after_tryagain& operator=(const finish_move_after_tryagain&) = delete;
+    ~finish_move_after_tryagain() { join(); }
+
+    void join() {
+        if (thread_.joinable()) thread_.join();
+    }
+    /// After join(): X refused enough times before the move finished (the scenario happened).
+    bool saw_threshold() const noexcept { return saw_threshold_; }
+    bool failed() const noexcept { return failed_; }
+    const std::string& why() const noexcept { return why_; }
+
+private:
+    std::atomic<bool> saw_threshold_{false};
+    std::atomic<bool> failed_{false};
+    std::string why_;
+    std::thread thread_;  // last: starts once the members it uses exist
+};
+
+/// Puts the slot back on X (migrate_slots, as the reshard tests do) when the test ends, however it ends; restore()
+/// does it at the end of a test that got there, to check the result.
+class slot_back_home {
+public:
+    slot_back_home(std::uint16_t slot, live::master_ref x, live::master_ref y, std::vector<std::uint16_t> ports)
+        : slot_(slot), x_(std::move(x)), y_(std::move(y)), ports_(std::move(ports)) {}
+    slot_back_home(const slot_back_home&) = delete;
+    slot_back_home& operator=(const slot_back_home&) = delete;
+    ~slot_back_home() {
+        if (!done_) restore();
+    }
+    /// "" or why the move back failed.
+    std::string restore() {
+        done_ = true;
+        std::atomic<bool> failed{false};
+        std::string why;
+        live::migrate_slots({slot_}, y_, x_, ports_, failed, why);
+        return failed ? why : std::string();
+    }
+
+private:
+    std::uint16_t slot_;
+    live::master_ref x_, y_;
+    std::vector<std::uint16_t> ports_;
+    bool done_ = false;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(cluster_pipeline_order)
+
+// Why not two plain SETs: both go out on one connection in one wave, meet the same slot state and share every later
+// step, so no order rule is ever needed between them. The entries part ways when the server answers them differently:
+// with slot S MIGRATING from X to Y, k2 still on X and k on neither, X refuses MSET k 1 k2 1 (its keys are split)
+// with TRYAGAIN, and answers SET k 2 with ASK. The MSET backs off; the SET could go to Y at once. The rule holds it:
+// in the next wave because an older entry of S is waiting, in later ones because that entry goes to X while it would
+// go to Y. Without the rule SET k 2 runs on Y first, and the MSET, once the move ends, writes k = 1 over it.
+BOOST_AUTO_TEST_CASE(a_redirected_write_waits_for_an_older_write_of_its_slot_that_was_refused) {
+    cluster_options options = live::cluster_options({live::seed_by_name()});
+    // The MSET's first backoff (100-200 ms) outlasts the step to the next wave by far: that wave sees it waiting.
+    options.min_backoff = std::chrono::milliseconds(200);
+    ip_to_hostname_cluster cluster(options, ip_to_hostname("localhost"));
+    cluster.connect();
+    const auto masters = live::masters(cluster);
+    BOOST_TEST_REQUIRE(masters.size() == 3u);
+    std::vector<std::uint16_t> ports;
+    for (const auto& m : masters) ports.push_back(m.reported.port);
+    const live::master_ref x{masters[0].reported.port, id_of(masters[0].reported.port)};
+    const live::master_ref y{masters[1].reported.port, id_of(masters[1].reported.port)};
+    const auto s = static_cast<std::uint16_t>(masters[0].slots.front().first);
+    const std::string tag = live::tag_for_slot(s);
+    const std::string k = "{" + tag + "}order-k";
+    const std::string k2 = "{" + tag + "}order-k2";
+    cluster.command(k, "DEL %s %s", k.c_str(), k2.c_str());
+    BOOST_TEST_REQUIRE(cluster.command(k2, "SET %s before", k2.c_str())->type == REDIS_REPLY_STATUS);
+
+    std::uint64_t tryagain_before = 0;
+    {
+        live::admin_connection ax(x.port);
+        tryagain_before = errors_sent(ax, "TRYAGAIN");
+    }
+    const cluster_stats before = cluster.stats();
+
+    pipeline p;
+    p.add(k, "MSET %s 1 %s 1", k.c_str(), k2.c_str());  // older: refused (TRYAGAIN) until the move ends
+    p.add(k, "SET %s 2", k.c_str());                     // newer: ASK to Y, held until the MSET is back
+    std::vector<outcome> results;
+    slot_back_home home(s, x, y, ports);  // destroyed after the mover: by then the slot is on Y
+    const auto started = std::chrono::steady_clock::now();
+    {
+        // Two TRYAGAINs: the first wave (both entries answered) and a later one (the MSET sent again to X while the
+        // SET's ASK points at Y). Only then does the move end and the MSET can succeed.
+        finish_move_after_tryagain mover(s, x, y, ports, tryagain_before + 2);
+        // Half a move, as redis-cli --cluster reshard begins one: Y importing, X migrating, k2 not moved yet.
+        {
+            live::admin_connection ay(y.port);
+            live::admin_connection ax(x.port);
+            ay.ok("CLUSTER SETSLOT %d IMPORTING %s", static_cast<int>(s), x.id.c_str());
+            ax.ok("CLUSTER SETSLOT %d MIGRATING %s", static_cast<int>(s), y.id.c_str());
+        }
+        call_options call;
+        call.deadline = std::chrono::milliseconds(30000);
+        results = cluster.execute(p, call);
+        mover.join();
+        BOOST_TEST_REQUIRE(!mover.failed(), "the test's own migration failed: " << mover.why());
+        BOOST_TEST(mover.saw_threshold(), "X never refused the MSET twice: the scenario did not happen");
+    }
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    const cluster_stats& after = cluster.stats();
+
+    BOOST_TEST_REQUIRE(results.size() == 2u);
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        BOOST_TEST_CONTEXT("entry " << i) {
+            BOOST_TEST_REQUIRE(results[i].ok(), (results[i].failure() ? results[i].failure()->what() : ""));
+            BOOST_TEST(std::string(results[i]->str, results[i]->len) == "OK");
+        }
+    }
+    BOOST_TEST(after.tryagain - before.tryagain >= 2u);
+    BOOST_TEST(after.ask - before.ask >= 1u);
+    reply_ptr value = cluster.command(k, "GET %s", k.c_str());
+    BOOST_TEST_REQUIRE(value->type == REDIS_REPLY_STRING);
+    BOOST_TEST(std::string(value->str, value->len) == "2", "SET k 2 ran before the older MSET k 1");
+    std::cout << "pipeline slot order: GET k = " << std::string(value->str, value->len) << " after " << took.count()
+              << " ms; TRYAGAIN " << after.tryagain - before.tryagain << ", ASK " << after.ask - before.ask
+              << ", MOVED " << after.moved - before.moved << ", retries " << after.retries - before.retries << "\n";
+
+    // Leave the cluster as the fixture made it: the keys gone, the slot back on X.
+    cluster.command(k, "DEL %s %s", k.c_str(), k2.c_str());
+    const std::string not_back = home.restore();
+    BOOST_TEST(not_back.empty(), "moving the slot back failed: " << not_back);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

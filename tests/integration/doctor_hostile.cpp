@@ -1,0 +1,157 @@
+// tests/integration/doctor_hostile.cpp — the built addrmap-doctor, run as a subprocess, against the project's hostile
+// TLS peer: a seed that answers CLUSTER SHARDS with LOADING is reported as loading and never asked CLUSTER SLOTS.
+#include "hostile_node.hpp"
+#include "live_env.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <vector>
+
+extern char** environ;
+
+namespace {
+
+struct doctor_run {
+    int exit_status = -1;  ///< -1: it did not exit by itself (killed at the time limit, or a signal)
+    std::string output;    ///< stdout and stderr, interleaved as written
+};
+
+/// Runs the doctor built with this tree, stdout and stderr into one pipe. posix_spawn, not fork: the hostile nodes'
+/// threads are running. Its environment is ours without the doctor's password variables, so a password set in the
+/// shell cannot change what it prints. A doctor still running after `limit` is killed, by its PID.
+doctor_run run_doctor(const std::vector<std::string>& args, std::chrono::seconds limit = std::chrono::seconds(60)) {
+    std::vector<std::string> env;
+    for (char** e = environ; *e != nullptr; ++e)
+        if (std::strncmp(*e, "DOCTOR_PASSWORD=", 16) != 0 && std::strncmp(*e, "ADDRMAP_DOCTOR_PASSWORD=", 24) != 0)
+            env.emplace_back(*e);
+    std::vector<char*> envp;
+    for (std::string& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    std::string path = ADDRMAP_DOCTOR_PATH;
+    std::vector<std::string> argv_text{path};
+    argv_text.insert(argv_text.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (std::string& a : argv_text) argv.push_back(a.data());
+    argv.push_back(nullptr);
+
+    int pipe_fds[2];
+    BOOST_REQUIRE(::pipe2(pipe_fds, O_CLOEXEC) == 0);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDERR_FILENO);
+    pid_t pid = -1;
+    const int spawned = ::posix_spawn(&pid, path.c_str(), &actions, nullptr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(pipe_fds[1]);
+    if (spawned != 0) ::close(pipe_fds[0]);
+    BOOST_REQUIRE_MESSAGE(spawned == 0, "cannot run " << path << ": " << std::strerror(spawned));
+
+    doctor_run run;
+    const auto until = std::chrono::steady_clock::now() + limit;
+    bool killed = false;
+    char buf[4096];
+    while (true) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+            ::kill(pid, SIGKILL);  // our child, by its PID
+            killed = true;
+            break;
+        }
+        pollfd p{pipe_fds[0], POLLIN, 0};
+        const int ready = ::poll(&p, 1, static_cast<int>(left.count()));
+        if (ready < 0 && errno == EINTR) continue;
+        if (ready <= 0) continue;
+        const ssize_t n = ::read(pipe_fds[0], buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;  // end of output: the doctor exited (or closed both streams)
+        run.output.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(pipe_fds[0]);
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!killed && WIFEXITED(status)) run.exit_status = WEXITSTATUS(status);
+    BOOST_TEST_MESSAGE("addrmap-doctor exited " << run.exit_status << ":\n" << run.output);
+    BOOST_REQUIRE_MESSAGE(!killed, "addrmap-doctor still ran after " << limit.count() << " s; it printed:\n" << run.output);
+    return run;
+}
+
+void check_has(const std::string& output, const std::string& fragment) {
+    BOOST_TEST(output.find(fragment) != std::string::npos, "'" << fragment << "' missing from:\n" << output);
+}
+
+/// What Redis answers while it loads its data set from disk.
+constexpr const char* loading_reply = "-LOADING Redis is loading the dataset in memory\r\n";
+
+std::vector<std::string> doctor_args(const std::vector<std::uint16_t>& seed_ports) {
+    std::vector<std::string> args;
+    for (std::uint16_t port : seed_ports) {
+        args.emplace_back("--seed");
+        args.push_back("localhost:" + std::to_string(port));
+    }
+    // The hostile node presents the fixture cluster's server.crt (DNS:localhost), issued by its CA.
+    const std::vector<std::string> rest{"--cacert", live::cluster_tls("ca.crt"), "--policy", "ip_to_hostname",
+                                        "--hostname", "localhost"};
+    args.insert(args.end(), rest.begin(), rest.end());
+    return args;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(doctor_hostile)
+
+// LOADING is transient: the node will answer once its data set is in memory, and CLUSTER SLOTS would meet the same
+// LOADING. The doctor asks the drivers' question (node_topology_query): it reports the refusal with the node's text,
+// does not fall back to CLUSTER SLOTS, and with no other seed its verdict is that no seed could be read.
+BOOST_AUTO_TEST_CASE(a_loading_seed_is_reported_and_never_asked_cluster_slots) {
+    live::hostile_node node;
+    node.set_shards_reply(loading_reply);
+    const std::string seed = "localhost:" + std::to_string(node.port());
+    const doctor_run run = run_doctor(doctor_args({node.port()}));
+
+    BOOST_TEST(run.exit_status == 1);
+    check_has(run.output, "seed " + seed + ": dial " + seed + ", TLS name localhost: ok (");
+    check_has(run.output, "\n  reading the topology failed: topology [1]\n");
+    check_has(run.output, "\n  [1] addrmap: topology: seed " + seed +
+                              " refused CLUSTER SHARDS: LOADING Redis is loading the dataset in memory\n");
+    check_has(run.output, "\nverdict: FAIL — no seed could be used to read the topology (topology); try: see the "
+                          "details\n");
+    BOOST_TEST(run.output.find("CLUSTER SLOTS") == std::string::npos);
+    BOOST_TEST(node.shards_requests() == 1);  // the premise: the doctor asked, and got LOADING
+    BOOST_TEST(node.slots_requests() == 0);
+}
+
+// The same refusal from the first seed, a topology from the second: the doctor moves on, as basic_cluster::connect()
+// does, and the loading node is still never asked CLUSTER SLOTS.
+BOOST_AUTO_TEST_CASE(after_a_loading_seed_the_next_seed_is_read) {
+    live::hostile_node loading;
+    loading.set_shards_reply(loading_reply);
+    live::hostile_node healthy;
+    healthy.set_shards_reply(healthy.valid_shards_reply());
+    const std::string first = "localhost:" + std::to_string(loading.port());
+    const doctor_run run = run_doctor(doctor_args({loading.port(), healthy.port()}));
+
+    BOOST_TEST(run.exit_status == 0);
+    check_has(run.output, "\n  reading the topology failed: topology [1]\n");
+    check_has(run.output, "\n  [1] addrmap: topology: seed " + first +
+                              " refused CLUSTER SHARDS: LOADING Redis is loading the dataset in memory\n");
+    check_has(run.output, "\n  topology from CLUSTER SHARDS: 1 masters, 0 replicas, 16384 of 16384 slots covered\n");
+    check_has(run.output, "\nverdict: OK — all 1 nodes verified with policy ip_to_hostname\n");
+    BOOST_TEST(loading.shards_requests() == 1);
+    BOOST_TEST(loading.slots_requests() == 0);
+    BOOST_TEST(healthy.slots_requests() == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
