@@ -11,6 +11,7 @@
 #include <addrmap/command_safety.hpp>
 #include <addrmap/detail/command.hpp>
 #include <addrmap/detail/handles.hpp>
+#include <addrmap/detail/pipeline_wave.hpp>
 #include <addrmap/detail/resolve.hpp>
 #include <addrmap/detail/slot_order.hpp>
 #include <addrmap/detail/topology_refresh.hpp>
@@ -29,7 +30,6 @@
 #include <poll.h>
 
 #include <algorithm>
-#include <bitset>
 #include <chrono>
 #include <cstdarg>
 #include <cstdint>
@@ -511,85 +511,23 @@ private:
         }
     }
 
-    /// One wave of a pipeline: route every pending entry, write each node's share, then read them.
-    /// Returns the entries to send again, in the order they were added.
+    /// One wave of a pipeline: route every pending entry, write each node's share, then read them (the wave's
+    /// bookkeeping and order rules: detail/pipeline_wave.hpp). Returns the entries to send again, in the order added.
     std::vector<std::size_t> wave(std::vector<call_state>& calls, const std::vector<std::size_t>& pending,
                                   std::vector<std::optional<outcome>>& results) {
-        struct group {
-            node_id node = no_node;
-            std::vector<std::size_t> entries;  // indexes into calls
-            std::vector<bool> asking;
-            std::vector<std::size_t> ends;     // byte offset where each entry's command ends
-            std::vector<std::size_t> starts;   // byte offset where each entry's command starts
-            clock::time_point reply_by = clock::time_point::max();  // the earliest of the entries' (core's)
-            bool written = false;
-            std::size_t bytes = 0;
-        };
-        std::vector<group> groups;
-        std::vector<std::size_t> again;
-        std::optional<clock::time_point> wake;
-        auto finish = [&](std::size_t i) { results[i].emplace(*calls[i].failure); };
         // Refresh (when due) before routing anything, so no entry is routed to a node the refresh forgets.
         const clock::time_point deadline = calls[pending.front()].deadline;
         if (clock::now() < deadline && core_.refresh_due(clock::now())) refresh_within(deadline);
-        // Entries of one slot keep their order: once one of them waits, the later ones wait with it (else a
-        // retried SET k 1 could run after the SET k 2 added behind it, whose backoff happened to end first).
-        std::bitset<slot_count> held_slots;
-        const auto held = [&](int slot) { return slot >= 0 && held_slots.test(static_cast<std::size_t>(slot)); };
-        // And the per-slot order rule (slot_order.hpp) within the wave: an entry of a slot whose older entry goes
-        // to another node in this wave (an ASK target, a MOVED's new owner) waits for the next wave, since the
-        // two nodes run their shares at the same time. Every entry counted is back when the wave ends.
-        std::vector<int> ordered_slots;
-        struct all_back {
-            detail::slot_order& order;
-            std::vector<int>& slots;
-            ~all_back() {
-                for (int slot : slots) order.back(slot);
-            }
-        } back_at_exit{wave_order_, ordered_slots};
-        for (std::size_t i : pending) {
-            call_state& c = calls[i];
-            if (held(c.slot)) {
-                again.push_back(i);
-                continue;
-            }
-            const core_decision d = core_.next(c, clock::now());
-            switch (d.what) {
-                case core_decision::kind::fail: finish(i); continue;
-                case core_decision::kind::refresh:  // due again already: the next wave refreshes first
-                case core_decision::kind::wait:
-                    if (d.what == core_decision::kind::wait) wake = wake ? std::max(*wake, d.until) : d.until;
-                    if (c.slot >= 0) held_slots.set(static_cast<std::size_t>(c.slot));
-                    again.push_back(i);
-                    continue;
-                case core_decision::kind::send: break;
-            }
-            if (!c.replica_read && c.slot >= 0) {
-                if (wave_order_.must_wait(c.slot, d.node)) {
-                    held_slots.set(static_cast<std::size_t>(c.slot));
-                    again.push_back(i);
-                    continue;
-                }
-                ordered_slots.reserve(pending.size());
-                ordered_slots.push_back(c.slot);
-                wave_order_.out(c.slot, d.node);
-            }
-            auto g = std::find_if(groups.begin(), groups.end(), [&](const group& x) { return x.node == d.node; });
-            if (g == groups.end()) {
-                g = groups.insert(groups.end(), group());
-                g->node = d.node;
-            }
-            g->entries.push_back(i);
-            g->asking.push_back(d.asking);
-            g->reply_by = std::min(g->reply_by, d.reply_by);
-        }
+        detail::pipeline_wave this_wave(calls, results, wave_order_);
+        for (std::size_t i : pending)
+            if (!this_wave.held(i)) this_wave.route(i, core_.next(calls[i], clock::now()));
         // Write every node's share first, so all nodes work while we read from the first.
-        for (group& g : groups) {
+        for (auto& g : this_wave.groups()) {
             redisContext* ctx = nullptr;
             try {
                 ctx = link(g.node, deadline);
             } catch (const error& e) {
-                for (std::size_t i : g.entries) settle(core_.on_not_sent(calls[i], g.node, e, clock::now()), i, calls, results, again);
+                for (std::size_t i : g.entries) this_wave.settle(core_.on_not_sent(calls[i], g.node, e, clock::now()), i);
                 continue;
             }
             links_[g.node]->set_io_deadline(std::min(deadline, g.reply_by));
@@ -599,14 +537,9 @@ private:
             for (std::size_t k = 0; k < g.entries.size(); ++k) {
                 call_state& c = calls[g.entries[k]];
                 core_.on_send(c);
-                if (g.asking[k]) {
-                    redisAppendFormattedCommand(ctx, asking_command, asking_length);
-                    g.bytes += asking_length;
-                }
-                g.starts.push_back(g.bytes);
+                if (g.asking[k]) redisAppendFormattedCommand(ctx, asking_command, asking_length);
                 redisAppendFormattedCommand(ctx, c.command.data(), c.command.size());
-                g.bytes += c.command.size();
-                g.ends.push_back(g.bytes);
+                g.appended(g.asking[k] ? asking_length : 0, c.command.size());
             }
             bool ok = true;
             const std::size_t written = flush(ctx, ok);
@@ -614,8 +547,7 @@ private:
                 g.written = true;
                 continue;
             }
-            // Entries wholly written may have run; a command cut short cannot have (the server waits
-            // for the rest of it), nor can anything after it.
+            // Entries wholly written may have run; the rest were never sent.
             const std::string why = why_lost(ctx);
             const error unsent(error_kind::connect, "lost the connection to " + to_string(core_.node(g.node).reported) +
                                                         " before the command was written: " + why);
@@ -623,12 +555,13 @@ private:
             core_.on_disconnected(g.node);
             for (std::size_t k = 0; k < g.entries.size(); ++k) {
                 const std::size_t i = g.entries[k];
-                settle(g.ends[k] <= written ? core_.on_lost_after_write(calls[i], g.node, why, clock::now())
-                                            : core_.on_not_sent(calls[i], g.node, unsent, clock::now()),
-                       i, calls, results, again);
+                const core_verdict v = g.wholly_written(k, written)
+                                           ? core_.on_lost_after_write(calls[i], g.node, why, clock::now())
+                                           : core_.on_not_sent(calls[i], g.node, unsent, clock::now());
+                this_wave.settle(v, i);
             }
         }
-        for (group& g : groups) {
+        for (auto& g : this_wave.groups()) {
             if (!g.written) continue;
             redisContext* ctx = links_[g.node]->get();
             std::size_t k = 0;
@@ -639,29 +572,19 @@ private:
                 reply_ptr reply(static_cast<redisReply*>(raw));
                 const std::size_t i = g.entries[k];
                 const core_verdict v = core_.on_reply(calls[i], g.node, *reply, clock::now());
-                if (v == core_verdict::done) results[i].emplace(std::move(reply));
-                settle(v, i, calls, results, again);
+                if (v == core_verdict::done) this_wave.done(i, std::move(reply));
+                this_wave.settle(v, i);
             }
             if (k == g.entries.size()) continue;
             const std::string why = why_lost(ctx);
             drop(g.node);
             for (; k < g.entries.size(); ++k) {
                 const std::size_t i = g.entries[k];
-                settle(core_.on_lost_after_write(calls[i], g.node, why, clock::now()), i, calls, results, again);
+                this_wave.settle(core_.on_lost_after_write(calls[i], g.node, why, clock::now()), i);
             }
         }
-        std::sort(again.begin(), again.end());
-        // Entries back off together: sleep until the last of them may go, so the next wave carries them all.
-        // (Waking at the first would send them one by one as each one's jittered wait ends: a round trip
-        // per entry.) No wait is longer than the longest backoff, and none passes the deadline.
-        if (groups.empty() && wake) std::this_thread::sleep_until(*wake);
-        return again;
-    }
-
-    static void settle(core_verdict v, std::size_t i, std::vector<call_state>& calls,
-                       std::vector<std::optional<outcome>>& results, std::vector<std::size_t>& again) {
-        if (v == core_verdict::retry) again.push_back(i);
-        if (v == core_verdict::fail) results[i].emplace(*calls[i].failure);
+        if (const auto wake = this_wave.idle_until()) std::this_thread::sleep_until(*wake);
+        return this_wave.again();
     }
 
     // ---- topology -------------------------------------------------------------------------------------
