@@ -11,6 +11,7 @@
 #include <addrmap/command_safety.hpp>
 #include <addrmap/detail/command.hpp>
 #include <addrmap/detail/handles.hpp>
+#include <addrmap/detail/link_setup.hpp>
 #include <addrmap/detail/pipeline_wave.hpp>
 #include <addrmap/detail/resolve.hpp>
 #include <addrmap/detail/slot_order.hpp>
@@ -27,14 +28,11 @@
 #include <addrmap/topology.hpp>
 #include <addrmap/transaction.hpp>
 
-#include <poll.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdarg>
 #include <cstdint>
 #include <cstring>
-#include <exception>
 #include <memory>
 #include <optional>
 #include <string>
@@ -303,25 +301,12 @@ private:
 
     // ---- connections ----------------------------------------------------------------------------------
 
-    /// True when an idle connection can take a command: no error, nothing unsent or unread. A server that closed
-    /// it (idle `timeout`, CLIENT KILL, failover) has left EOF or a TLS close_notify to read; RESP2 never
-    /// sends unasked, so anything readable on an idle connection means it is not usable.
-    static bool idle_link_usable(const tls_connection& link) noexcept {
-        const redisContext* c = link.get();
-        if (c == nullptr || c->err != 0 || c->fd < 0 || sdslen(c->obuf) != 0 || link.has_buffered_input()) return false;
-        if (c->reader != nullptr && c->reader->pos < c->reader->len) return false;
-        pollfd p{};
-        p.fd = c->fd;
-        p.events = POLLIN;
-        return ::poll(&p, 1, 0) == 0;
-    }
-
-    /// The connection to node `n`, made (mapped, resolved, TCP, TLS verified, AUTH) if there is none or
-    /// the idle one is no longer usable; bounded by `deadline`, which then bounds every read and write on
-    /// it until the next call arms its own. Throws what the dial threw.
+    /// The connection to node `n`, made (mapped, resolved, TCP, TLS verified, then AUTH, READONLY, on_connect:
+    /// detail/link_setup.hpp) if there is none or the idle one is no longer usable; bounded by `deadline`, which
+    /// then bounds every read and write on it until the next call arms its own. Throws what the dial threw.
     redisContext* link(node_id n, clock::time_point deadline) {
         if (n < links_.size() && links_[n]) {
-            if (idle_link_usable(*links_[n])) {
+            if (detail::idle_link_usable(*links_[n])) {
                 links_[n]->set_io_deadline(deadline);
                 links_[n]->set_reply_timeout(std::nullopt);  // command_timeout, unless the call sets its own
                 return links_[n]->get();
@@ -345,9 +330,7 @@ private:
             try {
                 tls_connection fresh = connect_tls(tls_, node.reported, mapped, dial_limits{address, left()});
                 fresh.set_io_deadline(deadline);
-                authenticate(fresh, node);
-                if (node.role == node_role::replica) send_readonly(fresh, node);
-                run_on_connect(fresh, node);
+                detail::make_ready(fresh, node, options_);
                 if (links_.size() <= n) links_.resize(n + 1);
                 links_[n].emplace(std::move(fresh));
                 core_.on_connected(n);
@@ -359,63 +342,6 @@ private:
         }
         if (last) throw *last;
         throw error(error_kind::timeout, "no time left in the call's deadline to connect to " + to_string(node.reported));
-    }
-
-    /// AUTH, after the certificate verified for the policy's name: the password goes nowhere else. A
-    /// refusal is error{server}; a connection lost while asking is error{connect} (nothing of the
-    /// caller's command was sent, so it is retried).
-    void authenticate(tls_connection& connection, const core_node& node) {
-        if (options_.password.empty()) return;
-        redisContext* c = connection.get();
-        void* raw = options_.user.empty()
-                        ? redisCommand(c, "AUTH %b", options_.password.data(), options_.password.size())
-                        : redisCommand(c, "AUTH %b %b", options_.user.data(), options_.user.size(),
-                                       options_.password.data(), options_.password.size());
-        reply_ptr reply(static_cast<redisReply*>(raw));
-        if (!reply)
-            throw error(error_kind::connect, "lost the connection to " + to_string(node.reported) +
-                                                 " while sending AUTH: " + detail::escaped(c->errstr, 200));
-        if (reply->type == REDIS_REPLY_ERROR)
-            throw error(error_kind::server, "AUTH failed on node " + to_string(node.reported) + ": " +
-                                                detail::escaped(std::string_view(reply->str, reply->len), 300) +
-                                                " (check cluster_options.user/password)");
-    }
-
-    /// cluster_options::on_connect, after AUTH. Its errors name the node; a connection it broke is
-    /// error{connect} (retried: nothing of the caller's was sent), one it left unusable error{config}.
-    void run_on_connect(tls_connection& connection, const core_node& node) {
-        if (!options_.on_connect) return;
-        node_info info;
-        info.reported = node.reported, info.dial_host = node.dial_host, info.port = node.port;
-        info.tls_name = node.tls_name, info.role = node.role, info.slots = node.slots;
-        info.connected = true, info.handshake = connection.handshake();
-        const std::string where = "cluster_options.on_connect on node " + to_string(node.reported);
-        try {
-            options_.on_connect(connection.get(), info);
-        } catch (const error& e) {
-            throw detail::with_context(e, where);
-        } catch (const std::exception& e) {
-            throw error(error_kind::server, where + " failed: " + detail::escaped(e.what(), 300));
-        }
-        const redisContext* c = connection.get();
-        if (c->err != 0)
-            throw error(error_kind::connect, "lost the connection to " + to_string(node.reported) +
-                                                 " in cluster_options.on_connect: " + detail::escaped(c->errstr, 200));
-        if (!idle_link_usable(connection))
-            throw error(error_kind::config, where + " left the connection with unsent bytes or an unread reply");
-    }
-
-    /// READONLY once per replica connection (after verification and AUTH), so it serves reads of its
-    /// master's slots instead of answering MOVED. A refusal is error{server}; a lost connection, error{connect}.
-    static void send_readonly(tls_connection& connection, const core_node& node) {
-        redisContext* c = connection.get();
-        reply_ptr reply(static_cast<redisReply*>(redisCommand(c, "READONLY")));
-        if (!reply)
-            throw error(error_kind::connect, "lost the connection to replica " + to_string(node.reported) +
-                                                 " while sending READONLY: " + detail::escaped(c->errstr, 200));
-        if (reply->type == REDIS_REPLY_ERROR)
-            throw error(error_kind::server, "replica " + to_string(node.reported) + " refused READONLY: " +
-                                                detail::escaped(std::string_view(reply->str, reply->len), 300));
     }
 
     /// A transaction's connection, clean again: kept if the node still needs one, else closed.
