@@ -1,5 +1,5 @@
-// addrmap/address.hpp — what the cluster reports (node_address) and where we go (endpoint).
-// Also the strict parsers for "host:port", "[v6]:port" and MOVED/ASK redirect targets.
+// addrmap/address.hpp — what the cluster reports (node_address) and where we go (endpoint), the one host grammar
+// (classify_host) every host passes, and the strict parsers for "host:port", "[v6]:port" and MOVED/ASK targets.
 #pragma once
 
 #include <addrmap/detail/quote.hpp>

@@ -11,6 +11,8 @@
 #include <addrmap/command_safety.hpp>
 #include <addrmap/detail/command.hpp>
 #include <addrmap/detail/handles.hpp>
+#include <addrmap/detail/link_setup.hpp>
+#include <addrmap/detail/pipeline_wave.hpp>
 #include <addrmap/detail/resolve.hpp>
 #include <addrmap/detail/slot_order.hpp>
 #include <addrmap/detail/topology_refresh.hpp>
@@ -26,15 +28,11 @@
 #include <addrmap/topology.hpp>
 #include <addrmap/transaction.hpp>
 
-#include <poll.h>
-
 #include <algorithm>
-#include <bitset>
 #include <chrono>
 #include <cstdarg>
 #include <cstdint>
 #include <cstring>
-#include <exception>
 #include <memory>
 #include <optional>
 #include <string>
@@ -303,25 +301,12 @@ private:
 
     // ---- connections ----------------------------------------------------------------------------------
 
-    /// True when an idle connection can take a command: no error, nothing unsent or unread. A server that closed
-    /// it (idle `timeout`, CLIENT KILL, failover) has left EOF or a TLS close_notify to read; RESP2 never
-    /// sends unasked, so anything readable on an idle connection means it is not usable.
-    static bool idle_link_usable(const tls_connection& link) noexcept {
-        const redisContext* c = link.get();
-        if (c == nullptr || c->err != 0 || c->fd < 0 || sdslen(c->obuf) != 0 || link.has_buffered_input()) return false;
-        if (c->reader != nullptr && c->reader->pos < c->reader->len) return false;
-        pollfd p{};
-        p.fd = c->fd;
-        p.events = POLLIN;
-        return ::poll(&p, 1, 0) == 0;
-    }
-
-    /// The connection to node `n`, made (mapped, resolved, TCP, TLS verified, AUTH) if there is none or
-    /// the idle one is no longer usable; bounded by `deadline`, which then bounds every read and write on
-    /// it until the next call arms its own. Throws what the dial threw.
+    /// The connection to node `n`, made (mapped, resolved, TCP, TLS verified, then AUTH, READONLY, on_connect:
+    /// detail/link_setup.hpp) if there is none or the idle one is no longer usable; bounded by `deadline`, which
+    /// then bounds every read and write on it until the next call arms its own. Throws what the dial threw.
     redisContext* link(node_id n, clock::time_point deadline) {
         if (n < links_.size() && links_[n]) {
-            if (idle_link_usable(*links_[n])) {
+            if (detail::idle_link_usable(*links_[n])) {
                 links_[n]->set_io_deadline(deadline);
                 links_[n]->set_reply_timeout(std::nullopt);  // command_timeout, unless the call sets its own
                 return links_[n]->get();
@@ -345,9 +330,7 @@ private:
             try {
                 tls_connection fresh = connect_tls(tls_, node.reported, mapped, dial_limits{address, left()});
                 fresh.set_io_deadline(deadline);
-                authenticate(fresh, node);
-                if (node.role == node_role::replica) send_readonly(fresh, node);
-                run_on_connect(fresh, node);
+                detail::make_ready(fresh, node, options_);
                 if (links_.size() <= n) links_.resize(n + 1);
                 links_[n].emplace(std::move(fresh));
                 core_.on_connected(n);
@@ -359,63 +342,6 @@ private:
         }
         if (last) throw *last;
         throw error(error_kind::timeout, "no time left in the call's deadline to connect to " + to_string(node.reported));
-    }
-
-    /// AUTH, after the certificate verified for the policy's name: the password goes nowhere else. A
-    /// refusal is error{server}; a connection lost while asking is error{connect} (nothing of the
-    /// caller's command was sent, so it is retried).
-    void authenticate(tls_connection& connection, const core_node& node) {
-        if (options_.password.empty()) return;
-        redisContext* c = connection.get();
-        void* raw = options_.user.empty()
-                        ? redisCommand(c, "AUTH %b", options_.password.data(), options_.password.size())
-                        : redisCommand(c, "AUTH %b %b", options_.user.data(), options_.user.size(),
-                                       options_.password.data(), options_.password.size());
-        reply_ptr reply(static_cast<redisReply*>(raw));
-        if (!reply)
-            throw error(error_kind::connect, "lost the connection to " + to_string(node.reported) +
-                                                 " while sending AUTH: " + detail::escaped(c->errstr, 200));
-        if (reply->type == REDIS_REPLY_ERROR)
-            throw error(error_kind::server, "AUTH failed on node " + to_string(node.reported) + ": " +
-                                                detail::escaped(std::string_view(reply->str, reply->len), 300) +
-                                                " (check cluster_options.user/password)");
-    }
-
-    /// cluster_options::on_connect, after AUTH. Its errors name the node; a connection it broke is
-    /// error{connect} (retried: nothing of the caller's was sent), one it left unusable error{config}.
-    void run_on_connect(tls_connection& connection, const core_node& node) {
-        if (!options_.on_connect) return;
-        node_info info;
-        info.reported = node.reported, info.dial_host = node.dial_host, info.port = node.port;
-        info.tls_name = node.tls_name, info.role = node.role, info.slots = node.slots;
-        info.connected = true, info.handshake = connection.handshake();
-        const std::string where = "cluster_options.on_connect on node " + to_string(node.reported);
-        try {
-            options_.on_connect(connection.get(), info);
-        } catch (const error& e) {
-            throw detail::with_context(e, where);
-        } catch (const std::exception& e) {
-            throw error(error_kind::server, where + " failed: " + detail::escaped(e.what(), 300));
-        }
-        const redisContext* c = connection.get();
-        if (c->err != 0)
-            throw error(error_kind::connect, "lost the connection to " + to_string(node.reported) +
-                                                 " in cluster_options.on_connect: " + detail::escaped(c->errstr, 200));
-        if (!idle_link_usable(connection))
-            throw error(error_kind::config, where + " left the connection with unsent bytes or an unread reply");
-    }
-
-    /// READONLY once per replica connection (after verification and AUTH), so it serves reads of its
-    /// master's slots instead of answering MOVED. A refusal is error{server}; a lost connection, error{connect}.
-    static void send_readonly(tls_connection& connection, const core_node& node) {
-        redisContext* c = connection.get();
-        reply_ptr reply(static_cast<redisReply*>(redisCommand(c, "READONLY")));
-        if (!reply)
-            throw error(error_kind::connect, "lost the connection to replica " + to_string(node.reported) +
-                                                 " while sending READONLY: " + detail::escaped(c->errstr, 200));
-        if (reply->type == REDIS_REPLY_ERROR)
-            throw error(error_kind::server, "replica " + to_string(node.reported) + " refused READONLY: " +
-                                                detail::escaped(std::string_view(reply->str, reply->len), 300));
     }
 
     /// A transaction's connection, clean again: kept if the node still needs one, else closed.
@@ -511,85 +437,23 @@ private:
         }
     }
 
-    /// One wave of a pipeline: route every pending entry, write each node's share, then read them.
-    /// Returns the entries to send again, in the order they were added.
+    /// One wave of a pipeline: route every pending entry, write each node's share, then read them (the wave's
+    /// bookkeeping and order rules: detail/pipeline_wave.hpp). Returns the entries to send again, in the order added.
     std::vector<std::size_t> wave(std::vector<call_state>& calls, const std::vector<std::size_t>& pending,
                                   std::vector<std::optional<outcome>>& results) {
-        struct group {
-            node_id node = no_node;
-            std::vector<std::size_t> entries;  // indexes into calls
-            std::vector<bool> asking;
-            std::vector<std::size_t> ends;     // byte offset where each entry's command ends
-            std::vector<std::size_t> starts;   // byte offset where each entry's command starts
-            clock::time_point reply_by = clock::time_point::max();  // the earliest of the entries' (core's)
-            bool written = false;
-            std::size_t bytes = 0;
-        };
-        std::vector<group> groups;
-        std::vector<std::size_t> again;
-        std::optional<clock::time_point> wake;
-        auto finish = [&](std::size_t i) { results[i].emplace(*calls[i].failure); };
         // Refresh (when due) before routing anything, so no entry is routed to a node the refresh forgets.
         const clock::time_point deadline = calls[pending.front()].deadline;
         if (clock::now() < deadline && core_.refresh_due(clock::now())) refresh_within(deadline);
-        // Entries of one slot keep their order: once one of them waits, the later ones wait with it (else a
-        // retried SET k 1 could run after the SET k 2 added behind it, whose backoff happened to end first).
-        std::bitset<slot_count> held_slots;
-        const auto held = [&](int slot) { return slot >= 0 && held_slots.test(static_cast<std::size_t>(slot)); };
-        // And the per-slot order rule (slot_order.hpp) within the wave: an entry of a slot whose older entry goes
-        // to another node in this wave (an ASK target, a MOVED's new owner) waits for the next wave, since the
-        // two nodes run their shares at the same time. Every entry counted is back when the wave ends.
-        std::vector<int> ordered_slots;
-        struct all_back {
-            detail::slot_order& order;
-            std::vector<int>& slots;
-            ~all_back() {
-                for (int slot : slots) order.back(slot);
-            }
-        } back_at_exit{wave_order_, ordered_slots};
-        for (std::size_t i : pending) {
-            call_state& c = calls[i];
-            if (held(c.slot)) {
-                again.push_back(i);
-                continue;
-            }
-            const core_decision d = core_.next(c, clock::now());
-            switch (d.what) {
-                case core_decision::kind::fail: finish(i); continue;
-                case core_decision::kind::refresh:  // due again already: the next wave refreshes first
-                case core_decision::kind::wait:
-                    if (d.what == core_decision::kind::wait) wake = wake ? std::max(*wake, d.until) : d.until;
-                    if (c.slot >= 0) held_slots.set(static_cast<std::size_t>(c.slot));
-                    again.push_back(i);
-                    continue;
-                case core_decision::kind::send: break;
-            }
-            if (!c.replica_read && c.slot >= 0) {
-                if (wave_order_.must_wait(c.slot, d.node)) {
-                    held_slots.set(static_cast<std::size_t>(c.slot));
-                    again.push_back(i);
-                    continue;
-                }
-                ordered_slots.reserve(pending.size());
-                ordered_slots.push_back(c.slot);
-                wave_order_.out(c.slot, d.node);
-            }
-            auto g = std::find_if(groups.begin(), groups.end(), [&](const group& x) { return x.node == d.node; });
-            if (g == groups.end()) {
-                g = groups.insert(groups.end(), group());
-                g->node = d.node;
-            }
-            g->entries.push_back(i);
-            g->asking.push_back(d.asking);
-            g->reply_by = std::min(g->reply_by, d.reply_by);
-        }
+        detail::pipeline_wave this_wave(calls, results, wave_order_);
+        for (std::size_t i : pending)
+            if (!this_wave.held(i)) this_wave.route(i, core_.next(calls[i], clock::now()));
         // Write every node's share first, so all nodes work while we read from the first.
-        for (group& g : groups) {
+        for (auto& g : this_wave.groups()) {
             redisContext* ctx = nullptr;
             try {
                 ctx = link(g.node, deadline);
             } catch (const error& e) {
-                for (std::size_t i : g.entries) settle(core_.on_not_sent(calls[i], g.node, e, clock::now()), i, calls, results, again);
+                for (std::size_t i : g.entries) this_wave.settle(core_.on_not_sent(calls[i], g.node, e, clock::now()), i);
                 continue;
             }
             links_[g.node]->set_io_deadline(std::min(deadline, g.reply_by));
@@ -599,14 +463,9 @@ private:
             for (std::size_t k = 0; k < g.entries.size(); ++k) {
                 call_state& c = calls[g.entries[k]];
                 core_.on_send(c);
-                if (g.asking[k]) {
-                    redisAppendFormattedCommand(ctx, asking_command, asking_length);
-                    g.bytes += asking_length;
-                }
-                g.starts.push_back(g.bytes);
+                if (g.asking[k]) redisAppendFormattedCommand(ctx, asking_command, asking_length);
                 redisAppendFormattedCommand(ctx, c.command.data(), c.command.size());
-                g.bytes += c.command.size();
-                g.ends.push_back(g.bytes);
+                g.appended(g.asking[k] ? asking_length : 0, c.command.size());
             }
             bool ok = true;
             const std::size_t written = flush(ctx, ok);
@@ -614,8 +473,7 @@ private:
                 g.written = true;
                 continue;
             }
-            // Entries wholly written may have run; a command cut short cannot have (the server waits
-            // for the rest of it), nor can anything after it.
+            // Entries wholly written may have run; the rest were never sent.
             const std::string why = why_lost(ctx);
             const error unsent(error_kind::connect, "lost the connection to " + to_string(core_.node(g.node).reported) +
                                                         " before the command was written: " + why);
@@ -623,12 +481,13 @@ private:
             core_.on_disconnected(g.node);
             for (std::size_t k = 0; k < g.entries.size(); ++k) {
                 const std::size_t i = g.entries[k];
-                settle(g.ends[k] <= written ? core_.on_lost_after_write(calls[i], g.node, why, clock::now())
-                                            : core_.on_not_sent(calls[i], g.node, unsent, clock::now()),
-                       i, calls, results, again);
+                const core_verdict v = g.wholly_written(k, written)
+                                           ? core_.on_lost_after_write(calls[i], g.node, why, clock::now())
+                                           : core_.on_not_sent(calls[i], g.node, unsent, clock::now());
+                this_wave.settle(v, i);
             }
         }
-        for (group& g : groups) {
+        for (auto& g : this_wave.groups()) {
             if (!g.written) continue;
             redisContext* ctx = links_[g.node]->get();
             std::size_t k = 0;
@@ -639,29 +498,19 @@ private:
                 reply_ptr reply(static_cast<redisReply*>(raw));
                 const std::size_t i = g.entries[k];
                 const core_verdict v = core_.on_reply(calls[i], g.node, *reply, clock::now());
-                if (v == core_verdict::done) results[i].emplace(std::move(reply));
-                settle(v, i, calls, results, again);
+                if (v == core_verdict::done) this_wave.done(i, std::move(reply));
+                this_wave.settle(v, i);
             }
             if (k == g.entries.size()) continue;
             const std::string why = why_lost(ctx);
             drop(g.node);
             for (; k < g.entries.size(); ++k) {
                 const std::size_t i = g.entries[k];
-                settle(core_.on_lost_after_write(calls[i], g.node, why, clock::now()), i, calls, results, again);
+                this_wave.settle(core_.on_lost_after_write(calls[i], g.node, why, clock::now()), i);
             }
         }
-        std::sort(again.begin(), again.end());
-        // Entries back off together: sleep until the last of them may go, so the next wave carries them all.
-        // (Waking at the first would send them one by one as each one's jittered wait ends: a round trip
-        // per entry.) No wait is longer than the longest backoff, and none passes the deadline.
-        if (groups.empty() && wake) std::this_thread::sleep_until(*wake);
-        return again;
-    }
-
-    static void settle(core_verdict v, std::size_t i, std::vector<call_state>& calls,
-                       std::vector<std::optional<outcome>>& results, std::vector<std::size_t>& again) {
-        if (v == core_verdict::retry) again.push_back(i);
-        if (v == core_verdict::fail) results[i].emplace(*calls[i].failure);
+        if (const auto wake = this_wave.idle_until()) std::this_thread::sleep_until(*wake);
+        return this_wave.again();
     }
 
     // ---- topology -------------------------------------------------------------------------------------

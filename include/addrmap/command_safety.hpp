@@ -1,5 +1,5 @@
-// addrmap/command_safety.hpp — which commands may be sent again when a connection dies after they were written.
-// The shipped table (reads, and writes whose second run leaves what one run leaves), and the per-call override.
+// addrmap/command_safety.hpp — which commands may be sent again when a connection dies after they were written, and
+// which a replica may serve: the shipped tables, and the per-call options (repeat policy, deadline, reply timeout).
 #pragma once
 
 #include <addrmap/address.hpp>

@@ -1,5 +1,5 @@
-// addrmap/detail/policy_errors.hpp — the errors shipped policies throw from map(), worded once.
-// Only failure paths allocate; the mapping paths never include anything from here.
+// addrmap/detail/policy_errors.hpp — the errors of mapping a node, worded once: those shipped policies throw from
+// map(), the '?' node nobody can map, and with_context (where the address came from). Only failure paths allocate.
 #pragma once
 
 #include <addrmap/address.hpp>

@@ -1,0 +1,99 @@
+// addrmap/detail/link_setup.hpp — a blocking node connection made ready for the caller's commands once its TLS
+// handshake verified: AUTH, READONLY on a replica, cluster_options::on_connect; and whether an idle one still is.
+#pragma once
+
+#include <addrmap/cluster_options.hpp>
+#include <addrmap/detail/handles.hpp>
+#include <addrmap/detail/node_registry.hpp>
+#include <addrmap/detail/policy_errors.hpp>
+#include <addrmap/detail/quote.hpp>
+#include <addrmap/error.hpp>
+#include <addrmap/tls.hpp>
+
+#include <poll.h>
+
+#include <exception>
+#include <string>
+#include <string_view>
+
+namespace addrmap::detail {
+
+/// True when an idle connection can take a command: no error, nothing unsent or unread. A server that closed
+/// it (idle `timeout`, CLIENT KILL, failover) has left EOF or a TLS close_notify to read; RESP2 never
+/// sends unasked, so anything readable on an idle connection means it is not usable.
+inline bool idle_link_usable(const tls_connection& link) noexcept {
+    const redisContext* c = link.get();
+    if (c == nullptr || c->err != 0 || c->fd < 0 || sdslen(c->obuf) != 0 || link.has_buffered_input()) return false;
+    if (c->reader != nullptr && c->reader->pos < c->reader->len) return false;
+    pollfd p{};
+    p.fd = c->fd;
+    p.events = POLLIN;
+    return ::poll(&p, 1, 0) == 0;
+}
+
+/// AUTH, after the certificate verified for the policy's name: the password goes nowhere else. A
+/// refusal is error{server}; a connection lost while asking is error{connect} (nothing of the
+/// caller's command was sent, so it is retried).
+inline void authenticate(tls_connection& connection, const core_node& node, const cluster_options& options) {
+    if (options.password.empty()) return;
+    redisContext* c = connection.get();
+    void* raw = options.user.empty()
+                    ? redisCommand(c, "AUTH %b", options.password.data(), options.password.size())
+                    : redisCommand(c, "AUTH %b %b", options.user.data(), options.user.size(),
+                                   options.password.data(), options.password.size());
+    reply_ptr reply(static_cast<redisReply*>(raw));
+    if (!reply)
+        throw error(error_kind::connect, "lost the connection to " + to_string(node.reported) +
+                                             " while sending AUTH: " + escaped(c->errstr, 200));
+    if (reply->type == REDIS_REPLY_ERROR)
+        throw error(error_kind::server, "AUTH failed on node " + to_string(node.reported) + ": " +
+                                            escaped(std::string_view(reply->str, reply->len), 300) +
+                                            " (check cluster_options.user/password)");
+}
+
+/// cluster_options::on_connect, after AUTH. Its errors name the node; a connection it broke is
+/// error{connect} (retried: nothing of the caller's was sent), one it left unusable error{config}.
+inline void run_on_connect(tls_connection& connection, const core_node& node, const cluster_options& options) {
+    if (!options.on_connect) return;
+    node_info info;
+    info.reported = node.reported, info.dial_host = node.dial_host, info.port = node.port;
+    info.tls_name = node.tls_name, info.role = node.role, info.slots = node.slots;
+    info.connected = true, info.handshake = connection.handshake();
+    const std::string where = "cluster_options.on_connect on node " + to_string(node.reported);
+    try {
+        options.on_connect(connection.get(), info);
+    } catch (const error& e) {
+        throw with_context(e, where);
+    } catch (const std::exception& e) {
+        throw error(error_kind::server, where + " failed: " + escaped(e.what(), 300));
+    }
+    const redisContext* c = connection.get();
+    if (c->err != 0)
+        throw error(error_kind::connect, "lost the connection to " + to_string(node.reported) +
+                                             " in cluster_options.on_connect: " + escaped(c->errstr, 200));
+    if (!idle_link_usable(connection))
+        throw error(error_kind::config, where + " left the connection with unsent bytes or an unread reply");
+}
+
+/// READONLY once per replica connection (after verification and AUTH), so it serves reads of its
+/// master's slots instead of answering MOVED. A refusal is error{server}; a lost connection, error{connect}.
+inline void send_readonly(tls_connection& connection, const core_node& node) {
+    redisContext* c = connection.get();
+    reply_ptr reply(static_cast<redisReply*>(redisCommand(c, "READONLY")));
+    if (!reply)
+        throw error(error_kind::connect, "lost the connection to replica " + to_string(node.reported) +
+                                             " while sending READONLY: " + escaped(c->errstr, 200));
+    if (reply->type == REDIS_REPLY_ERROR)
+        throw error(error_kind::server, "replica " + to_string(node.reported) + " refused READONLY: " +
+                                            escaped(std::string_view(reply->str, reply->len), 300));
+}
+
+/// Every step, in order, on a connection `connect_tls` just verified for `node`: AUTH, READONLY (replicas only),
+/// then on_connect. Throws the first step's error; the caller drops the connection.
+inline void make_ready(tls_connection& connection, const core_node& node, const cluster_options& options) {
+    authenticate(connection, node, options);
+    if (node.role == node_role::replica) send_readonly(connection, node);
+    run_on_connect(connection, node, options);
+}
+
+}  // namespace addrmap::detail
