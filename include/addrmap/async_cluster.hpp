@@ -255,7 +255,7 @@ private:
         c->seq = ++next_seq_;
         ++pending_;
         calls_.track_deadline(c, call.deadline.has_value());
-        if (!timer_armed_ || c->state.deadline < timer_at_) arm(c->state.deadline);
+        arm_by(c->state.deadline);
         if (!calls_.slot_has_waiting(slot)) {
             // No older call of its slot is queued: route it now (the common case sends at once).
             const auto wake_before = wake_at_;
@@ -306,7 +306,7 @@ private:
         c->sent_to = d.node;
         c->sent_on = &link;
         if (link.in_flight() <= 2)  // it was idle: its stall clock starts now
-            if (const auto stall = link.stall_deadline(); stall && (!timer_armed_ || *stall < timer_at_)) arm(*stall);
+            if (const auto stall = link.stall_deadline()) arm_by(*stall);
         return true;
     }
 
@@ -481,6 +481,7 @@ private:
         detail::check_mapping(detail::describe_route(node.reported, mapped), mapped);
         node_conn& nc = conn(n);
         nc.setup_deadline = now + options_.tls.connect_timeout;
+        arm_by(nc.setup_deadline);  // the dial's own timer: whoever dials, it ends by connect_timeout
         nc.addresses.clear();
         nc.next_address = 0;
         const host_kind kind = classify_host(node.dial_host);
@@ -716,6 +717,7 @@ private:
             refresh_->attempt = ++next_refresh_attempt_;
             refresh_->sent = false;
             refresh_->attempt_deadline = now + options_.tls.connect_timeout + options_.tls.command_timeout;
+            arm_by(refresh_->attempt_deadline);
             detail::async_link* link = link_of(n);
             if (link != nullptr && on_its_way_out(*link)) {
                 conns_[n].link = nullptr;
@@ -769,6 +771,7 @@ private:
         if (step == detail::topology_refresh::step::ask && refresh_->asking() == n) {
             refresh_->attempt = ++next_refresh_attempt_;  // CLUSTER SLOTS next, on the same connection
             refresh_->attempt_deadline = clock::now() + options_.tls.command_timeout;
+            arm_by(refresh_->attempt_deadline);
             send_refresh(link);
             return;
         }
@@ -902,6 +905,10 @@ private:
         loop_->arm_timer(std::min(delay, std::chrono::milliseconds(24 * 3600 * 1000)));
         timer_armed_ = true;
         timer_at_ = at;
+    }
+    /// Makes the timer fire by `at` (one loop timer serves every deadline: on_timer looks at all of them).
+    void arm_by(clock::time_point at) {
+        if (!shutting_down_ && (!timer_armed_ || at < timer_at_)) arm(at);
     }
     /// Arms the timer for the earliest thing due (it may fire early: on_timer looks and re-arms).
     void rearm() {
