@@ -1,10 +1,16 @@
 // tests/async/async_dial.cpp — the async cluster's dials, on libevent, libuv and libev: a connection opened for a new
-// command gives up after connect_timeout (not at the call's deadline) and the call goes elsewhere.
+// command gives up after connect_timeout (not at the call's deadline) and the call goes elsewhere; a dead port is
+// reported as the refused TCP connect it is, as the blocking cluster reports it.
 #include "async_support.hpp"
 #include "hostile_node.hpp"
 
 #include <boost/mpl/list.hpp>
 #include <boost/test/unit_test.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <iostream>
 #include <optional>
@@ -17,6 +23,21 @@ using loops = boost::mpl::list<live::libevent_fixture, live::libuv_fixture, live
 namespace {
 
 using ms = std::chrono::milliseconds;
+
+/// A loopback port nothing listens on: bound by the kernel's choice, then closed (never listened on).
+std::uint16_t free_loopback_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    BOOST_REQUIRE(fd >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+                       ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+    ::close(fd);
+    BOOST_REQUIRE(bound);
+    return ntohs(addr.sin_port);
+}
 
 /// A CLUSTER SLOTS reply: `master` serves every slot, `replica` replicates it (both by IP, as a cluster reports).
 std::string slots_with_replica(const live::hostile_node& master, const live::hostile_node& replica) {
@@ -76,6 +97,22 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_stalled_handshake_for_a_new_command_ends_after_c
     BOOST_TEST(any_has(reported, replica.address(), "connect_timeout (300 ms)"),
                "on_error saw no dial failure naming " << replica.address() << " and connect_timeout");
     BOOST_TEST(cluster.stats().dial_failures >= 1u);
+}
+
+// Nothing listens on the seed's port: the connect is refused, and the message says so (it said the server closed the
+// connection during the TLS handshake, and suggested client certificates).
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_dead_seed_is_a_refused_tcp_connect, Fixture, loops) {
+    const std::uint16_t port = free_loopback_port();
+    Fixture loop;
+    cluster_options options = live::async_options({"127.0.0.1:" + std::to_string(port)});
+    ip_to_hostname_async_cluster cluster(options, loop.binding(),
+                                         ip_to_hostname("localhost", ip_to_hostname::mode::dial_ip_verify_hostname));
+    const std::string message = live::connect_and_wait(loop, cluster);
+    BOOST_TEST_REQUIRE(!message.empty());
+    std::cout << Fixture::name << ": a dead seed: " << message << "\n";
+    BOOST_TEST(message.find("TCP connect failed: Connection refused") != std::string::npos, message);
+    BOOST_TEST(message.find("TLS handshake") == std::string::npos, message);
+    BOOST_TEST(message.find("client certificate") == std::string::npos, message);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -23,8 +23,10 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -107,9 +109,7 @@ public:
         if (ac->err != 0) {
             const std::string why = escaped(ac->errstr, 200);
             redisAsyncFree(ac);
-            throw error(error_kind::connect, route_ + ": TCP connect failed: " + why + ". Check that the node is up and that " +
-                                                 format_host_port(target_.mapped.dial_host(), target_.mapped.port()) +
-                                                 " is reachable from here.");
+            throw tcp_connect_error(route_, target_.mapped, why);
         }
         // From here the context calls back into this link: through its data and its cleanup.
         context_ = ac;
@@ -141,12 +141,19 @@ public:
         }
         ERR_clear_error();
         int rc = REDIS_ERR;
+        int handshake_errno = 0;
         {
             const sigpipe_guard no_sigpipe;  // the stock BIO hiredis puts on first may write(2) to a failed socket
+            errno = 0;
             rc = redisInitiateSSL(&ac->c, ssl.get());
+            handshake_errno = errno;
         }
         if (rc != REDIS_OK) {
-            error failure = link_error(route_, target_.mapped, options, *state_, &ac->c, errno, false);
+            // The connect is non-blocking: a refused one shows up here, as the handshake's first write failing.
+            const int connect_errno = failed_connect_errno(ac->c.fd, handshake_errno);
+            error failure = connect_errno != 0
+                                ? tcp_connect_error(route_, target_.mapped, std::strerror(connect_errno))
+                                : link_error(route_, target_.mapped, options, *state_, &ac->c, handshake_errno, false);
             ERR_clear_error();
             discard_context();  // `ssl` is still ours and freed on the way out
             throw failure;
@@ -333,10 +340,7 @@ private:
         const bool handshake_done = ssl_ != nullptr && SSL_is_init_finished(ssl_) == 1;
         if (ssl_ != nullptr && context_ != nullptr) collect_pending_alert(ssl_, context_->c.fd);
         if (context_ != nullptr && (context_->c.flags & REDIS_CONNECTED) == 0)
-            return error(error_kind::connect, route_ + ": TCP connect failed: " + escaped(context_->c.errstr, 200) +
-                                                  ". Check that the node is up and that " +
-                                                  format_host_port(target_.mapped.dial_host(), target_.mapped.port()) +
-                                                  " is reachable from here.");
+            return tcp_connect_error(route_, target_.mapped, escaped(context_->c.errstr, 200));
         if (state_->verify_error == X509_V_OK && ssl_ != nullptr && SSL_get_verify_result(ssl_) != X509_V_OK)
             state_->verify_error = static_cast<int>(SSL_get_verify_result(ssl_));  // a callback of the user's refused
         error e = link_error(route_, target_.mapped, options, *state_, context_ != nullptr ? &context_->c : nullptr, 0,
