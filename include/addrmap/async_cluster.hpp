@@ -15,6 +15,7 @@
 #include <addrmap/detail/handshake_errors.hpp>
 #include <addrmap/detail/mapping_check.hpp>
 #include <addrmap/detail/resolve.hpp>
+#include <addrmap/detail/seed_number.hpp>
 #include <addrmap/detail/topology_refresh.hpp>
 #include <addrmap/error.hpp>
 #include <addrmap/event_loop.hpp>
@@ -478,7 +479,7 @@ private:
             throw error(error_kind::closed, "the cluster is disconnected: no new connection is made");
         const core_node& node = core_.ensure_mapped(n);
         const endpoint mapped(node.dial_host, node.port, node.tls_name);
-        detail::check_mapping(detail::describe_route(node.reported, mapped), mapped);
+        detail::check_mapping(detail::describe_route(node.reported, mapped, detail::configured_seed_number(core_, n)), mapped);
         node_conn& nc = conn(n);
         nc.setup_deadline = now + options_.tls.connect_timeout;
         arm_by(nc.setup_deadline);  // the dial's own timer: whoever dials, it ends by connect_timeout
@@ -533,7 +534,8 @@ private:
             const core_node& node = core_.node(n);
             detail::async_link::target t{n, node.reported, endpoint::owning(node.dial_host, node.port, node.tls_name),
                                          nc.addresses[nc.next_address++], options_.user, options_.password,
-                                         node.role == node_role::replica};  // a replica serving reads: READONLY
+                                         node.role == node_role::replica,  // a replica serving reads: READONLY
+                                         detail::configured_seed_number(core_, n)};
             auto link = std::make_unique<detail::async_link>(static_cast<detail::async_link_owner&>(*this), detail::tls_context_access::shared(tls_),
                                                              std::move(t), nc.setup_deadline);
             try {

@@ -12,6 +12,7 @@
 #include <addrmap/detail/command.hpp>
 #include <addrmap/detail/handles.hpp>
 #include <addrmap/detail/resolve.hpp>
+#include <addrmap/detail/seed_number.hpp>
 #include <addrmap/detail/slot_order.hpp>
 #include <addrmap/detail/topology_refresh.hpp>
 #include <addrmap/error.hpp>
@@ -339,11 +340,12 @@ private:
         const std::vector<std::string> addresses =
             detail::resolve_within(node.dial_host, std::min(left(), options_.tls.connect_timeout));
         const endpoint mapped(node.dial_host, node.port, node.tls_name);
+        const std::size_t seed_number = detail::configured_seed_number(core_, n);
         std::optional<error> last;
         for (const std::string& address : addresses) {
             if (left().count() <= 0) break;
             try {
-                tls_connection fresh = connect_tls(tls_, node.reported, mapped, dial_limits{address, left()});
+                tls_connection fresh = connect_tls(tls_, node.reported, mapped, dial_limits{address, left(), seed_number});
                 fresh.set_io_deadline(deadline);
                 authenticate(fresh, node);
                 if (node.role == node_role::replica) send_readonly(fresh, node);

@@ -111,6 +111,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_dead_seed_is_a_refused_tcp_connect, Fixture, loo
     BOOST_TEST_REQUIRE(!message.empty());
     std::cout << Fixture::name << ": a dead seed: " << message << "\n";
     BOOST_TEST(message.find("TCP connect failed: Connection refused") != std::string::npos, message);
+    BOOST_TEST(message.find("node 127.0.0.1:" + std::to_string(port) + " (seed #1 as configured)") != std::string::npos, message);
     BOOST_TEST(message.find("TLS handshake") == std::string::npos, message);
     BOOST_TEST(message.find("client certificate") == std::string::npos, message);
 }

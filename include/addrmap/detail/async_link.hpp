@@ -25,6 +25,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <deque>
@@ -71,13 +72,14 @@ public:
         std::string tcp_address;  ///< the IP to dial (DNS already done)
         std::string user, password;
         bool readonly = false;    ///< send READONLY after AUTH (a replica serving reads)
+        std::size_t seed_number = 0;  ///< N > 0: configured seed #N, no topology lists it (messages say so)
     };
 
     async_link(async_link_owner& owner, std::shared_ptr<tls_shared> tls, target t, clock::time_point setup_deadline)
         : owner_(owner),
           tls_shared_(std::move(tls)),
           target_(std::move(t)),
-          route_(describe_route(target_.reported, target_.mapped)),
+          route_(describe_route(target_.reported, target_.mapped, target_.seed_number)),
           setup_deadline_(setup_deadline) {}
 
     async_link(const async_link&) = delete;

@@ -19,17 +19,22 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstddef>
 #include <cstring>
 #include <string>
 
 namespace addrmap::detail {
 
-/// "node 10.0.0.5:6379 (as reported by the cluster), mapped to dial 10.0.0.5:6379 with TLS name 'x'"
-inline std::string describe_route(const node_address& reported, const endpoint& mapped) {
+/// "node 10.0.0.5:6379 (as reported by the cluster), mapped to dial 10.0.0.5:6379 with TLS name 'x'"; for a
+/// configured seed no topology lists yet (`seed_number` N > 0, see dial_limits), "(seed #N as configured)".
+inline std::string describe_route(const node_address& reported, const endpoint& mapped, std::size_t seed_number = 0) {
     // Everything here may come from a custom policy or caller: escaped, like all input in messages.
     std::string out = "node " + escaped(to_string(reported), 300);
-    out += reported.hostname.empty() ? " (as reported by the cluster)"
-                                     : " (hostname " + escaped(reported.hostname, 300) + ", as reported by the cluster)";
+    if (seed_number > 0)
+        out += " (seed #" + std::to_string(seed_number) + " as configured)";
+    else
+        out += reported.hostname.empty() ? " (as reported by the cluster)"
+                                         : " (hostname " + escaped(reported.hostname, 300) + ", as reported by the cluster)";
     out += ", mapped to dial " + escaped(format_host_port(mapped.dial_host(), mapped.port()), 300) +
            " with TLS name " + quoted(mapped.tls_name());
     return out;

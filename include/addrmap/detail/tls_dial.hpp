@@ -127,7 +127,7 @@ inline std::pair<tls_redis_ptr, tls_handshake_info> open_link(const std::shared_
                                                               const dial_limits& limits = {}) {
     using clock = std::chrono::steady_clock;
     const tls_options& options = shared->options;
-    const std::string route = describe_route(reported, mapped);
+    const std::string route = describe_route(reported, mapped, limits.seed_number);
     check_mapping(route, mapped);
     const std::string dial_host(mapped.dial_host());
     const std::string tcp_host = limits.tcp_host.empty() ? dial_host : std::string(limits.tcp_host);
