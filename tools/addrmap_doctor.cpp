@@ -417,13 +417,15 @@ void authenticate(const addrmap::tls_connection& connection, const credentials& 
 }
 
 /// Dials `where` with chain and name verification, then AUTHs when a password is set. Records the
-/// outcome; returns the connection only when everything succeeded.
+/// outcome; returns the connection only when everything succeeded. `seed_number` N > 0: `reported` is --seed #N.
 std::optional<addrmap::tls_connection> dial(addrmap::tls_context& tls, const node_address& reported, const route& where,
-                                            const credentials& creds, outcome& result) {
+                                            const credentials& creds, outcome& result, std::size_t seed_number = 0) {
     // A resumed session skips certificate verification: every row gets a full handshake of its own.
     tls.clear_sessions();
     try {
-        addrmap::tls_connection connection = addrmap::connect_tls(tls, reported, where.view());
+        addrmap::dial_limits limits;
+        limits.seed_number = seed_number;
+        addrmap::tls_connection connection = addrmap::connect_tls(tls, reported, where.view(), limits);
         result.certificate_names = connection.handshake().certificate_names;
         result.handshake_ms = static_cast<double>(connection.handshake().handshake_time.count()) / 1000.0;
         result.peer_ip = peer_ip_of(connection.get()->fd);
@@ -545,17 +547,17 @@ std::optional<addrmap::topology> read_over(const addrmap::tls_connection& connec
 }
 
 std::optional<addrmap::topology> try_seed(addrmap::tls_context& tls, const doctor_policy& policy,
-                                          const credentials& creds, seed_attempt& attempt) {
+                                          const credentials& creds, seed_attempt& attempt, std::size_t seed_number) {
     node_row& row = attempt.row;
     map_row(policy, row);
     if (row.mapped) {
-        if (auto connection = dial(tls, row.reported, *row.mapped, creds, row.result))
+        if (auto connection = dial(tls, row.reported, *row.mapped, creds, row.result, seed_number))
             return read_over(*connection, attempt);
     }
     const route given = route::as_given(row.reported);
     if (row.mapped && *row.mapped == given) return std::nullopt;  // the same dial would fail the same way
     attempt.as_given.emplace();
-    if (auto connection = dial(tls, row.reported, given, creds, *attempt.as_given))
+    if (auto connection = dial(tls, row.reported, given, creds, *attempt.as_given, seed_number))
         return read_over(*connection, attempt);
     return std::nullopt;
 }
@@ -568,7 +570,7 @@ discovery discover(addrmap::tls_context& tls, const doctor_policy& policy, const
         seed_attempt& attempt = found.seeds.emplace_back();
         attempt.row.role = node_role::seed;
         attempt.row.reported = seed;
-        if (auto layout = try_seed(tls, policy, creds, attempt)) {
+        if (auto layout = try_seed(tls, policy, creds, attempt, found.seeds.size())) {
             found.layout = std::move(layout);
             found.reporter = seed;
             break;

@@ -10,11 +10,12 @@
 #include <addrmap/cluster_options.hpp>
 #include <addrmap/command_safety.hpp>
 #include <addrmap/detail/async_calls.hpp>
-#include <addrmap/detail/async_link.hpp>
+#include <addrmap/detail/async_connection.hpp>
 #include <addrmap/detail/command.hpp>
 #include <addrmap/detail/handshake_errors.hpp>
 #include <addrmap/detail/mapping_check.hpp>
 #include <addrmap/detail/resolve.hpp>
+#include <addrmap/detail/seed_number.hpp>
 #include <addrmap/detail/topology_refresh.hpp>
 #include <addrmap/error.hpp>
 #include <addrmap/event_loop.hpp>
@@ -50,7 +51,7 @@ namespace addrmap {
 /// (call disconnect() there). The destructor ends every pending call's callback first (error_kind::closed,
 /// or unknown_outcome for a command that was written); no callback runs after it returns.
 template <class Policy = identity>
-class basic_async_cluster final : private loop_events, private detail::async_link_owner {
+class basic_async_cluster final : private loop_events, private detail::async_connection_owner {
     ADDRMAP_CHECK_POLICY(Policy);
 
 public:
@@ -83,7 +84,7 @@ public:
         shutting_down_ = true;
         for (auto& job : mailbox_->close()) job(false);
         loop_->stop();
-        for (auto& link : links_) link->close();  // unanswered commands come back through link_reply
+        for (auto& link : links_) link->close();  // unanswered commands come back through connection_reply
         fail_waiting("the cluster was destroyed");
         links_.clear();
     }
@@ -177,7 +178,7 @@ public:
         const error stopped(error_kind::closed, "disconnect() was called before connect() finished");
         connect_done(&stopped);
         for (auto& link : links_) {
-            if (link->state() == detail::async_link::phase::ready)
+            if (link->state() == detail::async_connection::phase::ready)
                 link->close_when_idle();
             else
                 link->close();
@@ -190,7 +191,7 @@ public:
     /// The node table, as basic_cluster::nodes() gives it.
     std::vector<node_info> nodes() const {
         return node_table(core_, [this](node_id id) -> std::optional<tls_handshake_info> {
-            if (const detail::async_link* link = link_of(id); link != nullptr && link->ready()) return link->handshake();
+            if (const detail::async_connection* link = link_of(id); link != nullptr && link->ready()) return link->handshake();
             return std::nullopt;
         });
     }
@@ -203,7 +204,7 @@ public:
 private:
     using async_call = detail::async_call;
     struct node_conn {
-        detail::async_link* link = nullptr;  // the current one (others may still be closing)
+        detail::async_connection* link = nullptr;  // the current one (others may still be closing)
         bool resolving = false;
         std::uint64_t dns_ticket = 0;
         std::vector<std::string> addresses;
@@ -255,7 +256,7 @@ private:
         c->seq = ++next_seq_;
         ++pending_;
         calls_.track_deadline(c, call.deadline.has_value());
-        if (!timer_armed_ || c->state.deadline < timer_at_) arm(c->state.deadline);
+        arm_by(c->state.deadline);
         if (!calls_.slot_has_waiting(slot)) {
             // No older call of its slot is queued: route it now (the common case sends at once).
             const auto wake_before = wake_at_;
@@ -297,7 +298,7 @@ private:
         return future;
     }
 
-    bool send_on(detail::async_link& link, async_call* c, const core_decision& d) {
+    bool send_on(detail::async_connection& link, async_call* c, const core_decision& d) {
         if (!link.send(c, c->text(), d.asking)) return false;
         core_.on_send(c->state);
         ++core_.stats().round_trips;
@@ -306,7 +307,7 @@ private:
         c->sent_to = d.node;
         c->sent_on = &link;
         if (link.in_flight() <= 2)  // it was idle: its stall clock starts now
-            if (const auto stall = link.stall_deadline(); stall && (!timer_armed_ || *stall < timer_at_)) arm(*stall);
+            if (const auto stall = link.stall_deadline()) arm_by(*stall);
         return true;
     }
 
@@ -418,7 +419,7 @@ private:
                     continue;  // route on the current map meanwhile (next() no longer says refresh)
                 case core_decision::kind::send: break;
             }
-            detail::async_link* link = link_of(d.node);
+            detail::async_connection* link = link_of(d.node);
             if (link != nullptr && on_its_way_out(*link)) {
                 conns_[d.node].link = nullptr;  // dial a fresh one
                 link = nullptr;
@@ -441,7 +442,7 @@ private:
                 return false;
             }
             c->waiting_for = no_node;
-            if (!c->state.replica_read && calls_.out_on_another_link(slot, link) && now < c->state.deadline) {
+            if (!c->state.replica_read && calls_.out_on_another_connection(slot, link) && now < c->state.deadline) {
                 // An older call of the slot is still out elsewhere (the old owner, a connection being replaced):
                 // sent now, this one could run first. Wait until the older ones are back.
                 calls_.hold_for_order(slot);
@@ -460,12 +461,12 @@ private:
         if (conns_.size() <= n) conns_.resize(n + 1);
         return conns_[n];
     }
-    detail::async_link* link_of(node_id n) const noexcept { return n < conns_.size() ? conns_[n].link : nullptr; }
+    detail::async_connection* link_of(node_id n) const noexcept { return n < conns_.size() ? conns_[n].link : nullptr; }
     /// Set up once, and now broken or closing (a link still being set up is not).
-    static bool on_its_way_out(const detail::async_link& link) noexcept {
-        return link.state() != detail::async_link::phase::setting_up && !usable(link);
+    static bool on_its_way_out(const detail::async_connection& link) noexcept {
+        return link.state() != detail::async_connection::phase::setting_up && !usable(link);
     }
-    static bool usable(const detail::async_link& link) noexcept {
+    static bool usable(const detail::async_connection& link) noexcept {
         const redisAsyncContext* ac = link.context();
         return link.ready() && ac != nullptr && ac->c.err == 0 &&
                (ac->c.flags & (REDIS_DISCONNECTING | REDIS_FREEING)) == 0;
@@ -478,9 +479,10 @@ private:
             throw error(error_kind::closed, "the cluster is disconnected: no new connection is made");
         const core_node& node = core_.ensure_mapped(n);
         const endpoint mapped(node.dial_host, node.port, node.tls_name);
-        detail::check_mapping(detail::describe_route(node.reported, mapped), mapped);
+        detail::check_mapping(detail::describe_route(node.reported, mapped, detail::configured_seed_number(core_, n)), mapped);
         node_conn& nc = conn(n);
         nc.setup_deadline = now + options_.tls.connect_timeout;
+        arm_by(nc.setup_deadline);  // the dial's own timer: whoever dials, it ends by connect_timeout
         nc.addresses.clear();
         nc.next_address = 0;
         const host_kind kind = classify_host(node.dial_host);
@@ -530,10 +532,11 @@ private:
         node_conn& nc = conn(n);
         while (nc.next_address < nc.addresses.size() && core_.exists(n)) {
             const core_node& node = core_.node(n);
-            detail::async_link::target t{n, node.reported, endpoint::owning(node.dial_host, node.port, node.tls_name),
+            detail::async_connection::target t{n, node.reported, endpoint::owning(node.dial_host, node.port, node.tls_name),
                                          nc.addresses[nc.next_address++], options_.user, options_.password,
-                                         node.role == node_role::replica};  // a replica serving reads: READONLY
-            auto link = std::make_unique<detail::async_link>(static_cast<detail::async_link_owner&>(*this), detail::tls_context_access::shared(tls_),
+                                         node.role == node_role::replica,  // a replica serving reads: READONLY
+                                         detail::configured_seed_number(core_, n)};
+            auto link = std::make_unique<detail::async_connection>(static_cast<detail::async_connection_owner&>(*this), detail::tls_context_access::shared(tls_),
                                                              std::move(t), nc.setup_deadline);
             try {
                 link->open(*loop_);
@@ -588,8 +591,8 @@ private:
         request_pump();
     }
 
-    // detail::async_link_owner
-    void link_ready(detail::async_link& link) override {
+    // detail::async_connection_owner
+    void connection_ready(detail::async_connection& link) override {
         const node_id n = link.node();
         if (!core_.exists(n)) return;
         core_.on_connected(n);
@@ -599,7 +602,7 @@ private:
         connect_progress(n, nullptr);
         request_pump();
     }
-    void link_failed(detail::async_link& link, const error& why) override {
+    void connection_failed(detail::async_connection& link, const error& why) override {
         const node_id n = link.node();
         if (n >= conns_.size() || conns_[n].link != &link) return;
         conns_[n].link = nullptr;
@@ -611,7 +614,7 @@ private:
         }
         node_failed(n, why);
     }
-    void link_reply(detail::async_link& link, void* tag, redisReply* raw, bool written) override {
+    void connection_reply(detail::async_connection& link, void* tag, redisReply* raw, bool written) override {
         mailbox_->seen_on_loop_thread();
         reply_ptr reply(raw);
         auto* c = static_cast<async_call*>(tag);
@@ -667,13 +670,13 @@ private:
             request_pump();
         }
     }
-    void link_gone(detail::async_link& link) override {
+    void connection_gone(detail::async_connection& link) override {
         const node_id n = link.node();
         if (n < conns_.size() && conns_[n].link == &link) conns_[n].link = nullptr;
         if (core_.exists(n)) {
             if (link.lost_while_ready())
                 core_.on_disconnected(n);
-            else if (link.state() != detail::async_link::phase::failed)
+            else if (link.state() != detail::async_connection::phase::failed)
                 core_.on_closed(n);
         }
         gone_.push_back(&link);
@@ -688,14 +691,14 @@ private:
         if (gone_.empty()) return;
         gone_.clear();
         links_.erase(std::remove_if(links_.begin(), links_.end(),
-                                    [](const auto& l) { return l->state() == detail::async_link::phase::gone; }),
+                                    [](const auto& l) { return l->state() == detail::async_connection::phase::gone; }),
                      links_.end());
     }
 
     void maybe_disconnected() {
         if (!closed_ || disconnect_waiters_.empty()) return;
         for (const auto& link : links_)
-            if (link->state() != detail::async_link::phase::gone) return;
+            if (link->state() != detail::async_connection::phase::gone) return;
         for (auto& done : std::exchange(disconnect_waiters_, {})) done();
     }
 
@@ -716,7 +719,8 @@ private:
             refresh_->attempt = ++next_refresh_attempt_;
             refresh_->sent = false;
             refresh_->attempt_deadline = now + options_.tls.connect_timeout + options_.tls.command_timeout;
-            detail::async_link* link = link_of(n);
+            arm_by(refresh_->attempt_deadline);
+            detail::async_connection* link = link_of(n);
             if (link != nullptr && on_its_way_out(*link)) {
                 conns_[n].link = nullptr;
                 link = nullptr;
@@ -740,7 +744,7 @@ private:
         if (refresh_) end_refresh(step == kind::installed);
     }
 
-    void send_refresh(detail::async_link& link) {
+    void send_refresh(detail::async_connection& link) {
         async_call* c = calls_.make();
         c->refresh_attempt = refresh_->attempt;
         c->command = std::string(refresh_->machine.query().command());
@@ -754,7 +758,7 @@ private:
         ++core_.stats().round_trips;
     }
 
-    void refresh_reply(detail::async_link& link, std::uint64_t attempt, reply_ptr reply) {
+    void refresh_reply(detail::async_connection& link, std::uint64_t attempt, reply_ptr reply) {
         if (!refresh_ || refresh_->attempt != attempt || shutting_down_) return;  // an attempt given up on
         const node_id n = link.node();
         if (!reply) {
@@ -769,6 +773,7 @@ private:
         if (step == detail::topology_refresh::step::ask && refresh_->asking() == n) {
             refresh_->attempt = ++next_refresh_attempt_;  // CLUSTER SLOTS next, on the same connection
             refresh_->attempt_deadline = clock::now() + options_.tls.command_timeout;
+            arm_by(refresh_->attempt_deadline);
             send_refresh(link);
             return;
         }
@@ -783,7 +788,7 @@ private:
         const error first = refresh_->machine.first_error();
         refresh_.reset();  // ended in the core by the machine
         for (node_id gone : forgotten)
-            if (detail::async_link* old = link_of(gone)) {
+            if (detail::async_connection* old = link_of(gone)) {
                 conns_[gone].link = nullptr;
                 old->close_when_idle();
             }
@@ -804,7 +809,7 @@ private:
             const auto now = clock::now();
             for (node_id n = 0; n < core_.id_limit(); ++n) {
                 if (!core_.exists(n) || !core_.node(n).in_topology || core_.node(n).role != node_role::master) continue;
-                const detail::async_link* link = link_of(n);
+                const detail::async_connection* link = link_of(n);
                 if (link != nullptr && link->ready()) continue;
                 connect_masters_.push_back(n);
                 if (link == nullptr && !conn(n).resolving) {
@@ -855,12 +860,12 @@ private:
         expire(now);
         // Look first, act after: acting runs callbacks, which may dial (growing conns_ and links_).
         std::vector<node_id> dns_late;
-        std::vector<detail::async_link*> stalled, setup_late;
+        std::vector<detail::async_connection*> stalled, setup_late;
         for (node_id n = 0; n < conns_.size(); ++n)
             if (conns_[n].resolving && now >= conns_[n].setup_deadline) dns_late.push_back(n);
         for (const auto& link : links_) {
             if (const auto stall = link->stall_deadline(); stall && now >= *stall) stalled.push_back(link.get());
-            if (link->state() == detail::async_link::phase::setting_up && link->context() != nullptr &&
+            if (link->state() == detail::async_connection::phase::setting_up && link->context() != nullptr &&
                 now >= link->setup_deadline())
                 setup_late.push_back(link.get());
         }
@@ -871,11 +876,11 @@ private:
                                                           detail::quoted(core_.exists(n) ? core_.node(n).dial_host : std::string()) +
                                                           " did not finish within connect_timeout"));
         }
-        for (detail::async_link* link : stalled) {
+        for (detail::async_connection* link : stalled) {
             if (link_of(link->node()) == link) conns_[link->node()].link = nullptr;  // the next command dials afresh
             link->close_stalled();  // its unanswered commands come back as lost after writing
         }
-        for (detail::async_link* link : setup_late)
+        for (detail::async_connection* link : setup_late)
             link->abort_setup(error(
                 error_kind::timeout,
                 link->route() + ": the TCP connect, TLS handshake and first round trip did not complete within "
@@ -903,6 +908,10 @@ private:
         timer_armed_ = true;
         timer_at_ = at;
     }
+    /// Makes the timer fire by `at` (one loop timer serves every deadline: on_timer looks at all of them).
+    void arm_by(clock::time_point at) {
+        if (!shutting_down_ && (!timer_armed_ || at < timer_at_)) arm(at);
+    }
     /// Arms the timer for the earliest thing due (it may fire early: on_timer looks and re-arms).
     void rearm() {
         if (shutting_down_) return;
@@ -911,7 +920,7 @@ private:
         for (const node_conn& nc : conns_)
             if (nc.resolving) next = std::min(next, nc.setup_deadline);
         for (const auto& link : links_) {
-            if (link->state() == detail::async_link::phase::setting_up) next = std::min(next, link->setup_deadline());
+            if (link->state() == detail::async_connection::phase::setting_up) next = std::min(next, link->setup_deadline());
             if (const auto stall = link->stall_deadline()) next = std::min(next, *stall);
         }
         if (refresh_) next = std::min(next, refresh_->attempt_deadline);
@@ -932,8 +941,8 @@ private:
     std::shared_ptr<detail::async_mailbox> mailbox_;
     std::function<void(const error&)> error_handler_;
 
-    std::vector<std::unique_ptr<detail::async_link>> links_;  // every link hiredis still knows, and dead ones
-    std::vector<detail::async_link*> gone_;                   // hiredis is done with these
+    std::vector<std::unique_ptr<detail::async_connection>> links_;  // every link hiredis still knows, and dead ones
+    std::vector<detail::async_connection*> gone_;                   // hiredis is done with these
     std::vector<node_conn> conns_;                            // by node_id
 
     detail::async_calls calls_;  // every call: its queue, its deadline, its slot's counts

@@ -14,6 +14,7 @@
 #include <addrmap/detail/link_setup.hpp>
 #include <addrmap/detail/pipeline_wave.hpp>
 #include <addrmap/detail/resolve.hpp>
+#include <addrmap/detail/seed_number.hpp>
 #include <addrmap/detail/slot_order.hpp>
 #include <addrmap/detail/topology_refresh.hpp>
 #include <addrmap/error.hpp>
@@ -324,11 +325,12 @@ private:
         const std::vector<std::string> addresses =
             detail::resolve_within(node.dial_host, std::min(left(), options_.tls.connect_timeout));
         const endpoint mapped(node.dial_host, node.port, node.tls_name);
+        const std::size_t seed_number = detail::configured_seed_number(core_, n);
         std::optional<error> last;
         for (const std::string& address : addresses) {
             if (left().count() <= 0) break;
             try {
-                tls_connection fresh = connect_tls(tls_, node.reported, mapped, dial_limits{address, left()});
+                tls_connection fresh = connect_tls(tls_, node.reported, mapped, dial_limits{address, left(), seed_number});
                 fresh.set_io_deadline(deadline);
                 detail::make_ready(fresh, node, options_);
                 if (links_.size() <= n) links_.resize(n + 1);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -42,10 +43,14 @@ struct tls_handshake_info {
 };
 
 /// Limits a driver puts on one dial, tighter than tls_options: what is left of a call's deadline, and
-/// an address DNS already gave (so hiredis does not resolve the name again, without a time limit).
+/// an address DNS already gave (so hiredis does not resolve the name again, without a time limit). And, for
+/// messages, whether the node is a configured seed rather than an address the cluster reported.
 struct dial_limits {
     std::string_view tcp_host;                                 ///< IP to connect to; empty: the dial host
     std::optional<std::chrono::milliseconds> connect_timeout;  ///< used when below tls_options::connect_timeout
+    /// N > 0: `reported` is seed #N as configured (cluster_options::seeds, 1-based), no topology lists it yet, and
+    /// errors say "seed #N as configured"; 0: errors say "as reported by the cluster".
+    std::size_t seed_number = 0;
 };
 
 }  // namespace addrmap

@@ -112,6 +112,9 @@ BOOST_AUTO_TEST_CASE(identity_fails_closed_as_a_name_mismatch_naming_the_fix) {
         BOOST_TEST_INFO(what);
         BOOST_TEST(e.kind() == error_kind::tls_name);
         BOOST_TEST(what.find(live::seed_by_ip()) != std::string::npos);
+        // The seed is the user's address, not one the cluster reported (no topology was read).
+        BOOST_TEST(what.find("node " + live::seed_by_ip() + " (seed #1 as configured)") != std::string::npos);
+        BOOST_TEST(what.find("as reported by the cluster") == std::string::npos);
         BOOST_TEST(what.find("DNS:localhost") != std::string::npos);
         BOOST_TEST(what.find("ip_to_hostname") != std::string::npos);
     }
@@ -142,6 +145,9 @@ BOOST_AUTO_TEST_CASE(all_seeds_down_is_a_clear_error_within_the_connect_timeout)
         BOOST_TEST(e.kind() == error_kind::connect);
         BOOST_TEST(what.find("seed #1 " + dead1) != std::string::npos);
         BOOST_TEST(what.find("seed #2 " + dead2) != std::string::npos);
+        BOOST_TEST(what.find("node " + dead1 + " (seed #1 as configured)") != std::string::npos);
+        BOOST_TEST(what.find("node " + dead2 + " (seed #2 as configured)") != std::string::npos);
+        BOOST_TEST(what.find("TCP connect failed: Connection refused") != std::string::npos);
         // Refused connections fail at once; the bound is the per-seed connect timeout.
         BOOST_TEST((elapsed < 2 * options.tls.connect_timeout));
     }

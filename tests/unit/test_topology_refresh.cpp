@@ -2,6 +2,8 @@
 // canned answers and failures without sockets: whom it asks, SHARDS then SLOTS, what ends it, what the core learns.
 #include <addrmap/cluster_core.hpp>
 #include <addrmap/detail/command.hpp>
+#include <addrmap/detail/handshake_errors.hpp>
+#include <addrmap/detail/seed_number.hpp>
 #include <addrmap/detail/topology_refresh.hpp>
 
 #include "resp_helpers.hpp"
@@ -159,6 +161,27 @@ BOOST_AUTO_TEST_CASE(an_unfinished_refresh_still_ends_in_the_core) {
         BOOST_TEST(!core.refresh_due(t0));  // one at a time
     }
     BOOST_TEST(core.refresh_due(clock_type::now() + std::chrono::seconds(1)));  // a new one may start
+}
+
+// How a dialed node is named in errors: a configured seed no topology lists is "seed #N as configured"; once an
+// installed view lists it, the cluster reported it too. The same rule as the machine's failure list.
+BOOST_FIXTURE_TEST_CASE(a_seed_is_named_as_configured_until_a_topology_lists_it, first_refresh) {
+    const node_id first = core.seed(0), second = core.seed(1);
+    BOOST_TEST(detail::configured_seed_number(core, first) == 1u);
+    BOOST_TEST(detail::configured_seed_number(core, second) == 2u);
+    const endpoint mapped("127.0.0.1", 29002, "node.redis.test");
+    BOOST_TEST(detail::describe_route(core.node(second).reported, mapped, 2) ==
+               "node 127.0.0.1:29002 (seed #2 as configured), mapped to dial 127.0.0.1:29002 with TLS name "
+               "'node.redis.test'");
+    BOOST_TEST(detail::describe_route(core.node(second).reported, mapped) ==
+               "node 127.0.0.1:29002 (as reported by the cluster), mapped to dial 127.0.0.1:29002 with TLS name "
+               "'node.redis.test'");
+    // The second seed is the one master of the view the first seed gives (it has no SHARDS: SLOTS is asked).
+    BOOST_TEST_REQUIRE((r.on_reply(*parse_resp("-ERR unknown subcommand 'SHARDS'. Try CLUSTER HELP.\r\n"), t0) == step::ask));
+    BOOST_TEST_REQUIRE((r.on_reply(*parse_resp("*1\r\n*3\r\n:0\r\n:16383\r\n*2\r\n$9\r\n127.0.0.1\r\n:29002\r\n"), t0) ==
+                        step::installed));
+    BOOST_TEST(detail::configured_seed_number(core, first) == 1u);   // not in the view: still only configured
+    BOOST_TEST(detail::configured_seed_number(core, second) == 0u);  // the cluster reports it now
 }
 
 BOOST_AUTO_TEST_SUITE_END()

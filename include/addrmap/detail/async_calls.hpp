@@ -25,7 +25,7 @@ using async_callback = std::function<void(outcome)>;
 
 namespace detail {
 
-class async_link;
+class async_connection;
 
 /// One command of the async cluster, from start() until its callback ran and no reply is still to come.
 struct async_call {
@@ -40,9 +40,9 @@ struct async_call {
     async_callback callback;
     std::uint64_t seq = 0;
     std::uint64_t refresh_attempt = 0;  // nonzero: the driver's own CLUSTER SHARDS/SLOTS
-    node_id waiting_for = no_node;      // a link being set up
+    node_id waiting_for = no_node;      // a connection being set up
     node_id sent_to = no_node;
-    async_link* sent_on = nullptr;      // valid while in_flight (a link answers every command before it goes)
+    async_connection* sent_on = nullptr;      // valid while in_flight (a connection answers every command before it goes)
     bool in_flight = false;
     bool ordered = false;   // counted by the per-slot order rule while in flight (not a replica read)
     bool in_waiting = false;
@@ -146,13 +146,13 @@ public:
 
     // ---- calls out per slot, and slots holding their queue until the older calls are back -------------
 
-    /// `c` was handed to `link` (the per-slot order rule counts it unless a replica may serve it).
-    void sent(async_call* c, const async_link* link) {
+    /// `c` was handed to `connection` (the per-slot order rule counts it unless a replica may serve it).
+    void sent(async_call* c, const async_connection* connection) {
         const int slot = c->state.slot;
         if (slot < 0) return;
         ++out_in_slot_[static_cast<std::size_t>(slot)];
         c->ordered = !c->state.replica_read;
-        if (c->ordered) order_.out(slot, reinterpret_cast<slot_order::channel>(link));
+        if (c->ordered) order_.out(slot, reinterpret_cast<slot_order::channel>(connection));
     }
     /// `c` came back (reply or loss). True when its slot was holding and is now clear.
     bool came_back(const async_call* c) noexcept {
@@ -171,9 +171,9 @@ public:
     void hold_for_order(int slot) noexcept {
         if (order_.has_out(slot)) order_holding_[static_cast<std::size_t>(slot)] = true;
     }
-    /// slot_order.hpp's rule: true when a call of `slot` must not go on `link` yet.
-    bool out_on_another_link(int slot, const async_link* link) const noexcept {
-        return order_.must_wait(slot, reinterpret_cast<slot_order::channel>(link));
+    /// slot_order.hpp's rule: true when a call of `slot` must not go on `connection` yet.
+    bool out_on_another_connection(int slot, const async_connection* connection) const noexcept {
+        return order_.must_wait(slot, reinterpret_cast<slot_order::channel>(connection));
     }
     /// A call of `slot` is to be sent again while other calls of it are out: hold the slot's queue until they
     /// are back, so none of them is sent after a newer call.

@@ -1,5 +1,5 @@
-// addrmap/detail/handshake_errors.hpp — one error for a failed TLS handshake or first round trip: the route (node
-// reported, endpoint mapped), OpenSSL's reason and the likely fix (client certificate, plain-text port, TLS version).
+// addrmap/detail/handshake_errors.hpp — one error for a failed dial (TCP connect, TLS handshake or first round trip):
+// the route (node reported, endpoint mapped), the reason (the socket's, OpenSSL's) and the likely fix.
 #pragma once
 
 #include <addrmap/address.hpp>
@@ -15,22 +15,53 @@
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
+#include <sys/socket.h>
+
 #include <cerrno>
 #include <chrono>
+#include <cstddef>
 #include <cstring>
 #include <string>
 
 namespace addrmap::detail {
 
-/// "node 10.0.0.5:6379 (as reported by the cluster), mapped to dial 10.0.0.5:6379 with TLS name 'x'"
-inline std::string describe_route(const node_address& reported, const endpoint& mapped) {
+/// "node 10.0.0.5:6379 (as reported by the cluster), mapped to dial 10.0.0.5:6379 with TLS name 'x'"; for a
+/// configured seed no topology lists yet (`seed_number` N > 0, see dial_limits), "(seed #N as configured)".
+inline std::string describe_route(const node_address& reported, const endpoint& mapped, std::size_t seed_number = 0) {
     // Everything here may come from a custom policy or caller: escaped, like all input in messages.
     std::string out = "node " + escaped(to_string(reported), 300);
-    out += reported.hostname.empty() ? " (as reported by the cluster)"
-                                     : " (hostname " + escaped(reported.hostname, 300) + ", as reported by the cluster)";
+    if (seed_number > 0)
+        out += " (seed #" + std::to_string(seed_number) + " as configured)";
+    else
+        out += reported.hostname.empty() ? " (as reported by the cluster)"
+                                         : " (hostname " + escaped(reported.hostname, 300) + ", as reported by the cluster)";
     out += ", mapped to dial " + escaped(format_host_port(mapped.dial_host(), mapped.port()), 300) +
            " with TLS name " + quoted(mapped.tls_name());
     return out;
+}
+
+/// The TCP connect to `mapped` failed (`why`: the socket's or hiredis's words). Both drivers say it this way.
+inline error tcp_connect_error(const std::string& route, const endpoint& mapped, const std::string& why) {
+    return error(error_kind::connect, route + ": TCP connect failed: " + why + ". Check that the node is up and that " +
+                                          format_host_port(mapped.dial_host(), mapped.port()) + " is reachable from here.");
+}
+
+/// A non-blocking dial starts the handshake before the TCP connect is done: when the handshake's first write failed
+/// because the connect did (refused, unreachable), this is the connect's errno; 0 when the socket is connected or the
+/// error is not one a connect gives (a reset or a closed connection is the server's doing during the handshake).
+inline int failed_connect_errno(int fd, int saved_errno) noexcept {
+    switch (saved_errno) {
+        case ECONNREFUSED:
+        case ENETUNREACH:
+        case EHOSTUNREACH:
+        case ENETDOWN:
+        case ETIMEDOUT: break;
+        default: return 0;
+    }
+    sockaddr_storage peer{};
+    socklen_t size = sizeof peer;
+    if (fd >= 0 && ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &size) == 0) return 0;  // it did connect
+    return saved_errno;
 }
 
 inline bool is_ssl_reason(unsigned long code, int reason) noexcept {

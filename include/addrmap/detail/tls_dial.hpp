@@ -127,7 +127,7 @@ inline std::pair<tls_redis_ptr, tls_handshake_info> open_link(const std::shared_
                                                               const dial_limits& limits = {}) {
     using clock = std::chrono::steady_clock;
     const tls_options& options = shared->options;
-    const std::string route = describe_route(reported, mapped);
+    const std::string route = describe_route(reported, mapped, limits.seed_number);
     check_mapping(route, mapped);
     const std::string dial_host(mapped.dial_host());
     const std::string tcp_host = limits.tcp_host.empty() ? dial_host : std::string(limits.tcp_host);
@@ -160,9 +160,7 @@ inline std::pair<tls_redis_ptr, tls_handshake_info> open_link(const std::shared_
             throw error(error_kind::timeout, route + ": the TCP connect did not complete within connect_timeout (" +
                                                  std::to_string(options.connect_timeout.count()) +
                                                  " ms); check that the node is up and reachable from here.");
-        throw error(error_kind::connect, route + ": TCP connect failed: " + escaped(tcp->errstr, 200) +
-                                             ". Check that the node is up and that " +
-                                             format_host_port(dial_host, mapped.port()) + " is reachable from here.");
+        throw tcp_connect_error(route, mapped, escaped(tcp->errstr, 200));
     }
 
     // hiredis records the address it dialed; show the policy's dial host, as a hiredis user expects

@@ -5,6 +5,7 @@
 #include <addrmap/cluster_core.hpp>
 #include <addrmap/detail/handles.hpp>
 #include <addrmap/detail/quote.hpp>
+#include <addrmap/detail/seed_number.hpp>
 #include <addrmap/detail/topology_reply.hpp>
 #include <addrmap/error.hpp>
 #include <addrmap/topology.hpp>
@@ -157,11 +158,8 @@ private:
     /// For the failures list: "seed #2 host:port" for a seed not (yet) in the topology, else "host:port".
     std::string name_of(node_id n) const {
         if (!core_.exists(n)) return "a node no longer known";
-        const core_node& node = core_.node(n);
-        std::string name = to_string(node.reported);
-        if (node.is_seed && !node.in_topology)
-            for (std::size_t i = 0; i < core_.seed_count(); ++i)
-                if (core_.seed(i) == n) return "seed #" + std::to_string(i + 1) + " " + name;
+        std::string name = to_string(core_.node(n).reported);
+        if (const std::size_t seed = configured_seed_number(core_, n)) return "seed #" + std::to_string(seed) + " " + name;
         return name;
     }
 

@@ -1,4 +1,4 @@
-// addrmap/detail/async_link.hpp — one node connection of the async cluster, set up from loop events only:
+// addrmap/detail/async_connection.hpp — one node connection of the async cluster, set up from loop events only:
 // non-blocking TCP through hiredis, TLS on our own SSL* (name set), PING, our own peer check, AUTH; then sends.
 #pragma once
 
@@ -23,8 +23,11 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -34,34 +37,34 @@
 
 namespace addrmap::detail {
 
-class async_link;
+class async_connection;
 
-/// What a link reports to the cluster that owns it; always on the loop thread, possibly from inside
+/// What a connection reports to the cluster that owns it; always on the loop thread, possibly from inside
 /// hiredis (a reply callback, or a context being freed).
-class async_link_owner {
+class async_connection_owner {
 public:
     /// Set-up done (TLS verified, AUTH accepted): calls may be sent.
-    virtual void link_ready(async_link& link) = 0;
-    /// Set-up failed; nothing of any call was written on this link. Called once, before link_gone.
-    virtual void link_failed(async_link& link, const error& why) = 0;
+    virtual void connection_ready(async_connection& connection) = 0;
+    /// Set-up failed; nothing of any call was written on this connection. Called once, before connection_gone.
+    virtual void connection_failed(async_connection& connection, const error& why) = 0;
     /// The reply to something sent with send(); reply == nullptr: the connection was lost first, and
     /// `written` says whether any of that command's bytes were handed to the socket. Owns the reply.
-    virtual void link_reply(async_link& link, void* tag, redisReply* reply, bool written) = 0;
-    /// hiredis has freed the context (after every reply callback ran): the link can be deleted once the
+    virtual void connection_reply(async_connection& connection, void* tag, redisReply* reply, bool written) = 0;
+    /// hiredis has freed the context (after every reply callback ran): the connection can be deleted once the
     /// current hiredis call has returned.
-    virtual void link_gone(async_link& link) = 0;
+    virtual void connection_gone(async_connection& connection) = 0;
 
 protected:
-    ~async_link_owner() = default;
+    ~async_connection_owner() = default;
 };
 
 /// One TLS connection to one node. Not thread-safe (the loop thread only).
-class async_link {
+class async_connection {
 public:
     using clock = std::chrono::steady_clock;
     enum class phase { setting_up, ready, failed, gone };
 
-    /// Everything a link needs to dial and verify; `mapped` owns its strings.
+    /// Everything a connection needs to dial and verify; `mapped` owns its strings.
     struct target {
         std::uint32_t node;
         node_address reported;
@@ -69,18 +72,19 @@ public:
         std::string tcp_address;  ///< the IP to dial (DNS already done)
         std::string user, password;
         bool readonly = false;    ///< send READONLY after AUTH (a replica serving reads)
+        std::size_t seed_number = 0;  ///< N > 0: configured seed #N, no topology lists it (messages say so)
     };
 
-    async_link(async_link_owner& owner, std::shared_ptr<tls_shared> tls, target t, clock::time_point setup_deadline)
+    async_connection(async_connection_owner& owner, std::shared_ptr<tls_shared> tls, target t, clock::time_point setup_deadline)
         : owner_(owner),
           tls_shared_(std::move(tls)),
           target_(std::move(t)),
-          route_(describe_route(target_.reported, target_.mapped)),
+          route_(describe_route(target_.reported, target_.mapped, target_.seed_number)),
           setup_deadline_(setup_deadline) {}
 
-    async_link(const async_link&) = delete;
-    async_link& operator=(const async_link&) = delete;
-    ~async_link() = default;  // the owner frees the context (close()) and waits for link_gone first
+    async_connection(const async_connection&) = delete;
+    async_connection& operator=(const async_connection&) = delete;
+    ~async_connection() = default;  // the owner frees the context (close()) and waits for connection_gone first
 
     std::uint32_t node() const noexcept { return target_.node; }
     phase state() const noexcept { return phase_; }
@@ -90,7 +94,7 @@ public:
     redisAsyncContext* context() const noexcept { return context_; }
     std::size_t in_flight() const noexcept { return sent_.size(); }
     const std::optional<tls_handshake_info>& handshake() const noexcept { return handshake_; }
-    /// After link_gone: the connection was set up and then broke (not closed by us).
+    /// After connection_gone: the connection was set up and then broke (not closed by us).
     bool lost_while_ready() const noexcept { return lost_while_ready_; }
 
     /// Starts TCP + TLS on `loop`. Errors found before any I/O (the loop refuses, OpenSSL refuses the
@@ -107,14 +111,12 @@ public:
         if (ac->err != 0) {
             const std::string why = escaped(ac->errstr, 200);
             redisAsyncFree(ac);
-            throw error(error_kind::connect, route_ + ": TCP connect failed: " + why + ". Check that the node is up and that " +
-                                                 format_host_port(target_.mapped.dial_host(), target_.mapped.port()) +
-                                                 " is reachable from here.");
+            throw tcp_connect_error(route_, target_.mapped, why);
         }
-        // From here the context calls back into this link: through its data and its cleanup.
+        // From here the context calls back into this connection: through its data and its cleanup.
         context_ = ac;
         ac->data = this;
-        ac->dataCleanup = &async_link::context_freed;
+        ac->dataCleanup = &async_connection::context_freed;
         if (loop.attach(ac) != REDIS_OK) {
             discard_context();
             throw error(error_kind::config, route_ + ": the event loop refused the connection (its hiredis adapter's attach failed)");
@@ -141,12 +143,19 @@ public:
         }
         ERR_clear_error();
         int rc = REDIS_ERR;
+        int handshake_errno = 0;
         {
             const sigpipe_guard no_sigpipe;  // the stock BIO hiredis puts on first may write(2) to a failed socket
+            errno = 0;
             rc = redisInitiateSSL(&ac->c, ssl.get());
+            handshake_errno = errno;
         }
         if (rc != REDIS_OK) {
-            error failure = link_error(route_, target_.mapped, options, *state_, &ac->c, errno, false);
+            // The connect is non-blocking: a refused one shows up here, as the handshake's first write failing.
+            const int connect_errno = failed_connect_errno(ac->c.fd, handshake_errno);
+            error failure = connect_errno != 0
+                                ? tcp_connect_error(route_, target_.mapped, std::strerror(connect_errno))
+                                : link_error(route_, target_.mapped, options, *state_, &ac->c, handshake_errno, false);
             ERR_clear_error();
             discard_context();  // `ssl` is still ours and freed on the way out
             throw failure;
@@ -185,7 +194,7 @@ public:
     }
 
     /// Frees the hiredis context now (or, inside one of its callbacks, as soon as the callback returns):
-    /// unanswered commands come back through link_reply with a null reply, then link_gone.
+    /// unanswered commands come back through connection_reply with a null reply, then connection_gone.
     void close() noexcept {
         if (context_ == nullptr || freeing_) return;
         closing_ = freeing_ = true;
@@ -236,9 +245,9 @@ private:
     }
 
     bool append(kind what, void* tag, std::string_view command) {
-        if (redisAsyncFormattedCommand(context_, &async_link::replied, nullptr, command.data(), command.size()) != REDIS_OK)
+        if (redisAsyncFormattedCommand(context_, &async_connection::replied, nullptr, command.data(), command.size()) != REDIS_OK)
             return false;
-        if (sent_.empty()) last_progress_ = clock::now();  // the stall clock starts when the link gets busy
+        if (sent_.empty()) last_progress_ = clock::now();  // the stall clock starts when the connection gets busy
         sent_.push_back({what, tag, appended_, appended_ + command.size()});
         appended_ += command.size();
         return true;
@@ -246,7 +255,7 @@ private:
 
     /// Every reply (and every "lost" null reply) of this connection, in the order sent.
     static void replied(redisAsyncContext* ac, void* raw, void*) {
-        auto* self = static_cast<async_link*>(ac->data);
+        auto* self = static_cast<async_connection*>(ac->data);
         auto* reply = static_cast<redisReply*>(raw);
         if (self == nullptr || self->sent_.empty()) {  // cannot happen: every command is recorded
             if (reply != nullptr) freeReplyObject(reply);
@@ -261,7 +270,7 @@ private:
             written = sent.start < self->appended_ - unwritten;
         }
         switch (sent.what) {
-            case kind::call: self->owner_.link_reply(*self, sent.tag, reply, written); return;
+            case kind::call: self->owner_.connection_reply(*self, sent.tag, reply, written); return;
             case kind::asking:
                 if (reply != nullptr) freeReplyObject(reply);
                 return;
@@ -305,7 +314,7 @@ private:
             return;
         }
         phase_ = phase::ready;
-        owner_.link_ready(*this);
+        owner_.connection_ready(*this);
     }
 
     void send_auth() {
@@ -333,10 +342,7 @@ private:
         const bool handshake_done = ssl_ != nullptr && SSL_is_init_finished(ssl_) == 1;
         if (ssl_ != nullptr && context_ != nullptr) collect_pending_alert(ssl_, context_->c.fd);
         if (context_ != nullptr && (context_->c.flags & REDIS_CONNECTED) == 0)
-            return error(error_kind::connect, route_ + ": TCP connect failed: " + escaped(context_->c.errstr, 200) +
-                                                  ". Check that the node is up and that " +
-                                                  format_host_port(target_.mapped.dial_host(), target_.mapped.port()) +
-                                                  " is reachable from here.");
+            return tcp_connect_error(route_, target_.mapped, escaped(context_->c.errstr, 200));
         if (state_->verify_error == X509_V_OK && ssl_ != nullptr && SSL_get_verify_result(ssl_) != X509_V_OK)
             state_->verify_error = static_cast<int>(SSL_get_verify_result(ssl_));  // a callback of the user's refused
         error e = link_error(route_, target_.mapped, options, *state_, context_ != nullptr ? &context_->c : nullptr, 0,
@@ -350,7 +356,7 @@ private:
         if (why.kind() == error_kind::timeout) aborted_ = why;
         phase_ = phase::failed;
         if (state_) tls_shared_->sessions.erase(state_->session_key);
-        owner_.link_failed(*this, why);
+        owner_.connection_failed(*this, why);
         close();
     }
 
@@ -358,17 +364,17 @@ private:
 
     /// hiredis is about to free the context (every reply callback has run).
     static void context_freed(void* data) {
-        auto* self = static_cast<async_link*>(data);
+        auto* self = static_cast<async_connection*>(data);
         if (self == nullptr) return;
         if (self->ssl_ != nullptr) SSL_set_ex_data(self->ssl_, link_state_index(), nullptr);  // state_ outlives nothing
         self->ssl_ = nullptr;
         self->context_ = nullptr;
         self->lost_while_ready_ = self->phase_ == phase::ready && !self->closing_;
         self->phase_ = phase::gone;
-        self->owner_.link_gone(*self);
+        self->owner_.connection_gone(*self);
     }
 
-    async_link_owner& owner_;
+    async_connection_owner& owner_;
     std::shared_ptr<tls_shared> tls_shared_;
     target target_;
     std::string route_;
