@@ -448,8 +448,16 @@ private:
         if (c.unconfirmed_redirect)
             return fail(c, unconfirmed_redirect_failure(c, "its target answered " + detail::quoted(text, 200) + " (" +
                                                                nodes_.reporter_name(from) + ")"));
-        const std::optional<node_id> target = redirect_target(c, from, r);
-        if (!target) return core_verdict::fail;
+        std::optional<node_id> target;
+        try {
+            target = node_for(nodes_.resolve_unknown(r.target, from), node_role::master,
+                              r.type == redirect::kind::moved ? "MOVED" : "ASK", from);
+        } catch (const error& e) {
+            // The script may have written that text after it ran: a target that cannot be followed ('?', a node the
+            // policy refuses) leaves the outcome unknown; "did not run" could make the caller run it again.
+            return fail(c, unconfirmed_redirect_failure(c, "its target could not be followed (" +
+                                                               std::string(e.message()) + ")"));
+        }
         // A server never redirects to itself: that text is the script's, and following it would run it again.
         if (*target == from) return core_verdict::done;
         ++c.redirects;

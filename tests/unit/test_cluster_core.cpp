@@ -426,6 +426,12 @@ BOOST_AUTO_TEST_CASE(a_question_mark_host_is_an_unknown_node_never_dialed) {
     const std::vector<node_id> replicas = core.usable_replicas(core.owner(t.shards[1].ranges[0].first), t0);
     BOOST_TEST(replicas.size() == 1u);
     BOOST_TEST((std::find(replicas.begin(), replicas.end(), unknown) == replicas.end()));
+    // Not a refresh candidate, and never mapped on demand, even by a policy that would map anything.
+    const std::vector<node_id> asked = core.refresh_candidates();
+    BOOST_TEST((std::find(asked.begin(), asked.end(), unknown) == asked.end()));
+    BOOST_CHECK_THROW(core.ensure_mapped(unknown), error);
+    BOOST_TEST(!core.node(unknown).mapped);
+    BOOST_TEST(core.node(unknown).problem.find("cluster-announce-hostname") != std::string::npos);
     // A master with '?' cannot be routed to: the view is refused, naming the node, and the old map stays.
     const node_id before = core.owner(0);
     topology bad = three_masters();

@@ -158,6 +158,12 @@ BOOST_AUTO_TEST_CASE(a_redirect_for_a_script_is_followed_only_when_well_formed_a
             two_masters to_self;
             BOOST_TEST((to_self.answer(eval_incr, "k", self) == core_verdict::done), self);
         }
+        // A target that cannot be followed ('?': an unknown node) may hide a run that happened: unknown_outcome,
+        // never "did not run" (which would invite the caller to run it again).
+        two_masters unknown;
+        BOOST_TEST((unknown.answer(eval_incr, "k", "-MOVED " + std::to_string(slot) + " ?:7009\r\n") == core_verdict::fail));
+        BOOST_TEST((unknown.call.failure->kind() == error_kind::unknown_outcome));
+        BOOST_TEST(std::string(unknown.call.failure->what()).find("cluster-announce-hostname") != std::string::npos);
         // Allowed to repeat: followed as any redirect (the map learns it).
         two_masters allowed;
         BOOST_TEST((allowed.answer(eval_incr, "k", own, repeat::allowed) == core_verdict::retry));

@@ -130,6 +130,8 @@ public:
     const core_node& ensure_mapped(node_id id) {
         core_node& n = *known(id);
         if (n.mapped) return n;
+        // '?' is never mapped, whatever the policy would say; its problem (with the fix) stays as install wrote it.
+        if (is_unknown_node(n.reported)) throw error(error_kind::topology, detail::unknown_node_message(n.reported) + origin_of(n));
         try {
             set_mapping(n, map_checked(n.reported));
         } catch (const error& e) {
@@ -145,7 +147,7 @@ public:
     node_id node_for(const node_address& address, node_role role, std::string_view how, node_id reporter) {
         const auto known = index_.find(to_string(address));
         node_id id = known != index_.end() ? known->second : no_node;
-        if (id != no_node && nodes_[id]->mapped) return id;
+        if (id != no_node && nodes_[id]->mapped && !is_unknown_node(address)) return id;
         const std::string where = exists(reporter) ? "reported by " + reporter_name(reporter) + " in " + std::string(how)
                                                    : "given to " + std::string(how);
         if (is_unknown_node(address))

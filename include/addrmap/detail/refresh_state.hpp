@@ -129,7 +129,8 @@ public:
         for (int pass = 0; pass < 3; ++pass)
             for (node_id id = 0; id < nodes.id_limit(); ++id) {
                 const core_node* n = nodes.find(id);
-                if (n == nullptr || !n->in_topology) continue;
+                // A node that cannot be mapped ('?', refused by the policy) cannot be asked: skip it, keep its problem.
+                if (n == nullptr || !n->in_topology || (!n->mapped && !n->problem.empty())) continue;
                 const bool first = n->connected, second = !n->connected && !n->down;
                 if ((pass == 0 && first) || (pass == 1 && second) || (pass == 2 && !first && !second)) add(id);
             }
