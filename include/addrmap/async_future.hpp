@@ -1,5 +1,6 @@
 // addrmap/async_future.hpp — what the async cluster shares with other threads: the mailbox their commands and
-// DNS answers go through to the loop thread, and reply_future, which refuses to wait on the loop's own thread.
+// DNS answers go through to the loop thread, reply_future, which refuses to wait on the loop's own thread, and
+// posted_call, which makes a call from another thread and gives its future.
 #pragma once
 
 #include <addrmap/error.hpp>
@@ -108,5 +109,25 @@ private:
     std::future<outcome> future_;
     std::shared_ptr<detail::async_mailbox> mailbox_;
 };
+
+namespace detail {
+
+/// A call made from any thread: `start(done)` runs on the loop thread (through `mailbox`) and starts the call, whose
+/// callback `done` fulfils the returned future; when the cluster is gone first, the future says the command did not run.
+template <class Start>
+reply_future posted_call(const std::shared_ptr<async_mailbox>& mailbox, Start start) {
+    auto promise = std::make_shared<std::promise<outcome>>();
+    reply_future future(promise->get_future(), mailbox);
+    mailbox->post([start = std::move(start), promise](bool run) mutable {
+        if (!run) {
+            promise->set_value(outcome(error(error_kind::closed, "the cluster was destroyed before the command was sent: it did not run")));
+            return;
+        }
+        start([promise](outcome o) { promise->set_value(std::move(o)); });
+    });
+    return future;
+}
+
+}  // namespace detail
 
 }  // namespace addrmap

@@ -3,14 +3,18 @@
 #pragma once
 
 #include <addrmap/cluster_core.hpp>
+#include <addrmap/command_safety.hpp>
 #include <addrmap/detail/command.hpp>
+#include <addrmap/detail/quote.hpp>
 #include <addrmap/detail/slot_order.hpp>
 #include <addrmap/pipeline.hpp>
 #include <addrmap/slot.hpp>
 
+#include <bitset>
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <string>
@@ -42,7 +46,6 @@ struct async_call {
     std::uint64_t refresh_attempt = 0;  // nonzero: the driver's own CLUSTER SHARDS/SLOTS
     node_id waiting_for = no_node;      // a connection being set up
     node_id sent_to = no_node;
-    async_connection* sent_on = nullptr;      // valid while in_flight (a connection answers every command before it goes)
     bool in_flight = false;
     bool ordered = false;   // counted by the per-slot order rule while in flight (not a replica read)
     bool in_waiting = false;
@@ -52,6 +55,12 @@ struct async_call {
     async_call* next = nullptr;
     std::multimap<clock::time_point, async_call*>::iterator custom;
     bool has_custom = false;
+
+    /// The command's name for messages ('GET'), or "the command".
+    std::string name() const {
+        const std::string name(command_name(state.command));
+        return name.empty() ? std::string("the command") : escaped(name, 40);
+    }
 };
 
 /// The bookkeeping of every call (the loop thread only). No decisions: the cluster core makes those.
@@ -72,6 +81,19 @@ public:
         if (free_.empty()) return new async_call();
         async_call* c = free_.back();
         free_.pop_back();
+        return c;
+    }
+    /// A fresh call holding `command` (RESP).
+    async_call* make(std::string command) {
+        async_call* c = make();
+        c->command = std::move(command);
+        return c;
+    }
+    /// A fresh call holding hiredis's formatted `raw` (no copy).
+    async_call* make(raw_command raw) {
+        async_call* c = make();
+        c->raw = std::move(raw.bytes);
+        c->raw_length = static_cast<std::size_t>(raw.length);
         return c;
     }
     void release(async_call* c) {
@@ -139,6 +161,46 @@ public:
         if (c->state.slot >= 0) --waiting_in_slot_[static_cast<std::size_t>(c->state.slot)];
         return waiting_.erase(it);
     }
+    /// Walks the queue oldest first: `route(c)` says whether `c` left it (sent, or ended). Once a call of a slot
+    /// stays, the slot is held for the rest of the walk, so calls of one slot leave in the order they were made;
+    /// a held call past its deadline is given to `expired(c)` and leaves. Either may end calls (not start them).
+    template <class Route, class Expired>
+    void walk(clock::time_point now, Route&& route, Expired&& expired) {
+        held_.reset();
+        for (auto it = waiting_.begin(); it != waiting_.end();) {
+            async_call* c = it->second;
+            const int slot = c->state.slot;
+            if (slot >= 0 && held_.test(static_cast<std::size_t>(slot))) {
+                if (now >= c->state.deadline) {  // held behind an older call, out of time: end it
+                    it = dequeue(it);
+                    expired(c);
+                } else {
+                    ++it;
+                }
+                continue;
+            }
+            if (route(c)) {
+                it = dequeue(it);
+            } else {
+                if (slot >= 0) held_.set(static_cast<std::size_t>(slot));
+                ++it;
+            }
+        }
+    }
+    /// The queued calls waiting for node `n`'s connection wait no more; those for which `leaves(c)` says so (it
+    /// may end them, not start others) leave the queue.
+    template <class Leaves>
+    void stop_waiting_for(node_id n, Leaves&& leaves) {
+        for (auto it = waiting_.begin(); it != waiting_.end();) {
+            async_call* c = it->second;
+            if (c->waiting_for != n) {
+                ++it;
+                continue;
+            }
+            c->waiting_for = no_node;
+            it = leaves(c) ? dequeue(it) : std::next(it);
+        }
+    }
     /// An older call of `slot` is queued (a newer one must queue behind it). Keyless (-1): never.
     bool slot_has_waiting(int slot) const noexcept {
         return slot >= 0 && waiting_in_slot_[static_cast<std::size_t>(slot)] > 0;
@@ -146,8 +208,10 @@ public:
 
     // ---- calls out per slot, and slots holding their queue until the older calls are back -------------
 
-    /// `c` was handed to `connection` (the per-slot order rule counts it unless a replica may serve it).
-    void sent(async_call* c, const async_connection* connection) {
+    /// `c` was handed to `connection`, to node `to` (the per-slot order rule counts it unless a replica may serve it).
+    void sent(async_call* c, const async_connection* connection, node_id to) {
+        c->in_flight = true;
+        c->sent_to = to;
         const int slot = c->state.slot;
         if (slot < 0) return;
         ++out_in_slot_[static_cast<std::size_t>(slot)];
@@ -190,6 +254,7 @@ private:
     async_call* tail_ = nullptr;
     std::multimap<clock::time_point, async_call*> custom_deadlines_;
     queue waiting_;
+    std::bitset<slot_count> held_;  // slots walk() holds in its current pass
     std::vector<std::uint32_t> waiting_in_slot_ = std::vector<std::uint32_t>(slot_count, 0);
     std::vector<std::uint32_t> out_in_slot_ = std::vector<std::uint32_t>(slot_count, 0);
     slot_order order_;

@@ -1,0 +1,86 @@
+// addrmap/detail/async_callbacks.hpp — how the async cluster runs the user's code: each call's callback once, never
+// while the driver walks its queue (a callback may add to it), and what a callback throws goes to on_error.
+#pragma once
+
+#include <addrmap/detail/async_calls.hpp>
+#include <addrmap/detail/quote.hpp>
+#include <addrmap/error.hpp>
+#include <addrmap/pipeline.hpp>
+
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace addrmap::detail {
+
+/// The callbacks of calls, the error handler, and the count of calls whose callback has not run (the loop thread).
+class async_callbacks {
+public:
+    explicit async_callbacks(async_calls& calls) noexcept : calls_(calls) {}
+    async_callbacks(const async_callbacks&) = delete;
+    async_callbacks& operator=(const async_callbacks&) = delete;
+
+    /// basic_async_cluster::on_error's handler.
+    void on_error(std::function<void(const error&)> handler) { handler_ = std::move(handler); }
+    /// Gives `e` to the error handler, if there is one (a handler that throws has nowhere to report to).
+    void report(const error& e) const {
+        if (!handler_) return;
+        try {
+            handler_(e);
+        } catch (...) {
+        }
+    }
+    /// Runs `done` with `o`; what it throws is reported.
+    void invoke(const async_callback& done, outcome o) const {
+        try {
+            done(std::move(o));
+        } catch (const std::exception& e) {
+            report(error(error_kind::config, std::string("a command's callback threw: ") + escaped(e.what(), 300)));
+        } catch (...) {
+            report(error(error_kind::config, "a command's callback threw a non-standard exception"));
+        }
+    }
+
+    /// A call started: its callback is owed.
+    void started() noexcept { ++pending_; }
+    /// Calls whose callback has not run yet.
+    std::size_t pending() const noexcept { return pending_; }
+
+    /// Ends `c` with `o`: its callback runs now, or when the current walk ends.
+    void finish(async_call* c, outcome o) {
+        calls_.untrack_deadline(c);
+        c->finished = true;
+        --pending_;
+        if (walking_) {
+            deferred_.emplace_back(c, std::move(o));
+            return;
+        }
+        complete(c, std::move(o));
+    }
+
+    /// While the driver walks its queue of calls, callbacks wait; end_walk() runs them, in the order they ended.
+    void begin_walk() noexcept { walking_ = true; }
+    void end_walk() {
+        walking_ = false;
+        for (auto& [c, o] : std::exchange(deferred_, {})) complete(c, std::move(o));
+    }
+    bool walking() const noexcept { return walking_; }
+
+private:
+    void complete(async_call* c, outcome o) {
+        async_callback done = std::move(c->callback);
+        if (!c->in_flight) calls_.release(c);  // one in flight is released when its reply (or loss) comes
+        if (done) invoke(done, std::move(o));
+    }
+
+    async_calls& calls_;
+    std::function<void(const error&)> handler_;
+    std::vector<std::pair<async_call*, outcome>> deferred_;
+    std::size_t pending_ = 0;
+    bool walking_ = false;
+};
+
+}  // namespace addrmap::detail

@@ -1,0 +1,89 @@
+// tests/unit/test_async_calls.cpp — the async driver's queue of calls (detail/async_calls.hpp), without a loop: a walk
+// routes oldest first and holds a slot once one of its calls stays; a dial's failure reaches the calls waiting for it.
+#include <addrmap/detail/async_calls.hpp>
+
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+using namespace addrmap;
+using addrmap::detail::async_call;
+using addrmap::detail::async_calls;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+const clock_type::time_point t0 = clock_type::time_point{} + std::chrono::hours(1);
+
+/// Queues a call of `slot` with `deadline`, numbered after the ones before it (as start() numbers them).
+async_call* queue(async_calls& calls, int slot, clock_type::time_point deadline, std::uint64_t seq, node_id waiting_for = no_node) {
+    async_call* c = calls.make(std::string("*1\r\n$4\r\nPING\r\n"));
+    c->state.slot = slot;
+    c->state.deadline = deadline;
+    c->seq = seq;
+    c->waiting_for = waiting_for;
+    calls.enqueue(c);
+    return c;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(test_async_calls)
+
+// Calls of one slot leave in the order they were made: once the oldest stays (backing off, its connection being set
+// up), the newer ones of its slot are not routed in that pass; other slots go on.
+BOOST_AUTO_TEST_CASE(a_walk_holds_a_slot_once_one_of_its_calls_stays) {
+    async_calls calls;
+    async_call* first = queue(calls, 1, t0 + std::chrono::seconds(5), 1);
+    async_call* second = queue(calls, 1, t0 + std::chrono::seconds(5), 2);
+    async_call* other = queue(calls, 2, t0 + std::chrono::seconds(5), 3);
+    async_call* keyless = queue(calls, -1, t0 + std::chrono::seconds(5), 4);
+    std::vector<async_call*> routed, expired;
+    calls.walk(t0, [&](async_call* c) { routed.push_back(c); return c != first && c != keyless; },
+               [&](async_call* c) { expired.push_back(c); });
+    BOOST_TEST((routed == std::vector<async_call*>{first, other, keyless}));  // `second` was held behind `first`
+    BOOST_TEST(expired.empty());
+    BOOST_TEST(calls.waiting().size() == 3u);  // first, second and the keyless one stayed
+    BOOST_TEST(calls.slot_has_waiting(1));
+    BOOST_TEST(!calls.slot_has_waiting(2));
+    // The next pass starts afresh: with `first` gone, `second` is routed.
+    routed.clear();
+    calls.walk(t0, [&](async_call* c) { routed.push_back(c); return true; }, [&](async_call* c) { expired.push_back(c); });
+    BOOST_TEST((routed == std::vector<async_call*>{first, second, keyless}));
+    BOOST_TEST(calls.waiting().empty());
+    for (async_call* c : {first, second, other, keyless}) calls.release(c);
+}
+
+BOOST_AUTO_TEST_CASE(a_held_call_past_its_deadline_leaves_through_expired) {
+    async_calls calls;
+    async_call* first = queue(calls, 7, t0 + std::chrono::seconds(5), 1);
+    async_call* late = queue(calls, 7, t0 - std::chrono::milliseconds(1), 2);
+    std::vector<async_call*> routed, expired;
+    calls.walk(t0, [&](async_call* c) { routed.push_back(c); return false; }, [&](async_call* c) { expired.push_back(c); });
+    BOOST_TEST((routed == std::vector<async_call*>{first}));
+    BOOST_TEST((expired == std::vector<async_call*>{late}));
+    BOOST_TEST(calls.waiting().size() == 1u);
+    BOOST_TEST(!late->in_waiting);
+    calls.release(first);
+    calls.release(late);
+}
+
+BOOST_AUTO_TEST_CASE(a_dial_s_end_reaches_only_the_calls_waiting_for_that_node) {
+    async_calls calls;
+    async_call* on_3 = queue(calls, 1, t0, 1, 3);
+    async_call* on_4 = queue(calls, 2, t0, 2, 4);
+    async_call* also_on_3 = queue(calls, 3, t0, 3, 3);
+    std::vector<async_call*> told;
+    calls.stop_waiting_for(3, [&](async_call* c) { told.push_back(c); return c == on_3; });  // on_3 ends, the other stays
+    BOOST_TEST((told == std::vector<async_call*>{on_3, also_on_3}));
+    BOOST_TEST(on_3->waiting_for == no_node);
+    BOOST_TEST(also_on_3->waiting_for == no_node);
+    BOOST_TEST(on_4->waiting_for == 4u);
+    BOOST_TEST(!on_3->in_waiting);
+    BOOST_TEST(calls.waiting().size() == 2u);
+    for (async_call* c : {on_3, on_4, also_on_3}) calls.release(c);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
