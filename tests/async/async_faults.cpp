@@ -200,13 +200,8 @@ BOOST_AUTO_TEST_CASE(resharding_with_1000_in_flight_every_acknowledged_write_is_
         moving.push_back(static_cast<std::uint16_t>(slot));
     std::vector<std::string> tags;
     for (std::uint16_t slot : moving) tags.push_back(live::tag_for_slot(slot));
-    auto id_of = [&](std::uint16_t port) {
-        live::admin_connection admin(port);
-        auto id = admin.run("CLUSTER MYID");
-        return std::string(id->str, id->len);
-    };
-    const live::master_ref from{masters[0].reported.port, id_of(masters[0].reported.port)};
-    const live::master_ref to{masters[1].reported.port, id_of(masters[1].reported.port)};
+    const live::master_ref from = live::master_at(masters[0].reported.port);
+    const live::master_ref to = live::master_at(masters[1].reported.port);
     std::vector<std::uint16_t> ports;
     for (const auto& m : masters) ports.push_back(m.reported.port);
 

@@ -17,12 +17,6 @@ using namespace addrmap;
 
 namespace {
 
-std::string id_of(std::uint16_t port) {
-    live::admin_connection admin(port);
-    auto id = admin.run("CLUSTER MYID");
-    return std::string(id->str, id->len);
-}
-
 /// Moves `slot` from `from` to `to` as redis-cli --cluster reshard does; "" or the reason it failed.
 std::string move_slot(std::uint16_t slot, const live::master_ref& from, const live::master_ref& to,
                       const std::vector<std::uint16_t>& ports) {
@@ -54,9 +48,9 @@ BOOST_AUTO_TEST_CASE(a_newer_write_of_a_slot_waits_for_an_older_one_still_out_to
             BOOST_TEST_REQUIRE(masters.size() == 3u);
             std::vector<std::uint16_t> ports;
             for (const auto& m : masters) ports.push_back(m.reported.port);
-            const live::master_ref x{masters[0].reported.port, id_of(masters[0].reported.port)};
-            const live::master_ref y{masters[1].reported.port, id_of(masters[1].reported.port)};
-            const live::master_ref z{masters[2].reported.port, id_of(masters[2].reported.port)};
+            const live::master_ref x = live::master_at(masters[0].reported.port);
+            const live::master_ref y = live::master_at(masters[1].reported.port);
+            const live::master_ref z = live::master_at(masters[2].reported.port);
             const auto s = static_cast<std::uint16_t>(masters[0].slots.front().first);   // X's: the ordered key
             const auto s3 = static_cast<std::uint16_t>(masters[2].slots.front().first);  // Z's: the ordinary MOVED
             const std::string k = "{" + live::tag_for_slot(s) + "}order-k";

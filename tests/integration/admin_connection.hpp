@@ -71,6 +71,13 @@ private:
     addrmap::detail::context_ptr context_;
 };
 
+/// The node's own cluster ID (CLUSTER MYID), as CLUSTER SETSLOT ... NODE wants it.
+inline std::string node_id_of(std::uint16_t port) {
+    admin_connection admin(port);
+    const auto id = admin.ok("CLUSTER MYID");
+    return std::string(id->str, id->len);
+}
+
 /// `calls=` of `cmdstat_<command>` in the node's INFO commandstats (0 when it never ran).
 inline std::uint64_t calls_on(std::uint16_t port, const std::string& command) {
     admin_connection admin(port);

@@ -19,12 +19,6 @@ using namespace addrmap;
 
 namespace {
 
-std::string id_of(std::uint16_t port) {
-    live::admin_connection admin(port);
-    auto id = admin.ok("CLUSTER MYID");
-    return std::string(id->str, id->len);
-}
-
 /// `errorstat_<word>:count=` in the node's INFO errorstats: how many replies it began with that word (0 if none).
 std::uint64_t errors_sent(live::admin_connection& admin, const std::string& word) {
     auto info = admin.ok("INFO errorstats");
@@ -121,8 +115,8 @@ BOOST_AUTO_TEST_CASE(a_redirected_write_waits_for_an_older_write_of_its_slot_tha
     BOOST_TEST_REQUIRE(masters.size() == 3u);
     std::vector<std::uint16_t> ports;
     for (const auto& m : masters) ports.push_back(m.reported.port);
-    const live::master_ref x{masters[0].reported.port, id_of(masters[0].reported.port)};
-    const live::master_ref y{masters[1].reported.port, id_of(masters[1].reported.port)};
+    const live::master_ref x = live::master_at(masters[0].reported.port);
+    const live::master_ref y = live::master_at(masters[1].reported.port);
     const auto s = static_cast<std::uint16_t>(masters[0].slots.front().first);
     const std::string tag = live::tag_for_slot(s);
     const std::string k = "{" + tag + "}order-k";

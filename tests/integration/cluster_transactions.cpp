@@ -23,16 +23,11 @@ bool has(const std::string& text, std::string_view part) { return text.find(part
 
 std::string text_of(const reply_ptr& r) { return r && r->str ? std::string(r->str, r->len) : std::string(); }
 
-std::string node_id_of(std::uint16_t port) {
-    live::admin_connection admin(port);
-    return text_of(admin.ok("CLUSTER MYID"));
-}
-
 /// Moves `slot` (and its keys) from one master to another as redis-cli does; `finish` false stops in the
 /// MIGRATING/IMPORTING state with the keys already on the target (so the source answers ASK for them).
 void move_slot(std::uint16_t slot, std::uint16_t from, std::uint16_t to, const std::vector<std::uint16_t>& masters,
                bool finish) {
-    const std::string s = std::to_string(slot), from_id = node_id_of(from), to_id = node_id_of(to);
+    const std::string s = std::to_string(slot), from_id = live::node_id_of(from), to_id = live::node_id_of(to);
     live::admin_connection source(from), target(to);
     target.ok("CLUSTER SETSLOT %s IMPORTING %s", s.c_str(), from_id.c_str());
     source.ok("CLUSTER SETSLOT %s MIGRATING %s", s.c_str(), to_id.c_str());
@@ -198,7 +193,7 @@ BOOST_AUTO_TEST_CASE(a_redirect_inside_a_transaction_ends_it_and_is_not_followed
     // 2. MOVED at WATCH: the slot's move is finished, and a client with the old map begins a transaction.
     {
         live::admin_connection target(to), source(from);
-        const std::string s = std::to_string(slot), to_id = node_id_of(to);
+        const std::string s = std::to_string(slot), to_id = live::node_id_of(to);
         target.ok("CLUSTER SETSLOT %s NODE %s", s.c_str(), to_id.c_str());
         source.ok("CLUSTER SETSLOT %s NODE %s", s.c_str(), to_id.c_str());
         for (std::uint16_t port : ports) live::admin_connection(port).run("CLUSTER SETSLOT %s NODE %s", s.c_str(), to_id.c_str());

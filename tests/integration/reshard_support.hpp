@@ -20,6 +20,9 @@ struct master_ref {
     std::string id;
 };
 
+/// The master listening on `port`, with its cluster ID.
+inline master_ref master_at(std::uint16_t port) { return {port, node_id_of(port)}; }
+
 /// Moves `slots` from `from` to `to` the way redis-cli --cluster reshard does, pausing in the
 /// MIGRATING state so that writes of new keys meet ASK, and after the move so that stale maps meet MOVED.
 inline void migrate_slots(const std::vector<std::uint16_t>& slots, const master_ref& from, const master_ref& to,
