@@ -337,6 +337,7 @@ public:
     core_verdict on_reply(call_state& c, node_id from, const redisReply& reply, clock::time_point now) {
         c.target = no_node;
         c.asking = false;
+        c.slot_moving = false;
         if (reply.type != REDIS_REPLY_ERROR || c.fixed_node != no_node) return core_verdict::done;
         const std::string_view text(reply.str, reply.len);
         const detail::error_reply_meaning meaning = detail::meaning_of_error(text, c.command, c.repeat_policy);
@@ -373,7 +374,7 @@ public:
             (why == detail::refusal::loading || why == detail::refusal::masterdown))
             set_replica_aside(from, detail::quoted(text, 200), now);
         switch (why) {
-            case detail::refusal::tryagain: return refused(stats_.tryagain);
+            case detail::refusal::tryagain: c.slot_moving = true; return refused(stats_.tryagain);
             case detail::refusal::clusterdown: return refused(stats_.clusterdown);
             case detail::refusal::loading:
             case detail::refusal::masterdown: return refused(stats_.loading);
@@ -408,6 +409,7 @@ public:
         set_replica_aside(node, why, now);
         c.target = no_node;
         c.asking = false;
+        c.slot_moving = false;
         const std::string where = exists(node) ? to_string(nodes_.node(node).reported) : std::string("a node");
         if (may_repeat(c.command, c.repeat_policy)) {
             c.may_have_run = true;
@@ -466,6 +468,7 @@ private:
         c.redirect_text.assign(text.substr(0, 200));
         c.target = *target;
         c.asking = r.type == redirect::kind::ask;
+        c.slot_moving = c.asking;
         // No refresh is asked for here: one could forget the target (a new master owning no slot yet, a lagging
         // view), and the call could then not go on. A genuine MOVED is learnt by the next one met by any call.
         (void)now;
@@ -500,6 +503,7 @@ private:
         } else {
             ++stats_.ask;
             c.asking = true;
+            c.slot_moving = true;
         }
         c.target = target;
         // While a slot changes hands, source and target can briefly point at each other: back off

@@ -11,62 +11,12 @@
 #include <cstdint>
 #include <iostream>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
 using namespace addrmap;
 
 namespace {
-
-/// `errorstat_<word>:count=` in the node's INFO errorstats: how many replies it began with that word (0 if none).
-std::uint64_t errors_sent(live::admin_connection& admin, const std::string& word) {
-    auto info = admin.ok("INFO errorstats");
-    const std::string text(info->str, info->len);
-    const std::string field = "errorstat_" + word + ":count=";
-    const std::size_t at = text.find(field);
-    return at == std::string::npos ? 0 : std::stoull(text.substr(at + field.size()));
-}
-
-/// Finishes moving a slot from X to Y on its own thread, as the reshard tests do (migrate_slots), once X has refused
-/// `threshold` TRYAGAINs in all — or after 15 s, so that the slot never stays half moved. Joined when destroyed.
-class finish_move_after_tryagain {
-public:
-    finish_move_after_tryagain(std::uint16_t slot, live::master_ref from, live::master_ref to,
-                               std::vector<std::uint16_t> ports, std::uint64_t threshold)
-        : thread_([this, slot, from, to, ports, threshold] {
-              try {
-                  live::admin_connection x(from.port);
-                  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-                  while (std::chrono::steady_clock::now() < give_up && !saw_threshold_)
-                      if (errors_sent(x, "TRYAGAIN") >= threshold)
-                          saw_threshold_ = true;
-                      else
-                          std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling, not a wait for luck
-              } catch (const std::exception& e) {
-                  why_ = std::string("watching TRYAGAIN: ") + e.what();
-                  failed_ = true;
-              }
-              live::migrate_slots({slot}, from, to, ports, failed_, why_);
-          }) {}
-    finish_move_after_tryagain(const finish_move_after_tryagain&) = delete;
-    finish_move_after_tryagain& operator=(const finish_move_after_tryagain&) = delete;
-    ~finish_move_after_tryagain() { join(); }
-
-    void join() {
-        if (thread_.joinable()) thread_.join();
-    }
-    /// After join(): X refused enough times before the move finished (the scenario happened).
-    bool saw_threshold() const noexcept { return saw_threshold_; }
-    bool failed() const noexcept { return failed_; }
-    const std::string& why() const noexcept { return why_; }
-
-private:
-    std::atomic<bool> saw_threshold_{false};
-    std::atomic<bool> failed_{false};
-    std::string why_;
-    std::thread thread_;  // last: starts once the members it uses exist
-};
 
 /// Puts the slot back on X (migrate_slots, as the reshard tests do) when the test ends, however it ends; restore()
 /// does it at the end of a test that got there, to check the result.
@@ -127,7 +77,7 @@ BOOST_AUTO_TEST_CASE(a_redirected_write_waits_for_an_older_write_of_its_slot_tha
     std::uint64_t tryagain_before = 0;
     {
         live::admin_connection ax(x.port);
-        tryagain_before = errors_sent(ax, "TRYAGAIN");
+        tryagain_before = live::errors_sent(ax, "TRYAGAIN");
     }
     const cluster_stats before = cluster.stats();
 
@@ -140,7 +90,7 @@ BOOST_AUTO_TEST_CASE(a_redirected_write_waits_for_an_older_write_of_its_slot_tha
     {
         // Two TRYAGAINs: the first wave (both entries answered) and a later one (the MSET sent again to X while the
         // SET's ASK points at Y). Only then does the move end and the MSET can succeed.
-        finish_move_after_tryagain mover(s, x, y, ports, tryagain_before + 2);
+        live::finish_move_after_tryagain mover(s, x, y, ports, x.port, tryagain_before + 2);
         // Half a move, as redis-cli --cluster reshard begins one: Y importing, X migrating, k2 not moved yet.
         {
             live::admin_connection ay(y.port);
@@ -175,6 +125,78 @@ BOOST_AUTO_TEST_CASE(a_redirected_write_waits_for_an_older_write_of_its_slot_tha
               << ", MOVED " << after.moved - before.moved << ", retries " << after.retries - before.retries << "\n";
 
     // Leave the cluster as the fixture made it: the keys gone, the slot back on X.
+    cluster.command(k, "DEL %s %s", k.c_str(), k2.c_str());
+    const std::string not_back = home.restore();
+    BOOST_TEST(not_back.empty(), "moving the slot back failed: " << not_back);
+}
+
+// The server can part a slot's entries on one connection too. With slot S MIGRATING from X to Y and k2 already
+// moved to Y, X answers both MSET k 1 k2 1 and SET k 2 with ASK (none of their keys is on X). Sent together to Y with
+// ASKING, Y would refuse the MSET (TRYAGAIN: k is missing there) and run the SET; the MSET, once the move ends, would
+// write k = 1 over it. An entry whose last answer was ASK or TRYAGAIN travels alone in its slot, so the SET waits.
+// No race: the move ends only after Y has refused the MSET.
+BOOST_AUTO_TEST_CASE(an_entry_of_a_slot_being_moved_travels_alone_so_a_newer_one_never_runs_first_on_the_same_node) {
+    cluster_options options = live::cluster_options({live::seed_by_name()});
+    options.min_backoff = std::chrono::milliseconds(50);
+    ip_to_hostname_cluster cluster(options, ip_to_hostname("localhost"));
+    cluster.connect();
+    const auto masters = live::masters(cluster);
+    BOOST_TEST_REQUIRE(masters.size() == 3u);
+    std::vector<std::uint16_t> ports;
+    for (const auto& m : masters) ports.push_back(m.reported.port);
+    const live::master_ref x = live::master_at(masters[0].reported.port);
+    const live::master_ref y = live::master_at(masters[1].reported.port);
+    const auto s = static_cast<std::uint16_t>(masters[0].slots.front().first);
+    const std::string tag = live::tag_for_slot(s);
+    const std::string k = "{" + tag + "}alone-k";
+    const std::string k2 = "{" + tag + "}alone-k2";
+    cluster.command(k, "DEL %s %s", k.c_str(), k2.c_str());
+    BOOST_TEST_REQUIRE(cluster.command(k2, "SET %s before", k2.c_str())->type == REDIS_REPLY_STATUS);
+
+    std::uint64_t y_tryagain_before = 0;
+    {
+        live::admin_connection ay(y.port);
+        y_tryagain_before = live::errors_sent(ay, "TRYAGAIN");
+    }
+    const cluster_stats before = cluster.stats();
+    pipeline p;
+    p.add(k, "MSET %s 1 %s 1", k.c_str(), k2.c_str());  // older: ASK from X, then TRYAGAIN from Y until the move ends
+    p.add(k, "SET %s 2", k.c_str());                     // newer: ASK from X, then held while the MSET is out
+    std::vector<outcome> results;
+    slot_back_home home(s, x, y, ports);
+    {
+        {
+            live::admin_connection ay(y.port);
+            live::admin_connection ax(x.port);
+            ay.ok("CLUSTER SETSLOT %d IMPORTING %s", static_cast<int>(s), x.id.c_str());
+            ax.ok("CLUSTER SETSLOT %d MIGRATING %s", static_cast<int>(s), y.id.c_str());
+        }
+        const std::string not_moved = live::migrate_key(x.port, y.port, k2);
+        BOOST_TEST_REQUIRE(not_moved.empty(), not_moved);
+        live::finish_move_after_tryagain mover(s, x, y, ports, y.port, y_tryagain_before + 1);
+        call_options call;
+        call.deadline = std::chrono::milliseconds(30000);
+        results = cluster.execute(p, call);
+        mover.join();
+        BOOST_TEST_REQUIRE(!mover.failed(), "the test's own migration failed: " << mover.why());
+        BOOST_TEST(mover.saw_threshold(), "Y never refused the MSET: the scenario did not happen");
+    }
+    const cluster_stats& after = cluster.stats();
+    BOOST_TEST_REQUIRE(results.size() == 2u);
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        BOOST_TEST_CONTEXT("entry " << i) {
+            BOOST_TEST_REQUIRE(results[i].ok(), (results[i].failure() ? results[i].failure()->what() : ""));
+            BOOST_TEST(std::string(results[i]->str, results[i]->len) == "OK");
+        }
+    }
+    BOOST_TEST(after.ask - before.ask >= 2u);
+    BOOST_TEST(after.tryagain - before.tryagain >= 1u);
+    reply_ptr value = cluster.command(k, "GET %s", k.c_str());
+    BOOST_TEST_REQUIRE(value->type == REDIS_REPLY_STRING);
+    BOOST_TEST(std::string(value->str, value->len) == "2", "SET k 2 ran on Y before the older MSET k 1");
+    std::cout << "pipeline slot order, same node: GET k = " << std::string(value->str, value->len) << "; TRYAGAIN "
+              << after.tryagain - before.tryagain << ", ASK " << after.ask - before.ask << ", retries "
+              << after.retries - before.retries << "\n";
     cluster.command(k, "DEL %s %s", k.c_str(), k2.c_str());
     const std::string not_back = home.restore();
     BOOST_TEST(not_back.empty(), "moving the slot back failed: " << not_back);

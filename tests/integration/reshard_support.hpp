@@ -60,5 +60,63 @@ inline void migrate_slots(const std::vector<std::uint16_t>& slots, const master_
     }
 }
 
+/// `errorstat_<word>:count=` in the node's INFO errorstats: how many replies it began with that word (0 if none).
+inline std::uint64_t errors_sent(admin_connection& admin, const std::string& word) {
+    auto info = admin.ok("INFO errorstats");
+    const std::string text(info->str, info->len);
+    const std::string field = "errorstat_" + word + ":count=";
+    const std::size_t at = text.find(field);
+    return at == std::string::npos ? 0 : std::stoull(text.substr(at + field.size()));
+}
+
+/// Finishes moving a slot from `from` to `to` on its own thread (migrate_slots), once the node on `watch_port` has
+/// refused `threshold` TRYAGAINs in all — or after 15 s, so that the slot never stays half moved. Joined when
+/// destroyed.
+class finish_move_after_tryagain {
+public:
+    finish_move_after_tryagain(std::uint16_t slot, master_ref from, master_ref to, std::vector<std::uint16_t> ports,
+                               std::uint16_t watch_port, std::uint64_t threshold)
+        : thread_([this, slot, from, to, ports, watch_port, threshold] {
+              try {
+                  admin_connection watched(watch_port);
+                  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+                  while (std::chrono::steady_clock::now() < give_up && !saw_threshold_)
+                      if (errors_sent(watched, "TRYAGAIN") >= threshold)
+                          saw_threshold_ = true;
+                      else
+                          std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling, not a wait for luck
+              } catch (const std::exception& e) {
+                  why_ = std::string("watching TRYAGAIN: ") + e.what();
+                  failed_ = true;
+              }
+              migrate_slots({slot}, from, to, ports, failed_, why_);
+          }) {}
+    finish_move_after_tryagain(const finish_move_after_tryagain&) = delete;
+    finish_move_after_tryagain& operator=(const finish_move_after_tryagain&) = delete;
+    ~finish_move_after_tryagain() { join(); }
+
+    void join() {
+        if (thread_.joinable()) thread_.join();
+    }
+    /// After join(): the watched node refused enough times before the move finished (the scenario happened).
+    bool saw_threshold() const noexcept { return saw_threshold_; }
+    bool failed() const noexcept { return failed_; }
+    const std::string& why() const noexcept { return why_; }
+
+private:
+    std::atomic<bool> saw_threshold_{false};
+    std::atomic<bool> failed_{false};
+    std::string why_;
+    std::thread thread_;  // last: starts once the members it uses exist
+};
+
+/// Moves key `key` of a slot MIGRATING from the node on `from_port` to the node on `to_port` (one MIGRATE, as a
+/// reshard does key by key): "" or why it failed.
+inline std::string migrate_key(std::uint16_t from_port, std::uint16_t to_port, const std::string& key) {
+    admin_connection source(from_port);
+    auto moved = source.run("MIGRATE 127.0.0.1 %d %b 0 5000", static_cast<int>(to_port), key.data(), key.size());
+    if (moved->type == REDIS_REPLY_ERROR) return "MIGRATE " + key + ": " + std::string(moved->str, moved->len);
+    return {};
+}
 
 }  // namespace live

@@ -86,4 +86,36 @@ BOOST_AUTO_TEST_CASE(a_dial_s_end_reaches_only_the_calls_waiting_for_that_node) 
     for (async_call* c : {on_3, on_4, also_on_3}) calls.release(c);
 }
 
+// Mid-move, a node can refuse a call (TRYAGAIN: its keys are split) and run a newer call of the slot written behind it
+// on the same connection. A call whose last answer was ASK or TRYAGAIN travels alone: its slot drains (newer calls
+// stay queued) until it is back; an ordinary call out on a connection holds nothing (the common case never waits).
+BOOST_AUTO_TEST_CASE(a_call_of_a_slot_being_moved_travels_alone_until_it_is_back) {
+    async_calls calls;
+    const auto* connection = reinterpret_cast<const detail::async_connection*>(&calls);  // only compared
+    async_call* plain = calls.make(std::string("*1\r\n$4\r\nPING\r\n"));
+    plain->state.slot = 9;
+    calls.sent(plain, connection, 2);
+    BOOST_TEST(!calls.draining(9));
+    BOOST_TEST(!calls.out_on_another_connection(9, connection));
+    calls.came_back(plain);
+
+    async_call* moving = calls.make(std::string("*1\r\n$4\r\nPING\r\n"));
+    moving->state.slot = 9;
+    moving->state.slot_moving = true;
+    calls.sent(moving, connection, 2);
+    BOOST_TEST(calls.draining(9));   // a newer call of slot 9 waits, even for this same connection
+    BOOST_TEST(!calls.draining(10));
+    BOOST_TEST(calls.came_back(moving));  // back: the slot's queue may move again
+    BOOST_TEST(!calls.draining(9));
+
+    async_call* replica_read = calls.make(std::string("*1\r\n$4\r\nPING\r\n"));
+    replica_read->state.slot = 9;
+    replica_read->state.slot_moving = true;
+    replica_read->state.replica_read = true;  // reads a replica may serve keep no order
+    calls.sent(replica_read, connection, 3);
+    BOOST_TEST(!calls.draining(9));
+    calls.came_back(replica_read);
+    for (async_call* c : {plain, moving, replica_read}) calls.release(c);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

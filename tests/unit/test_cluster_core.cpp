@@ -239,6 +239,7 @@ BOOST_AUTO_TEST_CASE(moved_sends_the_retry_to_the_target_and_updates_the_slot) {
     BOOST_TEST(to_string(r.core.node(d.node).reported) == "10.0.0.3:7002");
     BOOST_TEST(r.core.owner(slot_of_counter()) == d.node);
     BOOST_TEST(r.core.stats().moved == 1u);
+    BOOST_TEST(!c.slot_moving);  // a slot moved for good: the new owner answers a slot's entries alike, they go together
 }
 
 BOOST_AUTO_TEST_CASE(ask_sends_asking_to_the_target_once) {
@@ -251,12 +252,17 @@ BOOST_AUTO_TEST_CASE(ask_sends_asking_to_the_target_once) {
     BOOST_TEST(d.asking);
     BOOST_TEST(to_string(r.core.node(d.node).reported) == "10.0.0.9:7009");
     BOOST_TEST(r.core.owner(slot_of_counter()) == owner);  // ASK does not move the slot
+    BOOST_TEST(c.slot_moving);  // it travels alone in its slot (slot_order.hpp)
     const auto tryagain = parse_resp("-TRYAGAIN Multiple keys request during rehashing of slot\r\n");
     BOOST_TEST((r.core.on_reply(c, d.node, *tryagain, t0) == core_verdict::retry));
+    BOOST_TEST(c.slot_moving);
     d = r.core.next(c, t0 + milliseconds(100));
     BOOST_TEST((d.what == core_decision::kind::send));
     BOOST_TEST(!d.asking);
     BOOST_TEST(d.node == owner);
+    const auto ok = parse_resp("+OK\r\n");
+    BOOST_TEST((r.core.on_reply(c, d.node, *ok, t0) == core_verdict::done));
+    BOOST_TEST(!c.slot_moving);
 }
 
 BOOST_AUTO_TEST_CASE(refusals_that_did_not_run_are_retried) {

@@ -102,6 +102,29 @@ BOOST_AUTO_TEST_CASE(an_entry_whose_slot_is_out_to_another_node_in_this_wave_wai
     BOOST_TEST(!b.order.has_out(5));  // every entry counted is back when the wave ends
 }
 
+// Mid-move, the importing node can refuse an MSET whose keys are split (TRYAGAIN) and run the SET of the slot written
+// behind it on the same connection: an entry whose last answer was ASK or TRYAGAIN travels alone in its slot, even to
+// the node the newer entries go to. Other slots, and entries of its slot not yet met by the move, are not held back.
+BOOST_AUTO_TEST_CASE(an_entry_of_a_slot_being_moved_travels_alone_in_its_slot) {
+    batch b({5, 5, 6, 5});
+    b.calls[0].slot_moving = true;  // the MSET: last answered TRYAGAIN (or ASK)
+    b.calls[1].slot_moving = true;  // the SET: last answered ASK
+    {
+        pipeline_wave wave(b.calls, b.results, b.order);
+        route_all(wave, {send_to(2, true), send_to(2, true), send_to(2), send_to(2)});
+        BOOST_TEST_REQUIRE(wave.groups().size() == 1u);
+        BOOST_TEST(wave.groups()[0].entries == (std::vector<std::size_t>{0, 2}));
+        BOOST_TEST(wave.again() == (std::vector<std::size_t>{1, 3}));
+    }
+    // Once it has its answer (slot_moving cleared by the core), the next wave carries the rest of the slot together.
+    b.calls[0].slot_moving = false;
+    batch rest({5, 5});
+    pipeline_wave next(rest.calls, rest.results, rest.order);
+    route_all(next, {send_to(2), send_to(2)});
+    BOOST_TEST_REQUIRE(next.groups().size() == 1u);
+    BOOST_TEST(next.groups()[0].entries == (std::vector<std::size_t>{0, 1}));
+}
+
 BOOST_AUTO_TEST_CASE(replica_reads_and_keyless_entries_keep_no_order) {
     batch b({5, 5, -1, -1});
     b.calls[1].replica_read = true;

@@ -217,6 +217,9 @@ public:
         ++out_in_slot_[static_cast<std::size_t>(slot)];
         c->ordered = !c->state.replica_read;
         if (c->ordered) order_.out(slot, reinterpret_cast<slot_order::channel>(connection));
+        // Its last answer was ASK or TRYAGAIN: mid-move, the server can refuse it and run a newer call of the slot
+        // written behind it on the same connection. It travels alone: the slot's queue holds until it is back.
+        if (c->ordered && c->state.slot_moving) holding_[static_cast<std::size_t>(slot)] = true;
     }
     /// `c` came back (reply or loss). True when its slot was holding and is now clear.
     bool came_back(const async_call* c) noexcept {
