@@ -218,7 +218,7 @@ public:
         for (const auto& entry : batch.entries_) {
             call_options per_entry = call;
             if (entry.repeat_policy != repeat::by_table) per_entry.repeat_policy = entry.repeat_policy;
-            calls.push_back(core_.start(entry.slot, entry.command, per_entry, now));
+            calls.push_back(core_.start_vetted(entry.slot, entry.command, per_entry, now));  // pipeline::add vetted it
         }
         std::vector<std::optional<outcome>> results(calls.size());
         std::vector<std::size_t> pending(calls.size());

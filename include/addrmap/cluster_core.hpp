@@ -223,6 +223,12 @@ public:
     /// for a command that would change the shared connection's state (SUBSCRIBE, MONITOR, HELLO, ...).
     call_state start(int slot, std::string_view command, const call_options& options, clock::time_point now) const {
         if (auto refused = detail::refuse_connection_state_command(command)) throw std::move(*refused);
+        return start_vetted(slot, command, options, now);
+    }
+    /// start() for a command refuse_connection_state_command has passed already (pipeline::add checks each entry
+    /// as it is added), so that a pipelined entry is not looked at twice.
+    call_state start_vetted(int slot, std::string_view command, const call_options& options,
+                            clock::time_point now) const {
         call_state c;
         c.slot = slot;
         c.command = command;

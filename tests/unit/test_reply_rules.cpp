@@ -216,6 +216,18 @@ BOOST_AUTO_TEST_CASE(commands_that_change_the_shared_connection_are_refused_befo
             BOOST_TEST(batch.empty());
         }
     }
+    // Every row of the one list, in upper and lower case, gets past the cheap first look (length, first letter).
+    for (const detail::connection_state_command& row : detail::connection_state_commands) {
+        for (const bool lower : {false, true}) {
+            std::string name(row.name), sub(row.subcommand);
+            if (lower)
+                for (std::string* text : {&name, &sub})
+                    for (char& ch : *text) ch = static_cast<char>(ch | 0x20);
+            std::vector<std::string_view> argv{name};
+            if (!sub.empty()) argv.push_back(sub);
+            BOOST_TEST(!!detail::refuse_connection_state_command(detail::format_argv(argv)), name);
+        }
+    }
     const auto sub = detail::refuse_connection_state_command(detail::format_argv({"SUBSCRIBE", "news"}));
     BOOST_TEST(std::string(sub->what()).find("pub/sub") != std::string::npos, sub->what());
     for (const auto& argv : std::vector<std::vector<std::string_view>>{
