@@ -88,12 +88,8 @@ public:
     void connect() {
         const auto deadline = core_.deadline_from(clock::now());
         std::string failures;
-        if (const std::optional<error> failed = run_refresh(deadline, &failures)) {
-            if (core_.seed_count() == 1 && !core_.has_topology()) throw *failed;
-            throw error(error_kind::connect, (core_.has_topology() ? "no node could be asked for the topology:"
-                                                                   : "no seed could be used to discover the cluster:") +
-                                                 failures);
-        }
+        if (const std::optional<error> failed = run_refresh(deadline, &failures))
+            throw detail::connect_failure(core_, *failed, failures);
         for (node_id n = 0; n < core_.id_limit(); ++n) {
             if (!core_.exists(n) || !core_.node(n).in_topology || core_.node(n).role != node_role::master) continue;
             try {

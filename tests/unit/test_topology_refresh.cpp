@@ -67,6 +67,21 @@ struct first_refresh_one_seed : first_refresh {
 
 BOOST_AUTO_TEST_SUITE(test_topology_refresh)
 
+// How connect() ends when nothing was installed, for both drivers: one seed and no topology ever, the seed's own
+// error as it is (its kind and text: a certificate error stays tls_name); several seeds, error{connect} listing each.
+BOOST_AUTO_TEST_CASE(connect_failure_is_the_only_seed_s_own_error_or_lists_every_seed) {
+    const error own(error_kind::tls_name, "seed #1 127.0.0.1:29001: certificate names do not match");
+    const cluster_core single = make_core(one_seed());
+    const error e1 = detail::connect_failure(single, own, "\n  seed #1 ...: tls_name");
+    BOOST_TEST((e1.kind() == error_kind::tls_name));
+    BOOST_TEST(std::string(e1.what()) == own.what());
+    const cluster_core several = make_core(two_seeds());
+    const error e2 = detail::connect_failure(several, own, "\n  seed #1 A\n  seed #2 B");
+    BOOST_TEST((e2.kind() == error_kind::connect));
+    BOOST_TEST(std::string(e2.what()).find("no seed could be used to discover the cluster:\n  seed #1 A\n  seed #2 B") !=
+               std::string::npos, e2.what());
+}
+
 BOOST_FIXTURE_TEST_CASE(the_first_seed_s_shards_answer_is_installed, first_refresh) {
     BOOST_TEST(r.asking() == core.seed(0));
     BOOST_TEST(r.query().name() == std::string("CLUSTER SHARDS"));

@@ -7,6 +7,7 @@
 #include <addrmap/detail/async_connection.hpp>
 #include <addrmap/detail/async_connection_table.hpp>
 #include <addrmap/detail/async_dialer.hpp>
+#include <addrmap/detail/topology_refresh.hpp>
 #include <addrmap/error.hpp>
 
 #include <algorithm>
@@ -45,11 +46,7 @@ public:
         if (waiters_.empty()) return;
         if (!installed) {
             masters_.clear();
-            const error e = core_.seed_count() == 1 && !core_.has_topology()
-                                ? first
-                                : error(error_kind::connect, (core_.has_topology() ? "no node could be asked for the topology:"
-                                                                                   : "no seed could be used to discover the cluster:") +
-                                                                 failures);
+            const error e = connect_failure(core_, first, failures);
             finish(&e);
             return;
         }

@@ -58,6 +58,16 @@ private:
     std::optional<topology> view_;
 };
 
+/// How connect() ends when a refresh installed no view (both drivers): the seed's own error when it is the only seed
+/// and no topology was ever installed (the user sees exactly what went wrong), else error{connect} listing what
+/// each node asked said (`failures`).
+inline error connect_failure(const cluster_core& core, const error& first, const std::string& failures) {
+    if (core.seed_count() == 1 && !core.has_topology()) return first;
+    return error(error_kind::connect, (core.has_topology() ? "no node could be asked for the topology:"
+                                                           : "no seed could be used to discover the cluster:") +
+                                          failures);
+}
+
 /// One refresh of the cluster core's map. The driver asks the node the machine names and reports what happened;
 /// the machine decides the rest, the same way for every driver:
 ///  - whom to ask, best first: the targets of MOVEDs not yet confirmed, connected nodes, nodes not known down,
