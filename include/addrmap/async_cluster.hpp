@@ -25,6 +25,7 @@
 #include <addrmap/detail/async_loop_timer.hpp>
 #include <addrmap/detail/async_refresh.hpp>
 #include <addrmap/detail/command.hpp>
+#include <addrmap/detail/node_table.hpp>
 #include <addrmap/error.hpp>
 #include <addrmap/event_loop.hpp>
 #include <addrmap/pipeline.hpp>
@@ -195,7 +196,7 @@ public:
 
     /// The node table, as basic_cluster::nodes() gives it.
     std::vector<node_info> nodes() const {
-        return node_table(core_, [this](node_id id) -> std::optional<tls_handshake_info> {
+        return detail::node_table(core_, [this](node_id id) -> std::optional<tls_handshake_info> {
             if (const detail::async_connection* c = connections_.current(id); c != nullptr && c->ready()) return c->handshake();
             return std::nullopt;
         });

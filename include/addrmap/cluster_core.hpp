@@ -11,6 +11,7 @@
 
 #include <addrmap/address.hpp>
 #include <addrmap/cluster_options.hpp>
+#include <addrmap/command_keys.hpp>
 #include <addrmap/command_safety.hpp>
 #include <addrmap/detail/backoff.hpp>
 #include <addrmap/detail/call_state.hpp>
@@ -225,24 +226,6 @@ public:
         if (auto refused = detail::refuse_connection_state_command(command)) throw std::move(*refused);
         return start_vetted(slot, command, options, now);
     }
-    /// start() for a command refuse_connection_state_command has passed already (pipeline::add checks each entry
-    /// as it is added), so that a pipelined entry is not looked at twice.
-    call_state start_vetted(int slot, std::string_view command, const call_options& options,
-                            clock::time_point now) const {
-        call_state c;
-        c.slot = slot;
-        c.command = command;
-        c.repeat_policy = options.repeat_policy;  // the table is consulted only if a send is lost
-        if (options.reply_timeout && options.reply_timeout->count() <= 0)
-            throw error(error_kind::config, "call_options::reply_timeout must be > 0 ms (it is " +
-                                                std::to_string(options.reply_timeout->count()) + " ms)");
-        c.reply_timeout = options.reply_timeout;
-        c.started = now;
-        c.deadline = detail::saturating_add(now, options.deadline.value_or(deadline_));
-        c.not_before = now;
-        c.replica_read = slot >= 0 && read_from_ != read_preference::master && is_read_only_command(command);
-        return c;
-    }
 
     /// A call to one chosen node (no redirects followed; any reply is the caller's).
     call_state start_on(node_id node, std::string_view command, const call_options& options,
@@ -400,6 +383,12 @@ public:
         }
         if (c.target == node) c.target = no_node, c.asking = false;
         if (!is_reachability_error(why)) return fail(c, why);
+        if (why.kind() == error_kind::timeout && now >= c.deadline) {
+            // The call's own deadline cut the dial short (its time left was below connect_timeout): that says
+            // nothing against the node, which is neither marked unreachable nor put into backoff.
+            c.last_problem = detail::escaped(why.message(), 600);
+            return fail(c, detail::deadline_error(c, now));
+        }
         on_unreachable(node, why, now);
         set_replica_aside(node, why.message(), now);
         c.last_problem = detail::escaped(why.message(), 600);
@@ -414,8 +403,7 @@ public:
         on_disconnected(node);
         set_replica_aside(node, why, now);
         c.target = no_node;
-        c.asking = false;
-        c.slot_moving = false;
+        c.asking = false;  // (slot_moving stays: a lost connection says nothing about the slot's move)
         const std::string where = exists(node) ? to_string(nodes_.node(node).reported) : std::string("a node");
         if (may_repeat(c.command, c.repeat_policy)) {
             c.may_have_run = true;
@@ -446,6 +434,28 @@ public:
     const cluster_stats& stats() const noexcept { return stats_; }
 
 private:
+    template <class>
+    friend class basic_cluster;
+
+    /// start() for a command refuse_connection_state_command has passed already (pipeline::add checks each entry
+    /// as it is added), so that a pipelined entry is not looked at twice. Private: only basic_cluster's
+    /// execute(pipeline) may skip the check.
+    call_state start_vetted(int slot, std::string_view command, const call_options& options,
+                            clock::time_point now) const {
+        call_state c;
+        c.slot = slot;
+        c.command = command;
+        c.repeat_policy = options.repeat_policy;  // the table is consulted only if a send is lost
+        if (options.reply_timeout && options.reply_timeout->count() <= 0)
+            throw error(error_kind::config, "call_options::reply_timeout must be > 0 ms (it is " +
+                                                std::to_string(options.reply_timeout->count()) + " ms)");
+        c.reply_timeout = options.reply_timeout;
+        c.started = now;
+        c.deadline = detail::saturating_add(now, options.deadline.value_or(deadline_));
+        c.not_before = now;
+        c.replica_read = slot >= 0 && read_from_ != read_preference::master && is_read_only_command(command);
+        return c;
+    }
     /// A redirect for its own slot to a command that writes its own errors and may not repeat (a script). It is most
     /// likely the server's (a slot moved: the script did not run), but the script could have written it after it
     /// ran. So: followed once, to the target only, without teaching the map (a refresh will); a second redirect,
@@ -474,7 +484,7 @@ private:
         c.redirect_text.assign(text.substr(0, 200));
         c.target = *target;
         c.asking = r.type == redirect::kind::ask;
-        c.slot_moving = c.asking;
+        c.slot_moving = c.asking && detail::may_have_several_keys(c.command);
         // No refresh is asked for here: one could forget the target (a new master owning no slot yet, a lagging
         // view), and the call could then not go on. A genuine MOVED is learnt by the next one met by any call.
         (void)now;
@@ -509,7 +519,9 @@ private:
         } else {
             ++stats_.ask;
             c.asking = true;
-            c.slot_moving = true;
+            // A single-key command sent with ASKING always runs on the importing node; one with several keys
+            // can be refused (TRYAGAIN) there while a newer one runs: that one travels alone in its slot.
+            c.slot_moving = detail::may_have_several_keys(c.command);
         }
         c.target = target;
         // While a slot changes hands, source and target can briefly point at each other: back off
@@ -567,35 +579,6 @@ private:
     std::uint32_t replica_turn_ = 0;  // round robin over a shard's replicas
     cluster_stats stats_;
 };
-
-/// The node table as drivers show it (nodes()): every node of the topology and the seeds, sorted by reported
-/// address; `handshake(id)` gives the handshake of the node's live connection, if it has one.
-template <class Handshake>
-std::vector<node_info> node_table(const cluster_core& core, Handshake handshake) {
-    std::vector<node_info> out;
-    for (node_id id = 0; id < core.id_limit(); ++id) {
-        if (!core.exists(id)) continue;
-        const core_node& node = core.node(id);
-        if (!node.in_topology && !node.is_seed) continue;
-        node_info info;
-        info.reported = node.reported;
-        info.dial_host = node.dial_host;
-        info.port = node.port;
-        info.tls_name = node.tls_name;
-        info.role = node.role;
-        info.slots = node.slots;
-        info.down = node.down;
-        info.problem = node.problem;
-        info.handshake = handshake(id);
-        info.connected = info.handshake.has_value();
-        out.push_back(std::move(info));
-    }
-    std::sort(out.begin(), out.end(), [](const node_info& a, const node_info& b) {
-        if (a.reported.host != b.reported.host) return a.reported.host < b.reported.host;
-        return a.reported.port < b.reported.port;
-    });
-    return out;
-}
 
 /// Reads the topology before choosing nodes from it (a scan's slot owners, a fan-out's masters) when the core
 /// says a refresh is due: none installed, or a node found down or lost since the last read (a fixed-node call

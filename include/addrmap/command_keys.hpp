@@ -341,6 +341,27 @@ inline std::vector<std::size_t> key_positions(const std::vector<std::string_view
     return key_positions(argv.data(), argv.size());
 }
 
+namespace detail {
+
+/// True unless the table says the RESP-encoded command has at most one key. Mid-move, a node refuses a command whose
+/// keys are split (TRYAGAIN) while it runs a single-key one: such a command travels alone in its slot
+/// (call_state::slot_moving). Unknown commands, module commands and bad input count as several keys.
+inline bool may_have_several_keys(std::string_view encoded) {
+    std::vector<std::string_view> argv;
+    resp_args args(encoded);
+    while (const auto arg = args.next()) argv.push_back(*arg);
+    if (argv.empty()) return true;
+    std::size_t keys = 0;
+    try {
+        for_each_key_position(argv.data(), argv.size(), [&](std::size_t) { ++keys; });
+    } catch (const error&) {
+        return true;
+    }
+    return keys > 1;
+}
+
+}  // namespace detail
+
 /// The keys themselves (views into argv), in COMMAND GETKEYS order. Throws as key_positions() does.
 inline std::vector<std::string_view> command_keys(const std::vector<std::string_view>& argv) {
     std::vector<std::string_view> keys;

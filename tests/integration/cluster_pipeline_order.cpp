@@ -6,44 +6,15 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <iostream>
 #include <string>
-#include <utility>
 #include <vector>
 
 using namespace addrmap;
 
 namespace {
-
-/// Puts the slot back on X (migrate_slots, as the reshard tests do) when the test ends, however it ends; restore()
-/// does it at the end of a test that got there, to check the result.
-class slot_back_home {
-public:
-    slot_back_home(std::uint16_t slot, live::master_ref x, live::master_ref y, std::vector<std::uint16_t> ports)
-        : slot_(slot), x_(std::move(x)), y_(std::move(y)), ports_(std::move(ports)) {}
-    slot_back_home(const slot_back_home&) = delete;
-    slot_back_home& operator=(const slot_back_home&) = delete;
-    ~slot_back_home() {
-        if (!done_) restore();
-    }
-    /// "" or why the move back failed.
-    std::string restore() {
-        done_ = true;
-        std::atomic<bool> failed{false};
-        std::string why;
-        live::migrate_slots({slot_}, y_, x_, ports_, failed, why);
-        return failed ? why : std::string();
-    }
-
-private:
-    std::uint16_t slot_;
-    live::master_ref x_, y_;
-    std::vector<std::uint16_t> ports_;
-    bool done_ = false;
-};
 
 }  // namespace
 
@@ -85,7 +56,7 @@ BOOST_AUTO_TEST_CASE(a_redirected_write_waits_for_an_older_write_of_its_slot_tha
     p.add(k, "MSET %s 1 %s 1", k.c_str(), k2.c_str());  // older: refused (TRYAGAIN) until the move ends
     p.add(k, "SET %s 2", k.c_str());                     // newer: ASK to Y, held until the MSET is back
     std::vector<outcome> results;
-    slot_back_home home(s, x, y, ports);  // destroyed after the mover: by then the slot is on Y
+    live::slot_back_home home(s, x, y, ports);  // destroyed after the mover: by then the slot is on Y
     const auto started = std::chrono::steady_clock::now();
     {
         // Two TRYAGAINs: the first wave (both entries answered) and a later one (the MSET sent again to X while the
@@ -163,7 +134,7 @@ BOOST_AUTO_TEST_CASE(an_entry_of_a_slot_being_moved_travels_alone_so_a_newer_one
     p.add(k, "MSET %s 1 %s 1", k.c_str(), k2.c_str());  // older: ASK from X, then TRYAGAIN from Y until the move ends
     p.add(k, "SET %s 2", k.c_str());                     // newer: ASK from X, then held while the MSET is out
     std::vector<outcome> results;
-    slot_back_home home(s, x, y, ports);
+    live::slot_back_home home(s, x, y, ports);
     {
         {
             live::admin_connection ay(y.port);

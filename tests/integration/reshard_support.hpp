@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace live {
@@ -118,5 +119,38 @@ inline std::string migrate_key(std::uint16_t from_port, std::uint16_t to_port, c
     if (moved->type == REDIS_REPLY_ERROR) return "MIGRATE " + key + ": " + std::string(moved->str, moved->len);
     return {};
 }
+
+/// Puts a slot that a test moves (or half moves) from X to Y back on X when the test ends, however it ends: a move
+/// left half done (X MIGRATING, Y IMPORTING, some keys on Y) is first finished to Y, then the slot moves back, as
+/// migrate_slots does. restore() does it at the end of a test that got there, to check the result.
+class slot_back_home {
+public:
+    slot_back_home(std::uint16_t slot, master_ref x, master_ref y, std::vector<std::uint16_t> ports)
+        : slot_(slot), x_(std::move(x)), y_(std::move(y)), ports_(std::move(ports)) {}
+    slot_back_home(const slot_back_home&) = delete;
+    slot_back_home& operator=(const slot_back_home&) = delete;
+    ~slot_back_home() {
+        if (!done_) restore();
+    }
+    /// "" or why the move back failed.
+    std::string restore() {
+        done_ = true;
+        std::atomic<bool> failed{false};
+        std::string why;
+        // Finish a half-done move first. When Y owns the slot already its first step (SETSLOT IMPORTING on Y) is
+        // refused and nothing changes; when X still owns it whole, the slot makes a round trip.
+        migrate_slots({slot_}, x_, y_, ports_, failed, why);
+        failed = false;
+        why.clear();
+        migrate_slots({slot_}, y_, x_, ports_, failed, why);
+        return failed ? why : std::string();
+    }
+
+private:
+    std::uint16_t slot_;
+    master_ref x_, y_;
+    std::vector<std::uint16_t> ports_;
+    bool done_ = false;
+};
 
 }  // namespace live

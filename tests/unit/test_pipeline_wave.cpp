@@ -116,13 +116,14 @@ BOOST_AUTO_TEST_CASE(an_entry_of_a_slot_being_moved_travels_alone_in_its_slot) {
         BOOST_TEST(wave.groups()[0].entries == (std::vector<std::size_t>{0, 2}));
         BOOST_TEST(wave.again() == (std::vector<std::size_t>{1, 3}));
     }
-    // Once it has its answer (slot_moving cleared by the core), the next wave carries the rest of the slot together.
-    b.calls[0].slot_moving = false;
-    batch rest({5, 5});
-    pipeline_wave next(rest.calls, rest.results, rest.order);
-    route_all(next, {send_to(2), send_to(2)});
+    // An older plain entry of the slot goes with it; only the newer ones wait.
+    batch mixed({5, 5, 5});
+    mixed.calls[1].slot_moving = true;
+    pipeline_wave next(mixed.calls, mixed.results, mixed.order);
+    route_all(next, {send_to(2), send_to(2, true), send_to(2)});
     BOOST_TEST_REQUIRE(next.groups().size() == 1u);
     BOOST_TEST(next.groups()[0].entries == (std::vector<std::size_t>{0, 1}));
+    BOOST_TEST(next.again() == (std::vector<std::size_t>{2}));
 }
 
 BOOST_AUTO_TEST_CASE(replica_reads_and_keyless_entries_keep_no_order) {

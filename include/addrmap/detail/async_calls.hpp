@@ -217,8 +217,8 @@ public:
         ++out_in_slot_[static_cast<std::size_t>(slot)];
         c->ordered = !c->state.replica_read;
         if (c->ordered) order_.out(slot, reinterpret_cast<slot_order::channel>(connection));
-        // Its last answer was ASK or TRYAGAIN: mid-move, the server can refuse it and run a newer call of the slot
-        // written behind it on the same connection. It travels alone: the slot's queue holds until it is back.
+        // It has several keys and met the move (ASK, TRYAGAIN): the server can refuse it and run a newer call of the
+        // slot written behind it on the same connection. It travels alone: the slot's queue holds until it is back.
         if (c->ordered && c->state.slot_moving) holding_[static_cast<std::size_t>(slot)] = true;
     }
     /// `c` came back (reply or loss). True when its slot was holding and is now clear.

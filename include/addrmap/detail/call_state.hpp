@@ -27,7 +27,7 @@ struct call_state {
     clock::time_point not_before;  ///< backoff: nothing is sent before this
     node_id target = no_node;      ///< from the last MOVED/ASK, used for the next send only
     bool asking = false;           ///< send ASKING first (the last reply was ASK)
-    bool slot_moving = false;      ///< the last reply was ASK or TRYAGAIN: it travels alone in its slot (slot_order.hpp)
+    bool slot_moving = false;      ///< met a move with several keys (ASK, TRYAGAIN): travels alone in its slot
     node_id fixed_node = no_node;  ///< command_on: this node only, replies returned as they are
     int redirects = 0;
     int sends = 0;

@@ -25,12 +25,12 @@ namespace addrmap::detail {
 /// retried SET k 1 could run after the SET k 2 added behind it, whose backoff happened to end first). And the
 /// per-slot order rule (slot_order.hpp) within the wave: an entry of a slot whose older entry goes to another node
 /// in this wave (an ASK target, a MOVED's new owner) waits for the next wave, since the two nodes run their shares
-/// at the same time. And an entry whose last answer was ASK or TRYAGAIN (its slot is being moved) travels alone
+/// at the same time. And an entry with several keys whose last answer was ASK or TRYAGAIN (slot_moving) travels alone
 /// in its slot: the newer entries of the slot wait for the next wave, since the server, mid-move, can refuse one
 /// entry and run the next (an MSET with its keys split, then a SET of one key). Entries that meet a migration
-/// together on first contact share one connection and the server's answers; that is the one place where entries of
-/// different keys of one slot can still run out of order. Every entry counted in `order` is back when the wave ends
-/// (its destructor).
+/// together on first contact share one connection and the server's answers; that is the one place where an entry
+/// with several keys can still be overtaken by a newer one of its slot. Every entry counted in `order` is back when
+/// the wave ends (its destructor).
 class pipeline_wave {
 public:
     using clock = std::chrono::steady_clock;
