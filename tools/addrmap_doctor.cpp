@@ -478,10 +478,10 @@ topology_read read_topology(redisContext* context, const node_address& seed) {
         if (refused && addrmap::detail::refusal_of(text) == addrmap::detail::refusal::noauth)
             throw error(error_kind::server, name + " requires AUTH before " + query.name() + " ('" + printable(text) +
                                                 "'): " + password_sources + " (and --user for an ACL user)");
-        if (refused && query.asking_slots() && !shards_refusal.empty() && !addrmap::detail::is_transient_refusal(text))
+        if (refused && query.querying_slots() && !shards_refusal.empty() && !addrmap::detail::is_transient_refusal(text))
             throw error(error_kind::topology, name + " refused CLUSTER SHARDS ('" + shards_refusal +
                                                   "') and CLUSTER SLOTS ('" + printable(text) + "'); is it a cluster node?");
-        if (refused && !query.asking_slots()) shards_refusal = printable(text);
+        if (refused && !query.querying_slots()) shards_refusal = printable(text);
         if (query.on_reply(*reply, name) == addrmap::detail::node_topology_query::result::view)
             return {std::move(query.view()), query.name()};
     }

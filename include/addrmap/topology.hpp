@@ -112,7 +112,7 @@ struct redirect {
 };
 
 /// Which port to take from CLUSTER SHARDS, which lists `port` (plaintext) and `tls-port`
-/// separately. CLUSTER SLOTS has one port, chosen by the server for the asking connection.
+/// separately. CLUSTER SLOTS has one port, chosen by the server for the connection it came on.
 enum class port_preference {
     tls,        ///< tls-port, else port (a TLS client: what addrmap is for)
     plaintext,  ///< port, else tls-port
