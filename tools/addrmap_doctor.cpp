@@ -437,11 +437,14 @@ std::optional<addrmap::tls_connection> dial(addrmap::tls_context& tls, const nod
     }
 }
 
+/// A node the server reports as '?' (detail::node_registry's rule): no policy can map it.
+bool is_unknown_node(const node_row& row) { return addrmap::detail::node_registry::is_unknown_node(row.reported); }
+
 /// Maps the row's address through the policy; a policy that throws is this row's failure.
 void map_row(const doctor_policy& policy, node_row& row) {
     try {
         // The adapter's rule: '?' is an unknown node, never mapped or dialed.
-        if (row.reported.host == "?") throw error(error_kind::topology, addrmap::detail::unknown_node_message(row.reported));
+        if (is_unknown_node(row)) throw error(error_kind::topology, addrmap::detail::unknown_node_message(row.reported));
         row.mapped = policy.map(row.reported);
     } catch (const error& e) {
         row.result.fail(e);
@@ -838,6 +841,14 @@ suggestion suggest_for_unmapped(const std::vector<const node_row*>& failed, cons
     return {"a policy that maps " + addresses_of(failed), "see the details"};
 }
 
+/// Nodes reported as '?': another policy cannot help (no policy maps an unknown address); the node must announce
+/// a hostname. In the library's words (detail::unknown_node_message), not a second version of them.
+suggestion suggest_for_unknown_nodes(const std::vector<const node_row*>& unknown) {
+    return {addrmap::detail::unknown_node_fix((unknown.size() == 1 ? "the node reported as " : "the nodes reported as ") +
+                                              addresses_of(unknown)),
+            std::string(addrmap::detail::unknown_node_cause)};
+}
+
 suggestion suggest_for(error_kind kind, const std::vector<const node_row*>& failed, const findings& f) {
     const bool all_mapped =
         std::all_of(failed.begin(), failed.end(), [](const node_row* r) { return r->mapped.has_value(); });
@@ -1044,7 +1055,11 @@ bool print_verdict(std::ostream& out, const findings& f, const std::string& poli
         for (const auto& [kind, rows] : groups) {
             failed += rows.size();
             kinds.push_back(addrmap::to_string(kind));
-            add_fix(fixes, suggest_for(kind, rows, f));
+            // '?' nodes get the server-side fix; the others of the same kind the fix computed for them.
+            std::vector<const node_row*> unknown, others;
+            for (const node_row* row : rows) (is_unknown_node(*row) ? unknown : others).push_back(row);
+            if (!unknown.empty()) add_fix(fixes, suggest_for_unknown_nodes(unknown));
+            if (!others.empty()) add_fix(fixes, suggest_for(kind, others, f));
         }
         if (failed > 0)
             problems.push_back(std::to_string(failed) + " of " + std::to_string(nodes.size()) + " nodes failed (" +
