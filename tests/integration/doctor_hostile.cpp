@@ -186,7 +186,7 @@ BOOST_AUTO_TEST_CASE(a_question_mark_node_is_advised_to_announce_a_hostname) {
     node.set_shards_reply(one_shard_reply({{"4f5685ace399b14a264e3c4443727b1e79792032", node.ip(), node.port(), "master"},
                                            {"07c37dfeb235213a872192d90877d0cd55635b91", "?", port, "replica"}}));
     const doctor_run run = run_doctor(doctor_args({node.port()}));
-    const std::string unknown = "?:" + std::to_string(port);
+    const std::string unknown = "?:" + std::to_string(port) + " (ID 07c37dfeb235213a872192d90877d0cd55635b91)";
 
     BOOST_TEST(run.exit_status == 1);
     check_has(run.output, "\n  topology from CLUSTER SHARDS: 1 masters, 1 replicas, 16384 of 16384 slots covered\n");
@@ -197,6 +197,29 @@ BOOST_AUTO_TEST_CASE(a_question_mark_node_is_advised_to_announce_a_hostname) {
                           "cluster-preferred-endpoint-type is hostname and the node has no "
                           "cluster-announce-hostname)\n");
     BOOST_TEST(run.output.find("a policy that maps") == std::string::npos);
+    BOOST_TEST(decoy.connections() == 0);
+}
+
+// Two replicas reported as '?' at one port (one port on each host) are two nodes with two node IDs: two rows, each
+// with its ID, and both named in the advice — not one row for "?:port".
+BOOST_AUTO_TEST_CASE(two_question_mark_nodes_at_one_port_are_two_rows) {
+    live::hostile_node node;
+    live::hostile_node decoy(node.ip().c_str());
+    const std::uint16_t port = decoy.port();
+    const std::string a = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", b = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    node.set_shards_reply(one_shard_reply({{"4f5685ace399b14a264e3c4443727b1e79792032", node.ip(), node.port(), "master"},
+                                           {b, "?", port, "replica"},
+                                           {a, "?", port, "replica"}}));
+    const doctor_run run = run_doctor(doctor_args({node.port()}));
+    const std::string unknown_a = "?:" + std::to_string(port) + " (ID " + a + ")";
+    const std::string unknown_b = "?:" + std::to_string(port) + " (ID " + b + ")";
+
+    BOOST_TEST(run.exit_status == 1);
+    check_has(run.output, "\n  topology from CLUSTER SHARDS: 1 masters, 2 replicas, 16384 of 16384 slots covered\n");
+    check_has(run.output, "\nreplica  " + unknown_a + "  ");  // sorted by ID: a, then b
+    check_has(run.output, "\nreplica  " + unknown_b + "  ");
+    check_has(run.output, "\nverdict: FAIL — 2 of 3 nodes failed (topology); try: set cluster-announce-hostname on the "
+                          "nodes reported as " + unknown_a + ", " + unknown_b + " (the server reports '?' when");
     BOOST_TEST(decoy.connections() == 0);
 }
 
