@@ -371,6 +371,7 @@ struct outcome {
 struct node_row {
     node_role role = node_role::master;
     node_address reported;
+    std::string id;  ///< the node ID the topology gave it; empty for seeds and when the server sent none
     std::vector<addrmap::slot_range> slots;
     std::optional<route> mapped;  ///< absent when the policy refused the address (result says why)
     outcome result;
@@ -437,11 +438,22 @@ std::optional<addrmap::tls_connection> dial(addrmap::tls_context& tls, const nod
     }
 }
 
+/// A node the server reports as '?' (detail::node_registry's rule): no policy can map it.
+bool is_unknown_node(const node_row& row) { return addrmap::detail::node_registry::is_unknown_node(row.reported); }
+
+/// The row's node as the cluster reported it: "host:port", and for a '?' node its node ID, the only thing that tells
+/// two of them at one port apart (the ID is the server's text: escaped).
+std::string reported_text(const node_row& row) {
+    std::string text = addrmap::to_string(row.reported);
+    if (is_unknown_node(row) && !row.id.empty()) text += " (ID " + printable(row.id) + ")";
+    return text;
+}
+
 /// Maps the row's address through the policy; a policy that throws is this row's failure.
 void map_row(const doctor_policy& policy, node_row& row) {
     try {
         // The adapter's rule: '?' is an unknown node, never mapped or dialed.
-        if (row.reported.host == "?") throw error(error_kind::topology, addrmap::detail::unknown_node_message(row.reported));
+        if (is_unknown_node(row)) throw error(error_kind::topology, addrmap::detail::unknown_node_message(row.reported));
         row.mapped = policy.map(row.reported);
     } catch (const error& e) {
         row.result.fail(e);
@@ -478,10 +490,10 @@ topology_read read_topology(redisContext* context, const node_address& seed) {
         if (refused && addrmap::detail::refusal_of(text) == addrmap::detail::refusal::noauth)
             throw error(error_kind::server, name + " requires AUTH before " + query.name() + " ('" + printable(text) +
                                                 "'): " + password_sources + " (and --user for an ACL user)");
-        if (refused && query.asking_slots() && !shards_refusal.empty() && !addrmap::detail::is_transient_refusal(text))
+        if (refused && query.querying_slots() && !shards_refusal.empty() && !addrmap::detail::is_transient_refusal(text))
             throw error(error_kind::topology, name + " refused CLUSTER SHARDS ('" + shards_refusal +
                                                   "') and CLUSTER SLOTS ('" + printable(text) + "'); is it a cluster node?");
-        if (refused && !query.asking_slots()) shards_refusal = printable(text);
+        if (refused && !query.querying_slots()) shards_refusal = printable(text);
         if (query.on_reply(*reply, name) == addrmap::detail::node_topology_query::result::view)
             return {std::move(query.view()), query.name()};
     }
@@ -579,16 +591,19 @@ discovery discover(addrmap::tls_context& tls, const doctor_policy& policy, const
     return found;
 }
 
-/// Each master, then its replicas, each address once; an empty host is the reporter's (as in the adapter).
+/// Each master, then its replicas, each node once; an empty host is the reporter's (as in the adapter). A node is
+/// told apart as the core's node table does (node_registry::index_key): by address, a '?' node by its node ID.
 std::vector<node_row> rows_of(const addrmap::topology& layout, const node_address& reporter) {
     std::vector<node_row> rows;
     std::set<std::string> seen;
-    auto add = [&](node_address address, node_role role, const std::vector<addrmap::slot_range>& slots) {
+    auto add = [&](node_address address, std::string_view id, node_role role,
+                   const std::vector<addrmap::slot_range>& slots) {
         if (address.host.empty()) address.host = reporter.host;
-        if (!seen.insert(addrmap::to_string(address)).second) return;
+        if (!seen.insert(addrmap::detail::node_registry::index_key(address, id)).second) return;
         node_row& row = rows.emplace_back();
         row.role = role;
         row.reported = std::move(address);
+        row.id.assign(id);
         row.slots = slots;
     };
     // CLUSTER SHARDS lists shards in no fixed order: sort by first slot, replicas by address, so that
@@ -598,14 +613,17 @@ std::vector<node_row> rows_of(const addrmap::topology& layout, const node_addres
     std::sort(shards.begin(), shards.end(), [](const addrmap::shard* a, const addrmap::shard* b) {
         return a->ranges.front().first < b->ranges.front().first;
     });
-    const auto by_address = [](const node_address& a, const node_address& b) {
-        return a.host != b.host ? a.host < b.host : a.port < b.port;
+    using listed = std::pair<node_address, std::string_view>;  // a replica and its node ID
+    const auto by_address = [](const listed& a, const listed& b) {
+        if (a.first.host != b.first.host) return a.first.host < b.first.host;
+        return a.first.port != b.first.port ? a.first.port < b.first.port : a.second < b.second;
     };
     for (const addrmap::shard* s : shards) {
-        add(s->master, node_role::master, s->ranges);
-        std::vector<node_address> replicas = s->replicas;
+        add(s->master, s->master_id, node_role::master, s->ranges);
+        std::vector<listed> replicas;
+        for (std::size_t r = 0; r < s->replicas.size(); ++r) replicas.emplace_back(s->replicas[r], s->replica_id(r));
         std::sort(replicas.begin(), replicas.end(), by_address);
-        for (const node_address& replica : replicas) add(replica, node_role::replica, {});
+        for (const auto& [replica, id] : replicas) add(replica, id, node_role::replica, {});
     }
     return rows;
 }
@@ -696,7 +714,7 @@ private:
 
 std::string addresses_of(const std::vector<const node_row*>& rows) {
     std::vector<std::string> out;
-    for (const node_row* row : rows) out.push_back(addrmap::to_string(row->reported));
+    for (const node_row* row : rows) out.push_back(reported_text(*row));
     return join(out, ", ");
 }
 
@@ -838,6 +856,14 @@ suggestion suggest_for_unmapped(const std::vector<const node_row*>& failed, cons
     return {"a policy that maps " + addresses_of(failed), "see the details"};
 }
 
+/// Nodes reported as '?': another policy cannot help (no policy maps an unknown address); the node must announce
+/// a hostname. In the library's words (detail::unknown_node_message), not a second version of them.
+suggestion suggest_for_unknown_nodes(const std::vector<const node_row*>& unknown) {
+    return {addrmap::detail::unknown_node_fix((unknown.size() == 1 ? "the node reported as " : "the nodes reported as ") +
+                                              addresses_of(unknown)),
+            std::string(addrmap::detail::unknown_node_cause)};
+}
+
 suggestion suggest_for(error_kind kind, const std::vector<const node_row*>& failed, const findings& f) {
     const bool all_mapped =
         std::all_of(failed.begin(), failed.end(), [](const node_row* r) { return r->mapped.has_value(); });
@@ -976,7 +1002,7 @@ void print_table(std::ostream& out, const std::vector<node_row>& rows, detail_li
     lines.push_back({"ROLE", "REPORTED", "DIAL", "TLS NAME", "RESULT", "MS", "SLOTS", "CERTIFICATE NAMES / DETAIL"});
     for (const node_row& row : rows) {
         const outcome& o = row.result;
-        lines.push_back({addrmap::to_string(row.role), addrmap::to_string(row.reported),
+        lines.push_back({addrmap::to_string(row.role), reported_text(row),
                          row.mapped ? row.mapped->dial_text() : "-", row.mapped ? row.mapped->tls_name : "-",
                          o.result_text(), o.ok() && o.handshake_ms ? milliseconds_text(*o.handshake_ms) : "-",
                          row.role == node_role::master ? slots_text(row.slots) : "-",
@@ -1044,7 +1070,11 @@ bool print_verdict(std::ostream& out, const findings& f, const std::string& poli
         for (const auto& [kind, rows] : groups) {
             failed += rows.size();
             kinds.push_back(addrmap::to_string(kind));
-            add_fix(fixes, suggest_for(kind, rows, f));
+            // '?' nodes get the server-side fix; the others of the same kind the fix computed for them.
+            std::vector<const node_row*> unknown, others;
+            for (const node_row* row : rows) (is_unknown_node(*row) ? unknown : others).push_back(row);
+            if (!unknown.empty()) add_fix(fixes, suggest_for_unknown_nodes(unknown));
+            if (!others.empty()) add_fix(fixes, suggest_for(kind, others, f));
         }
         if (failed > 0)
             problems.push_back(std::to_string(failed) + " of " + std::to_string(nodes.size()) + " nodes failed (" +

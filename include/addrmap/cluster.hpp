@@ -538,7 +538,7 @@ private:
                 s = refresh.give_up(clock::now());
                 break;
             }
-            const node_id n = refresh.asking();
+            const node_id n = refresh.queried();
             redisContext* c = nullptr;
             try {
                 c = link(n, deadline);

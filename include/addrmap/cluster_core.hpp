@@ -254,7 +254,7 @@ public:
             return d;
         }
         if (!refresh_.has_view() && refresh_.discovery_failure() && c.fixed_node == no_node) {
-            // Every node asked failed in a way that asking again would repeat (a certificate, a policy):
+            // Every node asked failed in a way that querying again would repeat (a certificate, a policy):
             // say so now rather than at the deadline.
             c.failure = *refresh_.discovery_failure();
             return d;

@@ -50,10 +50,18 @@ struct shard {
     std::string master_id;               ///< node ID; empty when the server did not send one
     node_health master_health = node_health::online;
     std::vector<node_address> replicas;  ///< online replicas only, as CLUSTER SLOTS lists them
+    /// replica_ids[i] is replicas[i]'s node ID: what tells two replicas reported as "?" at one port apart. Empty
+    /// entries, or fewer than replicas (a hand-built topology), where the server sent none: see replica_id().
+    std::vector<std::string> replica_ids;
+
+    /// The node ID of replicas[index], or "" when none is known.
+    std::string_view replica_id(std::size_t index) const noexcept {
+        return index < replica_ids.size() ? std::string_view(replica_ids[index]) : std::string_view();
+    }
 
     friend bool operator==(const shard& a, const shard& b) noexcept {
         return a.ranges == b.ranges && a.master == b.master && a.master_id == b.master_id &&
-               a.master_health == b.master_health && a.replicas == b.replicas;
+               a.master_health == b.master_health && a.replicas == b.replicas && a.replica_ids == b.replica_ids;
     }
     friend bool operator!=(const shard& a, const shard& b) noexcept { return !(a == b); }
 };
@@ -112,7 +120,7 @@ struct redirect {
 };
 
 /// Which port to take from CLUSTER SHARDS, which lists `port` (plaintext) and `tls-port`
-/// separately. CLUSTER SLOTS has one port, chosen by the server for the asking connection.
+/// separately. CLUSTER SLOTS has one port, chosen by the server for the connection it came on.
 enum class port_preference {
     tls,        ///< tls-port, else port (a TLS client: what addrmap is for)
     plaintext,  ///< port, else tls-port
@@ -462,6 +470,7 @@ inline topology parse_cluster_slots(const redisReply* reply) {
             node_address replica;
             detail::parse_slots_node(detail::child(entry, r, at), at, replica, replica_id);
             created.replicas.push_back(std::move(replica));
+            created.replica_ids.push_back(replica_id);
         }
     }
     detail::finish_topology(result, claims, command);
@@ -518,6 +527,7 @@ inline topology parse_cluster_shards(const redisReply* reply, port_preference po
                 if (better) master = std::move(node);
             } else if (node.health == node_health::online) {
                 parsed.replicas.push_back(std::move(node.address));
+                parsed.replica_ids.push_back(std::move(node.id));
             }
         }
         if (parsed.ranges.empty()) continue;

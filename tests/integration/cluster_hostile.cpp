@@ -415,30 +415,33 @@ BOOST_AUTO_TEST_CASE(writes_to_a_node_that_went_away_raise_no_sigpipe) {
 BOOST_AUTO_TEST_CASE(a_question_mark_host_is_an_unknown_node_never_dialed) {
     // Redis sends '?' for a node that announces hostnames but has none: "an unknown node, not necessarily the
     // same node as the one serving the current command". Dialing the reporter's host instead would reach the
-    // wrong node (or a port that happens to listen there).
+    // wrong node (or a port that happens to listen there): `decoy` is that port, on the reporter's host, so a
+    // client that dialed it would be seen.
     live::hostile_node node;
+    live::hostile_node decoy(node.ip().c_str());
+    const std::string unknown = "?:" + std::to_string(decoy.port());
     addrmap::ip_to_hostname_cluster cluster(live::cluster_options({"localhost:" + std::to_string(node.port())}),
                                             addrmap::ip_to_hostname("localhost"));
     cluster.connect();
     BOOST_REQUIRE_EQUAL(cluster.command("k", "SET k %s", "kept")->type, REDIS_REPLY_STATUS);
     const slot_map before = slot_map_of(cluster);
     const int accepted = node.connections();
-    // A master reported as '?', on this node's own port: the view is refused, naming the node and the fix.
-    node.set_slots_reply(live::hostile_node::slots_reply({{0, 99, "?", node.port()}, {100, 16383, node.ip(), node.port()}}));
+    // A master reported as '?': the view is refused, naming the node and the fix.
+    node.set_slots_reply(live::hostile_node::slots_reply({{0, 99, "?", decoy.port()}, {100, 16383, node.ip(), node.port()}}));
     try {
         cluster.refresh();
         BOOST_ERROR("a view with a '?' master was installed");
     } catch (const addrmap::error& e) {
         const std::string what = e.what();
         BOOST_TEST(e.kind() == addrmap::error_kind::topology);
-        BOOST_TEST(what.find("?:" + std::to_string(node.port())) != std::string::npos, what);
+        BOOST_TEST(what.find(unknown) != std::string::npos, what);
         BOOST_TEST(what.find("cluster-announce-hostname") != std::string::npos, what);
     }
     BOOST_TEST(node.slots_requests() > 0);  // the '?' crossed the wire
     BOOST_TEST((slot_map_of(cluster) == before));
     // A MOVED to '?': the call fails as not run; nothing is dialed for it.
     node.set_slots_reply(node.valid_slots_reply());
-    node.set_get_reply("-MOVED " + std::to_string(addrmap::key_slot("k")) + " ?:" + std::to_string(node.port()) + "\r\n");
+    node.set_get_reply("-MOVED " + std::to_string(addrmap::key_slot("k")) + " " + unknown + "\r\n");
     try {
         cluster.command("k", "GET k");
         BOOST_ERROR("a MOVED to '?' was followed");
@@ -448,7 +451,8 @@ BOOST_AUTO_TEST_CASE(a_question_mark_host_is_an_unknown_node_never_dialed) {
         BOOST_TEST(what.find("cluster-announce-hostname") != std::string::npos, what);
         BOOST_TEST(what.find("MOVED") != std::string::npos, what);
     }
-    BOOST_TEST(node.connections() == accepted);  // no new connection: '?' was never dialed as this host
+    BOOST_TEST(node.connections() == accepted);  // no new connection to the reporter
+    BOOST_TEST(decoy.connections() == 0);        // nor to the reporter's host at the '?' port: '?' was never dialed
     node.set_get_reply("");
     BOOST_TEST(get(cluster, "k") == "kept");
 }

@@ -1,7 +1,10 @@
 // tests/integration/doctor_hostile.cpp — the built addrmap-doctor, run as a subprocess, against the project's hostile
-// TLS peer: a seed that answers CLUSTER SHARDS with LOADING is reported as loading and never asked CLUSTER SLOTS.
+// TLS peer: a seed that answers CLUSTER SHARDS with LOADING is reported as loading and never asked CLUSTER SLOTS;
+// nodes reported as '?' are listed, never dialed, and get the server-side fix.
 #include "hostile_node.hpp"
 #include "live_env.hpp"
+
+#include <addrmap/detail/policy_errors.hpp>
 
 #include <boost/test/unit_test.hpp>
 
@@ -95,6 +98,25 @@ void check_has(const std::string& output, const std::string& fragment) {
 /// What Redis answers while it loads its data set from disk.
 constexpr const char* loading_reply = "-LOADING Redis is loading the dataset in memory\r\n";
 
+/// One node of a CLUSTER SHARDS reply: its node ID, endpoint (sent byte for byte), TLS port and role.
+struct listed_node {
+    std::string id;
+    std::string endpoint;
+    std::uint16_t port;
+    const char* role;  ///< "master" or "replica"
+};
+
+/// A CLUSTER SHARDS reply (RESP2) of one shard owning every slot, listing `nodes`, all online.
+std::string one_shard_reply(const std::vector<listed_node>& nodes) {
+    const auto bulk = [](const std::string& text) { return "$" + std::to_string(text.size()) + "\r\n" + text + "\r\n"; };
+    std::string out = "*1\r\n*4\r\n" + bulk("slots") + "*2\r\n:0\r\n:16383\r\n" + bulk("nodes") + "*" +
+                      std::to_string(nodes.size()) + "\r\n";
+    for (const listed_node& n : nodes)
+        out += "*10\r\n" + bulk("id") + bulk(n.id) + bulk("endpoint") + bulk(n.endpoint) + bulk("tls-port") + ":" +
+               std::to_string(n.port) + "\r\n" + bulk("role") + bulk(n.role) + bulk("health") + bulk("online");
+    return out;
+}
+
 std::vector<std::string> doctor_args(const std::vector<std::uint16_t>& seed_ports) {
     std::vector<std::string> args;
     for (std::uint16_t port : seed_ports) {
@@ -152,6 +174,53 @@ BOOST_AUTO_TEST_CASE(after_a_loading_seed_the_next_seed_is_read) {
     BOOST_TEST(loading.shards_requests() == 1);
     BOOST_TEST(loading.slots_requests() == 0);
     BOOST_TEST(healthy.slots_requests() == 0);
+}
+
+// A replica reported as '?' (hostname endpoints, and no cluster-announce-hostname on it): the doctor lists it, never
+// dials it (not even as the reporter's host at that port, where `decoy` listens), and its advice is the server
+// setting, in the library's words: another policy could not map an unknown address.
+BOOST_AUTO_TEST_CASE(a_question_mark_node_is_advised_to_announce_a_hostname) {
+    live::hostile_node node;
+    live::hostile_node decoy(node.ip().c_str());
+    const std::uint16_t port = decoy.port();
+    node.set_shards_reply(one_shard_reply({{"4f5685ace399b14a264e3c4443727b1e79792032", node.ip(), node.port(), "master"},
+                                           {"07c37dfeb235213a872192d90877d0cd55635b91", "?", port, "replica"}}));
+    const doctor_run run = run_doctor(doctor_args({node.port()}));
+    const std::string unknown = "?:" + std::to_string(port) + " (ID 07c37dfeb235213a872192d90877d0cd55635b91)";
+
+    BOOST_TEST(run.exit_status == 1);
+    check_has(run.output, "\n  topology from CLUSTER SHARDS: 1 masters, 1 replicas, 16384 of 16384 slots covered\n");
+    check_has(run.output, "\nreplica  " + unknown);
+    check_has(run.output, addrmap::detail::unknown_node_message(addrmap::node_address{"?", port, {}}));
+    check_has(run.output, "\nverdict: FAIL — 1 of 2 nodes failed (topology); try: set cluster-announce-hostname on the "
+                          "node reported as " + unknown + " (the server reports '?' when "
+                          "cluster-preferred-endpoint-type is hostname and the node has no "
+                          "cluster-announce-hostname)\n");
+    BOOST_TEST(run.output.find("a policy that maps") == std::string::npos);
+    BOOST_TEST(decoy.connections() == 0);
+}
+
+// Two replicas reported as '?' at one port (one port on each host) are two nodes with two node IDs: two rows, each
+// with its ID, and both named in the advice — not one row for "?:port".
+BOOST_AUTO_TEST_CASE(two_question_mark_nodes_at_one_port_are_two_rows) {
+    live::hostile_node node;
+    live::hostile_node decoy(node.ip().c_str());
+    const std::uint16_t port = decoy.port();
+    const std::string a = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", b = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+    node.set_shards_reply(one_shard_reply({{"4f5685ace399b14a264e3c4443727b1e79792032", node.ip(), node.port(), "master"},
+                                           {b, "?", port, "replica"},
+                                           {a, "?", port, "replica"}}));
+    const doctor_run run = run_doctor(doctor_args({node.port()}));
+    const std::string unknown_a = "?:" + std::to_string(port) + " (ID " + a + ")";
+    const std::string unknown_b = "?:" + std::to_string(port) + " (ID " + b + ")";
+
+    BOOST_TEST(run.exit_status == 1);
+    check_has(run.output, "\n  topology from CLUSTER SHARDS: 1 masters, 2 replicas, 16384 of 16384 slots covered\n");
+    check_has(run.output, "\nreplica  " + unknown_a + "  ");  // sorted by ID: a, then b
+    check_has(run.output, "\nreplica  " + unknown_b + "  ");
+    check_has(run.output, "\nverdict: FAIL — 2 of 3 nodes failed (topology); try: set cluster-announce-hostname on the "
+                          "nodes reported as " + unknown_a + ", " + unknown_b + " (the server reports '?' when");
+    BOOST_TEST(decoy.connections() == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -647,30 +647,32 @@ BOOST_AUTO_TEST_CASE(hostile_certificate_text_is_escaped_and_cut) {
 
 // The lab CA signed it for the right name, but its key is RSA 1024: 80-bit security, below the 112 bits of OpenSSL's
 // security level 2 (this system's default, asserted). OpenSSL's check in the handshake refuses it and addrmap names
-// the reason; with that check lowered through native_handle() (level 0), the handshake accepts it and addrmap's own
-// check after it (verify_peer, at the level the context was set up with) refuses it with the same message.
+// the reason and the level; with that check lowered through native_handle() (level 0), the handshake accepts it and
+// addrmap's own check after it (verify_peer, at the level the context was set up with: 2) refuses it with the same
+// message. With the level raised to 3, the message names level 3 and its key sizes: the level in force, not a default.
 BOOST_AUTO_TEST_CASE(certificate_with_a_weak_key_is_refused) {
     const std::uint16_t port = lab_port("WEAKKEY");
     const std::string route = "node 127.0.0.1:" + std::to_string(port) +
                               " (as reported by the cluster), mapped to dial 127.0.0.1:" + std::to_string(port) +
                               " with TLS name 'localhost'";
-    const auto check_refusal = [&](const std::string& message) {
+    const auto check_refusal = [&](const std::string& message, const std::string& level_text) {
         check_has(message, route + ": the server's certificate chain is not trusted (OpenSSL: EE certificate key too "
                                    "weak); the certificate carries DNS:localhost, CN=localhost. The certificate has a "
-                                   "key too weak for OpenSSL's security level (level 2, the usual default, needs RSA "
-                                   "keys of at least 2048 bits or EC keys of at least 224): reissue it with a stronger "
-                                   "key.");
+                                   "key too weak for OpenSSL's security level " + level_text +
+                                   ": reissue it with a stronger key.");
         // Not the advice for an untrusted issuer: the trust store and the chain are fine.
         BOOST_TEST(message.find("Check ca_file") == std::string::npos, message);
     };
+    const std::string level_2 = "2 (RSA keys of at least 2048 bits, EC keys of at least 224)";
+    // The premise, on a context of OpenSSL's own (not addrmap's): this system's default level is 2, which refuses
+    // RSA 1024 (a higher default would be named instead, and this test would say so).
+    const addrmap::detail::ssl_ctx_ptr plain(SSL_CTX_new(TLS_client_method()));
+    BOOST_TEST_REQUIRE(SSL_CTX_get_security_level(plain.get()) == 2);
     {
-        // The premise, on a context of OpenSSL's own (not addrmap's): this system's default level refuses RSA 1024.
-        const addrmap::detail::ssl_ctx_ptr plain(SSL_CTX_new(TLS_client_method()));
-        BOOST_TEST_REQUIRE(SSL_CTX_get_security_level(plain.get()) >= 2);
         const tls_context ctx(lab_options());
         check_refusal(expect_error(error_kind::tls_chain, [&] {
             addrmap::connect_tls(ctx, reported_as("127.0.0.1", port), endpoint("127.0.0.1", port, "localhost"));
-        }));
+        }), level_2);
     }
     {
         const tls_context ctx(lab_options());
@@ -680,10 +682,19 @@ BOOST_AUTO_TEST_CASE(certificate_with_a_weak_key_is_refused) {
         const int refused_before = handshake_refused.load();
         check_refusal(expect_error(error_kind::tls_chain, [&] {
             addrmap::connect_tls(ctx, reported_as("127.0.0.1", port), endpoint("127.0.0.1", port, "localhost"));
-        }));
+        }), level_2);
         // The premise: at level 0 the handshake's verification found nothing wrong, so the refusal is addrmap's.
         BOOST_TEST(handshake_accepted.load() > accepted_before);
         BOOST_TEST(handshake_refused.load() == refused_before);
+    }
+    {
+        const tls_context ctx(lab_options());
+        SSL_CTX_set_security_level(ctx.native_handle(), 3);
+        const std::string message = expect_error(error_kind::tls_chain, [&] {
+            addrmap::connect_tls(ctx, reported_as("127.0.0.1", port), endpoint("127.0.0.1", port, "localhost"));
+        });
+        check_refusal(message, "3 (RSA keys of at least 3072 bits, EC keys of at least 256)");
+        BOOST_TEST(message.find("level 2") == std::string::npos, message);
     }
 }
 

@@ -508,6 +508,80 @@ BOOST_AUTO_TEST_CASE(a_question_mark_host_is_an_unknown_node_never_dialed) {
     BOOST_TEST(std::string(c.failure->message()).find("cluster-announce-hostname") != std::string::npos);
 }
 
+namespace {
+
+/// The ids of the nodes reported as `a` (several: nodes the table keeps apart that print alike).
+std::vector<node_id> ids_of(const cluster_core& core, const node_address& a) {
+    std::vector<node_id> ids;
+    for (node_id id = 0; id < core.id_limit(); ++id)
+        if (core.exists(id) && core.node(id).reported == a) ids.push_back(id);
+    return ids;
+}
+
+/// One CLUSTER SHARDS node (RESP2 key/value array).
+std::string shards_node(const std::string& id, const std::string& endpoint, long long port, const char* role) {
+    using namespace addrmap_test;
+    return arr({bulk("id"), bulk(id), bulk("endpoint"), bulk(endpoint), bulk("tls-port"), num(port), bulk("role"),
+                bulk(role), bulk("health"), bulk("online")});
+}
+
+const std::string unknown_a = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const std::string unknown_b = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+}  // namespace
+
+// Two replicas without cluster-announce-hostname, both reported as "?:7001" (same port on two hosts, as containers or
+// one port per host give): two nodes with two node IDs, not one node "?:7001". Canned replies of both queries.
+BOOST_AUTO_TEST_CASE(two_question_mark_nodes_at_one_port_stay_two_nodes) {
+    using namespace addrmap_test;
+    const auto shards = parse_resp(arr({arr({bulk("slots"), arr({num(0), num(16383)}), bulk("nodes"),
+                                             arr({shards_node("mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm", "10.9.9.9",
+                                                              7000, "master"),
+                                                  shards_node(unknown_a, "?", 7001, "replica"),
+                                                  shards_node(unknown_b, "?", 7001, "replica")})})}));
+    const auto slots = parse_resp(arr({arr({num(0), num(16383),
+                                            arr({bulk("10.9.9.9"), num(7000), bulk("mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm")}),
+                                            arr({bulk("?"), num(7001), bulk(unknown_a)}),
+                                            arr({bulk("?"), num(7001), bulk(unknown_b)})})}));
+    const std::pair<const char*, topology> views[] = {{"CLUSTER SHARDS", parse_cluster_shards(shards.get())},
+                                                      {"CLUSTER SLOTS", parse_cluster_slots(slots.get())}};
+    for (const auto& [command, view] : views) {
+        BOOST_TEST_CONTEXT(command) {
+            BOOST_TEST_REQUIRE(view.shards.size() == 1u);
+            BOOST_TEST((view.shards[0].replica_ids == std::vector<std::string>{unknown_a, unknown_b}));
+            cluster_core core(options_with({"10.9.9.9:7000"}), &as_reported);
+            core.install(view, core.seed(0), command);
+            const std::vector<node_id> unknown = ids_of(core, at("?", 7001));
+            BOOST_TEST_REQUIRE(unknown.size() == 2u);
+            BOOST_TEST(core.node(unknown[0]).reported_id == unknown_a);
+            BOOST_TEST(core.node(unknown[1]).reported_id == unknown_b);
+            const node_id master = core.owner(0);
+            for (const node_id n : unknown) {
+                BOOST_TEST((core.node(n).role == node_role::replica));
+                BOOST_TEST(core.node(n).master == master);
+                BOOST_TEST(!core.node(n).mapped);
+                BOOST_TEST(core.node(n).problem.find("cluster-announce-hostname") != std::string::npos);
+            }
+            // The same view again: the same two nodes, found by their node IDs (no new ids, none forgotten).
+            const std::vector<node_id> forgotten = core.install(view, core.seed(0), command);
+            BOOST_TEST(forgotten.empty());
+            BOOST_TEST((ids_of(core, at("?", 7001)) == unknown));
+            // One of them gets a hostname: the other stays, and the one that left the view is forgotten.
+            topology next = view;
+            next.shards[0].replicas[1] = at("replica-b.example", 7001);
+            const std::vector<node_id> gone = core.install(next, core.seed(0), command);
+            BOOST_TEST((gone == std::vector<node_id>{unknown[1]}));
+            BOOST_TEST((ids_of(core, at("?", 7001)) == std::vector<node_id>{unknown[0]}));
+        }
+    }
+    // Without node IDs (a hand-built view, or a server that sends none) nothing tells them apart: one node.
+    topology anonymous = three_masters();
+    anonymous.shards[0].replicas = {at("?", 7001), at("?", 7001)};
+    cluster_core core(options_with({"10.9.9.9:7000"}), &as_reported);
+    core.install(anonymous, core.seed(0), "CLUSTER SLOTS");
+    BOOST_TEST(ids_of(core, at("?", 7001)).size() == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(command_on_reports_unknown_outcome_and_marks_the_node_lost) {
     ready_core r;
     const node_id n = id_of(r.core, at("10.0.0.1", 7000));

@@ -197,7 +197,7 @@ BOOST_AUTO_TEST_CASE(tls_only_cluster_ports) {
     BOOST_TEST(plain.owner_of(0)->master.port == 29007);  // no plaintext port: falls back
     BOOST_TEST((plain.owner_of(0)->replicas == std::vector<node_address>{addr("127.0.0.1", 29000)}));
 
-    // CLUSTER SLOTS picks the port for the asking connection: over plaintext, the replica's
+    // CLUSTER SLOTS picks the port for the connection it came on: over plaintext, the replica's
     // plaintext port, but the TLS port of TLS-only masters.
     const topology slots = slots_file("cluster-slots-plaintext-on-mixed-node.resp");
     BOOST_TEST(slots.owner_of(0)->master.port == 29007);

@@ -83,7 +83,7 @@ BOOST_AUTO_TEST_CASE(connect_failure_is_the_only_seed_s_own_error_or_lists_every
 }
 
 BOOST_FIXTURE_TEST_CASE(the_first_seed_s_shards_answer_is_installed, first_refresh) {
-    BOOST_TEST(r.asking() == core.seed(0));
+    BOOST_TEST(r.queried() == core.seed(0));
     BOOST_TEST(r.query().name() == std::string("CLUSTER SHARDS"));
     BOOST_TEST((r.query().command() == std::string_view(detail::cluster_shards_command)));
     BOOST_TEST((r.on_reply(*parse_resp(read_data_file("cluster-shards-redis7.resp")), t0) == step::installed));
@@ -99,10 +99,10 @@ BOOST_AUTO_TEST_CASE(no_shards_subcommand_asks_slots_on_the_same_node_and_from_t
     {
         topology_refresh r(core, lacks_shards, t0);
         BOOST_TEST_REQUIRE((r.start(t0) == step::ask));
-        const node_id first = r.asking();
+        const node_id first = r.queried();
         BOOST_TEST_REQUIRE((r.on_reply(*parse_resp("-ERR unknown subcommand 'SHARDS'. Try CLUSTER HELP.\r\n"), t0) == step::ask));
-        BOOST_TEST(r.asking() == first);
-        BOOST_TEST(r.query().asking_slots());
+        BOOST_TEST(r.queried() == first);
+        BOOST_TEST(r.query().querying_slots());
         BOOST_TEST((r.on_reply(*parse_resp(read_data_file("cluster-slots-redis7.resp")), t0) == step::installed));
     }
     BOOST_TEST(lacks_shards);
@@ -115,10 +115,10 @@ BOOST_AUTO_TEST_CASE(no_shards_subcommand_asks_slots_on_the_same_node_and_from_t
 // What was seen: the doctor answered LOADING with CLUSTER SLOTS; the drivers moved on. One rule now: a node that
 // refuses for now (LOADING, BUSY, NOAUTH, ...) is not asked SLOTS; the next node is asked.
 BOOST_FIXTURE_TEST_CASE(a_loading_node_is_not_asked_slots_the_next_node_is, first_refresh) {
-    const node_id first = r.asking();
+    const node_id first = r.queried();
     BOOST_TEST_REQUIRE((r.on_reply(*parse_resp("-LOADING Redis is loading the dataset in memory\r\n"), t0) == step::ask));
-    BOOST_TEST(r.asking() != first);
-    BOOST_TEST(!r.query().asking_slots());
+    BOOST_TEST(r.queried() != first);
+    BOOST_TEST(!r.query().querying_slots());
     BOOST_TEST(!lacks_shards);
     BOOST_TEST(r.failures().find("seed #1 " + name_of(core, first) + ": ") != std::string::npos, r.failures());
     BOOST_TEST(r.failures().find("LOADING") != std::string::npos, r.failures());
@@ -131,7 +131,7 @@ BOOST_FIXTURE_TEST_CASE(every_node_failing_ends_the_refresh_and_connect_errors_l
     BOOST_TEST(r.ended());
     BOOST_TEST((r.first_error().kind() == error_kind::connect));
     BOOST_TEST(r.failures().find("seed #2") != std::string::npos, r.failures());
-    // Asking again may work: a call waits (within its deadline) instead of failing now.
+    // Querying again may work: a call waits (within its deadline) instead of failing now.
     BOOST_TEST(!waiting_call_fails_at_once());
 }
 
@@ -143,7 +143,7 @@ BOOST_FIXTURE_TEST_CASE(a_certificate_error_at_discovery_ends_waiting_calls_at_o
 }
 
 // What was seen (async): a cluster still assigning its slots answered an empty view; commands failed at once with
-// `topology` instead of asking again. A topology error passes like a connect error: calls wait and ask again.
+// `topology` instead of querying again. A topology error passes like a connect error: calls wait and ask again.
 BOOST_FIXTURE_TEST_CASE(an_empty_view_while_the_cluster_starts_lets_calls_wait_and_ask_again, first_refresh_one_seed) {
     BOOST_TEST((r.on_reply(*parse_resp("*0\r\n"), t0) == step::failed));
     BOOST_TEST((r.first_error().kind() == error_kind::topology), r.first_error().what());

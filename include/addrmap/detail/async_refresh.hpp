@@ -65,11 +65,11 @@ public:
 
     /// A connection is set up: the question goes out on it if its node is the one asked.
     void connection_ready(async_connection& connection) {
-        if (job_ && job_->asking() == connection.node() && !job_->sent) send(connection);
+        if (job_ && job_->queried() == connection.node() && !job_->sent) send(connection);
     }
     /// Node `n` could not be connected: if it is the node asked, the next one is.
     void node_failed(node_id n, const error& why) {
-        if (job_ && job_->asking() == n) attempt_failed(why);
+        if (job_ && job_->queried() == n) attempt_failed(why);
     }
     /// The loop timer fired: an attempt past its deadline is given up on.
     void timer(clock::time_point now) {
@@ -90,7 +90,7 @@ public:
             return;
         }
         const auto step = job_->machine.on_reply(*reply, clock::now());
-        if (step == topology_refresh::step::ask && job_->asking() == n) {
+        if (step == topology_refresh::step::ask && job_->queried() == n) {
             job_->attempt = ++next_attempt_;  // CLUSTER SLOTS next, on the same connection
             job_->attempt_deadline = clock::now() + options_.tls.command_timeout;
             timer_.arm_by(job_->attempt_deadline);
@@ -108,13 +108,13 @@ private:
         bool sent = false;
         clock::time_point attempt_deadline{};
         job(cluster_core& core, bool& lacks_shards, clock::time_point now) : machine(core, lacks_shards, now) {}
-        node_id asking() const noexcept { return machine.asking(); }
+        node_id queried() const noexcept { return machine.queried(); }
     };
 
     /// Does what the machine asks: ask a node (dialing it if needed), or end the refresh.
     void on_step(topology_refresh::step step) {
         while (job_ && step == topology_refresh::step::ask) {
-            const node_id n = job_->asking();
+            const node_id n = job_->queried();
             const auto now = clock::now();
             job_->attempt = ++next_attempt_;
             job_->sent = false;
@@ -130,7 +130,7 @@ private:
                 if (!job_) return;
                 continue;
             }
-            if (!job_ || job_->asking() != n) return;  // the dial's own events moved the refresh on
+            if (!job_ || job_->queried() != n) return;  // the dial's own events moved the refresh on
             if (connection != nullptr && connection->ready()) send(*connection);
             return;  // the answer, the connection's set-up, or the attempt deadline moves it on
         }

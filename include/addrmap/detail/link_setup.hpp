@@ -32,7 +32,7 @@ inline bool idle_link_usable(const tls_connection& link) noexcept {
 }
 
 /// AUTH, after the certificate verified for the policy's name: the password goes nowhere else. A
-/// refusal is error{server}; a connection lost while asking is error{connect} (nothing of the
+/// refusal is error{server}; a connection lost before AUTH's answer is error{connect} (nothing of the
 /// caller's command was sent, so it is retried).
 inline void authenticate(tls_connection& connection, const core_node& node, const cluster_options& options) {
     if (options.password.empty()) return;

@@ -33,6 +33,7 @@ inline constexpr node_id no_node = 0xffffffffu;
 /// What the core knows of one node. Connections are not here: the driver owns them.
 struct core_node {
     node_address reported;
+    std::string reported_id;  ///< the node ID the installed view gave it; empty when none did
     bool mapped = false;      ///< dial_host/port/tls_name are set (masters and seeds are mapped when used)
     std::string dial_host;
     std::uint16_t port = 0;
@@ -64,9 +65,10 @@ inline std::string shared_endpoint_message(const node_address& a, const node_add
            "dial_ip_verify_hostname mode keeps the IPs apart)";
 }
 
-/// The nodes the core knows, each under the id it got when first seen (by reported address). A node leaves
-/// only when an installed view no longer lists it (forget_absent), and seeds never leave. Every address is
-/// mapped through the policy here and nowhere else in the core, checked by the one host grammar first.
+/// The nodes the core knows, each under the id it got when first seen (by reported address; a "?" node by its
+/// node ID, see index_key). A node leaves only when an installed view no longer lists it (forget_absent), and seeds
+/// never leave. Every address is mapped through the policy here and nowhere else in the core, checked by the one
+/// host grammar first.
 class node_registry {
 public:
     using clock = std::chrono::steady_clock;
@@ -101,13 +103,15 @@ public:
         return known != index_.end() ? nodes_[known->second].get() : nullptr;
     }
 
-    /// The id of the node reported as `address`, recorded (unmapped, as `role`) if it is new.
-    node_id record(const node_address& address, node_role role) {
-        std::string key = to_string(address);
+    /// The id of the node reported as `address` (with node ID `reported_id`, "" if none), recorded (unmapped, as
+    /// `role`) if it is new.
+    node_id record(const node_address& address, node_role role, std::string_view reported_id = {}) {
+        std::string key = index_key(address, reported_id);
         const auto known = index_.find(key);
         if (known != index_.end()) return known->second;
         auto n = std::make_unique<core_node>();
         n->reported = address;
+        n->reported_id.assign(reported_id);
         n->role = role;
         nodes_.push_back(std::move(n));
         const node_id id = static_cast<node_id>(nodes_.size() - 1);
@@ -188,6 +192,15 @@ public:
     }
 
     static bool is_unknown_node(const node_address& address) noexcept { return address.host == "?"; }
+
+    /// What the table finds a node by: its reported "host:port", except for a "?" node with a node ID. Every "?" at
+    /// one port prints as the same "?:port", yet each is a node of its own (Redis: "an unknown node"): keyed by
+    /// address they would collapse into one. The space keeps the key apart from every "host:port".
+    static std::string index_key(const node_address& address, std::string_view reported_id) {
+        std::string key = to_string(address);
+        if (is_unknown_node(address) && !reported_id.empty()) key.append(" id ").append(reported_id);
+        return key;
+    }
 
     /// The node as messages name it: its reported address.
     std::string reporter_name(node_id id) const {
@@ -287,7 +300,7 @@ public:
         for (node_id id = 0; id < nodes_.size(); ++id) {
             core_node* n = nodes_[id].get();
             if (n == nullptr || n->in_topology || n->is_seed) continue;
-            index_.erase(to_string(n->reported));
+            index_.erase(index_key(n->reported, n->reported_id));
             nodes_[id].reset();
             forgotten.push_back(id);
         }
@@ -307,7 +320,7 @@ private:
     /// Where a node came from, for a mapping error: " (seed #2)" or " (replica host:port)".
     std::string origin_of(const core_node& n) const {
         if (n.is_seed && !n.in_topology) {
-            const auto it = std::find(seeds_.begin(), seeds_.end(), index_.at(to_string(n.reported)));
+            const auto it = std::find(seeds_.begin(), seeds_.end(), index_.at(index_key(n.reported, n.reported_id)));
             return " (seed #" + std::to_string(it - seeds_.begin() + 1) + ")";
         }
         return " (" + std::string(to_string(n.role)) + " " + to_string(n.reported) + ")";
@@ -321,7 +334,7 @@ private:
 
     mapper map_;
     std::vector<std::unique_ptr<core_node>> nodes_;  // by node_id; null once forgotten
-    std::unordered_map<std::string, node_id> index_;  // to_string(reported) -> id
+    std::unordered_map<std::string, node_id> index_;  // index_key(reported, reported_id) -> id
     std::vector<node_id> seeds_;
     std::vector<node_address> seed_addresses_;  // as parsed (configured), for configured_if_seed
     std::unordered_map<node_id, clock::time_point> replica_aside_until_;  // replicas reads avoid until then

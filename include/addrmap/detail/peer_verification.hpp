@@ -68,6 +68,18 @@ inline std::string trust_store_text(const tls_options& options) {
     return "the system trust store, as ca_file and ca_dir are empty";
 }
 
+/// "OpenSSL's security level 3 (RSA keys of at least 3072 bits, EC keys of at least 256)": the level a check ran at,
+/// with the key sizes it asks for (SSL_CTX_set_security_level(3); OpenSSL treats a level above 5 as 5). The sizes
+/// are the fix the message gives, so they follow the level: a fixed "level 2" would be wrong where the level is not.
+inline std::string security_level_text(int level) {
+    static constexpr int rsa_bits[] = {0, 1024, 2048, 3072, 7680, 15360};
+    static constexpr int ec_bits[] = {0, 160, 224, 256, 384, 512};
+    if (level < 1) return "OpenSSL's security level";  // not known (level 0 refuses no key)
+    const int sizes = std::min(level, 5);
+    return "OpenSSL's security level " + std::to_string(level) + " (RSA keys of at least " +
+           std::to_string(rsa_bits[sizes]) + " bits, EC keys of at least " + std::to_string(ec_bits[sizes]) + ")";
+}
+
 inline bool is_name_error(int verify_error) noexcept {
     return verify_error == X509_V_ERR_HOSTNAME_MISMATCH || verify_error == X509_V_ERR_IP_ADDRESS_MISMATCH ||
            verify_error == X509_V_ERR_EMAIL_MISMATCH;
@@ -164,9 +176,8 @@ inline error chain_error(const std::string& route, const tls_options& options, c
         case X509_V_ERR_EE_KEY_TOO_SMALL:
         case X509_V_ERR_CA_KEY_TOO_SMALL:
             // Trust store and chain are fine: only a new key helps (a lower security level here is no fix).
-            msg += " " + which_sentence + " has a key too weak for OpenSSL's security level (level 2, the usual "
-                   "default, needs RSA keys of at least 2048 bits or EC keys of at least 224): reissue it with a "
-                   "stronger key.";
+            msg += " " + which_sentence + " has a key too weak for " + security_level_text(st.verify_security_level) +
+                   ": reissue it with a stronger key.";
             break;
         case X509_V_ERR_INVALID_PURPOSE:
             msg += " " + which_sentence + " is not meant for a TLS server (its extendedKeyUsage lacks serverAuth): "
@@ -239,7 +250,8 @@ inline void verify_peer(SSL* ssl, const std::string& route, const endpoint& mapp
     // callback that clears "key too weak" in the handshake, or a lowered level, cannot weaken this check.
     const tls_link_state* const link = link_state_of(ssl);
     const int floor = link != nullptr && link->shared ? link->shared->security_level : 1;
-    X509_VERIFY_PARAM_set_auth_level(param, std::max(floor, SSL_get_security_level(ssl)));
+    const int level = std::max(floor, SSL_get_security_level(ssl));
+    X509_VERIFY_PARAM_set_auth_level(param, level);
     if (X509_VERIFY_PARAM_set_purpose(param, X509_PURPOSE_SSL_SERVER) != 1 ||
         X509_VERIFY_PARAM_set_trust(param, X509_TRUST_SSL_SERVER) != 1 ||
         X509_VERIFY_PARAM_clear_flags(param, X509_V_FLAG_USE_CHECK_TIME | X509_V_FLAG_NO_CHECK_TIME |
@@ -255,6 +267,7 @@ inline void verify_peer(SSL* ssl, const std::string& route, const endpoint& mapp
         if (st.verify_error == X509_V_OK) {
             const int reason = X509_STORE_CTX_get_error(check.get());
             st.verify_error = reason != X509_V_OK ? reason : X509_V_ERR_UNSPECIFIED;
+            st.verify_security_level = level;
         }
         if (is_name_error(st.verify_error)) throw name_mismatch_error(route, mapped.tls_name(), st);
         throw chain_error(route, options, st);
@@ -279,6 +292,7 @@ inline void verify_peer(SSL* ssl, const std::string& route, const endpoint& mapp
     if (verdict != X509_V_OK) {
         st.verify_error = static_cast<int>(verdict);
         st.verify_depth = -1;
+        st.verify_security_level = SSL_get_security_level(ssl);  // the handshake's check ran at the connection's level
         if (is_name_error(st.verify_error)) throw name_mismatch_error(route, tls_name, st);
         throw chain_error(route, options, st);
     }

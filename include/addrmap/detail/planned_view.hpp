@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -31,18 +32,19 @@ class planned_view {
 public:
     /// `where` names the view in messages ("reported by host:port in CLUSTER SHARDS").
     planned_view(const topology& topo, node_id reporter, const node_registry& nodes, const std::string& where) {
-        const auto add = [&](const node_address& address, node_role role, const shard* owns) {
+        const auto add = [&](const node_address& address, std::string_view id, node_role role, const shard* owns) {
             planned p;
             p.address = nodes.as_configured_if_seed(nodes.resolve_unknown(address, reporter));
+            p.reported_id.assign(id);
             p.role = role;
             p.owner_of = owns;
             plan_.push_back(std::move(p));
         };
         for (const shard& s : topo.shards) {
             const std::size_t master_at = plan_.size();
-            add(s.master, node_role::master, &s);
-            for (const node_address& r : s.replicas) {
-                add(r, node_role::replica, nullptr);
+            add(s.master, s.master_id, node_role::master, &s);
+            for (std::size_t r = 0; r < s.replicas.size(); ++r) {
+                add(s.replicas[r], s.replica_id(r), node_role::replica, nullptr);
                 plan_.back().master_at = master_at;
             }
         }
@@ -74,9 +76,10 @@ public:
         nodes.clear_topology();
         std::vector<node_id> planned_ids;
         for (planned& p : plan_) {
-            const node_id id = nodes.record(p.address, p.role);
+            const node_id id = nodes.record(p.address, p.role, p.reported_id);
             planned_ids.push_back(id);
             core_node& n = *nodes.find(id);
+            n.reported_id = std::move(p.reported_id);
             n.in_topology = true;
             n.role = p.role;
             n.master = p.role == node_role::replica ? planned_ids[p.master_at] : no_node;
@@ -100,6 +103,7 @@ public:
 private:
     struct planned {
         node_address address;
+        std::string reported_id;          // the node ID the view gave, "" if none
         node_role role = node_role::master;
         const shard* owner_of = nullptr;  // masters: their shard
         std::size_t master_at = 0;        // replicas: their master's index in the plan

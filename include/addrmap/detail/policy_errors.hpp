@@ -24,12 +24,21 @@ inline error unknown_host_error(std::string_view policy_name, const node_address
                      "that reported it and never maps '?' (a node whose address the server does not know)");
 }
 
+/// Why Redis reports '?' for a node, and the fix: the words of unknown_node_message, which addrmap-doctor's advice
+/// for such nodes reuses, so the library and the tool never give two versions of it.
+inline constexpr std::string_view unknown_node_cause =
+    "the server reports '?' when cluster-preferred-endpoint-type is hostname and the node has no "
+    "cluster-announce-hostname";
+/// "set cluster-announce-hostname on `which`": the fix for the nodes `which` names.
+inline std::string unknown_node_fix(std::string_view which) {
+    return "set cluster-announce-hostname on " + std::string(which);
+}
+
 /// Redis reports '?' for a node that announces hostnames but has none: "an unknown node, not
 /// necessarily the one serving the current command". It cannot be dialed; say what to set.
 inline std::string unknown_node_message(const node_address& address) {
-    return "node " + to_string(address) +
-           " has an unknown address: the server reports '?' when cluster-preferred-endpoint-type is hostname and "
-           "the node has no cluster-announce-hostname; it is not dialed (set cluster-announce-hostname on that node)";
+    return "node " + to_string(address) + " has an unknown address: " + std::string(unknown_node_cause) +
+           "; it is not dialed (" + unknown_node_fix("that node") + ")";
 }
 
 /// A policy was handed a host that is neither an IP address nor a valid DNS name. The parsers and

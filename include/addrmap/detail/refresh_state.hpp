@@ -155,7 +155,7 @@ public:
             discovery_failure_ = first_error;
         }
     }
-    /// Set while no view was ever installed and the last discovery failed in a way asking again would repeat.
+    /// Set while no view was ever installed and the last discovery failed in a way querying again would repeat.
     const std::optional<error>& discovery_failure() const noexcept { return discovery_failure_; }
     /// The last failed discovery's first error, when it may pass (escaped; empty if none).
     const std::string& discovery_problem() const noexcept { return discovery_problem_; }

@@ -45,6 +45,9 @@ struct tls_link_state {
     std::vector<std::string> peer_names;
     int verify_error = X509_V_OK;  ///< the first error, the one that aborted the handshake
     int verify_depth = -1;
+    /// The OpenSSL security level the check that found `verify_error` ran at (-1: not known): the handshake's is the
+    /// connection's level, verify_peer's may be higher. A "key too weak" message names this level, not a default.
+    int verify_security_level = -1;
     std::string failed_subject;
     std::string failed_issuer;
     std::string failed_not_before;
@@ -56,6 +59,7 @@ struct tls_link_state {
         peer_names.clear();
         verify_error = X509_V_OK;
         verify_depth = -1;
+        verify_security_level = -1;
         failed_subject.clear();
         failed_issuer.clear();
         failed_not_before.clear();
@@ -109,6 +113,8 @@ inline int tls_verify_callback(int preverify_ok, X509_STORE_CTX* store) noexcept
         if (preverify_ok == 0 && state->verify_error == X509_V_OK) {
             state->verify_error = X509_STORE_CTX_get_error(store);
             state->verify_depth = X509_STORE_CTX_get_error_depth(store);
+            // The level this chain check holds keys and digests to (the handshake sets it from the SSL's level).
+            state->verify_security_level = X509_VERIFY_PARAM_get_auth_level(X509_STORE_CTX_get0_param(store));
             if (X509* current = X509_STORE_CTX_get_current_cert(store)) {
                 state->failed_subject = x509_name_text(X509_get_subject_name(current));
                 state->failed_issuer = x509_name_text(X509_get_issuer_name(current));

@@ -23,7 +23,7 @@ namespace addrmap::detail {
 inline constexpr char cluster_shards_command[] = "*2\r\n$7\r\nCLUSTER\r\n$6\r\nSHARDS\r\n";
 inline constexpr char cluster_slots_command[] = "*2\r\n$7\r\nCLUSTER\r\n$5\r\nSLOTS\r\n";
 
-/// Asking one node for its view: CLUSTER SHARDS (it carries hostnames and endpoints), else CLUSTER SLOTS. `lacks_shards`
+/// Querying one node for its view: CLUSTER SHARDS (it carries hostnames and endpoints), else CLUSTER SLOTS. `lacks_shards`
 /// is the driver's memory that the server has no SHARDS (Redis < 7): then SLOTS is asked first from then on.
 class node_topology_query {
 public:
@@ -31,7 +31,8 @@ public:
 
     explicit node_topology_query(bool& lacks_shards) noexcept : lacks_shards_(lacks_shards), slots_(lacks_shards) {}
 
-    bool asking_slots() const noexcept { return slots_; }
+    /// True once the query is CLUSTER SLOTS (the server has no SHARDS, or refused only it).
+    bool querying_slots() const noexcept { return slots_; }
     const char* name() const noexcept { return slots_ ? "CLUSTER SLOTS" : "CLUSTER SHARDS"; }
     std::string_view command() const noexcept {
         return slots_ ? std::string_view(cluster_slots_command) : std::string_view(cluster_shards_command);
@@ -76,7 +77,7 @@ inline error connect_failure(const cluster_core& core, const error& first, const
 ///  - a node that cannot answer (connect, lost, timeout, LOADING, ...) or whose view the core refuses (older than a
 ///    MOVED, a master the policy refuses, malformed): the next one is asked;
 ///  - the end: a view installed (forgotten() lists the nodes it dropped), or every node failed — the core is told
-///    (refresh_failed), so that calls waiting for a first topology end at once when asking again would fail the
+///    (refresh_failed), so that calls waiting for a first topology end at once when querying again would fail the
 ///    same way (a certificate, a policy), and wait otherwise.
 class topology_refresh {
 public:
@@ -97,17 +98,17 @@ public:
     /// The first node to ask (or the end, when there is none).
     step start(clock::time_point now) { return advance(now); }
 
-    /// The node to ask now, and what (query().command()).
-    node_id asking() const noexcept { return asking_; }
+    /// The node the refresh is querying now, and with what (query().command()).
+    node_id queried() const noexcept { return queried_; }
     const node_topology_query& query() const noexcept { return *query_; }
 
     /// The answer of the node asked. Installs its view, or asks it SLOTS, or moves on to the next node.
     step on_reply(const redisReply& reply, clock::time_point now) {
         if (ended_) return step::failed;
-        const std::string name = core_.exists(asking_) ? to_string(core_.node(asking_).reported) : "a node no longer known";
+        const std::string name = core_.exists(queried_) ? to_string(core_.node(queried_).reported) : "a node no longer known";
         try {
             if (query_->on_reply(reply, name) == node_topology_query::result::ask_slots) return step::ask;
-            forgotten_ = core_.install(query_->view(), asking_, query_->name(), generation_);
+            forgotten_ = core_.install(query_->view(), queried_, query_->name(), generation_);
         } catch (const error& e) {
             return on_failure(e, now);
         }
@@ -118,7 +119,7 @@ public:
     /// (The driver tells the core what it saw of the node itself: a failed dial, or a lost connection.)
     step on_failure(const error& why, clock::time_point now) {
         if (ended_) return step::failed;
-        note(asking_, why);
+        note(queried_, why);
         return advance(now);
     }
 
@@ -145,11 +146,11 @@ private:
         while (next_ < candidates_.size()) {
             const node_id n = candidates_[next_++];
             if (!core_.exists(n)) continue;  // forgotten by an install since the list was made
-            asking_ = n;
+            queried_ = n;
             query_.emplace(lacks_shards_);
             return step::ask;
         }
-        asking_ = no_node;
+        queried_ = no_node;
         return finish(false, now);
     }
 
@@ -178,7 +179,7 @@ private:
     std::uint64_t generation_;
     std::vector<node_id> candidates_;
     std::size_t next_ = 0;
-    node_id asking_ = no_node;
+    node_id queried_ = no_node;
     std::optional<node_topology_query> query_;
     std::vector<node_id> forgotten_;
     std::optional<error> first_error_;

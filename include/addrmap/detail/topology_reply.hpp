@@ -16,10 +16,10 @@
 namespace addrmap::detail {
 
 /// A node that cannot answer right now (any refusal of reply_rules.hpp: still loading, not authenticated,
-/// ...): asking it CLUSTER SLOTS instead would fail the same way, so the refresh moves on to another node.
+/// ...): querying it with CLUSTER SLOTS instead would fail the same way, so the refresh moves on to another node.
 inline bool is_transient_refusal(std::string_view text) noexcept { return refusal_of(text) != refusal::none; }
 
-/// The kind of a node's refusal of the topology query: topology when asking again later may work (LOADING, BUSY,
+/// The kind of a node's refusal of the topology query: topology when a later query may work (LOADING, BUSY,
 /// MASTERDOWN, TRYAGAIN, CLUSTERDOWN), server when it would fail the same way (NOAUTH, NOPERM, "cluster support
 /// disabled", ...): a discovery that ends so fails the calls waiting for it at once (cluster_core::refresh_failed).
 inline error_kind refusal_kind(std::string_view text) noexcept {
