@@ -326,9 +326,8 @@ private:
         std::optional<error> last;
         for (const std::string& address : addresses) {
             if (left().count() <= 0) break;
-            const std::chrono::milliseconds limit = left();
             try {
-                tls_connection fresh = connect_tls(tls_, node.reported, mapped, dial_limits{address, limit, seed_number});
+                tls_connection fresh = connect_tls(tls_, node.reported, mapped, dial_limits{address, left(), seed_number});
                 fresh.set_io_deadline(deadline);
                 detail::make_ready(fresh, node, options_);
                 if (links_.size() <= n) links_.resize(n + 1);
@@ -337,12 +336,6 @@ private:
                 return links_[n]->get();
             } catch (const error& e) {
                 if (!cluster_core::is_reachability_error(e)) throw;
-                if (e.kind() == error_kind::timeout && limit < options_.tls.connect_timeout) {
-                    // The call's deadline cut the dial short, not the node: let the deadline pass (under a
-                    // millisecond: the limit was rounded down), so the core sees it and leaves the node alone.
-                    std::this_thread::sleep_until(deadline);
-                    throw;
-                }
                 last = e;  // try the name's next address
             }
         }
@@ -543,8 +536,7 @@ private:
             try {
                 c = link(n, deadline);
             } catch (const error& e) {  // the dial failed: the node is down for the core (not a lost answer)
-                // unless the caller's deadline cut it short: that says nothing against the node.
-                if (e.kind() != error_kind::timeout || clock::now() < deadline) core_.on_dial_failed(n, e, clock::now());
+                core_.on_dial_failed(n, e, clock::now());
                 s = refresh.on_failure(e, clock::now());
                 continue;
             }

@@ -383,12 +383,6 @@ public:
         }
         if (c.target == node) c.target = no_node, c.asking = false;
         if (!is_reachability_error(why)) return fail(c, why);
-        if (why.kind() == error_kind::timeout && now >= c.deadline) {
-            // The call's own deadline cut the dial short (its time left was below connect_timeout): that says
-            // nothing against the node, which is neither marked unreachable nor put into backoff.
-            c.last_problem = detail::escaped(why.message(), 600);
-            return fail(c, detail::deadline_error(c, now));
-        }
         on_unreachable(node, why, now);
         set_replica_aside(node, why.message(), now);
         c.last_problem = detail::escaped(why.message(), 600);

@@ -457,41 +457,4 @@ BOOST_AUTO_TEST_CASE(a_question_mark_host_is_an_unknown_node_never_dialed) {
     BOOST_TEST(get(cluster, "k") == "kept");
 }
 
-// A call whose deadline is shorter than connect_timeout cuts its own dial short: that says nothing against the node
-// (here a handshake that stalls 1.5 s). The call ends at its deadline as not run; the node is not marked down, no dial
-// failure is counted; once the node answers promptly, the next call is served by it.
-BOOST_AUTO_TEST_CASE(a_dial_cut_short_by_the_call_s_deadline_leaves_the_node_alone) {
-    live::hostile_node seed;
-    live::hostile_node slow;
-    const std::string slots = live::hostile_node::slots_reply(
-        {{0, 8191, seed.ip(), seed.port()}, {8192, 16383, slow.ip(), slow.port()}});
-    seed.set_slots_reply(slots);
-    slow.set_slots_reply(slots);
-    addrmap::cluster_options options = guarded_client::options_for(seed);
-    options.tls.connect_timeout = std::chrono::milliseconds(5000);
-    addrmap::ip_to_hostname_cluster cluster(
-        options, addrmap::ip_to_hostname("localhost", addrmap::ip_to_hostname::mode::dial_ip_verify_hostname));
-    std::string key;  // a key of a slot `slow` serves
-    for (int i = 0; key.empty(); ++i)
-        if (addrmap::key_slot("k" + std::to_string(i)) >= 8192) key = "k" + std::to_string(i);
-    slow.set_handshake_stall(std::chrono::milliseconds(1500));
-    addrmap::call_options quick;
-    quick.deadline = std::chrono::milliseconds(300);  // the refresh (seed) fits, the dial of `slow` does not
-    try {
-        cluster.command(quick, key, "GET %s", key.c_str());
-        BOOST_ERROR("a GET was answered through a handshake stalled past its deadline");
-    } catch (const addrmap::error& e) {
-        const std::string what = e.what();
-        BOOST_TEST(e.kind() == addrmap::error_kind::timeout, what);
-        BOOST_TEST(what.find("did not run") != std::string::npos, what);
-    }
-    BOOST_TEST(slow.connections() >= 1);  // the dial did reach it
-    BOOST_TEST(cluster.stats().dial_failures == 0u);
-    for (const addrmap::node_info& n : cluster.nodes())
-        if (n.reported.port == slow.port()) BOOST_TEST(!n.down, "the node was marked down: " << n.problem);
-    slow.set_handshake_stall(std::chrono::milliseconds(0));
-    BOOST_TEST(get_value(cluster, key) == "<not a string>");  // nil, from `slow`
-    BOOST_TEST(cluster.stats().dial_failures == 0u);
-}
-
 BOOST_AUTO_TEST_SUITE_END()

@@ -163,27 +163,6 @@ BOOST_AUTO_TEST_CASE(nothing_written_is_always_retried_but_tls_and_policy_errors
     BOOST_TEST((c.failure->kind() == error_kind::tls_name));
 }
 
-// A dial the caller's short deadline cut (its time left was below connect_timeout) says nothing against the node: the
-// call ends at its deadline ("did not run"), the node is not marked down and not put into backoff.
-BOOST_AUTO_TEST_CASE(a_dial_cut_short_by_the_call_s_deadline_leaves_the_node_alone) {
-    ready_core r;
-    call_options short_deadline;
-    short_deadline.deadline = milliseconds(20);
-    call_state c = r.core.start(slot_of_counter(), incr, short_deadline, t0);
-    const node_id n = r.core.next(c, t0).node;
-    BOOST_TEST((r.core.on_not_sent(c, n, error(error_kind::timeout, "TLS handshake timed out after 20 ms"),
-                                   t0 + milliseconds(20)) == core_verdict::fail));
-    BOOST_TEST((c.failure->kind() == error_kind::timeout));
-    BOOST_TEST(std::string(c.failure->what()).find("did not run") != std::string::npos, c.failure->what());
-    BOOST_TEST(!r.core.node(n).down);
-    BOOST_TEST(r.core.stats().dial_failures == 0u);
-    // The same timeout with time left in the call is the node's: down, and the call tries again.
-    call_state d = r.core.start(slot_of_counter(), incr, {}, t0);
-    BOOST_TEST((r.core.on_not_sent(d, n, error(error_kind::timeout, "connect timed out"), t0 + milliseconds(20)) ==
-                core_verdict::retry));
-    BOOST_TEST(r.core.node(n).down);
-}
-
 // Seen: "the retry budget is a count, not a time": retries go on until the deadline, whatever their number.
 BOOST_AUTO_TEST_CASE(retries_end_at_the_deadline_not_after_a_count) {
     ready_core r;
