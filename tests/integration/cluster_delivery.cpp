@@ -122,13 +122,27 @@ namespace {
 /// deadline, so the pipeline always gets an undisturbed stretch to finish in, however slow the machine.
 class client_killer {
 public:
-    client_killer(const std::vector<std::uint16_t>& ports, int bursts) {
+    /// With `armed_by` (a counter key on the first port's node), the bursts start only once the pipeline has begun
+    /// to run there (its value is above 0), or after 20 s: on a slow machine, bursts fired at once could all land
+    /// before the pipeline's first write and cut nothing that was written.
+    client_killer(const std::vector<std::uint16_t>& ports, int bursts, std::string armed_by = {}) {
         for (std::uint16_t port : ports) admins_.push_back(std::make_unique<live::admin_connection>(port));
-        thread_ = std::thread([this, bursts] {
+        port_of_first_ = ports.front();
+        thread_ = std::thread([this, bursts, armed_by] {
+            if (!armed_by.empty()) {
+                live::admin_connection watcher(port_of_first_);
+                const auto give_up = steady::now() + std::chrono::seconds(20);
+                while (!stop_ && steady::now() < give_up) {
+                    auto value = watcher.run("GET %b", armed_by.data(), armed_by.size());
+                    if (value && value->type == REDIS_REPLY_STRING && std::string(value->str, value->len) != "0") break;
+                    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // polling a condition, not a race
+                }
+            }
             std::mt19937 random(12345);
             std::uniform_int_distribution<int> pause_us(1000, 12000);
             for (int burst = 0; burst < bursts && !stop_; ++burst) {
-                std::this_thread::sleep_for(std::chrono::microseconds(pause_us(random)));
+                if (burst > 0 || armed_by.empty())  // once armed, the first burst goes at once: the pipeline runs now
+                    std::this_thread::sleep_for(std::chrono::microseconds(pause_us(random)));
                 for (auto& admin : admins_) {
                     const long long n = kill_clients(*admin);
                     if (n > 0) kills_ += n;
@@ -145,6 +159,7 @@ public:
 
 private:
     std::vector<std::unique_ptr<live::admin_connection>> admins_;
+    std::uint16_t port_of_first_ = 0;
     std::atomic<bool> stop_{false};
     std::atomic<long long> kills_{0};
     std::thread thread_;
@@ -213,7 +228,7 @@ BOOST_AUTO_TEST_CASE(client_kill_mid_pipeline_never_runs_an_incr_twice) {
         const auto started = steady::now();
         std::vector<outcome> results;
         {
-            client_killer killer({targets[0].port, targets[1].port}, kill_bursts_per_round);
+            client_killer killer({targets[0].port, targets[1].port}, kill_bursts_per_round, targets[0].counters[0]);
             results = cluster.execute(batch);
             killer.stop();
             total_kills += killer.kills();
