@@ -121,11 +121,11 @@ BOOST_AUTO_TEST_CASE(a_call_of_a_slot_being_moved_travels_alone_so_a_newer_one_n
     BOOST_TEST_REQUIRE(connect_error.empty(), connect_error);
     const auto masters = live::masters(cluster);
     BOOST_TEST_REQUIRE(masters.size() == 3u);
-    std::vector<std::uint16_t> ports;
-    for (const auto& m : masters) ports.push_back(m.reported.port);
-    const live::master_ref x = live::master_at(masters[0].reported.port);
-    const live::master_ref y = live::master_at(masters[1].reported.port);
-    const auto s = static_cast<std::uint16_t>(masters[0].slots.front().first);
+    const live::move_scene scene = live::move_scene_of(masters);
+    const std::vector<std::uint16_t>& ports = scene.ports;
+    const live::master_ref& x = scene.x;
+    const live::master_ref& y = scene.y;
+    const std::uint16_t s = scene.slot;
     const std::string k = "{" + live::tag_for_slot(s) + "}alone-k";
     const std::string k2 = "{" + live::tag_for_slot(s) + "}alone-k2";
     {

@@ -24,6 +24,23 @@ struct master_ref {
 /// The master listening on `port`, with its cluster ID.
 inline master_ref master_at(std::uint16_t port) { return {port, node_id_of(port)}; }
 
+/// The scene of a test's slot move, from live::masters(cluster) of either driver: every master's port, X (the first
+/// master, whose first slot moves) and Y (the second, where it goes).
+struct move_scene {
+    std::vector<std::uint16_t> ports;
+    master_ref x, y;
+    std::uint16_t slot;
+};
+template <class Masters>
+move_scene move_scene_of(const Masters& masters) {
+    move_scene scene;
+    for (const auto& m : masters) scene.ports.push_back(m.reported.port);
+    scene.x = master_at(masters[0].reported.port);
+    scene.y = master_at(masters[1].reported.port);
+    scene.slot = static_cast<std::uint16_t>(masters[0].slots.front().first);
+    return scene;
+}
+
 /// Moves `slots` from `from` to `to` the way redis-cli --cluster reshard does, pausing in the
 /// MIGRATING state so that writes of new keys meet ASK, and after the move so that stale maps meet MOVED.
 inline void migrate_slots(const std::vector<std::uint16_t>& slots, const master_ref& from, const master_ref& to,
