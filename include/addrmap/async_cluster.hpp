@@ -24,6 +24,7 @@
 #include <addrmap/detail/async_dialer.hpp>
 #include <addrmap/detail/async_loop_timer.hpp>
 #include <addrmap/detail/async_refresh.hpp>
+#include <addrmap/detail/call_bound.hpp>
 #include <addrmap/detail/command.hpp>
 #include <addrmap/detail/node_table.hpp>
 #include <addrmap/error.hpp>
@@ -76,6 +77,7 @@ public:
           policy_(std::move(policy)),
           tls_(std::move(tls)),
           core_(options_, [this](const node_address& address) { return detail::policy_access::map(policy_, address); }),
+          bound_(options_.max_calls, options_.max_calls_per_node),
           loop_(non_null(std::move(loop))),
           mailbox_(std::make_shared<detail::async_mailbox>(loop_.get())),
           timer_(*loop_),
@@ -97,6 +99,7 @@ public:
         dialer_.stop();
         refresh_.close();
         for (auto& job : mailbox_->close()) job(false);
+        bound_.take_all();  // nothing to wait for, and no callback runs from here on
         loop_->stop();
         connections_.close_all();  // unanswered commands come back through connection_reply
         fail_waiting("the cluster was destroyed");
@@ -189,6 +192,7 @@ public:
         refresh_.close();  // its answer, if one comes, is dropped; the machine ends the refresh in the core
         connecting_.stop(error(error_kind::closed, "disconnect() was called before connect() finished"));
         connections_.close_all_when_idle();
+        if (bound_.has_waiters()) request_pump();  // when_room() callbacks run: there is nothing to wait for
         maybe_disconnected();
     }
 
@@ -207,6 +211,17 @@ public:
     /// Calls whose callback has not run yet.
     std::size_t pending() const noexcept { return callbacks_.pending(); }
 
+    // ---- the bound on calls held (cluster_options::max_calls, max_calls_per_node) ---------------------
+
+    /// Runs `ready` once, on the loop thread and never inside this call, when at most three quarters of max_calls is
+    /// held (at the loop's next turn if that is so now): room for a burst. After disconnect() it runs at once (the
+    /// calls it makes end with error_kind::closed); the destructor drops it unrun.
+    void when_room(std::function<void()> ready) { wait_for_room(no_node, std::move(ready)); }
+    /// The same, and also at most three quarters of max_calls_per_node held for the node serving `key` now.
+    void when_room(std::string_view key, std::function<void()> ready) {
+        wait_for_room(core_.owner(static_cast<int>(key_slot(key))), std::move(ready));
+    }
+
 private:
     using async_call = detail::async_call;
     static std::unique_ptr<event_loop> non_null(std::unique_ptr<event_loop> loop) {
@@ -216,19 +231,37 @@ private:
 
     // ---- calls ----------------------------------------------------------------------------------------
 
-    /// A new call of `command` (RESP as std::string, or hiredis's formatted raw_command) for `slot` (-1: keyless).
+    /// A new call of `command` (RESP as std::string, or hiredis's formatted raw_command) for `slot` (-1: keyless);
+    /// `reserved`: submit() took its place in the bound already.
     template <class Command>
-    void start(int slot, Command command, const call_options& call, async_callback done) {
+    void start(int slot, Command command, const call_options& call, async_callback done, bool reserved = false) {
         if (closed_ || shutting_down_) {
+            if (reserved) bound_.unreserve();
             if (done) callbacks_.invoke(done, outcome(error(error_kind::closed, "the cluster is disconnected: the command was not sent")));
             return;
         }
+        if (!reserved && !bound_.reserve()) {
+            ++core_.stats().overloaded;
+            if (done) callbacks_.invoke(done, outcome(error(error_kind::overloaded, bound_.total_refusal(named(command)))));
+            return;
+        }
+        const node_id charge_to = slot >= 0 ? core_.owner(slot) : no_node;
+        if (!bound_.charge(charge_to)) {  // refused before anything is made: a refusal costs little
+            bound_.unreserve();
+            ++core_.stats().overloaded;
+            if (done)
+                callbacks_.invoke(done, outcome(error(error_kind::overloaded,
+                                                      bound_.node_refusal(named(command), detail::describe(core_.node(charge_to).reported)))));
+            return;
+        }
         async_call* c = calls_.make(std::move(command));
+        c->charged_to = charge_to;
         const auto now = clock::now();
         try {
             c->state = core_.start(slot, c->text(), call, now);
         } catch (const error& e) {  // refused before sending (a bad option, SUBSCRIBE, ...): nothing was sent
             calls_.release(c);
+            bound_.release(charge_to);
             if (done) callbacks_.invoke(done, outcome(e));
             return;
         }
@@ -264,10 +297,34 @@ private:
         loop_->wake_up();
     }
 
+    /// Any thread: takes the call's place in the bound here (so what waits in the mailbox is bounded too), then
+    /// starts it on the loop thread.
     reply_future post_call(int slot, std::string command, const call_options& call) {
+        if (!bound_.reserve())
+            return detail::ready_future(outcome(error(error_kind::overloaded, bound_.total_refusal(named(command)))));
         return detail::posted_call(mailbox_, [this, slot, command = std::move(command), call](async_callback done) mutable {
-            start(slot, std::move(command), call, std::move(done));
+            start(slot, std::move(command), call, std::move(done), true);
         });
+    }
+    /// The command's name for messages ('GET'), or "the command".
+    static std::string named(std::string_view command) {
+        const std::string_view name = command_name(command);
+        return name.empty() ? std::string("the command") : detail::escaped(name, 40);
+    }
+    static std::string named(const detail::raw_command& raw) {
+        return named(std::string_view(raw.bytes.get(), static_cast<std::size_t>(raw.length)));
+    }
+
+    void wait_for_room(node_id node, std::function<void()> ready) {
+        if (!ready) return;
+        bound_.when_room(node, std::move(ready));
+        request_pump();  // pump() runs it if there is room now
+    }
+    /// Runs the when_room() callbacks whose room has come (all of them once disconnect() was called).
+    void run_room_waiters() {
+        if (!bound_.has_waiters()) return;
+        for (auto& ready : closed_ ? bound_.take_all() : bound_.take_ready())
+            callbacks_.run_guarded(ready, "a when_room() callback");
     }
 
     bool send_on(detail::async_connection& connection, async_call* c, const core_decision& d) {
@@ -311,6 +368,7 @@ private:
             callbacks_.end_walk();
             if (closed_) fail_waiting("disconnect() was called");
             for (auto& [n, why] : std::exchange(deferred_failures_, {})) node_failed(n, why);
+            run_room_waiters();
         } while (pump_again_);
         pumping_ = false;
         rearm();
@@ -430,8 +488,10 @@ private:
         const core_verdict verdict = detail::verdict_on_answer(core_, *c, connection, reply.get(), written, clock::now());
         if (verdict == core_verdict::done) {
             callbacks_.finish(c, outcome(std::move(reply)));
+            if (bound_.has_waiters()) request_pump();  // room may have come
         } else if (verdict == core_verdict::fail) {
             callbacks_.finish(c, outcome(*c->state.failure));
+            if (bound_.has_waiters()) request_pump();
         } else if (closed_) {
             callbacks_.finish(c, outcome(error(error_kind::closed, "disconnect() was called before " + c->name() +
                                                                        " could be sent again: " + c->state.last_problem)));
@@ -506,11 +566,12 @@ private:
     Policy policy_;
     tls_context tls_;
     cluster_core core_;
+    detail::call_bound bound_;  // how many calls may be held (max_calls, max_calls_per_node)
     std::unique_ptr<event_loop> loop_;
     std::shared_ptr<detail::async_mailbox> mailbox_;
     detail::async_loop_timer timer_;
     detail::async_calls calls_;          // every call: its queue, its deadline, its slot's counts
-    detail::async_callbacks callbacks_{calls_};
+    detail::async_callbacks callbacks_{calls_, bound_};
     detail::async_connection_table connections_;
     detail::async_dialer dialer_;
     detail::async_refresh refresh_;

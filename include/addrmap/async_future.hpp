@@ -112,6 +112,13 @@ private:
 
 namespace detail {
 
+/// A future that holds `o` already (a call refused before it was posted).
+inline reply_future ready_future(outcome o) {
+    std::promise<outcome> promise;
+    promise.set_value(std::move(o));
+    return reply_future(promise.get_future(), nullptr);
+}
+
 /// A call made from any thread: `start(done)` runs on the loop thread (through `mailbox`) and starts the call, whose
 /// callback `done` fulfils the returned future; when the cluster is gone first, the future says the command did not run.
 template <class Start>

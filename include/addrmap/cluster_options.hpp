@@ -7,6 +7,7 @@
 #include <addrmap/topology.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -56,6 +57,13 @@ struct cluster_options {
     /// Keyed reads from replicas (round robin over a shard's replicas; connections to them send READONLY).
     /// Replicas apply writes asynchronously: a read there may not see a write the master acknowledged.
     read_preference read_from = read_preference::master;
+    /// The async cluster's bound on calls held (started, callback not run yet; submit()'s count from when they are
+    /// posted), so a stalled node under load cannot grow memory without end: past it a call ends at once with
+    /// error_kind::overloaded (it did not run). basic_async_cluster::when_room says when there is room again.
+    std::size_t max_calls = 65536;
+    /// The same for the calls charged to one node (a keyed call is charged to its slot's master when it starts), so one
+    /// stalled node cannot take all of max_calls from the others.
+    std::size_t max_calls_per_node = 16384;
 };
 
 enum class node_role { master, replica, seed };
@@ -101,6 +109,7 @@ struct cluster_stats {
     std::uint64_t round_trips = 0;          ///< node round trips (a pipeline wave counts one per node)
     std::uint64_t replica_sends = 0;        ///< sends of reads routed to a replica (read_from != master)
     std::uint64_t replica_fallbacks = 0;    ///< reads sent to the master because no replica was usable
+    std::uint64_t overloaded = 0;           ///< async calls refused at max_calls or max_calls_per_node
 };
 
 }  // namespace addrmap

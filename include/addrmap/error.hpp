@@ -23,6 +23,7 @@ enum class error_kind {
     server,          ///< the server answered with an error reply for the caller's command
     unknown_outcome, ///< the command was sent, no reply came, and it is not known safe to repeat: it may have run
     closed,          ///< the client was disconnected or destroyed before the command was sent: it did not run
+    overloaded,      ///< the async cluster already holds as many calls as its bound allows: this one did not run
 };
 
 /// Stable lower-case name of a kind, as used in messages ("tls_name", ...).
@@ -40,6 +41,7 @@ constexpr const char* to_string(error_kind kind) noexcept {
         case error_kind::server: return "server";
         case error_kind::unknown_outcome: return "unknown_outcome";
         case error_kind::closed: return "closed";
+        case error_kind::overloaded: return "overloaded";
     }
     return "unknown";
 }

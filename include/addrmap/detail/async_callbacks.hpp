@@ -3,6 +3,7 @@
 #pragma once
 
 #include <addrmap/detail/async_calls.hpp>
+#include <addrmap/detail/call_bound.hpp>
 #include <addrmap/detail/quote.hpp>
 #include <addrmap/error.hpp>
 #include <addrmap/pipeline.hpp>
@@ -16,10 +17,11 @@
 
 namespace addrmap::detail {
 
-/// The callbacks of calls, the error handler, and the count of calls whose callback has not run (the loop thread).
+/// The callbacks of calls, the error handler, and the count of calls whose callback has not run (the loop thread); a
+/// call's end frees its place in the bound.
 class async_callbacks {
 public:
-    explicit async_callbacks(async_calls& calls) noexcept : calls_(calls) {}
+    async_callbacks(async_calls& calls, call_bound& bound) noexcept : calls_(calls), bound_(bound) {}
     async_callbacks(const async_callbacks&) = delete;
     async_callbacks& operator=(const async_callbacks&) = delete;
 
@@ -35,12 +37,17 @@ public:
     }
     /// Runs `done` with `o`; what it throws is reported.
     void invoke(const async_callback& done, outcome o) const {
+        run_guarded([&] { done(std::move(o)); }, "a command's callback");
+    }
+    /// Runs the user's `code` (`what` names it for the report); what it throws is reported.
+    template <class Code>
+    void run_guarded(Code&& code, const char* what) const {
         try {
-            done(std::move(o));
+            code();
         } catch (const std::exception& e) {
-            report(error(error_kind::config, std::string("a command's callback threw: ") + escaped(e.what(), 300)));
+            report(error(error_kind::config, std::string(what) + " threw: " + escaped(e.what(), 300)));
         } catch (...) {
-            report(error(error_kind::config, "a command's callback threw a non-standard exception"));
+            report(error(error_kind::config, std::string(what) + " threw a non-standard exception"));
         }
     }
 
@@ -54,6 +61,7 @@ public:
         calls_.untrack_deadline(c);
         c->finished = true;
         --pending_;
+        bound_.release(c->charged_to);
         if (walking_) {
             deferred_.emplace_back(c, std::move(o));
             return;
@@ -77,6 +85,7 @@ private:
     }
 
     async_calls& calls_;
+    call_bound& bound_;
     std::function<void(const error&)> handler_;
     std::vector<std::pair<async_call*, outcome>> deferred_;
     std::size_t pending_ = 0;

@@ -46,6 +46,7 @@ struct async_call {
     std::uint64_t refresh_attempt = 0;  // nonzero: the driver's own CLUSTER SHARDS/SLOTS
     node_id waiting_for = no_node;      // a connection being set up
     node_id sent_to = no_node;
+    node_id charged_to = no_node;       // the node whose bound (cluster_options::max_calls_per_node) counts it
     bool in_flight = false;
     bool ordered = false;   // counted by the per-slot order rule while in flight (not a replica read)
     bool in_waiting = false;
