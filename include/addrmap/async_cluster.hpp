@@ -73,7 +73,7 @@ public:
     /// options replace `options.tls`.
     basic_async_cluster(const cluster_options& options, tls_context tls, std::unique_ptr<event_loop> loop,
                         Policy policy = Policy{})
-        : options_(options),
+        : options_(async_options(options)),
           policy_(std::move(policy)),
           tls_(std::move(tls)),
           core_(options_, [this](const node_address& address) { return detail::policy_access::map(policy_, address); }),
@@ -224,6 +224,15 @@ public:
 
 private:
     using async_call = detail::async_call;
+    /// The options, refused before anything is set up when they hold what an async cluster cannot honour.
+    static const cluster_options& async_options(const cluster_options& options) {
+        if (options.on_connect)
+            throw error(error_kind::config,
+                        "cluster_options::on_connect is set, but it runs blocking hiredis calls on a redisContext* and the "
+                        "async cluster's connections belong to the loop: give the commands as on_connect_commands "
+                        "(both drivers run those), or leave on_connect empty");
+        return options;
+    }
     static std::unique_ptr<event_loop> non_null(std::unique_ptr<event_loop> loop) {
         if (!loop) throw error(error_kind::config, "basic_async_cluster: the event loop binding is null");
         return loop;

@@ -267,6 +267,7 @@ public:
             return d;
         }
         if (n == no_node) n = redirected ? c.target : owner(c.slot);
+        c.read_routed = call_state::read_route::none;
         if (c.replica_read && !redirected && n != no_node && exists(n)) {
             n = read_node(c, n, now);
             if (n == no_node) {  // read_from = replica and none is usable: wait for one (within the deadline)
@@ -320,6 +321,8 @@ public:
     /// The driver is about to write the call to `node` (counts sends and retries).
     void on_send(call_state& c) noexcept {
         if (c.sends++ > 0) ++stats_.retries;
+        if (c.read_routed == call_state::read_route::replica) ++stats_.replica_sends;
+        if (c.read_routed == call_state::read_route::master_fallback) ++stats_.replica_fallbacks;
     }
 
     /// A reply (possibly an error reply) arrived for `c` from `from`.
@@ -529,11 +532,11 @@ private:
     node_id read_node(call_state& c, node_id master, clock::time_point now) {
         const std::vector<node_id> replicas = usable_replicas(master, now);
         if (!replicas.empty()) {
-            ++stats_.replica_sends;
+            c.read_routed = call_state::read_route::replica;
             return replicas[replica_turn_++ % replicas.size()];
         }
         if (read_from_ == read_preference::replica_preferred) {
-            ++stats_.replica_fallbacks;
+            c.read_routed = call_state::read_route::master_fallback;
             return master;
         }
         c.last_problem = "no usable replica of master " + to_string(nodes_.node(master).reported) + " for slot " +

@@ -38,6 +38,12 @@ struct cluster_options {
     /// CLIENT NO-EVICT, ...), bounded by the call's deadline. Throw to refuse the connection: the error names
     /// the node. Leave the connection in RESP2 with nothing unread (the adapter reads RESP2 replies only).
     std::function<void(redisContext* context, const node_info& node)> on_connect;
+    /// Commands for every new node connection, on both drivers (the async cluster cannot run on_connect: its
+    /// connections are the loop's): each an argv, e.g. {{"CLIENT", "SETNAME", "svc"}}, sent after TLS verification,
+    /// AUTH and READONLY (and on_connect), before any command. An error reply refuses the connection (error_kind::server
+    /// naming the node, the command and the reply); a command that would change what later replies mean (SUBSCRIBE,
+    /// HELLO, MULTI, ...) is error_kind::config. Called once per connection, with the node (its handshake is set).
+    std::function<std::vector<std::vector<std::string>>(const node_info& node)> on_connect_commands;
     /// How long one call (a command or a whole pipeline) may take, everything included: DNS, TCP,
     /// TLS, AUTH, redirects, backoff and topology refreshes. The default outlasts a default Redis
     /// failover (cluster-node-timeout 15 s plus the replica election). call_options overrides it.

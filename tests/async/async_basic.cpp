@@ -3,10 +3,12 @@
 // thread, disconnect() and destruction with commands pending (every callback exactly once, none after).
 #include "admin_connection.hpp"
 #include "async_support.hpp"
+#include "node_control.hpp"
 
 #include <boost/mpl/list.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <iostream>
@@ -67,7 +69,12 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(set_get_on_every_master_with_ip_to_hostname, Fixtu
         BOOST_TEST_REQUIRE(m.handshake.has_value());
         BOOST_TEST((std::find(m.handshake->certificate_names.begin(), m.handshake->certificate_names.end(),
                               "DNS:localhost") != m.handshake->certificate_names.end()));
+        // Measured from the loop's events: a handshake takes some time, and (loopback, a verified chain) well below 5 s.
+        BOOST_TEST(m.handshake->handshake_time.count() > 0);
+        BOOST_TEST(m.handshake->handshake_time.count() < 5000000);
     }
+    std::cout << Fixture::name << ": handshake_time of the first master " << masters.front().handshake->handshake_time.count()
+              << " us\n";
     std::string why;
     BOOST_TEST(write_and_read_back(loop, cluster, spread_keys(3000, std::string("basic-") + Fixture::name), why), why);
     BOOST_TEST(cluster.pending() == 0u);
@@ -286,6 +293,74 @@ BOOST_AUTO_TEST_CASE(replica_reads_through_the_core_land_on_replicas_with_readon
     BOOST_TEST(on_replicas >= 300u);  // READONLY was sent: replicas answered instead of redirecting
     BOOST_TEST(on_masters == 0u);
     BOOST_TEST(cluster.stats().moved == 0u);
+    BOOST_TEST(cluster.stats().replica_sends == 300u + cluster.stats().retries);  // sends, not routing passes
+
+    // Reads queued before the cluster is known wait through many routing passes; the counter counts their sends.
+    ip_to_hostname_async_cluster fresh(options, loop.binding(), ip_to_hostname("localhost"));
+    int fresh_answered = 0, fresh_failed = 0;
+    for (const auto& key : keys)
+        fresh.command(key, [&](outcome o) {
+            ++fresh_answered;
+            if (!o || o->type == REDIS_REPLY_ERROR) ++fresh_failed;
+        }, "GET %s", key.c_str());
+    BOOST_TEST_REQUIRE(loop.run_until([&] { return fresh_answered == 300; }));
+    std::cout << "async read_from=replica, 300 GETs before connecting: replica_sends " << fresh.stats().replica_sends
+              << ", retries " << fresh.stats().retries << "\n";
+    BOOST_TEST(fresh_failed == 0);
+    BOOST_TEST(fresh.stats().replica_sends == 300u + fresh.stats().retries);
+    BOOST_TEST(fresh.stats().replica_fallbacks == 0u);
+}
+
+// on_connect_commands run on every async connection after verification and AUTH, before any command; an error reply
+// refuses the connection naming node, command and reply; on_connect (blocking calls) is refused at construction.
+BOOST_AUTO_TEST_CASE(on_connect_commands_run_on_every_async_connection_before_any_command) {
+    live::libevent_fixture loop;
+    cluster_options options = live::async_options({live::seed_by_name()});
+    std::vector<std::string> asked;
+    bool handshake_known = true;
+    options.on_connect_commands = [&](const node_info& node) {
+        asked.push_back(to_string(node.reported));
+        handshake_known = handshake_known && node.handshake.has_value() && node.handshake->handshake_time.count() > 0;
+        return std::vector<std::vector<std::string>>{{"CLIENT", "SETNAME", "addrmap-async-" + std::to_string(node.port)}};
+    };
+    ip_to_hostname_async_cluster cluster(options, loop.binding(), ip_to_hostname("localhost"));
+    // Queued before connecting: it must run on a named connection (the commands come first).
+    std::optional<outcome> name;
+    const std::string key = "async-on-connect";
+    cluster.command(key, [&](outcome o) { name.emplace(std::move(o)); }, "CLIENT GETNAME");
+    BOOST_TEST_REQUIRE(loop.run_until([&] { return name.has_value(); }));
+    BOOST_TEST_REQUIRE(name->ok());
+    const std::uint16_t port = live::owner_port(cluster, key_slot(key));
+    BOOST_TEST(std::string((*name)->str, (*name)->len) == "addrmap-async-" + std::to_string(port));
+    BOOST_TEST(handshake_known);
+    const std::string connect_error = live::connect_and_wait(loop, cluster);
+    BOOST_TEST_REQUIRE(connect_error.empty(), connect_error);
+    for (const auto& m : live::masters(cluster)) {
+        const std::string list = [&] {
+            auto r = live::admin_connection(m.reported.port).ok("CLIENT LIST");
+            return std::string(r->str, r->len);
+        }();
+        BOOST_TEST(list.find("name=addrmap-async-" + std::to_string(m.port)) != std::string::npos, list);
+        BOOST_TEST(std::count(asked.begin(), asked.end(), to_string(m.reported)) >= 1);
+    }
+
+    options.on_connect_commands = [](const node_info&) {
+        return std::vector<std::vector<std::string>>{{"CLIENT", "SETNAME", "has space"}};
+    };
+    ip_to_hostname_async_cluster refused(options, loop.binding(), ip_to_hostname("localhost"));
+    const std::string refusal = live::connect_and_wait(loop, refused);
+    BOOST_TEST(refusal.find("on_connect_commands on node") != std::string::npos, refusal);
+    BOOST_TEST(refusal.find("'CLIENT' answered 'ERR Client names cannot contain spaces") != std::string::npos, refusal);
+
+    cluster_options blocking_hook = live::async_options({live::seed_by_name()});
+    blocking_hook.on_connect = [](redisContext*, const node_info&) {};
+    try {
+        ip_to_hostname_async_cluster never(blocking_hook, loop.binding(), ip_to_hostname("localhost"));
+        BOOST_FAIL("an async cluster accepted on_connect, which it cannot run");
+    } catch (const error& e) {
+        BOOST_TEST(e.kind() == error_kind::config);
+        BOOST_TEST(std::string(e.what()).find("on_connect_commands") != std::string::npos, e.what());
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

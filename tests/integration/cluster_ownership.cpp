@@ -360,4 +360,50 @@ BOOST_AUTO_TEST_CASE(a_failing_on_connect_gives_an_error_naming_the_node) {
     });
 }
 
+// ---- on_connect_commands (both drivers; the async side is in tests/async/async_basic.cpp) ----------------------
+
+BOOST_AUTO_TEST_CASE(on_connect_commands_name_every_connection_and_a_refusal_names_node_command_and_reply) {
+    addrmap::cluster_options options = live::cluster_options({live::seed_by_name()});
+    std::vector<std::string> asked;
+    options.on_connect_commands = [&asked](const addrmap::node_info& node) {
+        asked.push_back(to_string(node.reported));
+        BOOST_TEST(node.handshake.has_value());  // the connection is verified when the commands are asked for
+        return std::vector<std::vector<std::string>>{{"CLIENT", "SETNAME", "addrmap-cmds-" + std::to_string(node.port)},
+                                                     {"CLIENT", "NO-EVICT", "on"}};
+    };
+    ip_to_hostname_cluster cluster(options, ip_to_hostname("localhost"));
+    cluster.connect();
+    const auto masters = live::masters(cluster);
+    BOOST_TEST_REQUIRE(masters.size() == 3u);
+    for (const auto& m : masters) {
+        BOOST_TEST(std::count(asked.begin(), asked.end(), to_string(m.reported)) == 1);
+        const std::string list = text_of(live::admin_connection(m.reported.port).ok("CLIENT LIST"));
+        BOOST_TEST(contains(list, "name=addrmap-cmds-" + std::to_string(m.port)), to_string(m.reported) << ":\n" << list);
+        BOOST_TEST(text_of(cluster.command_on(m.reported, {"CLIENT", "GETNAME"})) == "addrmap-cmds-" + std::to_string(m.port));
+    }
+
+    // An error reply refuses the connection: error_kind::server naming the node, the command and the reply.
+    options.on_connect_commands = [](const addrmap::node_info&) {
+        return std::vector<std::vector<std::string>>{{"CLIENT", "SETNAME", "has space"}};
+    };
+    ip_to_hostname_cluster refused(options, ip_to_hostname("localhost"));
+    BOOST_CHECK_EXCEPTION(refused.connect(), error, [](const error& e) {
+        BOOST_TEST_MESSAGE(e.what());
+        return e.kind() == error_kind::server &&
+               contains(e.what(), "on_connect_commands on node " + live::seed_by_name()) &&
+               contains(e.what(), "'CLIENT' answered 'ERR Client names cannot contain spaces");
+    });
+
+    // A command that would change what later replies mean is refused before it is sent.
+    options.on_connect_commands = [](const addrmap::node_info&) {
+        return std::vector<std::vector<std::string>>{{"SUBSCRIBE", "news"}};
+    };
+    ip_to_hostname_cluster subscriber(options, ip_to_hostname("localhost"));
+    BOOST_CHECK_EXCEPTION(subscriber.connect(), error, [](const error& e) {
+        BOOST_TEST_MESSAGE(e.what());
+        return e.kind() == error_kind::config && contains(e.what(), "on_connect_commands on node") &&
+               contains(e.what(), "command #1") && contains(e.what(), "SUBSCRIBE");
+    });
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -757,6 +757,7 @@ std::string sent_to(cluster_core& core, const std::string& command, clock_type::
     call_state c = core.start(slot_of_counter(), command, {}, now);
     const core_decision d = core.next(c, now);
     if (d.what != core_decision::kind::send) return "(no send)";
+    core.on_send(c);  // the driver writes it: the counters count this
     return to_string(core.node(d.node).reported);
 }
 
@@ -781,6 +782,17 @@ BOOST_AUTO_TEST_CASE(replica_preferred_sends_reads_to_the_replica_and_writes_to_
     BOOST_TEST(r.core.stats().replica_sends == 2u);
     const node_id replica = id_of(r.core, at("10.0.1.2", 7101));
     BOOST_TEST(r.core.node(replica).master == id_of(r.core, at("10.0.0.2", 7001)));
+}
+
+// The counters count sends, not routing passes: a read decided on many times (its connection not ready yet, as an
+// async driver asks again on every pass) and written once counts once.
+BOOST_AUTO_TEST_CASE(replica_sends_count_writes_not_routing_passes) {
+    ready_core r(reading_from(read_preference::replica));
+    call_state c = r.core.start(slot_of_counter(), get, {}, t0);
+    for (int pass = 0; pass < 50; ++pass) BOOST_TEST_REQUIRE((r.core.next(c, t0).what == core_decision::kind::send));
+    BOOST_TEST(r.core.stats().replica_sends == 0u);
+    r.core.on_send(c);
+    BOOST_TEST(r.core.stats().replica_sends == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(reads_go_round_robin_over_a_shard_s_replicas) {
@@ -809,7 +821,10 @@ BOOST_AUTO_TEST_CASE(an_unreachable_replica_falls_back_to_the_master_then_is_tri
     const core_decision second = r.core.next(c, later);
     BOOST_TEST_REQUIRE((second.what == core_decision::kind::send));
     BOOST_TEST(to_string(r.core.node(second.node).reported) == "10.0.0.2:7001");  // the fallback
+    BOOST_TEST(r.core.stats().replica_fallbacks == 0u);  // a decision is not a send
+    r.core.on_send(c);
     BOOST_TEST(r.core.stats().replica_fallbacks == 1u);
+    BOOST_TEST(r.core.stats().replica_sends == 0u);  // the first decision (to the replica) was never written
     // Set aside for replica_retry_interval (a refresh that still lists it changes nothing), then chosen again.
     r.core.refresh_started(later);
     r.core.install(three_masters(), r.core.seed(0), "CLUSTER SHARDS");

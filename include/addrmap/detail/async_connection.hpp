@@ -3,7 +3,9 @@
 #pragma once
 
 #include <addrmap/address.hpp>
+#include <addrmap/cluster_options.hpp>
 #include <addrmap/detail/command.hpp>
+#include <addrmap/detail/connect_commands.hpp>
 #include <addrmap/detail/handles.hpp>
 #include <addrmap/detail/handshake_errors.hpp>
 #include <addrmap/detail/peer_verification.hpp>
@@ -73,6 +75,10 @@ public:
         std::string user, password;
         bool readonly = false;    ///< send READONLY after AUTH (a replica serving reads)
         std::size_t seed_number = 0;  ///< N > 0: configured seed #N, no topology lists it (messages say so)
+        /// Set when cluster_options::on_connect_commands is (the cluster's options outlive its connections): the
+        /// commands are asked for once the handshake is known, with `node` (its handshake filled in then).
+        const cluster_options* setup_options = nullptr;
+        node_info node_row;
     };
 
     async_connection(async_connection_owner& owner, std::shared_ptr<tls_shared> tls, target t, clock::time_point setup_deadline)
@@ -225,7 +231,7 @@ public:
     }
 
 private:
-    enum class kind : std::uint8_t { ping, auth, readonly, asking, call };
+    enum class kind : std::uint8_t { ping, auth, readonly, setup_command, asking, call };
     struct sent_command {
         kind what;
         void* tag;
@@ -276,7 +282,8 @@ private:
                 return;
             case kind::ping:
             case kind::auth:
-            case kind::readonly: self->setup_step(sent.what, reply_ptr(reply)); return;
+            case kind::readonly:
+            case kind::setup_command: self->setup_step(sent.what, reply_ptr(reply)); return;
         }
     }
 
@@ -302,10 +309,26 @@ private:
             } else if (step == kind::readonly && reply->type == REDIS_REPLY_ERROR) {
                 throw error(error_kind::server, "READONLY failed on replica " + to_string(target_.reported) + ": " +
                                                     escaped(std::string_view(reply->str, reply->len), 300));
+            } else if (step == kind::setup_command) {
+                // on_connect_commands, sent together: the first error reply refuses the connection once all are back.
+                const std::string& sent_command = setup_commands_[setup_commands_.size() - setup_left_];
+                if (!setup_refusal_ && reply->type == REDIS_REPLY_ERROR)
+                    setup_refusal_ = connect_command_refused(target_.reported, sent_command, std::string_view(reply->str, reply->len));
+                if (--setup_left_ > 0) return;
+                if (setup_refusal_) throw *setup_refusal_;
             }
-            if (step != kind::readonly && target_.readonly) {
+            if ((step == kind::ping || step == kind::auth) && target_.readonly) {
                 send_internal(kind::readonly, "*1\r\n$8\r\nREADONLY\r\n");
                 return;
+            }
+            if (step != kind::setup_command && target_.setup_options != nullptr) {
+                target_.node_row.handshake = handshake_;
+                setup_commands_ = connect_commands_for(*target_.setup_options, target_.node_row);
+                if (!setup_commands_.empty()) {
+                    setup_left_ = setup_commands_.size();
+                    for (const std::string& command : setup_commands_) send_internal(kind::setup_command, command);
+                    return;
+                }
             }
         } catch (const error& e) {
             tls_shared_->sessions.erase(state_->session_key);
@@ -338,7 +361,10 @@ private:
         const tls_options& options = tls_shared_->options;
         if (step != kind::ping)
             return error(error_kind::connect, "lost the connection to " + to_string(target_.reported) + " while sending " +
-                                                  (step == kind::auth ? "AUTH" : "READONLY") + ": " + why_lost());
+                                                  (step == kind::auth       ? "AUTH"
+                                                   : step == kind::readonly ? "READONLY"
+                                                                            : "cluster_options.on_connect_commands") +
+                                                  ": " + why_lost());
         const bool handshake_done = ssl_ != nullptr && SSL_is_init_finished(ssl_) == 1;
         if (ssl_ != nullptr && context_ != nullptr) collect_pending_alert(ssl_, context_->c.fd);
         if (context_ != nullptr && (context_->c.flags & REDIS_CONNECTED) == 0)
@@ -360,7 +386,14 @@ private:
         close();
     }
 
-    void record_handshake() { handshake_ = handshake_info_of(ssl_); }
+    void record_handshake() {
+        handshake_ = handshake_info_of(ssl_);
+        // From the handshake's first message to its last, as the info callback saw them from loop events (a connect
+        // still in progress when the first one was written is included).
+        if (state_->handshake_started && state_->handshake_done)
+            handshake_->handshake_time =
+                std::chrono::duration_cast<std::chrono::microseconds>(*state_->handshake_done - *state_->handshake_started);
+    }
 
     /// hiredis is about to free the context (every reply callback has run).
     static void context_freed(void* data) {
@@ -392,6 +425,9 @@ private:
     clock::time_point last_progress_{};
     std::optional<error> aborted_;
     std::optional<tls_handshake_info> handshake_;
+    std::vector<std::string> setup_commands_;  // on_connect_commands, formatted, while their replies come back
+    std::size_t setup_left_ = 0;
+    std::optional<error> setup_refusal_;
 };
 
 }  // namespace addrmap::detail

@@ -148,7 +148,11 @@ private:
             async_connection::target t{n, node.reported, endpoint::owning(node.dial_host, node.port, node.tls_name),
                                        entry.addresses[entry.next_address++], options_.user, options_.password,
                                        node.role == node_role::replica,  // a replica serving reads: READONLY
-                                       configured_seed_number(core_, n)};
+                                       configured_seed_number(core_, n), nullptr, node_info{}};
+            if (options_.on_connect_commands) {
+                t.setup_options = &options_;
+                t.node_row = connected_node_info(node, std::nullopt);
+            }
             auto c = std::make_unique<async_connection>(owner_, tls_, std::move(t), entry.setup_deadline);
             try {
                 c->open(loop_);

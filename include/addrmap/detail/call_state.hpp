@@ -36,6 +36,9 @@ struct call_state {
     bool unconfirmed_redirect = false;  ///< a script followed a redirect it may have written itself (once only)
     std::string redirect_text;          ///< that redirect, for the message if it ends unknown_outcome
     bool replica_read = false;     ///< a keyed read that read_from lets a replica serve
+    /// Where next() sent a replica_read this time: to a replica, to the master for want of one, or neither (a
+    /// redirect); on_send() counts it, so the counters count sends, not routing passes.
+    enum class read_route : std::uint8_t { none, replica, master_fallback } read_routed = read_route::none;
     std::string last_problem;      ///< escaped, for the deadline message
     std::optional<error> failure;  ///< set when next() says fail
     std::optional<std::chrono::milliseconds> reply_timeout;  ///< call_options::reply_timeout (the driver applies it)

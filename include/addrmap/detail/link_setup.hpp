@@ -1,8 +1,9 @@
 // addrmap/detail/link_setup.hpp — a blocking node connection made ready for the caller's commands once its TLS
-// handshake verified: AUTH, READONLY on a replica, cluster_options::on_connect; and whether an idle one still is.
+// handshake verified: AUTH, READONLY on a replica, on_connect, on_connect_commands; and whether an idle one still is.
 #pragma once
 
 #include <addrmap/cluster_options.hpp>
+#include <addrmap/detail/connect_commands.hpp>
 #include <addrmap/detail/handles.hpp>
 #include <addrmap/detail/node_registry.hpp>
 #include <addrmap/detail/policy_errors.hpp>
@@ -13,8 +14,10 @@
 #include <poll.h>
 
 #include <exception>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace addrmap::detail {
 
@@ -55,10 +58,7 @@ inline void authenticate(tls_connection& connection, const core_node& node, cons
 /// error{connect} (retried: nothing of the caller's was sent), one it left unusable error{config}.
 inline void run_on_connect(tls_connection& connection, const core_node& node, const cluster_options& options) {
     if (!options.on_connect) return;
-    node_info info;
-    info.reported = node.reported, info.dial_host = node.dial_host, info.port = node.port;
-    info.tls_name = node.tls_name, info.role = node.role, info.slots = node.slots;
-    info.connected = true, info.handshake = connection.handshake();
+    const node_info info = connected_node_info(node, connection.handshake());
     const std::string where = "cluster_options.on_connect on node " + to_string(node.reported);
     try {
         options.on_connect(connection.get(), info);
@@ -88,12 +88,32 @@ inline void send_readonly(tls_connection& connection, const core_node& node) {
                                             escaped(std::string_view(reply->str, reply->len), 300));
 }
 
+/// cluster_options::on_connect_commands, one round trip for all of them; the first error reply refuses the connection.
+inline void run_connect_commands(tls_connection& connection, const core_node& node, const cluster_options& options) {
+    if (!options.on_connect_commands) return;
+    const std::vector<std::string> commands = connect_commands_for(options, connected_node_info(node, connection.handshake()));
+    redisContext* c = connection.get();
+    for (const std::string& command : commands) redisAppendFormattedCommand(c, command.data(), command.size());
+    std::optional<error> refused;
+    for (const std::string& command : commands) {
+        void* raw = nullptr;
+        if (redisGetReply(c, &raw) != REDIS_OK)
+            throw error(error_kind::connect, "lost the connection to " + to_string(node.reported) +
+                                                 " in cluster_options.on_connect_commands: " + escaped(c->errstr, 200));
+        reply_ptr reply(static_cast<redisReply*>(raw));
+        if (!refused && reply->type == REDIS_REPLY_ERROR)
+            refused = connect_command_refused(node.reported, command, std::string_view(reply->str, reply->len));
+    }
+    if (refused) throw *refused;
+}
+
 /// Every step, in order, on a connection `connect_tls` just verified for `node`: AUTH, READONLY (replicas only),
-/// then on_connect. Throws the first step's error; the caller drops the connection.
+/// on_connect, then on_connect_commands. Throws the first step's error; the caller drops the connection.
 inline void make_ready(tls_connection& connection, const core_node& node, const cluster_options& options) {
     authenticate(connection, node, options);
     if (node.role == node_role::replica) send_readonly(connection, node);
     run_on_connect(connection, node, options);
+    run_connect_commands(connection, node, options);
 }
 
 }  // namespace addrmap::detail

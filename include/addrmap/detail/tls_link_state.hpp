@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,10 @@ struct tls_link_state {
     std::chrono::steady_clock::time_point deadline{};
     bool deadline_armed = false;  ///< re-arm socket timeouts to what is left until `deadline`
     socket_io_state io;           ///< after the handshake: the socket BIOs' fd and the armed call deadline
+    /// The first handshake's first and last message (the info callback records them; later ones, such as TLS 1.3
+    /// session tickets, leave them): the async path's handshake_time, measured from loop events.
+    std::optional<std::chrono::steady_clock::time_point> handshake_started;
+    std::optional<std::chrono::steady_clock::time_point> handshake_done;
 
     // What the verify callback saw; after a failed handshake the peer certificate is gone.
     bool names_captured = false;
@@ -138,9 +143,15 @@ inline int tls_new_session_callback(SSL* ssl, SSL_SESSION* session) noexcept {
 
 /// hiredis runs SSL_connect on a blocking socket; at every handshake step, shrink the socket
 /// timeouts to what is left of connect_timeout, so the whole handshake is bounded, not each read.
-inline void tls_info_callback(const SSL* ssl, int /*where*/, int /*ret*/) noexcept {
-    const tls_link_state* state = link_state_of(ssl);
-    if (state == nullptr || !state->deadline_armed) return;
+/// It also notes when the first handshake started and ended (handshake_started/handshake_done).
+inline void tls_info_callback(const SSL* ssl, int where, int /*ret*/) noexcept {
+    tls_link_state* state = link_state_of(ssl);
+    if (state == nullptr) return;
+    if ((where & SSL_CB_HANDSHAKE_START) != 0 && !state->handshake_started)
+        state->handshake_started = std::chrono::steady_clock::now();
+    if ((where & SSL_CB_HANDSHAKE_DONE) != 0 && state->handshake_started && !state->handshake_done)
+        state->handshake_done = std::chrono::steady_clock::now();
+    if (!state->deadline_armed) return;
     const int fd = SSL_get_fd(ssl);
     if (fd >= 0) set_socket_timeout(fd, time_left(state->deadline));
 }
