@@ -549,7 +549,7 @@ private:
         }
         if (failures != nullptr) *failures += refresh.failures();
         if (s == step::installed) {
-            for (node_id gone : refresh.forgotten()) drop(gone);
+            for (node_id gone : refresh.connections_to_close()) drop(gone);
             return std::nullopt;
         }
         return refresh.first_error();

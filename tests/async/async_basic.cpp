@@ -311,6 +311,26 @@ BOOST_AUTO_TEST_CASE(replica_reads_through_the_core_land_on_replicas_with_readon
     BOOST_TEST(fresh.stats().replica_fallbacks == 0u);
 }
 
+// The seed (given by name; the cluster reports IPs) is no node of the topology: once the view is installed its
+// connection closes, so a client holds one connection per master, not one more.
+BOOST_AUTO_TEST_CASE(no_idle_extra_connection_to_the_seed) {
+    live::libevent_fixture loop;
+    cluster_options options = live::async_options({live::seed_by_name()});
+    const std::string name = "addrmap-async-count-" + std::to_string(::getpid());
+    options.on_connect_commands = [&](const node_info&) {
+        return std::vector<std::vector<std::string>>{{"CLIENT", "SETNAME", name}};
+    };
+    ip_to_hostname_async_cluster cluster(options, loop.binding(), ip_to_hostname("localhost"));
+    const std::string connect_error = live::connect_and_wait(loop, cluster);
+    BOOST_TEST_REQUIRE(connect_error.empty(), connect_error);
+    int seen = -1;
+    std::thread counter([&] { seen = live::wait_for_connections_named(name, 3); });
+    BOOST_TEST(loop.run_until([&] { return seen >= 0; }));  // the loop turns while the count is polled
+    counter.join();
+    std::cout << "async: connections after connect(): " << seen << " (3 masters)\n";
+    BOOST_TEST(seen == 3);
+}
+
 // on_connect_commands run on every async connection after verification and AUTH, before any command; an error reply
 // refuses the connection naming node, command and reply; on_connect (blocking calls) is refused at construction.
 BOOST_AUTO_TEST_CASE(on_connect_commands_run_on_every_async_connection_before_any_command) {

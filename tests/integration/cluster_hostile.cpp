@@ -425,7 +425,6 @@ BOOST_AUTO_TEST_CASE(a_question_mark_host_is_an_unknown_node_never_dialed) {
     cluster.connect();
     BOOST_REQUIRE_EQUAL(cluster.command("k", "SET k %s", "kept")->type, REDIS_REPLY_STATUS);
     const slot_map before = slot_map_of(cluster);
-    const int accepted = node.connections();
     // A master reported as '?': the view is refused, naming the node and the fix.
     node.set_slots_reply(live::hostile_node::slots_reply({{0, 99, "?", decoy.port()}, {100, 16383, node.ip(), node.port()}}));
     try {
@@ -439,7 +438,9 @@ BOOST_AUTO_TEST_CASE(a_question_mark_host_is_an_unknown_node_never_dialed) {
     }
     BOOST_TEST(node.slots_requests() > 0);  // the '?' crossed the wire
     BOOST_TEST((slot_map_of(cluster) == before));
-    // A MOVED to '?': the call fails as not run; nothing is dialed for it.
+    // A MOVED to '?': the call fails as not run; nothing is dialed for it. (Counted from here: the refused refresh
+    // above may dial the seed, whose connection closed once the first view was installed.)
+    const int accepted = node.connections();
     node.set_slots_reply(node.valid_slots_reply());
     node.set_get_reply("-MOVED " + std::to_string(addrmap::key_slot("k")) + " " + unknown + "\r\n");
     try {

@@ -3,6 +3,7 @@
 // reply_timeout, and the on_connect hook.
 #include "admin_connection.hpp"
 #include "cluster_test_support.hpp"
+#include "node_control.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -381,6 +382,17 @@ BOOST_AUTO_TEST_CASE(on_connect_commands_name_every_connection_and_a_refusal_nam
         BOOST_TEST(contains(list, "name=addrmap-cmds-" + std::to_string(m.port)), to_string(m.reported) << ":\n" << list);
         BOOST_TEST(text_of(cluster.command_on(m.reported, {"CLIENT", "GETNAME"})) == "addrmap-cmds-" + std::to_string(m.port));
     }
+
+    // One connection per master: the seed's (by name; the cluster reports IPs) closed once the view was installed.
+    const bool seed_port_is_a_master = std::any_of(masters.begin(), masters.end(), [](const addrmap::node_info& m) {
+        return m.port == live::cluster_port();
+    });
+    const int on_seed_port = seed_port_is_a_master ? 1 : 0;
+    BOOST_TEST(live::wait_for_connections_named("addrmap-cmds-" + std::to_string(live::cluster_port()), on_seed_port) ==
+               on_seed_port);
+    int named = 0;
+    for (const auto& m : masters) named += live::connections_named("addrmap-cmds-" + std::to_string(m.port));
+    BOOST_TEST(named == 3);
 
     // An error reply refuses the connection: error_kind::server naming the node, the command and the reply.
     options.on_connect_commands = [](const addrmap::node_info&) {

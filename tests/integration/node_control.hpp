@@ -42,6 +42,32 @@ std::uint16_t owner_port(const Cluster& cluster, std::uint16_t slot) {
     return 0;
 }
 
+/// How many connections named `name` (CLIENT SETNAME) the fixture's nodes hold, all six together.
+inline int connections_named(const std::string& name) {
+    int count = 0;
+    for (std::uint16_t port : cluster_ports()) {
+        admin_connection admin(port);
+        auto list = admin.ok("CLIENT LIST");
+        const std::string text(list->str, list->len);
+        for (std::size_t at = text.find(" name=" + name + " "); at != std::string::npos;
+             at = text.find(" name=" + name + " ", at + 1))
+            ++count;
+    }
+    return count;
+}
+
+/// Polls connections_named(name) until it is `expected` (bounded by `limit`); the last count seen.
+inline int wait_for_connections_named(const std::string& name, int expected,
+                                      std::chrono::milliseconds limit = std::chrono::milliseconds(10000)) {
+    const auto until = std::chrono::steady_clock::now() + limit;
+    int seen = connections_named(name);
+    while (seen != expected && std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        seen = connections_named(name);
+    }
+    return seen;
+}
+
 /// SIGKILLs the fixture node on `port` (it must be ours and alive). False if it could not.
 inline bool kill_node(std::uint16_t port) {
     const pid_t pid = node_pid(port);

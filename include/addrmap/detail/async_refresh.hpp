@@ -155,10 +155,10 @@ private:
     void attempt_failed(const error& e) { on_step(job_->machine.on_failure(e, clock::now())); }
 
     void finish(bool installed) {
-        const std::vector<node_id> forgotten = job_->machine.forgotten();
+        const std::vector<node_id> to_close = job_->machine.connections_to_close();
         const end how{installed, job_->machine.first_error(), job_->machine.failures()};
         job_.reset();  // ended in the core by the machine
-        for (node_id gone : forgotten)
+        for (node_id gone : to_close)
             if (async_connection* old = connections_.current(gone)) {
                 connections_.drop(gone);
                 old->close_when_idle();

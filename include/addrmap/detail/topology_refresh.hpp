@@ -109,6 +109,11 @@ public:
         try {
             if (query_->on_reply(reply, name) == node_topology_query::result::ask_slots) return step::ask;
             forgotten_ = core_.install(query_->view(), queried_, query_->name(), generation_);
+            to_close_ = forgotten_;
+            // A seed that is no node of the view (given by name, reported by IP) has done its work: the view names the
+            // same server under its reported address, so its connection would be one idle extra per client.
+            for (std::size_t i = 0; i < core_.seed_count(); ++i)
+                if (core_.exists(core_.seed(i)) && !core_.node(core_.seed(i)).in_topology) to_close_.push_back(core_.seed(i));
         } catch (const error& e) {
             return on_failure(e, now);
         }
@@ -133,6 +138,9 @@ public:
     bool ended() const noexcept { return ended_; }
     /// After step::installed: the nodes that left the topology (the driver closes their connections).
     const std::vector<node_id>& forgotten() const noexcept { return forgotten_; }
+    /// After step::installed: the connections the driver closes (once idle): the forgotten nodes', and the seeds' that
+    /// are no node of the view.
+    const std::vector<node_id>& connections_to_close() const noexcept { return to_close_; }
     /// Each node asked and why it failed, one "\n  node: error" line each.
     const std::string& failures() const noexcept { return failures_; }
     /// The first node's error (the only one, with a single seed), or "no node to ask".
@@ -182,6 +190,7 @@ private:
     node_id queried_ = no_node;
     std::optional<node_topology_query> query_;
     std::vector<node_id> forgotten_;
+    std::vector<node_id> to_close_;
     std::optional<error> first_error_;
     std::string failures_;
     bool ended_ = false;
