@@ -1,6 +1,6 @@
 # cmake/addrmapLoops.cmake — the event libraries the async cluster's own tests, examples and benchmarks use
-# (Debian's libevent-dev, libuv1-dev, libev-dev). Consumers link their own loop; addrmap::addrmap needs none.
-# Defines addrmap_loop_libevent / _libuv / _libev (INTERFACE targets) when the library is found.
+# (Debian's libevent-dev, libuv1-dev, libev-dev, Boost.Asio). Consumers link their own loop; addrmap::addrmap needs none.
+# Defines addrmap_loop_libevent / _libuv / _libev / _asio (INTERFACE targets) when the library is found.
 find_package(PkgConfig QUIET)
 if(PkgConfig_FOUND)
   pkg_check_modules(ADDRMAP_LIBEVENT QUIET IMPORTED_TARGET libevent)
@@ -21,7 +21,15 @@ if(ADDRMAP_LIBEV_INCLUDE_DIR AND ADDRMAP_LIBEV_LIBRARY AND NOT TARGET addrmap_lo
   target_include_directories(addrmap_loop_libev SYSTEM INTERFACE "${ADDRMAP_LIBEV_INCLUDE_DIR}")
   target_link_libraries(addrmap_loop_libev INTERFACE "${ADDRMAP_LIBEV_LIBRARY}")
 endif()
-foreach(_loop libevent libuv libev)
+# Boost.Asio: header-only (Debian's libboost-system-dev / libboost1.74-dev), plus the thread library.
+find_package(Boost 1.66 QUIET)
+find_package(Threads QUIET)
+if(Boost_FOUND AND Threads_FOUND AND EXISTS "${Boost_INCLUDE_DIRS}/boost/asio/posix/stream_descriptor.hpp"
+   AND NOT TARGET addrmap_loop_asio)
+  add_library(addrmap_loop_asio INTERFACE)
+  target_link_libraries(addrmap_loop_asio INTERFACE Boost::headers Threads::Threads)
+endif()
+foreach(_loop libevent libuv libev asio)
   if(NOT TARGET addrmap_loop_${_loop})
     message(STATUS "addrmap: ${_loop} not found: its async tests and examples are skipped (scripts/setup installs it)")
   endif()

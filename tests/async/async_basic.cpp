@@ -19,7 +19,7 @@
 #include <vector>
 
 using namespace addrmap;
-using loops = boost::mpl::list<live::libevent_fixture, live::libuv_fixture, live::libev_fixture>;
+using loops = boost::mpl::list<live::libevent_fixture, live::libuv_fixture, live::libev_fixture, live::asio_fixture>;
 
 namespace {
 

@@ -11,7 +11,7 @@
 #include <string>
 
 using namespace addrmap;
-using loops = boost::mpl::list<live::libevent_fixture, live::libuv_fixture, live::libev_fixture>;
+using loops = boost::mpl::list<live::libevent_fixture, live::libuv_fixture, live::libev_fixture, live::asio_fixture>;
 
 // Blocking I/O would show up as a gap of the stall's length (2 s): the bound is half of it, so a busy 2-core machine
 // under ASan (a 456 ms scheduling gap was seen in CI) does not fail it; the measured value is printed.

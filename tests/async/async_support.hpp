@@ -8,6 +8,10 @@
 #include <addrmap/loops/libev.hpp>
 #include <addrmap/loops/libevent.hpp>
 #include <addrmap/loops/libuv.hpp>
+#include <addrmap/loops/asio.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -119,6 +123,38 @@ struct libev_fixture {
         return ticks.finished;
     }
     void drain() { ev_run(loop, EVRUN_NOWAIT); }
+};
+
+struct asio_fixture {
+    static constexpr const char* name = "asio";
+    boost::asio::io_context io;
+    tick_state ticks;
+    std::unique_ptr<addrmap::event_loop> binding() { return addrmap::on_asio(io); }
+    bool run_until(std::function<bool()> done, std::chrono::milliseconds limit = std::chrono::milliseconds(20000)) {
+        ticks.begin(std::move(done), limit);
+        boost::asio::steady_timer tick(io);
+        std::function<void()> arm = [&] {
+            tick.expires_after(std::chrono::milliseconds(1));
+            tick.async_wait([&](const boost::system::error_code& ec) {
+                if (ec) return;
+                if (ticks.tick())
+                    io.stop();
+                else
+                    arm();
+            });
+        };
+        arm();
+        io.restart();
+        io.run();
+        tick.cancel();
+        io.restart();
+        io.poll();  // the cancelled tick's handler, before `tick` goes
+        return ticks.finished;
+    }
+    void drain() {
+        io.restart();
+        io.poll();
+    }
 };
 
 /// A test's options for the async cluster (the fixture cluster's CA; short timeouts).

@@ -1,0 +1,171 @@
+// addrmap/loops/asio.hpp — the async cluster on a boost::asio::io_context: a hiredis adapter of our own over
+// posix::stream_descriptor (read/write interest from hiredis's add/del callbacks), a steady_timer, post() for wake-ups.
+#pragma once
+
+#include <addrmap/error.hpp>
+#include <addrmap/event_loop.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <utility>
+
+namespace addrmap {
+
+namespace detail {
+
+/// hiredis's adapter for one node connection on an io_context (hiredis ships none). hiredis says what it wants
+/// (add/del read/write); one async_wait per direction is out at a time, and a wait that completes after hiredis
+/// stopped wanting that direction is ignored. The object outlives the connection until its waits have completed:
+/// each holds it, and cleanup() (hiredis freeing the context) lets go of the descriptor without closing the fd
+/// (hiredis closes it) and cancels what is still out.
+class asio_hiredis_link : public std::enable_shared_from_this<asio_hiredis_link> {
+public:
+    asio_hiredis_link(boost::asio::io_context& io, redisAsyncContext* context) : context_(context), socket_(io) {}
+
+    /// Attaches the adapter to `context`: REDIS_ERR when it has one already or the descriptor cannot be taken.
+    static int attach(boost::asio::io_context& io, redisAsyncContext* context) {
+        if (context == nullptr || context->ev.data != nullptr) return REDIS_ERR;
+        auto link = std::make_shared<asio_hiredis_link>(io, context);
+        boost::system::error_code ec;
+        link->socket_.assign(context->c.fd, ec);
+        if (ec) return REDIS_ERR;
+        link->self_ = link;  // released by cleanup()
+        context->ev.data = link.get();
+        context->ev.addRead = &asio_hiredis_link::add_read;
+        context->ev.delRead = &asio_hiredis_link::del_read;
+        context->ev.addWrite = &asio_hiredis_link::add_write;
+        context->ev.delWrite = &asio_hiredis_link::del_write;
+        context->ev.cleanup = &asio_hiredis_link::cleanup;
+        context->ev.scheduleTimer = nullptr;  // the cluster never sets hiredis's own timeouts
+        return REDIS_OK;
+    }
+
+private:
+    static asio_hiredis_link& of(void* data) { return *static_cast<asio_hiredis_link*>(data); }
+    static void add_read(void* data) {
+        asio_hiredis_link& me = of(data);
+        me.reading_ = true;
+        me.wait(boost::asio::posix::stream_descriptor::wait_read);
+    }
+    static void del_read(void* data) { of(data).reading_ = false; }
+    static void add_write(void* data) {
+        asio_hiredis_link& me = of(data);
+        me.writing_ = true;
+        me.wait(boost::asio::posix::stream_descriptor::wait_write);
+    }
+    static void del_write(void* data) { of(data).writing_ = false; }
+    static void cleanup(void* data) {
+        asio_hiredis_link& me = of(data);
+        me.context_ = nullptr;
+        me.reading_ = me.writing_ = false;
+        boost::system::error_code ignored;
+        me.socket_.cancel(ignored);
+        (void)me.socket_.release();  // the fd is hiredis's to close
+        me.self_.reset();            // the waits still out keep the object until they complete
+    }
+
+    /// One wait in direction `what` unless one is out already; on readiness, hiredis handles it (which may free
+    /// the context: cleanup() then runs inside), and the wait is renewed while hiredis still wants it.
+    void wait(boost::asio::posix::stream_descriptor::wait_type what) {
+        const bool read = what == boost::asio::posix::stream_descriptor::wait_read;
+        bool& out = read ? read_waiting_ : write_waiting_;
+        if (out || context_ == nullptr) return;
+        out = true;
+        socket_.async_wait(what, [me = shared_from_this(), read, what](const boost::system::error_code& ec) {
+            (read ? me->read_waiting_ : me->write_waiting_) = false;
+            if (ec || me->context_ == nullptr || !(read ? me->reading_ : me->writing_)) return;
+            if (read)
+                redisAsyncHandleRead(me->context_);
+            else
+                redisAsyncHandleWrite(me->context_);
+            if (me->context_ != nullptr && (read ? me->reading_ : me->writing_)) me->wait(what);
+        });
+    }
+
+    redisAsyncContext* context_;
+    boost::asio::posix::stream_descriptor socket_;
+    std::shared_ptr<asio_hiredis_link> self_;
+    bool reading_ = false;
+    bool writing_ = false;
+    bool read_waiting_ = false;
+    bool write_waiting_ = false;
+};
+
+}  // namespace detail
+
+/// An event_loop on `io`, which must outlive the cluster that owns this binding. Run `io` on one thread: the
+/// cluster's callbacks, like its members, belong to the loop's one thread (submit() may come from any thread).
+class asio_loop final : public event_loop {
+public:
+    explicit asio_loop(boost::asio::io_context& io) : io_(io) {}
+    ~asio_loop() override { stop(); }
+    asio_loop(const asio_loop&) = delete;
+    asio_loop& operator=(const asio_loop&) = delete;
+
+    int attach(redisAsyncContext* context) override { return detail::asio_hiredis_link::attach(io_, context); }
+
+    void start(loop_events& events) override {
+        auto s = std::make_shared<shared>(io_);
+        s->events = &events;
+        const std::lock_guard<std::mutex> lock(mutex_);
+        shared_ = std::move(s);
+    }
+    void arm_timer(std::chrono::milliseconds delay) override {
+        if (!shared_) return;
+        shared_->timer.expires_after(delay);  // cancels the wait out: its handler sees operation_aborted
+        shared_->timer.async_wait([s = shared_](const boost::system::error_code& ec) {
+            if (!ec && s->events != nullptr) s->events->on_timer();
+        });
+    }
+    void disarm_timer() override {
+        if (shared_) shared_->timer.cancel();
+    }
+    /// Thread-safe; wake-ups before the loop turns are merged into one.
+    void wake_up() override {
+        std::shared_ptr<shared> s;
+        {
+            const std::lock_guard<std::mutex> lock(mutex_);
+            s = shared_;
+        }
+        if (!s || s->wake_posted.exchange(true)) return;
+        boost::asio::post(io_, [s] {
+            s->wake_posted = false;
+            if (s->events != nullptr) s->events->on_wakeup();
+        });
+    }
+    void stop() override {
+        std::shared_ptr<shared> s;
+        {
+            const std::lock_guard<std::mutex> lock(mutex_);
+            s = std::exchange(shared_, nullptr);
+        }
+        if (!s) return;
+        s->events = nullptr;  // handlers still queued run into nothing
+        s->timer.cancel();
+    }
+
+private:
+    /// What queued handlers hold: they may run after the binding is gone.
+    struct shared {
+        explicit shared(boost::asio::io_context& io) : timer(io) {}
+        boost::asio::steady_timer timer;
+        loop_events* events = nullptr;
+        std::atomic<bool> wake_posted{false};
+    };
+
+    boost::asio::io_context& io_;
+    std::mutex mutex_;                // shared_ is read by wake_up() from any thread
+    std::shared_ptr<shared> shared_;  // set by start(), cleared by stop() (the loop thread)
+};
+
+/// The binding the cluster takes: `basic_async_cluster<P> c(options, addrmap::on_asio(io));`
+inline std::unique_ptr<event_loop> on_asio(boost::asio::io_context& io) { return std::make_unique<asio_loop>(io); }
+
+}  // namespace addrmap
