@@ -254,7 +254,7 @@ private:
             if (done) callbacks_.invoke(done, outcome(error(error_kind::overloaded, bound_.total_refusal(named(command)))));
             return;
         }
-        const node_id charge_to = slot >= 0 ? core_.owner(slot) : no_node;
+        const node_id charge_to = core_.owner(slot);  // keyless: the master it will most likely go to
         if (!bound_.charge(charge_to)) {  // refused before anything is made: a refusal costs little
             bound_.unreserve();
             ++core_.stats().overloaded;
@@ -402,6 +402,8 @@ private:
                     continue;  // route on the current map meanwhile (next() no longer says refresh)
                 case core_decision::kind::send: break;
             }
+            bound_.recharge(c->charged_to, d.node);  // counted against the node it goes to (a replica, a redirect)
+            c->charged_to = d.node;
             detail::async_connection* connection = nullptr;
             try {
                 connection = dialer_.connection_for(d.node, now);
@@ -486,7 +488,7 @@ private:
             return;
         }
         if (c->finished) {  // ended at its deadline; this late reply is dropped
-            calls_.release(c);
+            callbacks_.retire(c);
             return;
         }
         if (shutting_down_) {

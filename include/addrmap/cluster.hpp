@@ -549,7 +549,11 @@ private:
         }
         if (failures != nullptr) *failures += refresh.failures();
         if (s == step::installed) {
-            for (node_id gone : refresh.connections_to_close()) drop(gone);
+            for (node_id gone : refresh.connections_to_close()) {
+                const bool had_link = gone < links_.size() && static_cast<bool>(links_[gone]);
+                drop(gone);
+                if (had_link && core_.exists(gone)) core_.on_closed(gone);  // a seed: no longer connected
+            }
             return std::nullopt;
         }
         return refresh.first_error();

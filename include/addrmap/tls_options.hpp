@@ -37,7 +37,9 @@ struct tls_handshake_info {
     /// The peer certificate's names: SANs as "DNS:x" / "IP:y" (also "email:", "URI:"), then "CN=z".
     std::vector<std::string> certificate_names;
     bool session_reused = false;  ///< resumed a session cached for the same (TLS name, host:port)
-    std::chrono::microseconds handshake_time{0};  ///< the TLS handshake alone (not TCP, not the PING)
+    /// The TLS handshake alone (not TCP, not the PING). The async cluster measures it from loop events, from the
+    /// handshake's first message to its last: a TCP connect still completing when the first one is written counts.
+    std::chrono::microseconds handshake_time{0};
     std::string protocol;  ///< "TLSv1.3", "TLSv1.2"
     std::string cipher;    ///< "TLS_AES_256_GCM_SHA384", ...
 };

@@ -101,6 +101,40 @@ BOOST_AUTO_TEST_CASE(waiters_are_told_at_three_quarters_each_once) {
     BOOST_TEST(told.size() == 2u);
 }
 
+// A bound under 4 has its low-water mark below it: a full bound is never "room".
+BOOST_AUTO_TEST_CASE(a_tiny_bound_tells_no_waiter_while_full) {
+    call_bound bound(2, 1);
+    BOOST_TEST_REQUIRE(bound.reserve());
+    BOOST_TEST_REQUIRE(bound.charge(3));
+    BOOST_TEST_REQUIRE(bound.reserve());
+    BOOST_TEST_REQUIRE(bound.charge(4));
+    bool any = false, node = false;
+    bound.when_room(no_node, [&] { any = true; });
+    bound.when_room(3, [&] { node = true; });
+    for (auto& f : bound.take_ready()) f();
+    BOOST_TEST(!any);
+    BOOST_TEST(!node);
+    bound.release(3);
+    for (auto& f : bound.take_ready()) f();
+    BOOST_TEST(any);
+    BOOST_TEST(node);
+}
+
+// A call routed elsewhere than the node it was charged to (a replica, a redirect) moves its count there.
+BOOST_AUTO_TEST_CASE(a_recharged_call_counts_against_the_node_it_goes_to) {
+    call_bound bound(10, 2);
+    BOOST_TEST_REQUIRE(bound.reserve());
+    BOOST_TEST_REQUIRE(bound.charge(1));
+    bound.recharge(1, 5);
+    BOOST_TEST(bound.held_for(1) == 0u);
+    BOOST_TEST(bound.held_for(5) == 1u);
+    bound.recharge(5, no_node);
+    BOOST_TEST(bound.held_for(5) == 0u);
+    BOOST_TEST(bound.held() == 1u);
+    bound.release(no_node);
+    BOOST_TEST(bound.held() == 0u);
+}
+
 // submit() reserves from many threads at once: never more places than the bound.
 BOOST_AUTO_TEST_CASE(reservations_from_many_threads_never_pass_the_bound) {
     call_bound bound(1000, 1000);

@@ -18,7 +18,7 @@
 namespace addrmap::detail {
 
 /// The callbacks of calls, the error handler, and the count of calls whose callback has not run (the loop thread); a
-/// call's end frees its place in the bound.
+/// call's object going back frees its place in the bound.
 class async_callbacks {
 public:
     async_callbacks(async_calls& calls, call_bound& bound) noexcept : calls_(calls), bound_(bound) {}
@@ -61,7 +61,6 @@ public:
         calls_.untrack_deadline(c);
         c->finished = true;
         --pending_;
-        bound_.release(c->charged_to);
         if (walking_) {
             deferred_.emplace_back(c, std::move(o));
             return;
@@ -80,9 +79,20 @@ public:
 private:
     void complete(async_call* c, outcome o) {
         async_callback done = std::move(c->callback);
-        if (!c->in_flight) calls_.release(c);  // one in flight is released when its reply (or loss) comes
+        if (!c->in_flight) retire(c);  // one in flight is retired when its reply (or loss) comes
         if (done) invoke(done, std::move(o));
     }
+
+public:
+    /// A started call's object goes back (its callback ran, nothing of it is still to come): only now is its place in
+    /// the bound free — a call ended at its deadline while still in flight holds its place (and its memory) until
+    /// its reply or its connection's loss.
+    void retire(async_call* c) noexcept {
+        bound_.release(c->charged_to);
+        calls_.release(c);
+    }
+
+private:
 
     async_calls& calls_;
     call_bound& bound_;

@@ -291,7 +291,7 @@ private:
     void setup_step(kind step, reply_ptr reply) {
         if (phase_ != phase::setting_up) return;  // aborted meanwhile: the error was given already
         if (!reply) {
-            fail_setup(lost_during_setup(step));
+            fail_setup(setup_refusal_ ? *setup_refusal_ : lost_during_setup(step));  // refused, then closed: the refusal
             return;
         }
         try {
@@ -334,6 +334,12 @@ private:
             tls_shared_->sessions.erase(state_->session_key);
             ERR_clear_error();
             fail_setup(e);
+            return;
+        } catch (...) {  // nothing may unwind through hiredis's C callback (std::bad_alloc formatting a command)
+            tls_shared_->sessions.erase(state_->session_key);
+            ERR_clear_error();
+            fail_setup(error(error_kind::config, "setting up the connection to " + to_string(target_.reported) +
+                                                     " failed with a non-addrmap exception"));
             return;
         }
         phase_ = phase::ready;

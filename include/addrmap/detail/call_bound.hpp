@@ -5,6 +5,7 @@
 #include <addrmap/detail/node_registry.hpp>
 #include <addrmap/error.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -61,7 +62,16 @@ public:
         ++per_node_[node];
         return true;
     }
-    /// The call charged to `node` ended: its place and its node's are free again.
+    /// A held call is routed to `to` rather than the node it was charged to: its node's count follows it (no refusal:
+    /// it was admitted already), so a node's count is what is out to it or waiting for it.
+    void recharge(node_id from, node_id to) {
+        if (from == to) return;
+        if (from != no_node && from < per_node_.size() && per_node_[from] > 0) --per_node_[from];
+        if (to == no_node) return;
+        if (to >= per_node_.size()) per_node_.resize(static_cast<std::size_t>(to) + 1, 0);
+        ++per_node_[to];
+    }
+    /// The call charged to `node` is gone (its object released): its place and its node's are free again.
     void release(node_id node) noexcept {
         if (node != no_node && node < per_node_.size() && per_node_[node] > 0) --per_node_[node];
         unreserve();
@@ -109,7 +119,8 @@ public:
     }
 
 private:
-    static std::size_t low_water(std::size_t bound) noexcept { return bound - bound / 4; }
+    /// Three quarters of `bound`, and below it for a bound under 4 (else a full bound would already be "room").
+    static std::size_t low_water(std::size_t bound) noexcept { return bound - std::max<std::size_t>(1, bound / 4); }
 
     struct waiter {
         node_id node;

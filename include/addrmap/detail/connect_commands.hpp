@@ -47,6 +47,8 @@ inline std::vector<std::string> connect_commands_for(const cluster_options& opti
         throw with_context(e, where);
     } catch (const std::exception& e) {
         throw error(error_kind::server, where + " failed: " + escaped(e.what(), 300));
+    } catch (...) {
+        throw error(error_kind::server, where + " threw a non-standard exception");
     }
     for (std::size_t i = 0; i < argvs.size(); ++i) {
         if (argvs[i].empty())
@@ -60,7 +62,8 @@ inline std::vector<std::string> connect_commands_for(const cluster_options& opti
     return out;
 }
 
-/// A command of on_connect_commands answered `reply` (an error reply): the connection is refused.
+/// A command of on_connect_commands answered `reply` (an error reply): the connection is refused. (A connection
+/// lost after such a reply still reports the refusal: it, not the loss, is why the connection was not used.)
 inline error connect_command_refused(const node_address& reported, std::string_view encoded, std::string_view reply) {
     return error(error_kind::server, connect_commands_where(reported) + ": " + quoted(command_name(encoded), 40) +
                                          " answered " + quoted(reply, 300) +

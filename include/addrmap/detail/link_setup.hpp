@@ -97,9 +97,11 @@ inline void run_connect_commands(tls_connection& connection, const core_node& no
     std::optional<error> refused;
     for (const std::string& command : commands) {
         void* raw = nullptr;
-        if (redisGetReply(c, &raw) != REDIS_OK)
+        if (redisGetReply(c, &raw) != REDIS_OK) {
+            if (refused) throw *refused;  // refused, then closed: the refusal is the reason
             throw error(error_kind::connect, "lost the connection to " + to_string(node.reported) +
                                                  " in cluster_options.on_connect_commands: " + escaped(c->errstr, 200));
+        }
         reply_ptr reply(static_cast<redisReply*>(raw));
         if (!refused && reply->type == REDIS_REPLY_ERROR)
             refused = connect_command_refused(node.reported, command, std::string_view(reply->str, reply->len));
