@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
     addrmap::cluster_options options;
     options.seeds = {flags->at("--seed")};
     options.tls.ca_file = flags->at("--cacert");
+    options.deadline = std::chrono::seconds(10);  // within the 20 s the loop runs: the worker's futures all end
     const std::string hostname = flags->at("--hostname");
     boost::asio::io_context io;  // run by this thread only: the cluster's callbacks come here
     int status = 1;

@@ -5,12 +5,16 @@
 #include <addrmap/error.hpp>
 #include <addrmap/event_loop.hpp>
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <poll.h>
+
 #include <atomic>
+#include <cstdint>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -81,6 +85,14 @@ private:
         socket_.async_wait(what, [me = shared_from_this(), read, what](const boost::system::error_code& ec) {
             (read ? me->read_waiting_ : me->write_waiting_) = false;
             if (ec || me->context_ == nullptr || !(read ? me->reading_ : me->writing_)) return;
+            // Asio's readiness can be stale (epoll sampled it before an earlier handler drained the socket). A read that
+            // finds nothing leaves hiredis-SSL's wantRead set, and its next partial write then waits for a read that
+            // never comes (500 pipelined 64 KB SETs stalled until command_timeout): hand hiredis only real readiness.
+            pollfd p{me->context_->c.fd, static_cast<short>(read ? POLLIN : POLLOUT), 0};
+            if (::poll(&p, 1, 0) == 0) {
+                me->wait(what);
+                return;
+            }
             if (read)
                 redisAsyncHandleRead(me->context_);
             else
@@ -102,6 +114,7 @@ private:
 
 /// An event_loop on `io`, which must outlive the cluster that owns this binding. Run `io` on one thread: the
 /// cluster's callbacks, like its members, belong to the loop's one thread (submit() may come from any thread).
+/// While the cluster lives, `io.run()` returns only on `io.stop()` (the binding holds work on it).
 class asio_loop final : public event_loop {
 public:
     explicit asio_loop(boost::asio::io_context& io) : io_(io) {}
@@ -119,13 +132,17 @@ public:
     }
     void arm_timer(std::chrono::milliseconds delay) override {
         if (!shared_) return;
+        // An expiry already queued cannot be cancelled: the generation makes its handler do nothing.
+        const std::uint64_t generation = ++shared_->timer_generation;
         shared_->timer.expires_after(delay);  // cancels the wait out: its handler sees operation_aborted
-        shared_->timer.async_wait([s = shared_](const boost::system::error_code& ec) {
-            if (!ec && s->events != nullptr) s->events->on_timer();
+        shared_->timer.async_wait([s = shared_, generation](const boost::system::error_code& ec) {
+            if (!ec && s->events != nullptr && s->timer_generation == generation) s->events->on_timer();
         });
     }
     void disarm_timer() override {
-        if (shared_) shared_->timer.cancel();
+        if (!shared_) return;
+        ++shared_->timer_generation;
+        shared_->timer.cancel();
     }
     /// Thread-safe; wake-ups before the loop turns are merged into one.
     void wake_up() override {
@@ -148,14 +165,20 @@ public:
         }
         if (!s) return;
         s->events = nullptr;  // handlers still queued run into nothing
+        ++s->timer_generation;
         s->timer.cancel();
+        s->work.reset();  // io_context::run() may return once nothing else is pending
     }
 
 private:
     /// What queued handlers hold: they may run after the binding is gone.
     struct shared {
-        explicit shared(boost::asio::io_context& io) : timer(io) {}
+        explicit shared(boost::asio::io_context& io) : timer(io), work(io.get_executor()) {}
         boost::asio::steady_timer timer;
+        std::uint64_t timer_generation = 0;
+        /// Keeps run() from returning while the cluster lives (as libevent's persistent wake-up event and libuv's
+        /// uv_async_t do): a submit() from another thread before the first connection must still find the loop.
+        boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work;
         loop_events* events = nullptr;
         std::atomic<bool> wake_posted{false};
     };
