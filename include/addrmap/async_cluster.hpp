@@ -316,10 +316,7 @@ private:
         });
     }
     /// The command's name for messages ('GET'), or "the command".
-    static std::string named(std::string_view command) {
-        const std::string_view name = command_name(command);
-        return name.empty() ? std::string("the command") : detail::escaped(name, 40);
-    }
+    static std::string named(std::string_view command) { return detail::command_label(command); }
     static std::string named(const detail::raw_command& raw) {
         return named(std::string_view(raw.bytes.get(), static_cast<std::size_t>(raw.length)));
     }

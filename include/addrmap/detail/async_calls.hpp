@@ -31,6 +31,12 @@ namespace detail {
 
 class async_connection;
 
+/// A command's name for messages ('GET'), escaped, or "the command" (RESP or hiredis-formatted text).
+inline std::string command_label(std::string_view command) {
+    const std::string_view name = command_name(command);
+    return name.empty() ? std::string("the command") : escaped(name, 40);
+}
+
 /// One command of the async cluster, from start() until its callback ran and no reply is still to come.
 struct async_call {
     using clock = std::chrono::steady_clock;
@@ -58,10 +64,7 @@ struct async_call {
     bool has_custom = false;
 
     /// The command's name for messages ('GET'), or "the command".
-    std::string name() const {
-        const std::string name(command_name(state.command));
-        return name.empty() ? std::string("the command") : escaped(name, 40);
-    }
+    std::string name() const { return command_label(state.command); }
 };
 
 /// The bookkeeping of every call (the loop thread only). No decisions: the cluster core makes those.
