@@ -27,7 +27,9 @@ execute_process(COMMAND "${CMAKE_COMMAND}" -E env --unset=DESTDIR
 check("install without building")
 
 foreach(file include/addrmap/addrmap.hpp include/addrmap/cluster.hpp share/cmake/addrmap/addrmapConfig.cmake
-             share/cmake/addrmap/addrmapTargets.cmake share/pkgconfig/addrmap.pc)
+             share/cmake/addrmap/addrmapTargets.cmake share/cmake/addrmap/addrmapLoops.cmake share/pkgconfig/addrmap.pc
+             share/pkgconfig/addrmap-libevent.pc share/pkgconfig/addrmap-libuv.pc share/pkgconfig/addrmap-libev.pc
+             share/pkgconfig/addrmap-asio.pc include/addrmap/loops/libevent.hpp)
   if(NOT EXISTS "${WORK_DIR}/prefix/${file}")
     message(FATAL_ERROR "the install is missing ${file}")
   endif()
