@@ -1,34 +1,21 @@
 // addrmap/async_cluster.hpp — basic_async_cluster<Policy>: the cluster core driven from an event loop (libevent,
-// libuv, libev or any loop with a hiredis adapter): many commands in flight, TLS set up and verified from loop events.
+// libuv, libev, Boost.Asio or any loop with a hiredis adapter): many commands in flight, TLS verified from loop events.
 //
-// Threads: every member runs on the loop's thread, except submit() and submit_argv(), which any thread may call
-// (the command is posted to the loop thread; the reply_future refuses to wait on the loop thread itself).
-//
-// Words, one per concept, in this header and detail/async_*.hpp: a *call* is one command from start to callback
-// (detail::async_call); a *connection* is one TLS connection to one node (detail::async_connection), which a *dial*
-// starts (detail::async_dialer) and the *connection table* keeps (detail::async_connection_table); a *refresh* asks
-// a node for the topology (detail::async_refresh asks, detail::topology_refresh decides). The cluster_core decides
-// every call's fate; this driver only moves events between the loop, the connections and those pieces.
+// Threads: every member runs on the loop's thread, except the submit*() forms, which any thread may call (the
+// command is posted to the loop thread; the future refuses to wait on the loop thread itself).
+// The engine (calls, connections, refresh, the bound) is detail::async_driver; this class gives it its command forms.
 #pragma once
 
 #include <addrmap/async_future.hpp>
 #include <addrmap/cluster_core.hpp>
 #include <addrmap/cluster_options.hpp>
+#include <addrmap/command_keys.hpp>
 #include <addrmap/command_safety.hpp>
-#include <addrmap/detail/async_answers.hpp>
-#include <addrmap/detail/async_callbacks.hpp>
-#include <addrmap/detail/async_calls.hpp>
-#include <addrmap/detail/async_connect.hpp>
-#include <addrmap/detail/async_connection.hpp>
-#include <addrmap/detail/async_connection_table.hpp>
-#include <addrmap/detail/async_dialer.hpp>
-#include <addrmap/detail/async_loop_timer.hpp>
-#include <addrmap/detail/async_refresh.hpp>
-#include <addrmap/detail/call_bound.hpp>
+#include <addrmap/detail/async_driver.hpp>
 #include <addrmap/detail/command.hpp>
-#include <addrmap/detail/node_table.hpp>
 #include <addrmap/error.hpp>
 #include <addrmap/event_loop.hpp>
+#include <addrmap/fan_out.hpp>
 #include <addrmap/pipeline.hpp>
 #include <addrmap/policies/env.hpp>
 #include <addrmap/policies/identity.hpp>
@@ -38,8 +25,6 @@
 #include <addrmap/slot.hpp>
 #include <addrmap/tls.hpp>
 
-#include <algorithm>
-#include <chrono>
 #include <cstdarg>
 #include <functional>
 #include <memory>
@@ -51,14 +36,21 @@
 
 namespace addrmap {
 
+/// What a fan-out gives its callback: every node's outcome (fan_out.hpp), or the reason no node could be chosen
+/// (no topology could be read) with an empty list.
+using fan_out_callback = std::function<void(const error* failure, std::vector<node_outcome> nodes)>;
+
 /// A Redis Cluster client on an event loop, every node address resolved through `Policy` and every
 /// connection verified (chain and name) — the same decisions as basic_cluster, made by the same cluster_core.
 ///
 /// Lifetime: destroy it on the loop thread, before the loop; never from inside one of its own callbacks
 /// (call disconnect() there). The destructor ends every pending call's callback first (error_kind::closed,
 /// or unknown_outcome for a command that was written); no callback runs after it returns.
+///
+/// Errors found before anything is sent (a malformed command, keys in several slots, a refused option) reach the
+/// call's callback like any other outcome; only a format string hiredis cannot format throws, at the call.
 template <class Policy = identity>
-class basic_async_cluster final : private loop_events, private detail::async_connection_owner {
+class basic_async_cluster final {
     ADDRMAP_CHECK_POLICY(Policy);
 
 public:
@@ -73,59 +65,23 @@ public:
     /// options replace `options.tls`.
     basic_async_cluster(const cluster_options& options, tls_context tls, std::unique_ptr<event_loop> loop,
                         Policy policy = Policy{})
-        : options_(async_options(options)),
-          policy_(std::move(policy)),
-          tls_(std::move(tls)),
-          core_(options_, [this](const node_address& address) { return detail::policy_access::map(policy_, address); }),
-          bound_(options_.max_calls, options_.max_calls_per_node),
-          loop_(non_null(std::move(loop))),
-          mailbox_(std::make_shared<detail::async_mailbox>(loop_.get())),
-          timer_(*loop_),
-          dialer_(core_, options_, detail::tls_context_access::shared(tls_), *loop_, timer_,
-                  static_cast<detail::async_connection_owner&>(*this), connections_, mailbox_,
-                  [this](node_id n, const error& why) { node_failed(n, why); }),
-          refresh_(core_, options_, calls_, callbacks_, connections_, dialer_, timer_,
-                   [this](const detail::async_refresh::end& how) { refresh_ended(how); }) {
-        options_.tls = tls_.options();
-        loop_->start(static_cast<loop_events&>(*this));
-    }
+        : policy_(std::move(policy)),
+          driver_(async_options(options), std::move(tls), std::move(loop),
+                  [this](const node_address& address) { return detail::policy_access::map(policy_, address); }) {}
 
     basic_async_cluster(const basic_async_cluster&) = delete;
     basic_async_cluster& operator=(const basic_async_cluster&) = delete;
-
-    ~basic_async_cluster() {
-        shutting_down_ = true;
-        timer_.stop();
-        dialer_.stop();
-        refresh_.close();
-        for (auto& job : mailbox_->close()) job(false);
-        bound_.take_all();  // nothing to wait for, and no callback runs from here on
-        loop_->stop();
-        connections_.close_all();  // unanswered commands come back through connection_reply
-        fail_waiting("the cluster was destroyed");
-        connections_.clear();
-    }
 
     // ---- set-up ---------------------------------------------------------------------------------------
 
     /// Reads the topology from the seeds, then connects to every master; `done` gets nullptr, or the error
     /// (as basic_cluster::connect throws it: a seed's own error when there is one seed, else one listing
     /// each seed's; a master whose certificate or mapping fails verification). Commands need not wait for it.
-    void connect(std::function<void(const error*)> done) {
-        if (closed_) {
-            const error e(error_kind::closed, "connect() after disconnect()");
-            if (done) done(&e);
-            return;
-        }
-        connecting_.add(std::move(done));
-        core_.request_refresh();
-        refresh_.start(clock::now());
-        rearm();
-    }
+    void connect(std::function<void(const error*)> done) { driver_.connect(std::move(done)); }
 
     /// Called with every error that concerns no single command: a node whose TLS or AUTH set-up failed
     /// (the commands waiting for it get their own error too), an exception thrown by a callback.
-    void on_error(std::function<void(const error&)> handler) { callbacks_.on_error(std::move(handler)); }
+    void on_error(std::function<void(const error&)> handler) { driver_.on_error(std::move(handler)); }
 
     // ---- commands (loop thread) -----------------------------------------------------------------------
 
@@ -136,21 +92,21 @@ public:
         detail::raw_command raw = detail::format_raw(format, ap);
         va_end(ap);
         detail::check_formatted(raw, format);
-        start(static_cast<int>(key_slot(key)), std::move(raw), {}, std::move(done));
+        driver_.start(static_cast<int>(key_slot(key)), std::move(raw), {}, std::move(done));
     }
-    /// The same with per-call settings (deadline; whether it may be repeated after it may have run).
+    /// The same with per-call settings (deadline, reply_timeout; whether it may be repeated after it may have run).
     void command(const call_options& call, std::string_view key, async_callback done, const char* format, ...) {
         va_list ap;
         va_start(ap, format);
         detail::raw_command raw = detail::format_raw(format, ap);
         va_end(ap);
         detail::check_formatted(raw, format);
-        start(static_cast<int>(key_slot(key)), std::move(raw), call, std::move(done));
+        driver_.start(static_cast<int>(key_slot(key)), std::move(raw), call, std::move(done));
     }
     /// argv command routed by `key`; the first argument is the command name.
     void command_argv(std::string_view key, const std::vector<std::string_view>& args, async_callback done,
                       const call_options& call = {}) {
-        start(static_cast<int>(key_slot(key)), detail::format_argv(args), call, std::move(done));
+        driver_.start(static_cast<int>(key_slot(key)), detail::format_argv(args), call, std::move(done));
     }
     /// A keyless command (PING, INFO, ...) on a live master.
     void command_any(async_callback done, const char* format, ...) {
@@ -159,7 +115,59 @@ public:
         detail::raw_command raw = detail::format_raw(format, ap);
         va_end(ap);
         detail::check_formatted(raw, format);
-        start(-1, std::move(raw), {}, std::move(done));
+        driver_.start(-1, std::move(raw), {}, std::move(done));
+    }
+
+    /// printf-style command routed by its own keys (command_keys.hpp), as basic_cluster::call: every key must hash
+    /// to one slot; no key (EVAL with numkeys 0): any master. A command not in the table, malformed arguments or keys
+    /// in several slots end with error{config} in `done`, before anything is sent.
+    void call(async_callback done, const char* format, ...) {
+        va_list ap;
+        va_start(ap, format);
+        const detail::raw_command raw = detail::format_raw(format, ap);
+        va_end(ap);
+        start_keyed(detail::to_command(raw, format), {}, std::move(done));
+    }
+    void call(const call_options& options, async_callback done, const char* format, ...) {
+        va_list ap;
+        va_start(ap, format);
+        const detail::raw_command raw = detail::format_raw(format, ap);
+        va_end(ap);
+        start_keyed(detail::to_command(raw, format), options, std::move(done));
+    }
+    /// argv command routed by its own keys, as call() is.
+    void call_argv(const std::vector<std::string_view>& args, async_callback done, const call_options& options = {}) {
+        start_keyed(detail::format_argv(args), options, std::move(done));
+    }
+
+    /// A command on the node the cluster reported as `node` (mapped through the policy if new), as
+    /// basic_cluster::command_on: no redirect followed, any reply returned; a lost connection gives
+    /// error{unknown_outcome} unless the command may be repeated.
+    void command_on(const node_address& node, const std::vector<std::string_view>& args, async_callback done,
+                    const call_options& call = {}) {
+        node_id n = no_node;
+        try {
+            n = driver_.node_for(node, "command_on");
+        } catch (const error& e) {
+            if (done) driver_.run_guarded([&] { done(outcome(e)); }, "a command's callback");
+            return;
+        }
+        driver_.start(-1, detail::format_argv(args), call, std::move(done), false, n);
+    }
+
+    /// `args` on every master (or every node), all at once; `done` gets one outcome per node in node-table order,
+    /// as fan_out() gives them (fan_out.hpp: the delivery rules, a replica the policy refused, `call.deadline`
+    /// per node). Reads the topology first when the core says it is due (none yet, or a node failed since).
+    void fan_out(const std::vector<std::string_view>& args, fan_out_callback done, fan_out_to who = fan_out_to::masters,
+                 const call_options& call = {}) {
+        if (!driver_.core().refresh_due(clock::now())) return fan_out_now(detail::format_argv(args), std::move(done), who, call);
+        driver_.connect([this, command = detail::format_argv(args), done = std::move(done), who, call](const error* e) mutable {
+            if (e != nullptr && !driver_.core().has_topology()) {
+                if (done) driver_.run_guarded([&] { done(e, {}); }, "a fan-out's callback");
+                return;
+            }
+            fan_out_now(std::move(command), std::move(done), who, call);
+        });
     }
 
     // ---- commands (any thread) ------------------------------------------------------------------------
@@ -170,60 +178,51 @@ public:
         va_start(ap, format);
         const detail::raw_command raw = detail::format_raw(format, ap);
         va_end(ap);
-        return post_call(static_cast<int>(key_slot(key)), detail::to_command(raw, format), {});
+        return driver_.post_call(static_cast<int>(key_slot(key)), detail::to_command(raw, format), {});
     }
     /// Thread-safe argv form.
     reply_future submit_argv(std::string_view key, const std::vector<std::string_view>& args, const call_options& call = {}) {
-        return post_call(static_cast<int>(key_slot(key)), detail::format_argv(args), call);
+        return driver_.post_call(static_cast<int>(key_slot(key)), detail::format_argv(args), call);
+    }
+    /// Thread-safe call_argv(): the keys are read here (a refusal is the future's at once).
+    reply_future submit_call_argv(const std::vector<std::string_view>& args, const call_options& call = {}) {
+        int slot = -1;
+        try {
+            slot = command_slot(args);
+        } catch (const error& e) {
+            return detail::ready_future(outcome(e));
+        }
+        return driver_.post_call(slot, detail::format_argv(args), call);
     }
 
     // ---- shutting down --------------------------------------------------------------------------------
 
     /// Stops taking commands: those not sent yet end with error_kind::closed now, those in flight get their
     /// replies, then every connection closes and `done` runs. Later commands end with error_kind::closed.
-    void disconnect(std::function<void()> done = {}) {
-        closed_ = true;
-        dialer_.stop();
-        if (done) disconnect_waiters_.push_back(std::move(done));
-        if (callbacks_.walking())
-            pump_again_ = true;  // pump() ends the queued calls after its pass
-        else
-            fail_waiting("disconnect() was called");
-        refresh_.close();  // its answer, if one comes, is dropped; the machine ends the refresh in the core
-        connecting_.stop(error(error_kind::closed, "disconnect() was called before connect() finished"));
-        connections_.close_all_when_idle();
-        if (bound_.has_waiters()) request_pump();  // when_room() callbacks run: there is nothing to wait for
-        maybe_disconnected();
-    }
+    void disconnect(std::function<void()> done = {}) { driver_.disconnect(std::move(done)); }
 
     // ---- inspection -----------------------------------------------------------------------------------
 
     /// The node table, as basic_cluster::nodes() gives it.
-    std::vector<node_info> nodes() const {
-        return detail::node_table(core_, [this](node_id id) -> std::optional<tls_handshake_info> {
-            if (const detail::async_connection* c = connections_.current(id); c != nullptr && c->ready()) return c->handshake();
-            return std::nullopt;
-        });
-    }
-    const cluster_stats& stats() const noexcept { return core_.stats(); }
-    const cluster_core& core() const noexcept { return core_; }
+    std::vector<node_info> nodes() const { return driver_.nodes(); }
+    const cluster_stats& stats() const noexcept { return driver_.stats(); }
+    const cluster_core& core() const noexcept { return driver_.core(); }
     const Policy& policy() const noexcept { return policy_; }
     /// Calls whose callback has not run yet.
-    std::size_t pending() const noexcept { return callbacks_.pending(); }
+    std::size_t pending() const noexcept { return driver_.pending(); }
 
     // ---- the bound on calls held (cluster_options::max_calls, max_calls_per_node) ---------------------
 
     /// Runs `ready` once, on the loop thread and never inside this call, when at most three quarters of max_calls is
     /// held (at the loop's next turn if that is so now): room for a burst. After disconnect() it runs at once (the
     /// calls it makes end with error_kind::closed); the destructor drops it unrun.
-    void when_room(std::function<void()> ready) { wait_for_room(no_node, std::move(ready)); }
+    void when_room(std::function<void()> ready) { driver_.wait_for_room(no_node, std::move(ready)); }
     /// The same, and also at most three quarters of max_calls_per_node held for the node serving `key` now.
     void when_room(std::string_view key, std::function<void()> ready) {
-        wait_for_room(core_.owner(static_cast<int>(key_slot(key))), std::move(ready));
+        driver_.wait_for_room(driver_.core().owner(static_cast<int>(key_slot(key))), std::move(ready));
     }
 
 private:
-    using async_call = detail::async_call;
     /// The options, refused before anything is set up when they hold what an async cluster cannot honour.
     static const cluster_options& async_options(const cluster_options& options) {
         if (options.on_connect)
@@ -233,367 +232,55 @@ private:
                         "(both drivers run those), or leave on_connect empty");
         return options;
     }
-    static std::unique_ptr<event_loop> non_null(std::unique_ptr<event_loop> loop) {
-        if (!loop) throw error(error_kind::config, "basic_async_cluster: the event loop binding is null");
-        return loop;
-    }
 
-    // ---- calls ----------------------------------------------------------------------------------------
-
-    /// A new call of `command` (RESP as std::string, or hiredis's formatted raw_command) for `slot` (-1: keyless);
-    /// `reserved`: submit() took its place in the bound already.
-    template <class Command>
-    void start(int slot, Command command, const call_options& call, async_callback done, bool reserved = false) {
-        if (closed_ || shutting_down_) {
-            if (reserved) bound_.unreserve();
-            if (done) callbacks_.invoke(done, outcome(error(error_kind::closed, "the cluster is disconnected: the command was not sent")));
-            return;
-        }
-        if (!reserved && !bound_.reserve()) {
-            ++core_.stats().overloaded;
-            if (done) callbacks_.invoke(done, outcome(error(error_kind::overloaded, bound_.total_refusal(named(command)))));
-            return;
-        }
-        const node_id charge_to = core_.owner(slot);  // keyless: the master it will most likely go to
-        if (!bound_.charge(charge_to)) {  // refused before anything is made: a refusal costs little
-            bound_.unreserve();
-            ++core_.stats().overloaded;
-            if (done)
-                callbacks_.invoke(done, outcome(error(error_kind::overloaded,
-                                                      bound_.node_refusal(named(command), detail::describe(core_.node(charge_to).reported)))));
-            return;
-        }
-        async_call* c = calls_.make(std::move(command));
-        c->charged_to = charge_to;
-        const auto now = clock::now();
+    /// call()/call_argv(): the slot from the command's own keys, or error{config} in `done`.
+    void start_keyed(std::string command, const call_options& options, async_callback done) {
+        int slot = -1;
         try {
-            c->state = core_.start(slot, c->text(), call, now);
-        } catch (const error& e) {  // refused before sending (a bad option, SUBSCRIBE, ...): nothing was sent
-            calls_.release(c);
-            bound_.release(charge_to);
-            if (done) callbacks_.invoke(done, outcome(e));
+            slot = command_slot(detail::decode_command(command));
+        } catch (const error& e) {
+            if (done) driver_.run_guarded([&] { done(outcome(e)); }, "a command's callback");
             return;
         }
-        c->callback = std::move(done);
-        c->seq = ++next_seq_;
-        callbacks_.started();
-        calls_.track_deadline(c, call.deadline.has_value());
-        timer_.arm_by(c->state.deadline);
-        if (!calls_.slot_has_waiting(slot)) {
-            // No older call of its slot is queued: route it now (the common case sends at once).
-            const auto wake_before = wake_at_;
-            if (route(c, now)) return;
-            calls_.enqueue(c);
-            if (wake_at_ < wake_before) rearm();
-            return;
-        }
-        calls_.enqueue(c);  // behind an older call of its slot; pump() moves them in order
+        driver_.start(slot, std::move(command), options, std::move(done));
     }
 
-    /// Ends every queued call with error_kind::closed (disconnect, destruction).
-    void fail_waiting(const char* why) {
-        while (!calls_.waiting().empty()) {
-            async_call* c = calls_.waiting().begin()->second;
-            calls_.dequeue(calls_.waiting().begin());
-            callbacks_.finish(c, outcome(error(error_kind::closed, std::string(why) + " before " + c->name() + " was sent: it did not run")));
-        }
-    }
-    /// Runs pump() from the loop soon, once for everything that happened in this turn (a read event's
-    /// replies), instead of once per reply.
-    void request_pump() {
-        if (pump_requested_ || shutting_down_) return;
-        pump_requested_ = true;
-        loop_->wake_up();
-    }
-
-    /// Any thread: takes the call's place in the bound here (so what waits in the mailbox is bounded too), then
-    /// starts it on the loop thread.
-    reply_future post_call(int slot, std::string command, const call_options& call) {
-        if (!bound_.reserve())
-            return detail::ready_future(outcome(error(error_kind::overloaded, bound_.total_refusal(named(command)))));
-        return detail::posted_call(mailbox_, [this, slot, command = std::move(command), call](async_callback done) mutable {
-            start(slot, std::move(command), call, std::move(done), true);
-        });
-    }
-    /// The command's name for messages ('GET'), or "the command".
-    static std::string named(std::string_view command) { return detail::command_label(command); }
-    static std::string named(const detail::raw_command& raw) {
-        return named(std::string_view(raw.bytes.get(), static_cast<std::size_t>(raw.length)));
-    }
-
-    void wait_for_room(node_id node, std::function<void()> ready) {
-        if (!ready) return;
-        bound_.when_room(node, std::move(ready));
-        request_pump();  // pump() runs it if there is room now
-    }
-    /// Runs the when_room() callbacks whose room has come (all of them once disconnect() was called).
-    void run_room_waiters() {
-        if (!bound_.has_waiters()) return;
-        for (auto& ready : closed_ ? bound_.take_all() : bound_.take_ready())
-            callbacks_.run_guarded(ready, "a when_room() callback");
-    }
-
-    bool send_on(detail::async_connection& connection, async_call* c, const core_decision& d) {
-        if (!connection.send(c, c->text(), d.asking)) return false;
-        core_.on_send(c->state);
-        ++core_.stats().round_trips;
-        calls_.sent(c, &connection, d.node);
-        if (connection.in_flight() <= 2)  // it was idle: its stall clock starts now
-            if (const auto stall = connection.stall_deadline()) timer_.arm_by(*stall);
-        return true;
-    }
-
-    /// Calls past their deadline while in flight end now (a late reply is dropped); waiting ones end in pump().
-    void expire(clock::time_point now) {
-        for (async_call* c : calls_.due(now)) {
-            if (!c->in_flight || c->finished) continue;
-            core_.on_expired_in_flight(c->state, c->sent_to, now);
-            callbacks_.finish(c, outcome(*c->state.failure));
-        }
-    }
-
-    // ---- the queue ------------------------------------------------------------------------------------
-
-    /// Routes every waiting call, oldest first (async_calls::walk keeps each slot's order, also after a redirect or
-    /// a retry); then what waited for the pass: the callbacks, disconnect()'s ending of queued calls, dial failures.
-    void pump() {
-        if (pumping_ || shutting_down_) {
-            pump_again_ = true;
-            return;
-        }
-        pumping_ = true;
-        do {
-            pump_again_ = false;
-            const auto now = clock::now();
-            wake_at_ = clock::time_point::max();
-            callbacks_.begin_walk();
-            calls_.walk(now, [&](async_call* c) { return route(c, now); }, [&](async_call* c) {
-                core_.next(c->state, now);  // says the deadline passed
-                callbacks_.finish(c, outcome(*c->state.failure));
-            });
-            callbacks_.end_walk();
-            if (closed_) fail_waiting("disconnect() was called");
-            for (auto& [n, why] : std::exchange(deferred_failures_, {})) node_failed(n, why);
-            run_room_waiters();
-        } while (pump_again_);
-        pumping_ = false;
-        rearm();
-    }
-
-    /// One waiting call: true when it left the queue (sent, or ended).
-    bool route(async_call* c, clock::time_point now) {
-        const int slot = c->state.slot;
-        if (calls_.draining(slot) && now < c->state.deadline) {
-            // A call of this slot was redirected or lost while others were still out: wait until they are
-            // back, so none of them is sent after a newer call.
-            wake_at_ = std::min(wake_at_, c->state.deadline);
-            return false;
-        }
-        for (int attempt = 0; attempt < 3; ++attempt) {
-            const core_decision d = core_.next(c->state, now);
-            switch (d.what) {
-                case core_decision::kind::fail: callbacks_.finish(c, outcome(*c->state.failure)); return true;
-                case core_decision::kind::wait: wake_at_ = std::min(wake_at_, d.until); return false;
-                case core_decision::kind::refresh:
-                    refresh_.start(now);
-                    continue;  // route on the current map meanwhile (next() no longer says refresh)
-                case core_decision::kind::send: break;
-            }
-            bound_.recharge(c->charged_to, d.node);  // counted against the node it goes to (a replica, a redirect)
-            c->charged_to = d.node;
-            detail::async_connection* connection = nullptr;
-            try {
-                connection = dialer_.connection_for(d.node, now);
-            } catch (const error& e) {
-                if (e.kind() != error_kind::closed) callbacks_.report(e);
-                if (core_.on_not_sent(c->state, d.node, e, now) == core_verdict::fail) {
-                    callbacks_.finish(c, outcome(*c->state.failure));
-                    return true;
-                }
+    /// The fan-out on the installed map: one fixed-node call per node, all at once, collected in table order.
+    void fan_out_now(std::string command, fan_out_callback done, fan_out_to who, const call_options& call) {
+        struct collected {
+            std::vector<node_outcome> nodes;
+            std::size_t left = 0;
+            fan_out_callback done;
+        };
+        auto all = std::make_shared<collected>();
+        all->done = std::move(done);
+        const std::vector<node_id> ids = fan_out_nodes(driver_.core(), who);
+        all->nodes.reserve(ids.size());
+        all->left = ids.size() + 1;  // one more, dropped below, so no reply can end it while it is being started
+        auto one_done = [this, all] {
+            if (--all->left != 0 || !all->done) return;
+            driver_.run_guarded([&] { all->done(nullptr, std::move(all->nodes)); }, "a fan-out's callback");
+        };
+        for (node_id id : ids) {
+            const core_node& n = driver_.core().node(id);
+            all->nodes.push_back({n.reported, n.role, outcome(error(error_kind::closed, "not answered"))});
+            const std::size_t at = all->nodes.size() - 1;
+            if (!n.mapped && !n.problem.empty()) {
+                all->nodes[at].result = outcome(error(error_kind::config, "not sent to " + std::string(to_string(n.role)) +
+                                                                              " " + to_string(n.reported) + ": " + n.problem));
+                one_done();
                 continue;
             }
-            if (connection == nullptr || !connection->ready()) {
-                c->waiting_for = d.node;
-                return false;
-            }
-            c->waiting_for = no_node;
-            if (!c->state.replica_read && calls_.out_on_another_connection(slot, connection) && now < c->state.deadline) {
-                // An older call of the slot is still out elsewhere (the old owner, a connection being replaced):
-                // sent now, this one could run first. Wait until the older ones are back.
-                calls_.hold_for_order(slot);
-                wake_at_ = std::min(wake_at_, c->state.deadline);
-                return false;
-            }
-            if (send_on(*connection, c, d)) return true;
-            connections_.drop(d.node);
+            driver_.start(-1, command, call, [all, at, one_done](outcome o) {
+                all->nodes[at].result = std::move(o);
+                one_done();
+            }, false, id);
         }
-        return false;
+        one_done();
     }
 
-    // ---- connections ----------------------------------------------------------------------------------
-
-    /// Node `n` could not be connected: the calls waiting for it are told (the core decides), and so
-    /// are a refresh and connect() waiting for it.
-    void node_failed(node_id n, const error& why) {
-        if (callbacks_.walking()) {  // never while pump() walks the queue
-            deferred_failures_.emplace_back(n, why);
-            pump_again_ = true;
-            return;
-        }
-        connections_.reset(n);
-        const auto now = clock::now();
-        core_.on_dial_failed(n, why, clock::now());
-        callbacks_.report(why);
-        callbacks_.begin_walk();
-        calls_.stop_waiting_for(n, [&](async_call* c) {
-            if (core_.on_not_sent(c->state, n, why, now) != core_verdict::fail) return false;
-            callbacks_.finish(c, outcome(*c->state.failure));
-            return true;
-        });
-        callbacks_.end_walk();
-        refresh_.node_failed(n, why);
-        connecting_.node_done(n, &why, refresh_.running());
-        request_pump();
-    }
-
-    // detail::async_connection_owner
-    void connection_ready(detail::async_connection& connection) override {
-        const node_id n = connection.node();
-        if (!core_.exists(n)) return;
-        core_.on_connected(n);
-        calls_.stop_waiting_for(n, [](async_call*) { return false; });  // pump() routes them
-        refresh_.connection_ready(connection);
-        connecting_.node_done(n, nullptr, refresh_.running());
-        request_pump();
-    }
-    void connection_failed(detail::async_connection& connection, const error& why) override {
-        if (connections_.current(connection.node()) != &connection) return;
-        connections_.drop(connection);
-        dialer_.setup_failed(connection.node(), why);  // the next address, or node_failed
-    }
-    void connection_reply(detail::async_connection& connection, void* tag, redisReply* raw, bool written) override {
-        mailbox_->seen_on_loop_thread();
-        reply_ptr reply(raw);
-        auto* c = static_cast<async_call*>(tag);
-        c->in_flight = false;
-        if (c->refresh_attempt == 0 && calls_.came_back(c))
-            request_pump();  // every older call of the slot is back: the queue may move
-        if (c->refresh_attempt != 0) {
-            const std::uint64_t attempt = c->refresh_attempt;
-            calls_.release(c);
-            refresh_.reply(connection, attempt, std::move(reply));
-            return;
-        }
-        if (c->finished) {  // ended at its deadline; this late reply is dropped
-            callbacks_.retire(c);
-            return;
-        }
-        if (shutting_down_) {
-            callbacks_.finish(c, detail::ending_when_destroyed(*c, connection, std::move(reply), written));
-            return;
-        }
-        if (!reply) connections_.drop(connection);  // lost: the next send dials afresh
-        const core_verdict verdict = detail::verdict_on_answer(core_, *c, connection, reply.get(), written, clock::now());
-        if (verdict == core_verdict::done) {
-            callbacks_.finish(c, outcome(std::move(reply)));
-            if (bound_.has_waiters()) request_pump();  // room may have come
-        } else if (verdict == core_verdict::fail) {
-            callbacks_.finish(c, outcome(*c->state.failure));
-            if (bound_.has_waiters()) request_pump();
-        } else if (closed_) {
-            callbacks_.finish(c, outcome(error(error_kind::closed, "disconnect() was called before " + c->name() +
-                                                                       " could be sent again: " + c->state.last_problem)));
-        } else {
-            calls_.hold_behind_calls_out(c->state.slot);
-            calls_.enqueue(c);
-            request_pump();
-        }
-    }
-    void connection_gone(detail::async_connection& connection) override {
-        const node_id n = connection.node();
-        connections_.gone(connection);  // deleted by collect(), once hiredis has returned
-        if (core_.exists(n)) {
-            if (connection.lost_while_ready())
-                core_.on_disconnected(n);
-            else if (connection.state() != detail::async_connection::phase::failed)
-                core_.on_closed(n);
-        }
-        if (shutting_down_) return;
-        loop_->wake_up();
-        maybe_disconnected();
-        if (!closed_) request_pump();
-    }
-
-    void maybe_disconnected() {
-        if (!closed_ || disconnect_waiters_.empty() || !connections_.all_gone()) return;
-        for (auto& done : std::exchange(disconnect_waiters_, {})) done();
-    }
-
-    // ---- topology -------------------------------------------------------------------------------------
-
-    void refresh_ended(const detail::async_refresh::end& how) {
-        connecting_.refresh_ended(how.installed, how.first, how.failures, !closed_);
-        request_pump();
-    }
-
-    // ---- the loop -------------------------------------------------------------------------------------
-
-    void on_timer() override {
-        mailbox_->seen_on_loop_thread();
-        timer_.fired();
-        connections_.collect();
-        const auto now = clock::now();
-        expire(now);
-        const auto due = connections_.due(now);  // looked at first: acting runs callbacks, which may dial
-        for (node_id n : due.dns_late) dialer_.lookup_timed_out(n);
-        for (detail::async_connection* c : due.stalled) connections_.close_stalled(*c);
-        for (detail::async_connection* c : due.setup_late) dialer_.setup_timed_out(*c);
-        refresh_.timer(now);
-        pump();
-    }
-    void on_wakeup() override {
-        mailbox_->seen_on_loop_thread();
-        connections_.collect();
-        for (auto& job : mailbox_->take()) job(true);
-        if (pump_requested_) {
-            pump_requested_ = false;
-            pump();
-        }
-    }
-
-    /// Arms the timer for the earliest thing due (it may fire early: on_timer looks and re-arms).
-    void rearm() {
-        if (shutting_down_) return;
-        clock::time_point next = std::min(wake_at_, connections_.earliest_deadline());
-        if (const auto deadline = calls_.earliest_deadline()) next = std::min(next, *deadline);
-        if (const auto attempt = refresh_.deadline()) next = std::min(next, *attempt);
-        if (next != clock::time_point::max()) timer_.arm_by(next);
-    }
-
-    cluster_options options_;
     Policy policy_;
-    tls_context tls_;
-    cluster_core core_;
-    detail::call_bound bound_;  // how many calls may be held (max_calls, max_calls_per_node)
-    std::unique_ptr<event_loop> loop_;
-    std::shared_ptr<detail::async_mailbox> mailbox_;
-    detail::async_loop_timer timer_;
-    detail::async_calls calls_;          // every call: its queue, its deadline, its slot's counts
-    detail::async_callbacks callbacks_{calls_, bound_};
-    detail::async_connection_table connections_;
-    detail::async_dialer dialer_;
-    detail::async_refresh refresh_;
-    detail::async_connect connecting_{core_, connections_, dialer_, callbacks_};
-
-    std::vector<std::pair<node_id, error>> deferred_failures_;
-    bool pump_requested_ = false;
-    std::uint64_t next_seq_ = 0;
-    bool pumping_ = false;
-    bool pump_again_ = false;
-    clock::time_point wake_at_ = clock::time_point::max();
-    std::vector<std::function<void()>> disconnect_waiters_;
-    bool closed_ = false;
-    bool shutting_down_ = false;
+    detail::async_driver driver_;  // after policy_: its core maps through it
 };
 
 /// Named async clusters, one per shipped policy.

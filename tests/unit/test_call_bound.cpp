@@ -142,12 +142,19 @@ BOOST_AUTO_TEST_CASE(reservations_from_many_threads_never_pass_the_bound) {
     std::vector<int> got(4, 0);
     for (int t = 0; t < 4; ++t)
         threads.emplace_back([&, t] {
-            for (int i = 0; i < 1000; ++i)
-                if (bound.reserve()) ++got[static_cast<std::size_t>(t)];
+            for (int i = 0; i < 1000; ++i) {
+                if (bound.reserve())
+                    ++got[static_cast<std::size_t>(t)];
+                else
+                    bound.refused_off_loop();  // as submit() counts its refusals, off the loop thread
+            }
         });
     for (auto& th : threads) th.join();
     BOOST_TEST(got[0] + got[1] + got[2] + got[3] == 1000);
     BOOST_TEST(bound.held() == 1000u);
+    // Every refusal is counted once, and taken once by the loop thread (into stats().overloaded).
+    BOOST_TEST(bound.take_refused_off_loop() == 3000u);
+    BOOST_TEST(bound.take_refused_off_loop() == 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

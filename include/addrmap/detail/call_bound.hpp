@@ -50,6 +50,10 @@ public:
         } while (!total_.compare_exchange_weak(now, now + 1, std::memory_order_relaxed));
         return true;
     }
+    /// Any thread: a call was refused at the total before it reached the loop (submit()); the loop thread adds these
+    /// to cluster_stats::overloaded (take_refused_off_loop), since the stats are the loop thread's.
+    void refused_off_loop() noexcept { refused_off_loop_.fetch_add(1, std::memory_order_relaxed); }
+    std::uint64_t take_refused_off_loop() noexcept { return refused_off_loop_.exchange(0, std::memory_order_relaxed); }
     /// Gives back a place reserve() took (the call was refused or ended).
     void unreserve() noexcept { total_.fetch_sub(1, std::memory_order_relaxed); }
 
@@ -130,6 +134,7 @@ private:
     std::size_t max_total_;
     std::size_t max_per_node_;
     std::atomic<std::size_t> total_{0};
+    std::atomic<std::uint64_t> refused_off_loop_{0};
     std::vector<std::uint32_t> per_node_;
     std::vector<waiter> waiters_;
 };

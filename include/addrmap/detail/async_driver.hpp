@@ -1,0 +1,521 @@
+// addrmap/detail/async_driver.hpp — the engine under basic_async_cluster: calls in, decisions from the cluster_core,
+// events between the loop, the connections, the dialer and the refresh; the public class adds the command forms.
+//
+// Words, one per concept, in this header and detail/async_*.hpp: a *call* is one command from start to callback
+// (async_call); a *connection* is one TLS connection to one node (async_connection), which a *dial* starts
+// (async_dialer) and the *connection table* keeps (async_connection_table); a *refresh* asks a node for the
+// topology (async_refresh asks, topology_refresh decides). The cluster_core decides every call's fate; this driver
+// only moves events between the loop, the connections and those pieces.
+#pragma once
+
+#include <addrmap/async_future.hpp>
+#include <addrmap/cluster_core.hpp>
+#include <addrmap/cluster_options.hpp>
+#include <addrmap/command_safety.hpp>
+#include <addrmap/detail/async_answers.hpp>
+#include <addrmap/detail/async_callbacks.hpp>
+#include <addrmap/detail/async_calls.hpp>
+#include <addrmap/detail/async_connect.hpp>
+#include <addrmap/detail/async_connection.hpp>
+#include <addrmap/detail/async_connection_table.hpp>
+#include <addrmap/detail/async_dialer.hpp>
+#include <addrmap/detail/async_loop_timer.hpp>
+#include <addrmap/detail/async_refresh.hpp>
+#include <addrmap/detail/call_bound.hpp>
+#include <addrmap/detail/command.hpp>
+#include <addrmap/detail/node_table.hpp>
+#include <addrmap/error.hpp>
+#include <addrmap/event_loop.hpp>
+#include <addrmap/pipeline.hpp>
+#include <addrmap/tls.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace addrmap::detail {
+
+/// The async cluster's engine (see the top of this file); one per basic_async_cluster, on its loop's thread.
+class async_driver final : private loop_events, private async_connection_owner {
+public:
+    using clock = std::chrono::steady_clock;
+
+    /// `map` is the cluster's policy, bound; `options` were checked by basic_async_cluster.
+    async_driver(const cluster_options& options, tls_context tls, std::unique_ptr<event_loop> loop, cluster_core::mapper map)
+        : options_(options),
+          tls_(std::move(tls)),
+          core_(options_, std::move(map)),
+          bound_(options_.max_calls, options_.max_calls_per_node),
+          loop_(non_null(std::move(loop))),
+          mailbox_(std::make_shared<async_mailbox>(loop_.get())),
+          timer_(*loop_),
+          dialer_(core_, options_, tls_context_access::shared(tls_), *loop_, timer_,
+                  static_cast<async_connection_owner&>(*this), connections_, mailbox_,
+                  [this](node_id n, const error& why) { node_failed(n, why); }),
+          refresh_(core_, options_, calls_, callbacks_, connections_, dialer_, timer_,
+                   [this](const async_refresh::end& how) { refresh_ended(how); }) {
+        options_.tls = tls_.options();
+        loop_->start(static_cast<loop_events&>(*this));
+    }
+
+    async_driver(const async_driver&) = delete;
+    async_driver& operator=(const async_driver&) = delete;
+
+    ~async_driver() {
+        shutting_down_ = true;
+        timer_.stop();
+        dialer_.stop();
+        refresh_.close();
+        for (auto& job : mailbox_->close()) job(false);
+        bound_.take_all();  // nothing to wait for, and no callback runs from here on
+        loop_->stop();
+        connections_.close_all();  // unanswered commands come back through connection_reply
+        fail_waiting("the cluster was destroyed");
+        connections_.clear();
+    }
+
+    // ---- set-up ---------------------------------------------------------------------------------------
+
+    /// Reads the topology from the seeds, then connects to every master; `done` gets nullptr, or the error
+    /// (as basic_cluster::connect throws it: a seed's own error when there is one seed, else one listing
+    /// each seed's; a master whose certificate or mapping fails verification). Commands need not wait for it.
+    void connect(std::function<void(const error*)> done) {
+        if (closed_) {
+            const error e(error_kind::closed, "connect() after disconnect()");
+            if (done) done(&e);
+            return;
+        }
+        connecting_.add(std::move(done));
+        core_.request_refresh();
+        refresh_.start(clock::now());
+        rearm();
+    }
+
+    /// Called with every error that concerns no single command: a node whose TLS or AUTH set-up failed
+    /// (the commands waiting for it get their own error too), an exception thrown by a callback.
+    void on_error(std::function<void(const error&)> handler) { callbacks_.on_error(std::move(handler)); }
+
+    // ---- shutting down --------------------------------------------------------------------------------
+
+    /// Stops taking commands: those not sent yet end with error_kind::closed now, those in flight get their
+    /// replies, then every connection closes and `done` runs. Later commands end with error_kind::closed.
+    void disconnect(std::function<void()> done = {}) {
+        closed_ = true;
+        dialer_.stop();
+        if (done) disconnect_waiters_.push_back(std::move(done));
+        if (callbacks_.walking())
+            pump_again_ = true;  // pump() ends the queued calls after its pass
+        else
+            fail_waiting("disconnect() was called");
+        refresh_.close();  // its answer, if one comes, is dropped; the machine ends the refresh in the core
+        connecting_.stop(error(error_kind::closed, "disconnect() was called before connect() finished"));
+        connections_.close_all_when_idle();
+        if (bound_.has_waiters()) request_pump();  // when_room() callbacks run: there is nothing to wait for
+        maybe_disconnected();
+    }
+
+    // ---- inspection -----------------------------------------------------------------------------------
+
+    /// The node table, as basic_cluster::nodes() gives it.
+    std::vector<node_info> nodes() const {
+        return node_table(core_, [this](node_id id) -> std::optional<tls_handshake_info> {
+            if (const async_connection* c = connections_.current(id); c != nullptr && c->ready()) return c->handshake();
+            return std::nullopt;
+        });
+    }
+    const cluster_stats& stats() const noexcept { return core_.stats(); }
+    const cluster_core& core() const noexcept { return core_; }
+    /// Calls whose callback has not run yet.
+    std::size_t pending() const noexcept { return callbacks_.pending(); }
+
+    // ---- calls ----------------------------------------------------------------------------------------
+
+    /// A new call of `command` (RESP as std::string, or hiredis's formatted raw_command) for `slot` (-1: keyless), or
+    /// for node `fixed` only (command_on: no redirect followed, any reply returned); `reserved`: submit() took its
+    /// place in the bound already.
+    template <class Command>
+    void start(int slot, Command command, const call_options& call, async_callback done, bool reserved = false,
+               node_id fixed = no_node) {
+        if (closed_ || shutting_down_) {
+            if (reserved) bound_.unreserve();
+            if (done) callbacks_.invoke(done, outcome(error(error_kind::closed, "the cluster is disconnected: the command was not sent")));
+            return;
+        }
+        if (!reserved && !bound_.reserve()) {
+            ++core_.stats().overloaded;
+            if (done) callbacks_.invoke(done, outcome(error(error_kind::overloaded, bound_.total_refusal(named(command)))));
+            return;
+        }
+        // Keyless: the master it will most likely go to.
+        const node_id charge_to = fixed != no_node ? fixed : core_.owner(slot);
+        if (!bound_.charge(charge_to)) {  // refused before anything is made: a refusal costs little
+            bound_.unreserve();
+            ++core_.stats().overloaded;
+            if (done)
+                callbacks_.invoke(done, outcome(error(error_kind::overloaded,
+                                                      bound_.node_refusal(named(command), describe(core_.node(charge_to).reported)))));
+            return;
+        }
+        async_call* c = calls_.make(std::move(command));
+        c->charged_to = charge_to;
+        const auto now = clock::now();
+        try {
+            c->state = fixed != no_node ? core_.start_on(fixed, c->text(), call, now) : core_.start(slot, c->text(), call, now);
+        } catch (const error& e) {  // refused before sending (a bad option, SUBSCRIBE, ...): nothing was sent
+            calls_.release(c);
+            bound_.release(charge_to);
+            if (done) callbacks_.invoke(done, outcome(e));
+            return;
+        }
+        c->callback = std::move(done);
+        c->seq = ++next_seq_;
+        callbacks_.started();
+        calls_.track_deadline(c, call.deadline.has_value());
+        timer_.arm_by(c->state.deadline);
+        if (!calls_.slot_has_waiting(slot)) {
+            // No older call of its slot is queued: route it now (the common case sends at once).
+            const auto wake_before = wake_at_;
+            if (route(c, now)) return;
+            calls_.enqueue(c);
+            if (wake_at_ < wake_before) rearm();
+            return;
+        }
+        calls_.enqueue(c);  // behind an older call of its slot; pump() moves them in order
+    }
+
+    /// Any thread: takes the call's place in the bound here (so what waits in the mailbox is bounded too), then
+    /// starts it on the loop thread.
+    reply_future post_call(int slot, std::string command, const call_options& call) {
+        if (!bound_.reserve()) {
+            bound_.refused_off_loop();  // counted in stats().overloaded at the loop's next turn
+            return ready_future(outcome(error(error_kind::overloaded, bound_.total_refusal(named(command)))));
+        }
+        return posted_call(mailbox_, [this, slot, command = std::move(command), call](async_callback done) mutable {
+            start(slot, std::move(command), call, std::move(done), true);
+        });
+    }
+    /// The command's name for messages ('GET'), or "the command".
+    static std::string named(std::string_view command) { return command_label(command); }
+    static std::string named(const raw_command& raw) {
+        return named(std::string_view(raw.bytes.get(), static_cast<std::size_t>(raw.length)));
+    }
+
+    void wait_for_room(node_id node, std::function<void()> ready) {
+        if (!ready) return;
+        bound_.when_room(node, std::move(ready));
+        request_pump();  // pump() runs it if there is room now
+    }
+    /// The node the cluster reported as `address` (a new one is added and mapped when first used): command_on's.
+    node_id node_for(const node_address& address, std::string_view how) {
+        return core_.node_for(address, node_role::master, how, no_node);
+    }
+    /// Runs the user's `code` on the loop thread, what it throws going to on_error (`what` names it there).
+    template <class Code>
+    void run_guarded(Code&& code, const char* what) const {
+        callbacks_.run_guarded(std::forward<Code>(code), what);
+    }
+    bool closed() const noexcept { return closed_ || shutting_down_; }
+
+private:
+    static std::unique_ptr<event_loop> non_null(std::unique_ptr<event_loop> loop) {
+        if (!loop) throw error(error_kind::config, "basic_async_cluster: the event loop binding is null");
+        return loop;
+    }
+
+    // ---- calls ----------------------------------------------------------------------------------------
+
+    /// Ends every queued call with error_kind::closed (disconnect, destruction).
+    void fail_waiting(const char* why) {
+        while (!calls_.waiting().empty()) {
+            async_call* c = calls_.waiting().begin()->second;
+            calls_.dequeue(calls_.waiting().begin());
+            callbacks_.finish(c, outcome(error(error_kind::closed, std::string(why) + " before " + c->name() + " was sent: it did not run")));
+        }
+    }
+    /// Runs pump() from the loop soon, once for everything that happened in this turn (a read event's
+    /// replies), instead of once per reply.
+    void request_pump() {
+        if (pump_requested_ || shutting_down_) return;
+        pump_requested_ = true;
+        loop_->wake_up();
+    }
+
+    /// Runs the when_room() callbacks whose room has come (all of them once disconnect() was called).
+    void run_room_waiters() {
+        if (!bound_.has_waiters()) return;
+        for (auto& ready : closed_ ? bound_.take_all() : bound_.take_ready())
+            callbacks_.run_guarded(ready, "a when_room() callback");
+    }
+
+    bool send_on(async_connection& connection, async_call* c, const core_decision& d) {
+        if (!connection.send(c, c->text(), d.asking)) return false;
+        core_.on_send(c->state);
+        ++core_.stats().round_trips;
+        calls_.sent(c, &connection, d.node);
+        if (connection.in_flight() <= 2)  // it was idle: its stall clock starts now
+            if (const auto stall = connection.stall_deadline()) timer_.arm_by(*stall);
+        return true;
+    }
+
+    /// Calls past their deadline while in flight end now (a late reply is dropped); waiting ones end in pump().
+    void expire(clock::time_point now) {
+        for (async_call* c : calls_.due(now)) {
+            if (!c->in_flight || c->finished) continue;
+            core_.on_expired_in_flight(c->state, c->sent_to, now);
+            callbacks_.finish(c, outcome(*c->state.failure));
+        }
+    }
+
+    // ---- the queue ------------------------------------------------------------------------------------
+
+    /// Routes every waiting call, oldest first (async_calls::walk keeps each slot's order, also after a redirect or
+    /// a retry); then what waited for the pass: the callbacks, disconnect()'s ending of queued calls, dial failures.
+    void pump() {
+        if (pumping_ || shutting_down_) {
+            pump_again_ = true;
+            return;
+        }
+        pumping_ = true;
+        do {
+            pump_again_ = false;
+            const auto now = clock::now();
+            wake_at_ = clock::time_point::max();
+            callbacks_.begin_walk();
+            calls_.walk(now, [&](async_call* c) { return route(c, now); }, [&](async_call* c) {
+                core_.next(c->state, now);  // says the deadline passed
+                callbacks_.finish(c, outcome(*c->state.failure));
+            });
+            callbacks_.end_walk();
+            if (closed_) fail_waiting("disconnect() was called");
+            for (auto& [n, why] : std::exchange(deferred_failures_, {})) node_failed(n, why);
+            run_room_waiters();
+        } while (pump_again_);
+        pumping_ = false;
+        rearm();
+    }
+
+    /// One waiting call: true when it left the queue (sent, or ended).
+    bool route(async_call* c, clock::time_point now) {
+        const int slot = c->state.slot;
+        if (calls_.draining(slot) && now < c->state.deadline) {
+            // A call of this slot was redirected or lost while others were still out: wait until they are
+            // back, so none of them is sent after a newer call.
+            wake_at_ = std::min(wake_at_, c->state.deadline);
+            return false;
+        }
+        for (int attempt = 0; attempt < 3; ++attempt) {
+            const core_decision d = core_.next(c->state, now);
+            switch (d.what) {
+                case core_decision::kind::fail: callbacks_.finish(c, outcome(*c->state.failure)); return true;
+                case core_decision::kind::wait: wake_at_ = std::min(wake_at_, d.until); return false;
+                case core_decision::kind::refresh:
+                    refresh_.start(now);
+                    continue;  // route on the current map meanwhile (next() no longer says refresh)
+                case core_decision::kind::send: break;
+            }
+            bound_.recharge(c->charged_to, d.node);  // counted against the node it goes to (a replica, a redirect)
+            c->charged_to = d.node;
+            async_connection* connection = nullptr;
+            try {
+                connection = dialer_.connection_for(d.node, now);
+            } catch (const error& e) {
+                if (e.kind() != error_kind::closed) callbacks_.report(e);
+                if (core_.on_not_sent(c->state, d.node, e, now) == core_verdict::fail) {
+                    callbacks_.finish(c, outcome(*c->state.failure));
+                    return true;
+                }
+                continue;
+            }
+            if (connection == nullptr || !connection->ready()) {
+                c->waiting_for = d.node;
+                return false;
+            }
+            c->waiting_for = no_node;
+            if (!c->state.replica_read && calls_.out_on_another_connection(slot, connection) && now < c->state.deadline) {
+                // An older call of the slot is still out elsewhere (the old owner, a connection being replaced):
+                // sent now, this one could run first. Wait until the older ones are back.
+                calls_.hold_for_order(slot);
+                wake_at_ = std::min(wake_at_, c->state.deadline);
+                return false;
+            }
+            if (send_on(*connection, c, d)) return true;
+            connections_.drop(d.node);
+        }
+        return false;
+    }
+
+    // ---- connections ----------------------------------------------------------------------------------
+
+    /// Node `n` could not be connected: the calls waiting for it are told (the core decides), and so
+    /// are a refresh and connect() waiting for it.
+    void node_failed(node_id n, const error& why) {
+        if (callbacks_.walking()) {  // never while pump() walks the queue
+            deferred_failures_.emplace_back(n, why);
+            pump_again_ = true;
+            return;
+        }
+        connections_.reset(n);
+        const auto now = clock::now();
+        core_.on_dial_failed(n, why, clock::now());
+        callbacks_.report(why);
+        callbacks_.begin_walk();
+        calls_.stop_waiting_for(n, [&](async_call* c) {
+            if (core_.on_not_sent(c->state, n, why, now) != core_verdict::fail) return false;
+            callbacks_.finish(c, outcome(*c->state.failure));
+            return true;
+        });
+        callbacks_.end_walk();
+        refresh_.node_failed(n, why);
+        connecting_.node_done(n, &why, refresh_.running());
+        request_pump();
+    }
+
+    // async_connection_owner
+    void connection_ready(async_connection& connection) override {
+        const node_id n = connection.node();
+        if (!core_.exists(n)) return;
+        core_.on_connected(n);
+        calls_.stop_waiting_for(n, [](async_call*) { return false; });  // pump() routes them
+        refresh_.connection_ready(connection);
+        connecting_.node_done(n, nullptr, refresh_.running());
+        request_pump();
+    }
+    void connection_failed(async_connection& connection, const error& why) override {
+        if (connections_.current(connection.node()) != &connection) return;
+        connections_.drop(connection);
+        dialer_.setup_failed(connection.node(), why);  // the next address, or node_failed
+    }
+    void connection_reply(async_connection& connection, void* tag, redisReply* raw, bool written) override {
+        mailbox_->seen_on_loop_thread();
+        reply_ptr reply(raw);
+        auto* c = static_cast<async_call*>(tag);
+        c->in_flight = false;
+        if (c->refresh_attempt == 0 && calls_.came_back(c))
+            request_pump();  // every older call of the slot is back: the queue may move
+        if (c->refresh_attempt != 0) {
+            const std::uint64_t attempt = c->refresh_attempt;
+            calls_.release(c);
+            refresh_.reply(connection, attempt, std::move(reply));
+            return;
+        }
+        if (c->finished) {  // ended at its deadline; this late reply is dropped
+            callbacks_.retire(c);
+            return;
+        }
+        if (shutting_down_) {
+            callbacks_.finish(c, ending_when_destroyed(*c, connection, std::move(reply), written));
+            return;
+        }
+        if (!reply) connections_.drop(connection);  // lost: the next send dials afresh
+        const core_verdict verdict = verdict_on_answer(core_, *c, connection, reply.get(), written, clock::now());
+        if (verdict == core_verdict::done) {
+            callbacks_.finish(c, outcome(std::move(reply)));
+            if (bound_.has_waiters()) request_pump();  // room may have come
+        } else if (verdict == core_verdict::fail) {
+            callbacks_.finish(c, outcome(*c->state.failure));
+            if (bound_.has_waiters()) request_pump();
+        } else if (closed_) {
+            callbacks_.finish(c, outcome(error(error_kind::closed, "disconnect() was called before " + c->name() +
+                                                                       " could be sent again: " + c->state.last_problem)));
+        } else {
+            calls_.hold_behind_calls_out(c->state.slot);
+            calls_.enqueue(c);
+            request_pump();
+        }
+    }
+    void connection_gone(async_connection& connection) override {
+        const node_id n = connection.node();
+        connections_.gone(connection);  // deleted by collect(), once hiredis has returned
+        if (core_.exists(n)) {
+            if (connection.lost_while_ready())
+                core_.on_disconnected(n);
+            else if (connection.state() != async_connection::phase::failed)
+                core_.on_closed(n);
+        }
+        if (shutting_down_) return;
+        loop_->wake_up();
+        maybe_disconnected();
+        if (!closed_) request_pump();
+    }
+
+    void maybe_disconnected() {
+        if (!closed_ || disconnect_waiters_.empty() || !connections_.all_gone()) return;
+        for (auto& done : std::exchange(disconnect_waiters_, {})) done();
+    }
+
+    // ---- topology -------------------------------------------------------------------------------------
+
+    void refresh_ended(const async_refresh::end& how) {
+        connecting_.refresh_ended(how.installed, how.first, how.failures, !closed_);
+        request_pump();
+    }
+
+    // ---- the loop -------------------------------------------------------------------------------------
+
+    void on_timer() override {
+        mailbox_->seen_on_loop_thread();
+        timer_.fired();
+        core_.stats().overloaded += bound_.take_refused_off_loop();
+        connections_.collect();
+        const auto now = clock::now();
+        expire(now);
+        const auto due = connections_.due(now);  // looked at first: acting runs callbacks, which may dial
+        for (node_id n : due.dns_late) dialer_.lookup_timed_out(n);
+        for (async_connection* c : due.stalled) connections_.close_stalled(*c);
+        for (async_connection* c : due.setup_late) dialer_.setup_timed_out(*c);
+        refresh_.timer(now);
+        pump();
+    }
+    void on_wakeup() override {
+        mailbox_->seen_on_loop_thread();
+        core_.stats().overloaded += bound_.take_refused_off_loop();
+        connections_.collect();
+        for (auto& job : mailbox_->take()) job(true);
+        if (pump_requested_) {
+            pump_requested_ = false;
+            pump();
+        }
+    }
+
+    /// Arms the timer for the earliest thing due (it may fire early: on_timer looks and re-arms).
+    void rearm() {
+        if (shutting_down_) return;
+        clock::time_point next = std::min(wake_at_, connections_.earliest_deadline());
+        if (const auto deadline = calls_.earliest_deadline()) next = std::min(next, *deadline);
+        if (const auto attempt = refresh_.deadline()) next = std::min(next, *attempt);
+        if (next != clock::time_point::max()) timer_.arm_by(next);
+    }
+
+    cluster_options options_;
+    tls_context tls_;
+    cluster_core core_;
+    call_bound bound_;  // how many calls may be held (max_calls, max_calls_per_node)
+    std::unique_ptr<event_loop> loop_;
+    std::shared_ptr<async_mailbox> mailbox_;
+    async_loop_timer timer_;
+    async_calls calls_;          // every call: its queue, its deadline, its slot's counts
+    async_callbacks callbacks_{calls_, bound_};
+    async_connection_table connections_;
+    async_dialer dialer_;
+    async_refresh refresh_;
+    async_connect connecting_{core_, connections_, dialer_, callbacks_};
+
+    std::vector<std::pair<node_id, error>> deferred_failures_;
+    bool pump_requested_ = false;
+    std::uint64_t next_seq_ = 0;
+    bool pumping_ = false;
+    bool pump_again_ = false;
+    clock::time_point wake_at_ = clock::time_point::max();
+    std::vector<std::function<void()>> disconnect_waiters_;
+    bool closed_ = false;
+    bool shutting_down_ = false;
+};
+
+}  // namespace addrmap::detail
