@@ -14,6 +14,7 @@
 #include <addrmap/command_safety.hpp>
 #include <addrmap/detail/cluster_nodes_reply.hpp>
 #include <addrmap/detail/quote.hpp>
+#include <addrmap/detail/scan_fsm.hpp>
 #include <addrmap/error.hpp>
 #include <addrmap/pipeline.hpp>
 #include <addrmap/slot.hpp>
@@ -28,56 +29,6 @@
 #include <vector>
 
 namespace addrmap {
-
-namespace detail {
-
-/// After a slot was read from the node whose view this is: read it from `next` too, or it is complete.
-struct scan_follow {
-    bool complete = false;
-    node_address next;
-};
-
-/// The scan's one rule (I/O-free, so any driver can use it). `read_before` holds the ids of the nodes this
-/// slot was read from before the node whose view this is.
-inline scan_follow follow_slot(const cluster_nodes_view& view, std::uint16_t slot,
-                               const std::vector<std::string>& read_before) {
-    const auto address_of = [&](const std::string& id) {
-        const cluster_nodes_view::row* r = view.find(id);
-        if (r == nullptr)
-            throw error(error_kind::topology, "slot " + std::to_string(slot) + ": node " + quoted(id, 60) +
-                                                  " named in a migration is not in the CLUSTER NODES of node " +
-                                                  quoted(view.self_id, 60));
-        return r->address;
-    };
-    scan_follow f;
-    if (const std::string* target = cluster_nodes_view::in(view.migrating, slot)) {
-        f.next = address_of(*target);  // keys may already be there: read it after this node
-        return f;
-    }
-    if (const std::string* source = cluster_nodes_view::in(view.importing, slot)) {
-        // Keys flow from the source to this node: complete when the source was read first.
-        f.complete = std::find(read_before.begin(), read_before.end(), *source) != read_before.end();
-        if (f.complete) return f;
-        f.next = address_of(*source);  // the source, then (it says it migrates here) this node again
-        return f;
-    }
-    const cluster_nodes_view::row* owner = view.owner(slot);
-    if (owner == nullptr)
-        throw error(error_kind::topology,
-                    "slot " + std::to_string(slot) + " has no owner in the view of node " + quoted(view.self_id, 60));
-    f.complete = owner->id == view.self_id;
-    if (!f.complete) f.next = owner->address;  // the slot moved away before or while it was read here
-    return f;
-}
-
-}  // namespace detail
-
-struct cluster_scan_options {
-    std::size_t slots_per_step = 128;     ///< slots read by one next()
-    std::size_t keys_per_request = 1000;  ///< GETKEYSINSLOT count; doubled while a slot has more keys
-    int max_hops = 8;                     ///< nodes one slot may be read from before error{topology}
-    call_options call;                    ///< per request (the repeat policy is always "allowed": these only read)
-};
 
 /// A cursor over every key of the cluster (see the top of this file for the guarantee). Keys written or
 /// deleted while the scan runs may or may not be returned; every key that exists from the scan's start
