@@ -1,5 +1,5 @@
 // tests/unit/test_cluster_scan.cpp — the cluster scan's I/O-free parts on canned replies: the CLUSTER NODES parser,
-// the rule that says which node a slot must be read from next, and the scan's machine (detail/scan_fsm.hpp) step by step.
+// the rule that says where a slot must be read next, and the scan's machine (detail/scan_fsm.hpp) step by step.
 #include <addrmap/cluster_core.hpp>
 #include <addrmap/cluster_scan.hpp>
 #include <addrmap/detail/scan_fsm.hpp>
@@ -311,7 +311,8 @@ BOOST_AUTO_TEST_CASE(a_slot_still_moving_after_max_hops_is_a_topology_error_and_
     const auto view_of = [](const std::string& self, const std::string& slot_1_owner) {
         const auto line = [&](const std::string& id, const std::string& address, std::string slots) {
             if (id == slot_1_owner) slots += " 1";
-            return id + " " + address + (id == self ? " myself,master" : " master") + " - 0 0 1 connected " + slots + "\n";
+            const std::string flags = id == self ? " myself,master" : " master";
+            return id + " " + address + flags + " - 0 0 1 connected " + slots + "\n";
         };
         return line("aaaa", "10.0.0.1:7000@17000", "0 4-8191") + line("bbbb", "10.0.0.2:7001@17001", "2-3 8192-16383") +
                line("cccc", "10.0.0.3:7002@17002", "");
@@ -356,7 +357,8 @@ BOOST_AUTO_TEST_CASE(a_bad_reply_is_an_error_naming_the_node_and_the_step_starts
         std::string message;
     };
     const std::vector<bad_case> cases = {
-        {":5\r\n", "", error_kind::protocol, "cluster_scan: CLUSTER GETKEYSINSLOT 0 on 10.0.0.1:7000 answered not an array"},
+        {":5\r\n", "", error_kind::protocol,
+         "cluster_scan: CLUSTER GETKEYSINSLOT 0 on 10.0.0.1:7000 answered not an array"},
         {"-ERR no\x1b[31m\r\n", "", error_kind::server,
          "cluster_scan: CLUSTER GETKEYSINSLOT 0 on 10.0.0.1:7000 answered 'ERR no\\x1b[31m'"},
         {"", ":1\r\n", error_kind::protocol, "cluster_scan: CLUSTER NODES on 10.0.0.1:7000 answered not text"},
@@ -406,7 +408,8 @@ BOOST_AUTO_TEST_CASE(a_slot_with_no_owner_asks_for_a_refresh_then_fails_if_it_st
     // The refresh changed nothing.
     const error e = thrown_by([&] { fsm.next(m.core); });
     BOOST_TEST((e.kind() == error_kind::topology));
-    BOOST_TEST(std::string(e.message()) == "cluster_scan: no node serves slot 2 (the cluster does not cover every slot)");
+    BOOST_TEST(std::string(e.message()) ==
+               "cluster_scan: no node serves slot 2 (the cluster does not cover every slot)");
     BOOST_TEST(fsm.cursor() == 0u);
     BOOST_TEST(fsm.requests() == 0u);
     // Retried, and this time the refresh finds the slots served.
@@ -479,6 +482,53 @@ BOOST_AUTO_TEST_CASE(a_whole_scan_ends_at_slot_16384_with_every_key_once) {
     BOOST_TEST(keys.size() == 15u);
     BOOST_TEST(std::set<std::string>(keys.begin(), keys.end()).size() == keys.size());
     expect(fsm, m.core, kind::done);  // and stays done
+}
+
+/// What cluster_scan needs of a cluster, without sockets: the core's map, command_on answered from `held` (slot ->
+/// keys) and each node's view, refresh() counted. `fail_at` makes that request (1-based) throw error{timeout}.
+struct fake_cluster {
+    mapped_core mapped;
+    std::map<int, std::vector<std::string>> held;
+    std::uint64_t sent = 0, fail_at = 0, refreshes = 0;
+    std::vector<call_options> calls;
+
+    const cluster_core& core() const noexcept { return mapped.core; }
+    void refresh() { ++refreshes; }
+    reply_ptr command_on(const node_address& at, const std::vector<std::string_view>& args, const call_options& call) {
+        calls.push_back(call);
+        if (++sent == fail_at) throw error(error_kind::timeout, "no reply from " + to_string(at));
+        if (args[1] == "NODES") return parse_resp(bulk(nodes_text(at.port == 7000 ? "aaaa" : "bbbb")));
+        const std::vector<std::string>& in_slot = held[std::stoi(std::string(args[2]))];
+        const std::size_t count = std::min<std::size_t>(std::stoul(std::string(args[3])), in_slot.size());
+        std::string reply = "*" + std::to_string(count) + "\r\n";
+        for (std::size_t i = 0; i < count; ++i) reply += bulk(in_slot[i]);
+        return parse_resp(reply);
+    }
+};
+
+BOOST_AUTO_TEST_CASE(the_blocking_scan_carries_out_the_machine_and_a_failed_step_is_read_again) {
+    fake_cluster cluster;
+    cluster.held = {{1, {"a1"}}, {2, {"b2"}}, {6, {"a6", "a6b"}}, {9000, {"b9000"}}};
+    cluster.fail_at = 9;  // in the second step (slots 4-7, all on A): GETKEYSINSLOT 6
+    cluster_scan_options o = small_steps();
+    o.call.deadline = std::chrono::milliseconds(1500);
+    addrmap::cluster_scan<fake_cluster> scan(cluster, o);
+    std::vector<std::string> keys;
+    BOOST_TEST_REQUIRE(scan.next(keys));
+    BOOST_TEST(scan.cursor() == 4u);
+    BOOST_CHECK_THROW(scan.next(keys), error);
+    BOOST_TEST(scan.cursor() == 4u);  // the step is read again by the next call
+    BOOST_TEST(keys.size() == 2u);
+    std::uint64_t steps = 1;
+    while (scan.next(keys)) ++steps;
+    BOOST_TEST(steps == 4096u);
+    BOOST_TEST(scan.cursor() == slot_count);
+    const std::vector<std::string> want = {"a1", "b2", "a6", "a6b", "b9000"};
+    BOOST_TEST(keys == want, boost::test_tools::per_element());
+    BOOST_TEST(scan.requests() == cluster.sent);
+    BOOST_TEST(cluster.refreshes == 0u);  // the map covers every slot and no refresh was due
+    BOOST_TEST((cluster.calls.front().repeat_policy == repeat::allowed));
+    BOOST_TEST((cluster.calls.front().deadline == std::chrono::milliseconds(1500)));
 }
 
 BOOST_AUTO_TEST_CASE(options_below_one_are_a_config_error) {

@@ -233,7 +233,7 @@ private:
 
     /// Groups the step's slots by owner, or asks for a refresh when a slot has none (once per slot and step).
     scan_action plan_step(const cluster_core& core) {
-        const std::uint32_t step = static_cast<std::uint32_t>(std::min<std::size_t>(options_.slots_per_step, slot_count));
+        const auto step = static_cast<std::uint32_t>(std::min<std::size_t>(options_.slots_per_step, slot_count));
         step_end_ = std::min<std::uint32_t>(slot_count, cursor_ + step);
         groups_.clear();
         for (std::uint32_t s = cursor_; s < step_end_; ++s) {
@@ -295,7 +295,8 @@ private:
         if (r.type != REDIS_REPLY_ARRAY)
             throw error(r.type == REDIS_REPLY_ERROR ? error_kind::server : error_kind::protocol,
                         "cluster_scan: CLUSTER GETKEYSINSLOT " + std::to_string(slot) + " on " + to_string(at) +
-                            " answered " + (r.type == REDIS_REPLY_ERROR ? quoted_reply(r) : std::string("not an array")));
+                            " answered " +
+                            (r.type == REDIS_REPLY_ERROR ? quoted_reply(r) : std::string("not an array")));
         if (r.elements == count_) {
             count_ *= 2;
             return false;
