@@ -31,8 +31,9 @@ namespace addrmap {
 struct cluster_scan_options {
     std::size_t slots_per_step = 128;     ///< slots read by one step (one cluster_scan::next())
     std::size_t keys_per_request = 1000;  ///< GETKEYSINSLOT count; doubled while a slot has more keys
-    /// Nodes one slot may be followed to after the node it was first read from (it moved, or was moving); one
-    /// more makes error{topology}.
+    /// How far one slot is followed (it moved, or was moving): once it was read from this many nodes after the
+    /// one it was first read from, the scan ends with error{topology} (the last of them is asked, but its answer
+    /// is not used).
     int max_hops = 8;
     call_options call;                    ///< per request (the repeat policy is always "allowed": these only read)
 };
@@ -96,8 +97,8 @@ struct scan_action {
 /// their owner in the core's map; for each group, in turn: GETKEYSINSLOT for each slot (its count doubled while the
 /// reply is full, since GETKEYSINSLOT has no cursor), then one CLUSTER NODES on that node, after its reads; each
 /// slot the answer does not settle on that node (follow_slot) is read from the node it names and that node asked
-/// again, until settled or `max_hops` nodes later (error{topology}). Keys of a slot read from several nodes are
-/// kept once.
+/// in turn, until one settles it or the slot was read from `max_hops` nodes after the first (error{topology}).
+/// Keys of a slot read from several nodes are kept once.
 ///
 /// The driver loop: a = next(core); send → the request, then on_reply(reply) or, if it failed, on_failed();
 /// refresh_if_due / refresh → read the topology (calling next() again says it was done); step_done → take_keys();
@@ -136,7 +137,7 @@ public:
                 try {
                     return plan_step(core);
                 } catch (...) {
-                    abandon_step();
+                    end_step();
                     throw;
                 }
             case phase::read_group: return getkeysinslot(group().at, group().slots[read_index_]);
@@ -157,7 +158,7 @@ public:
         try {
             take_reply(reply);
         } catch (...) {
-            abandon_step();
+            end_step();
             throw;
         }
     }
@@ -165,7 +166,7 @@ public:
     /// The last send or refresh failed (the driver has the error and reports it): the step is abandoned.
     void on_failed() noexcept {
         if (awaiting_reply()) ++requests_;
-        abandon_step();
+        end_step();
     }
 
     /// After step_done: appends the step's keys (slot by slot) to `keys` and moves the cursor past the step.
@@ -177,7 +178,7 @@ public:
         for (auto& slot_keys : keys_)
             for (auto& key : slot_keys) keys.push_back(std::move(key));
         cursor_ = step_end_;
-        abandon_step();
+        end_step();
     }
 
     /// The first slot of the step under way (or of the next one); slot_count (16384) once done.
@@ -356,8 +357,8 @@ private:
         phase_ = phase::step_ready;
     }
 
-    /// Forgets the step under way; the cursor stays at its first slot.
-    void abandon_step() noexcept {
+    /// Forgets the step under way, read or abandoned; the cursor is moved (or not) by the caller.
+    void end_step() noexcept {
         reset_step();
         phase_ = phase::between_steps;
     }
