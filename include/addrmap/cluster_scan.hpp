@@ -9,288 +9,75 @@
 // existed before the scan reached the slot (a key moved in between is read twice and kept once).
 #pragma once
 
-#include <addrmap/address.hpp>
 #include <addrmap/cluster_core.hpp>
 #include <addrmap/command_safety.hpp>
-#include <addrmap/detail/quote.hpp>
-#include <addrmap/error.hpp>
+#include <addrmap/detail/scan_fsm.hpp>
 #include <addrmap/pipeline.hpp>
-#include <addrmap/slot.hpp>
 
-#include <algorithm>
-#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <unordered_set>
-#include <utility>
 #include <vector>
 
 namespace addrmap {
 
-namespace detail {
-
-/// One node's CLUSTER NODES answer: every node's id and address, who owns which slots, and the answering
-/// node's own migrations ("[slot->-id]" and "[slot-<-id]" appear only on its "myself" line).
-struct cluster_nodes_view {
-    struct row {
-        std::string id;
-        node_address address;
-        std::vector<slot_range> slots;
-    };
-    std::string self_id;
-    std::vector<row> rows;
-    std::vector<std::pair<std::uint16_t, std::string>> migrating;  // slot -> target id
-    std::vector<std::pair<std::uint16_t, std::string>> importing;  // slot -> source id
-
-    const row* find(std::string_view id) const noexcept {
-        for (const row& r : rows)
-            if (r.id == id) return &r;
-        return nullptr;
-    }
-    const row* owner(std::uint16_t slot) const noexcept {
-        for (const row& r : rows)
-            for (const slot_range& range : r.slots)
-                if (range.first <= slot && slot <= range.last) return &r;
-        return nullptr;
-    }
-    static const std::string* in(const std::vector<std::pair<std::uint16_t, std::string>>& list, std::uint16_t slot) {
-        for (const auto& entry : list)
-            if (entry.first == slot) return &entry.second;
-        return nullptr;
-    }
-};
-
-inline std::uint16_t parse_slot_number(std::string_view text, std::string_view line) {
-    std::uint32_t value = 0;
-    if (text.empty() || text.size() > 5) value = slot_count;
-    for (char c : text) value = (c >= '0' && c <= '9') ? value * 10 + static_cast<std::uint32_t>(c - '0') : slot_count;
-    if (value >= slot_count)
-        throw error(error_kind::protocol,
-                    "CLUSTER NODES: bad slot " + quoted(text, 40) + " in line " + quoted(line, 300));
-    return static_cast<std::uint16_t>(value);
-}
-
-/// Parses CLUSTER NODES text; error{protocol} quoting the line that does not fit the format.
-inline cluster_nodes_view parse_cluster_nodes(std::string_view text) {
-    cluster_nodes_view view;
-    while (!text.empty()) {
-        const std::size_t end = text.find('\n');
-        std::string_view line = text.substr(0, end);
-        text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        if (line.empty()) continue;
-        std::vector<std::string_view> fields;
-        for (std::size_t at = 0; at <= line.size();) {
-            const std::size_t space = std::min(line.find(' ', at), line.size());
-            if (space > at) fields.push_back(line.substr(at, space - at));
-            at = space + 1;
-        }
-        const auto bad = [&](const char* what) {
-            return error(error_kind::protocol, std::string("CLUSTER NODES: ") + what + " in line " + quoted(line, 300));
-        };
-        if (fields.size() < 8) throw bad("fewer than 8 fields");
-        cluster_nodes_view::row r;
-        r.id.assign(fields[0].data(), fields[0].size());
-        // ip:port@cport[,hostname]; the ip may be a bare IPv6 address, so the port follows the last ':'.
-        const std::string_view address = fields[1].substr(0, fields[1].find('@'));
-        const std::size_t colon = address.rfind(':');
-        if (colon == std::string_view::npos) throw bad("no port in the address");
-        r.address.host.assign(address.data(), colon);
-        std::uint32_t port = 0;
-        for (char c : address.substr(colon + 1)) {
-            const bool digit = c >= '0' && c <= '9' && port < 65536;
-            port = digit ? port * 10 + static_cast<std::uint32_t>(c - '0') : 65536;
-        }
-        if (port == 0 || port > 65535) throw bad("bad port");
-        r.address.port = static_cast<std::uint16_t>(port);
-        const bool myself = fields[2].find("myself") != std::string_view::npos;
-        if (myself) view.self_id = r.id;
-        for (std::size_t i = 8; i < fields.size(); ++i) {
-            const std::string_view f = fields[i];
-            if (f.front() == '[') {  // [slot->-id] migrating, [slot-<-id] importing (own line only)
-                const std::size_t arrow = f.find("->-") != std::string_view::npos ? f.find("->-") : f.find("-<-");
-                if (arrow == std::string_view::npos || f.back() != ']') throw bad("bad migration entry");
-                const std::uint16_t slot = parse_slot_number(f.substr(1, arrow - 1), line);
-                std::string peer(f.substr(arrow + 3, f.size() - arrow - 4));
-                if (myself) (f[arrow + 1] == '>' ? view.migrating : view.importing).emplace_back(slot, std::move(peer));
-                continue;
-            }
-            const std::size_t dash = f.find('-');
-            const std::uint16_t first = parse_slot_number(f.substr(0, dash), line);
-            const std::uint16_t last =
-                dash == std::string_view::npos ? first : parse_slot_number(f.substr(dash + 1), line);
-            if (last < first) throw bad("a slot range that ends before it starts");
-            r.slots.push_back({first, last});
-        }
-        view.rows.push_back(std::move(r));
-    }
-    if (view.self_id.empty()) throw error(error_kind::protocol, "CLUSTER NODES: no line marked myself");
-    return view;
-}
-
-/// After a slot was read from the node whose view this is: read it from `next` too, or it is complete.
-struct scan_follow {
-    bool complete = false;
-    node_address next;
-};
-
-/// The scan's one rule (I/O-free, so any driver can use it). `read_before` holds the ids of the nodes this
-/// slot was read from before the node whose view this is.
-inline scan_follow follow_slot(const cluster_nodes_view& view, std::uint16_t slot,
-                               const std::vector<std::string>& read_before) {
-    const auto address_of = [&](const std::string& id) {
-        const cluster_nodes_view::row* r = view.find(id);
-        if (r == nullptr)
-            throw error(error_kind::topology, "slot " + std::to_string(slot) + ": node " + quoted(id, 60) +
-                                                  " named in a migration is not in the CLUSTER NODES of node " +
-                                                  quoted(view.self_id, 60));
-        return r->address;
-    };
-    scan_follow f;
-    if (const std::string* target = cluster_nodes_view::in(view.migrating, slot)) {
-        f.next = address_of(*target);  // keys may already be there: read it after this node
-        return f;
-    }
-    if (const std::string* source = cluster_nodes_view::in(view.importing, slot)) {
-        // Keys flow from the source to this node: complete when the source was read first.
-        f.complete = std::find(read_before.begin(), read_before.end(), *source) != read_before.end();
-        if (f.complete) return f;
-        f.next = address_of(*source);  // the source, then (it says it migrates here) this node again
-        return f;
-    }
-    const cluster_nodes_view::row* owner = view.owner(slot);
-    if (owner == nullptr)
-        throw error(error_kind::topology,
-                    "slot " + std::to_string(slot) + " has no owner in the view of node " + quoted(view.self_id, 60));
-    f.complete = owner->id == view.self_id;
-    if (!f.complete) f.next = owner->address;  // the slot moved away before or while it was read here
-    return f;
-}
-
-}  // namespace detail
-
-struct cluster_scan_options {
-    std::size_t slots_per_step = 128;     ///< slots read by one next()
-    std::size_t keys_per_request = 1000;  ///< GETKEYSINSLOT count; doubled while a slot has more keys
-    int max_hops = 8;                     ///< nodes one slot may be read from before error{topology}
-    call_options call;                    ///< per request (the repeat policy is always "allowed": these only read)
-};
-
 /// A cursor over every key of the cluster (see the top of this file for the guarantee). Keys written or
 /// deleted while the scan runs may or may not be returned; every key that exists from the scan's start
-/// to its end is returned exactly once. Memory: the keys of one slot at a time.
+/// to its end is returned exactly once. Memory: the keys of one step at a time.
+///
+/// The blocking driver of detail::scan_fsm: it carries out what the machine says with `Cluster`'s command_on,
+/// refresh and refresh_if_due, and decides nothing itself.
 template <class Cluster>
 class cluster_scan {
 public:
-    explicit cluster_scan(Cluster& cluster, cluster_scan_options options = {}) : cluster_(cluster), options_(options) {
-        options_.call.repeat_policy = repeat::allowed;
-        if (options_.slots_per_step == 0 || options_.keys_per_request == 0 || options_.max_hops < 1)
-            throw error(error_kind::config,
-                        "cluster_scan_options: slots_per_step, keys_per_request and max_hops must be >= 1");
-    }
+    /// Throws error{config} unless slots_per_step, keys_per_request and max_hops are >= 1.
+    explicit cluster_scan(Cluster& cluster, cluster_scan_options options = {}) : cluster_(cluster), scan_(options) {}
 
     /// Appends the keys of the next slots to `keys`; false (and nothing appended) once every slot was read.
+    /// A failed request or refresh (or a bad reply) throws, appends nothing and leaves the cursor at the step's
+    /// first slot: calling next() again reads that step again, from the map as it then is.
     bool next(std::vector<std::string>& keys) {
-        if (cursor_ >= slot_count) return false;
-        refresh_if_due(cluster_);
-        const std::uint32_t step = static_cast<std::uint32_t>(std::min<std::size_t>(options_.slots_per_step, slot_count));
-        const std::uint32_t end = std::min<std::uint32_t>(slot_count, cursor_ + step);
-        // Group the step's slots by their owner in the client's map, read each group, then ask the owner once
-        // (after its reads) about all of them; slots it no longer holds alone are followed one by one.
-        std::vector<std::pair<node_address, std::vector<std::uint16_t>>> groups;
-        for (std::uint32_t s = cursor_; s < end; ++s) {
-            node_id owner = cluster_.core().owner(static_cast<int>(s));
-            if (owner == no_node) {
-                cluster_.refresh();
-                owner = cluster_.core().owner(static_cast<int>(s));
-                if (owner == no_node)
-                    throw error(error_kind::topology, "cluster_scan: no node serves slot " + std::to_string(s) +
-                                                          " (the cluster does not cover every slot)");
+        using kind = detail::scan_action::kind;
+        while (true) {
+            const detail::scan_action a = scan_.next(cluster_.core());
+            switch (a.what) {
+                case kind::done: return false;
+                case kind::step_done: scan_.take_keys(keys); return true;
+                case kind::refresh_if_due: reporting_failure([&] { refresh_if_due(cluster_); }); break;
+                case kind::refresh: reporting_failure([&] { cluster_.refresh(); }); break;
+                case kind::send: {
+                    const std::vector<std::string_view> args(a.args.begin(), a.args.end());
+                    const call_options& call = scan_.options().call;
+                    reply_ptr r = reporting_failure([&] { return cluster_.command_on(a.at, args, call); });
+                    scan_.on_reply(*r);
+                    break;
+                }
             }
-            const node_address& at = cluster_.core().node(owner).reported;
-            auto g = std::find_if(groups.begin(), groups.end(), [&](const auto& x) { return x.first == at; });
-            if (g == groups.end()) g = groups.insert(groups.end(), {at, {}});
-            g->second.push_back(static_cast<std::uint16_t>(s));
         }
-        std::vector<std::vector<std::string>> per_slot(end - cursor_);
-        for (const auto& [at, slots] : groups) {
-            for (std::uint16_t s : slots) read_slot(at, s, per_slot[s - cursor_]);
-            const detail::cluster_nodes_view view = nodes_view(at);
-            for (std::uint16_t s : slots) follow(view, s, per_slot[s - cursor_]);
-        }
-        for (auto& slot_keys : per_slot)
-            for (auto& key : slot_keys) keys.push_back(std::move(key));
-        cursor_ = end;
-        return true;
     }
 
     /// The next slot to read; slot_count (16384) once done.
-    std::uint32_t cursor() const noexcept { return cursor_; }
+    std::uint32_t cursor() const noexcept { return scan_.cursor(); }
     /// Slots read from more than one node because they moved (or were moving) while the scan reached them.
-    std::uint64_t slots_followed() const noexcept { return slots_followed_; }
+    std::uint64_t slots_followed() const noexcept { return scan_.slots_followed(); }
     /// Requests sent (GETKEYSINSLOT and CLUSTER NODES).
-    std::uint64_t requests() const noexcept { return requests_; }
+    std::uint64_t requests() const noexcept { return scan_.requests(); }
 
 private:
-    /// Adds the keys of `slot` held by `at` that `keys` does not have yet.
-    void read_slot(const node_address& at, std::uint16_t slot, std::vector<std::string>& keys) {
-        const std::string slot_text = std::to_string(slot);
-        for (std::size_t count = options_.keys_per_request;; count *= 2) {
-            const std::string count_text = std::to_string(count);
-            ++requests_;
-            reply_ptr r = cluster_.command_on(at, {"CLUSTER", "GETKEYSINSLOT", slot_text, count_text}, options_.call);
-            if (r->type != REDIS_REPLY_ARRAY)
-                throw error(r->type == REDIS_REPLY_ERROR ? error_kind::server : error_kind::protocol,
-                            "cluster_scan: CLUSTER GETKEYSINSLOT " + slot_text + " on " + to_string(at) + " answered " +
-                                (r->type == REDIS_REPLY_ERROR ? quoted_reply(*r) : std::string("not an array")));
-            if (r->elements == count) continue;  // there may be more: ask again for more (GETKEYSINSLOT has no cursor)
-            std::unordered_set<std::string_view> have(keys.begin(), keys.end());
-            std::vector<std::string> fresh;
-            for (std::size_t i = 0; i < r->elements; ++i) {
-                const redisReply* k = r->element[i];
-                if (k->type != REDIS_REPLY_STRING) continue;
-                const std::string_view key(k->str, k->len);
-                if (have.count(key) == 0) fresh.emplace_back(key);
-            }
-            for (auto& key : fresh) keys.push_back(std::move(key));
-            return;
+    /// Runs `io`; if it throws, the machine learns that its action failed (the step is abandoned) and the
+    /// exception goes on to the caller.
+    template <class Io>
+    auto reporting_failure(Io&& io) {
+        try {
+            return io();
+        } catch (...) {
+            scan_.on_failed();
+            throw;
         }
     }
-
-    detail::cluster_nodes_view nodes_view(const node_address& at) {
-        ++requests_;
-        reply_ptr r = cluster_.command_on(at, {"CLUSTER", "NODES"}, options_.call);
-        if (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_VERB)
-            throw error(r->type == REDIS_REPLY_ERROR ? error_kind::server : error_kind::protocol,
-                        "cluster_scan: CLUSTER NODES on " + to_string(at) + " answered " +
-                            (r->type == REDIS_REPLY_ERROR ? quoted_reply(*r) : std::string("not text")));
-        return detail::parse_cluster_nodes(std::string_view(r->str, r->len));
-    }
-
-    /// `view` was taken after `slot` was read from the node it describes: read it from wherever its keys went.
-    void follow(detail::cluster_nodes_view view, std::uint16_t slot, std::vector<std::string>& keys) {
-        std::vector<std::string> read_before;
-        for (int hop = 0; hop < options_.max_hops; ++hop) {
-            const detail::scan_follow f = detail::follow_slot(view, slot, read_before);
-            if (f.complete) return;
-            if (hop == 0) ++slots_followed_;
-            read_before.push_back(view.self_id);
-            read_slot(f.next, slot, keys);
-            view = nodes_view(f.next);
-        }
-        throw error(error_kind::topology, "cluster_scan: slot " + std::to_string(slot) +
-                                              " was still moving after it was read from " +
-                                              std::to_string(options_.max_hops) + " nodes");
-    }
-
-    static std::string quoted_reply(const redisReply& r) { return detail::quoted(std::string_view(r.str, r.len), 200); }
 
     Cluster& cluster_;
-    cluster_scan_options options_;
-    std::uint32_t cursor_ = 0;
-    std::uint64_t slots_followed_ = 0;
-    std::uint64_t requests_ = 0;
+    detail::scan_fsm scan_;
 };
 
 }  // namespace addrmap
