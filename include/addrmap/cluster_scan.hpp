@@ -12,9 +12,12 @@
 #include <addrmap/cluster_core.hpp>
 #include <addrmap/command_safety.hpp>
 #include <addrmap/detail/scan_fsm.hpp>
+#include <addrmap/error.hpp>
 #include <addrmap/pipeline.hpp>
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -78,6 +81,111 @@ private:
 
     Cluster& cluster_;
     detail::scan_fsm scan_;
+};
+
+/// The same cursor for the async cluster (basic_async_cluster): next(done) reads the next step from the loop and
+/// calls `done` once, on the loop thread, with the step's keys (`more` true), with nothing once every slot was read
+/// (`more` false), or with the error that ended the step (the cursor then stays at the step's first slot: call next()
+/// again to read it again, from the map as it then is). One next() at a time; the scan and its cluster must outlive
+/// the callback. The async driver of detail::scan_fsm: the machine decides, this only carries it out.
+template <class AsyncCluster>
+class async_cluster_scan {
+public:
+    using step_callback = std::function<void(const error* failure, std::vector<std::string> keys, bool more)>;
+
+    /// Throws error{config} unless slots_per_step, keys_per_request and max_hops are >= 1.
+    explicit async_cluster_scan(AsyncCluster& cluster, cluster_scan_options options = {})
+        : cluster_(cluster), scan_(options) {}
+    async_cluster_scan(const async_cluster_scan&) = delete;
+    async_cluster_scan& operator=(const async_cluster_scan&) = delete;
+
+    /// Reads the next step; see the class comment. A second next() while one runs ends with error{config}.
+    void next(step_callback done) {
+        if (done_) {
+            const error busy(error_kind::config, "async_cluster_scan::next() while the previous next() is still running: "
+                                                 "call it again from that one's callback");
+            if (done) done(&busy, {}, true);
+            return;
+        }
+        done_ = std::move(done);
+        advance();
+    }
+
+    /// The next slot to read; slot_count (16384) once done.
+    std::uint32_t cursor() const noexcept { return scan_.cursor(); }
+    /// Slots read from more than one node because they moved (or were moving) while the scan reached them.
+    std::uint64_t slots_followed() const noexcept { return scan_.slots_followed(); }
+    /// Requests sent (GETKEYSINSLOT and CLUSTER NODES).
+    std::uint64_t requests() const noexcept { return scan_.requests(); }
+
+private:
+    /// Carries out what the machine says until it waits for the loop (a request, a refresh) or the step ends.
+    void advance() {
+        using kind = detail::scan_action::kind;
+        try {
+            while (true) {
+                detail::scan_action a = scan_.next(cluster_.core());
+                switch (a.what) {
+                    case kind::done: return finish(nullptr, {}, false);
+                    case kind::step_done: {
+                        std::vector<std::string> keys;
+                        scan_.take_keys(keys);
+                        return finish(nullptr, std::move(keys), true);
+                    }
+                    case kind::refresh_if_due:
+                        if (!cluster_.core().refresh_due(std::chrono::steady_clock::now())) continue;
+                        return refresh();
+                    case kind::refresh: return refresh();
+                    case kind::send: {
+                        const std::vector<std::string_view> args(a.args.begin(), a.args.end());
+                        // The machine owns the request's text until on_reply/on_failed: `a` is a copy for the call.
+                        cluster_.command_on(a.at, args, [this](outcome o) { answered(std::move(o)); }, scan_.options().call);
+                        return;
+                    }
+                }
+            }
+        } catch (const error& e) {  // a bad reply, a slot with no owner: the machine abandoned the step
+            finish(&e, {}, true);
+        }
+    }
+
+    /// Reads the topology (connect(): the best node, then the masters). One that fails ends the step only when there
+    /// is no map at all (refresh_if_due's rule); else the machine looks at the map again (a slot still without an
+    /// owner ends the step with error{topology}).
+    void refresh() {
+        cluster_.connect([this](const error* e) {
+            if (e != nullptr && !cluster_.core().has_topology()) {
+                scan_.on_failed();
+                const error failure = *e;
+                return finish(&failure, {}, true);
+            }
+            advance();
+        });
+    }
+
+    void answered(outcome o) {
+        if (!o.ok()) {
+            scan_.on_failed();
+            const error failure = *o.failure();
+            return finish(&failure, {}, true);
+        }
+        try {
+            scan_.on_reply(*o.reply());
+        } catch (const error& e) {
+            return finish(&e, {}, true);
+        }
+        advance();
+    }
+
+    void finish(const error* failure, std::vector<std::string> keys, bool more) {
+        step_callback done = std::move(done_);
+        done_ = nullptr;
+        if (done) done(failure, std::move(keys), more);
+    }
+
+    AsyncCluster& cluster_;
+    detail::scan_fsm scan_;
+    step_callback done_;
 };
 
 }  // namespace addrmap

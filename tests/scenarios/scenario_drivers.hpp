@@ -12,6 +12,9 @@
 
 #include <boost/mpl/list.hpp>
 
+#include <cstddef>
+#include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,9 +47,32 @@ public:
                                                const addrmap::call_options& call = {}) {
         return addrmap::fan_out(cluster_, a, who, call);
     }
+    /// Every command (keys from the command), pipelined; one outcome each, in order.
+    std::vector<addrmap::outcome> all(const std::vector<std::vector<std::string>>& commands) {
+        addrmap::pipeline batch;
+        for (const auto& command : commands) {
+            const std::vector<std::string_view> argv(command.begin(), command.end());
+            const std::vector<std::string_view> keys = addrmap::command_keys(argv);  // the scenarios' commands have keys
+            batch.add_argv(keys.empty() ? std::string_view() : keys.front(), argv);
+        }
+        return cluster_.execute(batch);
+    }
     std::vector<addrmap::node_info> nodes() const { return cluster_.nodes(); }
     const addrmap::cluster_stats& stats() const { return cluster_.stats(); }
     addrmap::ip_to_hostname_cluster& cluster() { return cluster_; }
+
+    /// cluster_scan as it is: next() throws the step's error.
+    class scan {
+    public:
+        scan(blocking& driver, const addrmap::cluster_scan_options& options) : scan_(driver.cluster_, options) {}
+        bool next(std::vector<std::string>& keys) { return scan_.next(keys); }
+        std::uint32_t cursor() const { return scan_.cursor(); }
+        std::uint64_t requests() const { return scan_.requests(); }
+        std::uint64_t slots_followed() const { return scan_.slots_followed(); }
+
+    private:
+        addrmap::cluster_scan<addrmap::ip_to_hostname_cluster> scan_;
+    };
 
 private:
     template <class Call>
@@ -84,32 +110,87 @@ public:
     }
     std::vector<addrmap::node_outcome> fan_out(const args& a, addrmap::fan_out_to who = addrmap::fan_out_to::masters,
                                                const addrmap::call_options& call = {}) {
-        std::optional<std::vector<addrmap::node_outcome>> got;
-        std::optional<addrmap::error> failure;
-        cluster_.fan_out(a, [&](const addrmap::error* e, std::vector<addrmap::node_outcome> nodes) {
-            if (e != nullptr) failure = *e;
-            got = std::move(nodes);
+        struct collected {
+            std::optional<std::vector<addrmap::node_outcome>> nodes;
+            std::optional<addrmap::error> failure;
+        };
+        auto got = std::make_shared<collected>();
+        cluster_.fan_out(a, [got](const addrmap::error* e, std::vector<addrmap::node_outcome> nodes) {
+            if (e != nullptr) got->failure = *e;
+            got->nodes = std::move(nodes);
         }, who, call);
-        if (!loop_.run_until([&] { return got.has_value(); }, loop_limit))
+        if (!loop_.run_until([&] { return got->nodes.has_value(); }, loop_limit))
             throw addrmap::error(addrmap::error_kind::timeout, "the fan-out's callback did not run within the test's limit");
-        if (failure) throw *failure;
-        return std::move(*got);
+        if (got->failure) throw *got->failure;
+        return std::move(*got->nodes);
+    }
+    /// Every command (keys from the command) at once; one outcome each, in order.
+    std::vector<addrmap::outcome> all(const std::vector<std::vector<std::string>>& commands) {
+        auto got = std::make_shared<std::vector<std::optional<addrmap::outcome>>>(commands.size());
+        auto left = std::make_shared<std::size_t>(commands.size());
+        for (std::size_t i = 0; i < commands.size(); ++i)
+            cluster_.call_argv(std::vector<std::string_view>(commands[i].begin(), commands[i].end()),
+                               [got, left, i](addrmap::outcome o) {
+                                   (*got)[i] = std::move(o);
+                                   --*left;
+                               });
+        const bool finished = loop_.run_until([&] { return *left == 0; }, loop_limit);
+        std::vector<addrmap::outcome> out;
+        for (auto& o : *got)
+            out.push_back(o ? std::move(*o)
+                            : addrmap::outcome(addrmap::error(addrmap::error_kind::timeout, finished ? "no outcome"
+                                                                                                  : "not answered within the test's limit")));
+        return out;
     }
     std::vector<addrmap::node_info> nodes() const { return cluster_.nodes(); }
     const addrmap::cluster_stats& stats() const { return cluster_.stats(); }
     addrmap::ip_to_hostname_async_cluster& cluster() { return cluster_; }
     live::libevent_fixture& loop() { return loop_; }
 
+    /// async_cluster_scan, each next() waited for by running the loop; it throws the step's error.
+    class scan {
+    public:
+        scan(async_libevent& driver, const addrmap::cluster_scan_options& options)
+            : driver_(driver), scan_(driver.cluster_, options) {}
+        bool next(std::vector<std::string>& keys) {
+            struct step {
+                std::optional<bool> more;
+                std::optional<addrmap::error> failure;
+                std::vector<std::string> keys;
+            };
+            auto got = std::make_shared<step>();
+            scan_.next([got](const addrmap::error* e, std::vector<std::string> k, bool more) {
+                if (e != nullptr) got->failure = *e;
+                got->keys = std::move(k);
+                got->more = more;
+            });
+            if (!driver_.loop_.run_until([&] { return got->more.has_value(); }, loop_limit))
+                throw addrmap::error(addrmap::error_kind::timeout, "a scan step did not call back within the test's limit");
+            if (got->failure) throw *got->failure;
+            for (auto& key : got->keys) keys.push_back(std::move(key));
+            return *got->more;
+        }
+        std::uint32_t cursor() const { return scan_.cursor(); }
+        std::uint64_t requests() const { return scan_.requests(); }
+        std::uint64_t slots_followed() const { return scan_.slots_followed(); }
+
+    private:
+        async_libevent& driver_;
+        addrmap::async_cluster_scan<addrmap::ip_to_hostname_async_cluster> scan_;
+    };
+
 private:
     static constexpr std::chrono::milliseconds loop_limit{60000};
 
+    /// Starts a call and runs the loop until its callback ran (the outcome lives in shared state, so a callback after
+    /// the test's limit writes nowhere it should not).
     template <class Start>
     addrmap::outcome wait(Start&& start) {
-        std::optional<addrmap::outcome> got;
-        start([&](addrmap::outcome o) { got = std::move(o); });
-        if (!loop_.run_until([&] { return got.has_value(); }, loop_limit))
+        auto got = std::make_shared<std::optional<addrmap::outcome>>();
+        start([got](addrmap::outcome o) { *got = std::move(o); });
+        if (!loop_.run_until([&] { return got->has_value(); }, loop_limit))
             return addrmap::outcome(addrmap::error(addrmap::error_kind::timeout, "the callback did not run within the test's limit"));
-        return std::move(*got);
+        return std::move(**got);
     }
 
     live::libevent_fixture loop_;  // before the cluster: it outlives it

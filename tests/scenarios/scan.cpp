@@ -1,12 +1,10 @@
-// tests/integration/cluster_scan.cpp — cluster_scan on the live cluster: every key exactly once, also when the scan
-// meets a slot caught mid-migration (MIGRATING/IMPORTING, half its keys moved) and a slot that moved behind the
-// client's back (its map still names the old owner). The slots are moved back afterwards.
+// tests/scenarios/scan.cpp — the cluster scan on the live cluster, for both drivers (cluster_scan, async_cluster_scan):
+// every key exactly once, also when the scan meets a slot caught mid-migration (MIGRATING/IMPORTING, half its keys
+// moved), a slot that moved behind the client's back (its map still names the old owner), and a master killed and
+// replaced by its replica mid-scan. The slots are moved back afterwards.
 #include "admin_connection.hpp"
-#include "cluster_test_support.hpp"
 #include "node_control.hpp"
-
-#include <addrmap/cluster_scan.hpp>
-#include <addrmap/fan_out.hpp>
+#include "scenario_drivers.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -66,25 +64,25 @@ private:
 
 }  // namespace
 
-BOOST_AUTO_TEST_SUITE(cluster_scan)
+BOOST_AUTO_TEST_SUITE(scan)
 
-BOOST_AUTO_TEST_CASE(every_key_exactly_once_while_slots_move) {
-    ip_to_hostname_cluster cluster(live::cluster_options({live::seed_by_name()}), ip_to_hostname("localhost"));
-    cluster.connect();
-    for (const node_outcome& o : fan_out(cluster, {"FLUSHALL"})) BOOST_TEST_REQUIRE(o.result.ok());
-    const auto masters = live::masters(cluster);
+BOOST_AUTO_TEST_CASE_TEMPLATE(every_key_exactly_once_while_slots_move, Driver, scenario::drivers) {
+    Driver driver(scenario::options());
+    driver.connect();
+    for (const node_outcome& o : driver.fan_out({"FLUSHALL"})) BOOST_TEST_REQUIRE(o.result.ok());
+    const auto masters = live::masters(driver);
     BOOST_TEST_REQUIRE(masters.size() == 3u);
     const std::uint16_t a = masters[0].reported.port, b = masters[1].reported.port;
     const std::uint16_t first_of_a = masters[0].slots.front().first;
     // Two slots of A, in different scan steps: one caught mid-migration, one moved before the scan reaches it.
     const std::uint16_t migrating = static_cast<std::uint16_t>(first_of_a + 1000);
     const std::uint16_t moved = static_cast<std::uint16_t>(first_of_a + 2000);
-    BOOST_TEST_REQUIRE(live::masters(cluster)[0].slots.front().last >= moved);
+    BOOST_TEST_REQUIRE(masters[0].slots.front().last >= moved);
 
     std::map<std::string, int> written;
-    pipeline batch;
+    std::vector<std::vector<std::string>> batch;
     const auto add = [&](const std::string& key) {
-        batch.add(key, "SET %s x", key.c_str());
+        batch.push_back({"SET", key, "x"});
         written[key] = 0;
     };
     for (int i = 0; i < 2000; ++i) add("scan:" + std::to_string(i));
@@ -92,12 +90,12 @@ BOOST_AUTO_TEST_CASE(every_key_exactly_once_while_slots_move) {
         const std::string tag = live::tag_for_slot(slot);
         for (int i = 0; i < 40; ++i) add("{" + tag + "}:" + std::to_string(i));
     }
-    for (const outcome& o : cluster.execute(batch)) BOOST_TEST_REQUIRE(o.ok());
+    for (const outcome& o : driver.all(batch)) BOOST_TEST_REQUIRE(o.ok());
 
     slot_mover mover({a, b, masters[2].reported.port});
     cluster_scan_options options;
     options.slots_per_step = 64;
-    addrmap::cluster_scan<ip_to_hostname_cluster> scan(cluster, options);
+    typename Driver::scan scan(driver, options);
     std::vector<std::string> keys;
     bool began = false, moved_away = false;
     try {
@@ -121,7 +119,7 @@ BOOST_AUTO_TEST_CASE(every_key_exactly_once_while_slots_move) {
         if (moved_away) mover.move(moved, b, a);
         throw;
     }
-    std::cout << "cluster_scan: " << keys.size() << " keys, " << scan.requests() << " requests, "
+    std::cout << Driver::name << " scan: " << keys.size() << " keys, " << scan.requests() << " requests, "
               << scan.slots_followed() << " slots followed to another node\n";
     mover.move(migrating, b, a);
     mover.move(moved, b, a);
@@ -145,25 +143,25 @@ BOOST_AUTO_TEST_CASE(every_key_exactly_once_while_slots_move) {
 // What was seen: a master killed and its replica promoted during a scan, every later next() ended in timeout against
 // the dead node (fixed-node reads never refreshed the map). Now a failed read marks the node, and the next next()
 // reads the map first: the scan goes on at the promoted replica and returns every key exactly once.
-BOOST_AUTO_TEST_CASE(a_scan_completes_across_a_failover_each_key_once) {
-    ip_to_hostname_cluster cluster(live::cluster_options({live::seed_by_name()}), ip_to_hostname("localhost"));
-    cluster.connect();
-    for (const node_outcome& o : fan_out(cluster, {"FLUSHALL"})) BOOST_TEST_REQUIRE(o.result.ok());
+BOOST_AUTO_TEST_CASE_TEMPLATE(a_scan_completes_across_a_failover_each_key_once, Driver, scenario::drivers) {
+    Driver driver(scenario::options());
+    driver.connect();
+    for (const node_outcome& o : driver.fan_out({"FLUSHALL"})) BOOST_TEST_REQUIRE(o.result.ok());
     std::map<std::string, int> written;
-    pipeline batch;
+    std::vector<std::vector<std::string>> batch;
     for (int i = 0; i < 2000; ++i) {
         const std::string key = "scan-failover:" + std::to_string(i);
-        batch.add(key, "SET %s x", key.c_str());
+        batch.push_back({"SET", key, "x"});
         written[key] = 0;
     }
-    for (const outcome& o : cluster.execute(batch)) BOOST_TEST_REQUIRE(o.ok());
+    for (const outcome& o : driver.all(batch)) BOOST_TEST_REQUIRE(o.ok());
     // Every write on the replicas before the kill, so the promoted replica holds them all.
-    for (const node_outcome& o : fan_out(cluster, {"WAIT", "1", "5000"})) {
+    for (const node_outcome& o : driver.fan_out({"WAIT", "1", "5000"})) {
         BOOST_TEST_REQUIRE(o.result.ok());
         BOOST_TEST_REQUIRE(o.result->integer >= 1);
     }
     // The victim: the master whose slots the scan reaches last.
-    const auto masters = live::masters(cluster);
+    const auto masters = live::masters(driver);
     BOOST_TEST_REQUIRE(masters.size() == 3u);
     const node_info* victim = &masters[0];
     for (const node_info& m : masters)
@@ -175,7 +173,7 @@ BOOST_AUTO_TEST_CASE(a_scan_completes_across_a_failover_each_key_once) {
     cluster_scan_options options;
     options.slots_per_step = 256;
     options.call.deadline = std::chrono::milliseconds(1000);  // each failed next() costs at most this
-    addrmap::cluster_scan<ip_to_hostname_cluster> scan(cluster, options);
+    typename Driver::scan scan(driver, options);
     std::vector<std::string> keys;
     while (scan.cursor() + 256 <= victim_first_slot) BOOST_TEST_REQUIRE(scan.next(keys));
     const std::uint32_t killed_at_slot = scan.cursor();
@@ -194,7 +192,7 @@ BOOST_AUTO_TEST_CASE(a_scan_completes_across_a_failover_each_key_once) {
         }
     }
     const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - killed_at);
-    std::cout << "cluster_scan across a failover: master :" << victim_port << " killed at slot " << killed_at_slot
+    std::cout << Driver::name << " scan across a failover: master :" << victim_port << " killed at slot " << killed_at_slot
               << "; the scan completed " << took.count() << " ms later after " << failed_steps
               << " failed step(s); " << keys.size() << " keys\n";
     BOOST_TEST_REQUIRE(!more, "the scan never recovered; last failure: " << last_failure);
