@@ -1,17 +1,22 @@
-// benchmarks/async_bench.cpp — SET throughput of basic_async_cluster<Policy> on one libevent loop with N commands in
-// flight, against raw hiredis async (redisAsyncContext + hiredis_ssl on the same loop, routed by slot, no mapping, no
-// name check) and the blocking adapter, in one run. Prints one JSON line last.
+// benchmarks/async_bench.cpp — SET throughput of basic_async_cluster<Policy> on one event loop with N commands in
+// flight, against raw hiredis async (redisAsyncContext + hiredis_ssl on the same loop, attached the way the cluster
+// attaches its own, routed by slot, no mapping, no name check) and the blocking adapter, in one run. Prints one JSON
+// line last.
 //
 // usage: async_bench --seed HOST:PORT --cacert FILE
 //                    [--policy identity|ip_to_hostname|ip_to_hostname_keep_ip|static_table|env]
-//                    [--hostname NAME] [--ops N] [--in-flight N] [--rounds R]
+//                    [--hostname NAME] [--ops N] [--in-flight N] [--rounds R] [--loop libevent|libuv|libev|asio]
 //   --ops        SETs per side (default 200000); --in-flight: commands outstanding at once (default 50)
 //   --rounds     addrmap and raw alternate in R rounds of ops/R SETs each (default 8), on the same loop
+//   --loop       the event loop (default libevent); raw hiredis is attached with the same binding's attach()
 // Exit status: 0 with the results; 1 with {"policy": ..., "error": "..."}; 2 for a usage error.
 #include <addrmap/addrmap.hpp>
+#include <addrmap/loops/asio.hpp>
+#include <addrmap/loops/libev.hpp>
 #include <addrmap/loops/libevent.hpp>
+#include <addrmap/loops/libuv.hpp>
 
-#include <hiredis/adapters/libevent.h>
+#include <boost/asio/io_context.hpp>
 #include <hiredis/async.h>
 #include <hiredis/hiredis_ssl.h>
 
@@ -38,14 +43,14 @@ using addrmap_bench::parse_count;
 using clock_type = std::chrono::steady_clock;
 
 struct cli_options {
-    std::string seed, cacert, policy = "ip_to_hostname", hostname = "localhost";
+    std::string seed, cacert, policy = "ip_to_hostname", hostname = "localhost", loop = "libevent";
     std::size_t ops = 200000, in_flight = 50, rounds = 8;
 };
 
 constexpr const char* usage_text =
     "usage: async_bench --seed HOST:PORT --cacert FILE\n"
     "                   [--policy identity|ip_to_hostname|ip_to_hostname_keep_ip|static_table|env]\n"
-    "                   [--hostname NAME] [--ops N] [--in-flight N] [--rounds R]\n";
+    "                   [--hostname NAME] [--ops N] [--in-flight N] [--rounds R] [--loop libevent|libuv|libev|asio]\n";
 
 cli_options parse_cli(int argc, char** argv) {
     cli_options o;
@@ -61,9 +66,12 @@ cli_options parse_cli(int argc, char** argv) {
         else if (flag == "--ops") o.ops = parse_count(flag, value);
         else if (flag == "--in-flight") o.in_flight = parse_count(flag, value);
         else if (flag == "--rounds") o.rounds = parse_count(flag, value);
+        else if (flag == "--loop") o.loop = value;
         else throw std::invalid_argument("unknown flag " + flag);
     }
     if (o.seed.empty() || o.cacert.empty()) throw std::invalid_argument("--seed and --cacert are required");
+    if (o.loop != "libevent" && o.loop != "libuv" && o.loop != "libev" && o.loop != "asio")
+        throw std::invalid_argument("--loop '" + o.loop + "' is not one of libevent, libuv, libev, asio");
     if (o.rounds > o.ops) o.rounds = o.ops;
     return o;
 }
@@ -83,9 +91,68 @@ struct tally {
     double ops_per_s() const { return seconds > 0 ? static_cast<double>(ops) / seconds : 0; }
 };
 
+/// One event loop, driven the same way whatever it is: run until stop(), or one turn.
+class bench_loop {
+public:
+    explicit bench_loop(const std::string& name) : name_(name) {
+        if (name_ == "libevent") base_ = event_base_new();
+        else if (name_ == "libuv") uv_loop_init(&uv_);
+        else if (name_ == "libev") ev_ = ev_loop_new(EVFLAG_AUTO);
+    }
+    ~bench_loop() {
+        if (base_ != nullptr) event_base_free(base_);
+        if (name_ == "libuv") {
+            uv_run(&uv_, UV_RUN_NOWAIT);
+            uv_loop_close(&uv_);
+        }
+        if (ev_ != nullptr) ev_loop_destroy(ev_);
+    }
+    bench_loop(const bench_loop&) = delete;
+    bench_loop& operator=(const bench_loop&) = delete;
+
+    /// A binding for a cluster, or for attaching raw contexts (its attach() is the one the cluster uses).
+    std::unique_ptr<addrmap::event_loop> binding() {
+        if (name_ == "libevent") return addrmap::on_libevent(base_);
+        if (name_ == "libuv") return addrmap::on_libuv(&uv_);
+        if (name_ == "libev") return addrmap::on_libev(ev_);
+        return addrmap::on_asio(io_);
+    }
+    void run() {
+        if (base_ != nullptr) event_base_dispatch(base_);
+        else if (name_ == "libuv") uv_run(&uv_, UV_RUN_DEFAULT);
+        else if (ev_ != nullptr) ev_run(ev_, 0);
+        else {
+            io_.restart();
+            io_.run();
+        }
+    }
+    void run_once() {
+        if (base_ != nullptr) event_base_loop(base_, EVLOOP_ONCE);
+        else if (name_ == "libuv") uv_run(&uv_, UV_RUN_ONCE);
+        else if (ev_ != nullptr) ev_run(ev_, EVRUN_ONCE);
+        else {
+            io_.restart();
+            io_.run_one();
+        }
+    }
+    void stop() {
+        if (base_ != nullptr) event_base_loopbreak(base_);
+        else if (name_ == "libuv") uv_stop(&uv_);
+        else if (ev_ != nullptr) ev_break(ev_, EVBREAK_ALL);
+        else io_.stop();
+    }
+
+private:
+    std::string name_;
+    event_base* base_ = nullptr;
+    uv_loop_t uv_{};
+    struct ev_loop* ev_ = nullptr;
+    boost::asio::io_context io_;
+};
+
 /// The run in progress: each side's reply callback calls completed(), which issues the next command.
 struct run_state {
-    event_base* base;
+    bench_loop* loop;
     std::size_t next, to, finished, total;
     const std::function<void(std::size_t)>* issue;
 };
@@ -95,19 +162,19 @@ void completed() {
     run_state* s = current_run;
     ++s->finished;
     if (s->next < s->to) (*s->issue)(s->next++);
-    if (s->finished == s->total) event_base_loopbreak(s->base);
+    if (s->finished == s->total) s->loop->stop();
 }
 
-/// Sends commands [from, to) with `issue`, at most `in_flight` outstanding, on `base`; adds to `t`.
-void drive(event_base* base, std::size_t from, std::size_t to, std::size_t in_flight,
+/// Sends commands [from, to) with `issue`, at most `in_flight` outstanding, on `loop`; adds to `t`.
+void drive(bench_loop& loop, std::size_t from, std::size_t to, std::size_t in_flight,
            const std::function<void(std::size_t)>& issue, tally& t) {
-    run_state st{base, from, to, 0, to - from, &issue};
+    run_state st{&loop, from, to, 0, to - from, &issue};
     current_run = &st;
     const std::uint64_t allocations_before = addrmap_bench::allocations();
     const double cpu_before = cpu_seconds();
     const auto started = clock_type::now();
     while (st.next < st.to && st.next - from < in_flight) issue(st.next++);
-    event_base_dispatch(base);
+    loop.run();
     t.seconds += std::chrono::duration<double>(clock_type::now() - started).count();
     t.cpu += cpu_seconds() - cpu_before;
     t.allocations += addrmap_bench::allocations() - allocations_before;
@@ -124,7 +191,9 @@ struct raw_cluster {
     std::array<redisAsyncContext*, addrmap::slot_count> by_slot{};
     std::size_t errors = 0;
 
-    raw_cluster(event_base* base, const cli_options& o, const addrmap::topology& topo) {
+    std::unique_ptr<addrmap::event_loop> attacher;  // the loop's binding, used only for attach()
+
+    raw_cluster(bench_loop& loop, const cli_options& o, const addrmap::topology& topo) : attacher(loop.binding()) {
         redisSSLContextError ssl_error = REDIS_SSL_CTX_NONE;
         ssl = redisCreateSSLContext(o.cacert.c_str(), nullptr, nullptr, nullptr, o.hostname.c_str(), &ssl_error);
         if (ssl == nullptr) throw std::runtime_error(std::string("raw: ") + redisSSLContextGetError(ssl_error));
@@ -132,7 +201,7 @@ struct raw_cluster {
             redisAsyncContext* ac = redisAsyncConnect(s.master.host.c_str(), s.master.port);
             if (ac == nullptr || ac->err != 0) throw std::runtime_error("raw: connect failed");
             if (redisInitiateSSLWithContext(&ac->c, ssl) != REDIS_OK) throw std::runtime_error("raw: TLS failed");
-            redisLibeventAttach(ac, base);
+            if (attacher->attach(ac) != REDIS_OK) throw std::runtime_error("raw: cannot attach to the loop");
             contexts.push_back(ac);
             for (const addrmap::slot_range& r : s.ranges)
                 for (std::uint32_t slot = r.first; slot <= r.last; ++slot) by_slot[slot] = ac;
@@ -141,7 +210,7 @@ struct raw_cluster {
         for (redisAsyncContext* ac : contexts)
             redisAsyncCommand(ac, [](redisAsyncContext*, void* r, void* p) { *static_cast<int*>(p) += r != nullptr ? 1 : 1000; },
                               &answered, "PING");
-        while (answered < static_cast<int>(contexts.size())) event_base_loop(base, EVLOOP_ONCE);
+        while (answered < static_cast<int>(contexts.size())) loop.run_once();
         if (answered != static_cast<int>(contexts.size())) throw std::runtime_error("raw: a master did not answer PING");
     }
     ~raw_cluster() {
@@ -152,7 +221,7 @@ struct raw_cluster {
 
 template <class Policy>
 void run(const cli_options& o, Policy policy, const addrmap::topology& topo, json_line& out) {
-    event_base* base = event_base_new();
+    bench_loop loop(o.loop);
     std::vector<std::string> keys;
     for (std::size_t i = 0; i < o.ops; ++i) keys.push_back("bench:" + std::to_string(i));
     const std::string value = "xyz";
@@ -161,17 +230,17 @@ void run(const cli_options& o, Policy policy, const addrmap::topology& topo, jso
         addrmap::cluster_options options;
         options.seeds = {o.seed};
         options.tls.ca_file = o.cacert;
-        addrmap::basic_async_cluster<Policy> cluster(options, addrmap::on_libevent(base), policy);
+        addrmap::basic_async_cluster<Policy> cluster(options, loop.binding(), policy);
         std::string failure;
         bool connected = false;
         cluster.connect([&](const addrmap::error* e) {
             if (e != nullptr) failure = e->message();
             connected = true;
-            event_base_loopbreak(base);
+            loop.stop();
         });
-        event_base_dispatch(base);
+        loop.run();
         if (!connected || !failure.empty()) throw std::runtime_error(failure.empty() ? "connect did not finish" : failure);
-        raw_cluster plain(base, o, topo);
+        raw_cluster plain(loop, o, topo);
 
         std::size_t errors = 0;
         const std::function<void(std::size_t)> issue_mine = [&](std::size_t i) {
@@ -190,8 +259,8 @@ void run(const cli_options& o, Policy policy, const addrmap::topology& topo, jso
         };
         for (std::size_t round = 0; round < o.rounds; ++round) {
             const std::size_t from = o.ops * round / o.rounds, to = o.ops * (round + 1) / o.rounds;
-            drive(base, from, to, o.in_flight, issue_raw, raw);
-            drive(base, from, to, o.in_flight, issue_mine, mine);
+            drive(loop, from, to, o.in_flight, issue_raw, raw);
+            drive(loop, from, to, o.in_flight, issue_mine, mine);
         }
         if (errors != 0 || plain.errors != 0)
             throw std::runtime_error(std::to_string(errors) + " addrmap and " + std::to_string(plain.errors) + " raw SETs failed");
@@ -215,7 +284,6 @@ void run(const cli_options& o, Policy policy, const addrmap::topology& topo, jso
         blocking.cpu = cpu_seconds() - cpu_before;
         blocking.ops = n;
     }
-    event_base_free(base);
     const auto per_million = [](const tally& t) { return t.ops > 0 ? t.cpu / static_cast<double>(t.ops) * 1e6 : 0; };
     out.number("addrmap_ops_per_s", mine.ops_per_s(), 0);
     out.number("raw_async_ops_per_s", raw.ops_per_s(), 0);
@@ -278,6 +346,7 @@ int main(int argc, char** argv) {
     json_line out;
     out.text("bench", "async");
     out.text("policy", o.policy);
+    out.text("loop", o.loop);
     out.text("seed", o.seed);
     out.integer("ops", static_cast<long long>(o.ops));
     out.integer("in_flight", static_cast<long long>(o.in_flight));
