@@ -79,6 +79,10 @@ public:
     /// each seed's; a master whose certificate or mapping fails verification). Commands need not wait for it.
     void connect(std::function<void(const error*)> done) { driver_.connect(std::move(done)); }
 
+    /// Reads the topology again (as basic_cluster::refresh(), without blocking): `done` gets nullptr once a view is
+    /// installed, or the error listing each node asked (the old map stays). A refresh already running is joined.
+    void refresh(std::function<void(const error*)> done) { driver_.refresh(std::move(done)); }
+
     /// Called with every error that concerns no single command: a node whose TLS or AUTH set-up failed
     /// (the commands waiting for it get their own error too), an exception thrown by a callback.
     void on_error(std::function<void(const error&)> handler) { driver_.on_error(std::move(handler)); }
@@ -157,11 +161,14 @@ public:
 
     /// `args` on every master (or every node), all at once; `done` gets one outcome per node in node-table order,
     /// as fan_out() gives them (fan_out.hpp: the delivery rules, a replica the policy refused, `call.deadline`
-    /// per node). Reads the topology first when the core says it is due (none yet, or a node failed since).
+    /// per node). Reads the topology first when there is none or the core says one is due (a node failed since).
+    /// `done` may run inside this call when the cluster refuses at once (closed, overloaded).
     void fan_out(const std::vector<std::string_view>& args, fan_out_callback done, fan_out_to who = fan_out_to::masters,
                  const call_options& call = {}) {
-        if (!driver_.core().refresh_due(clock::now())) return fan_out_now(detail::format_argv(args), std::move(done), who, call);
-        driver_.connect([this, command = detail::format_argv(args), done = std::move(done), who, call](const error* e) mutable {
+        if (driver_.core().has_topology() && !driver_.core().refresh_due(clock::now()))
+            return fan_out_now(detail::format_argv(args), std::move(done), who, call);
+        // No map yet (a first read may be under way: it is joined), or one is due: read it first.
+        driver_.refresh([this, command = detail::format_argv(args), done = std::move(done), who, call](const error* e) mutable {
             if (e != nullptr && !driver_.core().has_topology()) {
                 if (done) driver_.run_guarded([&] { done(e, {}); }, "a fan-out's callback");
                 return;
@@ -255,6 +262,11 @@ private:
         auto all = std::make_shared<collected>();
         all->done = std::move(done);
         const std::vector<node_id> ids = fan_out_nodes(driver_.core(), who);
+        if (ids.empty() && !driver_.core().has_topology()) {
+            const error none(error_kind::topology, "fan_out: no topology is known (the refresh it waited for read none)");
+            if (all->done) driver_.run_guarded([&] { all->done(&none, {}); }, "a fan-out's callback");
+            return;
+        }
         all->nodes.reserve(ids.size());
         all->left = ids.size() + 1;  // one more, dropped below, so no reply can end it while it is being started
         auto one_done = [this, all] {

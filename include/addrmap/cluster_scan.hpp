@@ -18,8 +18,11 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace addrmap {
@@ -86,8 +89,12 @@ private:
 /// The same cursor for the async cluster (basic_async_cluster): next(done) reads the next step from the loop and
 /// calls `done` once, on the loop thread, with the step's keys (`more` true), with nothing once every slot was read
 /// (`more` false), or with the error that ended the step (the cursor then stays at the step's first slot: call next()
-/// again to read it again, from the map as it then is). One next() at a time; the scan and its cluster must outlive
-/// the callback. The async driver of detail::scan_fsm: the machine decides, this only carries it out.
+/// again to read it again, from the map as it then is). One next() at a time. The async driver of
+/// detail::scan_fsm: the machine decides, this only carries it out.
+///
+/// Destroying the scan while a step is out is allowed: its answers are then dropped, and `done` never runs. `done`
+/// may run inside next() when the cluster refuses at once (closed, overloaded): retry on a later loop turn (e.g.
+/// from when_room()), not from inside that callback.
 template <class AsyncCluster>
 class async_cluster_scan {
 public:
@@ -99,14 +106,16 @@ public:
     async_cluster_scan(const async_cluster_scan&) = delete;
     async_cluster_scan& operator=(const async_cluster_scan&) = delete;
 
-    /// Reads the next step; see the class comment. A second next() while one runs ends with error{config}.
+    /// Reads the next step; see the class comment. A next() while one runs ends at once with error{config} (in its
+    /// own callback; the running one goes on).
     void next(step_callback done) {
-        if (done_) {
+        if (running_) {
             const error busy(error_kind::config, "async_cluster_scan::next() while the previous next() is still running: "
                                                  "call it again from that one's callback");
             if (done) done(&busy, {}, true);
             return;
         }
+        running_ = true;
         done_ = std::move(done);
         advance();
     }
@@ -119,73 +128,93 @@ public:
     std::uint64_t requests() const noexcept { return scan_.requests(); }
 
 private:
-    /// Carries out what the machine says until it waits for the loop (a request, a refresh) or the step ends.
+    /// How a step ended: its keys, the end of the scan, or an error (the machine has abandoned the step).
+    struct step_end {
+        std::optional<error> failure;
+        std::vector<std::string> keys;
+        bool more = true;
+    };
+
+    /// Carries out what the machine says until it waits for the loop (a request, a refresh) or the step ends; the
+    /// user's callback runs after the machine is left alone (never inside the try).
     void advance() {
         using kind = detail::scan_action::kind;
+        std::optional<step_end> ended;
         try {
-            while (true) {
+            while (!ended) {
                 detail::scan_action a = scan_.next(cluster_.core());
-                switch (a.what) {
-                    case kind::done: return finish(nullptr, {}, false);
-                    case kind::step_done: {
-                        std::vector<std::string> keys;
-                        scan_.take_keys(keys);
-                        return finish(nullptr, std::move(keys), true);
-                    }
-                    case kind::refresh_if_due:
-                        if (!cluster_.core().refresh_due(std::chrono::steady_clock::now())) continue;
-                        return refresh();
-                    case kind::refresh: return refresh();
-                    case kind::send: {
-                        const std::vector<std::string_view> args(a.args.begin(), a.args.end());
-                        // The machine owns the request's text until on_reply/on_failed: `a` is a copy for the call.
-                        cluster_.command_on(a.at, args, [this](outcome o) { answered(std::move(o)); }, scan_.options().call);
-                        return;
-                    }
+                if (a.what == kind::done) {
+                    ended.emplace();
+                    ended->more = false;
+                } else if (a.what == kind::step_done) {
+                    ended.emplace();
+                    scan_.take_keys(ended->keys);
+                } else if (a.what == kind::refresh_if_due && !cluster_.core().refresh_due(std::chrono::steady_clock::now())) {
+                    continue;
+                } else if (a.what == kind::refresh_if_due || a.what == kind::refresh) {
+                    cluster_.refresh([alive = std::weak_ptr<char>(alive_), this, token = ++token_](const error* e) {
+                        if (!alive.expired() && token == token_) refreshed(e);
+                    });
+                    return;
+                } else {
+                    const std::vector<std::string_view> args(a.args.begin(), a.args.end());
+                    cluster_.command_on(a.at, args, [alive = std::weak_ptr<char>(alive_), this, token = ++token_](outcome o) {
+                        if (!alive.expired() && token == token_) answered(std::move(o));
+                    }, scan_.options().call);
+                    return;
                 }
             }
         } catch (const error& e) {  // a bad reply, a slot with no owner: the machine abandoned the step
-            finish(&e, {}, true);
+            ended.emplace();
+            ended->failure = e;
         }
+        finish(std::move(*ended));
     }
 
-    /// Reads the topology (connect(): the best node, then the masters). One that fails ends the step only when there
-    /// is no map at all (refresh_if_due's rule); else the machine looks at the map again (a slot still without an
-    /// owner ends the step with error{topology}).
-    void refresh() {
-        cluster_.connect([this](const error* e) {
-            if (e != nullptr && !cluster_.core().has_topology()) {
-                scan_.on_failed();
-                const error failure = *e;
-                return finish(&failure, {}, true);
-            }
-            advance();
-        });
+    /// A refresh that failed ends the step only when there is no map at all (refresh_if_due's rule); else the machine
+    /// looks at the map again (a slot still without an owner ends the step with error{topology}).
+    void refreshed(const error* e) {
+        if (e != nullptr && !cluster_.core().has_topology()) return failed(*e);
+        advance();
     }
 
     void answered(outcome o) {
-        if (!o.ok()) {
-            scan_.on_failed();
-            const error failure = *o.failure();
-            return finish(&failure, {}, true);
-        }
+        if (!o.ok()) return failed(*o.failure());
+        std::optional<error> bad;
         try {
             scan_.on_reply(*o.reply());
-        } catch (const error& e) {
-            return finish(&e, {}, true);
+        } catch (const error& e) {  // the machine abandoned the step
+            bad = e;
+        }
+        if (bad) {
+            step_end end;
+            end.failure = std::move(bad);
+            return finish(std::move(end));
         }
         advance();
     }
 
-    void finish(const error* failure, std::vector<std::string> keys, bool more) {
-        step_callback done = std::move(done_);
-        done_ = nullptr;
-        if (done) done(failure, std::move(keys), more);
+    void failed(const error& why) {
+        scan_.on_failed();
+        step_end end;
+        end.failure = why;
+        finish(std::move(end));
+    }
+
+    /// The step is over: the callback runs last, so it may call next() again.
+    void finish(step_end end) {
+        ++token_;  // nothing of this step may still be taken for an answer
+        running_ = false;
+        step_callback done = std::exchange(done_, nullptr);
+        if (done) done(end.failure ? &*end.failure : nullptr, std::move(end.keys), end.more);
     }
 
     AsyncCluster& cluster_;
     detail::scan_fsm scan_;
     step_callback done_;
+    bool running_ = false;
+    std::uint64_t token_ = 0;                              // the request or refresh whose answer is awaited
+    std::shared_ptr<char> alive_ = std::make_shared<char>();  // callbacks that outlive the scan see it expired
 };
 
 }  // namespace addrmap

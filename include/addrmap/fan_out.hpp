@@ -54,6 +54,7 @@ template <class Cluster>
 std::vector<node_outcome> fan_out(Cluster& cluster, const std::vector<std::string_view>& args,
                                   fan_out_to who = fan_out_to::masters, const call_options& call = {}) {
     refresh_if_due(cluster);
+    if (!cluster.core().has_topology()) cluster.refresh();  // none within the rate limit either: the error, not {}
     std::vector<node_outcome> out;
     for (node_id id : fan_out_nodes(cluster.core(), who)) {
         if (!cluster.core().exists(id)) continue;  // forgotten by a refresh an earlier node's call made

@@ -97,26 +97,35 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(every_key_exactly_once_while_slots_move, Driver, s
     options.slots_per_step = 64;
     typename Driver::scan scan(driver, options);
     std::vector<std::string> keys;
-    bool began = false, moved_away = false;
+    bool began = false, finished = false, moved_away = false;
     try {
-        while (true) {
+        // Bounded: 256 steps of 64 slots cover the cluster; a scan that needs more never ends.
+        for (int step = 0;; ++step) {
+            BOOST_TEST_REQUIRE(step <= 256, "the scan did not end after 256 steps");
             const std::uint32_t step_end = scan.cursor() + 64;
             if (!began && migrating < step_end) {
+                began = true;  // set first: a failure below still has the migration finished and undone
                 mover.begin(migrating, a, b);
                 BOOST_TEST_REQUIRE(mover.move_keys(migrating, a, b, 20) == 20u);  // half on each node
-                began = true;
             }
             if (!moved_away && moved < step_end) {
-                mover.move(moved, a, b);  // the client's map still says A
                 moved_away = true;
+                mover.move(moved, a, b);  // the client's map still says A
             }
             if (!scan.next(keys)) break;
-            if (began && scan.cursor() > migrating && scan.cursor() - 64 <= migrating)
+            if (began && !finished && scan.cursor() > migrating && scan.cursor() - 64 <= migrating) {
+                finished = true;
                 mover.finish(migrating, a, b);  // the migration completes after the scan read the slot
+            }
         }
     } catch (...) {
-        mover.move(migrating, b, a);  // leave the cluster as the other tests expect it
-        if (moved_away) mover.move(moved, b, a);
+        // Leave the cluster as the other tests expect it; the first failure is the one reported.
+        try {
+            if (began && !finished) mover.finish(migrating, a, b);
+            if (began) mover.move(migrating, b, a);
+            if (moved_away) mover.move(moved, b, a);
+        } catch (...) {
+        }
         throw;
     }
     std::cout << Driver::name << " scan: " << keys.size() << " keys, " << scan.requests() << " requests, "

@@ -51,6 +51,10 @@ BOOST_AUTO_TEST_CASE(bad_text_is_a_protocol_error_quoting_the_line) {
                                    std::string("aaaa 127.0.0.1@17400 myself,master - 0 0 1 connected\n"),
                                    std::string("aaaa 127.0.0.1:7400@17400 myself,master - 0 0 1 connected 0-99999\n"),
                                    std::string("aaaa 127.0.0.1:7400@17400 myself,master - 0 0 1 connected 9-3\n"),
+                                   // Long slot numbers once wrapped a uint32 into a valid slot (4294967296 + 5 -> 5).
+                                   std::string("aaaa 127.0.0.1:7400@17400 myself,master - 0 0 1 connected 4294967301\n"),
+                                   std::string("aaaa 127.0.0.1:7400@17400 myself,master - 0 0 1 connected 0117440512-16383\n"),
+                                   std::string("aaaa :0@0 myself,master - 0 0 1 connected\n"),  // port 0, not noaddr
                                    std::string("aaaa 127.0.0.1:7400@17400 master - 0 0 1 connected 0-3\n")}) {
         try {
             parse_cluster_nodes(text);
@@ -59,6 +63,23 @@ BOOST_AUTO_TEST_CASE(bad_text_is_a_protocol_error_quoting_the_line) {
             BOOST_TEST((e.kind() == error_kind::protocol));
             BOOST_TEST(std::string(e.what()).find("CLUSTER NODES") != std::string::npos);
         }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_noaddr_node_is_kept_for_its_slots_and_following_to_it_is_a_topology_error) {
+    // A failing node the answering node has no address for: ":0@0" with the noaddr flag.
+    const auto view = parse_cluster_nodes("aaaa 10.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-99\n"
+                                          "bbbb :0@0 master,fail,noaddr - 0 0 2 disconnected 100-16383\n");
+    BOOST_TEST_REQUIRE(view.rows.size() == 2u);
+    BOOST_TEST(view.owner(200)->id == "bbbb");
+    BOOST_TEST(follow_slot(view, 5, {}).complete);
+    try {
+        follow_slot(view, 200, {});
+        BOOST_FAIL("followed to a node without an address");
+    } catch (const error& e) {
+        BOOST_TEST((e.kind() == error_kind::topology));
+        BOOST_TEST(std::string(e.message()) == "slot 200: node 'bbbb' has no address (noaddr) in the CLUSTER NODES of node "
+                                               "'aaaa', so its keys cannot be read now");
     }
 }
 
@@ -359,6 +380,9 @@ BOOST_AUTO_TEST_CASE(a_bad_reply_is_an_error_naming_the_node_and_the_step_starts
     const std::vector<bad_case> cases = {
         {":5\r\n", "", error_kind::protocol,
          "cluster_scan: CLUSTER GETKEYSINSLOT 0 on 10.0.0.1:7000 answered not an array"},
+        // Elements that are not keys (a hostile node's full replies of integers would double the count for nothing).
+        {"*2\r\n$1\r\nk\r\n:1\r\n", "", error_kind::protocol,
+         "cluster_scan: CLUSTER GETKEYSINSLOT 0 on 10.0.0.1:7000 answered an element that is not a key (#2)"},
         {"-ERR no\x1b[31m\r\n", "", error_kind::server,
          "cluster_scan: CLUSTER GETKEYSINSLOT 0 on 10.0.0.1:7000 answered 'ERR no\\x1b[31m'"},
         {"", ":1\r\n", error_kind::protocol, "cluster_scan: CLUSTER NODES on 10.0.0.1:7000 answered not text"},

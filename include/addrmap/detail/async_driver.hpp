@@ -24,6 +24,7 @@
 #include <addrmap/detail/call_bound.hpp>
 #include <addrmap/detail/command.hpp>
 #include <addrmap/detail/node_table.hpp>
+#include <addrmap/detail/topology_refresh.hpp>
 #include <addrmap/error.hpp>
 #include <addrmap/event_loop.hpp>
 #include <addrmap/pipeline.hpp>
@@ -76,6 +77,9 @@ public:
         for (auto& job : mailbox_->close()) job(false);
         bound_.take_all();  // nothing to wait for, and no callback runs from here on
         loop_->stop();
+        const error destroyed(error_kind::closed, "the cluster was destroyed before the topology was read");
+        connecting_.stop(destroyed);  // connect() and refresh() callbacks run once, as every call's does
+        end_topology_waiters(&destroyed);
         connections_.close_all();  // unanswered commands come back through connection_reply
         fail_waiting("the cluster was destroyed");
         connections_.clear();
@@ -87,12 +91,27 @@ public:
     /// (as basic_cluster::connect throws it: a seed's own error when there is one seed, else one listing
     /// each seed's; a master whose certificate or mapping fails verification). Commands need not wait for it.
     void connect(std::function<void(const error*)> done) {
-        if (closed_) {
+        if (closed_ || shutting_down_) {
             const error e(error_kind::closed, "connect() after disconnect()");
             if (done) done(&e);
             return;
         }
         connecting_.add(std::move(done));
+        core_.request_refresh();
+        refresh_.start(clock::now());
+        rearm();
+    }
+
+    /// Reads the topology once more (from the best node, see cluster_core::refresh_candidates), dialing no master;
+    /// `done` gets nullptr once a view is installed, or the error listing each node asked (the old map stays). A
+    /// refresh already running is joined. connect()'s own wait is not touched.
+    void refresh(std::function<void(const error*)> done) {
+        if (closed_ || shutting_down_) {
+            const error e(error_kind::closed, "refresh() after disconnect()");
+            if (done) callbacks_.run_guarded([&] { done(&e); }, "refresh()'s callback");
+            return;
+        }
+        topology_waiters_.push_back(std::move(done));
         core_.request_refresh();
         refresh_.start(clock::now());
         rearm();
@@ -116,6 +135,8 @@ public:
             fail_waiting("disconnect() was called");
         refresh_.close();  // its answer, if one comes, is dropped; the machine ends the refresh in the core
         connecting_.stop(error(error_kind::closed, "disconnect() was called before connect() finished"));
+        const error closing(error_kind::closed, "disconnect() was called before the topology was read");
+        end_topology_waiters(&closing);
         connections_.close_all_when_idle();
         if (bound_.has_waiters()) request_pump();  // when_room() callbacks run: there is nothing to wait for
         maybe_disconnected();
@@ -195,6 +216,7 @@ public:
     reply_future post_call(int slot, std::string command, const call_options& call) {
         if (!bound_.reserve()) {
             bound_.refused_off_loop();  // counted in stats().overloaded at the loop's next turn
+            mailbox_->post([](bool) {});  // which this brings (through the mailbox: safe while the cluster closes)
             return ready_future(outcome(error(error_kind::overloaded, bound_.total_refusal(named(command)))));
         }
         return posted_call(mailbox_, [this, slot, command = std::move(command), call](async_callback done) mutable {
@@ -454,7 +476,18 @@ private:
 
     void refresh_ended(const async_refresh::end& how) {
         connecting_.refresh_ended(how.installed, how.first, how.failures, !closed_);
+        if (how.installed) {
+            end_topology_waiters(nullptr);
+        } else {
+            const error failed = connect_failure(core_, how.first, how.failures);
+            end_topology_waiters(&failed);
+        }
         request_pump();
+    }
+    /// Runs every refresh() callback once, with `failure` (null: a view was installed).
+    void end_topology_waiters(const error* failure) {
+        for (auto& done : std::exchange(topology_waiters_, {}))
+            if (done) callbacks_.run_guarded([&] { done(failure); }, "refresh()'s callback");
     }
 
     // ---- the loop -------------------------------------------------------------------------------------
@@ -514,6 +547,7 @@ private:
     bool pump_again_ = false;
     clock::time_point wake_at_ = clock::time_point::max();
     std::vector<std::function<void()>> disconnect_waiters_;
+    std::vector<std::function<void(const error*)>> topology_waiters_;  // refresh()'s callbacks
     bool closed_ = false;
     bool shutting_down_ = false;
 };

@@ -50,9 +50,9 @@ struct cluster_nodes_view {
 };
 
 inline std::uint16_t parse_slot_number(std::string_view text, std::string_view line) {
-    std::uint32_t value = 0;
-    if (text.empty() || text.size() > 5) value = slot_count;
-    for (char c : text) value = (c >= '0' && c <= '9') ? value * 10 + static_cast<std::uint32_t>(c - '0') : slot_count;
+    std::uint32_t value = text.empty() || text.size() > 5 ? slot_count : 0;  // 5 digits cannot wrap a uint32
+    for (std::size_t i = 0; i < text.size() && value < slot_count; ++i)
+        value = text[i] >= '0' && text[i] <= '9' ? value * 10 + static_cast<std::uint32_t>(text[i] - '0') : slot_count;
     if (value >= slot_count)
         throw error(error_kind::protocol,
                     "CLUSTER NODES: bad slot " + quoted(text, 40) + " in line " + quoted(line, 300));
@@ -90,7 +90,10 @@ inline cluster_nodes_view parse_cluster_nodes(std::string_view text) {
             const bool digit = c >= '0' && c <= '9' && port < 65536;
             port = digit ? port * 10 + static_cast<std::uint32_t>(c - '0') : 65536;
         }
-        if (port == 0 || port > 65535) throw bad("bad port");
+        // A node flagged noaddr (":0@0": its address is not known to the answering node) is kept, for whom it owns,
+        // with port 0; a reader that must reach it says so (follow_slot).
+        const bool noaddr = fields[2].find("noaddr") != std::string_view::npos && port == 0;
+        if ((port == 0 && !noaddr) || port > 65535) throw bad("bad port");
         r.address.port = static_cast<std::uint16_t>(port);
         const bool myself = fields[2].find("myself") != std::string_view::npos;
         if (myself) view.self_id = r.id;

@@ -50,13 +50,20 @@ struct scan_follow {
 /// read from before the node whose view this is.
 inline scan_follow follow_slot(const cluster_nodes_view& view, std::uint16_t slot,
                                const std::vector<std::string>& read_before) {
+    const auto reachable = [&](const cluster_nodes_view::row& r) {
+        if (r.address.port == 0)  // flagged noaddr: the answering node does not know where it is
+            throw error(error_kind::topology, "slot " + std::to_string(slot) + ": node " + quoted(r.id, 60) +
+                                                  " has no address (noaddr) in the CLUSTER NODES of node " +
+                                                  quoted(view.self_id, 60) + ", so its keys cannot be read now");
+        return r.address;
+    };
     const auto address_of = [&](const std::string& id) {
         const cluster_nodes_view::row* r = view.find(id);
         if (r == nullptr)
             throw error(error_kind::topology, "slot " + std::to_string(slot) + ": node " + quoted(id, 60) +
                                                   " named in a migration is not in the CLUSTER NODES of node " +
                                                   quoted(view.self_id, 60));
-        return r->address;
+        return reachable(*r);
     };
     scan_follow f;
     if (const std::string* target = cluster_nodes_view::in(view.migrating, slot)) {
@@ -75,7 +82,7 @@ inline scan_follow follow_slot(const cluster_nodes_view& view, std::uint16_t slo
         throw error(error_kind::topology,
                     "slot " + std::to_string(slot) + " has no owner in the view of node " + quoted(view.self_id, 60));
     f.complete = owner->id == view.self_id;
-    if (!f.complete) f.next = owner->address;  // the slot moved away before or while it was read here
+    if (!f.complete) f.next = reachable(*owner);  // the slot moved away before or while it was read here
     return f;
 }
 
@@ -189,6 +196,10 @@ public:
     std::uint64_t requests() const noexcept { return requests_; }
 
 private:
+    /// Where the doubling count stops: a slot answering this many keys and more is refused (error{protocol}), so a
+    /// node that always answers a full reply cannot make the client ask for ever more.
+    static constexpr std::size_t max_keys_per_request = std::size_t(1) << 26;
+
     enum class phase {
         between_steps,
         refresh_if_due_asked,
@@ -298,7 +309,20 @@ private:
                         "cluster_scan: CLUSTER GETKEYSINSLOT " + std::to_string(slot) + " on " + to_string(at) +
                             " answered " +
                             (r.type == REDIS_REPLY_ERROR ? quoted_reply(r) : std::string("not an array")));
+        // Every element is a key: anything else is not GETKEYSINSLOT's answer (and a hostile node's full replies of
+        // cheap integers would double the count, and the client's memory, for nothing).
+        for (std::size_t i = 0; i < r.elements; ++i) {
+            const redisReply* k = r.element[i];
+            if (k->type != REDIS_REPLY_STRING)
+                throw error(error_kind::protocol, "cluster_scan: CLUSTER GETKEYSINSLOT " + std::to_string(slot) + " on " +
+                                                      to_string(at) + " answered an element that is not a key (#" +
+                                                      std::to_string(i + 1) + ")");
+        }
         if (r.elements == count_) {
+            if (count_ >= max_keys_per_request)
+                throw error(error_kind::protocol, "cluster_scan: slot " + std::to_string(slot) + " on " + to_string(at) +
+                                                      " answered " + std::to_string(count_) +
+                                                      " keys and would be asked for more: more than one slot can hold");
             count_ *= 2;
             return false;
         }
@@ -306,9 +330,7 @@ private:
         std::unordered_set<std::string_view> have(keys.begin(), keys.end());
         std::vector<std::string> fresh;
         for (std::size_t i = 0; i < r.elements; ++i) {
-            const redisReply* k = r.element[i];
-            if (k->type != REDIS_REPLY_STRING) continue;
-            const std::string_view key(k->str, k->len);
+            const std::string_view key(r.element[i]->str, r.element[i]->len);
             if (have.count(key) == 0) fresh.emplace_back(key);
         }
         for (auto& key : fresh) keys.push_back(std::move(key));
