@@ -11,12 +11,14 @@
 //   --loop       the event loop (default libevent); raw hiredis is attached with the same binding's attach()
 // Exit status: 0 with the results; 1 with {"policy": ..., "error": "..."}; 2 for a usage error.
 #include <addrmap/addrmap.hpp>
+#ifndef ADDRMAP_BENCH_LIBEVENT_ONLY  // benchmarks/CMakeLists.txt: defined when libuv, libev or Asio is missing
 #include <addrmap/loops/asio.hpp>
-#include <addrmap/loops/libev.hpp>
-#include <addrmap/loops/libevent.hpp>
+#include <addrmap/loops/libev.hpp>  // before libevent's: its EV_READ macros would break ev.h's enum
 #include <addrmap/loops/libuv.hpp>
 
 #include <boost/asio/io_context.hpp>
+#endif
+#include <addrmap/loops/libevent.hpp>
 #include <hiredis/async.h>
 #include <hiredis/hiredis_ssl.h>
 
@@ -70,8 +72,13 @@ cli_options parse_cli(int argc, char** argv) {
         else throw std::invalid_argument("unknown flag " + flag);
     }
     if (o.seed.empty() || o.cacert.empty()) throw std::invalid_argument("--seed and --cacert are required");
+#ifdef ADDRMAP_BENCH_LIBEVENT_ONLY
+    if (o.loop != "libevent")
+        throw std::invalid_argument("--loop '" + o.loop + "': this build has libevent only (scripts/setup installs the others)");
+#else
     if (o.loop != "libevent" && o.loop != "libuv" && o.loop != "libev" && o.loop != "asio")
         throw std::invalid_argument("--loop '" + o.loop + "' is not one of libevent, libuv, libev, asio");
+#endif
     if (o.rounds > o.ops) o.rounds = o.ops;
     return o;
 }
@@ -96,58 +103,72 @@ class bench_loop {
 public:
     explicit bench_loop(const std::string& name) : name_(name) {
         if (name_ == "libevent") base_ = event_base_new();
+#ifndef ADDRMAP_BENCH_LIBEVENT_ONLY
         else if (name_ == "libuv") uv_loop_init(&uv_);
         else if (name_ == "libev") ev_ = ev_loop_new(EVFLAG_AUTO);
+#endif
     }
     ~bench_loop() {
         if (base_ != nullptr) event_base_free(base_);
+#ifndef ADDRMAP_BENCH_LIBEVENT_ONLY
         if (name_ == "libuv") {
             uv_run(&uv_, UV_RUN_NOWAIT);
             uv_loop_close(&uv_);
         }
         if (ev_ != nullptr) ev_loop_destroy(ev_);
+#endif
     }
     bench_loop(const bench_loop&) = delete;
     bench_loop& operator=(const bench_loop&) = delete;
 
     /// A binding for a cluster, or for attaching raw contexts (its attach() is the one the cluster uses).
     std::unique_ptr<addrmap::event_loop> binding() {
-        if (name_ == "libevent") return addrmap::on_libevent(base_);
+#ifndef ADDRMAP_BENCH_LIBEVENT_ONLY
         if (name_ == "libuv") return addrmap::on_libuv(&uv_);
         if (name_ == "libev") return addrmap::on_libev(ev_);
-        return addrmap::on_asio(io_);
+        if (name_ == "asio") return addrmap::on_asio(io_);
+#endif
+        return addrmap::on_libevent(base_);
     }
     void run() {
-        if (base_ != nullptr) event_base_dispatch(base_);
-        else if (name_ == "libuv") uv_run(&uv_, UV_RUN_DEFAULT);
+        if (base_ != nullptr) return (void)event_base_dispatch(base_);
+#ifndef ADDRMAP_BENCH_LIBEVENT_ONLY
+        if (name_ == "libuv") uv_run(&uv_, UV_RUN_DEFAULT);
         else if (ev_ != nullptr) ev_run(ev_, 0);
         else {
             io_.restart();
             io_.run();
         }
+#endif
     }
     void run_once() {
-        if (base_ != nullptr) event_base_loop(base_, EVLOOP_ONCE);
-        else if (name_ == "libuv") uv_run(&uv_, UV_RUN_ONCE);
+        if (base_ != nullptr) return (void)event_base_loop(base_, EVLOOP_ONCE);
+#ifndef ADDRMAP_BENCH_LIBEVENT_ONLY
+        if (name_ == "libuv") uv_run(&uv_, UV_RUN_ONCE);
         else if (ev_ != nullptr) ev_run(ev_, EVRUN_ONCE);
         else {
             io_.restart();
             io_.run_one();
         }
+#endif
     }
     void stop() {
-        if (base_ != nullptr) event_base_loopbreak(base_);
-        else if (name_ == "libuv") uv_stop(&uv_);
+        if (base_ != nullptr) return (void)event_base_loopbreak(base_);
+#ifndef ADDRMAP_BENCH_LIBEVENT_ONLY
+        if (name_ == "libuv") uv_stop(&uv_);
         else if (ev_ != nullptr) ev_break(ev_, EVBREAK_ALL);
         else io_.stop();
+#endif
     }
 
 private:
     std::string name_;
     event_base* base_ = nullptr;
+#ifndef ADDRMAP_BENCH_LIBEVENT_ONLY
     uv_loop_t uv_{};
     struct ev_loop* ev_ = nullptr;
     boost::asio::io_context io_;
+#endif
 };
 
 /// The run in progress: each side's reply callback calls completed(), which issues the next command.
@@ -238,7 +259,7 @@ void run(const cli_options& o, Policy policy, const addrmap::topology& topo, jso
             connected = true;
             loop.stop();
         });
-        loop.run();
+        if (!connected) loop.run();  // a seed refused at once calls back inside connect(), before the loop runs
         if (!connected || !failure.empty()) throw std::runtime_error(failure.empty() ? "connect did not finish" : failure);
         raw_cluster plain(loop, o, topo);
 

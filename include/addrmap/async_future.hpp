@@ -41,6 +41,11 @@ public:
         }
         j(false);
     }
+    /// Thread-safe: wakes the loop without a job (nothing is queued, so nothing grows); no-op once closed.
+    void wake() {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        if (loop_ != nullptr) loop_->wake_up();
+    }
     std::vector<job> take() {
         const std::lock_guard<std::mutex> lock(mutex_);
         return std::exchange(jobs_, {});

@@ -92,7 +92,8 @@ private:
 /// again to read it again, from the map as it then is). One next() at a time. The async driver of
 /// detail::scan_fsm: the machine decides, this only carries it out.
 ///
-/// Destroying the scan while a step is out is allowed: its answers are then dropped, and `done` never runs. `done`
+/// The cluster must outlive the scan. Destroying the scan while a step is out is allowed: its answers are then
+/// dropped, and `done` never runs. `done`
 /// may run inside next() when the cluster refuses at once (closed, overloaded): retry on a later loop turn (e.g.
 /// from when_room()), not from inside that callback.
 template <class AsyncCluster>
@@ -167,6 +168,9 @@ private:
         } catch (const error& e) {  // a bad reply, a slot with no owner: the machine abandoned the step
             ended.emplace();
             ended->failure = e;
+        } catch (...) {  // not the scan's (out of memory): the step is dropped, next() works again, it goes on up
+            abandon();
+            throw;
         }
         finish(std::move(*ended));
     }
@@ -185,6 +189,9 @@ private:
             scan_.on_reply(*o.reply());
         } catch (const error& e) {  // the machine abandoned the step
             bad = e;
+        } catch (...) {
+            abandon();
+            throw;
         }
         if (bad) {
             step_end end;
@@ -199,6 +206,14 @@ private:
         step_end end;
         end.failure = why;
         finish(std::move(end));
+    }
+
+    /// An exception that is not the scan's own ends the step without a callback; next() may be called again.
+    void abandon() noexcept {
+        scan_.on_failed();
+        ++token_;
+        running_ = false;
+        done_ = nullptr;
     }
 
     /// The step is over: the callback runs last, so it may call next() again.

@@ -48,7 +48,7 @@ inline std::vector<node_id> fan_out_nodes(const cluster_core& core, fan_out_to w
 /// whose connection is lost after the write is error_kind::unknown_outcome, not sent again; pass
 /// call.repeat_policy = repeat::allowed for commands you know are harmless twice, such as SCRIPT LOAD).
 /// `call.deadline` bounds each node's call. Reads the topology first when none is installed or a node failed since
-/// the last read (refresh_if_due). A replica the
+/// the last read (refresh_if_due); with still none, throws refresh()'s error{topology} rather than return no node. A replica the
 /// policy refused is not dialed: its outcome is error{config} with the policy's reason.
 template <class Cluster>
 std::vector<node_outcome> fan_out(Cluster& cluster, const std::vector<std::string_view>& args,

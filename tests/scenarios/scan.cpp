@@ -120,12 +120,15 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(every_key_exactly_once_while_slots_move, Driver, s
         }
     } catch (...) {
         // Leave the cluster as the other tests expect it; the first failure is the one reported.
-        try {
-            if (began && !finished) mover.finish(migrating, a, b);
-            if (began) mover.move(migrating, b, a);
-            if (moved_away) mover.move(moved, b, a);
-        } catch (...) {
-        }
+        const auto attempt = [](auto&& step) {
+            try {
+                step();
+            } catch (...) {
+            }
+        };
+        if (began && !finished) attempt([&] { mover.finish(migrating, a, b); });
+        if (began) attempt([&] { mover.move(migrating, b, a); });
+        if (moved_away) attempt([&] { mover.move(moved, b, a); });
         throw;
     }
     std::cout << Driver::name << " scan: " << keys.size() << " keys, " << scan.requests() << " requests, "

@@ -104,7 +104,7 @@ public:
 
     /// Reads the topology once more (from the best node, see cluster_core::refresh_candidates), dialing no master;
     /// `done` gets nullptr once a view is installed, or the error listing each node asked (the old map stays). A
-    /// refresh already running is joined. connect()'s own wait is not touched.
+    /// refresh already running is joined. After disconnect() `done` runs at once, inside this call.
     void refresh(std::function<void(const error*)> done) {
         if (closed_ || shutting_down_) {
             const error e(error_kind::closed, "refresh() after disconnect()");
@@ -215,8 +215,9 @@ public:
     /// starts it on the loop thread.
     reply_future post_call(int slot, std::string command, const call_options& call) {
         if (!bound_.reserve()) {
-            bound_.refused_off_loop();  // counted in stats().overloaded at the loop's next turn
-            mailbox_->post([](bool) {});  // which this brings (through the mailbox: safe while the cluster closes)
+            // Counted in stats().overloaded at the loop's next turn, which the first refusal since the last count
+            // brings (a wake-up only: a producer spinning on refusals queues nothing).
+            if (bound_.refused_off_loop() == 0) mailbox_->wake();
             return ready_future(outcome(error(error_kind::overloaded, bound_.total_refusal(named(command)))));
         }
         return posted_call(mailbox_, [this, slot, command = std::move(command), call](async_callback done) mutable {
@@ -475,19 +476,23 @@ private:
     // ---- topology -------------------------------------------------------------------------------------
 
     void refresh_ended(const async_refresh::end& how) {
+        // The refresh() callbacks of this refresh are taken first: one a connect() callback asks for below waits for
+        // the refresh it starts, not for this one's result.
+        std::vector<std::function<void(const error*)>> waiters = std::exchange(topology_waiters_, {});
         connecting_.refresh_ended(how.installed, how.first, how.failures, !closed_);
         if (how.installed) {
-            end_topology_waiters(nullptr);
+            run_topology_waiters(waiters, nullptr);
         } else {
             const error failed = connect_failure(core_, how.first, how.failures);
-            end_topology_waiters(&failed);
+            run_topology_waiters(waiters, &failed);
         }
         request_pump();
     }
     /// Runs every refresh() callback once, with `failure` (null: a view was installed).
-    void end_topology_waiters(const error* failure) {
-        for (auto& done : std::exchange(topology_waiters_, {}))
-            if (done) callbacks_.run_guarded([&] { done(failure); }, "refresh()'s callback");
+    void end_topology_waiters(const error* failure) { run_topology_waiters(std::exchange(topology_waiters_, {}), failure); }
+    void run_topology_waiters(const std::vector<std::function<void(const error*)>>& waiters, const error* failure) {
+        for (const auto& done : waiters)
+            if (done) callbacks_.run_guarded([&] { done(failure); }, "a refresh() callback (refresh, fan-out or scan)");
     }
 
     // ---- the loop -------------------------------------------------------------------------------------

@@ -52,7 +52,8 @@ public:
     }
     /// Any thread: a call was refused at the total before it reached the loop (submit()); the loop thread adds these
     /// to cluster_stats::overloaded (take_refused_off_loop), since the stats are the loop thread's.
-    void refused_off_loop() noexcept { refused_off_loop_.fetch_add(1, std::memory_order_relaxed); }
+    /// Returns the count before this one (0: the loop has not been told yet).
+    std::uint64_t refused_off_loop() noexcept { return refused_off_loop_.fetch_add(1, std::memory_order_relaxed); }
     std::uint64_t take_refused_off_loop() noexcept { return refused_off_loop_.exchange(0, std::memory_order_relaxed); }
     /// Gives back a place reserve() took (the call was refused or ended).
     void unreserve() noexcept { total_.fetch_sub(1, std::memory_order_relaxed); }

@@ -322,7 +322,8 @@ private:
             if (count_ >= max_keys_per_request)
                 throw error(error_kind::protocol, "cluster_scan: slot " + std::to_string(slot) + " on " + to_string(at) +
                                                       " answered " + std::to_string(count_) +
-                                                      " keys and would be asked for more: more than one slot can hold");
+                                                      " keys and would be asked for more: more than the scan reads "
+                                                      "from one slot");
             count_ *= 2;
             return false;
         }
