@@ -56,8 +56,12 @@ public:
     /// Calls whose callback has not run yet.
     std::size_t pending() const noexcept { return pending_; }
 
+    /// Told of every call that ends while it holds a dedicated connection (async_call::own): the driver frees it.
+    void on_finish_with_connection(std::function<void(async_call*)> hook) { finish_hook_ = std::move(hook); }
+
     /// Ends `c` with `o`: its callback runs now, or when the current walk ends.
     void finish(async_call* c, outcome o) {
+        if (c->own != nullptr && finish_hook_) finish_hook_(c);
         calls_.untrack_deadline(c);
         c->finished = true;
         --pending_;
@@ -97,6 +101,7 @@ private:
     async_calls& calls_;
     call_bound& bound_;
     std::function<void(const error&)> handler_;
+    std::function<void(async_call*)> finish_hook_;
     std::vector<std::pair<async_call*, outcome>> deferred_;
     std::size_t pending_ = 0;
     bool walking_ = false;

@@ -54,7 +54,10 @@ struct async_call {
     node_id sent_to = no_node;
     node_id charged_to = no_node;       // the node whose bound (cluster_options::max_calls_per_node) counts it
     bool in_flight = false;
-    bool ordered = false;   // counted by the per-slot order rule while in flight (not a replica read)
+    bool dedicated = false;  // runs on a connection of its own (a blocking command, or reply_timeout set)
+    std::optional<std::chrono::milliseconds> hold;  // how long it may hold that connection (none: no limit)
+    async_connection* own = nullptr;                // that connection, dialed or taken from the node's spares
+    bool ordered = false;   // counted by the per-slot order rule while in flight (not a replica read, not dedicated)
     bool in_waiting = false;
     bool finished = false;  // the callback ran; a reply still to come is dropped
     bool live = false;      // in the deadline structures
@@ -219,7 +222,9 @@ public:
         const int slot = c->state.slot;
         if (slot < 0) return;
         ++out_in_slot_[static_cast<std::size_t>(slot)];
-        c->ordered = !c->state.replica_read;
+        // A dedicated call waits for the older calls of its slot, but newer ones do not wait for it: it may block
+        // until one of them (an LPUSH after a BLPOP) has run.
+        c->ordered = !c->state.replica_read && !c->dedicated;
         if (c->ordered) order_.out(slot, reinterpret_cast<slot_order::channel>(connection));
         // It has several keys and met the move (ASK, TRYAGAIN): the server can refuse it and run a newer call of the
         // slot written behind it on the same connection. It travels alone: the slot's queue holds until it is back.

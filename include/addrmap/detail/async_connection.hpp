@@ -79,6 +79,9 @@ public:
         /// commands are asked for once the handshake is known, with `node` (its handshake filled in then).
         const cluster_options* setup_options = nullptr;
         node_info node_row;
+        /// A connection of its own for calls that hold it while the server waits (BLPOP, reply_timeout): never its
+        /// node's current connection; kept as a spare between such calls.
+        bool dedicated = false;
     };
 
     async_connection(async_connection_owner& owner, std::shared_ptr<tls_shared> tls, target t, clock::time_point setup_deadline)
@@ -182,10 +185,28 @@ public:
     }
 
     /// When this connection counts as stalled: commands are waiting for replies and none came for
-    /// command_timeout (the owner then closes it: its commands are lost after writing). None when idle.
+    /// command_timeout (the owner then closes it: its commands are lost after writing). None when idle. While a call
+    /// holds it (expect_hold), that call's wait comes first; a hold without a limit has no stall deadline (the call's
+    /// own deadline ends it).
     std::optional<clock::time_point> stall_deadline() const noexcept {
         if (phase_ != phase::ready || sent_.empty() || context_ == nullptr || freeing_) return std::nullopt;
+        if (holding_) {
+            if (!hold_) return std::nullopt;
+            return last_progress_ + *hold_ + tls_shared_->options.command_timeout;
+        }
         return last_progress_ + tls_shared_->options.command_timeout;
+    }
+    bool dedicated() const noexcept { return target_.dedicated; }
+    const std::string& tcp_address() const noexcept { return target_.tcp_address; }
+    /// The call sent next may hold the connection while the server waits, for at most `at_most` (none: no limit).
+    void expect_hold(std::optional<std::chrono::milliseconds> at_most) noexcept {
+        holding_ = true;
+        hold_ = at_most;
+    }
+    /// That call is back: command_timeout bounds the connection again.
+    void hold_over() noexcept {
+        holding_ = false;
+        hold_.reset();
     }
     /// Closes a stalled connection (see stall_deadline).
     void close_stalled() noexcept {
@@ -221,6 +242,9 @@ public:
 
     /// Why the connection was lost, for messages: hiredis's words, or a timeout.
     std::string why_lost() const {
+        if (stalled_ && hold_)
+            return "no reply within the command's own wait (" + std::to_string(hold_->count()) + " ms) and command_timeout (" +
+                   std::to_string(tls_shared_->options.command_timeout.count()) + " ms), so the connection was closed";
         if (stalled_)
             return "no reply within command_timeout (" + std::to_string(tls_shared_->options.command_timeout.count()) +
                    " ms), so the connection was closed";
@@ -427,6 +451,8 @@ private:
     bool closing_ = false;  // close_when_idle() or close() was asked
     bool freeing_ = false;  // close() was asked: hiredis frees the context
     bool lost_while_ready_ = false;
+    bool holding_ = false;                          // expect_hold() until hold_over()
+    std::optional<std::chrono::milliseconds> hold_;
     bool stalled_ = false;
     clock::time_point last_progress_{};
     std::optional<error> aborted_;

@@ -30,7 +30,11 @@ public:
         std::vector<std::string> addresses;  ///< the dial host's addresses, tried in turn
         std::size_t next_address = 0;
         clock::time_point setup_deadline{};  ///< the dial (DNS, TCP, TLS, first round trip) ends by then
+        std::vector<async_connection*> spare;  ///< dedicated connections set up and idle, for the next blocking call
     };
+
+    /// How many idle dedicated connections a node keeps for its next blocking calls (more are closed when idle).
+    static constexpr std::size_t spares_per_node = 2;
 
     async_connection_table() = default;
     async_connection_table(const async_connection_table&) = delete;
@@ -81,9 +85,40 @@ public:
         all_.push_back(std::move(c));
         return *all_.back();
     }
+    /// Owns a dedicated connection `c` (never a node's current one).
+    async_connection& adopt_dedicated(std::unique_ptr<async_connection> c) {
+        node(c->node());
+        all_.push_back(std::move(c));
+        return *all_.back();
+    }
+    /// A spare dedicated connection of node `n`, set up and usable, taken out of the spares; nullptr when none.
+    async_connection* take_spare(node_id n) noexcept {
+        if (n >= nodes_.size()) return nullptr;
+        std::vector<async_connection*>& spare = nodes_[n].spare;
+        while (!spare.empty()) {
+            async_connection* c = spare.back();
+            spare.pop_back();
+            if (usable(*c)) return c;
+        }
+        return nullptr;
+    }
+    /// A dedicated connection's call is back: it waits for the next one, or closes when the node has spares enough.
+    void give_back(async_connection& c) {
+        std::vector<async_connection*>& spare = node(c.node()).spare;
+        c.hold_over();
+        if (usable(c) && spare.size() < spares_per_node)
+            spare.push_back(&c);
+        else
+            c.close_when_idle();
+    }
+
     /// hiredis is done with `c` (connection_gone): collect() deletes it, never from inside a hiredis call.
     void gone(const async_connection& c) noexcept {
         drop(c);
+        if (c.node() < nodes_.size()) {
+            std::vector<async_connection*>& spare = nodes_[c.node()].spare;
+            spare.erase(std::remove(spare.begin(), spare.end(), &c), spare.end());
+        }
         any_gone_ = true;
     }
     void collect() {

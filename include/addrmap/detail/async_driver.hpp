@@ -11,6 +11,7 @@
 #include <addrmap/async_future.hpp>
 #include <addrmap/cluster_core.hpp>
 #include <addrmap/cluster_options.hpp>
+#include <addrmap/command_keys.hpp>
 #include <addrmap/command_safety.hpp>
 #include <addrmap/detail/async_answers.hpp>
 #include <addrmap/detail/async_callbacks.hpp>
@@ -21,6 +22,7 @@
 #include <addrmap/detail/async_dialer.hpp>
 #include <addrmap/detail/async_loop_timer.hpp>
 #include <addrmap/detail/async_refresh.hpp>
+#include <addrmap/detail/blocking_commands.hpp>
 #include <addrmap/detail/call_bound.hpp>
 #include <addrmap/detail/command.hpp>
 #include <addrmap/detail/node_table.hpp>
@@ -34,6 +36,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -63,6 +66,7 @@ public:
           refresh_(core_, options_, calls_, callbacks_, connections_, dialer_, timer_,
                    [this](const async_refresh::end& how) { refresh_ended(how); }) {
         options_.tls = tls_.options();
+        callbacks_.on_finish_with_connection([this](async_call* c) { release_own(c); });
         loop_->start(static_cast<loop_events&>(*this));
     }
 
@@ -195,6 +199,14 @@ public:
             if (done) callbacks_.invoke(done, outcome(e));
             return;
         }
+        if (call.reply_timeout) {  // the caller says it waits on the server: a connection of its own, that long
+            c->dedicated = true;
+            c->hold = call.reply_timeout;
+        } else if (may_hold_connection(command_name(c->text()))) {
+            const connection_hold h = holds_connection(decode_command(c->text()));
+            c->dedicated = h.blocks;
+            c->hold = h.at_most;
+        }
         c->callback = std::move(done);
         c->seq = ++next_seq_;
         callbacks_.started();
@@ -292,7 +304,11 @@ private:
         for (async_call* c : calls_.due(now)) {
             if (!c->in_flight || c->finished) continue;
             core_.on_expired_in_flight(c->state, c->sent_to, now);
+            async_connection* own = c->own;
             callbacks_.finish(c, outcome(*c->state.failure));
+            // Its own connection is of no use to anyone while the server waits (BLPOP 0 may wait for ever): closed,
+            // its loss comes back to the ended call, which frees the call's place.
+            if (own != nullptr) own->close();
         }
     }
 
@@ -345,6 +361,12 @@ private:
             }
             bound_.recharge(c->charged_to, d.node);  // counted against the node it goes to (a replica, a redirect)
             c->charged_to = d.node;
+            if (c->dedicated) {
+                const int routed = route_dedicated(c, d, now);
+                if (routed > 0) return true;
+                if (routed == 0) return false;
+                continue;
+            }
             async_connection* connection = nullptr;
             try {
                 connection = dialer_.connection_for(d.node, now);
@@ -372,6 +394,54 @@ private:
             connections_.drop(d.node);
         }
         return false;
+    }
+
+    /// A dedicated call's turn (a blocking command, or reply_timeout set): a connection of its own, so the calls behind
+    /// it on the node's shared connection never wait for the server's wait. A spare if the node has one, else one
+    /// dialed next to the node's current connection (whose DNS answer and address it reuses). 1: sent (or ended);
+    /// 0: waits; -1: route again (the core decided after a failed dial).
+    int route_dedicated(async_call* c, const core_decision& d, clock::time_point now) {
+        if (c->own != nullptr && c->own->node() != d.node) release_own(c);  // redirected elsewhere
+        if (c->own == nullptr) {
+            c->own = connections_.take_spare(d.node);
+            if (c->own == nullptr) {
+                try {
+                    const async_connection* shared = dialer_.connection_for(d.node, now);
+                    if (shared != nullptr && shared->ready()) c->own = dialer_.dial_dedicated(d.node, now);
+                } catch (const error& e) {
+                    if (e.kind() != error_kind::closed) callbacks_.report(e);
+                    if (core_.on_not_sent(c->state, d.node, e, now) == core_verdict::fail) {
+                        callbacks_.finish(c, outcome(*c->state.failure));
+                        return 1;
+                    }
+                    return -1;
+                }
+                if (c->own == nullptr) {  // the node's shared connection first: connection_ready routes it again
+                    c->waiting_for = d.node;
+                    return 0;
+                }
+            }
+            dedicated_calls_[c->own] = c;
+        }
+        c->waiting_for = no_node;
+        if (!c->own->ready()) return 0;  // connection_ready routes it again
+        if (calls_.out_on_another_connection(c->state.slot, c->own) && now < c->state.deadline) {
+            calls_.hold_for_order(c->state.slot);  // an older call of its slot is out: it goes after it
+            wake_at_ = std::min(wake_at_, c->state.deadline);
+            return 0;
+        }
+        c->own->expect_hold(c->hold);
+        if (send_on(*c->own, c, d)) return 1;
+        release_own(c);
+        return -1;
+    }
+    /// `c` ended, or goes elsewhere, without using its dedicated connection: the connection is freed (a spare once
+    /// set up; one still being set up becomes a spare when it is).
+    void release_own(async_call* c) {
+        async_connection* own = std::exchange(c->own, nullptr);
+        if (own == nullptr || c->in_flight) return;  // in flight: its reply (or loss) frees it
+        dedicated_calls_.erase(own);
+        if (own->ready()) connections_.give_back(*own);
     }
 
     // ---- connections ----------------------------------------------------------------------------------
@@ -402,6 +472,11 @@ private:
 
     // async_connection_owner
     void connection_ready(async_connection& connection) override {
+        if (connection.dedicated()) {
+            if (dedicated_calls_.count(&connection) == 0) connections_.give_back(connection);  // its call ended
+            request_pump();  // its call goes now
+            return;
+        }
         const node_id n = connection.node();
         if (!core_.exists(n)) return;
         core_.on_connected(n);
@@ -411,6 +486,18 @@ private:
         request_pump();
     }
     void connection_failed(async_connection& connection, const error& why) override {
+        if (connection.dedicated()) {
+            if (const auto it = dedicated_calls_.find(&connection); it != dedicated_calls_.end()) {
+                async_call* c = it->second;
+                dedicated_calls_.erase(it);
+                c->own = nullptr;
+                // Its backoff, or its failure (next() then ends it): nothing of it was written.
+                core_.on_not_sent(c->state, connection.node(), why, clock::now());
+            }
+            callbacks_.report(why);
+            request_pump();
+            return;
+        }
         if (connections_.current(connection.node()) != &connection) return;
         connections_.drop(connection);
         dialer_.setup_failed(connection.node(), why);  // the next address, or node_failed
@@ -420,6 +507,11 @@ private:
         reply_ptr reply(raw);
         auto* c = static_cast<async_call*>(tag);
         c->in_flight = false;
+        if (connection.dedicated()) {  // its call is back: the connection waits for the next one (or closes)
+            dedicated_calls_.erase(&connection);
+            c->own = nullptr;
+            if (reply) connections_.give_back(connection);
+        }
         if (c->refresh_attempt == 0 && calls_.came_back(c))
             request_pump();  // every older call of the slot is back: the queue may move
         if (c->refresh_attempt != 0) {
@@ -456,6 +548,16 @@ private:
     void connection_gone(async_connection& connection) override {
         const node_id n = connection.node();
         connections_.gone(connection);  // deleted by collect(), once hiredis has returned
+        if (connection.dedicated()) {  // a call's own: the node's state is its shared connection's to tell
+            if (const auto it = dedicated_calls_.find(&connection); it != dedicated_calls_.end()) {
+                it->second->own = nullptr;  // reserved, not sent yet: routed again
+                dedicated_calls_.erase(it);
+            }
+            if (shutting_down_) return;
+            maybe_disconnected();
+            if (!closed_) request_pump();
+            return;
+        }
         if (core_.exists(n)) {
             if (connection.lost_while_ready())
                 core_.on_disconnected(n);
@@ -553,6 +655,7 @@ private:
     clock::time_point wake_at_ = clock::time_point::max();
     std::vector<std::function<void()>> disconnect_waiters_;
     std::vector<std::function<void(const error*)>> topology_waiters_;  // refresh()'s callbacks
+    std::map<const async_connection*, async_call*> dedicated_calls_;   // dedicated connections reserved by a call
     bool closed_ = false;
     bool shutting_down_ = false;
 };

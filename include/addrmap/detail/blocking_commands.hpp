@@ -47,6 +47,18 @@ inline std::optional<std::chrono::milliseconds> parse_block_timeout(std::string_
     return std::chrono::milliseconds(static_cast<std::chrono::milliseconds::rep>(ms));
 }
 
+/// A cheap look at the name alone: false for every command holds_connection() says holds nothing, except that a
+/// true here still needs holds_connection() (XREAD without BLOCK).
+inline bool may_hold_connection(std::string_view name) noexcept {
+    if (name.empty()) return false;
+    const char first = static_cast<char>(name[0] | 0x20);
+    if (first != 'b' && first != 'w' && first != 'x') return false;
+    for (std::string_view blocking : {"BLPOP", "BRPOP", "BZPOPMIN", "BZPOPMAX", "BRPOPLPUSH", "BLMOVE", "BLMPOP", "BZMPOP",
+                                      "WAIT", "WAITAOF", "XREAD", "XREADGROUP"})
+        if (iequals_ascii(name, blocking)) return true;
+    return false;
+}
+
 /// Whether `argv` (the command name first) holds its connection while the server waits, and for how long at most.
 inline connection_hold holds_connection(const std::vector<std::string_view>& argv) {
     connection_hold h;
