@@ -1,6 +1,6 @@
 // tests/async/async_blocking.cpp — blocking commands on the async cluster (libevent) run on connections of their own:
 // a 2 s BLPOP delays none of the commands issued behind it on its node, an LPUSH issued after a BLPOP of the same key
-// reaches the server and feeds it, and a BLPOP longer than command_timeout is not cut.
+// reaches the server and feeds it, and a BLPOP or a WAIT longer than command_timeout is not cut.
 #include "async_support.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -70,7 +70,7 @@ BOOST_AUTO_TEST_CASE(a_blpop_longer_than_command_timeout_is_not_cut) {
     const std::string list = on_first_master(c.cluster, "slow-list");
     std::optional<outcome> popped, waited;
     c.cluster.command(list, [&](outcome o) { popped = std::move(o); }, "BLPOP %s 1.5", list.c_str());
-    // A script that waits on the server too: reply_timeout says so, and gives it a connection of its own.
+    // WAIT stays on the shared connection (it waits for that connection's own writes); its wait is allowed there.
     call_options call;
     call.reply_timeout = std::chrono::milliseconds(1500);
     c.cluster.command(call, list, [&](outcome o) { waited = std::move(o); }, "WAIT %d %d", 5, 1000);

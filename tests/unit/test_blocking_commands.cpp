@@ -37,6 +37,12 @@ BOOST_AUTO_TEST_CASE(every_blocking_family_is_found_with_its_timeout) {
     BOOST_TEST(hold({"XREADGROUP", "GROUP", "g", "BLOCK", "BLOCK", "900", "STREAMS", "s", ">"}) == 900);  // a consumer named BLOCK
 }
 
+BOOST_AUTO_TEST_CASE(wait_and_waitaof_stay_with_the_connection_their_writes_went_to) {
+    BOOST_TEST(holds_connection({"WAIT", "1", "100"}).own_writes);
+    BOOST_TEST(holds_connection({"waitaof", "1", "0", "100"}).own_writes);
+    BOOST_TEST(!holds_connection({"BLPOP", "a", "1"}).own_writes);
+}
+
 BOOST_AUTO_TEST_CASE(timeout_zero_and_refused_timeouts_hold_for_ever) {
     BOOST_TEST(hold({"BLPOP", "a", "0"}) == 0);
     BOOST_TEST(hold({"XREAD", "BLOCK", "0", "STREAMS", "s", "$"}) == 0);

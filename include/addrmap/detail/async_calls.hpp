@@ -55,7 +55,8 @@ struct async_call {
     node_id charged_to = no_node;       // the node whose bound (cluster_options::max_calls_per_node) counts it
     bool in_flight = false;
     bool dedicated = false;  // runs on a connection of its own (a blocking command, or reply_timeout set)
-    std::optional<std::chrono::milliseconds> hold;  // how long it may hold that connection (none: no limit)
+    bool holds_shared = false;  // WAIT/WAITAOF: holds the shared connection its writes went to, for `hold`
+    std::optional<std::chrono::milliseconds> hold;  // how long it may hold its connection (none: no limit)
     async_connection* own = nullptr;                // that connection, dialed or taken from the node's spares
     bool ordered = false;   // counted by the per-slot order rule while in flight (not a replica read, not dedicated)
     bool in_waiting = false;

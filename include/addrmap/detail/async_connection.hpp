@@ -26,6 +26,7 @@
 #include <openssl/ssl.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -190,22 +191,31 @@ public:
     /// own deadline ends it).
     std::optional<clock::time_point> stall_deadline() const noexcept {
         if (phase_ != phase::ready || sent_.empty() || context_ == nullptr || freeing_) return std::nullopt;
-        if (holding_) {
-            if (!hold_) return std::nullopt;
-            return last_progress_ + *hold_ + tls_shared_->options.command_timeout;
+        if (holds_ > 0) {
+            if (unlimited_holds_ > 0) return std::nullopt;
+            return last_progress_ + hold_.value_or(std::chrono::milliseconds(0)) + tls_shared_->options.command_timeout;
         }
         return last_progress_ + tls_shared_->options.command_timeout;
     }
     bool dedicated() const noexcept { return target_.dedicated; }
     const std::string& tcp_address() const noexcept { return target_.tcp_address; }
     /// The call sent next may hold the connection while the server waits, for at most `at_most` (none: no limit).
+    /// Holds add up on a shared connection (two WAITs out): the longest counts until every one is back.
     void expect_hold(std::optional<std::chrono::milliseconds> at_most) noexcept {
-        holding_ = true;
-        hold_ = at_most;
+        ++holds_;
+        if (!at_most) ++unlimited_holds_;
+        else hold_ = std::max(hold_.value_or(std::chrono::milliseconds(0)), *at_most);
     }
-    /// That call is back: command_timeout bounds the connection again.
-    void hold_over() noexcept {
-        holding_ = false;
+    /// One such call is back (`at_most` as it was expected); with none left, command_timeout bounds it again.
+    void hold_over(std::optional<std::chrono::milliseconds> at_most) noexcept {
+        if (holds_ == 0) return;
+        --holds_;
+        if (!at_most && unlimited_holds_ > 0) --unlimited_holds_;
+        if (holds_ == 0) clear_holds();
+    }
+    /// No call holds it any more (a dedicated connection between calls).
+    void clear_holds() noexcept {
+        holds_ = unlimited_holds_ = 0;
         hold_.reset();
     }
     /// Closes a stalled connection (see stall_deadline).
@@ -451,8 +461,9 @@ private:
     bool closing_ = false;  // close_when_idle() or close() was asked
     bool freeing_ = false;  // close() was asked: hiredis frees the context
     bool lost_while_ready_ = false;
-    bool holding_ = false;                          // expect_hold() until hold_over()
-    std::optional<std::chrono::milliseconds> hold_;
+    std::size_t holds_ = 0;                         // calls out that may hold it (expect_hold until hold_over)
+    std::size_t unlimited_holds_ = 0;               // of those, the ones without a limit
+    std::optional<std::chrono::milliseconds> hold_;  // the longest limit among them
     bool stalled_ = false;
     clock::time_point last_progress_{};
     std::optional<error> aborted_;

@@ -105,7 +105,7 @@ public:
     /// A dedicated connection's call is back: it waits for the next one, or closes when the node has spares enough.
     void give_back(async_connection& c) {
         std::vector<async_connection*>& spare = node(c.node()).spare;
-        c.hold_over();
+        c.clear_holds();
         if (usable(c) && spare.size() < spares_per_node)
             spare.push_back(&c);
         else

@@ -199,13 +199,15 @@ public:
             if (done) callbacks_.invoke(done, outcome(e));
             return;
         }
-        if (call.reply_timeout) {  // the caller says it waits on the server: a connection of its own, that long
-            c->dedicated = true;
-            c->hold = call.reply_timeout;
-        } else if (may_hold_connection(command_name(c->text()))) {
+        if (may_hold_connection(command_name(c->text()))) {
             const connection_hold h = holds_connection(decode_command(c->text()));
-            c->dedicated = h.blocks;
+            c->holds_shared = h.blocks && h.own_writes;  // WAIT: where its writes went, however long it waits
+            c->dedicated = h.blocks && !h.own_writes;
             c->hold = h.at_most;
+        }
+        if (call.reply_timeout) {  // the caller says it waits on the server that long
+            c->dedicated = !c->holds_shared;
+            c->hold = call.reply_timeout;
         }
         c->callback = std::move(done);
         c->seq = ++next_seq_;
@@ -390,7 +392,9 @@ private:
                 wake_at_ = std::min(wake_at_, c->state.deadline);
                 return false;
             }
+            if (c->holds_shared) connection->expect_hold(c->hold);
             if (send_on(*connection, c, d)) return true;
+            if (c->holds_shared) connection->hold_over(c->hold);
             connections_.drop(d.node);
         }
         return false;
@@ -507,6 +511,7 @@ private:
         reply_ptr reply(raw);
         auto* c = static_cast<async_call*>(tag);
         c->in_flight = false;
+        if (c->holds_shared) connection.hold_over(c->hold);  // a WAIT is back: the shared connection's own bound again
         if (connection.dedicated()) {  // its call is back: the connection waits for the next one (or closes)
             dedicated_calls_.erase(&connection);
             c->own = nullptr;

@@ -18,6 +18,9 @@ namespace addrmap::detail {
 struct connection_hold {
     bool blocks = false;
     std::optional<std::chrono::milliseconds> at_most;
+    /// WAIT and WAITAOF wait for this connection's own earlier writes to be replicated: on another connection they
+    /// would wait for nothing, so they stay on the connection the writes went to.
+    bool own_writes = false;
 };
 
 /// A timeout argument as the server reads it: seconds (BLPOP's "0.5") or milliseconds; none when it is not a
@@ -73,8 +76,10 @@ inline connection_hold holds_connection(const std::vector<std::string_view>& arg
         if (iequals_ascii(name, last_is_timeout)) return at(argv.size() - 1, true);
     for (std::string_view first_is_timeout : {"BLMPOP", "BZMPOP"})
         if (iequals_ascii(name, first_is_timeout)) return at(1, true);
-    if (iequals_ascii(name, "WAIT")) return at(2, false);
-    if (iequals_ascii(name, "WAITAOF")) return at(3, false);
+    if (iequals_ascii(name, "WAIT") || iequals_ascii(name, "WAITAOF")) {
+        h.own_writes = true;
+        return at(iequals_ascii(name, "WAIT") ? 2 : 3, false);
+    }
     const bool xread = iequals_ascii(name, "XREAD"), xreadgroup = iequals_ascii(name, "XREADGROUP");
     if (xread || xreadgroup) {
         // Options come before STREAMS (XREADGROUP's GROUP takes two values); BLOCK <ms> makes it wait.
