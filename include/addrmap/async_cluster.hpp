@@ -277,9 +277,8 @@ private:
             const core_node& n = driver_.core().node(id);
             all->nodes.push_back({n.reported, n.role, outcome(error(error_kind::closed, "not answered"))});
             const std::size_t at = all->nodes.size() - 1;
-            if (!n.mapped && !n.problem.empty()) {
-                all->nodes[at].result = outcome(error(error_kind::config, "not sent to " + std::string(to_string(n.role)) +
-                                                                              " " + to_string(n.reported) + ": " + n.problem));
+            if (std::optional<error> refused = fan_out_refusal(n)) {
+                all->nodes[at].result = outcome(std::move(*refused));
                 one_done();
                 continue;
             }

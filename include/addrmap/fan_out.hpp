@@ -9,6 +9,7 @@
 #include <addrmap/error.hpp>
 #include <addrmap/pipeline.hpp>
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -43,6 +44,14 @@ inline std::vector<node_id> fan_out_nodes(const cluster_core& core, fan_out_to w
     return out;
 }
 
+/// Why a fan-out does not send to node `n`, if it does not: the policy refused it (it is not dialed). One rule for
+/// both drivers' fan-outs.
+inline std::optional<error> fan_out_refusal(const core_node& n) {
+    if (n.mapped || n.problem.empty()) return std::nullopt;
+    return error(error_kind::config,
+                 "not sent to " + std::string(to_string(n.role)) + " " + to_string(n.reported) + ": " + n.problem);
+}
+
 /// Runs `args` (the command name first) on each node fan_out_nodes() picks, one after the other, each
 /// as command_on() does it: no redirect followed, any reply returned, the delivery rules kept (a FLUSHALL
 /// whose connection is lost after the write is error_kind::unknown_outcome, not sent again; pass
@@ -61,10 +70,8 @@ std::vector<node_outcome> fan_out(Cluster& cluster, const std::vector<std::strin
         const core_node& n = cluster.core().node(id);
         const node_address address = n.reported;
         const node_role role = n.role;
-        if (!n.mapped && !n.problem.empty()) {
-            out.push_back({address, role,
-                           outcome(error(error_kind::config, "not sent to " + std::string(to_string(role)) + " " +
-                                                                 to_string(address) + ": " + n.problem))});
+        if (std::optional<error> refused = fan_out_refusal(n)) {
+            out.push_back({address, role, outcome(std::move(*refused))});
             continue;
         }
         try {

@@ -212,6 +212,20 @@ std::vector<std::string> step_keys(scan_fsm& fsm, const cluster_core& core) {
     return keys;
 }
 
+/// The first step read whole from its start (a retry after the step was abandoned): slots 0-1 on A, then A asked,
+/// slots 2-3 on B, then B asked; `key` is slot 0's one key, returned once.
+void expect_first_step_read_whole(scan_fsm& fsm, const cluster_core& core, const std::string& key) {
+    expect(fsm, core, kind::refresh_if_due);
+    expect_send(fsm, core, node_a, getkeys(0, 10), keys_reply({key}));
+    expect_send(fsm, core, node_a, getkeys(1, 10), keys_reply({}));
+    expect_send(fsm, core, node_a, cluster_nodes, bulk(nodes_text("aaaa")));
+    expect_send(fsm, core, node_b, getkeys(2, 10), keys_reply({}));
+    expect_send(fsm, core, node_b, getkeys(3, 10), keys_reply({}));
+    expect_send(fsm, core, node_b, cluster_nodes, bulk(nodes_text("bbbb")));
+    const std::vector<std::string> want = {key};
+    BOOST_TEST(step_keys(fsm, core) == want, boost::test_tools::per_element());
+}
+
 template <class Call>
 error thrown_by(Call&& call) {
     try {
@@ -411,15 +425,7 @@ BOOST_AUTO_TEST_CASE(a_bad_reply_is_an_error_naming_the_node_and_the_step_starts
             BOOST_TEST(std::string(e.message()) == c.message);
             BOOST_TEST(fsm.cursor() == 0u);
             // Abandoned: the retry starts the step over, and the keys read before the error are not kept twice.
-            expect(fsm, m.core, kind::refresh_if_due);
-            expect_send(fsm, m.core, node_a, getkeys(0, 10), keys_reply({"lost"}));
-            expect_send(fsm, m.core, node_a, getkeys(1, 10), keys_reply({}));
-            expect_send(fsm, m.core, node_a, cluster_nodes, bulk(nodes_text("aaaa")));
-            expect_send(fsm, m.core, node_b, getkeys(2, 10), keys_reply({}));
-            expect_send(fsm, m.core, node_b, getkeys(3, 10), keys_reply({}));
-            expect_send(fsm, m.core, node_b, cluster_nodes, bulk(nodes_text("bbbb")));
-            const std::vector<std::string> want = {"lost"};
-            BOOST_TEST(step_keys(fsm, m.core) == want, boost::test_tools::per_element());
+            expect_first_step_read_whole(fsm, m.core, "lost");
         }
     }
 }
@@ -461,15 +467,7 @@ BOOST_AUTO_TEST_CASE(a_failed_request_abandons_the_step_and_keeps_the_cursor) {
     fsm.on_failed();
     BOOST_TEST(fsm.requests() == 4u);
     // The retry: the same step from its first slot; k0 comes once.
-    expect(fsm, m.core, kind::refresh_if_due);
-    expect_send(fsm, m.core, node_a, getkeys(0, 10), keys_reply({"k0"}));
-    expect_send(fsm, m.core, node_a, getkeys(1, 10), keys_reply({}));
-    expect_send(fsm, m.core, node_a, cluster_nodes, bulk(nodes_text("aaaa")));
-    expect_send(fsm, m.core, node_b, getkeys(2, 10), keys_reply({}));
-    expect_send(fsm, m.core, node_b, getkeys(3, 10), keys_reply({}));
-    expect_send(fsm, m.core, node_b, cluster_nodes, bulk(nodes_text("bbbb")));
-    const std::vector<std::string> want = {"k0"};
-    BOOST_TEST(step_keys(fsm, m.core) == want, boost::test_tools::per_element());
+    expect_first_step_read_whole(fsm, m.core, "k0");
     BOOST_TEST(fsm.cursor() == 4u);
 }
 
