@@ -46,6 +46,8 @@ BOOST_AUTO_TEST_CASE(wait_and_waitaof_stay_with_the_connection_their_writes_went
 BOOST_AUTO_TEST_CASE(timeout_zero_and_refused_timeouts_hold_for_ever) {
     BOOST_TEST(hold({"BLPOP", "a", "0"}) == 0);
     BOOST_TEST(hold({"XREAD", "BLOCK", "0", "STREAMS", "s", "$"}) == 0);
+    BOOST_TEST(hold({"XREAD", "BLOCK", "0", "BLOCK", "300", "STREAMS", "s", "$"}) == 300);  // the last BLOCK counts
+    BOOST_TEST(hold({"XREAD", "BLOCK", "300", "BLOCK", "0", "STREAMS", "s", "$"}) == 0);
     BOOST_TEST(hold({"WAIT", "1", "0"}) == 0);
     BOOST_TEST(hold({"BLPOP", "a", "-1"}) == 0);   // the server refuses it at once; no bound is guessed
     BOOST_TEST(hold({"BLPOP", "a", "1e3"}) == 0);
@@ -64,8 +66,10 @@ BOOST_AUTO_TEST_CASE(other_commands_and_non_blocking_forms_hold_nothing) {
 
 BOOST_AUTO_TEST_CASE(timeouts_parse_as_the_server_reads_them) {
     BOOST_TEST(parse_block_timeout("1.5", true).value().count() == 1500);
-    BOOST_TEST(parse_block_timeout("0.0015", true).value().count() == 1);  // below a millisecond's digits: dropped
-    BOOST_TEST(!parse_block_timeout("0.0001", true).has_value());     // rounds to 0: for ever
+    // The server rounds up (ceil of the milliseconds): a fraction of one is a whole one, never "for ever".
+    BOOST_TEST(parse_block_timeout("0.0015", true).value().count() == 2);
+    BOOST_TEST(parse_block_timeout("0.0001", true).value().count() == 1);
+    BOOST_TEST(parse_block_timeout("0.0010", true).value().count() == 1);
     BOOST_TEST(parse_block_timeout("250", false).value().count() == 250);
     BOOST_TEST(!parse_block_timeout("", true).has_value());
     BOOST_TEST(!parse_block_timeout(".", true).has_value());

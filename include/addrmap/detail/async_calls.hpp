@@ -54,10 +54,11 @@ struct async_call {
     node_id sent_to = no_node;
     node_id charged_to = no_node;       // the node whose bound (cluster_options::max_calls_per_node) counts it
     bool in_flight = false;
-    bool dedicated = false;  // runs on a connection of its own (a blocking command, or reply_timeout set)
-    bool holds_shared = false;  // WAIT/WAITAOF: holds the shared connection its writes went to, for `hold`
-    std::optional<std::chrono::milliseconds> hold;  // how long it may hold its connection (none: no limit)
-    async_connection* own = nullptr;                // that connection, dialed or taken from the node's spares
+    bool dedicated = false;  // runs on a connection of its own (a blocking command, not WAIT)
+    // How long its reply may take once sent, when that may pass command_timeout (a blocking command's wait, a WAIT,
+    // call_options::reply_timeout): its connection does not count as stalled before it.
+    std::optional<std::chrono::milliseconds> stall_allowance;
+    async_connection* own = nullptr;  // its dedicated connection, dialed or taken from the node's spares
     bool ordered = false;   // counted by the per-slot order rule while in flight (not a replica read, not dedicated)
     bool in_waiting = false;
     bool finished = false;  // the callback ran; a reply still to come is dropped
@@ -221,11 +222,11 @@ public:
         c->in_flight = true;
         c->sent_to = to;
         const int slot = c->state.slot;
-        if (slot < 0) return;
+        // A dedicated call waits for the older calls of its slot, but newer ones (and retried ones) do not wait for
+        // it: it may block until one of them (an LPUSH after a BLPOP) has run.
+        if (slot < 0 || c->dedicated) return;
         ++out_in_slot_[static_cast<std::size_t>(slot)];
-        // A dedicated call waits for the older calls of its slot, but newer ones do not wait for it: it may block
-        // until one of them (an LPUSH after a BLPOP) has run.
-        c->ordered = !c->state.replica_read && !c->dedicated;
+        c->ordered = !c->state.replica_read;
         if (c->ordered) order_.out(slot, reinterpret_cast<slot_order::channel>(connection));
         // It has several keys and met the move (ASK, TRYAGAIN): the server can refuse it and run a newer call of the
         // slot written behind it on the same connection. It travels alone: the slot's queue holds until it is back.
@@ -234,7 +235,7 @@ public:
     /// `c` came back (reply or loss). True when its slot was holding and is now clear.
     bool came_back(const async_call* c) noexcept {
         const int slot = c->state.slot;
-        if (slot < 0) return false;
+        if (slot < 0 || c->dedicated) return false;
         const auto s = static_cast<std::size_t>(slot);
         bool clear = false;
         if (c->ordered) {

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace addrmap::detail {
@@ -31,6 +32,7 @@ public:
         std::size_t next_address = 0;
         clock::time_point setup_deadline{};  ///< the dial (DNS, TCP, TLS, first round trip) ends by then
         std::vector<async_connection*> spare;  ///< dedicated connections set up and idle, for the next blocking call
+        std::size_t dedicated = 0;             ///< its dedicated connections hiredis still knows (spares included)
     };
 
     /// How many idle dedicated connections a node keeps for its next blocking calls (more are closed when idle).
@@ -87,7 +89,7 @@ public:
     }
     /// Owns a dedicated connection `c` (never a node's current one).
     async_connection& adopt_dedicated(std::unique_ptr<async_connection> c) {
-        node(c->node());
+        ++node(c->node()).dedicated;
         all_.push_back(std::move(c));
         return *all_.back();
     }
@@ -115,11 +117,25 @@ public:
     /// hiredis is done with `c` (connection_gone): collect() deletes it, never from inside a hiredis call.
     void gone(const async_connection& c) noexcept {
         drop(c);
-        if (c.node() < nodes_.size()) {
-            std::vector<async_connection*>& spare = nodes_[c.node()].spare;
-            spare.erase(std::remove(spare.begin(), spare.end(), &c), spare.end());
+        if (c.dedicated() && c.node() < nodes_.size()) {
+            node_entry& e = nodes_[c.node()];
+            e.spare.erase(std::remove(e.spare.begin(), e.spare.end(), &c), e.spare.end());
+            if (e.dedicated > 0) --e.dedicated;
         }
         any_gone_ = true;
+    }
+    /// Node `n`'s dedicated connections hiredis still knows (busy, spare, or being set up).
+    std::size_t dedicated_count(node_id n) const noexcept { return n < nodes_.size() ? nodes_[n].dedicated : 0; }
+    /// Node `n` failed or left the topology: its spares close (a later blocking call dials afresh).
+    void close_spares(node_id n) noexcept {
+        if (n >= nodes_.size()) return;
+        for (async_connection* c : std::exchange(nodes_[n].spare, {})) c->close_when_idle();
+    }
+    /// disconnect(): every dedicated connection closes now, `why` told to the call one carries (a BLPOP 0 would hold
+    /// disconnect() for ever).
+    void close_dedicated(const std::string& why) {
+        for (auto& c : all_)
+            if (c->dedicated()) c->close_because(why);
     }
     void collect() {
         if (!any_gone_) return;

@@ -66,6 +66,9 @@ public:
           refresh_(core_, options_, calls_, callbacks_, connections_, dialer_, timer_,
                    [this](const async_refresh::end& how) { refresh_ended(how); }) {
         options_.tls = tls_.options();
+        if (options_.max_blocking_connections_per_node == 0)
+            throw error(error_kind::config, "cluster_options::max_blocking_connections_per_node is 0: every blocking "
+                                            "command would be refused (give a bound, e.g. 64)");
         callbacks_.on_finish_with_connection([this](async_call* c) { release_own(c); });
         loop_->start(static_cast<loop_events&>(*this));
     }
@@ -141,6 +144,7 @@ public:
         connecting_.stop(error(error_kind::closed, "disconnect() was called before connect() finished"));
         const error closing(error_kind::closed, "disconnect() was called before the topology was read");
         end_topology_waiters(&closing);
+        connections_.close_dedicated("disconnect() was called while the server waited");
         connections_.close_all_when_idle();
         if (bound_.has_waiters()) request_pump();  // when_room() callbacks run: there is nothing to wait for
         maybe_disconnected();
@@ -201,14 +205,16 @@ public:
         }
         if (may_hold_connection(command_name(c->text()))) {
             const connection_hold h = holds_connection(decode_command(c->text()));
-            c->holds_shared = h.blocks && h.own_writes;  // WAIT: where its writes went, however long it waits
-            c->dedicated = h.blocks && !h.own_writes;
-            c->hold = h.at_most;
+            if (h.blocks) {
+                // WAIT stays where its writes went (elsewhere it would count none); the others get their own.
+                c->dedicated = !h.own_writes;
+                // The server's wait, then command_timeout for the answer; no limit ("0"): the call's deadline.
+                c->stall_allowance = h.at_most ? *h.at_most + options_.tls.command_timeout : until(c->state.deadline, now);
+            }
         }
-        if (call.reply_timeout) {  // the caller says it waits on the server that long
-            c->dedicated = !c->holds_shared;
-            c->hold = call.reply_timeout;
-        }
+        // The caller's word on how long the reply may take: it replaces the estimate. It only lengthens the stall
+        // bound of a shared connection (a shorter one would cut the other calls on it); call_options::deadline cuts.
+        if (call.reply_timeout) c->stall_allowance = *call.reply_timeout;
         c->callback = std::move(done);
         c->seq = ++next_seq_;
         callbacks_.started();
@@ -310,7 +316,7 @@ private:
             callbacks_.finish(c, outcome(*c->state.failure));
             // Its own connection is of no use to anyone while the server waits (BLPOP 0 may wait for ever): closed,
             // its loss comes back to the ended call, which frees the call's place.
-            if (own != nullptr) own->close();
+            if (own != nullptr) own->close_because("the call's deadline passed while the server waited");
         }
     }
 
@@ -392,9 +398,9 @@ private:
                 wake_at_ = std::min(wake_at_, c->state.deadline);
                 return false;
             }
-            if (c->holds_shared) connection->expect_hold(c->hold);
+            if (c->stall_allowance) connection->expect_hold(*c->stall_allowance);
             if (send_on(*connection, c, d)) return true;
-            if (c->holds_shared) connection->hold_over(c->hold);
+            if (c->stall_allowance) connection->hold_over();
             connections_.drop(d.node);
         }
         return false;
@@ -408,10 +414,22 @@ private:
         if (c->own != nullptr && c->own->node() != d.node) release_own(c);  // redirected elsewhere
         if (c->own == nullptr) {
             c->own = connections_.take_spare(d.node);
+            if (c->own == nullptr && connections_.dedicated_count(d.node) >= options_.max_blocking_connections_per_node) {
+                ++core_.stats().overloaded;  // told at once, as the bound on calls tells it: nothing was sent
+                callbacks_.finish(c, outcome(error(error_kind::overloaded,
+                    c->name() + " did not run: " + describe(core_.node(d.node).reported) + " already has " +
+                    std::to_string(connections_.dedicated_count(d.node)) +
+                    " connections for blocking commands (cluster_options::max_blocking_connections_per_node); "
+                    "retry when one of them is back, or raise the bound")));
+                return 1;
+            }
             if (c->own == nullptr) {
                 try {
                     const async_connection* shared = dialer_.connection_for(d.node, now);
-                    if (shared != nullptr && shared->ready()) c->own = dialer_.dial_dedicated(d.node, now);
+                    if (shared != nullptr && shared->ready()) {
+                        c->own = dialer_.dial_dedicated(d.node, now);
+                        if (c->own != nullptr) ++core_.stats().blocking_connections_made;
+                    }
                 } catch (const error& e) {
                     if (e.kind() != error_kind::closed) callbacks_.report(e);
                     if (core_.on_not_sent(c->state, d.node, e, now) == core_verdict::fail) {
@@ -434,7 +452,7 @@ private:
             wake_at_ = std::min(wake_at_, c->state.deadline);
             return 0;
         }
-        c->own->expect_hold(c->hold);
+        c->own->expect_hold(c->stall_allowance.value_or(options_.tls.command_timeout));
         if (send_on(*c->own, c, d)) return 1;
         release_own(c);
         return -1;
@@ -448,6 +466,12 @@ private:
         if (own->ready()) connections_.give_back(*own);
     }
 
+    /// The time left to `deadline` from `now`, at least 1 ms (a stall allowance).
+    static std::chrono::milliseconds until(clock::time_point deadline, clock::time_point now) noexcept {
+        if (deadline <= now) return std::chrono::milliseconds(1);
+        return std::max(std::chrono::milliseconds(1), std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now));
+    }
+
     // ---- connections ----------------------------------------------------------------------------------
 
     /// Node `n` could not be connected: the calls waiting for it are told (the core decides), and so
@@ -459,6 +483,7 @@ private:
             return;
         }
         connections_.reset(n);
+        connections_.close_spares(n);
         const auto now = clock::now();
         core_.on_dial_failed(n, why, clock::now());
         callbacks_.report(why);
@@ -495,10 +520,12 @@ private:
                 async_call* c = it->second;
                 dedicated_calls_.erase(it);
                 c->own = nullptr;
-                // Its backoff, or its failure (next() then ends it): nothing of it was written.
+                // Its backoff, or its failure (next() then ends it): nothing of it was written. A dial that failed
+                // is the node's news as any dial's is (a certificate, a node away); a lost connection is not (below).
                 core_.on_not_sent(c->state, connection.node(), why, clock::now());
             }
-            callbacks_.report(why);
+            if (shutting_down_) return;
+            if (!closed_) callbacks_.report(why);  // after disconnect(), a dial it cut short is no news
             request_pump();
             return;
         }
@@ -511,7 +538,7 @@ private:
         reply_ptr reply(raw);
         auto* c = static_cast<async_call*>(tag);
         c->in_flight = false;
-        if (c->holds_shared) connection.hold_over(c->hold);  // a WAIT is back: the shared connection's own bound again
+        if (c->stall_allowance && !connection.dedicated()) connection.hold_over();  // command_timeout again, if last
         if (connection.dedicated()) {  // its call is back: the connection waits for the next one (or closes)
             dedicated_calls_.erase(&connection);
             c->own = nullptr;
@@ -534,7 +561,10 @@ private:
             return;
         }
         if (!reply) connections_.drop(connection);  // lost: the next send dials afresh
-        const core_verdict verdict = verdict_on_answer(core_, *c, connection, reply.get(), written, clock::now());
+        const core_verdict verdict =
+            !reply && connection.dedicated()
+                ? core_.on_own_connection_lost(c->state, connection.node(), written, connection.why_lost(), clock::now())
+                : verdict_on_answer(core_, *c, connection, reply.get(), written, clock::now());
         if (verdict == core_verdict::done) {
             callbacks_.finish(c, outcome(std::move(reply)));
             if (bound_.has_waiters()) request_pump();  // room may have come

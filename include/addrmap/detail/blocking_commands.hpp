@@ -24,10 +24,11 @@ struct connection_hold {
 };
 
 /// A timeout argument as the server reads it: seconds (BLPOP's "0.5") or milliseconds; none when it is not a
-/// non-negative number (the server refuses it, at once) or is 0 (for ever).
+/// non-negative number (the server refuses it, at once) or is 0 (for ever). A fraction of a millisecond counts as a
+/// whole one ("0.0001" waits, it is not "for ever").
 inline std::optional<std::chrono::milliseconds> parse_block_timeout(std::string_view text, bool in_seconds) {
     std::uint64_t whole = 0, fraction_ms = 0, fraction_scale = 1000;
-    bool digits = false, dot = false;
+    bool digits = false, dot = false, below_ms = false;
     for (char c : text) {
         if (c == '.' && in_seconds && !dot) {
             dot = true;
@@ -42,10 +43,12 @@ inline std::optional<std::chrono::milliseconds> parse_block_timeout(std::string_
         } else if (fraction_scale > 1) {
             fraction_scale /= 10;
             fraction_ms += d * fraction_scale;
+        } else if (d != 0) {
+            below_ms = true;
         }
     }
     if (!digits) return std::nullopt;
-    const std::uint64_t ms = in_seconds ? whole * 1000 + fraction_ms : whole;
+    const std::uint64_t ms = in_seconds ? whole * 1000 + fraction_ms + (below_ms ? 1 : 0) : whole;
     if (ms == 0) return std::nullopt;
     return std::chrono::milliseconds(static_cast<std::chrono::milliseconds::rep>(ms));
 }
@@ -82,7 +85,9 @@ inline connection_hold holds_connection(const std::vector<std::string_view>& arg
     }
     const bool xread = iequals_ascii(name, "XREAD"), xreadgroup = iequals_ascii(name, "XREADGROUP");
     if (xread || xreadgroup) {
-        // Options come before STREAMS (XREADGROUP's GROUP takes two values); BLOCK <ms> makes it wait.
+        // Options come before STREAMS (XREADGROUP's GROUP takes two values); BLOCK <ms> makes it wait, the last
+        // one given counting, as the server reads them.
+        std::optional<std::size_t> block_at;
         for (std::size_t i = 1; i < argv.size(); ++i) {
             if (iequals_ascii(argv[i], "STREAMS")) break;
             if (xreadgroup && iequals_ascii(argv[i], "GROUP")) {
@@ -93,8 +98,9 @@ inline connection_hold holds_connection(const std::vector<std::string_view>& arg
                 ++i;
                 continue;
             }
-            if (iequals_ascii(argv[i], "BLOCK")) return at(i + 1, false);
+            if (iequals_ascii(argv[i], "BLOCK")) block_at = ++i;
         }
+        if (block_at) return at(*block_at, false);
     }
     return h;
 }
