@@ -39,6 +39,10 @@
 
 namespace addrmap {
 
+namespace detail {
+class async_driver;
+}  // namespace detail
+
 // node_id, no_node and core_node (what the core knows of one node): detail/node_registry.hpp.
 // call_state (one call on its way): detail/call_state.hpp.
 
@@ -453,6 +457,7 @@ public:
 private:
     template <class>
     friend class basic_cluster;
+    friend class detail::async_driver;  // a transaction's calls, vetted by async_transaction
 
     /// start() for a command refuse_connection_state_command has passed already (pipeline::add checks each entry
     /// as it is added), so that a pipelined entry is not looked at twice. Private: only basic_cluster's

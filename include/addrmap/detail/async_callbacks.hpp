@@ -56,12 +56,13 @@ public:
     /// Calls whose callback has not run yet.
     std::size_t pending() const noexcept { return pending_; }
 
-    /// Told of every call that ends while it holds a dedicated connection (async_call::own): the driver frees it.
+    /// Told of every call that ends while it holds a dedicated connection (async_call::own) or opens a transaction's
+    /// lease: the driver frees the connection, or ends the lease.
     void on_finish_with_connection(std::function<void(async_call*)> hook) { finish_hook_ = std::move(hook); }
 
     /// Ends `c` with `o`: its callback runs now, or when the current walk ends.
     void finish(async_call* c, outcome o) {
-        if (c->own != nullptr && finish_hook_) finish_hook_(c);
+        if ((c->own != nullptr || c->opens_lease) && finish_hook_) finish_hook_(c);
         calls_.untrack_deadline(c);
         c->finished = true;
         --pending_;

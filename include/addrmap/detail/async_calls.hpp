@@ -4,6 +4,7 @@
 
 #include <addrmap/cluster_core.hpp>
 #include <addrmap/command_safety.hpp>
+#include <addrmap/detail/async_lease.hpp>
 #include <addrmap/detail/command.hpp>
 #include <addrmap/detail/quote.hpp>
 #include <addrmap/detail/slot_order.hpp>
@@ -16,6 +17,7 @@
 #include <functional>
 #include <iterator>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -59,6 +61,9 @@ struct async_call {
     // call_options::reply_timeout): its connection does not count as stalled before it.
     std::optional<std::chrono::milliseconds> stall_allowance;
     async_connection* own = nullptr;  // its dedicated connection, dialed or taken from the node's spares
+    std::shared_ptr<async_lease> lease;  // a transaction's call: on the lease's connection, its reply as it is
+    bool opens_lease = false;            // the lease's first call (routed; the others follow it)
+    bool quiet_loss = false;             // a MULTI or queued step: EXEC's loss is the one stats() counts
     bool ordered = false;   // counted by the per-slot order rule while in flight (not a replica read, not dedicated)
     bool in_waiting = false;
     bool finished = false;  // the callback ran; a reply still to come is dropped

@@ -20,6 +20,7 @@
 #include <addrmap/detail/async_connection.hpp>
 #include <addrmap/detail/async_connection_table.hpp>
 #include <addrmap/detail/async_dialer.hpp>
+#include <addrmap/detail/async_lease.hpp>
 #include <addrmap/detail/async_loop_timer.hpp>
 #include <addrmap/detail/async_refresh.hpp>
 #include <addrmap/detail/blocking_commands.hpp>
@@ -87,6 +88,7 @@ public:
         const error destroyed(error_kind::closed, "the cluster was destroyed before the topology was read");
         connecting_.stop(destroyed);  // connect() and refresh() callbacks run once, as every call's does
         end_topology_waiters(&destroyed);
+        break_all_leases("the cluster was destroyed");
         connections_.close_all();  // unanswered commands come back through connection_reply
         fail_waiting("the cluster was destroyed");
         connections_.clear();
@@ -144,6 +146,7 @@ public:
         connecting_.stop(error(error_kind::closed, "disconnect() was called before connect() finished"));
         const error closing(error_kind::closed, "disconnect() was called before the topology was read");
         end_topology_waiters(&closing);
+        break_all_leases("disconnect() was called");
         connections_.close_dedicated("disconnect() was called while the server waited");
         connections_.close_all_when_idle();
         if (bound_.has_waiters()) request_pump();  // when_room() callbacks run: there is nothing to wait for
@@ -171,7 +174,12 @@ public:
     /// place in the bound already.
     template <class Command>
     void start(int slot, Command command, const call_options& call, async_callback done, bool reserved = false,
-               node_id fixed = no_node) {
+               node_id fixed = no_node, const std::shared_ptr<async_lease>& lease = nullptr) {
+        if (lease && lease->ended && !closed_ && !shutting_down_) {
+            if (reserved) bound_.unreserve();
+            if (done) callbacks_.invoke(done, outcome(*lease->broken));
+            return;
+        }
         if (closed_ || shutting_down_) {
             if (reserved) bound_.unreserve();
             if (done) callbacks_.invoke(done, outcome(error(error_kind::closed, "the cluster is disconnected: the command was not sent")));
@@ -183,7 +191,9 @@ public:
             return;
         }
         // Keyless: the master it will most likely go to.
-        const node_id charge_to = fixed != no_node ? fixed : core_.owner(slot);
+        const node_id charge_to = fixed != no_node                    ? fixed
+                                  : lease && lease->node != no_node ? lease->node
+                                                                    : core_.owner(slot);
         if (!bound_.charge(charge_to)) {  // refused before anything is made: a refusal costs little
             bound_.unreserve();
             ++core_.stats().overloaded;
@@ -196,14 +206,16 @@ public:
         c->charged_to = charge_to;
         const auto now = clock::now();
         try {
-            c->state = fixed != no_node ? core_.start_on(fixed, c->text(), call, now) : core_.start(slot, c->text(), call, now);
+            c->state = fixed != no_node ? core_.start_on(fixed, c->text(), call, now)
+                       : lease          ? core_.start_vetted(slot, c->text(), call, now)  // async_transaction vetted it
+                                        : core_.start(slot, c->text(), call, now);
         } catch (const error& e) {  // refused before sending (a bad option, SUBSCRIBE, ...): nothing was sent
             calls_.release(c);
             bound_.release(charge_to);
             if (done) callbacks_.invoke(done, outcome(e));
             return;
         }
-        if (may_hold_connection(command_name(c->text()))) {
+        if (!lease && may_hold_connection(command_name(c->text()))) {
             const connection_hold h = holds_connection(decode_command(c->text()));
             if (h.blocks) {
                 // WAIT stays where its writes went (elsewhere it would count none); the others get their own.
@@ -220,6 +232,14 @@ public:
         callbacks_.started();
         calls_.track_deadline(c, call.deadline.has_value());
         timer_.arm_by(c->state.deadline);
+        if (lease) {
+            c->dedicated = true;  // never counted by the slot's order rule: its connection is the lease's alone
+            c->lease = lease;
+            c->quiet_loss = !lease_call_counted_;
+            if (lease->connection != nullptr && lease->waiting.empty()) return send_leased(c);
+            if (lease->opening || lease->connection != nullptr) return lease->waiting.push_back(c);
+            lease->opening = c->opens_lease = true;  // routed as a blocking command is; the others follow it
+        }
         if (!calls_.slot_has_waiting(slot)) {
             // No older call of its slot is queued: route it now (the common case sends at once).
             const auto wake_before = wake_at_;
@@ -309,8 +329,16 @@ private:
 
     /// Calls past their deadline while in flight end now (a late reply is dropped); waiting ones end in pump().
     void expire(clock::time_point now) {
+        // Closing a transaction's connection ends its other calls at once: that waits until this walk is over.
+        std::vector<std::pair<std::shared_ptr<async_lease>, error>> ended_leases;
         for (async_call* c : calls_.due(now)) {
             if (!c->in_flight || c->finished) continue;
+            if (c->lease) {  // a transaction's step: the transaction ends with it (its connection is closed)
+                error lost = lease_loss(*c, true, "no reply before the call's deadline");
+                ended_leases.emplace_back(c->lease, lost);
+                callbacks_.finish(c, outcome(std::move(lost)));
+                continue;
+            }
             core_.on_expired_in_flight(c->state, c->sent_to, now);
             async_connection* own = c->own;
             callbacks_.finish(c, outcome(*c->state.failure));
@@ -318,6 +346,7 @@ private:
             // its loss comes back to the ended call, which frees the call's place.
             if (own != nullptr) own->close_because("the call's deadline passed while the server waited");
         }
+        for (auto& [lease, why] : ended_leases) break_lease(*lease, why);
     }
 
     // ---- the queue ------------------------------------------------------------------------------------
@@ -419,7 +448,8 @@ private:
                 callbacks_.finish(c, outcome(error(error_kind::overloaded,
                     c->name() + " did not run: " + describe(core_.node(d.node).reported) + " already has " +
                     std::to_string(connections_.dedicated_count(d.node)) +
-                    " connections for blocking commands (cluster_options::max_blocking_connections_per_node); "
+                    " connections of its own for blocking commands and transactions "
+                    "(cluster_options::max_blocking_connections_per_node); "
                     "retry when one of them is back, or raise the bound")));
                 return 1;
             }
@@ -453,17 +483,184 @@ private:
             return 0;
         }
         c->own->expect_hold(c->stall_allowance.value_or(options_.tls.command_timeout));
-        if (send_on(*c->own, c, d)) return 1;
+        if (send_on(*c->own, c, d)) {
+            if (c->opens_lease) lease_opened(c);
+            return 1;
+        }
         release_own(c);
         return -1;
     }
     /// `c` ended, or goes elsewhere, without using its dedicated connection: the connection is freed (a spare once
     /// set up; one still being set up becomes a spare when it is).
     void release_own(async_call* c) {
+        if (c->opens_lease && c->lease->opening && !c->in_flight) {  // a transaction's first call ended unsent
+            c->lease->opening = false;
+            break_lease(*c->lease, c->state.failure ? *c->state.failure
+                                                    : error(error_kind::closed, "the transaction's first call ended unsent"));
+        }
         async_connection* own = std::exchange(c->own, nullptr);
         if (own == nullptr || c->in_flight) return;  // in flight: its reply (or loss) frees it
         dedicated_calls_.erase(own);
         if (own->ready()) connections_.give_back(*own);
+    }
+
+    // ---- transactions: calls on a leased connection (async_transaction decides; this moves them) ------
+
+public:
+    /// A new lease for a transaction on `slot`: nothing is sent until its first call.
+    std::shared_ptr<async_lease> lease(int slot) {
+        auto l = std::make_shared<async_lease>();
+        l->slot = slot;
+        leases_.erase(std::remove_if(leases_.begin(), leases_.end(), [](const auto& w) { return w.expired(); }),
+                      leases_.end());
+        leases_.push_back(l);
+        return l;
+    }
+    /// A call on `lease` (async_transaction checked it): sent on the lease's connection after the calls before it;
+    /// its reply is the callback's as it is (no redirect followed, nothing sent again).
+    /// `counted`: a loss after writing counts in stats().unknown_outcomes (EXEC's does; MULTI's and a queued
+    /// command's do not, EXEC's speaks for them).
+    void start_on_lease(const std::shared_ptr<async_lease>& lease, std::string command, const call_options& call,
+                        async_callback done, bool counted = true) {
+        lease_call_counted_ = counted;
+        start(lease->slot, std::move(command), call, std::move(done), false, no_node, lease);
+        lease_call_counted_ = true;
+    }
+    /// The transaction is done with `lease`: its connection serves again when `reusable` (no WATCH nor MULTI left on
+    /// it) once its calls are back, else it closes.
+    void end_lease(async_lease& lease, bool reusable) {
+        if (lease.ended) return;
+        lease.ended = true;
+        lease.reusable = reusable;
+        lease.broken = error(error_kind::closed, "the transaction has ended (exec(), discard() or an error)");
+        fail_lease_waiting(lease);
+        release_lease(lease);
+    }
+    /// A refusal a transaction met (MOVED, ASK, TRYAGAIN, ...): the core learns from it what it learns from any, for
+    /// the transaction's own slot; the transaction does not follow it.
+    void learn_from_lease_refusal(const async_lease& lease, const redisReply& reply) {
+        if (lease.node == no_node || !core_.exists(lease.node)) return;
+        try {
+            const auto r = parse_redirect(std::string_view(reply.str, reply.len));
+            if (r && r->slot != lease.slot) return;  // not the server's answer about this slot
+            call_state learn = core_.start_vetted(lease.slot, std::string_view(), {}, clock::now());
+            core_.on_reply(learn, lease.node, reply, clock::now());
+        } catch (const error&) {  // learning is a bonus; the transaction's error is what the caller needs
+        }
+        request_pump();
+    }
+    /// The node a lease's connection goes to, for messages ("the slot's owner" before its first call was sent).
+    std::string lease_node(const async_lease& lease) const {
+        if (lease.node == no_node || !core_.exists(lease.node)) return "the slot's owner";
+        return describe(core_.node(lease.node).reported);
+    }
+
+private:
+    /// The lease's first call was written on its own connection: the lease holds it, and the calls that waited go.
+    void lease_opened(async_call* c) {
+        async_lease& lease = *c->lease;
+        lease.opening = false;
+        lease.connection = c->own;
+        lease.node = c->own->node();
+        ++lease.out;
+        leased_[lease.connection] = &lease;
+        while (!lease.waiting.empty() && lease.connection != nullptr) {
+            async_call* next = lease.waiting.front();
+            lease.waiting.pop_front();
+            send_leased(next);
+        }
+        fail_lease_waiting(lease);  // the connection broke while they went
+    }
+    void send_leased(async_call* c) {
+        async_lease& lease = *c->lease;
+        async_connection* connection = lease.connection;
+        if (connection == nullptr || !connection->ready() ||
+            !connection->send(c, c->text(), false)) {
+            const error lost(error_kind::connect, "the transaction's connection to " + lease_node(lease) + " was lost before " +
+                                                      c->name() + " was written: nothing was committed; retry the whole "
+                                                      "transaction");
+            break_lease(lease, lost);
+            callbacks_.finish(c, outcome(lost));
+            return;
+        }
+        core_.on_send(c->state);
+        ++core_.stats().round_trips;
+        calls_.sent(c, connection, lease.node);
+        ++lease.out;
+        if (connection->in_flight() <= 2)
+            if (const auto stall = connection->stall_deadline()) timer_.arm_by(*stall);
+    }
+    /// A reply (or loss) of a lease's call: the transaction's to read.
+    void lease_reply(async_connection& connection, async_call* c, reply_ptr reply, bool written) {
+        std::shared_ptr<async_lease> lease = c->lease;
+        if (lease->out > 0) --lease->out;
+        if (c->opens_lease) {
+            dedicated_calls_.erase(&connection);
+            c->own = nullptr;
+        }
+        if (c->finished) {
+            callbacks_.retire(c);
+        } else if (shutting_down_) {
+            callbacks_.finish(c, ending_when_destroyed(*c, connection, std::move(reply), written));
+        } else if (!reply) {
+            const error lost = lease_loss(*c, written, connection.why_lost());
+            break_lease(*lease, lost);
+            callbacks_.finish(c, outcome(lost));
+        } else {
+            callbacks_.finish(c, outcome(std::move(reply)));
+        }
+        release_lease(*lease);
+    }
+    /// What a lease's call lost with its connection tells: nothing ran (connect) when it was not written or only
+    /// watched or read; else it may have run (unknown_outcome, counted unless quiet_loss).
+    error lease_loss(const async_call& c, bool written, const std::string& why) {
+        const std::string_view name = command_name(c.text());
+        const bool harmless = iequals_ascii(name, "WATCH") || iequals_ascii(name, "UNWATCH") ||
+                              in_table(name, read_only_commands);
+        const std::string node = lease_node(*c.lease);
+        if (!written || harmless)
+            return error(error_kind::connect, "the transaction's connection to " + node + " was lost at " + c.name() + " (" +
+                                                  why + "): the transaction ended, its WATCHes are gone and nothing was "
+                                                  "committed; retry the whole transaction");
+        if (!c.quiet_loss) ++core_.stats().unknown_outcomes;
+        return error(error_kind::unknown_outcome, c.name() + " was written to " + node + ", then " + why +
+                                                      ": it may or may not have run; the transaction ended");
+    }
+    /// The lease can go on no more (`why`): its waiting calls end, its connection closes.
+    void break_lease(async_lease& lease, const error& why) {
+        if (!lease.ended) {
+            lease.ended = true;
+            lease.broken = why;
+        }
+        lease.reusable = false;
+        fail_lease_waiting(lease);
+        if (async_connection* connection = std::exchange(lease.connection, nullptr)) {
+            leased_.erase(connection);
+            connection->close_because(std::string(why.message()));
+        }
+    }
+    void fail_lease_waiting(async_lease& lease) {
+        if (!lease.ended) return;
+        while (!lease.waiting.empty()) {
+            async_call* c = lease.waiting.front();
+            lease.waiting.pop_front();
+            callbacks_.finish(c, outcome(*lease.broken));
+        }
+    }
+    /// An ended lease whose calls are all back gives its connection back (a spare), or closes it.
+    void release_lease(async_lease& lease) {
+        if (!lease.ended || lease.out > 0 || lease.connection == nullptr) return;
+        async_connection* connection = std::exchange(lease.connection, nullptr);
+        leased_.erase(connection);
+        if (lease.reusable && connection->in_flight() == 0)
+            connections_.give_back(*connection);
+        else
+            connection->close_when_idle();
+    }
+    /// disconnect() or destruction: every open lease ends, its waiting calls with `why`.
+    void break_all_leases(const char* why) {
+        for (const auto& weak : std::exchange(leases_, {}))
+            if (const auto lease = weak.lock()) break_lease(*lease, error(error_kind::closed, std::string(why) + ": the transaction ended"));
     }
 
     /// The time left to `deadline` from `now`, at least 1 ms (a stall allowance).
@@ -538,6 +735,7 @@ private:
         reply_ptr reply(raw);
         auto* c = static_cast<async_call*>(tag);
         c->in_flight = false;
+        if (c->lease) return lease_reply(connection, c, std::move(reply), written);
         if (c->stall_allowance && !connection.dedicated()) connection.hold_over();  // command_timeout again, if last
         if (connection.dedicated()) {  // its call is back: the connection waits for the next one (or closes)
             dedicated_calls_.erase(&connection);
@@ -584,6 +782,14 @@ private:
         const node_id n = connection.node();
         connections_.gone(connection);  // deleted by collect(), once hiredis has returned
         if (connection.dedicated()) {  // a call's own: the node's state is its shared connection's to tell
+            if (const auto it = leased_.find(&connection); it != leased_.end()) {
+                async_lease& lease = *it->second;
+                leased_.erase(it);
+                lease.connection = nullptr;
+                break_lease(lease, error(error_kind::connect, "the transaction's connection to " + lease_node(lease) +
+                                                                  " was lost (" + connection.why_lost() + "): nothing more "
+                                                                  "was committed; retry the whole transaction"));
+            }
             if (const auto it = dedicated_calls_.find(&connection); it != dedicated_calls_.end()) {
                 it->second->own = nullptr;  // reserved, not sent yet: routed again
                 dedicated_calls_.erase(it);
@@ -691,6 +897,9 @@ private:
     std::vector<std::function<void()>> disconnect_waiters_;
     std::vector<std::function<void(const error*)>> topology_waiters_;  // refresh()'s callbacks
     std::map<const async_connection*, async_call*> dedicated_calls_;   // dedicated connections reserved by a call
+    std::map<const async_connection*, async_lease*> leased_;           // dedicated connections held by a transaction
+    std::vector<std::weak_ptr<async_lease>> leases_;                   // every transaction's lease, for disconnect()
+    bool lease_call_counted_ = true;                                   // start_on_lease()'s `counted`, for start()
     bool closed_ = false;
     bool shutting_down_ = false;
 };
