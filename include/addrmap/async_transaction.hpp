@@ -39,14 +39,14 @@ public:
     async_transaction(async_transaction&&) noexcept = default;
     async_transaction& operator=(async_transaction&& other) noexcept {
         if (this != &other) {
-            discard();
+            discard_quietly();
             state_ = std::move(other.state_);
         }
         return *this;
     }
     async_transaction(const async_transaction&) = delete;
     async_transaction& operator=(const async_transaction&) = delete;
-    ~async_transaction() { discard(); }
+    ~async_transaction() { discard_quietly(); }
 
     int slot() const noexcept { return state_ ? state_->slot : -1; }
     /// False once exec(), discard() or an error ended it.
@@ -109,12 +109,13 @@ public:
             }, i + 1 == total);  // EXEC's loss counts; MULTI's and the queued commands' go with it
     }
 
-    /// Ends the transaction without sending what was queued; WATCHes are dropped (UNWATCH, or the connection closes).
+    /// Ends the transaction without sending what was queued; WATCHes are dropped (UNWATCH after every step sent, or the
+    /// connection closes).
     void discard() {
         if (!state_ || state_->lease->ended || state_->exec_sent) return;
         state& s = *state_;
         s.queued.clear();
-        if (!s.watched) return s.driver.end_lease(*s.lease, true);
+        if (!s.watch_sent) return s.driver.end_lease(*s.lease, true);
         std::shared_ptr<state> keep = state_;
         s.exec_sent = true;  // no more steps
         s.driver.start_on_lease(s.lease, detail::format_argv({"UNWATCH"}), s.step, [keep](outcome o) {
@@ -126,12 +127,16 @@ private:
     struct state {
         state(detail::async_driver& d, int slot_number, const call_options& step_options)
             : driver(d), slot(slot_number), step(step_options), lease(d.lease(slot_number)) {}
+        state(const state&) = delete;
+        state& operator=(const state&) = delete;
+        /// However the transaction's steps ended, its connection is not held past them (closed: a WATCH may be on it).
+        ~state() { driver.end_lease(*lease, false); }
         detail::async_driver& driver;
         int slot;
         call_options step;
         std::shared_ptr<detail::async_lease> lease;
         std::vector<std::string> queued;  // RESP, checked
-        bool watched = false;
+        bool watch_sent = false;  // a WATCH was sent (answered or not): discard() sends UNWATCH behind it
         bool exec_sent = false;
     };
     struct exec_batch {
@@ -141,16 +146,20 @@ private:
         async_callback done;
     };
 
+    /// A step on a transaction that has ended: why it ended (an error, disconnect()), or that exec() or discard() did.
     void refuse(async_callback done, const char* what) const {
-        const error e(error_kind::config, std::string(what) + " on a transaction that has ended (exec(), discard() or an "
-                                                              "error ended it): begin a new one");
-        if (!state_ || state_->lease->ended) {
-            if (done) done(outcome(state_ && state_->lease->broken && state_->lease->broken->kind() != error_kind::closed
-                                       ? *state_->lease->broken
-                                       : e));
-            return;
+        if (!done) return;
+        if (state_ && state_->lease->broken) return done(outcome(*state_->lease->broken));
+        done(outcome(error(error_kind::config, std::string(what) + " on a transaction that has ended (exec(), discard() "
+                                                                   "or an error ended it): begin a new one")));
+    }
+    /// discard() for the destructor and move-assignment: nothing thrown (a step it cannot send closes the connection).
+    void discard_quietly() noexcept {
+        try {
+            discard();
+        } catch (...) {
+            if (state_) state_->driver.end_lease(*state_->lease, false);
         }
-        if (done) done(outcome(e));
     }
 
     void add(std::string cmd) {
@@ -175,6 +184,7 @@ private:
             return;
         }
         const bool is_watch = detail::iequals_ascii(argv[0], "WATCH");
+        if (is_watch) s.watch_sent = true;
         const bool own_errors = detail::writes_its_own_errors(cmd);
         const std::string name = detail::quoted(argv[0], 40);
         std::shared_ptr<state> keep = state_;
@@ -189,7 +199,6 @@ private:
                 if (done) done(outcome(moved));
                 return;
             }
-            if (is_watch && o.ok() && o->type != REDIS_REPLY_ERROR) st.watched = true;
             if (done) done(std::move(o));
         });
     }
@@ -217,7 +226,9 @@ private:
             replies.reserve(batch.replies.size());
             for (auto& r : batch.replies) replies.push_back(std::move(*r).value());
             if (const redisReply* refusal = detail::exec_refusal(replies)) s.driver.learn_from_lease_refusal(*s.lease, *refusal);
-            s.driver.end_lease(*s.lease, true);  // EXEC, whatever it answered, dropped the WATCHes: clean
+            // EXEC after an accepted MULTI, whatever it answered, dropped the WATCHes: clean. "EXEC without MULTI" (MULTI
+            // refused) drops none: the connection closes.
+            s.driver.end_lease(*s.lease, replies.front()->type != REDIS_REPLY_ERROR);
             try {
                 result = outcome(detail::settle_exec(std::move(replies), batch.names, s.slot, s.driver.lease_node(*s.lease)));
             } catch (const error& e) {

@@ -245,7 +245,12 @@ public:
         for (const std::string& cmd : queued_) names.emplace_back(command_name(cmd));
         queued_.clear();
         if (const redisReply* refusal = detail::exec_refusal(replies)) tell_moved(*refusal);
-        end_clean();  // EXEC (committed, aborted or refused) always drops the WATCHes: the connection is clean
+        // EXEC after an accepted MULTI, whatever it answered, dropped the WATCHes: the connection is clean. "EXEC
+        // without MULTI" (MULTI refused) drops none: closed.
+        if (replies.front()->type != REDIS_REPLY_ERROR)
+            end_clean();
+        else
+            end_broken();
         return detail::settle_exec(std::move(replies), names, slot_, node_);
     }
 

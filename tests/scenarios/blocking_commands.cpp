@@ -39,6 +39,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_blocking_pop_fed_before_it_waits_answers_at_once
     BOOST_TEST_REQUIRE(moved.ok(), scenario::why(moved));
     BOOST_TEST(std::string(moved->str, moved->len) == "b");
     const outcome there = driver.call({"LRANGE", to, "0", "-1"});
+    BOOST_TEST_REQUIRE(there.ok(), scenario::why(there));
     BOOST_TEST_REQUIRE(there->elements == 1u);
     BOOST_TEST(std::string(there->element[0]->str) == "b");
 }

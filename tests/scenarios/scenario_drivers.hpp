@@ -238,7 +238,8 @@ public:
         void discard() {
             tx_.discard();
             // UNWATCH goes on the transaction's connection: let it come back before the scenario goes on.
-            driver_.loop_.run_until([&] { return driver_.cluster_.pending() == 0; }, loop_limit);
+            if (!driver_.loop_.run_until([&] { return driver_.cluster_.pending() == 0; }, loop_limit))
+                throw addrmap::error(addrmap::error_kind::timeout, "discard()'s UNWATCH did not come back within the test's limit");
         }
         bool active() const { return tx_.active(); }
 

@@ -66,7 +66,8 @@ struct async_call {
     bool quiet_loss = false;             // a MULTI or queued step: EXEC's loss is the one stats() counts
     bool ordered = false;   // counted by the per-slot order rule while in flight (not a replica read, not dedicated)
     bool in_waiting = false;
-    bool finished = false;  // the callback ran; a reply still to come is dropped
+    bool finished = false;  // the callback ran (or waits for the walk's end); a reply still to come is dropped
+    bool callback_deferred = false;  // ended inside a walk: its callback runs at the walk's end
     bool live = false;      // in the deadline structures
     async_call* prev = nullptr;  // live calls with the default deadline, in deadline order
     async_call* next = nullptr;

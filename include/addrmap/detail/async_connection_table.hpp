@@ -131,11 +131,9 @@ public:
         if (n >= nodes_.size()) return;
         for (async_connection* c : std::exchange(nodes_[n].spare, {})) c->close_when_idle();
     }
-    /// disconnect(): every dedicated connection closes now, `why` told to the call one carries (a BLPOP 0 would hold
-    /// disconnect() for ever).
-    void close_dedicated(const std::string& why) {
-        for (auto& c : all_)
-            if (c->dedicated()) c->close_because(why);
+    /// disconnect(): every node's spares close.
+    void close_all_spares() noexcept {
+        for (std::size_t n = 0; n < nodes_.size(); ++n) close_spares(n);
     }
     void collect() {
         if (!any_gone_) return;

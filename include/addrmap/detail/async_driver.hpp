@@ -70,7 +70,7 @@ public:
         if (options_.max_blocking_connections_per_node == 0)
             throw error(error_kind::config, "cluster_options::max_blocking_connections_per_node is 0: every blocking "
                                             "command would be refused (give a bound, e.g. 64)");
-        callbacks_.on_finish_with_connection([this](async_call* c) { release_own(c); });
+        callbacks_.on_finish_with_connection([this](async_call* c, const outcome& o) { call_ended(c, o); });
         loop_->start(static_cast<loop_events&>(*this));
     }
 
@@ -88,7 +88,7 @@ public:
         const error destroyed(error_kind::closed, "the cluster was destroyed before the topology was read");
         connecting_.stop(destroyed);  // connect() and refresh() callbacks run once, as every call's does
         end_topology_waiters(&destroyed);
-        break_all_leases("the cluster was destroyed");
+        end_all_leases("the cluster was destroyed");
         connections_.close_all();  // unanswered commands come back through connection_reply
         fail_waiting("the cluster was destroyed");
         connections_.clear();
@@ -146,8 +146,13 @@ public:
         connecting_.stop(error(error_kind::closed, "disconnect() was called before connect() finished"));
         const error closing(error_kind::closed, "disconnect() was called before the topology was read");
         end_topology_waiters(&closing);
-        break_all_leases("disconnect() was called");
-        connections_.close_dedicated("disconnect() was called while the server waited");
+        end_all_leases("disconnect() was called");
+        // A blocking command's connection closes now (a BLPOP 0 would hold disconnect() for ever), spares too.
+        std::vector<async_connection*> blocking;  // closing one answers its call at once, which edits the map
+        for (const auto& entry : dedicated_calls_) blocking.push_back(const_cast<async_connection*>(entry.first));
+        for (async_connection* connection : blocking)
+            connection->close_because("disconnect() was called while the server waited");
+        connections_.close_all_spares();
         connections_.close_all_when_idle();
         if (bound_.has_waiters()) request_pump();  // when_room() callbacks run: there is nothing to wait for
         maybe_disconnected();
@@ -233,6 +238,7 @@ public:
         calls_.track_deadline(c, call.deadline.has_value());
         timer_.arm_by(c->state.deadline);
         if (lease) {
+            c->state.replica_read = false;  // WATCH, MULTI and EXEC go to the slot's master, so do its reads
             c->dedicated = true;  // never counted by the slot's order rule: its connection is the lease's alone
             c->lease = lease;
             c->quiet_loss = !lease_call_counted_;
@@ -329,24 +335,33 @@ private:
 
     /// Calls past their deadline while in flight end now (a late reply is dropped); waiting ones end in pump().
     void expire(clock::time_point now) {
-        // Closing a transaction's connection ends its other calls at once: that waits until this walk is over.
-        std::vector<std::pair<std::shared_ptr<async_lease>, error>> ended_leases;
+        // The calls due are a snapshot: no callback runs and no connection closes (which ends its calls at once)
+        // while it is walked, so none of them is freed or reused under it. (Connections are deleted only by
+        // collect(), so those to close are still there after the callbacks.)
+        std::vector<async_connection*> to_close;
+        std::vector<std::shared_ptr<async_lease>> ended_leases;
+        callbacks_.begin_walk();
         for (async_call* c : calls_.due(now)) {
             if (!c->in_flight || c->finished) continue;
             if (c->lease) {  // a transaction's step: the transaction ends with it (its connection is closed)
-                error lost = lease_loss(*c, true, "no reply before the call's deadline");
-                ended_leases.emplace_back(c->lease, lost);
+                error lost = lease_loss(*c, true, "no reply before the step's deadline", true);
+                if (!c->lease->ended) {
+                    c->lease->ended = true;  // no step is taken from now on
+                    c->lease->broken = lost;
+                }
+                ended_leases.push_back(c->lease);
                 callbacks_.finish(c, outcome(std::move(lost)));
                 continue;
             }
             core_.on_expired_in_flight(c->state, c->sent_to, now);
-            async_connection* own = c->own;
-            callbacks_.finish(c, outcome(*c->state.failure));
             // Its own connection is of no use to anyone while the server waits (BLPOP 0 may wait for ever): closed,
             // its loss comes back to the ended call, which frees the call's place.
-            if (own != nullptr) own->close_because("the call's deadline passed while the server waited");
+            if (c->own != nullptr) to_close.push_back(c->own);
+            callbacks_.finish(c, outcome(*c->state.failure));
         }
-        for (auto& [lease, why] : ended_leases) break_lease(*lease, why);
+        callbacks_.end_walk();
+        for (async_connection* own : to_close) own->close_because("the call's deadline passed while the server waited");
+        for (const auto& lease : ended_leases) break_lease(*lease, *lease->broken, "a step's deadline passed");
     }
 
     // ---- the queue ------------------------------------------------------------------------------------
@@ -371,6 +386,7 @@ private:
             callbacks_.end_walk();
             if (closed_) fail_waiting("disconnect() was called");
             for (auto& [n, why] : std::exchange(deferred_failures_, {})) node_failed(n, why);
+            for (const auto& lease : std::exchange(leases_to_break_, {})) break_lease(*lease, *lease->broken, "the transaction ended");
             run_room_waiters();
         } while (pump_again_);
         pumping_ = false;
@@ -440,7 +456,7 @@ private:
     /// dialed next to the node's current connection (whose DNS answer and address it reuses). 1: sent (or ended);
     /// 0: waits; -1: route again (the core decided after a failed dial).
     int route_dedicated(async_call* c, const core_decision& d, clock::time_point now) {
-        if (c->own != nullptr && c->own->node() != d.node) release_own(c);  // redirected elsewhere
+        if (c->own != nullptr && c->own->node() != d.node) free_own(c);  // redirected elsewhere
         if (c->own == nullptr) {
             c->own = connections_.take_spare(d.node);
             if (c->own == nullptr && connections_.dedicated_count(d.node) >= options_.max_blocking_connections_per_node) {
@@ -462,11 +478,8 @@ private:
                     }
                 } catch (const error& e) {
                     if (e.kind() != error_kind::closed) callbacks_.report(e);
-                    if (core_.on_not_sent(c->state, d.node, e, now) == core_verdict::fail) {
-                        callbacks_.finish(c, outcome(*c->state.failure));
-                        return 1;
-                    }
-                    return -1;
+                    own_dial_failed(c, d.node, e, now);
+                    return -1;  // next() says: its backoff, or its failure
                 }
                 if (c->own == nullptr) {  // the node's shared connection first: connection_ready routes it again
                     c->waiting_for = d.node;
@@ -487,17 +500,33 @@ private:
             if (c->opens_lease) lease_opened(c);
             return 1;
         }
-        release_own(c);
+        free_own(c);
         return -1;
     }
-    /// `c` ended, or goes elsewhere, without using its dedicated connection: the connection is freed (a spare once
-    /// set up; one still being set up becomes a spare when it is).
-    void release_own(async_call* c) {
-        if (c->opens_lease && c->lease->opening && !c->in_flight) {  // a transaction's first call ended unsent
+    /// `c` ended (finish(), with `o`): its dedicated connection is freed; a transaction's first call that ended unsent
+    /// ends its transaction, with the same error, once its own callback has run (the steps after it, in order).
+    void call_ended(async_call* c, const outcome& o) {
+        if (c->opens_lease && c->lease->opening && !c->in_flight) {
             c->lease->opening = false;
-            break_lease(*c->lease, c->state.failure ? *c->state.failure
-                                                    : error(error_kind::closed, "the transaction's first call ended unsent"));
+            c->lease->ended = true;  // no step is taken from now on
+            c->lease->broken = o.ok() ? error(error_kind::closed, "the transaction's first step ended") : *o.failure();
+            leases_to_break_.push_back(c->lease);
+            request_pump();
         }
+        free_own(c);
+    }
+    /// A dial of `c`'s own connection to `node` failed (nothing of `c` was written): the call's news, not the node's
+    /// (its shared connection says how the node is; a node at maxclients must not stall its other calls). A node away
+    /// is tried again after the call's backoff, within its deadline; any other failure (a certificate) ends it.
+    void own_dial_failed(async_call* c, node_id node, const error& why, clock::time_point now) {
+        if (cluster_core::is_reachability_error(why))
+            core_.on_own_connection_lost(c->state, node, false, why.message(), now);
+        else
+            c->state.failure = why;
+    }
+    /// `c` goes elsewhere, or ended, without using its dedicated connection: the connection is freed (a spare once
+    /// set up; one still being set up becomes a spare when it is).
+    void free_own(async_call* c) {
         async_connection* own = std::exchange(c->own, nullptr);
         if (own == nullptr || c->in_flight) return;  // in flight: its reply (or loss) frees it
         dedicated_calls_.erase(own);
@@ -532,7 +561,7 @@ public:
         if (lease.ended) return;
         lease.ended = true;
         lease.reusable = reusable;
-        lease.broken = error(error_kind::closed, "the transaction has ended (exec(), discard() or an error)");
+        lease.broken = error(error_kind::config, "the transaction has ended (exec() or discard() ended it): begin a new one");
         fail_lease_waiting(lease);
         release_lease(lease);
     }
@@ -563,7 +592,7 @@ private:
         lease.connection = c->own;
         lease.node = c->own->node();
         ++lease.out;
-        leased_[lease.connection] = &lease;
+        leased_[lease.connection] = c->lease;
         while (!lease.waiting.empty() && lease.connection != nullptr) {
             async_call* next = lease.waiting.front();
             lease.waiting.pop_front();
@@ -579,8 +608,9 @@ private:
             const error lost(error_kind::connect, "the transaction's connection to " + lease_node(lease) + " was lost before " +
                                                       c->name() + " was written: nothing was committed; retry the whole "
                                                       "transaction");
-            break_lease(lease, lost);
-            callbacks_.finish(c, outcome(lost));
+            const std::shared_ptr<async_lease> keep = c->lease;
+            callbacks_.finish(c, outcome(lost));  // its own callback first, then the steps after it
+            break_lease(*keep, lost, "the transaction's connection failed");
             return;
         }
         core_.on_send(c->state);
@@ -599,35 +629,42 @@ private:
             c->own = nullptr;
         }
         if (c->finished) {
-            callbacks_.retire(c);
+            callbacks_.late_reply(c);
         } else if (shutting_down_) {
             callbacks_.finish(c, ending_when_destroyed(*c, connection, std::move(reply), written));
         } else if (!reply) {
-            const error lost = lease_loss(*c, written, connection.why_lost());
-            break_lease(*lease, lost);
-            callbacks_.finish(c, outcome(lost));
+            const error lost = lease_loss(*c, written, connection.why_lost(), false);
+            if (!lease->ended) {
+                lease->ended = true;
+                lease->broken = lost;
+            }
+            callbacks_.finish(c, outcome(lost));  // its own callback first, then the steps after it
+            break_lease(*lease, lost, "an earlier step of the transaction lost its connection");
         } else {
             callbacks_.finish(c, outcome(std::move(reply)));
         }
         release_lease(*lease);
     }
-    /// What a lease's call lost with its connection tells: nothing ran (connect) when it was not written or only
-    /// watched or read; else it may have run (unknown_outcome, counted unless quiet_loss).
-    error lease_loss(const async_call& c, bool written, const std::string& why) {
+    /// What a lease's call lost with its connection (or its deadline, `deadline`) tells: nothing ran (connect, or
+    /// timeout) when it was not written or only watched or read; else it may have run (unknown_outcome, counted unless
+    /// quiet_loss).
+    error lease_loss(const async_call& c, bool written, const std::string& why, bool deadline) {
         const std::string_view name = command_name(c.text());
         const bool harmless = iequals_ascii(name, "WATCH") || iequals_ascii(name, "UNWATCH") ||
                               in_table(name, read_only_commands);
         const std::string node = lease_node(*c.lease);
         if (!written || harmless)
-            return error(error_kind::connect, "the transaction's connection to " + node + " was lost at " + c.name() + " (" +
-                                                  why + "): the transaction ended, its WATCHes are gone and nothing was "
-                                                  "committed; retry the whole transaction");
+            return error(deadline ? error_kind::timeout : error_kind::connect,
+                         "the transaction's step " + c.name() + " on " + node + " ended (" + why +
+                             "): the transaction ended, its WATCHes are gone and nothing was committed; retry the "
+                             "whole transaction");
         if (!c.quiet_loss) ++core_.stats().unknown_outcomes;
         return error(error_kind::unknown_outcome, c.name() + " was written to " + node + ", then " + why +
                                                       ": it may or may not have run; the transaction ended");
     }
-    /// The lease can go on no more (`why`): its waiting calls end, its connection closes.
-    void break_lease(async_lease& lease, const error& why) {
+    /// The lease can go on no more (`why`): its waiting calls end with `why`, its connection closes now (the steps out
+    /// on it are told `close_reason`: a neutral fact, never advice meant for another step).
+    void break_lease(async_lease& lease, const error& why, const char* close_reason) {
         if (!lease.ended) {
             lease.ended = true;
             lease.broken = why;
@@ -636,7 +673,7 @@ private:
         fail_lease_waiting(lease);
         if (async_connection* connection = std::exchange(lease.connection, nullptr)) {
             leased_.erase(connection);
-            connection->close_because(std::string(why.message()));
+            connection->close_because(close_reason);
         }
     }
     void fail_lease_waiting(async_lease& lease) {
@@ -657,10 +694,23 @@ private:
         else
             connection->close_when_idle();
     }
-    /// disconnect() or destruction: every open lease ends, its waiting calls with `why`.
-    void break_all_leases(const char* why) {
-        for (const auto& weak : std::exchange(leases_, {}))
-            if (const auto lease = weak.lock()) break_lease(*lease, error(error_kind::closed, std::string(why) + ": the transaction ended"));
+    /// disconnect() or destruction: every open lease ends, its steps not sent yet with `why`; the steps out get their
+    /// replies (the connection closes once they are back; destruction closes it anyway).
+    void end_all_leases(const char* why) {
+        for (const auto& weak : std::exchange(leases_, {})) {
+            const auto lease = weak.lock();
+            if (!lease) continue;
+            if (!lease->ended) {
+                lease->ended = true;
+                lease->broken = error(error_kind::closed, std::string(why) + ": the transaction ended");
+            }
+            lease->reusable = false;
+            fail_lease_waiting(*lease);
+            if (async_connection* connection = std::exchange(lease->connection, nullptr)) {
+                leased_.erase(connection);
+                connection->close_when_idle();
+            }
+        }
     }
 
     /// The time left to `deadline` from `now`, at least 1 ms (a stall allowance).
@@ -717,9 +767,7 @@ private:
                 async_call* c = it->second;
                 dedicated_calls_.erase(it);
                 c->own = nullptr;
-                // Its backoff, or its failure (next() then ends it): nothing of it was written. A dial that failed
-                // is the node's news as any dial's is (a certificate, a node away); a lost connection is not (below).
-                core_.on_not_sent(c->state, connection.node(), why, clock::now());
+                own_dial_failed(c, connection.node(), why, clock::now());
             }
             if (shutting_down_) return;
             if (!closed_) callbacks_.report(why);  // after disconnect(), a dial it cut short is no news
@@ -740,7 +788,10 @@ private:
         if (connection.dedicated()) {  // its call is back: the connection waits for the next one (or closes)
             dedicated_calls_.erase(&connection);
             c->own = nullptr;
-            if (reply) connections_.give_back(connection);
+            if (reply && core_.exists(connection.node()))
+                connections_.give_back(connection);
+            else
+                connection.close_when_idle();  // lost, or its node left the topology
         }
         if (c->refresh_attempt == 0 && calls_.came_back(c))
             request_pump();  // every older call of the slot is back: the queue may move
@@ -751,7 +802,7 @@ private:
             return;
         }
         if (c->finished) {  // ended at its deadline; this late reply is dropped
-            callbacks_.retire(c);
+            callbacks_.late_reply(c);
             return;
         }
         if (shutting_down_) {
@@ -783,12 +834,14 @@ private:
         connections_.gone(connection);  // deleted by collect(), once hiredis has returned
         if (connection.dedicated()) {  // a call's own: the node's state is its shared connection's to tell
             if (const auto it = leased_.find(&connection); it != leased_.end()) {
-                async_lease& lease = *it->second;
+                const std::shared_ptr<async_lease> lease = it->second;
                 leased_.erase(it);
-                lease.connection = nullptr;
-                break_lease(lease, error(error_kind::connect, "the transaction's connection to " + lease_node(lease) +
-                                                                  " was lost (" + connection.why_lost() + "): nothing more "
-                                                                  "was committed; retry the whole transaction"));
+                lease->connection = nullptr;
+                break_lease(*lease,
+                            error(error_kind::connect, "the transaction's connection to " + lease_node(*lease) + " was lost (" +
+                                                           connection.why_lost() + ") while no step was out: nothing was "
+                                                           "committed; retry the whole transaction"),
+                            "");
             }
             if (const auto it = dedicated_calls_.find(&connection); it != dedicated_calls_.end()) {
                 it->second->own = nullptr;  // reserved, not sent yet: routed again
@@ -897,7 +950,8 @@ private:
     std::vector<std::function<void()>> disconnect_waiters_;
     std::vector<std::function<void(const error*)>> topology_waiters_;  // refresh()'s callbacks
     std::map<const async_connection*, async_call*> dedicated_calls_;   // dedicated connections reserved by a call
-    std::map<const async_connection*, async_lease*> leased_;           // dedicated connections held by a transaction
+    std::map<const async_connection*, std::shared_ptr<async_lease>> leased_;  // dedicated connections a transaction holds
+    std::vector<std::shared_ptr<async_lease>> leases_to_break_;        // first steps that ended unsent (call_ended)
     std::vector<std::weak_ptr<async_lease>> leases_;                   // every transaction's lease, for disconnect()
     bool lease_call_counted_ = true;                                   // start_on_lease()'s `counted`, for start()
     bool closed_ = false;
