@@ -28,5 +28,6 @@
 #include <addrmap/event_loop.hpp>
 #include <addrmap/async_future.hpp>
 #include <addrmap/async_cluster.hpp>
+#include <addrmap/async_transaction.hpp>
 // Event loop bindings need their library's headers, so they are included one by one:
 // <addrmap/loops/libevent.hpp>, <addrmap/loops/libuv.hpp>, <addrmap/loops/libev.hpp>.

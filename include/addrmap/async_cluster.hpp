@@ -7,6 +7,7 @@
 #pragma once
 
 #include <addrmap/async_future.hpp>
+#include <addrmap/async_transaction.hpp>
 #include <addrmap/cluster_core.hpp>
 #include <addrmap/cluster_options.hpp>
 #include <addrmap/command_keys.hpp>
@@ -175,6 +176,13 @@ public:
             }
             fan_out_now(std::move(command), std::move(done), who, call);
         });
+    }
+
+    /// A transaction on the slot of `key` (async_transaction.hpp): WATCH, reads, then MULTI..EXEC, all on one
+    /// connection of its own to the slot's owner, opened (or taken from the spares) at its first step. `step` applies
+    /// to each step (its deadline, default cluster_options::deadline). Nothing is sent until the first step.
+    async_transaction begin_transaction(std::string_view key, const call_options& step = {}) {
+        return async_transaction(driver_, static_cast<int>(key_slot(key)), step);
     }
 
     // ---- commands (any thread) ------------------------------------------------------------------------

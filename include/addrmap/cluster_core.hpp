@@ -39,6 +39,10 @@
 
 namespace addrmap {
 
+namespace detail {
+class async_driver;
+}  // namespace detail
+
 // node_id, no_node and core_node (what the core knows of one node): detail/node_registry.hpp.
 // call_state (one call on its way): detail/call_state.hpp.
 
@@ -399,6 +403,24 @@ public:
     core_verdict on_lost_after_write(call_state& c, node_id node, std::string_view why, clock::time_point now) {
         on_disconnected(node);
         set_replica_aside(node, why, now);
+        return lost_after_write(c, node, why, now);
+    }
+    /// A connection of the call's own (the async cluster's, for a blocking command) was lost with the call on it,
+    /// `written` or not: the call's fate is decided as on_lost_after_write and on_not_sent decide it, but the node's
+    /// state stays its shared connection's to tell (a refresh is asked for: a lost connection may be a failover).
+    core_verdict on_own_connection_lost(call_state& c, node_id node, bool written, std::string_view why, clock::time_point now) {
+        refresh_.want();
+        if (written) return lost_after_write(c, node, why, now);
+        if (c.unconfirmed_redirect)
+            return fail(c, unconfirmed_redirect_failure(c, "its connection was lost (" + std::string(why) + ")"));
+        if (c.target == node) c.target = no_node, c.asking = false;
+        c.last_problem = detail::escaped(why, 600);
+        schedule_backoff(c, now);
+        return core_verdict::retry;
+    }
+
+private:
+    core_verdict lost_after_write(call_state& c, node_id node, std::string_view why, clock::time_point now) {
         c.target = no_node;
         c.asking = false;  // (slot_moving stays: a lost connection says nothing about the slot's move)
         const std::string where = exists(node) ? to_string(nodes_.node(node).reported) : std::string("a node");
@@ -411,6 +433,8 @@ public:
         ++stats_.unknown_outcomes;
         return fail(c, detail::lost_after_write_error(c, where, why));
     }
+
+public:
 
     /// An async driver's call reached its deadline while handed to the connection to `node` (the
     /// connection stays: its reply, if it comes, is dropped). Whatever of it is still queued there will
@@ -433,6 +457,7 @@ public:
 private:
     template <class>
     friend class basic_cluster;
+    friend class detail::async_driver;  // a transaction's calls, vetted by async_transaction
 
     /// start() for a command refuse_connection_state_command has passed already (pipeline::add checks each entry
     /// as it is added), so that a pipelined entry is not looked at twice. Private: only basic_cluster's

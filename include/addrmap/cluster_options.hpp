@@ -70,6 +70,10 @@ struct cluster_options {
     /// The same for the calls charged to one node (a keyed call is charged to its slot's master when it starts), so one
     /// stalled node cannot take all of max_calls from the others.
     std::size_t max_calls_per_node = 16384;
+    /// The async cluster runs each blocking command (BLPOP, BLMOVE, XREAD BLOCK, ...) on a connection of its own, so
+    /// the commands behind it never wait for the server's wait; at most this many such connections per node (busy
+    /// ones and spares): past it a blocking call ends at once with error_kind::overloaded (it did not run).
+    std::size_t max_blocking_connections_per_node = 64;
 };
 
 enum class node_role { master, replica, seed };
@@ -115,7 +119,9 @@ struct cluster_stats {
     std::uint64_t round_trips = 0;          ///< node round trips (a pipeline wave counts one per node)
     std::uint64_t replica_sends = 0;        ///< sends of reads routed to a replica (read_from != master)
     std::uint64_t replica_fallbacks = 0;    ///< reads sent to the master because no replica was usable
-    std::uint64_t overloaded = 0;           ///< async calls refused at max_calls or max_calls_per_node
+    /// async calls refused at max_calls, max_calls_per_node or max_blocking_connections_per_node
+    std::uint64_t overloaded = 0;
+    std::uint64_t blocking_connections_made = 0;  ///< async: connections opened for blocking commands (spares reused)
 };
 
 }  // namespace addrmap

@@ -49,6 +49,46 @@ inline error transaction_moved_error(int slot, std::string_view node, std::strin
                      "connection): retry the whole transaction (after MOVED the cluster already knows the new owner)");
 }
 
+/// A command a transaction on `slot` may run or queue, decoded: error{config} for MULTI, EXEC, DISCARD (the
+/// transaction sends them), a command that would change the connection's state past the transaction (SUBSCRIBE, ...),
+/// or keys outside `slot`. Used by transaction and async_transaction. I/O-free, unit-tested.
+inline std::vector<std::string_view> transaction_step(const std::string& cmd, int slot) {
+    std::vector<std::string_view> argv = decode_command(cmd);
+    for (std::string_view word : {"MULTI", "EXEC", "DISCARD"})
+        if (iequals_ascii(argv[0], word))
+            throw error(error_kind::config, std::string(word) + " is sent by the transaction itself: queue commands "
+                                                                "with queue(), then call exec() or discard()");
+    // WATCH and UNWATCH are the transaction's own; the rest of the list would outlive it on the connection.
+    if (auto refused = refuse_connection_state_command(cmd, {"WATCH", "UNWATCH"})) throw std::move(*refused);
+    const int command_slot_number = command_slot(argv);
+    if (command_slot_number >= 0 && command_slot_number != slot) {
+        std::string keys;
+        for (std::string_view key : command_keys(argv))
+            keys += (keys.empty() ? "" : ", ") + quoted(key, 60) + " (slot " + std::to_string(key_slot(key)) + ")";
+        throw error(error_kind::config, quoted(argv[0], 40) + " has keys outside the transaction's slot " +
+                                            std::to_string(slot) + ": " + keys +
+                                            ". Every key of a transaction must be in its slot: give the keys one hash "
+                                            "tag ({user1}.a, {user1}.b); nothing was sent");
+    }
+    return argv;
+}
+
+/// The refusal among EXEC's replies (MULTI's, each queued command's, EXEC's) the cluster may learn from, or null. Only
+/// the server's own answers teach the map: MULTI's, the QUEUED acknowledgements (when MULTI was accepted; otherwise
+/// the queued commands ran on their own and a script's reply is its text) and EXEC's; none when EXEC committed.
+inline const redisReply* exec_refusal(const std::vector<reply_ptr>& replies) noexcept {
+    if (replies.empty()) return nullptr;
+    const redisReply& exec_reply = *replies.back();
+    if (exec_reply.type == REDIS_REPLY_ARRAY || exec_reply.type == REDIS_REPLY_NIL) return nullptr;
+    const bool multi_accepted = replies.front()->type != REDIS_REPLY_ERROR;
+    for (std::size_t i = 0; i < replies.size(); ++i) {
+        const bool queued_step = i > 0 && i + 1 < replies.size();
+        if (queued_step && !multi_accepted) continue;
+        if (is_cluster_refusal(*replies[i])) return replies[i].get();
+    }
+    return nullptr;
+}
+
 /// What EXEC's replies mean, given the replies to MULTI, each queued command and EXEC (in that order). Returns
 /// EXEC's reply (an array: committed; nil: a WATCHed key changed, nothing ran; an error reply such as EXECABORT:
 /// nothing ran). Throws error{topology} when MULTI, a queued command or EXEC met a redirect or a cluster refusal
@@ -204,21 +244,13 @@ public:
         std::vector<std::string> names;
         for (const std::string& cmd : queued_) names.emplace_back(command_name(cmd));
         queued_.clear();
-        const redisReply& exec_reply = *replies.back();
-        // Only the server's own answers teach the map: MULTI's, the QUEUED acknowledgements (when MULTI was
-        // accepted; otherwise the queued commands ran on their own and a script's reply is its text) and EXEC's.
-        if (exec_reply.type != REDIS_REPLY_ARRAY && exec_reply.type != REDIS_REPLY_NIL) {
-            const bool multi_accepted = replies.front()->type != REDIS_REPLY_ERROR;
-            for (std::size_t i = 0; i < replies.size(); ++i) {
-                const bool queued_step = i > 0 && i + 1 < replies.size();
-                if (queued_step && !multi_accepted) continue;
-                if (detail::is_cluster_refusal(*replies[i])) {
-                    tell_moved(*replies[i]);
-                    break;
-                }
-            }
-        }
-        end_clean();  // EXEC (committed, aborted or refused) always drops the WATCHes: the connection is clean
+        if (const redisReply* refusal = detail::exec_refusal(replies)) tell_moved(*refusal);
+        // EXEC after an accepted MULTI, whatever it answered, dropped the WATCHes: the connection is clean. "EXEC
+        // without MULTI" (MULTI refused) drops none: closed.
+        if (replies.front()->type != REDIS_REPLY_ERROR)
+            end_clean();
+        else
+            end_broken();
         return detail::settle_exec(std::move(replies), names, slot_, node_);
     }
 
@@ -241,26 +273,7 @@ private:
     }
 
     /// Error{config} unless every key of `cmd` is in the transaction's slot (a command without keys is fine).
-    std::vector<std::string_view> checked(const std::string& cmd) const {
-        std::vector<std::string_view> argv = detail::decode_command(cmd);
-        for (std::string_view word : {"MULTI", "EXEC", "DISCARD"})
-            if (detail::iequals_ascii(argv[0], word))
-                throw error(error_kind::config, std::string(word) + " is sent by the transaction itself: queue commands "
-                                                                    "with queue(), then call exec() or discard()");
-        // WATCH and UNWATCH are the transaction's own; the rest of the list would outlive it on the connection.
-        if (auto refused = detail::refuse_connection_state_command(cmd, {"WATCH", "UNWATCH"})) throw std::move(*refused);
-        const int slot = command_slot(argv);
-        if (slot >= 0 && slot != slot_) {
-            std::string keys;
-            for (std::string_view key : command_keys(argv))
-                keys += (keys.empty() ? "" : ", ") + detail::quoted(key, 60) + " (slot " + std::to_string(key_slot(key)) + ")";
-            throw error(error_kind::config, detail::quoted(argv[0], 40) + " has keys outside the transaction's slot " +
-                                                std::to_string(slot_) + ": " + keys +
-                                                ". Every key of a transaction must be in its slot: give the keys one hash "
-                                                "tag ({user1}.a, {user1}.b); nothing was sent");
-        }
-        return argv;
-    }
+    std::vector<std::string_view> checked(const std::string& cmd) const { return detail::transaction_step(cmd, slot_); }
 
     void add(std::string cmd) {
         open_or_throw("queue()");

@@ -137,6 +137,26 @@ inline std::string migrate_key(std::uint16_t from_port, std::uint16_t to_port, c
     return {};
 }
 
+/// Moves `slot` (and its keys) from one master to another as redis-cli does; `finish` false stops in the
+/// MIGRATING/IMPORTING state with the keys already on the target (so the source answers ASK for them).
+inline void move_slot(std::uint16_t slot, std::uint16_t from, std::uint16_t to, const std::vector<std::uint16_t>& masters,
+               bool finish) {
+    const std::string s = std::to_string(slot), from_id = node_id_of(from), to_id = node_id_of(to);
+    admin_connection source(from), target(to);
+    target.ok("CLUSTER SETSLOT %s IMPORTING %s", s.c_str(), from_id.c_str());
+    source.ok("CLUSTER SETSLOT %s MIGRATING %s", s.c_str(), to_id.c_str());
+    while (true) {
+        auto keys = source.ok("CLUSTER GETKEYSINSLOT %s 100", s.c_str());
+        if (keys->elements == 0) break;
+        for (std::size_t k = 0; k < keys->elements; ++k)
+            source.ok("MIGRATE 127.0.0.1 %d %b 0 5000", static_cast<int>(to), keys->element[k]->str, keys->element[k]->len);
+    }
+    if (!finish) return;
+    target.ok("CLUSTER SETSLOT %s NODE %s", s.c_str(), to_id.c_str());
+    source.ok("CLUSTER SETSLOT %s NODE %s", s.c_str(), to_id.c_str());
+    for (std::uint16_t port : masters) admin_connection(port).run("CLUSTER SETSLOT %s NODE %s", s.c_str(), to_id.c_str());
+}
+
 /// Puts a slot that a test moves (or half moves) from X to Y back on X when the test ends, however it ends: a move
 /// left half done (X MIGRATING, Y IMPORTING, some keys on Y) is first finished to Y, then the slot moves back, as
 /// migrate_slots does. restore() does it at the end of a test that got there, to check the result.

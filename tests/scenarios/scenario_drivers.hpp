@@ -74,6 +74,44 @@ public:
         addrmap::cluster_scan<addrmap::ip_to_hostname_cluster> scan_;
     };
 
+    /// A transaction (transaction.hpp) with the async face's shape: each step's outcome; queue() throws.
+    class transaction {
+    public:
+        transaction(blocking& driver, std::string_view key, const addrmap::call_options& step = {}) {
+            try {
+                tx_.emplace(driver.cluster_.begin_transaction(key, step));
+            } catch (const addrmap::error& e) {
+                begin_failure_ = e;
+            }
+        }
+        std::optional<addrmap::error> watch(const args& keys) {
+            if (begin_failure_) return begin_failure_;
+            try {
+                tx_->watch(keys);
+                return std::nullopt;
+            } catch (const addrmap::error& e) {
+                return e;
+            }
+        }
+        addrmap::outcome command(const args& a) {
+            if (begin_failure_) return addrmap::outcome(*begin_failure_);
+            return attempt([&] { return tx_->command_argv(a); });
+        }
+        void queue(const args& a) { tx_->queue_argv(a); }
+        addrmap::outcome exec() {
+            if (begin_failure_) return addrmap::outcome(*begin_failure_);
+            return attempt([&] { return tx_->exec(); });
+        }
+        void discard() { tx_->discard(); }
+        bool active() const { return tx_ && tx_->active(); }
+
+    private:
+        std::optional<addrmap::transaction> tx_;
+        std::optional<addrmap::error> begin_failure_;
+    };
+    /// Connections a transaction may have opened (the blocking cluster lends a node's own).
+    std::uint64_t transaction_connections_made() const { return cluster_.stats().connections_made; }
+
 private:
     template <class Call>
     static addrmap::outcome attempt(Call&& call) {
@@ -178,6 +216,39 @@ public:
         async_libevent& driver_;
         addrmap::async_cluster_scan<addrmap::ip_to_hostname_async_cluster> scan_;
     };
+
+    /// async_transaction, each step waited for by running the loop.
+    class transaction {
+    public:
+        transaction(async_libevent& driver, std::string_view key, const addrmap::call_options& step = {})
+            : driver_(driver), tx_(driver.cluster_.begin_transaction(key, step)) {}
+        std::optional<addrmap::error> watch(const args& keys) {
+            addrmap::outcome o = driver_.wait([&](addrmap::async_callback done) { tx_.watch(keys, std::move(done)); });
+            if (!o.ok()) return *o.failure();
+            if (o->type == REDIS_REPLY_ERROR) return addrmap::error(addrmap::error_kind::server, std::string(o->str, o->len));
+            return std::nullopt;
+        }
+        addrmap::outcome command(const args& a) {
+            return driver_.wait([&](addrmap::async_callback done) { tx_.command_argv(a, std::move(done)); });
+        }
+        void queue(const args& a) { tx_.queue_argv(a); }
+        addrmap::outcome exec() {
+            return driver_.wait([&](addrmap::async_callback done) { tx_.exec(std::move(done)); });
+        }
+        void discard() {
+            tx_.discard();
+            // UNWATCH goes on the transaction's connection: let it come back before the scenario goes on.
+            if (!driver_.loop_.run_until([&] { return driver_.cluster_.pending() == 0; }, loop_limit))
+                throw addrmap::error(addrmap::error_kind::timeout, "discard()'s UNWATCH did not come back within the test's limit");
+        }
+        bool active() const { return tx_.active(); }
+
+    private:
+        async_libevent& driver_;
+        addrmap::async_transaction tx_;
+    };
+    /// Connections a transaction may have opened (the async cluster gives it one of its own, kept as a spare).
+    std::uint64_t transaction_connections_made() const { return cluster_.stats().blocking_connections_made; }
 
 private:
     static constexpr std::chrono::milliseconds loop_limit{60000};

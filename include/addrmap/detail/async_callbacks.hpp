@@ -56,12 +56,18 @@ public:
     /// Calls whose callback has not run yet.
     std::size_t pending() const noexcept { return pending_; }
 
+    /// Told of every call that ends while it holds a dedicated connection (async_call::own) or opens a transaction's
+    /// lease: the driver frees the connection, or ends the lease.
+    void on_finish_with_connection(std::function<void(async_call*, const outcome&)> hook) { finish_hook_ = std::move(hook); }
+
     /// Ends `c` with `o`: its callback runs now, or when the current walk ends.
     void finish(async_call* c, outcome o) {
+        if ((c->own != nullptr || c->opens_lease) && finish_hook_) finish_hook_(c, o);
         calls_.untrack_deadline(c);
         c->finished = true;
         --pending_;
         if (walking_) {
+            c->callback_deferred = true;
             deferred_.emplace_back(c, std::move(o));
             return;
         }
@@ -72,7 +78,10 @@ public:
     void begin_walk() noexcept { walking_ = true; }
     void end_walk() {
         walking_ = false;
-        for (auto& [c, o] : std::exchange(deferred_, {})) complete(c, std::move(o));
+        for (auto& [c, o] : std::exchange(deferred_, {})) {
+            c->callback_deferred = false;
+            complete(c, std::move(o));
+        }
     }
     bool walking() const noexcept { return walking_; }
 
@@ -91,12 +100,18 @@ public:
         bound_.release(c->charged_to);
         calls_.release(c);
     }
+    /// The reply (or loss) of a call that was ended while in flight: retired, unless its callback still waits for the
+    /// walk's end (a connection closed inside a walk answers at once), which retires it then.
+    void late_reply(async_call* c) noexcept {
+        if (!c->callback_deferred) retire(c);
+    }
 
 private:
 
     async_calls& calls_;
     call_bound& bound_;
     std::function<void(const error&)> handler_;
+    std::function<void(async_call*, const outcome&)> finish_hook_;
     std::vector<std::pair<async_call*, outcome>> deferred_;
     std::size_t pending_ = 0;
     bool walking_ = false;

@@ -4,6 +4,7 @@
 
 #include <addrmap/cluster_core.hpp>
 #include <addrmap/command_safety.hpp>
+#include <addrmap/detail/async_lease.hpp>
 #include <addrmap/detail/command.hpp>
 #include <addrmap/detail/quote.hpp>
 #include <addrmap/detail/slot_order.hpp>
@@ -16,6 +17,7 @@
 #include <functional>
 #include <iterator>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -54,9 +56,18 @@ struct async_call {
     node_id sent_to = no_node;
     node_id charged_to = no_node;       // the node whose bound (cluster_options::max_calls_per_node) counts it
     bool in_flight = false;
-    bool ordered = false;   // counted by the per-slot order rule while in flight (not a replica read)
+    bool dedicated = false;  // runs on a connection of its own (a blocking command, not WAIT)
+    // How long its reply may take once sent, when that may pass command_timeout (a blocking command's wait, a WAIT,
+    // call_options::reply_timeout): its connection does not count as stalled before it.
+    std::optional<std::chrono::milliseconds> stall_allowance;
+    async_connection* own = nullptr;  // its dedicated connection, dialed or taken from the node's spares
+    std::shared_ptr<async_lease> lease;  // a transaction's call: on the lease's connection, its reply as it is
+    bool opens_lease = false;            // the lease's first call (routed; the others follow it)
+    bool quiet_loss = false;             // a MULTI or queued step: EXEC's loss is the one stats() counts
+    bool ordered = false;   // counted by the per-slot order rule while in flight (not a replica read, not dedicated)
     bool in_waiting = false;
-    bool finished = false;  // the callback ran; a reply still to come is dropped
+    bool finished = false;  // the callback ran (or waits for the walk's end); a reply still to come is dropped
+    bool callback_deferred = false;  // ended inside a walk: its callback runs at the walk's end
     bool live = false;      // in the deadline structures
     async_call* prev = nullptr;  // live calls with the default deadline, in deadline order
     async_call* next = nullptr;
@@ -217,7 +228,9 @@ public:
         c->in_flight = true;
         c->sent_to = to;
         const int slot = c->state.slot;
-        if (slot < 0) return;
+        // A dedicated call waits for the older calls of its slot, but newer ones (and retried ones) do not wait for
+        // it: it may block until one of them (an LPUSH after a BLPOP) has run.
+        if (slot < 0 || c->dedicated) return;
         ++out_in_slot_[static_cast<std::size_t>(slot)];
         c->ordered = !c->state.replica_read;
         if (c->ordered) order_.out(slot, reinterpret_cast<slot_order::channel>(connection));
@@ -228,7 +241,7 @@ public:
     /// `c` came back (reply or loss). True when its slot was holding and is now clear.
     bool came_back(const async_call* c) noexcept {
         const int slot = c->state.slot;
-        if (slot < 0) return false;
+        if (slot < 0 || c->dedicated) return false;
         const auto s = static_cast<std::size_t>(slot);
         bool clear = false;
         if (c->ordered) {

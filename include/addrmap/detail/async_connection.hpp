@@ -4,6 +4,7 @@
 
 #include <addrmap/address.hpp>
 #include <addrmap/cluster_options.hpp>
+#include <addrmap/detail/backoff.hpp>
 #include <addrmap/detail/command.hpp>
 #include <addrmap/detail/connect_commands.hpp>
 #include <addrmap/detail/handles.hpp>
@@ -26,6 +27,7 @@
 #include <openssl/ssl.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -79,6 +81,9 @@ public:
         /// commands are asked for once the handshake is known, with `node` (its handshake filled in then).
         const cluster_options* setup_options = nullptr;
         node_info node_row;
+        /// A connection of its own for calls that hold it while the server waits (BLPOP, reply_timeout): never its
+        /// node's current connection; kept as a spare between such calls.
+        bool dedicated = false;
     };
 
     async_connection(async_connection_owner& owner, std::shared_ptr<tls_shared> tls, target t, clock::time_point setup_deadline)
@@ -182,10 +187,34 @@ public:
     }
 
     /// When this connection counts as stalled: commands are waiting for replies and none came for
-    /// command_timeout (the owner then closes it: its commands are lost after writing). None when idle.
+    /// command_timeout (the owner then closes it: its commands are lost after writing). None when idle. While calls
+    /// that take long on the server are out (expect_hold: a BLPOP's wait, a WAIT, reply_timeout), the longest of
+    /// their allowances counts when it is longer.
     std::optional<clock::time_point> stall_deadline() const noexcept {
         if (phase_ != phase::ready || sent_.empty() || context_ == nullptr || freeing_) return std::nullopt;
-        return last_progress_ + tls_shared_->options.command_timeout;
+        return saturating_add(last_progress_, std::max(tls_shared_->options.command_timeout, allowance_));
+    }
+    bool dedicated() const noexcept { return target_.dedicated; }
+    const std::string& tcp_address() const noexcept { return target_.tcp_address; }
+    /// The call sent next may take `allowance` before its reply comes (the server waits for it); allowances add up
+    /// as a maximum while several are out (two WAITs): the longest counts until every one is back.
+    void expect_hold(std::chrono::milliseconds allowance) noexcept {
+        ++holds_;
+        allowance_ = std::max(allowance_, allowance);
+    }
+    /// One such call is back; with none left, command_timeout bounds the connection again.
+    void hold_over() noexcept {
+        if (holds_ > 0 && --holds_ == 0) clear_holds();
+    }
+    /// No call holds it any more (a dedicated connection between calls).
+    void clear_holds() noexcept {
+        holds_ = 0;
+        allowance_ = std::chrono::milliseconds(0);
+    }
+    /// Frees it now, `why` told to the call it carries (the call's deadline passed, disconnect()).
+    void close_because(std::string why) {
+        if (!close_reason_) close_reason_ = std::move(why);
+        close();
     }
     /// Closes a stalled connection (see stall_deadline).
     void close_stalled() noexcept {
@@ -221,6 +250,10 @@ public:
 
     /// Why the connection was lost, for messages: hiredis's words, or a timeout.
     std::string why_lost() const {
+        if (close_reason_) return *close_reason_;
+        if (stalled_ && allowance_ > tls_shared_->options.command_timeout)
+            return "no reply within the wait its command allows (" + std::to_string(allowance_.count()) +
+                   " ms: its timeout argument and command_timeout, or reply_timeout), so the connection was closed";
         if (stalled_)
             return "no reply within command_timeout (" + std::to_string(tls_shared_->options.command_timeout.count()) +
                    " ms), so the connection was closed";
@@ -427,6 +460,9 @@ private:
     bool closing_ = false;  // close_when_idle() or close() was asked
     bool freeing_ = false;  // close() was asked: hiredis frees the context
     bool lost_while_ready_ = false;
+    std::size_t holds_ = 0;                   // calls out that may take long (expect_hold until hold_over)
+    std::chrono::milliseconds allowance_{0};  // the longest wait among them
+    std::optional<std::string> close_reason_;  // close_because()'s words
     bool stalled_ = false;
     clock::time_point last_progress_{};
     std::optional<error> aborted_;

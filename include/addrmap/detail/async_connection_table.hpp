@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace addrmap::detail {
@@ -30,7 +31,12 @@ public:
         std::vector<std::string> addresses;  ///< the dial host's addresses, tried in turn
         std::size_t next_address = 0;
         clock::time_point setup_deadline{};  ///< the dial (DNS, TCP, TLS, first round trip) ends by then
+        std::vector<async_connection*> spare;  ///< dedicated connections set up and idle, for the next blocking call
+        std::size_t dedicated = 0;             ///< its dedicated connections hiredis still knows (spares included)
     };
+
+    /// How many idle dedicated connections a node keeps for its next blocking calls (more are closed when idle).
+    static constexpr std::size_t spares_per_node = 2;
 
     async_connection_table() = default;
     async_connection_table(const async_connection_table&) = delete;
@@ -81,10 +87,53 @@ public:
         all_.push_back(std::move(c));
         return *all_.back();
     }
+    /// Owns a dedicated connection `c` (never a node's current one).
+    async_connection& adopt_dedicated(std::unique_ptr<async_connection> c) {
+        ++node(c->node()).dedicated;
+        all_.push_back(std::move(c));
+        return *all_.back();
+    }
+    /// A spare dedicated connection of node `n`, set up and usable, taken out of the spares; nullptr when none.
+    async_connection* take_spare(node_id n) noexcept {
+        if (n >= nodes_.size()) return nullptr;
+        std::vector<async_connection*>& spare = nodes_[n].spare;
+        while (!spare.empty()) {
+            async_connection* c = spare.back();
+            spare.pop_back();
+            if (usable(*c)) return c;
+        }
+        return nullptr;
+    }
+    /// A dedicated connection's call is back: it waits for the next one, or closes when the node has spares enough.
+    void give_back(async_connection& c) {
+        std::vector<async_connection*>& spare = node(c.node()).spare;
+        c.clear_holds();
+        if (usable(c) && spare.size() < spares_per_node)
+            spare.push_back(&c);
+        else
+            c.close_when_idle();
+    }
+
     /// hiredis is done with `c` (connection_gone): collect() deletes it, never from inside a hiredis call.
     void gone(const async_connection& c) noexcept {
         drop(c);
+        if (c.dedicated() && c.node() < nodes_.size()) {
+            node_entry& e = nodes_[c.node()];
+            e.spare.erase(std::remove(e.spare.begin(), e.spare.end(), &c), e.spare.end());
+            if (e.dedicated > 0) --e.dedicated;
+        }
         any_gone_ = true;
+    }
+    /// Node `n`'s dedicated connections hiredis still knows (busy, spare, or being set up).
+    std::size_t dedicated_count(node_id n) const noexcept { return n < nodes_.size() ? nodes_[n].dedicated : 0; }
+    /// Node `n` failed or left the topology: its spares close (a later blocking call dials afresh).
+    void close_spares(node_id n) noexcept {
+        if (n >= nodes_.size()) return;
+        for (async_connection* c : std::exchange(nodes_[n].spare, {})) c->close_when_idle();
+    }
+    /// disconnect(): every node's spares close.
+    void close_all_spares() noexcept {
+        for (std::size_t n = 0; n < nodes_.size(); ++n) close_spares(n);
     }
     void collect() {
         if (!any_gone_) return;

@@ -93,6 +93,29 @@ public:
         return table_.current(n);
     }
 
+    /// A dedicated connection to node `n` (a blocking call's own), opened to the address its current connection uses,
+    /// due by now + connect_timeout; nullptr while the node has no current connection set up (dial that first: its
+    /// DNS answer and address are reused). Throws what open() throws.
+    async_connection* dial_dedicated(node_id n, clock::time_point now) {
+        if (stopped_) throw error(error_kind::closed, "the cluster is disconnected: no new connection is made");
+        const async_connection* current = table_.current(n);
+        if (current == nullptr || !current->ready() || !core_.exists(n)) return nullptr;
+        const core_node& node = core_.node(n);
+        async_connection::target t{n, node.reported, endpoint::owning(node.dial_host, node.port, node.tls_name),
+                                   current->tcp_address(), options_.user, options_.password,
+                                   node.role == node_role::replica, configured_seed_number(core_, n), nullptr, node_info{}};
+        if (options_.on_connect_commands) {
+            t.setup_options = &options_;
+            t.node_row = connected_node_info(node, std::nullopt);
+        }
+        t.dedicated = true;
+        const clock::time_point deadline = now + options_.tls.connect_timeout;
+        auto c = std::make_unique<async_connection>(owner_, tls_, std::move(t), deadline);
+        c->open(loop_);
+        timer_.arm_by(deadline);
+        return &table_.adopt_dedicated(std::move(c));
+    }
+
     /// A connection of node `n` failed its set-up with `why` (it is no longer current): a node away is tried at its
     /// next address while connect_timeout allows; otherwise, or when none opens, the failure handler is told.
     void setup_failed(node_id n, const error& why) {

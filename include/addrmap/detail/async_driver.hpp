@@ -11,6 +11,7 @@
 #include <addrmap/async_future.hpp>
 #include <addrmap/cluster_core.hpp>
 #include <addrmap/cluster_options.hpp>
+#include <addrmap/command_keys.hpp>
 #include <addrmap/command_safety.hpp>
 #include <addrmap/detail/async_answers.hpp>
 #include <addrmap/detail/async_callbacks.hpp>
@@ -19,8 +20,10 @@
 #include <addrmap/detail/async_connection.hpp>
 #include <addrmap/detail/async_connection_table.hpp>
 #include <addrmap/detail/async_dialer.hpp>
+#include <addrmap/detail/async_lease.hpp>
 #include <addrmap/detail/async_loop_timer.hpp>
 #include <addrmap/detail/async_refresh.hpp>
+#include <addrmap/detail/blocking_commands.hpp>
 #include <addrmap/detail/call_bound.hpp>
 #include <addrmap/detail/command.hpp>
 #include <addrmap/detail/node_table.hpp>
@@ -34,6 +37,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -63,6 +67,10 @@ public:
           refresh_(core_, options_, calls_, callbacks_, connections_, dialer_, timer_,
                    [this](const async_refresh::end& how) { refresh_ended(how); }) {
         options_.tls = tls_.options();
+        if (options_.max_blocking_connections_per_node == 0)
+            throw error(error_kind::config, "cluster_options::max_blocking_connections_per_node is 0: every blocking "
+                                            "command would be refused (give a bound, e.g. 64)");
+        callbacks_.on_finish_with_connection([this](async_call* c, const outcome& o) { call_ended(c, o); });
         loop_->start(static_cast<loop_events&>(*this));
     }
 
@@ -80,6 +88,7 @@ public:
         const error destroyed(error_kind::closed, "the cluster was destroyed before the topology was read");
         connecting_.stop(destroyed);  // connect() and refresh() callbacks run once, as every call's does
         end_topology_waiters(&destroyed);
+        end_all_leases("the cluster was destroyed");
         connections_.close_all();  // unanswered commands come back through connection_reply
         fail_waiting("the cluster was destroyed");
         connections_.clear();
@@ -137,6 +146,13 @@ public:
         connecting_.stop(error(error_kind::closed, "disconnect() was called before connect() finished"));
         const error closing(error_kind::closed, "disconnect() was called before the topology was read");
         end_topology_waiters(&closing);
+        end_all_leases("disconnect() was called");
+        // A blocking command's connection closes now (a BLPOP 0 would hold disconnect() for ever), spares too.
+        std::vector<async_connection*> blocking;  // closing one answers its call at once, which edits the map
+        for (const auto& entry : dedicated_calls_) blocking.push_back(const_cast<async_connection*>(entry.first));
+        for (async_connection* connection : blocking)
+            connection->close_because("disconnect() was called while the server waited");
+        connections_.close_all_spares();
         connections_.close_all_when_idle();
         if (bound_.has_waiters()) request_pump();  // when_room() callbacks run: there is nothing to wait for
         maybe_disconnected();
@@ -163,7 +179,12 @@ public:
     /// place in the bound already.
     template <class Command>
     void start(int slot, Command command, const call_options& call, async_callback done, bool reserved = false,
-               node_id fixed = no_node) {
+               node_id fixed = no_node, const std::shared_ptr<async_lease>& lease = nullptr) {
+        if (lease && lease->ended && !closed_ && !shutting_down_) {
+            if (reserved) bound_.unreserve();
+            if (done) callbacks_.invoke(done, outcome(*lease->broken));
+            return;
+        }
         if (closed_ || shutting_down_) {
             if (reserved) bound_.unreserve();
             if (done) callbacks_.invoke(done, outcome(error(error_kind::closed, "the cluster is disconnected: the command was not sent")));
@@ -175,7 +196,9 @@ public:
             return;
         }
         // Keyless: the master it will most likely go to.
-        const node_id charge_to = fixed != no_node ? fixed : core_.owner(slot);
+        const node_id charge_to = fixed != no_node                    ? fixed
+                                  : lease && lease->node != no_node ? lease->node
+                                                                    : core_.owner(slot);
         if (!bound_.charge(charge_to)) {  // refused before anything is made: a refusal costs little
             bound_.unreserve();
             ++core_.stats().overloaded;
@@ -188,18 +211,41 @@ public:
         c->charged_to = charge_to;
         const auto now = clock::now();
         try {
-            c->state = fixed != no_node ? core_.start_on(fixed, c->text(), call, now) : core_.start(slot, c->text(), call, now);
+            c->state = fixed != no_node ? core_.start_on(fixed, c->text(), call, now)
+                       : lease          ? core_.start_vetted(slot, c->text(), call, now)  // async_transaction vetted it
+                                        : core_.start(slot, c->text(), call, now);
         } catch (const error& e) {  // refused before sending (a bad option, SUBSCRIBE, ...): nothing was sent
             calls_.release(c);
             bound_.release(charge_to);
             if (done) callbacks_.invoke(done, outcome(e));
             return;
         }
+        if (!lease && may_hold_connection(command_name(c->text()))) {
+            const connection_hold h = holds_connection(decode_command(c->text()));
+            if (h.blocks) {
+                // WAIT stays where its writes went (elsewhere it would count none); the others get their own.
+                c->dedicated = !h.own_writes;
+                // The server's wait, then command_timeout for the answer; no limit ("0"): the call's deadline.
+                c->stall_allowance = h.at_most ? *h.at_most + options_.tls.command_timeout : until(c->state.deadline, now);
+            }
+        }
+        // The caller's word on how long the reply may take: it replaces the estimate. It only lengthens the stall
+        // bound of a shared connection (a shorter one would cut the other calls on it); call_options::deadline cuts.
+        if (call.reply_timeout) c->stall_allowance = *call.reply_timeout;
         c->callback = std::move(done);
         c->seq = ++next_seq_;
         callbacks_.started();
         calls_.track_deadline(c, call.deadline.has_value());
         timer_.arm_by(c->state.deadline);
+        if (lease) {
+            c->state.replica_read = false;  // WATCH, MULTI and EXEC go to the slot's master, so do its reads
+            c->dedicated = true;  // never counted by the slot's order rule: its connection is the lease's alone
+            c->lease = lease;
+            c->quiet_loss = !lease_call_counted_;
+            if (lease->connection != nullptr && lease->waiting.empty()) return send_leased(c);
+            if (lease->opening || lease->connection != nullptr) return lease->waiting.push_back(c);
+            lease->opening = c->opens_lease = true;  // routed as a blocking command is; the others follow it
+        }
         if (!calls_.slot_has_waiting(slot)) {
             // No older call of its slot is queued: route it now (the common case sends at once).
             const auto wake_before = wake_at_;
@@ -289,11 +335,33 @@ private:
 
     /// Calls past their deadline while in flight end now (a late reply is dropped); waiting ones end in pump().
     void expire(clock::time_point now) {
+        // The calls due are a snapshot: no callback runs and no connection closes (which ends its calls at once)
+        // while it is walked, so none of them is freed or reused under it. (Connections are deleted only by
+        // collect(), so those to close are still there after the callbacks.)
+        std::vector<async_connection*> to_close;
+        std::vector<std::shared_ptr<async_lease>> ended_leases;
+        callbacks_.begin_walk();
         for (async_call* c : calls_.due(now)) {
             if (!c->in_flight || c->finished) continue;
+            if (c->lease) {  // a transaction's step: the transaction ends with it (its connection is closed)
+                error lost = lease_loss(*c, true, "no reply before the step's deadline", true);
+                if (!c->lease->ended) {
+                    c->lease->ended = true;  // no step is taken from now on
+                    c->lease->broken = lost;
+                }
+                ended_leases.push_back(c->lease);
+                callbacks_.finish(c, outcome(std::move(lost)));
+                continue;
+            }
             core_.on_expired_in_flight(c->state, c->sent_to, now);
+            // Its own connection is of no use to anyone while the server waits (BLPOP 0 may wait for ever): closed,
+            // its loss comes back to the ended call, which frees the call's place.
+            if (c->own != nullptr) to_close.push_back(c->own);
             callbacks_.finish(c, outcome(*c->state.failure));
         }
+        callbacks_.end_walk();
+        for (async_connection* own : to_close) own->close_because("the call's deadline passed while the server waited");
+        for (const auto& lease : ended_leases) break_lease(*lease, *lease->broken, "a step's deadline passed");
     }
 
     // ---- the queue ------------------------------------------------------------------------------------
@@ -318,6 +386,7 @@ private:
             callbacks_.end_walk();
             if (closed_) fail_waiting("disconnect() was called");
             for (auto& [n, why] : std::exchange(deferred_failures_, {})) node_failed(n, why);
+            for (const auto& lease : std::exchange(leases_to_break_, {})) break_lease(*lease, *lease->broken, "the transaction ended");
             run_room_waiters();
         } while (pump_again_);
         pumping_ = false;
@@ -345,6 +414,12 @@ private:
             }
             bound_.recharge(c->charged_to, d.node);  // counted against the node it goes to (a replica, a redirect)
             c->charged_to = d.node;
+            if (c->dedicated) {
+                const int routed = route_dedicated(c, d, now);
+                if (routed > 0) return true;
+                if (routed == 0) return false;
+                continue;
+            }
             async_connection* connection = nullptr;
             try {
                 connection = dialer_.connection_for(d.node, now);
@@ -368,10 +443,280 @@ private:
                 wake_at_ = std::min(wake_at_, c->state.deadline);
                 return false;
             }
+            if (c->stall_allowance) connection->expect_hold(*c->stall_allowance);
             if (send_on(*connection, c, d)) return true;
+            if (c->stall_allowance) connection->hold_over();
             connections_.drop(d.node);
         }
         return false;
+    }
+
+    /// A dedicated call's turn (a blocking command, or reply_timeout set): a connection of its own, so the calls behind
+    /// it on the node's shared connection never wait for the server's wait. A spare if the node has one, else one
+    /// dialed next to the node's current connection (whose DNS answer and address it reuses). 1: sent (or ended);
+    /// 0: waits; -1: route again (the core decided after a failed dial).
+    int route_dedicated(async_call* c, const core_decision& d, clock::time_point now) {
+        if (c->own != nullptr && c->own->node() != d.node) free_own(c);  // redirected elsewhere
+        if (c->own == nullptr) {
+            c->own = connections_.take_spare(d.node);
+            if (c->own == nullptr && connections_.dedicated_count(d.node) >= options_.max_blocking_connections_per_node) {
+                ++core_.stats().overloaded;  // told at once, as the bound on calls tells it: nothing was sent
+                callbacks_.finish(c, outcome(error(error_kind::overloaded,
+                    c->name() + " did not run: " + describe(core_.node(d.node).reported) + " already has " +
+                    std::to_string(connections_.dedicated_count(d.node)) +
+                    " connections of its own for blocking commands and transactions "
+                    "(cluster_options::max_blocking_connections_per_node); "
+                    "retry when one of them is back, or raise the bound")));
+                return 1;
+            }
+            if (c->own == nullptr) {
+                try {
+                    const async_connection* shared = dialer_.connection_for(d.node, now);
+                    if (shared != nullptr && shared->ready()) {
+                        c->own = dialer_.dial_dedicated(d.node, now);
+                        if (c->own != nullptr) ++core_.stats().blocking_connections_made;
+                    }
+                } catch (const error& e) {
+                    if (e.kind() != error_kind::closed) callbacks_.report(e);
+                    own_dial_failed(c, d.node, e, now);
+                    return -1;  // next() says: its backoff, or its failure
+                }
+                if (c->own == nullptr) {  // the node's shared connection first: connection_ready routes it again
+                    c->waiting_for = d.node;
+                    return 0;
+                }
+            }
+            dedicated_calls_[c->own] = c;
+        }
+        c->waiting_for = no_node;
+        if (!c->own->ready()) return 0;  // connection_ready routes it again
+        if (calls_.out_on_another_connection(c->state.slot, c->own) && now < c->state.deadline) {
+            calls_.hold_for_order(c->state.slot);  // an older call of its slot is out: it goes after it
+            wake_at_ = std::min(wake_at_, c->state.deadline);
+            return 0;
+        }
+        c->own->expect_hold(c->stall_allowance.value_or(options_.tls.command_timeout));
+        if (send_on(*c->own, c, d)) {
+            if (c->opens_lease) lease_opened(c);
+            return 1;
+        }
+        free_own(c);
+        return -1;
+    }
+    /// `c` ended (finish(), with `o`): its dedicated connection is freed; a transaction's first call that ended unsent
+    /// ends its transaction, with the same error, once its own callback has run (the steps after it, in order).
+    void call_ended(async_call* c, const outcome& o) {
+        if (c->opens_lease && c->lease->opening && !c->in_flight) {
+            c->lease->opening = false;
+            c->lease->ended = true;  // no step is taken from now on
+            c->lease->broken = o.ok() ? error(error_kind::closed, "the transaction's first step ended") : *o.failure();
+            leases_to_break_.push_back(c->lease);
+            request_pump();
+        }
+        free_own(c);
+    }
+    /// A dial of `c`'s own connection to `node` failed (nothing of `c` was written): the call's news, not the node's
+    /// (its shared connection says how the node is; a node at maxclients must not stall its other calls). A node away
+    /// is tried again after the call's backoff, within its deadline; any other failure (a certificate) ends it.
+    void own_dial_failed(async_call* c, node_id node, const error& why, clock::time_point now) {
+        if (cluster_core::is_reachability_error(why))
+            core_.on_own_connection_lost(c->state, node, false, why.message(), now);
+        else
+            c->state.failure = why;
+    }
+    /// `c` goes elsewhere, or ended, without using its dedicated connection: the connection is freed (a spare once
+    /// set up; one still being set up becomes a spare when it is).
+    void free_own(async_call* c) {
+        async_connection* own = std::exchange(c->own, nullptr);
+        if (own == nullptr || c->in_flight) return;  // in flight: its reply (or loss) frees it
+        dedicated_calls_.erase(own);
+        if (own->ready()) connections_.give_back(*own);
+    }
+
+    // ---- transactions: calls on a leased connection (async_transaction decides; this moves them) ------
+
+public:
+    /// A new lease for a transaction on `slot`: nothing is sent until its first call.
+    std::shared_ptr<async_lease> lease(int slot) {
+        auto l = std::make_shared<async_lease>();
+        l->slot = slot;
+        leases_.erase(std::remove_if(leases_.begin(), leases_.end(), [](const auto& w) { return w.expired(); }),
+                      leases_.end());
+        leases_.push_back(l);
+        return l;
+    }
+    /// A call on `lease` (async_transaction checked it): sent on the lease's connection after the calls before it;
+    /// its reply is the callback's as it is (no redirect followed, nothing sent again).
+    /// `counted`: a loss after writing counts in stats().unknown_outcomes (EXEC's does; MULTI's and a queued
+    /// command's do not, EXEC's speaks for them).
+    void start_on_lease(const std::shared_ptr<async_lease>& lease, std::string command, const call_options& call,
+                        async_callback done, bool counted = true) {
+        lease_call_counted_ = counted;
+        start(lease->slot, std::move(command), call, std::move(done), false, no_node, lease);
+        lease_call_counted_ = true;
+    }
+    /// The transaction is done with `lease`: its connection serves again when `reusable` (no WATCH nor MULTI left on
+    /// it) once its calls are back, else it closes.
+    void end_lease(async_lease& lease, bool reusable) {
+        if (lease.ended) return;
+        lease.ended = true;
+        lease.reusable = reusable;
+        lease.broken = error(error_kind::config, "the transaction has ended (exec() or discard() ended it): begin a new one");
+        fail_lease_waiting(lease);
+        release_lease(lease);
+    }
+    /// A refusal a transaction met (MOVED, ASK, TRYAGAIN, ...): the core learns from it what it learns from any, for
+    /// the transaction's own slot; the transaction does not follow it.
+    void learn_from_lease_refusal(const async_lease& lease, const redisReply& reply) {
+        if (lease.node == no_node || !core_.exists(lease.node)) return;
+        try {
+            const auto r = parse_redirect(std::string_view(reply.str, reply.len));
+            if (r && r->slot != lease.slot) return;  // not the server's answer about this slot
+            call_state learn = core_.start_vetted(lease.slot, std::string_view(), {}, clock::now());
+            core_.on_reply(learn, lease.node, reply, clock::now());
+        } catch (const error&) {  // learning is a bonus; the transaction's error is what the caller needs
+        }
+        request_pump();
+    }
+    /// The node a lease's connection goes to, for messages ("the slot's owner" before its first call was sent).
+    std::string lease_node(const async_lease& lease) const {
+        if (lease.node == no_node || !core_.exists(lease.node)) return "the slot's owner";
+        return describe(core_.node(lease.node).reported);
+    }
+
+private:
+    /// The lease's first call was written on its own connection: the lease holds it, and the calls that waited go.
+    void lease_opened(async_call* c) {
+        async_lease& lease = *c->lease;
+        lease.opening = false;
+        lease.connection = c->own;
+        lease.node = c->own->node();
+        ++lease.out;
+        leased_[lease.connection] = c->lease;
+        while (!lease.waiting.empty() && lease.connection != nullptr) {
+            async_call* next = lease.waiting.front();
+            lease.waiting.pop_front();
+            send_leased(next);
+        }
+        fail_lease_waiting(lease);  // the connection broke while they went
+    }
+    void send_leased(async_call* c) {
+        async_lease& lease = *c->lease;
+        async_connection* connection = lease.connection;
+        if (connection == nullptr || !connection->ready() ||
+            !connection->send(c, c->text(), false)) {
+            const error lost(error_kind::connect, "the transaction's connection to " + lease_node(lease) + " was lost before " +
+                                                      c->name() + " was written: nothing was committed; retry the whole "
+                                                      "transaction");
+            const std::shared_ptr<async_lease> keep = c->lease;
+            callbacks_.finish(c, outcome(lost));  // its own callback first, then the steps after it
+            break_lease(*keep, lost, "the transaction's connection failed");
+            return;
+        }
+        core_.on_send(c->state);
+        ++core_.stats().round_trips;
+        calls_.sent(c, connection, lease.node);
+        ++lease.out;
+        if (connection->in_flight() <= 2)
+            if (const auto stall = connection->stall_deadline()) timer_.arm_by(*stall);
+    }
+    /// A reply (or loss) of a lease's call: the transaction's to read.
+    void lease_reply(async_connection& connection, async_call* c, reply_ptr reply, bool written) {
+        std::shared_ptr<async_lease> lease = c->lease;
+        if (lease->out > 0) --lease->out;
+        if (c->opens_lease) {
+            dedicated_calls_.erase(&connection);
+            c->own = nullptr;
+        }
+        if (c->finished) {
+            callbacks_.late_reply(c);
+        } else if (shutting_down_) {
+            callbacks_.finish(c, ending_when_destroyed(*c, connection, std::move(reply), written));
+        } else if (!reply) {
+            const error lost = lease_loss(*c, written, connection.why_lost(), false);
+            if (!lease->ended) {
+                lease->ended = true;
+                lease->broken = lost;
+            }
+            callbacks_.finish(c, outcome(lost));  // its own callback first, then the steps after it
+            break_lease(*lease, lost, "an earlier step of the transaction lost its connection");
+        } else {
+            callbacks_.finish(c, outcome(std::move(reply)));
+        }
+        release_lease(*lease);
+    }
+    /// What a lease's call lost with its connection (or its deadline, `deadline`) tells: nothing ran (connect, or
+    /// timeout) when it was not written or only watched or read; else it may have run (unknown_outcome, counted unless
+    /// quiet_loss).
+    error lease_loss(const async_call& c, bool written, const std::string& why, bool deadline) {
+        const std::string_view name = command_name(c.text());
+        const bool harmless = iequals_ascii(name, "WATCH") || iequals_ascii(name, "UNWATCH") ||
+                              in_table(name, read_only_commands);
+        const std::string node = lease_node(*c.lease);
+        if (!written || harmless)
+            return error(deadline ? error_kind::timeout : error_kind::connect,
+                         "the transaction's step " + c.name() + " on " + node + " ended (" + why +
+                             "): the transaction ended, its WATCHes are gone and nothing was committed; retry the "
+                             "whole transaction");
+        if (!c.quiet_loss) ++core_.stats().unknown_outcomes;
+        return error(error_kind::unknown_outcome, c.name() + " was written to " + node + ", then " + why +
+                                                      ": it may or may not have run; the transaction ended");
+    }
+    /// The lease can go on no more (`why`): its waiting calls end with `why`, its connection closes now (the steps out
+    /// on it are told `close_reason`: a neutral fact, never advice meant for another step).
+    void break_lease(async_lease& lease, const error& why, const char* close_reason) {
+        if (!lease.ended) {
+            lease.ended = true;
+            lease.broken = why;
+        }
+        lease.reusable = false;
+        fail_lease_waiting(lease);
+        if (async_connection* connection = std::exchange(lease.connection, nullptr)) {
+            leased_.erase(connection);
+            connection->close_because(close_reason);
+        }
+    }
+    void fail_lease_waiting(async_lease& lease) {
+        if (!lease.ended) return;
+        while (!lease.waiting.empty()) {
+            async_call* c = lease.waiting.front();
+            lease.waiting.pop_front();
+            callbacks_.finish(c, outcome(*lease.broken));
+        }
+    }
+    /// An ended lease whose calls are all back gives its connection back (a spare), or closes it.
+    void release_lease(async_lease& lease) {
+        if (!lease.ended || lease.out > 0 || lease.connection == nullptr) return;
+        async_connection* connection = std::exchange(lease.connection, nullptr);
+        leased_.erase(connection);
+        if (lease.reusable && connection->in_flight() == 0)
+            connections_.give_back(*connection);
+        else
+            connection->close_when_idle();
+    }
+    /// disconnect() or destruction: every open lease ends, its steps not sent yet with `why`; the steps out get their
+    /// replies (the connection closes once they are back; destruction closes it anyway).
+    void end_all_leases(const char* why) {
+        for (const auto& weak : std::exchange(leases_, {})) {
+            const auto lease = weak.lock();
+            if (!lease) continue;
+            if (!lease->ended) {
+                lease->ended = true;
+                lease->broken = error(error_kind::closed, std::string(why) + ": the transaction ended");
+            }
+            lease->reusable = false;
+            fail_lease_waiting(*lease);
+            if (async_connection* connection = std::exchange(lease->connection, nullptr)) {
+                leased_.erase(connection);
+                connection->close_when_idle();
+            }
+        }
+    }
+
+    /// The time left to `deadline` from `now`, at least 1 ms (a stall allowance).
+    static std::chrono::milliseconds until(clock::time_point deadline, clock::time_point now) noexcept {
+        if (deadline <= now) return std::chrono::milliseconds(1);
+        return std::max(std::chrono::milliseconds(1), std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now));
     }
 
     // ---- connections ----------------------------------------------------------------------------------
@@ -385,6 +730,7 @@ private:
             return;
         }
         connections_.reset(n);
+        connections_.close_spares(n);
         const auto now = clock::now();
         core_.on_dial_failed(n, why, clock::now());
         callbacks_.report(why);
@@ -402,6 +748,11 @@ private:
 
     // async_connection_owner
     void connection_ready(async_connection& connection) override {
+        if (connection.dedicated()) {
+            if (dedicated_calls_.count(&connection) == 0) connections_.give_back(connection);  // its call ended
+            request_pump();  // its call goes now
+            return;
+        }
         const node_id n = connection.node();
         if (!core_.exists(n)) return;
         core_.on_connected(n);
@@ -411,6 +762,18 @@ private:
         request_pump();
     }
     void connection_failed(async_connection& connection, const error& why) override {
+        if (connection.dedicated()) {
+            if (const auto it = dedicated_calls_.find(&connection); it != dedicated_calls_.end()) {
+                async_call* c = it->second;
+                dedicated_calls_.erase(it);
+                c->own = nullptr;
+                own_dial_failed(c, connection.node(), why, clock::now());
+            }
+            if (shutting_down_) return;
+            if (!closed_) callbacks_.report(why);  // after disconnect(), a dial it cut short is no news
+            request_pump();
+            return;
+        }
         if (connections_.current(connection.node()) != &connection) return;
         connections_.drop(connection);
         dialer_.setup_failed(connection.node(), why);  // the next address, or node_failed
@@ -420,6 +783,16 @@ private:
         reply_ptr reply(raw);
         auto* c = static_cast<async_call*>(tag);
         c->in_flight = false;
+        if (c->lease) return lease_reply(connection, c, std::move(reply), written);
+        if (c->stall_allowance && !connection.dedicated()) connection.hold_over();  // command_timeout again, if last
+        if (connection.dedicated()) {  // its call is back: the connection waits for the next one (or closes)
+            dedicated_calls_.erase(&connection);
+            c->own = nullptr;
+            if (reply && core_.exists(connection.node()))
+                connections_.give_back(connection);
+            else
+                connection.close_when_idle();  // lost, or its node left the topology
+        }
         if (c->refresh_attempt == 0 && calls_.came_back(c))
             request_pump();  // every older call of the slot is back: the queue may move
         if (c->refresh_attempt != 0) {
@@ -429,7 +802,7 @@ private:
             return;
         }
         if (c->finished) {  // ended at its deadline; this late reply is dropped
-            callbacks_.retire(c);
+            callbacks_.late_reply(c);
             return;
         }
         if (shutting_down_) {
@@ -437,7 +810,10 @@ private:
             return;
         }
         if (!reply) connections_.drop(connection);  // lost: the next send dials afresh
-        const core_verdict verdict = verdict_on_answer(core_, *c, connection, reply.get(), written, clock::now());
+        const core_verdict verdict =
+            !reply && connection.dedicated()
+                ? core_.on_own_connection_lost(c->state, connection.node(), written, connection.why_lost(), clock::now())
+                : verdict_on_answer(core_, *c, connection, reply.get(), written, clock::now());
         if (verdict == core_verdict::done) {
             callbacks_.finish(c, outcome(std::move(reply)));
             if (bound_.has_waiters()) request_pump();  // room may have come
@@ -456,6 +832,26 @@ private:
     void connection_gone(async_connection& connection) override {
         const node_id n = connection.node();
         connections_.gone(connection);  // deleted by collect(), once hiredis has returned
+        if (connection.dedicated()) {  // a call's own: the node's state is its shared connection's to tell
+            if (const auto it = leased_.find(&connection); it != leased_.end()) {
+                const std::shared_ptr<async_lease> lease = it->second;
+                leased_.erase(it);
+                lease->connection = nullptr;
+                break_lease(*lease,
+                            error(error_kind::connect, "the transaction's connection to " + lease_node(*lease) + " was lost (" +
+                                                           connection.why_lost() + ") while no step was out: nothing was "
+                                                           "committed; retry the whole transaction"),
+                            "");
+            }
+            if (const auto it = dedicated_calls_.find(&connection); it != dedicated_calls_.end()) {
+                it->second->own = nullptr;  // reserved, not sent yet: routed again
+                dedicated_calls_.erase(it);
+            }
+            if (shutting_down_) return;
+            maybe_disconnected();
+            if (!closed_) request_pump();
+            return;
+        }
         if (core_.exists(n)) {
             if (connection.lost_while_ready())
                 core_.on_disconnected(n);
@@ -553,6 +949,11 @@ private:
     clock::time_point wake_at_ = clock::time_point::max();
     std::vector<std::function<void()>> disconnect_waiters_;
     std::vector<std::function<void(const error*)>> topology_waiters_;  // refresh()'s callbacks
+    std::map<const async_connection*, async_call*> dedicated_calls_;   // dedicated connections reserved by a call
+    std::map<const async_connection*, std::shared_ptr<async_lease>> leased_;  // dedicated connections a transaction holds
+    std::vector<std::shared_ptr<async_lease>> leases_to_break_;        // first steps that ended unsent (call_ended)
+    std::vector<std::weak_ptr<async_lease>> leases_;                   // every transaction's lease, for disconnect()
+    bool lease_call_counted_ = true;                                   // start_on_lease()'s `counted`, for start()
     bool closed_ = false;
     bool shutting_down_ = false;
 };

@@ -158,11 +158,13 @@ private:
         const std::vector<node_id> to_close = job_->machine.connections_to_close();
         const end how{installed, job_->machine.first_error(), job_->machine.failures()};
         job_.reset();  // ended in the core by the machine
-        for (node_id gone : to_close)
+        for (node_id gone : to_close) {
+            connections_.close_spares(gone);
             if (async_connection* old = connections_.current(gone)) {
                 connections_.drop(gone);
                 old->close_when_idle();
             }
+        }
         ended_(how);
     }
 

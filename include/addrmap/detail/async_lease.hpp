@@ -1,0 +1,32 @@
+// addrmap/detail/async_lease.hpp — a connection of its own held by an async transaction across its calls (WATCH, reads,
+// MULTI..EXEC): what the driver keeps for it. The transaction (async_transaction.hpp) decides; the driver moves bytes.
+#pragma once
+
+#include <addrmap/cluster_core.hpp>
+#include <addrmap/error.hpp>
+
+#include <cstddef>
+#include <deque>
+#include <optional>
+
+namespace addrmap::detail {
+
+class async_connection;
+struct async_call;
+
+/// One transaction's hold on a dedicated connection to its slot's owner. Its first call is routed as a blocking
+/// command is (the slot's owner, a spare or a new connection, after the older calls of its slot); every later call goes
+/// on the same connection, in order, never redirected nor sent again. Loop thread only.
+struct async_lease {
+    int slot = -1;
+    node_id node = no_node;                 ///< the node its connection goes to, once the first call was sent
+    async_connection* connection = nullptr; ///< that connection, while held
+    bool opening = false;                   ///< the first call is being routed
+    bool ended = false;                     ///< no call is taken any more (ended by the transaction, a loss, disconnect)
+    bool reusable = false;                  ///< ended clean (no WATCH, no MULTI left): the connection may serve again
+    std::optional<error> broken;            ///< why a later call is refused
+    std::deque<async_call*> waiting;        ///< calls issued while the first one was routed, in order
+    std::size_t out = 0;                    ///< calls written and not back
+};
+
+}  // namespace addrmap::detail
