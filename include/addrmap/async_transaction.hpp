@@ -130,7 +130,12 @@ private:
         state(const state&) = delete;
         state& operator=(const state&) = delete;
         /// However the transaction's steps ended, its connection is not held past them (closed: a WATCH may be on it).
-        ~state() { driver.end_lease(*lease, false); }
+        ~state() {
+            try {
+                driver.end_lease(*lease, false);
+            } catch (...) {  // no memory for the message: the lease ends when the cluster closes
+            }
+        }
         detail::async_driver& driver;
         int slot;
         call_options step;
@@ -158,7 +163,10 @@ private:
         try {
             discard();
         } catch (...) {
-            if (state_) state_->driver.end_lease(*state_->lease, false);
+            try {
+                if (state_) state_->driver.end_lease(*state_->lease, false);
+            } catch (...) {  // as ~state()
+            }
         }
     }
 
@@ -195,7 +203,7 @@ private:
                 // Its WATCHes are no use now: the connection closes rather than being cleaned up.
                 const error moved = detail::transaction_moved_error(st.slot, st.driver.lease_node(*st.lease), name, *o.reply(), false);
                 st.driver.learn_from_lease_refusal(*st.lease, *o.reply());
-                st.driver.end_lease(*st.lease, false);
+                st.driver.end_lease(*st.lease, false, &moved);  // later steps are told the same
                 if (done) done(outcome(moved));
                 return;
             }

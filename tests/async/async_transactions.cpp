@@ -6,6 +6,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <cstdlib>
 #include <optional>
 #include <string>
 
@@ -99,6 +100,41 @@ BOOST_AUTO_TEST_CASE(disconnect_ends_the_steps_not_sent_and_runs_every_callback_
     tx.exec([&](outcome o) { late = std::move(o); });
     BOOST_TEST_REQUIRE(late.has_value());
     BOOST_TEST(late->failure()->kind() == error_kind::closed);
+}
+
+BOOST_AUTO_TEST_CASE(disconnect_lets_the_steps_out_get_their_replies) {
+    live::connected_libevent_cluster c;
+    const std::string key = "{atx}.out", list = "{atx}.empty";
+    async_transaction tx = c.cluster.begin_transaction(key);
+    std::optional<outcome> popped, result;
+    bool disconnected = false;
+    // The first step holds the transaction's connection on the server for a second: its steps after it are out too.
+    tx.command([&](outcome o) { popped = std::move(o); }, "BLPOP %s 1", list.c_str());
+    std::optional<outcome> info;
+    bool asked = false, blocked = false;
+    BOOST_TEST_REQUIRE(c.loop.run_until([&] {
+        if (info) {
+            const std::string all = info->ok() && (*info)->str != nullptr ? std::string((*info)->str, (*info)->len) : "";
+            const auto at = all.find("blocked_clients:");
+            blocked = at != std::string::npos && std::atoi(all.c_str() + at + 16) >= 1;
+            info.reset();
+            asked = false;
+        }
+        if (!blocked && !asked) {
+            asked = true;
+            c.cluster.command(key, [&](outcome o) { info = std::move(o); }, "INFO clients");
+        }
+        return blocked;
+    }));
+    tx.queue("SET %s %s", key.c_str(), "after-disconnect");
+    tx.exec([&](outcome o) { result = std::move(o); });
+    c.cluster.disconnect([&] { disconnected = true; });
+    BOOST_TEST_REQUIRE(c.loop.run_until([&] { return disconnected && popped && result; }));
+    BOOST_TEST_REQUIRE(popped->ok(), (popped->ok() ? "" : popped->failure()->what()));
+    BOOST_TEST((*popped)->type == REDIS_REPLY_NIL);
+    BOOST_TEST_REQUIRE(result->ok(), (result->ok() ? "" : result->failure()->what()));  // not cut: it committed
+    BOOST_TEST((*result)->type == REDIS_REPLY_ARRAY);
+    BOOST_TEST(c.cluster.stats().unknown_outcomes == 0u);
 }
 
 BOOST_AUTO_TEST_CASE(with_replica_reads_a_transaction_that_reads_first_still_runs_on_the_master) {

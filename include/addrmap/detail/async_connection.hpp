@@ -243,8 +243,8 @@ public:
     void close_when_idle() noexcept {
         if (context_ == nullptr || closing_) return;
         closing_ = true;
-        if (ssl_ != nullptr && context_->c.err == 0 && phase_ == phase::ready)
-            SSL_set_shutdown(ssl_, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+        // Not SSL_set_shutdown here: OpenSSL would read every reply still to come as the end of the stream.
+        // context_freed() marks the session resumable once hiredis frees a connection that closed cleanly.
         redisAsyncDisconnect(context_);
     }
 
@@ -438,6 +438,9 @@ private:
     static void context_freed(void* data) {
         auto* self = static_cast<async_connection*>(data);
         if (self == nullptr) return;
+        if (self->ssl_ != nullptr && self->closing_ && self->context_ != nullptr && self->context_->c.err == 0 &&
+            self->phase_ == phase::ready)
+            SSL_set_shutdown(self->ssl_, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);  // a clean close: resumable
         if (self->ssl_ != nullptr) SSL_set_ex_data(self->ssl_, link_state_index(), nullptr);  // state_ outlives nothing
         self->ssl_ = nullptr;
         self->context_ = nullptr;

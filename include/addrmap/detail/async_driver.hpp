@@ -88,9 +88,9 @@ public:
         const error destroyed(error_kind::closed, "the cluster was destroyed before the topology was read");
         connecting_.stop(destroyed);  // connect() and refresh() callbacks run once, as every call's does
         end_topology_waiters(&destroyed);
-        end_all_leases("the cluster was destroyed");
         connections_.close_all();  // unanswered commands come back through connection_reply
-        fail_waiting("the cluster was destroyed");
+        fail_waiting("the cluster was destroyed");  // a transaction's first step before the steps behind it
+        end_all_leases("the cluster was destroyed");
         connections_.clear();
     }
 
@@ -149,7 +149,8 @@ public:
         end_all_leases("disconnect() was called");
         // A blocking command's connection closes now (a BLPOP 0 would hold disconnect() for ever), spares too.
         std::vector<async_connection*> blocking;  // closing one answers its call at once, which edits the map
-        for (const auto& entry : dedicated_calls_) blocking.push_back(const_cast<async_connection*>(entry.first));
+        for (const auto& entry : dedicated_calls_)
+            if (!entry.second->lease) blocking.push_back(const_cast<async_connection*>(entry.first));
         for (async_connection* connection : blocking)
             connection->close_because("disconnect() was called while the server waited");
         connections_.close_all_spares();
@@ -470,8 +471,18 @@ private:
                 return 1;
             }
             if (c->own == nullptr) {
+                const async_connection* shared = nullptr;
                 try {
-                    const async_connection* shared = dialer_.connection_for(d.node, now);
+                    shared = dialer_.connection_for(d.node, now);
+                } catch (const error& e) {  // the node's own connection: the node's news, as in route()
+                    if (e.kind() != error_kind::closed) callbacks_.report(e);
+                    if (core_.on_not_sent(c->state, d.node, e, now) == core_verdict::fail) {
+                        callbacks_.finish(c, outcome(*c->state.failure));
+                        return 1;
+                    }
+                    return -1;
+                }
+                try {
                     if (shared != nullptr && shared->ready()) {
                         c->own = dialer_.dial_dedicated(d.node, now);
                         if (c->own != nullptr) ++core_.stats().blocking_connections_made;
@@ -557,11 +568,14 @@ public:
     }
     /// The transaction is done with `lease`: its connection serves again when `reusable` (no WATCH nor MULTI left on
     /// it) once its calls are back, else it closes.
-    void end_lease(async_lease& lease, bool reusable) {
+    /// `why`: what later steps are told (by default, that exec() or discard() ended it).
+    void end_lease(async_lease& lease, bool reusable, const error* why = nullptr) {
         if (lease.ended) return;
         lease.ended = true;
         lease.reusable = reusable;
-        lease.broken = error(error_kind::config, "the transaction has ended (exec() or discard() ended it): begin a new one");
+        lease.broken = why != nullptr ? *why
+                                      : error(error_kind::config, "the transaction has ended (exec() or discard() ended "
+                                                                  "it): begin a new one");
         fail_lease_waiting(lease);
         release_lease(lease);
     }
@@ -593,6 +607,7 @@ private:
         lease.node = c->own->node();
         ++lease.out;
         leased_[lease.connection] = c->lease;
+        dedicated_calls_.erase(lease.connection);  // the lease holds it from now on, not its first call
         while (!lease.waiting.empty() && lease.connection != nullptr) {
             async_call* next = lease.waiting.front();
             lease.waiting.pop_front();
@@ -617,6 +632,7 @@ private:
         ++core_.stats().round_trips;
         calls_.sent(c, connection, lease.node);
         ++lease.out;
+        if (iequals_ascii(command_name(c->text()), "EXEC")) lease.exec_written = true;
         if (connection->in_flight() <= 2)
             if (const auto stall = connection->stall_deadline()) timer_.arm_by(*stall);
     }
@@ -653,6 +669,11 @@ private:
         const bool harmless = iequals_ascii(name, "WATCH") || iequals_ascii(name, "UNWATCH") ||
                               in_table(name, read_only_commands);
         const std::string node = lease_node(*c.lease);
+        if ((!written || harmless) && c.lease->exec_written)  // EXEC went behind it: only exec()'s outcome can tell
+            return error(deadline ? error_kind::timeout : error_kind::connect,
+                         "the transaction's step " + c.name() + " on " + node + " ended (" + why +
+                             "); the transaction ended with EXEC already written: exec()'s outcome says whether it "
+                             "committed");
         if (!written || harmless)
             return error(deadline ? error_kind::timeout : error_kind::connect,
                          "the transaction's step " + c.name() + " on " + node + " ended (" + why +

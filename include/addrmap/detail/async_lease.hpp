@@ -27,6 +27,7 @@ struct async_lease {
     std::optional<error> broken;            ///< why a later call is refused
     std::deque<async_call*> waiting;        ///< calls issued while the first one was routed, in order
     std::size_t out = 0;                    ///< calls written and not back
+    bool exec_written = false;              ///< EXEC was handed to the connection: a lost step cannot say "not committed"
 };
 
 }  // namespace addrmap::detail
