@@ -197,7 +197,7 @@ private:
         const std::string name = detail::quoted(argv[0], 40);
         std::shared_ptr<state> keep = state_;
         s.driver.start_on_lease(s.lease, std::move(cmd), s.step,
-                                [keep, is_watch, own_errors, name, done = std::move(done)](outcome o) mutable {
+                                [keep, own_errors, name, done = std::move(done)](outcome o) mutable {
             state& st = *keep;
             if (o.ok() && detail::is_cluster_refusal(*o.reply()) && !own_errors) {
                 // Its WATCHes are no use now: the connection closes rather than being cleaned up.

@@ -7,7 +7,6 @@
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
-#include <cstdlib>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -138,23 +137,7 @@ BOOST_AUTO_TEST_CASE(disconnect_ends_a_blpop_0_at_once_as_unknown_outcome) {
     bool disconnected = false;
     c.cluster.command(list, [&](outcome o) { popped = std::move(o); }, "BLPOP %s 0", list.c_str());
     // Wait until the server holds it (its connection dialed, the BLPOP written): INFO's blocked_clients on its node.
-    std::optional<outcome> info;
-    bool asked = false, blocked = false;
-    BOOST_TEST_REQUIRE(c.loop.run_until([&] {
-        if (info) {
-            const bool text = info->ok() && ((*info)->type == REDIS_REPLY_STRING || (*info)->type == REDIS_REPLY_VERB);
-            const std::string all = text ? std::string((*info)->str, (*info)->len) : std::string();
-            const auto at = all.find("blocked_clients:");
-            blocked = at != std::string::npos && std::atoi(all.c_str() + at + 16) >= 1;
-            info.reset();
-            asked = false;
-        }
-        if (!blocked && !asked) {
-            asked = true;
-            c.cluster.command(list, [&](outcome o) { info = std::move(o); }, "INFO clients");
-        }
-        return blocked;
-    }));
+    BOOST_TEST_REQUIRE(live::run_until_a_client_is_blocked(c, list));
     c.cluster.disconnect([&] { disconnected = true; });
     BOOST_TEST_REQUIRE(c.loop.run_until([&] { return popped.has_value() && disconnected; }, std::chrono::milliseconds(5000)));
     BOOST_TEST_REQUIRE(!popped->ok());

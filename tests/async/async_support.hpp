@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -183,5 +184,26 @@ struct connected_libevent_cluster {
         if (!connect_error.empty()) throw std::runtime_error("connect() failed: " + connect_error);
     }
 };
+
+/// Runs `c`'s loop until the node serving `key` reports a client blocked by the server (INFO clients'
+/// blocked_clients >= 1): a blocking command sent there is written and waiting. False when it did not within the limit.
+inline bool run_until_a_client_is_blocked(connected_libevent_cluster& c, const std::string& key) {
+    std::optional<addrmap::outcome> info;
+    bool asked = false, blocked = false;
+    return c.loop.run_until([&] {
+        if (info) {
+            const std::string all = info->ok() && (*info)->str != nullptr ? std::string((*info)->str, (*info)->len) : "";
+            const auto at = all.find("blocked_clients:");
+            blocked = at != std::string::npos && std::atoi(all.c_str() + at + 16) >= 1;
+            info.reset();
+            asked = false;
+        }
+        if (!blocked && !asked) {
+            asked = true;
+            c.cluster.command(key, [&](addrmap::outcome o) { info = std::move(o); }, "INFO clients");
+        }
+        return blocked;
+    });
+}
 
 }  // namespace live

@@ -6,7 +6,6 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include <cstdlib>
 #include <optional>
 #include <string>
 
@@ -110,22 +109,7 @@ BOOST_AUTO_TEST_CASE(disconnect_lets_the_steps_out_get_their_replies) {
     bool disconnected = false;
     // The first step holds the transaction's connection on the server for a second: its steps after it are out too.
     tx.command([&](outcome o) { popped = std::move(o); }, "BLPOP %s 1", list.c_str());
-    std::optional<outcome> info;
-    bool asked = false, blocked = false;
-    BOOST_TEST_REQUIRE(c.loop.run_until([&] {
-        if (info) {
-            const std::string all = info->ok() && (*info)->str != nullptr ? std::string((*info)->str, (*info)->len) : "";
-            const auto at = all.find("blocked_clients:");
-            blocked = at != std::string::npos && std::atoi(all.c_str() + at + 16) >= 1;
-            info.reset();
-            asked = false;
-        }
-        if (!blocked && !asked) {
-            asked = true;
-            c.cluster.command(key, [&](outcome o) { info = std::move(o); }, "INFO clients");
-        }
-        return blocked;
-    }));
+    BOOST_TEST_REQUIRE(live::run_until_a_client_is_blocked(c, key));
     tx.queue("SET %s %s", key.c_str(), "after-disconnect");
     tx.exec([&](outcome o) { result = std::move(o); });
     c.cluster.disconnect([&] { disconnected = true; });
