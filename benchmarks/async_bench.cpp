@@ -1,12 +1,16 @@
-// benchmarks/async_bench.cpp — SET throughput of basic_async_cluster<Policy> on one event loop with N commands in
-// flight, against raw hiredis async (redisAsyncContext + hiredis_ssl on the same loop, attached the way the cluster
-// attaches its own, routed by slot, no mapping, no name check) and the blocking adapter, in one run. Prints one JSON
-// line last.
+// benchmarks/async_bench.cpp — throughput of basic_async_cluster<Policy> on one event loop with N operations in
+// flight (SETs, fan-outs or transactions), against raw hiredis async (redisAsyncContext + hiredis_ssl on the same loop,
+// attached the way the cluster attaches its own, routed by slot, no mapping, no name check) and the blocking adapter,
+// in one run. Prints one JSON line last.
 //
 // usage: async_bench --seed HOST:PORT --cacert FILE
 //                    [--policy identity|ip_to_hostname|ip_to_hostname_keep_ip|static_table|env]
 //                    [--hostname NAME] [--ops N] [--in-flight N] [--rounds R] [--loop libevent|libuv|libev|asio]
-//   --ops        SETs per side (default 200000); --in-flight: commands outstanding at once (default 50)
+//                    [--workload set|fan_out|transaction]
+//   --ops        operations per side (default 200000); --in-flight: operations outstanding at once (default 50)
+//   --workload   set: SET key value (default); fan_out: PING on every master, one operation per fan-out (raw: a PING
+//                to each master's context, done when all answered); transaction: MULTI, SET, EXEC on the key's slot
+//                (addrmap: async_transaction, on a connection of its own; raw: the three on the shared context)
 //   --rounds     addrmap and raw alternate in R rounds of ops/R SETs each (default 8), on the same loop
 //   --loop       the event loop (default libevent); raw hiredis is attached with the same binding's attach()
 // Exit status: 0 with the results; 1 with {"policy": ..., "error": "..."}; 2 for a usage error.
@@ -45,14 +49,15 @@ using addrmap_bench::parse_count;
 using clock_type = std::chrono::steady_clock;
 
 struct cli_options {
-    std::string seed, cacert, policy = "ip_to_hostname", hostname = "localhost", loop = "libevent";
+    std::string seed, cacert, policy = "ip_to_hostname", hostname = "localhost", loop = "libevent", workload = "set";
     std::size_t ops = 200000, in_flight = 50, rounds = 8;
 };
 
 constexpr const char* usage_text =
     "usage: async_bench --seed HOST:PORT --cacert FILE\n"
     "                   [--policy identity|ip_to_hostname|ip_to_hostname_keep_ip|static_table|env]\n"
-    "                   [--hostname NAME] [--ops N] [--in-flight N] [--rounds R] [--loop libevent|libuv|libev|asio]\n";
+    "                   [--hostname NAME] [--ops N] [--in-flight N] [--rounds R] [--loop libevent|libuv|libev|asio]\n"
+    "                   [--workload set|fan_out|transaction]\n";
 
 cli_options parse_cli(int argc, char** argv) {
     cli_options o;
@@ -69,9 +74,12 @@ cli_options parse_cli(int argc, char** argv) {
         else if (flag == "--in-flight") o.in_flight = parse_count(flag, value);
         else if (flag == "--rounds") o.rounds = parse_count(flag, value);
         else if (flag == "--loop") o.loop = value;
+        else if (flag == "--workload") o.workload = value;
         else throw std::invalid_argument("unknown flag " + flag);
     }
     if (o.seed.empty() || o.cacert.empty()) throw std::invalid_argument("--seed and --cacert are required");
+    if (o.workload != "set" && o.workload != "fan_out" && o.workload != "transaction")
+        throw std::invalid_argument("--workload '" + o.workload + "' is not one of set, fan_out, transaction");
 #ifdef ADDRMAP_BENCH_LIBEVENT_ONLY
     if (o.loop != "libevent")
         throw std::invalid_argument("--loop '" + o.loop + "': this build has libevent only (scripts/setup installs the others)");
@@ -264,20 +272,64 @@ void run(const cli_options& o, Policy policy, const addrmap::topology& topo, jso
         raw_cluster plain(loop, o, topo);
 
         std::size_t errors = 0;
-        const std::function<void(std::size_t)> issue_mine = [&](std::size_t i) {
-            cluster.command(keys[i], [&errors](addrmap::outcome r) {
-                if (!r || r->type != REDIS_REPLY_STATUS) ++errors;
-                completed();
-            }, "SET %s %s", keys[i].c_str(), value.c_str());
-        };
-        const std::function<void(std::size_t)> issue_raw = [&](std::size_t i) {
-            redisAsyncContext* ac = plain.by_slot[addrmap::key_slot(keys[i])];
-            redisAsyncCommand(ac, [](redisAsyncContext*, void* r, void* errors_seen) {
-                auto* reply = static_cast<redisReply*>(r);
-                if (reply == nullptr || reply->type != REDIS_REPLY_STATUS) ++*static_cast<std::size_t*>(errors_seen);
-                completed();
-            }, &plain.errors, "SET %s %s", keys[i].c_str(), value.c_str());
-        };
+        const std::size_t masters = plain.contexts.size();
+        std::function<void(std::size_t)> issue_mine, issue_raw;
+        if (o.workload == "set") {
+            issue_mine = [&](std::size_t i) {
+                cluster.command(keys[i], [&errors](addrmap::outcome r) {
+                    if (!r || r->type != REDIS_REPLY_STATUS) ++errors;
+                    completed();
+                }, "SET %s %s", keys[i].c_str(), value.c_str());
+            };
+            issue_raw = [&](std::size_t i) {
+                redisAsyncContext* ac = plain.by_slot[addrmap::key_slot(keys[i])];
+                redisAsyncCommand(ac, [](redisAsyncContext*, void* r, void* errors_seen) {
+                    auto* reply = static_cast<redisReply*>(r);
+                    if (reply == nullptr || reply->type != REDIS_REPLY_STATUS) ++*static_cast<std::size_t*>(errors_seen);
+                    completed();
+                }, &plain.errors, "SET %s %s", keys[i].c_str(), value.c_str());
+            };
+        } else if (o.workload == "fan_out") {
+            issue_mine = [&](std::size_t) {
+                cluster.fan_out({"PING"}, [&errors, masters](const addrmap::error* e, std::vector<addrmap::node_outcome> nodes) {
+                    if (e != nullptr || nodes.size() != masters) ++errors;
+                    for (const addrmap::node_outcome& n : nodes)
+                        if (!n.result.ok() || n.result->type != REDIS_REPLY_STATUS) ++errors;
+                    completed();
+                });
+            };
+            issue_raw = [&](std::size_t) {
+                struct fan { std::size_t left; std::size_t* errors; };
+                auto* f = new fan{masters, &plain.errors};
+                for (redisAsyncContext* ac : plain.contexts)
+                    redisAsyncCommand(ac, [](redisAsyncContext*, void* r, void* p) {
+                        auto* f = static_cast<fan*>(p);
+                        if (r == nullptr || static_cast<redisReply*>(r)->type != REDIS_REPLY_STATUS) ++*f->errors;
+                        if (--f->left > 0) return;
+                        delete f;
+                        completed();
+                    }, f, "PING");
+            };
+        } else {
+            issue_mine = [&](std::size_t i) {
+                addrmap::async_transaction tx = cluster.begin_transaction(keys[i]);
+                tx.queue("SET %s %s", keys[i].c_str(), value.c_str());
+                tx.exec([&errors](addrmap::outcome r) {  // the transaction object may go: exec() holds what it needs
+                    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 1) ++errors;
+                    completed();
+                });
+            };
+            issue_raw = [&](std::size_t i) {
+                redisAsyncContext* ac = plain.by_slot[addrmap::key_slot(keys[i])];
+                redisAsyncCommand(ac, nullptr, nullptr, "MULTI");
+                redisAsyncCommand(ac, nullptr, nullptr, "SET %s %s", keys[i].c_str(), value.c_str());
+                redisAsyncCommand(ac, [](redisAsyncContext*, void* r, void* errors_seen) {
+                    auto* reply = static_cast<redisReply*>(r);
+                    if (reply == nullptr || reply->type != REDIS_REPLY_ARRAY) ++*static_cast<std::size_t*>(errors_seen);
+                    completed();
+                }, &plain.errors, "EXEC");
+            };
+        }
         for (std::size_t round = 0; round < o.rounds; ++round) {
             const std::size_t from = o.ops * round / o.rounds, to = o.ops * (round + 1) / o.rounds;
             drive(loop, from, to, o.in_flight, issue_raw, raw);
@@ -288,7 +340,8 @@ void run(const cli_options& o, Policy policy, const addrmap::topology& topo, jso
         const auto& stats = cluster.stats();
         out.raw("stats", "{\"moved\": " + std::to_string(stats.moved) + ", \"ask\": " + std::to_string(stats.ask) +
                              ", \"connection_losses\": " + std::to_string(stats.connection_losses) +
-                             ", \"connections_made\": " + std::to_string(stats.connections_made) + "}");
+                             ", \"connections_made\": " + std::to_string(stats.connections_made) +
+                             ", \"blocking_connections_made\": " + std::to_string(stats.blocking_connections_made) + "}");
     }
     {
         // The blocking adapter, one command at a time (its only mode on one thread), on a tenth of the keys.
@@ -300,7 +353,17 @@ void run(const cli_options& o, Policy policy, const addrmap::topology& topo, jso
         const std::size_t n = std::max<std::size_t>(1, o.ops / 10);
         const double cpu_before = cpu_seconds();
         const auto started = clock_type::now();
-        for (std::size_t i = 0; i < n; ++i) cluster.command(keys[i], "SET %s %s", keys[i].c_str(), value.c_str());
+        for (std::size_t i = 0; i < n; ++i) {
+            if (o.workload == "set") {
+                cluster.command(keys[i], "SET %s %s", keys[i].c_str(), value.c_str());
+            } else if (o.workload == "fan_out") {
+                addrmap::fan_out(cluster, {"PING"});
+            } else {
+                addrmap::transaction tx = cluster.begin_transaction(keys[i]);
+                tx.queue("SET %s %s", keys[i].c_str(), value.c_str());
+                tx.exec();
+            }
+        }
         blocking.seconds = std::chrono::duration<double>(clock_type::now() - started).count();
         blocking.cpu = cpu_seconds() - cpu_before;
         blocking.ops = n;
@@ -368,6 +431,7 @@ int main(int argc, char** argv) {
     out.text("bench", "async");
     out.text("policy", o.policy);
     out.text("loop", o.loop);
+    out.text("workload", o.workload);
     out.text("seed", o.seed);
     out.integer("ops", static_cast<long long>(o.ops));
     out.integer("in_flight", static_cast<long long>(o.in_flight));

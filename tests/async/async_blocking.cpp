@@ -6,10 +6,12 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <optional>
 #include <string>
+#include <vector>
 
 using namespace addrmap;
 
@@ -101,6 +103,48 @@ BOOST_AUTO_TEST_CASE(blocking_calls_one_after_another_reuse_one_spare_connection
     BOOST_TEST_REQUIRE(c.loop.run_until([&] { return got.has_value(); }));
     BOOST_TEST(got->ok());
     BOOST_TEST(c.cluster.stats().blocking_connections_made == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(many_blocking_calls_at_once_keep_their_connections_while_in_demand_then_the_extra_ones_close_once_idle) {
+    cluster_options options = live::async_options({live::seed_by_name()});
+    options.on_connect_commands = [](const node_info&) { return std::vector<std::vector<std::string>>{{"CLIENT", "SETNAME", "spares-test"}}; };
+    live::connected_libevent_cluster c(options);
+    const std::string list = on_first_master(c.cluster, "wave-list");
+    const auto wave = [&] {
+        int back = 0, ok = 0;
+        for (int i = 0; i < 10; ++i)
+            c.cluster.command(list, [&](outcome o) { ++back, ok += o.ok() ? 1 : 0; }, "BLPOP %s 0.2", list.c_str());
+        return c.loop.run_until([&] { return back == 10; }) && ok == 10;
+    };
+    BOOST_TEST_REQUIRE(wave());
+    BOOST_TEST(c.cluster.stats().blocking_connections_made == 10u);
+    // A second wave at once takes the ten spares: none dialed (with two spares kept, eight would be dialed again).
+    BOOST_TEST_REQUIRE(wave());
+    BOOST_TEST(c.cluster.stats().blocking_connections_made == 10u);
+    // Idle, the spares beyond two close (after spare_idle_time, 10 s). Counted on the server: our connections whose
+    // last command was a BLPOP (the shared one's is CLIENT LIST), waited for (bounded).
+    const auto spares_on_node = [&] {
+        std::optional<outcome> list_reply;
+        c.cluster.command(list, [&](outcome o) { list_reply = std::move(o); }, "CLIENT LIST");
+        if (!c.loop.run_until([&] { return list_reply.has_value(); }) || !list_reply->ok()) return -1;
+        const std::string all((*list_reply)->str, (*list_reply)->len);
+        int n = 0;
+        for (std::size_t begin = 0; begin < all.size();) {
+            const std::size_t end = std::min(all.find('\n', begin), all.size());
+            const std::string line = all.substr(begin, end - begin);
+            if (line.find("name=spares-test ") != std::string::npos && line.find(" cmd=blpop ") != std::string::npos) ++n;
+            begin = end + 1;
+        }
+        return n;
+    };
+    BOOST_TEST(spares_on_node() == 10);
+    int now = -1;
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(40);
+    while ((now = spares_on_node()) != 2 && std::chrono::steady_clock::now() < give_up)
+        c.loop.run_until([] { return false; }, std::chrono::milliseconds(500));
+    BOOST_TEST(now == 2);
+    BOOST_TEST_REQUIRE(wave());  // two spares taken, eight dialed
+    BOOST_TEST(c.cluster.stats().blocking_connections_made == 18u);
 }
 
 BOOST_AUTO_TEST_CASE(past_max_blocking_connections_per_node_a_blocking_call_is_refused_at_once) {

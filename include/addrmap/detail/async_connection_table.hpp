@@ -23,6 +23,12 @@ class async_connection_table {
 public:
     using clock = std::chrono::steady_clock;
 
+    /// A spare and since when it is idle.
+    struct idle_connection {
+        async_connection* connection;
+        clock::time_point since;
+    };
+
     /// One node: its current connection (older ones may still be closing) and the state of the dial making one.
     struct node_entry {
         async_connection* current = nullptr;
@@ -31,12 +37,16 @@ public:
         std::vector<std::string> addresses;  ///< the dial host's addresses, tried in turn
         std::size_t next_address = 0;
         clock::time_point setup_deadline{};  ///< the dial (DNS, TCP, TLS, first round trip) ends by then
-        std::vector<async_connection*> spare;  ///< dedicated connections set up and idle, for the next blocking call
+        /// Dedicated connections set up and idle, for the next blocking call or transaction: the most recently idle last.
+        std::vector<idle_connection> spare;
         std::size_t dedicated = 0;             ///< its dedicated connections hiredis still knows (spares included)
     };
 
-    /// How many idle dedicated connections a node keeps for its next blocking calls (more are closed when idle).
+    /// Spares a node keeps however long they are idle; more are kept while in demand (each one taken again within
+    /// spare_idle_time of its return), up to max_blocking_connections_per_node, so many transactions or blocking calls
+    /// at once do not dial a TLS connection each.
     static constexpr std::size_t spares_per_node = 2;
+    static constexpr std::chrono::milliseconds spare_idle_time{10000};
 
     async_connection_table() = default;
     async_connection_table(const async_connection_table&) = delete;
@@ -96,20 +106,20 @@ public:
     /// A spare dedicated connection of node `n`, set up and usable, taken out of the spares; nullptr when none.
     async_connection* take_spare(node_id n) noexcept {
         if (n >= nodes_.size()) return nullptr;
-        std::vector<async_connection*>& spare = nodes_[n].spare;
+        std::vector<idle_connection>& spare = nodes_[n].spare;
         while (!spare.empty()) {
-            async_connection* c = spare.back();
+            async_connection* c = spare.back().connection;
             spare.pop_back();
             if (usable(*c)) return c;
         }
         return nullptr;
     }
-    /// A dedicated connection's call is back: it waits for the next one, or closes when the node has spares enough.
+    /// A dedicated connection's call is back: it waits for the next one (the most recently idle is taken first), or
+    /// closes when it is not usable. Spares beyond spares_per_node close once idle for spare_idle_time (due()).
     void give_back(async_connection& c) {
-        std::vector<async_connection*>& spare = node(c.node()).spare;
         c.clear_holds();
-        if (usable(c) && spare.size() < spares_per_node)
-            spare.push_back(&c);
+        if (usable(c))
+            node(c.node()).spare.push_back({&c, clock::now()});
         else
             c.close_when_idle();
     }
@@ -119,7 +129,8 @@ public:
         drop(c);
         if (c.dedicated() && c.node() < nodes_.size()) {
             node_entry& e = nodes_[c.node()];
-            e.spare.erase(std::remove(e.spare.begin(), e.spare.end(), &c), e.spare.end());
+            e.spare.erase(std::remove_if(e.spare.begin(), e.spare.end(), [&](const idle_connection& i) { return i.connection == &c; }),
+                          e.spare.end());
             if (e.dedicated > 0) --e.dedicated;
         }
         any_gone_ = true;
@@ -129,7 +140,16 @@ public:
     /// Node `n` failed or left the topology: its spares close (a later blocking call dials afresh).
     void close_spares(node_id n) noexcept {
         if (n >= nodes_.size()) return;
-        for (async_connection* c : std::exchange(nodes_[n].spare, {})) c->close_when_idle();
+        for (const idle_connection& i : std::exchange(nodes_[n].spare, {})) i.connection->close_when_idle();
+    }
+    /// A spare idle too long (due().idle_spares) closes.
+    void close_idle_spare(async_connection& c) noexcept {
+        if (c.node() < nodes_.size()) {
+            std::vector<idle_connection>& spare = nodes_[c.node()].spare;
+            spare.erase(std::remove_if(spare.begin(), spare.end(), [&](const idle_connection& i) { return i.connection == &c; }),
+                        spare.end());
+        }
+        c.close_when_idle();
     }
     /// disconnect(): every node's spares close.
     void close_all_spares() noexcept {
@@ -167,8 +187,10 @@ public:
     /// The earliest deadline of a dial (a DNS answer, a set-up) or of a busy connection (its stall).
     clock::time_point earliest_deadline() const noexcept {
         clock::time_point next = clock::time_point::max();
-        for (const node_entry& e : nodes_)
+        for (const node_entry& e : nodes_) {
             if (e.resolving) next = std::min(next, e.setup_deadline);
+            if (e.spare.size() > spares_per_node) next = std::min(next, e.spare.front().since + spare_idle_time);
+        }
         for (const auto& c : all_) {
             if (c->state() == async_connection::phase::setting_up) next = std::min(next, c->setup_deadline());
             if (const auto stall = c->stall_deadline()) next = std::min(next, *stall);
@@ -180,11 +202,16 @@ public:
         std::vector<node_id> dns_late;                ///< lookups not answered within connect_timeout
         std::vector<async_connection*> stalled;       ///< busy, and no reply within command_timeout
         std::vector<async_connection*> setup_late;    ///< not set up within connect_timeout
+        std::vector<async_connection*> idle_spares;   ///< spares beyond spares_per_node idle for spare_idle_time
     };
     due_now due(clock::time_point now) const {
         due_now out;
-        for (node_id n = 0; n < nodes_.size(); ++n)
+        for (node_id n = 0; n < nodes_.size(); ++n) {
             if (nodes_[n].resolving && now >= nodes_[n].setup_deadline) out.dns_late.push_back(n);
+            const std::vector<idle_connection>& spare = nodes_[n].spare;
+            for (std::size_t i = 0; i + spares_per_node < spare.size() && now >= spare[i].since + spare_idle_time; ++i)
+                out.idle_spares.push_back(spare[i].connection);
+        }
         for (const auto& c : all_) {
             if (const auto stall = c->stall_deadline(); stall && now >= *stall) out.stalled.push_back(c.get());
             if (c->state() == async_connection::phase::setting_up && c->context() != nullptr && now >= c->setup_deadline())

@@ -541,7 +541,14 @@ private:
         async_connection* own = std::exchange(c->own, nullptr);
         if (own == nullptr || c->in_flight) return;  // in flight: its reply (or loss) frees it
         dedicated_calls_.erase(own);
-        if (own->ready()) connections_.give_back(*own);
+        if (own->ready()) give_back(*own);
+    }
+
+    /// A dedicated connection back from its call or lease: a spare (the timer closes the ones beyond spares_per_node
+    /// once idle for spare_idle_time).
+    void give_back(async_connection& connection) {
+        connections_.give_back(connection);
+        timer_.arm_by(clock::now() + async_connection_table::spare_idle_time);
     }
 
     // ---- transactions: calls on a leased connection (async_transaction decides; this moves them) ------
@@ -711,7 +718,7 @@ private:
         async_connection* connection = std::exchange(lease.connection, nullptr);
         leased_.erase(connection);
         if (lease.reusable && connection->in_flight() == 0)
-            connections_.give_back(*connection);
+            give_back(*connection);
         else
             connection->close_when_idle();
     }
@@ -770,7 +777,7 @@ private:
     // async_connection_owner
     void connection_ready(async_connection& connection) override {
         if (connection.dedicated()) {
-            if (dedicated_calls_.count(&connection) == 0) connections_.give_back(connection);  // its call ended
+            if (dedicated_calls_.count(&connection) == 0) give_back(connection);  // its call ended
             request_pump();  // its call goes now
             return;
         }
@@ -810,7 +817,7 @@ private:
             dedicated_calls_.erase(&connection);
             c->own = nullptr;
             if (reply && core_.exists(connection.node()))
-                connections_.give_back(connection);
+                give_back(connection);
             else
                 connection.close_when_idle();  // lost, or its node left the topology
         }
@@ -925,6 +932,7 @@ private:
         for (node_id n : due.dns_late) dialer_.lookup_timed_out(n);
         for (async_connection* c : due.stalled) connections_.close_stalled(*c);
         for (async_connection* c : due.setup_late) dialer_.setup_timed_out(*c);
+        for (async_connection* c : due.idle_spares) connections_.close_idle_spare(*c);
         refresh_.timer(now);
         pump();
     }
