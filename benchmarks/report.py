@@ -133,6 +133,54 @@ def load_jsonl(path):
     return rows
 
 
+def workloads_section(rows, lines):
+    ok = [r for r in rows if "error" not in r]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"**async_bench --workload failed**: `{r.get('error', '?')[:400]}`")
+    if not ok:
+        return
+    lines.append("## Async workloads: `async_bench --workload` (50 in flight, one libevent loop)")
+    lines.append("")
+    lines.append("fan_out: PING on every master, one operation per fan-out (raw: a PING to each master's context). "
+                 "transaction: MULTI, SET, EXEC on the key's slot (addrmap: `async_transaction`, on a connection of its "
+                 "own; raw: the three on the shared context, which cannot hold a WATCH). Medians over runs.")
+    lines.append("")
+    lines.append("| workload | addrmap ops/s | raw async ops/s | ratio | × blocking | CPU s per 1M (raw) | connections dialed for it |")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|")
+    by_workload = {}
+    for r in ok:
+        by_workload.setdefault(r["workload"], []).append(r)
+    for workload in sorted(by_workload):
+        rs = by_workload[workload]
+        def m(key, decimals=0, rs=rs):
+            return fmt(median_of(rs, key), decimals)
+        dialed = statistics.median([r["stats"].get("blocking_connections_made", 0) for r in rs])
+        lines.append(f"| {workload} | {m('addrmap_ops_per_s')} | {m('raw_async_ops_per_s')} | {m('ratio_vs_raw_async', 3)} | "
+                     f"{m('ratio_vs_blocking', 1)} | {m('addrmap_cpu_s_per_1m', 2)} ({m('raw_async_cpu_s_per_1m', 2)}) | "
+                     f"{dialed:,.0f} |")
+    lines.append("")
+
+
+def stall_section(rows, lines):
+    if not rows:
+        return
+    lines.append("## A master stopped under offered load: `stall_bench` (100,000 SETs/s offered for 10 s)")
+    lines.append("")
+    lines.append("| bounds (max_calls / per node) | offered/s | ok | overloaded | failed | held at the end of the load | "
+                 "RSS KiB before | RSS KiB each second | RSS KiB highest |")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|---|---:|")
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| failed: `{r['error'][:200]}` | | | | | | | | |")
+            continue
+        each = ", ".join(f"{k:,}" for k in r.get("rss_kib_each_second", []))
+        lines.append(f"| {r['max_calls']:,} / {r['max_calls_per_node']:,} | {r['offered_per_s']:,.0f} | {r['ok']:,} | "
+                     f"{r['overloaded']:,} | {r['failed']:,} | {r['pending_end_of_load']:,} | {r['rss_kib_before']:,} | "
+                     f"{each} | {r['rss_kib_max_during_load']:,} |")
+    lines.append("")
+
+
 def async_section(rows, ioredis_rows, rb_rows, lines):
     ok = [r for r in rows if "error" not in r]
     if not ok:
@@ -310,6 +358,8 @@ def main():
     lines.append("")
     cluster_section(runs, lines)
     async_section(load_jsonl(os.path.join(out, "async.jsonl")), load_jsonl(os.path.join(out, "ioredis.jsonl")), rb, lines)
+    workloads_section(load_jsonl(os.path.join(out, "async-workloads.jsonl")), lines)
+    stall_section(load_jsonl(os.path.join(out, "stall.jsonl")), lines)
     redis_benchmark_section(rb, lines)
     policies_section(results, reps, lines, os.path.join(out, "map_cost.dat"))
     lines.append("Plot: `map_cost.png` (IPv4 input, ns per map by table size; log scales).")

@@ -2,13 +2,16 @@
 // at a fixed rate over all slots on a libevent loop, the master SIGSTOPped for the load's length; prints one JSON line.
 //
 // usage: stall_bench --seed HOST:PORT --cacert FILE --stop-pid PID [--rate N] [--seconds S] [--hostname NAME]
+//                    [--max-calls N] [--max-calls-per-node N]
 //   --stop-pid  the redis-server to stop (SIGSTOP) during the load and continue (SIGCONT) after it; give only a process
 //               you started (scripts/bench passes its own cluster's master); it is continued on every way out
 //   --rate      SETs offered per second (default 100000): every millisecond, those due by then (at most 10,000 at a
 //               time, so the loop keeps turning; the JSON says the rate reached)
 //   --seconds   length of the load (default 10)
+//   --max-calls, --max-calls-per-node  cluster_options' bounds (default: the defaults; give large ones to see the
+//               memory without them)
 // It reports the SETs offered, ended ok, refused (overloaded) and failed otherwise, and the process's RSS before, at
-// its highest during the load and at the end of the load (from /proc/self/statm). Every accepted SET ends: those for
+// its highest during the load, at the end of each second of it and at its end (from /proc/self/statm). Every accepted SET ends: those for
 // the stopped master when it is back. Exit status: 0 with the results; 1 with {"error": ...}; 2 for a usage error.
 #include <addrmap/addrmap.hpp>
 #include <addrmap/loops/libevent.hpp>
@@ -40,10 +43,12 @@ struct cli_options {
     std::string seed, cacert, hostname = "localhost";
     pid_t stop_pid = 0;
     std::size_t rate = 100000, seconds = 10;
+    std::size_t max_calls = addrmap::cluster_options{}.max_calls, max_calls_per_node = addrmap::cluster_options{}.max_calls_per_node;
 };
 
 constexpr const char* usage_text =
-    "usage: stall_bench --seed HOST:PORT --cacert FILE --stop-pid PID [--rate N] [--seconds S] [--hostname NAME]\n";
+    "usage: stall_bench --seed HOST:PORT --cacert FILE --stop-pid PID [--rate N] [--seconds S] [--hostname NAME]\n"
+    "                   [--max-calls N] [--max-calls-per-node N]\n";
 
 cli_options parse_cli(int argc, char** argv) {
     cli_options o;
@@ -58,6 +63,8 @@ cli_options parse_cli(int argc, char** argv) {
         else if (flag == "--stop-pid") o.stop_pid = static_cast<pid_t>(parse_count(flag, value));
         else if (flag == "--rate") o.rate = parse_count(flag, value);
         else if (flag == "--seconds") o.seconds = parse_count(flag, value);
+        else if (flag == "--max-calls") o.max_calls = parse_count(flag, value);
+        else if (flag == "--max-calls-per-node") o.max_calls_per_node = parse_count(flag, value);
         else throw std::invalid_argument("unknown flag '" + flag + "'");
     }
     if (o.seed.empty() || o.cacert.empty() || o.stop_pid <= 1)
@@ -98,6 +105,7 @@ struct load_state {
     std::size_t offered = 0, ok = 0, overloaded = 0, failed = 0;
     std::map<std::string, std::size_t> failures;  // by error kind
     long rss_max = 0;
+    std::vector<long> rss_each_second;  // at the end of each second of the load
     clock_type::time_point started;
 };
 
@@ -119,7 +127,9 @@ void tick(evutil_socket_t, short, void* raw) {
         ++s.offered;
         s.cluster->command(key, [&s](addrmap::outcome o) { on_outcome(s, o); }, "SET %s %s", key.c_str(), "v");
     }
-    s.rss_max = std::max(s.rss_max, rss_kib());
+    const long rss = rss_kib();
+    s.rss_max = std::max(s.rss_max, rss);
+    if (elapsed.count() >= static_cast<double>(s.rss_each_second.size() + 1)) s.rss_each_second.push_back(rss);
 }
 
 void run(const cli_options& o, json_line& out) {
@@ -133,6 +143,8 @@ void run(const cli_options& o, json_line& out) {
         addrmap::cluster_options options;
         options.seeds = {o.seed};
         options.tls.ca_file = o.cacert;
+        options.max_calls = o.max_calls;
+        options.max_calls_per_node = o.max_calls_per_node;
         addrmap::ip_to_hostname_async_cluster cluster(options, addrmap::on_libevent(base), addrmap::ip_to_hostname(o.hostname));
         s.cluster = &cluster;
         std::string failure;
@@ -182,6 +194,9 @@ void run(const cli_options& o, json_line& out) {
         out.integer("pending_at_exit", static_cast<long long>(cluster.pending()));
         out.integer("rss_kib_before", rss_before);
         out.integer("rss_kib_max_during_load", s.rss_max);
+        std::string each = "[";
+        for (long kib : s.rss_each_second) each += (each.size() > 1 ? ", " : "") + std::to_string(kib);
+        out.raw("rss_kib_each_second", each + "]");
         out.integer("max_calls", static_cast<long long>(options.max_calls));
         out.integer("max_calls_per_node", static_cast<long long>(options.max_calls_per_node));
     }
