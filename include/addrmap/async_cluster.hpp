@@ -195,14 +195,17 @@ public:
                          const call_options& call = {}) {
         const int slot = static_cast<int>(key_slot(key));
         std::shared_ptr<detail::async_lease> lease = driver_.lease(slot);
+        lease->for_context = true;
         driver_.start_on_lease(lease, detail::format_argv({"PING"}), call, [this, lease, slot, done = std::move(done)](outcome o) {
             const auto refuse = [&](error_kind kind, const std::string& why) {
                 driver_.end_lease(*lease, false);
                 const error e(kind, "context_for_key: no connection of your own to the owner of slot " +
                                         std::to_string(slot) + ": " + why);
-                if (done) done(&e, leased_context());
+                if (done) driver_.run_guarded([&] { done(&e, leased_context()); }, "context_for_key's callback");
             };
-            if (!o.ok()) return refuse(o.failure()->kind(), o.failure()->what());
+            if (driver_.closing())  // disconnect() or destruction ended it, whatever the PING's fate says
+                return refuse(error_kind::closed, "the cluster is disconnected");
+            if (!o.ok()) return refuse(o.failure()->kind(), o.failure()->message());
             if (o->type == REDIS_REPLY_ERROR)  // LOADING, NOAUTH, ...: the node would not take commands
                 return refuse(error_kind::server, "PING was answered " + detail::escaped(std::string_view(o->str, o->len), 200));
             if (lease->connection == nullptr || lease->connection->context() == nullptr || lease->node == no_node ||
@@ -211,7 +214,7 @@ public:
             // Yours from here: hiredis frees the replies after your callbacks, as plain hiredis code expects.
             lease->connection->give_replies_to_hiredis(std::move(o).value());
             leased_context context(driver_, lease, driver_.core().node(lease->node).reported);
-            if (done) done(nullptr, std::move(context));
+            if (done) driver_.run_guarded([&] { done(nullptr, std::move(context)); }, "context_for_key's callback");
         }, false);  // PING's loss counts nowhere: nothing of the caller's ran
     }
 

@@ -49,10 +49,13 @@ struct cluster_options {
     /// The async cluster's on_connect: run on every new node connection (shared and dedicated ones) on the loop thread,
     /// after TLS verification, AUTH, READONLY and on_connect_commands, before any call is written. Plain hiredis async
     /// code goes here: `redisAsyncCommand(context, your_callback, ...)` puts your commands on the wire ahead of every
-    /// call (their replies go to your callbacks and hiredis frees them after, as usual; an error reply refuses nothing). Use the context only inside this
-    /// function (it is the cluster's afterwards: basic_async_cluster::context_for_key gives one of your own) and never
-    /// free or disconnect it; throw to refuse the connection (the error names the node). The blocking cluster refuses
-    /// it at construction (it runs on_connect).
+    /// call (their replies go to your callbacks and hiredis frees them after, as usual; an error reply refuses nothing).
+    /// Use the context only inside this function (it is the cluster's afterwards: basic_async_cluster::context_for_key
+    /// gives one of your own): never free or disconnect it, never send from your commands' callbacks, and leave its
+    /// `data`, `dataCleanup`, `ev` and connect/disconnect callbacks alone (they are the cluster's). A command that changes
+    /// what later replies mean (MULTI, SUBSCRIBE, MONITOR, CLIENT REPLY, HELLO, SELECT, ...) refuses the connection with
+    /// error_kind::config before anything of it is written, as on_connect_commands does; throw to refuse it yourself
+    /// (the error names the node). The blocking cluster refuses on_async_connect at construction (it runs on_connect).
     std::function<void(redisAsyncContext* context, const node_info& node)> on_async_connect;
     /// How long one call (a command or a whole pipeline) may take, everything included: DNS, TCP,
     /// TLS, AUTH, redirects, backoff and topology refreshes. The default outlasts a default Redis

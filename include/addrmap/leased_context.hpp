@@ -18,10 +18,12 @@ namespace addrmap {
 /// on_connect_commands and on_async_connect run, to the node that owned the key's slot when it was dialed (or taken
 /// from the spares). It is yours alone: send with redisAsyncCommand(get(), ...); your callbacks get the replies as
 /// hiredis gives them (a MOVED included: nothing is redirected, nothing sent again, no deadline, no stall check). Loop
-/// thread only; the cluster must outlive it. Never free or disconnect the context yourself: release() (or the
-/// destructor) closes it once every reply of yours has come. A lost connection gives your pending callbacks a null
-/// reply (hiredis), and get() returns nullptr from then on; disconnect() or the cluster's destruction closes it too
-/// (replies already asked for still come).
+/// thread only; the cluster must outlive it, and is never destroyed inside one of your callbacks on this context.
+/// Never free or disconnect the context yourself, and leave its `data`, `dataCleanup`, `ev` and connect/disconnect
+/// callbacks alone (they are the cluster's): release() (or the destructor) closes it once every reply of yours has
+/// come (a BLPOP 0 of yours holds it until it returns). A lost connection gives your pending callbacks a null reply
+/// (hiredis), and get() returns nullptr from then on; disconnect() and the cluster's destruction close it at once
+/// (your pending callbacks get a null reply).
 class leased_context {
 public:
     leased_context() = default;

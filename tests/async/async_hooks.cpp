@@ -189,9 +189,10 @@ BOOST_AUTO_TEST_CASE(a_leased_connection_killed_gives_the_pending_callback_a_nul
     BOOST_TEST(cluster_reply(c, key, {"DEL", key}) == "1");
 }
 
-BOOST_AUTO_TEST_CASE(disconnect_lets_a_leased_connection_s_pending_reply_come_then_closes_it) {
+BOOST_AUTO_TEST_CASE(disconnect_closes_a_leased_connection_at_once_even_with_a_blpop_0_out) {
+    seen_replies mine;  // outlives the cluster: a pending callback may run when it closes
     live::connected_libevent_cluster c;
-    const std::string key = "{lease-disconnect}:k";
+    const std::string key = "{lease-disconnect}:list";
     leased_context leased;
     bool called = false;
     c.cluster.context_for_key(key, [&](const error*, leased_context got) {
@@ -200,12 +201,14 @@ BOOST_AUTO_TEST_CASE(disconnect_lets_a_leased_connection_s_pending_reply_come_th
     });
     BOOST_TEST_REQUIRE(c.loop.run_until([&] { return called; }));
     BOOST_TEST_REQUIRE(leased.get() != nullptr);
-    seen_replies mine;
-    BOOST_TEST_REQUIRE(redisAsyncCommand(leased.get(), &seen_replies::record, &mine, "SET %s %s", key.c_str(), "v") == REDIS_OK);
-    c.cluster.disconnect();
+    BOOST_TEST_REQUIRE(redisAsyncCommand(leased.get(), &seen_replies::record, &mine, "BLPOP %s 0", key.c_str()) == REDIS_OK);
+    BOOST_TEST_REQUIRE(live::run_until_a_client_is_blocked(c, key));
+    bool disconnected = false;
+    c.cluster.disconnect([&] { disconnected = true; });
     BOOST_TEST(leased.get() == nullptr);
-    BOOST_TEST_REQUIRE(c.loop.run_until([&] { return mine.replies.size() == 1u; }));
-    BOOST_TEST(mine.replies[0] == "OK");
+    BOOST_TEST_REQUIRE(c.loop.run_until([&] { return disconnected; }));
+    BOOST_TEST_REQUIRE(mine.replies.size() == 1u);
+    BOOST_TEST(mine.replies[0] == "null");
     // After disconnect() a lease is refused with error{closed}.
     std::optional<error_kind> refused;
     c.cluster.context_for_key(key, [&](const error* e, leased_context got) {
@@ -214,6 +217,27 @@ BOOST_AUTO_TEST_CASE(disconnect_lets_a_leased_connection_s_pending_reply_come_th
     });
     BOOST_TEST_REQUIRE(c.loop.run_until([&] { return refused.has_value(); }));
     BOOST_TEST((*refused == error_kind::closed));
+}
+
+BOOST_AUTO_TEST_CASE(a_hook_that_changes_what_later_replies_mean_refuses_the_connection_before_writing_it) {
+    for (const char* command : {"MULTI", "SUBSCRIBE hook-channel", "MONITOR", "CLIENT REPLY OFF", "SELECT 0"}) {
+        live::libevent_fixture loop;
+        cluster_options options = live::async_options({live::seed_by_name()});
+        options.on_async_connect = [command](redisAsyncContext* context, const node_info&) {
+            redisAsyncCommand(context, nullptr, nullptr, command);
+        };
+        ip_to_hostname_async_cluster cluster(options, loop.binding(), ip_to_hostname("localhost"));
+        const std::string failure = live::connect_and_wait(loop, cluster);
+        BOOST_TEST(failure.find("cluster_options.on_async_connect on node") != std::string::npos, command << ": " << failure);
+    }
+    // A non-standard exception is named too.
+    live::libevent_fixture loop;
+    cluster_options options = live::async_options({live::seed_by_name()});
+    options.on_async_connect = [](redisAsyncContext*, const node_info&) { throw 42; };
+    ip_to_hostname_async_cluster cluster(options, loop.binding(), ip_to_hostname("localhost"));
+    const std::string failure = live::connect_and_wait(loop, cluster);
+    BOOST_TEST(failure.find("on_async_connect on node") != std::string::npos, failure);
+    BOOST_TEST(failure.find("non-standard exception") != std::string::npos, failure);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

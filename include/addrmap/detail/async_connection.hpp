@@ -7,6 +7,7 @@
 #include <addrmap/detail/backoff.hpp>
 #include <addrmap/detail/command.hpp>
 #include <addrmap/detail/connect_commands.hpp>
+#include <addrmap/detail/connection_state_commands.hpp>
 #include <addrmap/detail/handles.hpp>
 #include <addrmap/detail/handshake_errors.hpp>
 #include <addrmap/detail/peer_verification.hpp>
@@ -402,13 +403,31 @@ private:
         try {
             target_.setup_options->on_async_connect(context_, target_.node_row);
         } catch (const error& e) {
-            throw error(e.kind(), where + ": " + e.what());
+            throw error(e.kind(), where + ": " + e.message());
         } catch (const std::exception& e) {
             throw error(error_kind::config, where + " threw: " + escaped(e.what(), 300));
+        } catch (...) {
+            throw error(error_kind::config, where + " threw a non-standard exception");
         }
         if (context_ == nullptr || (context_->c.flags & (REDIS_DISCONNECTING | REDIS_FREEING)) != 0)
             throw error(error_kind::config, where + " closed the connection (leave it open: the cluster owns it)");
+        if ((context_->c.flags & (REDIS_SUBSCRIBED | REDIS_MONITORING)) != 0)
+            throw error(error_kind::config, where + " sent SUBSCRIBE or MONITOR: the calls' replies would not be theirs");
         const std::size_t after = context_->c.obuf != nullptr ? sdslen(context_->c.obuf) : 0;
+        if (after < before)
+            throw error(error_kind::config, where + " wrote to the socket itself (leave the writing to the loop)");
+        // The rule on_connect_commands follows: nothing that changes what later replies mean (MULTI, CLIENT REPLY,
+        // HELLO, SELECT, ...). Refused before anything of it is written (the connection is closed unwritten).
+        for (std::string_view added(context_->c.obuf + before, after - before); !added.empty();) {
+            resp_args args(added);
+            while (args.size() > 0 && args.next()) {
+            }
+            if (!args.well_formed() || args.size() > 0) break;  // hiredis formatted it: cannot happen
+            const std::size_t length = added.size() - args.rest().size();
+            if (std::optional<error> refused = refuse_connection_state_command(added.substr(0, length)))
+                throw error(refused->kind(), where + ": " + refused->message());
+            added.remove_prefix(length);
+        }
         if (after == before) return false;
         appended_ += after - before;
         context_->c.flags &= ~REDIS_NO_AUTO_FREE_REPLIES;
