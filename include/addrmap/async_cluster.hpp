@@ -17,6 +17,7 @@
 #include <addrmap/error.hpp>
 #include <addrmap/event_loop.hpp>
 #include <addrmap/fan_out.hpp>
+#include <addrmap/leased_context.hpp>
 #include <addrmap/pipeline.hpp>
 #include <addrmap/policies/env.hpp>
 #include <addrmap/policies/identity.hpp>
@@ -185,6 +186,38 @@ public:
         return async_transaction(driver_, static_cast<int>(key_slot(key)), step);
     }
 
+    /// A connection of your own to the owner of `key`'s slot, for plain hiredis async code (leased_context.hpp): dialed
+    /// as a blocking command's is (or a spare taken; it counts against max_blocking_connections_per_node), verified,
+    /// then a PING answered on it, within `call.deadline`. `done` gets it, or the error (with an empty context). The
+    /// blocking cluster's context_for_key lends the node's shared connection; here your commands would interleave with
+    /// the cluster's calls on it, so each lease gets one of its own.
+    void context_for_key(std::string_view key, std::function<void(const error*, leased_context)> done,
+                         const call_options& call = {}) {
+        const int slot = static_cast<int>(key_slot(key));
+        std::shared_ptr<detail::async_lease> lease = driver_.lease(slot);
+        lease->for_context = true;
+        driver_.start_on_lease(lease, detail::format_argv({"PING"}), call, [this, lease, slot, done = std::move(done)](outcome o) {
+            const auto refuse = [&](error_kind kind, const std::string& why) {
+                driver_.end_lease(*lease, false);
+                const error e(kind, "context_for_key: no connection of your own to the owner of slot " +
+                                        std::to_string(slot) + ": " + why);
+                if (done) driver_.run_guarded([&] { done(&e, leased_context()); }, "context_for_key's callback");
+            };
+            if (driver_.closing())  // disconnect() or destruction ended it, whatever the PING's fate says
+                return refuse(error_kind::closed, "the cluster is disconnected");
+            if (!o.ok()) return refuse(o.failure()->kind(), o.failure()->message());
+            if (o->type == REDIS_REPLY_ERROR)  // LOADING, NOAUTH, ...: the node would not take commands
+                return refuse(error_kind::server, "PING was answered " + detail::escaped(std::string_view(o->str, o->len), 200));
+            if (lease->connection == nullptr || lease->connection->context() == nullptr || lease->node == no_node ||
+                !driver_.core().exists(lease->node))
+                return refuse(error_kind::connect, "the connection was lost after PING was answered");
+            // Yours from here: hiredis frees the replies after your callbacks, as plain hiredis code expects.
+            lease->connection->give_replies_to_hiredis(std::move(o).value());
+            leased_context context(driver_, lease, driver_.core().node(lease->node).reported);
+            if (done) driver_.run_guarded([&] { done(nullptr, std::move(context)); }, "context_for_key's callback");
+        }, false);  // PING's loss counts nowhere: nothing of the caller's ran
+    }
+
     // ---- commands (any thread) ------------------------------------------------------------------------
 
     /// Thread-safe: formats here, runs on the loop thread. See reply_future for waiting.
@@ -244,7 +277,8 @@ private:
             throw error(error_kind::config,
                         "cluster_options::on_connect is set, but it runs blocking hiredis calls on a redisContext* and the "
                         "async cluster's connections belong to the loop: give the commands as on_connect_commands "
-                        "(both drivers run those), or leave on_connect empty");
+                        "(both drivers run those) or write them in on_async_connect (hiredis async calls), or leave "
+                        "on_connect empty");
         return options;
     }
 

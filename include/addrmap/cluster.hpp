@@ -61,7 +61,7 @@ public:
 
     /// Parses the seeds and sets up TLS; throws error{config} for bad options. No I/O: see connect().
     explicit basic_cluster(cluster_options options, Policy policy = Policy{})
-        : options_(std::move(options)),
+        : options_(blocking_options(std::move(options))),
           policy_(std::make_unique<Policy>(std::move(policy))),
           tls_(options_.tls),
           core_(options_, bind_policy(policy_.get())) {}
@@ -69,7 +69,7 @@ public:
     /// The same over a shared TLS context (one CA load, one session cache for several clusters):
     /// `options.tls` is replaced by the context's own options.
     basic_cluster(cluster_options options, tls_context tls, Policy policy = Policy{})
-        : options_(with_tls(std::move(options), tls.options())),
+        : options_(blocking_options(with_tls(std::move(options), tls.options()))),
           policy_(std::make_unique<Policy>(std::move(policy))),
           tls_(std::move(tls)),
           core_(options_, bind_policy(policy_.get())) {}
@@ -294,6 +294,15 @@ private:
     }
     static cluster_options with_tls(cluster_options options, const tls_options& tls) {
         options.tls = tls;
+        return options;
+    }
+    /// The options, refused before anything is set up when they hold what only the async cluster honours.
+    static cluster_options blocking_options(cluster_options options) {
+        if (options.on_async_connect)
+            throw error(error_kind::config,
+                        "cluster_options::on_async_connect is set, but it runs hiredis async code on the async cluster's "
+                        "connections; the blocking cluster runs on_connect (blocking hiredis calls on a redisContext*) "
+                        "and on_connect_commands: use one of those, or leave on_async_connect empty");
         return options;
     }
 

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+struct redisAsyncContext;  // <hiredis/async.h>: only the async cluster's hook takes one
+
 namespace addrmap {
 
 struct node_info;
@@ -39,11 +41,22 @@ struct cluster_options {
     /// the node. Leave the connection in RESP2 with nothing unread (the adapter reads RESP2 replies only).
     std::function<void(redisContext* context, const node_info& node)> on_connect;
     /// Commands for every new node connection, on both drivers (the async cluster cannot run on_connect: its
-    /// connections are the loop's): each an argv, e.g. {{"CLIENT", "SETNAME", "svc"}}, sent after TLS verification,
+    /// connections are the loop's; it runs on_async_connect): each an argv, e.g. {{"CLIENT", "SETNAME", "svc"}}, sent after TLS verification,
     /// AUTH and READONLY (and on_connect), before any command. An error reply refuses the connection (error_kind::server
     /// naming the node, the command and the reply); a command that would change what later replies mean (SUBSCRIBE,
     /// HELLO, MULTI, ...) is error_kind::config. Called once per connection, with the node (its handshake is set).
     std::function<std::vector<std::vector<std::string>>(const node_info& node)> on_connect_commands;
+    /// The async cluster's on_connect: run on every new node connection (shared and dedicated ones) on the loop thread,
+    /// after TLS verification, AUTH, READONLY and on_connect_commands, before any call is written. Plain hiredis async
+    /// code goes here: `redisAsyncCommand(context, your_callback, ...)` puts your commands on the wire ahead of every
+    /// call (their replies go to your callbacks and hiredis frees them after, as usual; an error reply refuses nothing).
+    /// Use the context only inside this function (it is the cluster's afterwards: basic_async_cluster::context_for_key
+    /// gives one of your own): never free or disconnect it, never send from your commands' callbacks, and leave its
+    /// `data`, `dataCleanup`, `ev` and connect/disconnect callbacks alone (they are the cluster's). A command that changes
+    /// what later replies mean (MULTI, SUBSCRIBE, MONITOR, CLIENT REPLY, HELLO, SELECT, ...) refuses the connection with
+    /// error_kind::config before anything of it is written, as on_connect_commands does; throw to refuse it yourself
+    /// (the error names the node). The blocking cluster refuses on_async_connect at construction (it runs on_connect).
+    std::function<void(redisAsyncContext* context, const node_info& node)> on_async_connect;
     /// How long one call (a command or a whole pipeline) may take, everything included: DNS, TCP,
     /// TLS, AUTH, redirects, backoff and topology refreshes. The default outlasts a default Redis
     /// failover (cluster-node-timeout 15 s plus the replica election). call_options overrides it.

@@ -51,6 +51,10 @@ public:
     }
 
     std::size_t size() const noexcept { return remaining_; }
+    /// False once the input was not a well-formed command.
+    bool well_formed() const noexcept { return ok_; }
+    /// What follows the arguments read so far (after the last one: the next command, if any).
+    std::string_view rest() const noexcept { return rest_; }
 
     /// The next argument, or nullopt at the end or on malformed input.
     std::optional<std::string_view> next() noexcept {

@@ -7,6 +7,7 @@
 #include <addrmap/detail/backoff.hpp>
 #include <addrmap/detail/command.hpp>
 #include <addrmap/detail/connect_commands.hpp>
+#include <addrmap/detail/connection_state_commands.hpp>
 #include <addrmap/detail/handles.hpp>
 #include <addrmap/detail/handshake_errors.hpp>
 #include <addrmap/detail/peer_verification.hpp>
@@ -77,8 +78,8 @@ public:
         std::string user, password;
         bool readonly = false;    ///< send READONLY after AUTH (a replica serving reads)
         std::size_t seed_number = 0;  ///< N > 0: configured seed #N, no topology lists it (messages say so)
-        /// Set when cluster_options::on_connect_commands is (the cluster's options outlive its connections): the
-        /// commands are asked for once the handshake is known, with `node` (its handshake filled in then).
+        /// Set when cluster_options::on_connect_commands or on_async_connect is (the cluster's options outlive its
+        /// connections): they run once the handshake is known, with `node` (its handshake filled in then).
         const cluster_options* setup_options = nullptr;
         node_info node_row;
         /// A connection of its own for calls that hold it while the server waits (BLPOP, reply_timeout): never its
@@ -248,6 +249,15 @@ public:
         redisAsyncDisconnect(context_);
     }
 
+    /// The connection is plain hiredis code's from now on (a leased context): hiredis frees every reply after its
+    /// callback. `last_of_ours` is the last reply of ours on it: inside this context's callback it is the reply hiredis
+    /// is handing out, and hiredis frees it when the callback returns; else it is freed here.
+    void give_replies_to_hiredis(reply_ptr last_of_ours) noexcept {
+        if (context_ == nullptr) return;
+        context_->c.flags &= ~REDIS_NO_AUTO_FREE_REPLIES;
+        if ((context_->c.flags & REDIS_IN_CALLBACK) != 0) (void)last_of_ours.release();
+    }
+
     /// Why the connection was lost, for messages: hiredis's words, or a timeout.
     std::string why_lost() const {
         if (close_reason_) return *close_reason_;
@@ -294,6 +304,7 @@ private:
 
     /// Every reply (and every "lost" null reply) of this connection, in the order sent.
     static void replied(redisAsyncContext* ac, void* raw, void*) {
+        ac->c.flags |= REDIS_NO_AUTO_FREE_REPLIES;  // the reply is ours (on_async_connect's replies were hiredis's to free)
         auto* self = static_cast<async_connection*>(ac->data);
         auto* reply = static_cast<redisReply*>(raw);
         if (self == nullptr || self->sent_.empty()) {  // cannot happen: every command is recorded
@@ -363,6 +374,8 @@ private:
                     return;
                 }
             }
+            if (target_.setup_options != nullptr && target_.setup_options->on_async_connect && run_async_connect())
+                (void)reply.release();  // replies are hiredis's to free now, this one too (see run_async_connect)
         } catch (const error& e) {
             tls_shared_->sessions.erase(state_->session_key);
             ERR_clear_error();
@@ -377,6 +390,48 @@ private:
         }
         phase_ = phase::ready;
         owner_.connection_ready(*this);
+    }
+
+    /// cluster_options::on_async_connect: the user's commands go on the wire ahead of every call. Their bytes are
+    /// counted among ours, so what a lost call had written is still told right (none of theirs is ever re-sent).
+    /// True when it sent any: then hiredis frees replies again (REDIS_NO_AUTO_FREE_REPLIES off), so the user's are
+    /// freed after their callbacks as plain hiredis code expects, and so is the setup reply being handled now (the
+    /// caller lets go of it); replied() turns the flag on again at the first reply of ours, which comes after theirs.
+    bool run_async_connect() {
+        const std::string where = "cluster_options.on_async_connect on node " + to_string(target_.reported);
+        const std::size_t before = context_->c.obuf != nullptr ? sdslen(context_->c.obuf) : 0;
+        try {
+            target_.setup_options->on_async_connect(context_, target_.node_row);
+        } catch (const error& e) {
+            throw error(e.kind(), where + ": " + e.message());
+        } catch (const std::exception& e) {
+            throw error(error_kind::config, where + " threw: " + escaped(e.what(), 300));
+        } catch (...) {
+            throw error(error_kind::config, where + " threw a non-standard exception");
+        }
+        if (context_ == nullptr || (context_->c.flags & (REDIS_DISCONNECTING | REDIS_FREEING)) != 0)
+            throw error(error_kind::config, where + " closed the connection (leave it open: the cluster owns it)");
+        if ((context_->c.flags & (REDIS_SUBSCRIBED | REDIS_MONITORING)) != 0)
+            throw error(error_kind::config, where + " sent SUBSCRIBE or MONITOR: the calls' replies would not be theirs");
+        const std::size_t after = context_->c.obuf != nullptr ? sdslen(context_->c.obuf) : 0;
+        if (after < before)
+            throw error(error_kind::config, where + " wrote to the socket itself (leave the writing to the loop)");
+        // The rule on_connect_commands follows: nothing that changes what later replies mean (MULTI, CLIENT REPLY,
+        // HELLO, SELECT, ...). Refused before anything of it is written (the connection is closed unwritten).
+        for (std::string_view added(context_->c.obuf + before, after - before); !added.empty();) {
+            resp_args args(added);
+            while (args.size() > 0 && args.next()) {
+            }
+            if (!args.well_formed() || args.size() > 0) break;  // hiredis formatted it: cannot happen
+            const std::size_t length = added.size() - args.rest().size();
+            if (std::optional<error> refused = refuse_connection_state_command(added.substr(0, length)))
+                throw error(refused->kind(), where + ": " + refused->message());
+            added.remove_prefix(length);
+        }
+        if (after == before) return false;
+        appended_ += after - before;
+        context_->c.flags &= ~REDIS_NO_AUTO_FREE_REPLIES;
+        return true;
     }
 
     void send_auth() {

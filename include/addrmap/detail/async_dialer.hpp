@@ -104,7 +104,7 @@ public:
         async_connection::target t{n, node.reported, endpoint::owning(node.dial_host, node.port, node.tls_name),
                                    current->tcp_address(), options_.user, options_.password,
                                    node.role == node_role::replica, configured_seed_number(core_, n), nullptr, node_info{}};
-        if (options_.on_connect_commands) {
+        if (options_.on_connect_commands || options_.on_async_connect) {
             t.setup_options = &options_;
             t.node_row = connected_node_info(node, std::nullopt);
         }
@@ -172,7 +172,7 @@ private:
                                        entry.addresses[entry.next_address++], options_.user, options_.password,
                                        node.role == node_role::replica,  // a replica serving reads: READONLY
                                        configured_seed_number(core_, n), nullptr, node_info{}};
-            if (options_.on_connect_commands) {
+            if (options_.on_connect_commands || options_.on_async_connect) {
                 t.setup_options = &options_;
                 t.node_row = connected_node_info(node, std::nullopt);
             }

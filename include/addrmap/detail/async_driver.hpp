@@ -170,6 +170,8 @@ public:
     }
     const cluster_stats& stats() const noexcept { return core_.stats(); }
     const cluster_core& core() const noexcept { return core_; }
+    /// disconnect() was called or the cluster is being destroyed.
+    bool closing() const noexcept { return closed_ || shutting_down_; }
     /// Calls whose callback has not run yet.
     std::size_t pending() const noexcept { return callbacks_.pending(); }
 
@@ -672,6 +674,9 @@ private:
     /// timeout) when it was not written or only watched or read; else it may have run (unknown_outcome, counted unless
     /// quiet_loss).
     error lease_loss(const async_call& c, bool written, const std::string& why, bool deadline) {
+        if (c.lease->for_context)  // its PING: nothing of the caller's ran
+            return error(deadline ? error_kind::timeout : error_kind::connect,
+                         "PING on " + lease_node(*c.lease) + " ended (" + why + ")");
         const std::string_view name = command_name(c.text());
         const bool harmless = iequals_ascii(name, "WATCH") || iequals_ascii(name, "UNWATCH") ||
                               in_table(name, read_only_commands);
@@ -723,7 +728,8 @@ private:
             connection->close_when_idle();
     }
     /// disconnect() or destruction: every open lease ends, its steps not sent yet with `why`; the steps out get their
-    /// replies (the connection closes once they are back; destruction closes it anyway).
+    /// replies (the connection closes once they are back; destruction closes it anyway). A context_for_key lease's
+    /// connection closes at once.
     void end_all_leases(const char* why) {
         for (const auto& weak : std::exchange(leases_, {})) {
             const auto lease = weak.lock();
@@ -736,7 +742,10 @@ private:
             fail_lease_waiting(*lease);
             if (async_connection* connection = std::exchange(lease->connection, nullptr)) {
                 leased_.erase(connection);
-                connection->close_when_idle();
+                if (lease->for_context)
+                    connection->close_because(why);  // the caller's BLPOP 0 would hold disconnect() for ever
+                else
+                    connection->close_when_idle();
             }
         }
     }

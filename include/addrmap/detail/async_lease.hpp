@@ -28,6 +28,9 @@ struct async_lease {
     std::deque<async_call*> waiting;        ///< calls issued while the first one was routed, in order
     std::size_t out = 0;                    ///< calls written and not back
     bool exec_written = false;              ///< EXEC was handed to the connection: a lost step cannot say "not committed"
+    /// Held for basic_async_cluster::context_for_key (its one call is a PING; then the caller's hiredis code owns the
+    /// connection): messages speak of the PING, and disconnect() closes it at once (a BLPOP 0 of theirs would hold it).
+    bool for_context = false;
 };
 
 }  // namespace addrmap::detail
