@@ -115,7 +115,8 @@ public:
         return nullptr;
     }
     /// A dedicated connection's call is back: it waits for the next one (the most recently idle is taken first), or
-    /// closes when it is not usable. Spares beyond spares_per_node close once idle for spare_idle_time (due()).
+    /// closes when it is not usable. Spares beyond spares_per_node close once idle for spare_idle_time
+    /// (close_idle_spares).
     void give_back(async_connection& c) {
         c.clear_holds();
         if (usable(c))
@@ -142,14 +143,18 @@ public:
         if (n >= nodes_.size()) return;
         for (const idle_connection& i : std::exchange(nodes_[n].spare, {})) i.connection->close_when_idle();
     }
-    /// A spare idle too long (due().idle_spares) closes.
-    void close_idle_spare(async_connection& c) noexcept {
-        if (c.node() < nodes_.size()) {
-            std::vector<idle_connection>& spare = nodes_[c.node()].spare;
-            spare.erase(std::remove_if(spare.begin(), spare.end(), [&](const idle_connection& i) { return i.connection == &c; }),
-                        spare.end());
+    /// The spares beyond spares_per_node idle for spare_idle_time at `now` close: looked up now, never from an older
+    /// snapshot (a callback run since may have taken one for a new call).
+    void close_idle_spares(clock::time_point now) {
+        for (node_entry& e : nodes_) {
+            std::size_t expired = 0;
+            while (expired + spares_per_node < e.spare.size() && now >= e.spare[expired].since + spare_idle_time) ++expired;
+            if (expired == 0) continue;
+            const auto end = e.spare.begin() + static_cast<std::ptrdiff_t>(expired);
+            const std::vector<idle_connection> closing(e.spare.begin(), end);
+            e.spare.erase(e.spare.begin(), end);
+            for (const idle_connection& i : closing) i.connection->close_when_idle();  // may call gone() at once
         }
-        c.close_when_idle();
     }
     /// disconnect(): every node's spares close.
     void close_all_spares() noexcept {
@@ -202,16 +207,11 @@ public:
         std::vector<node_id> dns_late;                ///< lookups not answered within connect_timeout
         std::vector<async_connection*> stalled;       ///< busy, and no reply within command_timeout
         std::vector<async_connection*> setup_late;    ///< not set up within connect_timeout
-        std::vector<async_connection*> idle_spares;   ///< spares beyond spares_per_node idle for spare_idle_time
     };
     due_now due(clock::time_point now) const {
         due_now out;
-        for (node_id n = 0; n < nodes_.size(); ++n) {
+        for (node_id n = 0; n < nodes_.size(); ++n)
             if (nodes_[n].resolving && now >= nodes_[n].setup_deadline) out.dns_late.push_back(n);
-            const std::vector<idle_connection>& spare = nodes_[n].spare;
-            for (std::size_t i = 0; i + spares_per_node < spare.size() && now >= spare[i].since + spare_idle_time; ++i)
-                out.idle_spares.push_back(spare[i].connection);
-        }
         for (const auto& c : all_) {
             if (const auto stall = c->stall_deadline(); stall && now >= *stall) out.stalled.push_back(c.get());
             if (c->state() == async_connection::phase::setting_up && c->context() != nullptr && now >= c->setup_deadline())

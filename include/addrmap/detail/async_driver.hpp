@@ -549,6 +549,9 @@ private:
     /// A dedicated connection back from its call or lease: a spare (the timer closes the ones beyond spares_per_node
     /// once idle for spare_idle_time).
     void give_back(async_connection& connection) {
+        const node_id n = connection.node();
+        if (!core_.exists(n) || !core_.node(n).in_topology)  // its node left (its spares were closed then)
+            return connection.close_when_idle();
         connections_.give_back(connection);
         timer_.arm_by(clock::now() + async_connection_table::spare_idle_time);
     }
@@ -941,7 +944,7 @@ private:
         for (node_id n : due.dns_late) dialer_.lookup_timed_out(n);
         for (async_connection* c : due.stalled) connections_.close_stalled(*c);
         for (async_connection* c : due.setup_late) dialer_.setup_timed_out(*c);
-        for (async_connection* c : due.idle_spares) connections_.close_idle_spare(*c);
+        connections_.close_idle_spares(now);  // after the callbacks above: one of them may have taken a spare
         refresh_.timer(now);
         pump();
     }
