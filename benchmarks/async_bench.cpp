@@ -419,33 +419,14 @@ void dispatch(const cli_options& o, json_line& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    cli_options o;
-    try {
-        o = parse_cli(argc, argv);
-    } catch (const std::invalid_argument& e) {
-        if (e.what()[0] != '\0') std::fprintf(stderr, "async_bench: %s\n", e.what());
-        std::fputs(usage_text, stderr);
-        return 2;
-    }
-    json_line out;
-    out.text("bench", "async");
-    out.text("policy", o.policy);
-    out.text("loop", o.loop);
-    out.text("workload", o.workload);
-    out.text("seed", o.seed);
-    out.integer("ops", static_cast<long long>(o.ops));
-    out.integer("in_flight", static_cast<long long>(o.in_flight));
-    out.integer("rounds", static_cast<long long>(o.rounds));
-    try {
-        dispatch(o, out);
-    } catch (const std::invalid_argument& e) {
-        std::fprintf(stderr, "async_bench: %s\n%s", e.what(), usage_text);
-        return 2;
-    } catch (const std::exception& e) {
-        out.text("error", e.what());
-        std::printf("%s\n", out.str().c_str());
-        return 1;
-    }
-    std::printf("%s\n", out.str().c_str());
-    return 0;
+    return addrmap_bench::bench_main("async_bench", usage_text, argc, argv, parse_cli, [](const cli_options& o, json_line& out) {
+        out.text("bench", "async");
+        out.text("policy", o.policy);
+        out.text("loop", o.loop);
+        out.text("workload", o.workload);
+        out.text("seed", o.seed);
+        out.integer("ops", static_cast<long long>(o.ops));
+        out.integer("in_flight", static_cast<long long>(o.in_flight));
+        out.integer("rounds", static_cast<long long>(o.rounds));
+    }, dispatch);
 }

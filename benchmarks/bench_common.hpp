@@ -1,5 +1,5 @@
-// benchmarks/bench_common.hpp — what the live benchmarks (cluster_bench, async_bench) share: one JSON object per
-// line for their results, and the parsing of their count flags.
+// benchmarks/bench_common.hpp — what the live benchmarks (cluster_bench, async_bench, stall_bench) share: one JSON
+// object per line for their results, the parsing of their count flags, and their main().
 #pragma once
 
 #include <cstdio>
@@ -62,6 +62,37 @@ inline std::size_t parse_count(const std::string& flag, const std::string& value
     if (value.empty() || *end != '\0' || n == 0 || n > 100000000ull)
         throw std::invalid_argument(flag + " '" + value + "': expected a whole number from 1 to 100000000");
     return static_cast<std::size_t>(n);
+}
+
+// ---- main() ----------------------------------------------------------------------------------------------
+
+/// A live benchmark's main(): `parse` reads the command line (std::invalid_argument: exit 2 with `usage`, nothing
+/// printed but the reason), `header` writes the run's settings into the JSON line, `run` measures into it (an
+/// std::invalid_argument there is a usage error too; any other exception: exit 1 with "error" in the printed line).
+template <class Parse, class Header, class Run>
+int bench_main(const char* name, const char* usage, int argc, char** argv, Parse parse, Header header, Run run) {
+    decltype(parse(argc, argv)) options;
+    try {
+        options = parse(argc, argv);
+    } catch (const std::invalid_argument& e) {
+        if (e.what()[0] != '\0') std::fprintf(stderr, "%s: %s\n", name, e.what());
+        std::fputs(usage, stderr);
+        return 2;
+    }
+    json_line out;
+    header(options, out);
+    try {
+        run(options, out);
+    } catch (const std::invalid_argument& e) {
+        std::fprintf(stderr, "%s: %s\n%s", name, e.what(), usage);
+        return 2;
+    } catch (const std::exception& e) {
+        out.text("error", e.what());
+        std::printf("%s\n", out.str().c_str());
+        return 1;
+    }
+    std::printf("%s\n", out.str().c_str());
+    return 0;
 }
 
 }  // namespace addrmap_bench

@@ -551,31 +551,12 @@ void dispatch(const cli_options& o, json_line& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    cli_options o;
-    try {
-        o = parse_cli(argc, argv);
-    } catch (const std::invalid_argument& e) {
-        if (e.what()[0] != '\0') std::fprintf(stderr, "cluster_bench: %s\n", e.what());
-        std::fputs(usage_text, stderr);
-        return 2;
-    }
-    json_line out;
-    out.text("policy", o.policy);
-    out.text("seed", o.seed);
-    out.text("hostname", o.hostname);
-    out.integer("ops", static_cast<long long>(o.ops));
-    out.integer("pipeline", static_cast<long long>(o.pipeline));
-    out.integer("rounds", static_cast<long long>(o.rounds));
-    try {
-        dispatch(o, out);
-    } catch (const std::invalid_argument& e) {
-        std::fprintf(stderr, "cluster_bench: %s\n%s", e.what(), usage_text);
-        return 2;
-    } catch (const std::exception& e) {
-        out.text("error", e.what());
-        std::printf("%s\n", out.str().c_str());
-        return 1;
-    }
-    std::printf("%s\n", out.str().c_str());
-    return 0;
+    return addrmap_bench::bench_main("cluster_bench", usage_text, argc, argv, parse_cli, [](const cli_options& o, json_line& out) {
+        out.text("policy", o.policy);
+        out.text("seed", o.seed);
+        out.text("hostname", o.hostname);
+        out.integer("ops", static_cast<long long>(o.ops));
+        out.integer("pipeline", static_cast<long long>(o.pipeline));
+        out.integer("rounds", static_cast<long long>(o.rounds));
+    }, dispatch);
 }

@@ -206,25 +206,9 @@ void run(const cli_options& o, json_line& out) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    cli_options o;
-    try {
-        o = parse_cli(argc, argv);
-    } catch (const std::invalid_argument& e) {
-        if (e.what()[0] != '\0') std::fprintf(stderr, "stall_bench: %s\n", e.what());
-        std::fputs(usage_text, stderr);
-        return 2;
-    }
-    json_line out;
-    out.text("bench", "stall");
-    out.integer("rate", static_cast<long long>(o.rate));
-    out.integer("seconds", static_cast<long long>(o.seconds));
-    try {
-        run(o, out);
-    } catch (const std::exception& e) {
-        out.text("error", e.what());
-        std::printf("%s\n", out.str().c_str());
-        return 1;
-    }
-    std::printf("%s\n", out.str().c_str());
-    return 0;
+    return addrmap_bench::bench_main("stall_bench", usage_text, argc, argv, parse_cli, [](const cli_options& o, json_line& out) {
+        out.text("bench", "stall");
+        out.integer("rate", static_cast<long long>(o.rate));
+        out.integer("seconds", static_cast<long long>(o.seconds));
+    }, run);
 }
