@@ -53,6 +53,19 @@ std::map<std::uint16_t, std::string> key_per_master(live::connected_libevent_clu
     return keys;
 }
 
+/// context_for_key(key), waited for: the lease, or the error's text.
+leased_context lease_for(live::connected_libevent_cluster& c, const std::string& key, std::optional<std::string>& failure) {
+    leased_context leased;
+    bool called = false;
+    c.cluster.context_for_key(key, [&](const error* e, leased_context got) {
+        called = true;
+        if (e != nullptr) failure = e->what();
+        leased = std::move(got);
+    });
+    if (!c.loop.run_until([&] { return called; })) failure = "context_for_key did not call back within the test's limit";
+    return leased;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(async_hooks)
@@ -122,14 +135,7 @@ BOOST_AUTO_TEST_CASE(context_for_key_leases_a_verified_connection_of_your_own_fo
     const std::uint64_t dialed_before = c.cluster.stats().blocking_connections_made;
 
     std::optional<std::string> failure;
-    leased_context leased;
-    bool called = false;
-    c.cluster.context_for_key(key, [&](const error* e, leased_context got) {
-        called = true;
-        if (e != nullptr) failure = e->what();
-        leased = std::move(got);
-    });
-    BOOST_TEST_REQUIRE(c.loop.run_until([&] { return called; }));
+    leased_context leased = lease_for(c, key, failure);
     BOOST_TEST_REQUIRE(!failure.has_value(), failure.value_or(""));
     BOOST_TEST_REQUIRE(leased.get() != nullptr);
     BOOST_TEST(leased.node().port == owner_port);
@@ -165,14 +171,7 @@ BOOST_AUTO_TEST_CASE(a_leased_connection_killed_gives_the_pending_callback_a_nul
     live::connected_libevent_cluster c;
     const std::string key = "{lease-kill}:list";
     std::optional<std::string> failure;
-    leased_context leased;
-    bool called = false;
-    c.cluster.context_for_key(key, [&](const error* e, leased_context got) {
-        called = true;
-        if (e != nullptr) failure = e->what();
-        leased = std::move(got);
-    });
-    BOOST_TEST_REQUIRE(c.loop.run_until([&] { return called; }));
+    leased_context leased = lease_for(c, key, failure);
     BOOST_TEST_REQUIRE(!failure.has_value(), failure.value_or(""));
     seen_replies mine;
     BOOST_TEST_REQUIRE(redisAsyncCommand(leased.get(), &seen_replies::record, &mine, "CLIENT ID") == REDIS_OK);
@@ -193,13 +192,9 @@ BOOST_AUTO_TEST_CASE(disconnect_closes_a_leased_connection_at_once_even_with_a_b
     seen_replies mine;  // outlives the cluster: a pending callback may run when it closes
     live::connected_libevent_cluster c;
     const std::string key = "{lease-disconnect}:list";
-    leased_context leased;
-    bool called = false;
-    c.cluster.context_for_key(key, [&](const error*, leased_context got) {
-        called = true;
-        leased = std::move(got);
-    });
-    BOOST_TEST_REQUIRE(c.loop.run_until([&] { return called; }));
+    std::optional<std::string> failure;
+    leased_context leased = lease_for(c, key, failure);
+    BOOST_TEST_REQUIRE(!failure.has_value(), failure.value_or(""));
     BOOST_TEST_REQUIRE(leased.get() != nullptr);
     BOOST_TEST_REQUIRE(redisAsyncCommand(leased.get(), &seen_replies::record, &mine, "BLPOP %s 0", key.c_str()) == REDIS_OK);
     BOOST_TEST_REQUIRE(live::run_until_a_client_is_blocked(c, key));
