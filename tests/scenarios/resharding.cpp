@@ -62,9 +62,9 @@ private:
 };
 
 /// Joins a thread however the test ends (a failed REQUIRE must not leave it running with references to the test).
-struct joined {
+struct joined_thread {
     std::thread thread;
-    ~joined() {
+    ~joined_thread() {
         if (thread.joinable()) thread.join();
     }
 };
@@ -90,7 +90,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(writes_during_resharding_are_all_read_back, Driver
 
     std::atomic<bool> failed{false}, moved_all{false};
     std::string why;
-    joined mover{std::thread([&] {
+    joined_thread mover{std::thread([&] {
         live::migrate_slots(moving, scene.x, scene.y, scene.ports, failed, why);
         moved_all = true;
     })};
@@ -190,16 +190,16 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_half_moved_slot_answers_ask_and_a_moved_one_move
     BOOST_TEST(driver.stats().moved - before.moved >= 1u);
     const outcome again = driver.command(old_key, {"GET", old_key});
     BOOST_TEST(text_of(again) == "old", scenario::why(again));
-    const cluster_stats moved_once = driver.stats();
-    BOOST_TEST(moved_once.ask - before.ask == 2u);
+    const cluster_stats learned_y = driver.stats();
+    BOOST_TEST(learned_y.ask - before.ask == 2u);
 
     // Home again: the map is stale once more. The next call learns X again: by the refresh the MOVED made due (the
     // blocking driver reads it at its next call once refresh_min_interval has passed), or by a MOVED back from Y.
     BOOST_TEST_REQUIRE(home.restore() == "");
     const outcome home_value = driver.command(old_key, {"GET", old_key});
     BOOST_TEST(text_of(home_value) == "old", scenario::why(home_value));
-    BOOST_TEST(driver.stats().moved + driver.stats().refreshes > moved_once.moved + moved_once.refreshes);
-    BOOST_TEST(driver.stats().ask == moved_once.ask);  // a whole slot: no ASK
+    BOOST_TEST(driver.stats().moved + driver.stats().refreshes > learned_y.moved + learned_y.refreshes);
+    BOOST_TEST(driver.stats().ask == learned_y.ask);  // a whole slot: no ASK
     std::cout << Driver::name << " half-moved slot " << scene.slot << ": ASK " << driver.stats().ask - before.ask
               << ", MOVED " << driver.stats().moved - before.moved << "\n";
 }
