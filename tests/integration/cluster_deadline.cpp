@@ -1,26 +1,21 @@
 // tests/integration/cluster_deadline.cpp — a call's deadline bounds everything it waits for on the wire: a slow
-// AUTH, a reply dribbled one byte at a time, several hung masters in one pipeline; and it never leaks into the
-// contexts context_for_key hands to plain hiredis code. (Found by a hostile review; each failed before its fix.)
+// AUTH, a reply dribbled one byte at a time; and it never leaks into the contexts context_for_key hands to plain
+// hiredis code. (Found by a hostile review; each failed before its fix.) Frozen masters: scenario.deadlines.
 #include "cluster_test_support.hpp"
 #include "hostile_node.hpp"
 
 #include <boost/test/unit_test.hpp>
 
-#include <csignal>
-#include <fstream>
+#include <chrono>
+#include <optional>
+#include <string>
 #include <sys/socket.h>
-#include <sys/types.h>
+#include <thread>
+#include <utility>
 
 namespace {
 
 using ms = std::chrono::milliseconds;
-
-pid_t node_pid(std::uint16_t port) {
-    std::ifstream in(live::cluster_dir() + "/node-" + std::to_string(port) + "/redis.pid");
-    pid_t pid = 0;
-    in >> pid;
-    return pid;
-}
 
 long receive_timeout_ms(const redisContext* c) {
     timeval tv{};
@@ -28,14 +23,6 @@ long receive_timeout_ms(const redisContext* c) {
     ::getsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &len);
     return tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
-
-/// SIGSTOPs the given PIDs now and SIGCONTs them however the test ends.
-struct stopped_nodes {
-    std::vector<pid_t> pids;
-    ~stopped_nodes() {
-        for (pid_t p : pids) ::kill(p, SIGCONT);
-    }
-};
 
 template <class F>
 ms time_of(F&& f) {
@@ -91,41 +78,6 @@ BOOST_AUTO_TEST_CASE(a_slow_auth_cannot_hold_a_call_past_its_deadline) {
     BOOST_TEST_REQUIRE(failure.has_value());
     BOOST_TEST((failure->kind() == addrmap::error_kind::timeout), failure->what());
     BOOST_TEST(took.count() < 1500, "a 500 ms call took " << took.count() << " ms (AUTH answers after 3000 ms)");
-}
-
-BOOST_AUTO_TEST_CASE(a_pipeline_over_two_hung_masters_ends_at_its_deadline) {
-    addrmap::ip_to_hostname_cluster cluster(live::cluster_options({live::seed_by_name()}),
-                                            addrmap::ip_to_hostname("localhost"));
-    cluster.connect();
-    addrmap::pipeline batch;
-    std::vector<std::uint16_t> ports;
-    for (const addrmap::node_info& m : live::masters(cluster)) {
-        const std::string key = "{" + live::tag_for_slot(m.slots.front().first) + "}k";
-        batch.add_argv(key, {"GET", key});
-        ports.push_back(m.reported.port);
-    }
-    BOOST_TEST_REQUIRE(ports.size() == 3u);
-    addrmap::call_options call;
-    call.deadline = ms(1000);
-    std::vector<addrmap::outcome> outcomes;
-    ms took{};
-    {
-        stopped_nodes stop;
-        for (std::size_t i = 0; i < 2; ++i) {
-            stop.pids.push_back(node_pid(ports[i]));
-            BOOST_TEST_REQUIRE(stop.pids.back() > 0);
-            BOOST_TEST_REQUIRE(::kill(stop.pids.back(), SIGSTOP) == 0);
-        }
-        took = time_of([&] { outcomes = cluster.execute(batch, call); });
-    }
-    BOOST_TEST(took.count() < 1800, "a 1000 ms pipeline over two hung masters took " << took.count() << " ms");
-    BOOST_TEST_REQUIRE(outcomes.size() == 3u);
-    BOOST_TEST(!outcomes[0].ok());
-    BOOST_TEST(!outcomes[1].ok());
-    BOOST_TEST(outcomes[2].ok());  // the live master's reply is kept
-    for (std::size_t i = 0; i < 2; ++i)
-        if (const addrmap::error* e = outcomes[i].failure())
-            BOOST_TEST((e->kind() == addrmap::error_kind::timeout), e->what());  // GET: safe, so "timeout"
 }
 
 BOOST_AUTO_TEST_CASE(context_for_key_keeps_command_timeout_after_a_short_deadline) {

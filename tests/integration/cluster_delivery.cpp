@@ -1,10 +1,10 @@
-// tests/integration/cluster_delivery.cpp — the delivery rules on the wire: idle connections the server closed
-// are replaced before anything is written; a command that may have run is never sent again unless it may
-// repeat (no duplicate INCR under CLIENT KILL); safe entries are retried and re-batched through a failover;
-// a call's deadline holds against a node that stops answering. Prints the measured figures.
+// tests/integration/cluster_delivery.cpp — the blocking cluster's own delivery rules on the wire: context_for_key
+// never hands out a connection the server closed; a pipeline's safe entries are retried and re-batched in few waves
+// through a failover. Prints the measured figures. (CLIENT KILL and deadlines on both drivers: tests/scenarios.)
 #include "admin_connection.hpp"
 #include "cluster_test_support.hpp"
 #include "node_control.hpp"
+#include "own_sockets.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -14,10 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <iostream>
-#include <map>
 #include <memory>
-#include <optional>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -57,49 +54,24 @@ ip_to_hostname_cluster make_cluster(cluster_options options = live::cluster_opti
 
 BOOST_AUTO_TEST_SUITE(cluster_delivery)
 
-// Connections the servers closed while idle (CLIENT KILL here; an idle `timeout` or a failover alike) are
-// found closed before the next command is written, and replaced: the command runs exactly once, with no
-// error, and no unknown_outcome. context_for_key hands out a working context too.
-BOOST_AUTO_TEST_CASE(idle_connections_killed_by_the_server_are_replaced_before_writing) {
+// Connections the servers closed while idle (CLIENT KILL here; an idle `timeout` or a failover alike) are found
+// closed before context_for_key hands one out: plain hiredis code gets a fresh, working context, never the closed one.
+// (Commands on such connections, on both drivers: scenario.client_kill.)
+BOOST_AUTO_TEST_CASE(context_for_key_after_client_kill_hands_out_a_fresh_working_context) {
     auto cluster = make_cluster();
     cluster.connect();
-    const auto keys = key_per_master(cluster, "stale-counter");
+    const auto keys = key_per_master(cluster, "stale-context");
     BOOST_TEST_REQUIRE(keys.size() == 3u);
+    std::vector<std::uint16_t> ports;
     for (const auto& [port, key] : keys) {
-        reply_ptr del = cluster.command_argv(key, {"DEL", key});  // touches every master
-        BOOST_TEST_REQUIRE(del->type == REDIS_REPLY_INTEGER);
+        reply_ptr set = cluster.command_argv(key, {"SET", key, "1"});  // touches every master
+        BOOST_TEST_REQUIRE(set->type == REDIS_REPLY_STATUS);
+        ports.push_back(port);
     }
     std::vector<std::unique_ptr<live::admin_connection>> admins;
-    for (const auto& entry : keys) admins.push_back(std::make_unique<live::admin_connection>(entry.first));
+    for (std::uint16_t port : ports) admins.push_back(std::make_unique<live::admin_connection>(port));
     for (auto& admin : admins) BOOST_TEST_REQUIRE(kill_clients(*admin) >= 1);  // our connection was there
-    std::this_thread::sleep_for(milliseconds(20));  // the FIN (or close_notify) is on its way over loopback
-
-    const cluster_stats before = cluster.stats();
-    for (const auto& [port, key] : keys) {
-        BOOST_TEST_CONTEXT("INCR " << key << " on port " << port) {
-            reply_ptr incr;
-            BOOST_CHECK_NO_THROW(incr = cluster.command_argv(key, {"INCR", key}));
-            BOOST_TEST_REQUIRE(incr.get() != nullptr);
-            BOOST_TEST_REQUIRE(incr->type == REDIS_REPLY_INTEGER);
-            BOOST_TEST(incr->integer == 1);
-        }
-    }
-    const cluster_stats after = cluster.stats();
-    std::cout << "stale idle connections: " << after.stale_reconnects - before.stale_reconnects
-              << " replaced before writing, unknown outcomes " << after.unknown_outcomes - before.unknown_outcomes
-              << ", retries " << after.retries - before.retries << "\n";
-    BOOST_TEST(after.stale_reconnects - before.stale_reconnects >= 3u);
-    BOOST_TEST(after.unknown_outcomes == before.unknown_outcomes);
-    BOOST_TEST(after.retries == before.retries);  // each INCR was written once
-    for (const auto& [port, key] : keys) {
-        reply_ptr get = cluster.command_argv(key, {"GET", key});
-        BOOST_TEST_REQUIRE(get->type == REDIS_REPLY_STRING);
-        BOOST_TEST(text_of(get.get()) == "1", key << " ran " << text_of(get.get()) << " times");
-    }
-
-    // context_for_key after CLIENT KILL: a fresh, working context, never the closed one.
-    for (auto& admin : admins) BOOST_TEST_REQUIRE(kill_clients(*admin) >= 1);
-    std::this_thread::sleep_for(milliseconds(20));
+    BOOST_TEST_REQUIRE(live::wait_until_closed_by_servers(ports, 1), "the servers' close did not reach the client");
     const std::uint64_t stale_before = cluster.stats().stale_reconnects;
     for (const auto& [port, key] : keys) {
         BOOST_TEST_CONTEXT("context_for_key(" << key << ") on port " << port) {
@@ -113,198 +85,6 @@ BOOST_AUTO_TEST_CASE(idle_connections_killed_by_the_server_are_replaced_before_w
         }
     }
     BOOST_TEST(cluster.stats().stale_reconnects - stale_before >= 3u);
-}
-
-namespace {
-
-/// Kills every client connection on the given nodes at random short intervals, at most `bursts` times, then
-/// stops by itself: an endless loop could cut every wave of a slow machine's pipeline and starve it to its
-/// deadline, so the pipeline always gets an undisturbed stretch to finish in, however slow the machine.
-class client_killer {
-public:
-    /// With `armed_by` (a counter key on the first port's node), the bursts start only once the pipeline has begun
-    /// to run there (its value is above 0), or after 20 s: on a slow machine, bursts fired at once could all land
-    /// before the pipeline's first write and cut nothing that was written.
-    client_killer(const std::vector<std::uint16_t>& ports, int bursts, std::string armed_by = {}) {
-        for (std::uint16_t port : ports) admins_.push_back(std::make_unique<live::admin_connection>(port));
-        port_of_first_ = ports.front();
-        thread_ = std::thread([this, bursts, armed_by] {
-            if (!armed_by.empty()) {
-                live::admin_connection watcher(port_of_first_);
-                const auto give_up = steady::now() + std::chrono::seconds(20);
-                while (!stop_ && steady::now() < give_up) {
-                    auto value = watcher.run("GET %b", armed_by.data(), armed_by.size());
-                    if (value && value->type == REDIS_REPLY_STRING && std::string(value->str, value->len) != "0") break;
-                    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // polling a condition, not a race
-                }
-            }
-            std::mt19937 random(12345);
-            std::uniform_int_distribution<int> pause_us(1000, 12000);
-            for (int burst = 0; burst < bursts && !stop_; ++burst) {
-                if (burst > 0 || armed_by.empty())  // once armed, the first burst goes at once: the pipeline runs now
-                    std::this_thread::sleep_for(std::chrono::microseconds(pause_us(random)));
-                for (auto& admin : admins_) {
-                    const long long n = kill_clients(*admin);
-                    if (n > 0) kills_ += n;
-                }
-            }
-        });
-    }
-    ~client_killer() { stop(); }
-    void stop() {
-        stop_ = true;
-        if (thread_.joinable()) thread_.join();
-    }
-    long long kills() const { return kills_; }
-
-private:
-    std::vector<std::unique_ptr<live::admin_connection>> admins_;
-    std::uint16_t port_of_first_ = 0;
-    std::atomic<bool> stop_{false};
-    std::atomic<long long> kills_{0};
-    std::thread thread_;
-};
-
-struct counter_tally {
-    long long ok = 0, unknown = 0, did_not_run = 0;
-    std::vector<long long> values;  // OK replies, in pipeline order
-};
-
-}  // namespace
-
-// A big pipeline of INCRs, GETs and INCRs the caller allows to repeat, while another thread kills every client
-// connection on the owners in a bounded number of bursts. Each INCR entry ends with its reply or unknown_outcome (or, if a
-// wave never got through before the deadline, a timeout that says it did not run); the counters prove no
-// INCR ran twice. Every GET and every allowed INCR ends OK: they were re-sent after being lost.
-BOOST_AUTO_TEST_CASE(client_kill_mid_pipeline_never_runs_an_incr_twice) {
-    auto cluster = make_cluster();
-    cluster.connect();
-    // Two masters, two plain counters on each, one allowed counter and one GET key per master.
-    const auto per_master = key_per_master(cluster, "");
-    BOOST_TEST_REQUIRE(per_master.size() == 3u);
-    struct slot_keys {
-        std::uint16_t port;
-        std::string counters[2], allowed, value;
-    };
-    std::vector<slot_keys> targets;
-    for (std::size_t m = 0; m < 2; ++m) {
-        const std::string& tag = per_master[m].second;  // "{tag}"
-        targets.push_back({per_master[m].first,
-                           {tag + "kill-counter-a", tag + "kill-counter-b"},
-                           tag + "kill-allowed",
-                           tag + "kill-value"});
-    }
-    constexpr int entries_per_round = 24000;
-    constexpr int kill_bursts_per_round = 12;
-    long long total_unknown = 0, total_ok = 0, total_kills = 0;
-    int rounds = 0;
-    for (; rounds < 5 && total_unknown == 0; ++rounds) {
-        for (const auto& t : targets) {
-            cluster.command_argv(t.value, {"SET", t.value, "steady"});
-            for (const std::string& k : {t.counters[0], t.counters[1], t.allowed}) cluster.command_argv(k, {"DEL", k});
-        }
-        pipeline batch;
-        enum class what { counter, allowed, value };
-        struct planned {
-            what kind;
-            std::string key;
-        };
-        std::vector<planned> plan;
-        for (int i = 0; i < entries_per_round; ++i) {
-            const slot_keys& t = targets[static_cast<std::size_t>(i) % targets.size()];
-            switch ((i / 2) % 4) {
-                case 0: plan.push_back({what::counter, t.counters[0]}); break;
-                case 1: plan.push_back({what::value, t.value}); break;
-                case 2: plan.push_back({what::counter, t.counters[1]}); break;
-                default: plan.push_back({what::allowed, t.allowed}); break;
-            }
-            const planned& p = plan.back();
-            if (p.kind == what::value)
-                batch.add_argv(p.key, {"GET", p.key});
-            else
-                batch.add_argv(p.key, {"INCR", p.key}, p.kind == what::allowed ? repeat::allowed : repeat::by_table);
-        }
-        const cluster_stats before = cluster.stats();
-        const auto started = steady::now();
-        std::vector<outcome> results;
-        {
-            client_killer killer({targets[0].port, targets[1].port}, kill_bursts_per_round, targets[0].counters[0]);
-            results = cluster.execute(batch);
-            killer.stop();
-            total_kills += killer.kills();
-        }
-        const auto took = ms_since(started);
-        BOOST_TEST_REQUIRE(results.size() == plan.size());
-
-        std::map<std::string, counter_tally> tally;
-        for (std::size_t i = 0; i < plan.size(); ++i) {
-            const planned& p = plan[i];
-            const outcome& o = results[i];
-            BOOST_TEST_CONTEXT("entry " << i << " (" << (p.kind == what::value ? "GET " : "INCR ") << p.key << ")") {
-                if (p.kind != what::counter) {
-                    // Safe to repeat (by the table, or allowed by the caller): re-sent until it got its reply.
-                    BOOST_TEST_REQUIRE(o.ok(), (o.failure() ? o.failure()->what() : ""));
-                    if (p.kind == what::value) {
-                        BOOST_TEST_REQUIRE(o->type == REDIS_REPLY_STRING);
-                        BOOST_TEST(text_of(o.reply()) == "steady");
-                    } else {
-                        BOOST_TEST_REQUIRE(o->type == REDIS_REPLY_INTEGER);
-                    }
-                    if (p.kind == what::allowed) ++tally[p.key].ok;
-                    continue;
-                }
-                counter_tally& t = tally[p.key];
-                if (o.ok()) {
-                    BOOST_TEST_REQUIRE(o->type == REDIS_REPLY_INTEGER);
-                    ++t.ok;
-                    t.values.push_back(o->integer);
-                } else if (o.failure()->kind() == error_kind::unknown_outcome) {
-                    ++t.unknown;
-                    BOOST_TEST(std::string(o.failure()->what()).find("may or may not have run") != std::string::npos,
-                               o.failure()->what());
-                } else {
-                    // The only other ending: the deadline passed before a wave got it written.
-                    BOOST_TEST_REQUIRE(o.failure()->kind() == error_kind::timeout, o.failure()->what());
-                    BOOST_TEST(std::string(o.failure()->what()).find("(it did not run)") != std::string::npos,
-                               o.failure()->what());
-                    ++t.did_not_run;
-                }
-            }
-        }
-        const cluster_stats after = cluster.stats();
-        long long round_unknown = 0;
-        for (const auto& t : targets) {
-            for (const std::string& key : {t.counters[0], t.counters[1]}) {
-                const counter_tally& c = tally[key];
-                reply_ptr get = cluster.command_argv(key, {"GET", key});
-                const long long final_value = get->type == REDIS_REPLY_STRING ? std::stoll(text_of(get.get())) : 0;
-                BOOST_TEST_CONTEXT("counter " << key << ": final " << final_value << ", " << c.ok << " OK, " << c.unknown
-                                              << " unknown_outcome, " << c.did_not_run << " did not run") {
-                    // Every OK ran once; each unknown_outcome ran at most once; nothing else ran.
-                    BOOST_TEST(final_value >= c.ok);
-                    BOOST_TEST(final_value <= c.ok + c.unknown);
-                    // OK replies are distinct executions, in pipeline order: strictly increasing.
-                    for (std::size_t i = 1; i < c.values.size(); ++i)
-                        BOOST_TEST_REQUIRE(c.values[i - 1] < c.values[i], "OK replies out of order at #" << i);
-                    if (!c.values.empty()) BOOST_TEST(c.values.back() <= final_value);
-                }
-                round_unknown += c.unknown;
-                total_ok += c.ok;
-            }
-            reply_ptr allowed = cluster.command_argv(t.allowed, {"GET", t.allowed});
-            BOOST_TEST_REQUIRE(allowed->type == REDIS_REPLY_STRING);
-            BOOST_TEST(std::stoll(text_of(allowed.get())) >= tally[t.allowed].ok);  // repeats allowed: at least once each
-        }
-        BOOST_TEST(after.unknown_outcomes - before.unknown_outcomes == static_cast<std::uint64_t>(round_unknown));
-        total_unknown += round_unknown;
-        std::cout << "client kill mid-pipeline, round " << rounds + 1 << ": " << plan.size() << " entries in " << took
-                  << " ms; " << round_unknown << " INCRs unknown_outcome; retries " << after.retries - before.retries
-                  << ", round trips " << after.round_trips - before.round_trips << ", connection losses "
-                  << after.connection_losses - before.connection_losses << "\n";
-    }
-    std::cout << "client kill mid-pipeline: " << rounds << " round(s), " << total_kills << " clients killed, "
-              << total_ok << " INCRs OK, " << total_unknown << " unknown_outcome\n";
-    BOOST_TEST(total_unknown >= 1, "the killer never cut a pipeline after a write: make it larger");
 }
 
 // A master is SIGKILLed while a 10,000-entry pipeline of SETs (safe to repeat) waits for its replies: with the
@@ -387,100 +167,6 @@ BOOST_AUTO_TEST_CASE(master_killed_during_a_10k_pipeline_every_set_ends_ok_in_fe
     BOOST_TEST(matching == n);
     BOOST_TEST(live::owner_port(cluster, key_slot(prefix + "0")) != victim_port);
     BOOST_TEST(revive.now(), "the killed node did not rejoin: the cluster is not healthy");
-}
-
-// A node that stops answering for 2 s (DEBUG SLEEP 2): calls with a 300 ms deadline end well before the stall
-// does, whatever command_timeout says: a GET with a timeout (it is safe to repeat, so it was retried until the
-// deadline), an INCR with unknown_outcome (it was written; it may have run). Each message says what happened.
-BOOST_AUTO_TEST_CASE(deadline_holds_against_a_node_that_stops_answering) {
-    auto options = live::cluster_options({live::seed_by_name()});
-    options.tls.command_timeout = milliseconds(10000);  // larger than the stall: must not stretch any call
-    auto get_cluster = make_cluster(options);
-    auto incr_cluster = make_cluster(options);
-    auto short_options = options;
-    short_options.deadline = milliseconds(300);  // the cluster-wide deadline, no call_options
-    auto short_cluster = make_cluster(short_options);
-    const std::string key = "{delivery-slow}key";
-    for (auto* c : {&get_cluster, &incr_cluster, &short_cluster}) {
-        c->connect();
-        reply_ptr touched = c->command_argv(key, {"SET", key, "7"});  // each has a live connection to the owner
-        BOOST_TEST_REQUIRE(touched->type == REDIS_REPLY_STATUS);
-    }
-    const std::uint16_t owner = live::owner_port(get_cluster, key_slot(key));
-    BOOST_TEST_REQUIRE(owner != 0);
-    live::admin_connection config(owner);
-    auto debug = config.run("CONFIG GET enable-debug-command");
-    BOOST_TEST_REQUIRE((debug->type == REDIS_REPLY_ARRAY && debug->elements == 2 &&
-                        std::string(debug->element[1]->str) != "no"),
-                       "the fixture's nodes need enable-debug-command (scripts/cluster sets it)");
-
-    call_options short_call;
-    short_call.deadline = milliseconds(300);
-    struct result {
-        std::optional<error> failure;
-        long long elapsed_ms = 0;
-    };
-    result get_result, incr_result, short_result;
-    const auto timed = [&](result& out, auto&& call) {
-        const auto start = steady::now();
-        try {
-            call();
-        } catch (const error& e) {
-            out.failure = e;
-        }
-        out.elapsed_ms = ms_since(start);
-    };
-
-    std::thread sleeper([&] {
-        live::admin_connection admin(owner);
-        admin.ok("DEBUG SLEEP 2");
-    });
-    std::this_thread::sleep_for(milliseconds(100));  // the node is asleep now
-    const auto stall_started = steady::now();
-    std::thread t1([&] { timed(get_result, [&] { get_cluster.command_argv(key, {"GET", key}, short_call); }); });
-    std::thread t2([&] { timed(incr_result, [&] { incr_cluster.command_argv(key, {"INCR", key}, short_call); }); });
-    std::thread t3([&] { timed(short_result, [&] { short_cluster.command_argv(key, {"GET", key}); }); });
-    t1.join(), t2.join(), t3.join();
-    const auto all_done = ms_since(stall_started);
-    sleeper.join();
-    // A 2 s stall is longer than the fixture's cluster-node-timeout: the replica may have taken over. Wait
-    // until the cluster is settled (six nodes online, replicas synced) before anything else runs.
-    BOOST_TEST(live::cluster_script("ready 60 >/dev/null") == 0, "the cluster did not settle after the stall");
-
-    std::cout << "deadline 300 ms against a node asleep for 2 s (command_timeout 10 s): GET ended after "
-              << get_result.elapsed_ms << " ms, INCR after " << incr_result.elapsed_ms
-              << " ms, GET under a 300 ms cluster deadline after " << short_result.elapsed_ms << " ms\n";
-    for (const auto* r : {&get_result, &incr_result, &short_result}) {
-        BOOST_TEST_REQUIRE(r->failure.has_value(), "a call succeeded against a sleeping node");
-        BOOST_TEST(r->elapsed_ms < 1500);
-        BOOST_TEST(r->elapsed_ms >= 250);  // it did wait for its deadline
-    }
-    BOOST_TEST(all_done < 1800);  // all three ended while the node was still asleep
-    BOOST_TEST(get_result.failure->kind() == error_kind::timeout, get_result.failure->what());
-    BOOST_TEST(short_result.failure->kind() == error_kind::timeout, short_result.failure->what());
-    BOOST_TEST(incr_result.failure->kind() == error_kind::unknown_outcome, incr_result.failure->what());
-    for (const auto* r : {&get_result, &short_result}) {
-        const std::string what = r->failure->what();
-        BOOST_TEST(what.find("'GET'") != std::string::npos, what);
-        BOOST_TEST(what.find("at its deadline") != std::string::npos, what);
-        BOOST_TEST(what.find("no reply came in time") != std::string::npos, what);
-    }
-    const std::string incr_what = incr_result.failure->what();
-    BOOST_TEST(incr_what.find("'INCR'") != std::string::npos, incr_what);
-    BOOST_TEST(incr_what.find("no reply came in time") != std::string::npos, incr_what);
-    BOOST_TEST(incr_what.find("may or may not have run") != std::string::npos, incr_what);
-    BOOST_TEST(incr_cluster.stats().unknown_outcomes == 1u);
-
-    // Awake again: the same objects work, and the INCR ran at most once (it was not re-sent). Whether it ran
-    // depends on whether the node read it before it saw the connection closed: that is the unknown outcome.
-    reply_ptr value = get_cluster.command_argv(key, {"GET", key});
-    BOOST_TEST_REQUIRE(value->type == REDIS_REPLY_STRING);
-    const long long after_stall = std::stoll(text_of(value.get()));
-    std::cout << "the INCR with the unknown outcome " << (after_stall == 8 ? "ran" : "did not run") << "\n";
-    BOOST_TEST((after_stall == 7 || after_stall == 8), "the value is " << after_stall);
-    reply_ptr incr = incr_cluster.command_argv(key, {"INCR", key});
-    BOOST_TEST_REQUIRE(incr->type == REDIS_REPLY_INTEGER);
-    BOOST_TEST(incr->integer == after_stall + 1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

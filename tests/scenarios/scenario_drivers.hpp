@@ -47,15 +47,19 @@ public:
                                                const addrmap::call_options& call = {}) {
         return addrmap::fan_out(cluster_, a, who, call);
     }
-    /// Every command (keys from the command), pipelined; one outcome each, in order.
-    std::vector<addrmap::outcome> all(const std::vector<std::vector<std::string>>& commands) {
+    /// Every command (keys from the command), pipelined under `call` (its deadline bounds the whole pipeline); one
+    /// outcome each, in order. `repeats[i]`, when given, is command i's repeat policy (else by the table).
+    std::vector<addrmap::outcome> all(const std::vector<std::vector<std::string>>& commands,
+                                      const addrmap::call_options& call = {},
+                                      const std::vector<addrmap::repeat>& repeats = {}) {
         addrmap::pipeline batch;
-        for (const auto& command : commands) {
-            const std::vector<std::string_view> argv(command.begin(), command.end());
+        for (std::size_t i = 0; i < commands.size(); ++i) {
+            const std::vector<std::string_view> argv(commands[i].begin(), commands[i].end());
             const std::vector<std::string_view> keys = addrmap::command_keys(argv);  // the scenarios' commands have keys
-            batch.add_argv(keys.empty() ? std::string_view() : keys.front(), argv);
+            batch.add_argv(keys.empty() ? std::string_view() : keys.front(), argv,
+                           i < repeats.size() ? repeats[i] : addrmap::repeat::by_table);
         }
-        return cluster_.execute(batch);
+        return cluster_.execute(batch, call);
     }
     std::vector<addrmap::node_info> nodes() const { return cluster_.nodes(); }
     const addrmap::cluster_stats& stats() const { return cluster_.stats(); }
@@ -162,16 +166,23 @@ public:
         if (got->failure) throw *got->failure;
         return std::move(*got->nodes);
     }
-    /// Every command (keys from the command) at once; one outcome each, in order.
-    std::vector<addrmap::outcome> all(const std::vector<std::vector<std::string>>& commands) {
+    /// Every command (keys from the command) at once, each under `call` (its deadline bounds each, all started
+    /// together); one outcome each, in order. `repeats[i]`, when given, is command i's repeat policy.
+    std::vector<addrmap::outcome> all(const std::vector<std::vector<std::string>>& commands,
+                                      const addrmap::call_options& call = {},
+                                      const std::vector<addrmap::repeat>& repeats = {}) {
         auto got = std::make_shared<std::vector<std::optional<addrmap::outcome>>>(commands.size());
         auto left = std::make_shared<std::size_t>(commands.size());
-        for (std::size_t i = 0; i < commands.size(); ++i)
+        for (std::size_t i = 0; i < commands.size(); ++i) {
+            addrmap::call_options this_call = call;
+            if (i < repeats.size()) this_call.repeat_policy = repeats[i];
             cluster_.call_argv(std::vector<std::string_view>(commands[i].begin(), commands[i].end()),
                                [got, left, i](addrmap::outcome o) {
                                    (*got)[i] = std::move(o);
                                    --*left;
-                               });
+                               },
+                               this_call);
+        }
         const bool finished = loop_.run_until([&] { return *left == 0; }, loop_limit);
         std::vector<addrmap::outcome> out;
         for (auto& o : *got)
