@@ -12,18 +12,34 @@
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <sys/types.h>
 #include <thread>
 
 namespace live {
 
-/// The PID scripts/cluster recorded for the node on `port` (0 if none).
+/// The PID scripts/cluster recorded for the node on `port`, when that process is still the redis-server listening on
+/// it (its /proc/<pid>/cmdline names redis-server and ":<port>", as scripts/cluster's own node_pid checks); else 0, so a
+/// stale pid file whose number was reused by another process is never signalled.
 inline pid_t node_pid(std::uint16_t port) {
     std::ifstream in(cluster_dir() + "/node-" + std::to_string(port) + "/redis.pid");
-    pid_t pid = 0;
-    in >> pid;
-    return pid;
+    long long recorded = 0;
+    if (!(in >> recorded) || recorded <= 0) return 0;
+    const pid_t pid = static_cast<pid_t>(recorded);
+    std::ifstream proc("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
+    if (!proc) return 0;
+    std::string cmdline((std::istreambuf_iterator<char>(proc)), std::istreambuf_iterator<char>());
+    for (char& c : cmdline)
+        if (c == '\0') c = ' ';
+    const std::size_t server = cmdline.find("redis-server");
+    if (server == std::string::npos) return 0;
+    const std::string listen = ":" + std::to_string(port);
+    for (std::size_t at = cmdline.find(listen, server); at != std::string::npos; at = cmdline.find(listen, at + 1)) {
+        const std::size_t end = at + listen.size();
+        if (end == cmdline.size() || cmdline[end] < '0' || cmdline[end] > '9') return pid;  // ":7620", not ":76201"
+    }
+    return 0;
 }
 
 /// Runs scripts/cluster with the fixture's environment; returns its exit status.
