@@ -3,6 +3,7 @@
 #pragma once
 
 #include "admin_connection.hpp"
+#include "node_control.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -55,15 +56,23 @@ inline void migrate_slots(const std::vector<std::uint16_t>& slots, const master_
             target.ok("CLUSTER SETSLOT %s IMPORTING %s", s.c_str(), from.id.c_str());
             source.ok("CLUSTER SETSLOT %s MIGRATING %s", s.c_str(), to.id.c_str());
             std::this_thread::sleep_for(std::chrono::milliseconds(15));  // writers meet ASK here
-            while (true) {
+            // Bounded: a slot that keeps keys (writers adding them as fast as they go) must end the move with an
+            // error, not loop for ever. BUSYKEY (the key is on the target already) is an error too: skipping it
+            // would leave the key on the source, and the loop would meet it again on every pass.
+            constexpr int max_passes = 10000;
+            for (int pass = 0;; ++pass) {
+                if (pass == max_passes)
+                    throw std::runtime_error("slot " + s + " still has keys on port " + std::to_string(from.port) +
+                                             " after " + std::to_string(max_passes) + " GETKEYSINSLOT passes");
                 auto keys = source.ok("CLUSTER GETKEYSINSLOT %s 100", s.c_str());
                 if (keys->elements == 0) break;
                 for (std::size_t k = 0; k < keys->elements; ++k) {
                     const std::string key(keys->element[k]->str, keys->element[k]->len);
                     auto moved = source.run("MIGRATE 127.0.0.1 %d %b 0 5000", static_cast<int>(to.port), key.data(),
                                             key.size());
-                    if (moved->type == REDIS_REPLY_ERROR && std::string(moved->str).find("BUSYKEY") == std::string::npos)
-                        throw std::runtime_error("MIGRATE " + key + ": " + moved->str);
+                    if (moved->type == REDIS_REPLY_ERROR)
+                        throw std::runtime_error("MIGRATE " + key + " (slot " + s + "): " +
+                                                 std::string(moved->str, moved->len));
                 }
             }
             // As redis-cli --cluster reshard does: the target first, then the source, then the rest.
@@ -145,7 +154,10 @@ inline void move_slot(std::uint16_t slot, std::uint16_t from, std::uint16_t to, 
     admin_connection source(from), target(to);
     target.ok("CLUSTER SETSLOT %s IMPORTING %s", s.c_str(), from_id.c_str());
     source.ok("CLUSTER SETSLOT %s MIGRATING %s", s.c_str(), to_id.c_str());
-    while (true) {
+    for (int pass = 0;; ++pass) {
+        if (pass == 10000)
+            throw std::runtime_error("slot " + s + " still has keys on port " + std::to_string(from) +
+                                     " after 10000 GETKEYSINSLOT passes");
         auto keys = source.ok("CLUSTER GETKEYSINSLOT %s 100", s.c_str());
         if (keys->elements == 0) break;
         for (std::size_t k = 0; k < keys->elements; ++k)
@@ -155,6 +167,13 @@ inline void move_slot(std::uint16_t slot, std::uint16_t from, std::uint16_t to, 
     target.ok("CLUSTER SETSLOT %s NODE %s", s.c_str(), to_id.c_str());
     source.ok("CLUSTER SETSLOT %s NODE %s", s.c_str(), to_id.c_str());
     for (std::uint16_t port : masters) admin_connection(port).run("CLUSTER SETSLOT %s NODE %s", s.c_str(), to_id.c_str());
+}
+
+/// Waits (bounded, 60 s) until every fixture node agrees on the slot map, no slot is left open and all six are online
+/// (scripts/cluster ready): "" or why not.
+inline std::string wait_until_slots_agree() {
+    return cluster_script("ready 60 >/dev/null") == 0 ? std::string()
+                                                        : std::string("the nodes did not agree on the slot map within 60 s");
 }
 
 /// Puts a slot that a test moves (or half moves) from X to Y back on X when the test ends, however it ends: a move
@@ -169,8 +188,16 @@ public:
     ~slot_back_home() {
         if (!done_) restore();
     }
-    /// "" or why the move back failed.
+    /// "" or why the move back failed, or why the nodes did not all agree on the map afterwards (bounded wait, so that
+    /// the next test does not start with a map still settling).
     std::string restore() {
+        const std::string why = put_back();
+        const std::string settled = wait_until_slots_agree();
+        return why.empty() ? settled : why;
+    }
+    /// The move back alone, without waiting for every node to agree (for callers that put several slots back and
+    /// then wait once): "" or why it failed.
+    std::string put_back() {
         done_ = true;
         std::atomic<bool> failed{false};
         std::string why;

@@ -37,8 +37,16 @@ public:
     }
     /// The move to Y went through for every slot: the way back can take them all in one go.
     void moved_whole() { whole_ = true; }
-    /// "" or why a slot could not be put back.
+    /// "" or why a slot could not be put back, or why the nodes did not all agree on the map afterwards (a bounded
+    /// wait: the next suite must not start with a map still settling).
     std::string restore() {
+        const std::string why = put_back();
+        const std::string settled = live::wait_until_slots_agree();
+        return why.empty() ? settled : why;
+    }
+
+private:
+    std::string put_back() {
         done_ = true;
         if (whole_) {
             std::atomic<bool> failed{false};
@@ -48,13 +56,12 @@ public:
         }
         std::string why;
         for (std::uint16_t slot : slots_) {
-            const std::string failed = live::slot_back_home(slot, scene_.x, scene_.y, scene_.ports).restore();
+            const std::string failed = live::slot_back_home(slot, scene_.x, scene_.y, scene_.ports).put_back();
             if (!failed.empty() && why.empty()) why = failed;
         }
         return why;
     }
 
-private:
     std::vector<std::uint16_t> slots_;
     live::move_scene scene_;
     bool whole_ = false;
