@@ -52,20 +52,26 @@ public:
         for (std::uint16_t port : ports) admins_.push_back(std::make_unique<live::admin_connection>(port));
         watcher_ = std::make_unique<live::admin_connection>(ports.front());
         thread_ = std::thread([this, bursts, armed_by] {
-            const auto give_up = steady::now() + std::chrono::seconds(20);
-            while (!stop_ && steady::now() < give_up) {
-                auto value = watcher_->run("GET %b", armed_by.data(), armed_by.size());
-                if (value && value->type == REDIS_REPLY_STRING && std::string(value->str, value->len) != "0") break;
-                std::this_thread::sleep_for(std::chrono::milliseconds(1));  // polling a condition, not a race
-            }
-            std::mt19937 random(12345);
-            std::uniform_int_distribution<int> pause_us(1000, 12000);
-            for (int burst = 0; burst < bursts && !stop_; ++burst) {
-                if (burst > 0) std::this_thread::sleep_for(std::chrono::microseconds(pause_us(random)));
-                for (auto& admin : admins_) {
-                    const long long n = kill_clients(*admin);
-                    if (n > 0) kills_ += n;
+            try {
+                const auto give_up = steady::now() + std::chrono::seconds(20);
+                while (!stop_ && steady::now() < give_up) {
+                    auto value = watcher_->run("GET %b", armed_by.data(), armed_by.size());
+                    if (value && value->type == REDIS_REPLY_STRING && std::string(value->str, value->len) != "0") break;
+                    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // polling a condition, not a race
                 }
+                std::mt19937 random(12345);
+                std::uniform_int_distribution<int> pause_us(1000, 12000);
+                for (int burst = 0; burst < bursts && !stop_; ++burst) {
+                    if (burst > 0) std::this_thread::sleep_for(std::chrono::microseconds(pause_us(random)));
+                    for (auto& admin : admins_) {
+                        const long long n = kill_clients(*admin);
+                        if (n > 0) kills_ += n;
+                    }
+                }
+            } catch (const std::exception& e) {
+                failure_ = std::string("the killer thread failed: ") + e.what();
+            } catch (...) {
+                failure_ = "the killer thread failed";
             }
         });
     }
@@ -77,13 +83,108 @@ public:
         if (thread_.joinable()) thread_.join();
     }
     long long kills() const { return kills_; }
+    /// After stop(): "" or why the thread ended early.
+    const std::string& failure() const { return failure_; }
 
 private:
     std::vector<std::unique_ptr<live::admin_connection>> admins_;
     std::unique_ptr<live::admin_connection> watcher_;
     std::atomic<bool> stop_{false};
     std::atomic<long long> kills_{0};
+    std::string failure_;  // written by the thread, read after join
     std::thread thread_;  // last: starts once the members it uses exist
+};
+
+/// The id of a client the node on `admin`'s port holds (flags contain `b`: CLIENT PAUSE WRITE postpones each write it
+/// receives, so its INCR was written but has not run), other than `own_id`; 0 if none is held.
+long long held_client(live::admin_connection& admin, long long own_id) {
+    auto list = admin.ok("CLIENT LIST TYPE normal");
+    const std::string text(list->str, list->len);
+    std::size_t line_start = 0;
+    while (line_start < text.size()) {
+        std::size_t line_end = text.find('\n', line_start);
+        if (line_end == std::string::npos) line_end = text.size();
+        const std::string line = " " + text.substr(line_start, line_end - line_start);
+        line_start = line_end + 1;
+        const std::size_t id_at = line.find(" id="), flags_at = line.find(" flags=");
+        if (id_at == std::string::npos || flags_at == std::string::npos) continue;
+        const long long id = std::stoll(line.substr(id_at + 4));
+        const std::size_t flags_end = line.find(' ', flags_at + 7);
+        const std::string flags = line.substr(flags_at + 7, flags_end == std::string::npos ? std::string::npos
+                                                                                          : flags_end - flags_at - 7);
+        if (id != own_id && flags.find('b') != std::string::npos) return id;
+    }
+    return 0;
+}
+
+/// Makes one INCR end unknown_outcome for certain, with no luck needed: CLIENT PAUSE WRITE on the node (sent from the
+/// constructor, before the stream starts), so that the first write the driver sends there is held after being
+/// written; a thread polls CLIENT LIST (bounded, 10 s) for the held client, kills exactly that one (CLIENT KILL ID),
+/// and always unpauses the node, also when something failed (the pause also expires by itself after 10 s). The
+/// admin connection sends only CLIENT commands, which a WRITE pause never holds.
+class held_write_killer {
+public:
+    explicit held_write_killer(std::uint16_t port) : admin_(port) {
+        const auto id = admin_.ok("CLIENT ID");
+        own_id_ = id->integer;
+        admin_.ok("CLIENT PAUSE 10000 WRITE");
+        try {
+            thread_ = std::thread([this] {
+                try {
+                    const auto give_up = steady::now() + std::chrono::seconds(10);
+                    long long held = 0;
+                    while (held == 0 && steady::now() < give_up) {
+                        held = held_client(admin_, own_id_);
+                        if (held == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));  // polling a condition
+                    }
+                    if (held == 0) {
+                        failure_ = "no client was held by the pause within 10 s";
+                    } else {
+                        auto killed = admin_.run("CLIENT KILL ID %lld", held);
+                        if (killed->type == REDIS_REPLY_INTEGER && killed->integer == 1)
+                            landed_ = true;
+                        else
+                            failure_ = "CLIENT KILL ID " + std::to_string(held) + " did not kill it";
+                    }
+                } catch (const std::exception& e) {
+                    failure_ = std::string("the pause killer failed: ") + e.what();
+                } catch (...) {
+                    failure_ = "the pause killer failed";
+                }
+                unpause();
+            });
+        } catch (...) {
+            unpause();
+            throw;
+        }
+    }
+    held_write_killer(const held_write_killer&) = delete;
+    held_write_killer& operator=(const held_write_killer&) = delete;
+    ~held_write_killer() { stop(); }
+    void stop() {
+        if (thread_.joinable()) thread_.join();
+    }
+    /// After stop(): the held client was killed.
+    bool landed() const { return landed_; }
+    /// After stop(): "" or what went wrong.
+    const std::string& failure() const { return failure_; }
+
+private:
+    void unpause() noexcept {
+        try {
+            auto reply = admin_.run("CLIENT UNPAUSE");
+            if (reply->type == REDIS_REPLY_ERROR && failure_.empty()) failure_ = "CLIENT UNPAUSE: " + std::string(reply->str);
+        } catch (const std::exception& e) {
+            if (failure_.empty()) failure_ = std::string("CLIENT UNPAUSE failed: ") + e.what();
+        } catch (...) {
+        }
+    }
+
+    live::admin_connection admin_;
+    long long own_id_ = 0;
+    bool landed_ = false;   // written by the thread, read after join
+    std::string failure_;  // written by the thread, read after join
+    std::thread thread_;
 };
 
 struct counter_tally {
@@ -139,7 +240,6 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(idle_connections_killed_by_the_server_are_replaced
         // connection before the loop ran; the loop reads that close before writing it, and it is sent again (one
         // retry, never written twice: its counter is 1 below). All three closes were waiting when the loop first ran,
         // so they are all read then: no later INCR meets a closed connection.
-        BOOST_TEST(after.stale_reconnects == before.stale_reconnects);
         BOOST_TEST(after.connection_losses - before.connection_losses >= 3u);
         BOOST_TEST(after.retries - before.retries <= 1u);
     }
@@ -172,9 +272,14 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(client_kill_mid_stream_never_runs_an_incr_twice, D
     }
     constexpr int entries_per_round = 24000;
     constexpr int kill_bursts_per_round = 12;
+    // Round 0 kills, on the first target, the connection a CLIENT PAUSE WRITE holds after its INCR was written: an
+    // unknown_outcome for certain. The rounds after it kill every connection on both targets in random bursts.
+    constexpr int rounds = 2;
+    // The stream's own deadline, well above what it takes on a busy machine (the fixture options' 15 s would not be).
+    call_options stream;
+    stream.deadline = std::chrono::milliseconds(60000);
     long long total_unknown = 0, total_ok = 0, total_kills = 0;
-    int rounds = 0;
-    for (; rounds < 5 && total_unknown == 0; ++rounds) {
+    for (int round = 0; round < rounds; ++round) {
         for (const auto& t : targets) {
             BOOST_TEST_REQUIRE(driver.command(t.value, {"SET", t.value, "steady"}).ok());
             for (const std::string& k : {t.counters[0], t.counters[1], t.allowed})
@@ -196,10 +301,18 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(client_kill_mid_stream_never_runs_an_incr_twice, D
         }
         const cluster_stats before = driver.stats();
         std::vector<outcome> results;
-        {
-            client_killer killer({targets[0].port, targets[1].port}, kill_bursts_per_round, targets[0].counters[0]);
-            results = driver.all(commands, {}, repeats);
+        if (round == 0) {
+            held_write_killer killer(targets[0].port);
+            results = driver.all(commands, stream, repeats);
             killer.stop();
+            BOOST_TEST(killer.failure() == "");
+            BOOST_TEST_REQUIRE(killer.landed(), "the client held by CLIENT PAUSE WRITE was not killed");
+            ++total_kills;
+        } else {
+            client_killer killer({targets[0].port, targets[1].port}, kill_bursts_per_round, targets[0].counters[0]);
+            results = driver.all(commands, stream, repeats);
+            killer.stop();
+            BOOST_TEST(killer.failure() == "");
             total_kills += killer.kills();
         }
         BOOST_TEST_REQUIRE(results.size() == commands.size());
@@ -265,13 +378,15 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(client_kill_mid_stream_never_runs_an_incr_twice, D
         }
         BOOST_TEST(after.unknown_outcomes - before.unknown_outcomes == static_cast<std::uint64_t>(round_unknown));
         total_unknown += round_unknown;
-        std::cout << Driver::name << " client kill mid-stream, round " << rounds + 1 << ": " << commands.size()
+        if (round == 0)  // the held INCR was written, then its connection killed: nobody can know whether it ran
+            BOOST_TEST(round_unknown >= 1, "the INCR held by the pause and killed did not end unknown_outcome");
+        std::cout << Driver::name << " client kill mid-stream, round " << round + 1 << ": " << commands.size()
                   << " commands; " << round_unknown << " INCRs unknown_outcome; retries " << after.retries - before.retries
                   << ", connection losses " << after.connection_losses - before.connection_losses << "\n";
     }
     std::cout << Driver::name << " client kill mid-stream: " << rounds << " round(s), " << total_kills << " clients killed, "
               << total_ok << " INCRs OK, " << total_unknown << " unknown_outcome\n";
-    BOOST_TEST(total_unknown >= 1, "the killer never cut the stream after a write: make it larger");
+    BOOST_TEST(total_unknown >= 1, "no INCR ended unknown_outcome, not even the one held by the pause and killed");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
