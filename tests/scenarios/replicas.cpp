@@ -62,6 +62,7 @@ BOOST_AUTO_TEST_SUITE(replicas)
 BOOST_AUTO_TEST_CASE_TEMPLATE(reads_land_on_replicas_and_writes_on_masters, Driver, scenario::drivers) {
     Driver driver(reading_from(read_preference::replica));
     driver.connect();
+    const cluster_stats at_start = driver.stats();
     const auto layout = replicas_by_master();
     BOOST_TEST_REQUIRE(layout.size() == 3u);
     std::vector<std::uint16_t> master_ports, replica_ports;
@@ -118,7 +119,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(reads_land_on_replicas_and_writes_on_masters, Driv
     BOOST_TEST(after.retries == before.retries);  // a healthy cluster: each read sent once
     BOOST_TEST(after.replica_sends - before.replica_sends == static_cast<std::uint64_t>(2 * keys));
     BOOST_TEST(after.replica_fallbacks == before.replica_fallbacks);
-    BOOST_TEST(after.moved == 0u);  // READONLY was sent: no replica answered MOVED
+    BOOST_TEST(after.moved == at_start.moved);  // READONLY was sent: no replica answered MOVED
     for (const node_info& node : driver.nodes())
         if (node.role == node_role::replica) BOOST_TEST(node.connected, to_string(node.reported));
 }
@@ -131,10 +132,9 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(replica_mode_never_reads_from_the_master_and_fails
     options.tls.command_timeout = std::chrono::milliseconds(300);
     options.tls.connect_timeout = std::chrono::milliseconds(300);
     Driver driver(options);
-    driver.connect();
     const std::string key = "{" + live::tag_for_slot(100) + "}:only-replica";
-    const outcome set = driver.command(key, {"SET", key, "1"});
-    BOOST_TEST_REQUIRE(set.ok(), scenario::why(set));
+    // The 300 ms timeouts bound connect() and this SET too: tried a bounded number of times on a busy machine.
+    scenario::connect_and_set(driver, key, "1");
     std::uint16_t master = 0;
     for (const node_info& m : live::masters(driver))
         for (const slot_range& range : m.slots)
