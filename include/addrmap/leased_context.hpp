@@ -9,7 +9,6 @@
 #include <hiredis/async.h>
 
 #include <memory>
-#include <optional>
 #include <utility>
 
 namespace addrmap {

@@ -101,13 +101,7 @@ public:
         const async_connection* current = table_.current(n);
         if (current == nullptr || !current->ready() || !core_.exists(n)) return nullptr;
         const core_node& node = core_.node(n);
-        async_connection::target t{n, node.reported, endpoint::owning(node.dial_host, node.port, node.tls_name),
-                                   current->tcp_address(), options_.user, options_.password,
-                                   node.role == node_role::replica, configured_seed_number(core_, n), nullptr, node_info{}};
-        if (options_.on_connect_commands || options_.on_async_connect) {
-            t.setup_options = &options_;
-            t.node_row = connected_node_info(node, std::nullopt);
-        }
+        async_connection::target t = target_for(n, node, current->tcp_address());
         t.dedicated = true;
         const clock::time_point deadline = now + options_.tls.connect_timeout;
         auto c = std::make_unique<async_connection>(owner_, tls_, std::move(t), deadline);
@@ -163,19 +157,25 @@ private:
         if (std::optional<error> failed = open_next(n)) failed_(n, *failed);
     }
 
+    /// What a connection to node `n` at `tcp_address` needs: its mapping, credentials, READONLY for a replica serving
+    /// reads, and the setup hooks when the options have any.
+    async_connection::target target_for(node_id n, const core_node& node, std::string tcp_address) const {
+        async_connection::target t{n, node.reported, endpoint::owning(node.dial_host, node.port, node.tls_name),
+                                   std::move(tcp_address), options_.user, options_.password,
+                                   node.role == node_role::replica, configured_seed_number(core_, n), nullptr, node_info{}};
+        if (options_.on_connect_commands || options_.on_async_connect) {
+            t.setup_options = &options_;
+            t.node_row = connected_node_info(node, std::nullopt);
+        }
+        return t;
+    }
+
     /// Opens a connection to the next address of node `n` that can be dialed; the error when none can.
     std::optional<error> open_next(node_id n, std::optional<error> last = std::nullopt) {
         async_connection_table::node_entry& entry = table_.node(n);
         while (entry.next_address < entry.addresses.size() && core_.exists(n)) {
             const core_node& node = core_.node(n);
-            async_connection::target t{n, node.reported, endpoint::owning(node.dial_host, node.port, node.tls_name),
-                                       entry.addresses[entry.next_address++], options_.user, options_.password,
-                                       node.role == node_role::replica,  // a replica serving reads: READONLY
-                                       configured_seed_number(core_, n), nullptr, node_info{}};
-            if (options_.on_connect_commands || options_.on_async_connect) {
-                t.setup_options = &options_;
-                t.node_row = connected_node_info(node, std::nullopt);
-            }
+            async_connection::target t = target_for(n, node, entry.addresses[entry.next_address++]);
             auto c = std::make_unique<async_connection>(owner_, tls_, std::move(t), entry.setup_deadline);
             try {
                 c->open(loop_);

@@ -828,10 +828,10 @@ private:
         if (connection.dedicated()) {  // its call is back: the connection waits for the next one (or closes)
             dedicated_calls_.erase(&connection);
             c->own = nullptr;
-            if (reply && core_.exists(connection.node()))
-                give_back(connection);
+            if (reply)
+                give_back(connection);  // closes it if its node left the topology
             else
-                connection.close_when_idle();  // lost, or its node left the topology
+                connection.close_when_idle();  // lost
         }
         if (c->refresh_attempt == 0 && calls_.came_back(c))
             request_pump();  // every older call of the slot is back: the queue may move
