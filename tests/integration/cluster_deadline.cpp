@@ -24,12 +24,7 @@ long receive_timeout_ms(const redisContext* c) {
     return tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-template <class F>
-ms time_of(F&& f) {
-    const auto start = std::chrono::steady_clock::now();
-    f();
-    return std::chrono::duration_cast<ms>(std::chrono::steady_clock::now() - start);
-}
+using live::time_of;
 
 /// A GET of "k" with `deadline`: how long it took, and its error (none if a reply came).
 std::pair<ms, std::optional<addrmap::error>> get_within(addrmap::ip_to_hostname_cluster& cluster, ms deadline) {

@@ -25,11 +25,9 @@ using namespace addrmap;
 using std::chrono::milliseconds;
 using steady = std::chrono::steady_clock;
 
-long long ms_since(steady::time_point start) {
-    return std::chrono::duration_cast<milliseconds>(steady::now() - start).count();
-}
+using live::ms_since;
 
-std::string text_of(const redisReply* r) { return std::string(r->str, r->len); }
+using live::text_of;
 
 /// One key per master, each on the first slot the master serves: "{tag}suffix".
 template <class Cluster>

@@ -27,14 +27,9 @@ using addrmap::ip_to_hostname;
 using addrmap::ip_to_hostname_cluster;
 using addrmap::reply_ptr;
 
-template <class F>
-ms time_of(F&& f) {
-    const auto start = std::chrono::steady_clock::now();
-    f();
-    return std::chrono::duration_cast<ms>(std::chrono::steady_clock::now() - start);
-}
+using live::time_of;
 
-std::string text_of(const reply_ptr& r) { return r && r->str != nullptr ? std::string(r->str, r->len) : std::string(); }
+using live::text_of;
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 

@@ -19,15 +19,7 @@ using namespace addrmap;
 
 using live::calls_on;
 
-/// The live cluster's layout, read by the test itself: master port -> replica ports.
-std::map<std::uint16_t, std::vector<std::uint16_t>> replicas_by_master() {
-    live::admin_connection admin(live::cluster_port());
-    auto reply = admin.ok("CLUSTER SHARDS");
-    std::map<std::uint16_t, std::vector<std::uint16_t>> out;
-    for (const shard& s : parse_cluster_shards(reply.get()).shards)
-        for (const node_address& r : s.replicas) out[s.master.port].push_back(r.port);
-    return out;
-}
+using live::replicas_by_master;
 
 std::uint16_t master_of_slot(std::uint16_t slot) {
     live::admin_connection admin(live::cluster_port());

@@ -13,7 +13,7 @@ namespace {
 
 using namespace addrmap;
 
-std::string text_of(const redisReply& r) { return std::string(r.str, r.len); }
+using live::text_of;
 
 ip_to_hostname_cluster connected_cluster() {
     ip_to_hostname_cluster cluster(live::cluster_options({live::seed_by_name()}), ip_to_hostname("localhost"));

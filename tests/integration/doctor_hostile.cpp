@@ -91,9 +91,7 @@ doctor_run run_doctor(const std::vector<std::string>& args, std::chrono::seconds
     return run;
 }
 
-void check_has(const std::string& output, const std::string& fragment) {
-    BOOST_TEST(output.find(fragment) != std::string::npos, "'" << fragment << "' missing from:\n" << output);
-}
+using live::check_has;
 
 /// What Redis answers while it loads its data set from disk.
 constexpr const char* loading_reply = "-LOADING Redis is loading the dataset in memory\r\n";

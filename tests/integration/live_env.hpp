@@ -2,6 +2,8 @@
 // CTest sets (LOCAL_CLUSTER_PORT/DIR, TLS_LAB_PORT/DIR); a missing variable fails loudly.
 #pragma once
 
+#include <boost/test/unit_test.hpp>
+
 #include <cstdint>
 #include <cstdlib>
 #include <stdexcept>
@@ -32,5 +34,10 @@ inline std::string source_dir() { return require_env("TEST_SOURCE_DIR"); }
 
 inline std::uint16_t tls_lab_port() { return static_cast<std::uint16_t>(std::stoi(require_env("TLS_LAB_PORT"))); }
 inline std::string tls_lab_dir() { return require_env("TLS_LAB_DIR"); }
+
+/// Asserts (without stopping the test) that `text` — a message, or a tool's output — contains `fragment`.
+inline void check_has(const std::string& text, const std::string& fragment) {
+    BOOST_TEST(text.find(fragment) != std::string::npos, "'" << fragment << "' missing from:\n" << text);
+}
 
 }  // namespace live

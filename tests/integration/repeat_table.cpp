@@ -43,7 +43,7 @@ struct key_state {
 };
 using node_state = std::vector<key_state>;
 
-std::string text_of(const redisReply* r) { return std::string(r->str, r->len); }
+using live::text_of;
 
 std::string joined(const argv_type& argv) {
     std::string out;

@@ -62,7 +62,7 @@ std::uint16_t lab_port(const std::string& name) {
     return static_cast<std::uint16_t>(std::stoi(lab("LAB_" + name + "_PORT")));
 }
 
-tls_options cluster_options() {
+tls_options cluster_ca_only() {
     tls_options options;
     options.ca_file = live::cluster_tls("ca.crt");
     return options;
@@ -97,9 +97,7 @@ std::string expect_error(error_kind kind, F&& f) {
     return {};
 }
 
-void check_has(const std::string& message, const std::string& fragment) {
-    BOOST_TEST(message.find(fragment) != std::string::npos, "'" << fragment << "' missing from: " << message);
-}
+using live::check_has;
 
 bool has_name(const addrmap::tls_handshake_info& info, const std::string& name) {
     return std::find(info.certificate_names.begin(), info.certificate_names.end(), name) !=
@@ -191,7 +189,7 @@ struct silent_listener {
 BOOST_AUTO_TEST_SUITE(tls_verify)
 
 BOOST_AUTO_TEST_CASE(cluster_node_by_ip_is_refused_naming_the_dns_only_certificate) {
-    const tls_context ctx(cluster_options());
+    const tls_context ctx(cluster_ca_only());
     const std::uint16_t port = live::cluster_port();
     const std::string message = expect_error(error_kind::tls_name, [&] {
         addrmap::connect_tls(ctx, reported_as("127.0.0.1", port), endpoint("127.0.0.1", port, "127.0.0.1"));
@@ -206,7 +204,7 @@ BOOST_AUTO_TEST_CASE(cluster_node_by_ip_is_refused_naming_the_dns_only_certifica
 }
 
 BOOST_AUTO_TEST_CASE(cluster_node_mapped_to_localhost_answers) {
-    const tls_context ctx(cluster_options());
+    const tls_context ctx(cluster_ca_only());
     const std::uint16_t port = live::cluster_port();
     for (const char* dial : {"127.0.0.1", "localhost"}) {
         BOOST_TEST_CONTEXT("dial " << dial) {
@@ -419,7 +417,7 @@ BOOST_AUTO_TEST_CASE(closed_port_is_a_connect_error) {
 }
 
 BOOST_AUTO_TEST_CASE(sessions_resume_for_the_same_name_only) {
-    const tls_context ctx(cluster_options());
+    const tls_context ctx(cluster_ca_only());
     const std::uint16_t port = live::cluster_port();
     const node_address node = reported_as("127.0.0.1", port);
     {
@@ -445,7 +443,7 @@ BOOST_AUTO_TEST_CASE(sessions_resume_for_the_same_name_only) {
 }
 
 BOOST_AUTO_TEST_CASE(reconnect_makes_a_new_verified_connection) {
-    const tls_context ctx(cluster_options());
+    const tls_context ctx(cluster_ca_only());
     const std::uint16_t port = live::cluster_port();
     auto conn = addrmap::connect_tls(ctx, reported_as("127.0.0.1", port), endpoint("127.0.0.1", port, "localhost"));
     const std::string id_before = command(conn.get(), "CLIENT ID");

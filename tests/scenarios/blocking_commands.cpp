@@ -18,9 +18,7 @@ call_options waiting_up_to_two_seconds() {
     call.reply_timeout = std::chrono::milliseconds(2000);
     return call;
 }
-long long ms_since(steady::time_point start) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - start).count();
-}
+using scenario::ms_since;
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(blocking_commands)

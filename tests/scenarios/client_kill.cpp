@@ -23,8 +23,8 @@ namespace {
 
 using steady = std::chrono::steady_clock;
 
-bool has(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
-std::string text_of(const outcome& o) { return o.ok() && o->str != nullptr ? std::string(o->str, o->len) : std::string(); }
+using scenario::has;
+using scenario::text_of;
 
 /// CLIENT KILL TYPE normal SKIPME yes on the node: every client connection but the admin's own; how many.
 long long kill_clients(live::admin_connection& admin) {

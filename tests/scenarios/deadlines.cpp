@@ -19,9 +19,9 @@ namespace {
 using steady = std::chrono::steady_clock;
 using ms = std::chrono::milliseconds;
 
-bool has(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
-std::string text_of(const outcome& o) { return o.ok() && o->str != nullptr ? std::string(o->str, o->len) : std::string(); }
-long long ms_since(steady::time_point start) { return std::chrono::duration_cast<ms>(steady::now() - start).count(); }
+using scenario::has;
+using scenario::text_of;
+using scenario::ms_since;
 
 template <class Driver>
 constexpr bool is_blocking = std::is_same_v<Driver, scenario::blocking>;

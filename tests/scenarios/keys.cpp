@@ -9,7 +9,7 @@
 using namespace addrmap;
 
 namespace {
-bool has(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
+using scenario::has;
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(keys)

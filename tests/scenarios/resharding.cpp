@@ -21,7 +21,7 @@ using namespace addrmap;
 
 namespace {
 
-std::string text_of(const outcome& o) { return o.ok() && o->str != nullptr ? std::string(o->str, o->len) : std::string(); }
+using scenario::text_of;
 
 /// Puts slots a test moves from X to Y back on X however the test ends: all at once when the move went through whole,
 /// else each alone (slot_back_home), as a move that failed half way leaves slots on X, on Y and one half moved, which

@@ -287,6 +287,14 @@ inline std::string why(const addrmap::outcome& o) {
     return r.str != nullptr ? std::string(r.str, r.len) : "a reply of type " + std::to_string(r.type);
 }
 
+/// Whether `text` contains `part` (a message's words, asserted).
+inline bool has(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
+/// A successful reply's string ("" for anything else).
+inline std::string text_of(const addrmap::outcome& o) {
+    return o.ok() && o->str != nullptr ? std::string(o->str, o->len) : std::string();
+}
+using live::ms_since;
+
 /// Connects `driver` to the fixture and writes `value` to `key`, so that its connection to the key's owner is up. A
 /// driver whose every call has a short deadline or timeout may miss it on a busy machine while it dials: tried a
 /// bounded number of times, then the test fails.

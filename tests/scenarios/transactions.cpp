@@ -18,9 +18,9 @@ using namespace addrmap;
 
 namespace {
 
-bool has(const std::string& text, std::string_view part) { return text.find(part) != std::string::npos; }
+using scenario::has;
 
-std::string text_of(const outcome& o) { return o.ok() && o->str != nullptr ? std::string(o->str, o->len) : std::string(); }
+using scenario::text_of;
 
 struct at_exit {
     std::function<void()> run;

@@ -63,7 +63,7 @@ const auto dashed_ip_names = [](const addrmap::node_address& address) {
 static_assert(addrmap::is_mapping_policy_v<decltype(dashed_ip_names)>);
 static_assert(!addrmap::is_partial_policy_v<decltype(dashed_ip_names)>);
 
-addrmap::node_address at(std::string host, std::uint16_t port) { return {std::move(host), port, {}}; }
+addrmap::node_address reported_at(std::string host, std::uint16_t port) { return {std::move(host), port, {}}; }
 
 }  // namespace
 
@@ -71,13 +71,13 @@ BOOST_AUTO_TEST_SUITE(policy_exemplar)
 
 BOOST_AUTO_TEST_CASE(class_policy) {
     const per_port_names policy({{7001, "node-7001.example.com"}, {7002, "node-7002.example.com"}});
-    const addrmap::endpoint result = addrmap::map_address(policy, at("10.0.0.1", 7001));
+    const addrmap::endpoint result = addrmap::map_address(policy, reported_at("10.0.0.1", 7001));
     BOOST_TEST(result.dial_host() == "node-7001.example.com");
     BOOST_TEST(result.port() == 7001);
     BOOST_TEST(result.tls_name() == "node-7001.example.com");
     BOOST_TEST(!result.owns_storage());
     try {
-        (void)addrmap::map_address(policy, at("10.0.0.1", 7003));
+        (void)addrmap::map_address(policy, reported_at("10.0.0.1", 7003));
         BOOST_ERROR("mapped an unknown port");
     } catch (const addrmap::error& e) {
         BOOST_TEST(std::string(e.what()) == "addrmap: topology: per_port_names has no name for port 7003 (10.0.0.1:7003)");
@@ -86,7 +86,7 @@ BOOST_AUTO_TEST_CASE(class_policy) {
 }
 
 BOOST_AUTO_TEST_CASE(lambda_policy) {
-    const addrmap::endpoint result = addrmap::map_address(dashed_ip_names, at("10.0.0.7", 7000));
+    const addrmap::endpoint result = addrmap::map_address(dashed_ip_names, reported_at("10.0.0.7", 7000));
     BOOST_TEST(result.dial_host() == "10-0-0-7.nodes.example.com");
     BOOST_TEST(result.port() == 7000);
     BOOST_TEST(result.tls_name() == "10-0-0-7.nodes.example.com");
@@ -97,8 +97,8 @@ BOOST_AUTO_TEST_CASE(composed) {
     // The class policy declines unknown ports; the lambda always answers, so identity is never reached.
     const addrmap::first_match policy{per_port_names({{7001, "node-7001.example.com"}}), dashed_ip_names,
                                       addrmap::identity{}};
-    BOOST_TEST(policy.map(at("10.0.0.1", 7001)).dial_host() == "node-7001.example.com");
-    BOOST_TEST(policy.map(at("fd00::2", 7002)).dial_host() == "fd00--2.nodes.example.com");
+    BOOST_TEST(policy.map(reported_at("10.0.0.1", 7001)).dial_host() == "node-7001.example.com");
+    BOOST_TEST(policy.map(reported_at("fd00::2", 7002)).dial_host() == "fd00--2.nodes.example.com");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

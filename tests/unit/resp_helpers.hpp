@@ -1,8 +1,12 @@
 // tests/unit/resp_helpers.hpp — build redisReply trees from RESP text with hiredis's own reader,
-// so topology tests read as the bytes a server sends (and capture files double as fuzz seeds).
+// so topology tests read as the bytes a server sends (and capture files double as fuzz seeds); a fixed clock origin.
 #pragma once
 
+#include <addrmap/address.hpp>
 #include <addrmap/detail/handles.hpp>
+
+#include <chrono>
+#include <cstdint>
 
 #include <fstream>
 #include <initializer_list>
@@ -10,8 +14,15 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace addrmap_test {
+
+/// The unit tests' "now": far from the clock's epoch, so `t0 - x` stays a valid time point.
+inline const std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+
+/// A node address as a server reports it (no hostname).
+inline addrmap::node_address at(std::string host, std::uint16_t port) { return addrmap::node_address{std::move(host), port, {}}; }
 
 /// Parses exactly one complete RESP value; throws std::runtime_error if the bytes are not
 /// one whole reply (incomplete, a protocol error, or trailing bytes).

@@ -1,5 +1,7 @@
 // tests/unit/test_async_calls.cpp — the async driver's queue of calls (detail/async_calls.hpp), without a loop: a walk
 // routes oldest first and holds a slot once one of its calls stays; a dial's failure reaches the calls waiting for it.
+#include "resp_helpers.hpp"
+
 #include <addrmap/detail/async_calls.hpp>
 
 #include <boost/test/unit_test.hpp>
@@ -15,7 +17,7 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-const clock_type::time_point t0 = clock_type::time_point{} + std::chrono::hours(1);
+using addrmap_test::t0;
 
 /// Queues a call of `slot` with `deadline`, numbered after the ones before it (as start() numbers them).
 async_call* queue(async_calls& calls, int slot, clock_type::time_point deadline, std::uint64_t seq, node_id waiting_for = no_node) {

@@ -19,9 +19,9 @@ using addrmap_test::parse_resp;
 
 namespace {
 
-const clock_type::time_point t0 = clock_type::time_point{} + std::chrono::hours(1);
+using addrmap_test::t0;
 
-node_address at(const std::string& host, std::uint16_t port) { return node_address{host, port, {}}; }
+using addrmap_test::at;
 
 endpoint as_reported(const node_address& a) { return endpoint(a.host, a.port, a.host); }
 

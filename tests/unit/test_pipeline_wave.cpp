@@ -18,7 +18,7 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-const clock_type::time_point t0 = clock_type::time_point{} + std::chrono::hours(1);
+using addrmap_test::t0;
 
 core_decision send_to(node_id node, bool asking = false) {
     core_decision d;

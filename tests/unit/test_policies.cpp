@@ -1,5 +1,7 @@
 // tests/unit/test_policies.cpp — behaviour of the shipped policies: identity, ip_to_hostname,
 // static_table, env and first_match, including IPv6, unknown hosts, lambdas and no-allocation views.
+#include "resp_helpers.hpp"
+
 #include <addrmap/policies/env.hpp>
 #include <addrmap/policies/first_match.hpp>
 #include <addrmap/policies/identity.hpp>
@@ -25,7 +27,7 @@ using addrmap::node_address;
 using mode = addrmap::ip_to_hostname::mode;
 using variables = std::map<std::string, std::string>;
 
-node_address at(std::string host, std::uint16_t port) { return node_address{std::move(host), port, {}}; }
+using addrmap_test::at;
 
 /// Expected endpoint as plain strings, so a failure prints readable values.
 struct expected_endpoint {

@@ -22,9 +22,9 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-const clock_type::time_point t0 = clock_type::time_point{} + std::chrono::hours(1);
+using addrmap_test::t0;
 
-node_address at(const std::string& host, std::uint16_t port) { return node_address{host, port, {}}; }
+using addrmap_test::at;
 
 /// Two masters: 10.0.0.1:7000 (slots 0-8191) and 10.0.0.2:7001 (8192-16383).
 struct two_masters {

@@ -22,7 +22,7 @@ using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-const clock_type::time_point t0 = clock_type::time_point{} + std::chrono::hours(1);
+using addrmap_test::t0;
 
 cluster_options two_seeds() {
     cluster_options o;
