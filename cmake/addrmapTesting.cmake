@@ -29,10 +29,27 @@ if(EXISTS "${PROJECT_SOURCE_DIR}/scripts/tls-lab")
 endif()
 
 # addrmap_add_program(TARGET STD src...) — a test/example/benchmark program with the project's flags.
+# Programs of several sources are unity builds (ADDRMAP_UNITY_BUILD): every test file instantiates the same cluster
+# templates, and compiling them once per batch instead of once per file halves the build. A test main (it defines
+# BOOST_TEST_MODULE before Boost.Test's implementation) stays a file of its own.
+option(ADDRMAP_UNITY_BUILD "Compile multi-file test programs in batches (faster; off to build each file alone)" ON)
 function(addrmap_add_program target std)
   add_executable(${target} ${ARGN})
   target_link_libraries(${target} PRIVATE addrmap::addrmap addrmap_project_flags)
   set_target_properties(${target} PROPERTIES CXX_STANDARD ${std} CXX_STANDARD_REQUIRED ON CXX_EXTENSIONS OFF)
+  list(LENGTH ARGN _count)
+  if(ADDRMAP_UNITY_BUILD AND _count GREATER 2)
+    set_target_properties(${target} PROPERTIES UNITY_BUILD ON UNITY_BUILD_BATCH_SIZE 6)
+    # GCC takes a test file's unnamed-namespace fixture, now #included, as a header's type leaking into the
+    # BOOST_FIXTURE_TEST_CASE derived from it: true of a header, not of a file compiled once.
+    target_compile_options(${target} PRIVATE $<$<CXX_COMPILER_ID:GNU>:-Wno-subobject-linkage>)
+    foreach(_src ${ARGN})
+      get_filename_component(_name "${_src}" NAME)
+      if(_name STREQUAL "main.cpp")
+        set_source_files_properties("${_src}" PROPERTIES SKIP_UNITY_BUILD_INCLUSION ON)
+      endif()
+    endforeach()
+  endif()
 endfunction()
 
 # addrmap_live_test(NAME FIXTURES fixture... COMMAND ...) — a test that needs live servers. Live tests
