@@ -1,5 +1,5 @@
-// addrmap/event_loop.hpp — what the async cluster needs from an event loop: hiredis's own adapter to attach
-// node connections, one timer and one thread-safe wake-up. Bindings for libevent, libuv and libev are in loops/.
+// addrmap/event_loop.hpp — what the async cluster needs from an event loop: a hiredis adapter to attach node
+// connections, one timer and one thread-safe wake-up. Bindings for libevent, libuv, libev and Asio are in loops/.
 #pragma once
 
 #include <addrmap/detail/handles.hpp>  // hiredis, included pedantic-clean
@@ -27,7 +27,8 @@ class event_loop {
 public:
     virtual ~event_loop() = default;
 
-    /// Attaches a node connection to the loop with hiredis's adapter; REDIS_OK or REDIS_ERR.
+    /// Attaches a node connection to the loop with a hiredis adapter (the loop's own, or one of ours); REDIS_OK or
+    /// REDIS_ERR.
     virtual int attach(redisAsyncContext* context) = 0;
     /// Starts delivering events to `events` (called once, on the loop thread, before anything else).
     virtual void start(loop_events& events) = 0;

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -107,6 +108,48 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(large_values_pipelined_over_tls_all_arrive, Fixtur
               << std::chrono::duration_cast<std::chrono::milliseconds>(live::steady::now() - started).count() << " ms\n";
     BOOST_TEST(failed == 0, failure);
     BOOST_TEST(cluster.stats().connection_losses == 0u);
+}
+
+// Each binding's adapter keeps hiredis's own timeout working (the cluster never sets one; a leased connection's user may):
+// a BLPOP of 30 s on a leased connection with redisAsyncSetTimeout(300 ms) ends with hiredis's timeout.
+BOOST_AUTO_TEST_CASE_TEMPLATE(hiredis_s_own_timeout_works_on_a_leased_connection, Fixture, loops) {
+    Fixture loop;
+    ip_to_hostname_async_cluster cluster(live::async_options({live::seed_by_name()}), loop.binding(),
+                                         ip_to_hostname("localhost"));
+    const std::string key = std::string("{lease-timeout}:") + Fixture::name;
+    leased_context leased;
+    std::string failure;
+    bool leased_called = false;
+    cluster.context_for_key(key, [&](const error* e, leased_context got) {
+        leased_called = true;
+        if (e != nullptr) failure = e->what();
+        leased = std::move(got);
+    });
+    BOOST_TEST_REQUIRE(loop.run_until([&] { return leased_called; }));
+    BOOST_TEST_REQUIRE(failure.empty(), failure);
+    BOOST_TEST_REQUIRE(redisAsyncSetTimeout(leased.get(), timeval{0, 300000}) == REDIS_OK);
+    struct seen {
+        bool called = false, null_reply = false;
+        int err = 0;
+    } blpop;
+    const auto record = [](redisAsyncContext* ac, void* reply, void* privdata) {
+        auto* s = static_cast<seen*>(privdata);
+        s->called = true;
+        s->null_reply = reply == nullptr;
+        s->err = ac->err;
+    };
+    BOOST_TEST_REQUIRE(redisAsyncCommand(leased.get(), record, &blpop, "BLPOP %s 30", key.c_str()) == REDIS_OK);
+    BOOST_TEST_REQUIRE(loop.run_until([&] { return blpop.called; }));  // 30 s would be past the loop's limit
+    BOOST_TEST(blpop.null_reply);
+    BOOST_TEST(blpop.err == REDIS_ERR_TIMEOUT);
+    BOOST_TEST(loop.run_until([&] { return leased.get() == nullptr; }));  // hiredis closed it
+    std::optional<outcome> after;
+    cluster.command_argv(key, {"LPUSH", key, "x"}, [&](outcome o) { after.emplace(std::move(o)); });
+    BOOST_TEST_REQUIRE(loop.run_until([&] { return after.has_value(); }));
+    BOOST_TEST((after->ok() && (*after)->type == REDIS_REPLY_INTEGER), (after->ok() ? "a reply" : after->failure()->what()));
+    bool deleted = false;
+    cluster.command_argv(key, {"DEL", key}, [&](outcome) { deleted = true; });
+    BOOST_TEST(loop.run_until([&] { return deleted; }));
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(identity_fails_with_the_tls_name_message_in_the_callback, Fixture, loops) {

@@ -12,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <poll.h>
+#include <sys/time.h>
 
 #include <atomic>
 #include <cstdint>
@@ -31,7 +32,7 @@ namespace detail {
 /// (hiredis closes it) and cancels what is still out.
 class asio_hiredis_link : public std::enable_shared_from_this<asio_hiredis_link> {
 public:
-    asio_hiredis_link(boost::asio::io_context& io, redisAsyncContext* context) : context_(context), socket_(io) {}
+    asio_hiredis_link(boost::asio::io_context& io, redisAsyncContext* context) : context_(context), socket_(io), timer_(io) {}
 
     /// Attaches the adapter to `context`: REDIS_ERR when it has one already or the descriptor cannot be taken.
     static int attach(boost::asio::io_context& io, redisAsyncContext* context) {
@@ -47,7 +48,7 @@ public:
         context->ev.addWrite = &asio_hiredis_link::add_write;
         context->ev.delWrite = &asio_hiredis_link::del_write;
         context->ev.cleanup = &asio_hiredis_link::cleanup;
-        context->ev.scheduleTimer = nullptr;  // the cluster never sets hiredis's own timeouts
+        context->ev.scheduleTimer = &asio_hiredis_link::schedule_timer;  // a context_for_key user's redisAsyncSetTimeout
         return REDIS_OK;
     }
 
@@ -65,10 +66,20 @@ private:
         me.wait(boost::asio::posix::stream_descriptor::wait_write);
     }
     static void del_write(void* data) { of(data).writing_ = false; }
+    /// hiredis's own timeout (the cluster never sets one; a leased connection's user may): one expiry, replaced by
+    /// the next request.
+    static void schedule_timer(void* data, timeval tv) {
+        asio_hiredis_link& me = of(data);
+        me.timer_.expires_after(std::chrono::seconds(tv.tv_sec) + std::chrono::microseconds(tv.tv_usec));
+        me.timer_.async_wait([me = me.shared_from_this()](const boost::system::error_code& ec) {
+            if (!ec && me->context_ != nullptr) redisAsyncHandleTimeout(me->context_);
+        });
+    }
     static void cleanup(void* data) {
         asio_hiredis_link& me = of(data);
         me.context_ = nullptr;
         me.reading_ = me.writing_ = false;
+        me.timer_.cancel();
         boost::system::error_code ignored;
         me.socket_.cancel(ignored);
         (void)me.socket_.release();  // the fd is hiredis's to close
@@ -103,6 +114,7 @@ private:
 
     redisAsyncContext* context_;
     boost::asio::posix::stream_descriptor socket_;
+    boost::asio::steady_timer timer_;
     std::shared_ptr<asio_hiredis_link> self_;
     bool reading_ = false;
     bool writing_ = false;
