@@ -41,6 +41,7 @@ namespace addrmap {
 
 namespace detail {
 class async_driver;
+class async_leases;
 }  // namespace detail
 
 // node_id, no_node and core_node (what the core knows of one node): detail/node_registry.hpp.
@@ -458,6 +459,7 @@ private:
     template <class>
     friend class basic_cluster;
     friend class detail::async_driver;  // a transaction's calls, vetted by async_transaction
+    friend class detail::async_leases;  // what a transaction's refusal teaches (an empty, vetted call)
 
     /// start() for a command refuse_connection_state_command has passed already (pipeline::add checks each entry
     /// as it is added), so that a pipelined entry is not looked at twice. Private: only basic_cluster's

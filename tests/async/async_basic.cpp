@@ -113,6 +113,10 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(large_values_pipelined_over_tls_all_arrive, Fixtur
 // Each binding's adapter keeps hiredis's own timeout working (the cluster never sets one; a leased connection's user may):
 // a BLPOP of 30 s on a leased connection with redisAsyncSetTimeout(300 ms) ends with hiredis's timeout.
 BOOST_AUTO_TEST_CASE_TEMPLATE(hiredis_s_own_timeout_works_on_a_leased_connection, Fixture, loops) {
+    struct seen {
+        bool called = false, null_reply = false;
+        int err = 0;
+    } blpop;  // outlives the cluster: if the test stops early, destruction still runs the BLPOP's callback
     Fixture loop;
     ip_to_hostname_async_cluster cluster(live::async_options({live::seed_by_name()}), loop.binding(),
                                          ip_to_hostname("localhost"));
@@ -127,19 +131,22 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(hiredis_s_own_timeout_works_on_a_leased_connection
     });
     BOOST_TEST_REQUIRE(loop.run_until([&] { return leased_called; }));
     BOOST_TEST_REQUIRE(failure.empty(), failure);
+    std::optional<outcome> cleared;  // a list left by an interrupted run would answer the BLPOP at once
+    cluster.command_argv(key, {"DEL", key}, [&](outcome o) { cleared.emplace(std::move(o)); });
+    BOOST_TEST_REQUIRE(loop.run_until([&] { return cleared.has_value(); }));
     BOOST_TEST_REQUIRE(redisAsyncSetTimeout(leased.get(), timeval{0, 300000}) == REDIS_OK);
-    struct seen {
-        bool called = false, null_reply = false;
-        int err = 0;
-    } blpop;
     const auto record = [](redisAsyncContext* ac, void* reply, void* privdata) {
         auto* s = static_cast<seen*>(privdata);
         s->called = true;
         s->null_reply = reply == nullptr;
         s->err = ac->err;
     };
+    const auto sent = live::steady::now();
     BOOST_TEST_REQUIRE(redisAsyncCommand(leased.get(), record, &blpop, "BLPOP %s 30", key.c_str()) == REDIS_OK);
     BOOST_TEST_REQUIRE(loop.run_until([&] { return blpop.called; }));  // 30 s would be past the loop's limit
+    const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(live::steady::now() - sent);
+    // Not before it was due (loops time timers from their cached clock, a few ms early at most; 100 ms leaves room).
+    BOOST_TEST(waited.count() >= 100, waited.count() << " ms: the 300 ms timeout fired at once");
     BOOST_TEST(blpop.null_reply);
     BOOST_TEST(blpop.err == REDIS_ERR_TIMEOUT);
     BOOST_TEST(loop.run_until([&] { return leased.get() == nullptr; }));  // hiredis closed it

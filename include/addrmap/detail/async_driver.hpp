@@ -4,7 +4,8 @@
 // Words, one per concept, in this header and detail/async_*.hpp: a *call* is one command from start to callback
 // (async_call); a *connection* is one TLS connection to one node (async_connection), which a *dial* starts
 // (async_dialer) and the *connection table* keeps (async_connection_table); a *refresh* asks a node for the
-// topology (async_refresh asks, topology_refresh decides). The cluster_core decides every call's fate; this driver
+// topology (async_refresh asks, topology_refresh decides); a *lease* is a transaction's or context_for_key's
+// connection of its own, its calls in order (async_leases). The cluster_core decides every call's fate; this driver
 // only moves events between the loop, the connections and those pieces.
 #pragma once
 
@@ -21,6 +22,7 @@
 #include <addrmap/detail/async_connection_table.hpp>
 #include <addrmap/detail/async_dialer.hpp>
 #include <addrmap/detail/async_lease.hpp>
+#include <addrmap/detail/async_leases.hpp>
 #include <addrmap/detail/async_loop_timer.hpp>
 #include <addrmap/detail/async_refresh.hpp>
 #include <addrmap/detail/blocking_commands.hpp>
@@ -90,7 +92,7 @@ public:
         end_topology_waiters(&destroyed);
         connections_.close_all();  // unanswered commands come back through connection_reply
         fail_waiting("the cluster was destroyed");  // a transaction's first step before the steps behind it
-        end_all_leases("the cluster was destroyed");
+        leases_.end_all("the cluster was destroyed");
         connections_.clear();
     }
 
@@ -146,7 +148,7 @@ public:
         connecting_.stop(error(error_kind::closed, "disconnect() was called before connect() finished"));
         const error closing(error_kind::closed, "disconnect() was called before the topology was read");
         end_topology_waiters(&closing);
-        end_all_leases("disconnect() was called");
+        leases_.end_all("disconnect() was called");
         // A blocking command's connection closes now (a BLPOP 0 would hold disconnect() for ever), spares too.
         std::vector<async_connection*> blocking;  // closing one answers its call at once, which edits the map
         for (const auto& entry : dedicated_calls_)
@@ -245,7 +247,7 @@ public:
             c->dedicated = true;  // never counted by the slot's order rule: its connection is the lease's alone
             c->lease = lease;
             c->quiet_loss = !lease_call_counted_;
-            if (lease->connection != nullptr && lease->waiting.empty()) return send_leased(c);
+            if (lease->connection != nullptr && lease->waiting.empty()) return leases_.send(c);
             if (lease->opening || lease->connection != nullptr) return lease->waiting.push_back(c);
             lease->opening = c->opens_lease = true;  // routed as a blocking command is; the others follow it
         }
@@ -342,18 +344,11 @@ private:
         // while it is walked, so none of them is freed or reused under it. (Connections are deleted only by
         // collect(), so those to close are still there after the callbacks.)
         std::vector<async_connection*> to_close;
-        std::vector<std::shared_ptr<async_lease>> ended_leases;
         callbacks_.begin_walk();
         for (async_call* c : calls_.due(now)) {
             if (!c->in_flight || c->finished) continue;
             if (c->lease) {  // a transaction's step: the transaction ends with it (its connection is closed)
-                error lost = lease_loss(*c, true, "no reply before the step's deadline", true);
-                if (!c->lease->ended) {
-                    c->lease->ended = true;  // no step is taken from now on
-                    c->lease->broken = lost;
-                }
-                ended_leases.push_back(c->lease);
-                callbacks_.finish(c, outcome(std::move(lost)));
+                leases_.expired(c);
                 continue;
             }
             core_.on_expired_in_flight(c->state, c->sent_to, now);
@@ -364,7 +359,7 @@ private:
         }
         callbacks_.end_walk();
         for (async_connection* own : to_close) own->close_because("the call's deadline passed while the server waited");
-        for (const auto& lease : ended_leases) break_lease(*lease, *lease->broken, "a step's deadline passed");
+        leases_.close_expired();
     }
 
     // ---- the queue ------------------------------------------------------------------------------------
@@ -389,7 +384,7 @@ private:
             callbacks_.end_walk();
             if (closed_) fail_waiting("disconnect() was called");
             for (auto& [n, why] : std::exchange(deferred_failures_, {})) node_failed(n, why);
-            for (const auto& lease : std::exchange(leases_to_break_, {})) break_lease(*lease, *lease->broken, "the transaction ended");
+            leases_.break_deferred();
             run_room_waiters();
         } while (pump_again_);
         pumping_ = false;
@@ -510,7 +505,7 @@ private:
         }
         c->own->expect_hold(c->stall_allowance.value_or(options_.tls.command_timeout));
         if (send_on(*c->own, c, d)) {
-            if (c->opens_lease) lease_opened(c);
+            if (c->opens_lease) leases_.opened(c);
             return 1;
         }
         free_own(c);
@@ -520,10 +515,7 @@ private:
     /// ends its transaction, with the same error, once its own callback has run (the steps after it, in order).
     void call_ended(async_call* c, const outcome& o) {
         if (c->opens_lease && c->lease->opening && !c->in_flight) {
-            c->lease->opening = false;
-            c->lease->ended = true;  // no step is taken from now on
-            c->lease->broken = o.ok() ? error(error_kind::closed, "the transaction's first step ended") : *o.failure();
-            leases_to_break_.push_back(c->lease);
+            leases_.first_call_ended(c, o);
             request_pump();
         }
         free_own(c);
@@ -556,18 +548,11 @@ private:
         timer_.arm_by(clock::now() + async_connection_table::spare_idle_time);
     }
 
-    // ---- transactions: calls on a leased connection (async_transaction decides; this moves them) ------
+    // ---- transactions: calls on a leased connection (async_transaction decides; async_leases moves them) -
 
 public:
     /// A new lease for a transaction on `slot`: nothing is sent until its first call.
-    std::shared_ptr<async_lease> lease(int slot) {
-        auto l = std::make_shared<async_lease>();
-        l->slot = slot;
-        leases_.erase(std::remove_if(leases_.begin(), leases_.end(), [](const auto& w) { return w.expired(); }),
-                      leases_.end());
-        leases_.push_back(l);
-        return l;
-    }
+    std::shared_ptr<async_lease> lease(int slot) { return leases_.lease(slot); }
     /// A call on `lease` (async_transaction checked it): sent on the lease's connection after the calls before it;
     /// its reply is the callback's as it is (no redirect followed, nothing sent again).
     /// `counted`: a loss after writing counts in stats().unknown_outcomes (EXEC's does; MULTI's and a queued
@@ -578,181 +563,14 @@ public:
         start(lease->slot, std::move(command), call, std::move(done), false, no_node, lease);
         lease_call_counted_ = true;
     }
-    /// The transaction is done with `lease`: its connection serves again when `reusable` (no WATCH nor MULTI left on
-    /// it) once its calls are back, else it closes.
-    /// `why`: what later steps are told (by default, that exec() or discard() ended it).
-    void end_lease(async_lease& lease, bool reusable, const error* why = nullptr) {
-        if (lease.ended) return;
-        lease.ended = true;
-        lease.reusable = reusable;
-        lease.broken = why != nullptr ? *why
-                                      : error(error_kind::config, "the transaction has ended (exec() or discard() ended "
-                                                                  "it): begin a new one");
-        fail_lease_waiting(lease);
-        release_lease(lease);
-    }
-    /// A refusal a transaction met (MOVED, ASK, TRYAGAIN, ...): the core learns from it what it learns from any, for
-    /// the transaction's own slot; the transaction does not follow it.
-    void learn_from_lease_refusal(const async_lease& lease, const redisReply& reply) {
-        if (lease.node == no_node || !core_.exists(lease.node)) return;
-        try {
-            const auto r = parse_redirect(std::string_view(reply.str, reply.len));
-            if (r && r->slot != lease.slot) return;  // not the server's answer about this slot
-            call_state learn = core_.start_vetted(lease.slot, std::string_view(), {}, clock::now());
-            core_.on_reply(learn, lease.node, reply, clock::now());
-        } catch (const error&) {  // learning is a bonus; the transaction's error is what the caller needs
-        }
-        request_pump();
-    }
-    /// The node a lease's connection goes to, for messages ("the slot's owner" before its first call was sent).
-    std::string lease_node(const async_lease& lease) const {
-        if (lease.node == no_node || !core_.exists(lease.node)) return "the slot's owner";
-        return describe(core_.node(lease.node).reported);
-    }
+    /// The transaction is done with `lease` (async_leases::end).
+    void end_lease(async_lease& lease, bool reusable, const error* why = nullptr) { leases_.end(lease, reusable, why); }
+    /// A refusal a transaction met: the core learns from it (async_leases::learn_from_refusal).
+    void learn_from_lease_refusal(const async_lease& lease, const redisReply& reply) { leases_.learn_from_refusal(lease, reply); }
+    /// The node a lease's connection goes to, for messages.
+    std::string lease_node(const async_lease& lease) const { return leases_.node_of(lease); }
 
 private:
-    /// The lease's first call was written on its own connection: the lease holds it, and the calls that waited go.
-    void lease_opened(async_call* c) {
-        async_lease& lease = *c->lease;
-        lease.opening = false;
-        lease.connection = c->own;
-        lease.node = c->own->node();
-        ++lease.out;
-        leased_[lease.connection] = c->lease;
-        dedicated_calls_.erase(lease.connection);  // the lease holds it from now on, not its first call
-        while (!lease.waiting.empty() && lease.connection != nullptr) {
-            async_call* next = lease.waiting.front();
-            lease.waiting.pop_front();
-            send_leased(next);
-        }
-        fail_lease_waiting(lease);  // the connection broke while they went
-    }
-    void send_leased(async_call* c) {
-        async_lease& lease = *c->lease;
-        async_connection* connection = lease.connection;
-        if (connection == nullptr || !connection->ready() ||
-            !connection->send(c, c->text(), false)) {
-            const error lost(error_kind::connect, "the transaction's connection to " + lease_node(lease) + " was lost before " +
-                                                      c->name() + " was written: nothing was committed; retry the whole "
-                                                      "transaction");
-            const std::shared_ptr<async_lease> keep = c->lease;
-            callbacks_.finish(c, outcome(lost));  // its own callback first, then the steps after it
-            break_lease(*keep, lost, "the transaction's connection failed");
-            return;
-        }
-        core_.on_send(c->state);
-        ++core_.stats().round_trips;
-        calls_.sent(c, connection, lease.node);
-        ++lease.out;
-        if (iequals_ascii(command_name(c->text()), "EXEC")) lease.exec_written = true;
-        if (connection->in_flight() <= 2)
-            if (const auto stall = connection->stall_deadline()) timer_.arm_by(*stall);
-    }
-    /// A reply (or loss) of a lease's call: the transaction's to read.
-    void lease_reply(async_connection& connection, async_call* c, reply_ptr reply, bool written) {
-        std::shared_ptr<async_lease> lease = c->lease;
-        if (lease->out > 0) --lease->out;
-        if (c->opens_lease) {
-            dedicated_calls_.erase(&connection);
-            c->own = nullptr;
-        }
-        if (c->finished) {
-            callbacks_.late_reply(c);
-        } else if (shutting_down_) {
-            callbacks_.finish(c, ending_when_destroyed(*c, connection, std::move(reply), written));
-        } else if (!reply) {
-            const error lost = lease_loss(*c, written, connection.why_lost(), false);
-            if (!lease->ended) {
-                lease->ended = true;
-                lease->broken = lost;
-            }
-            callbacks_.finish(c, outcome(lost));  // its own callback first, then the steps after it
-            break_lease(*lease, lost, "an earlier step of the transaction lost its connection");
-        } else {
-            callbacks_.finish(c, outcome(std::move(reply)));
-        }
-        release_lease(*lease);
-    }
-    /// What a lease's call lost with its connection (or its deadline, `deadline`) tells: nothing ran (connect, or
-    /// timeout) when it was not written or only watched or read; else it may have run (unknown_outcome, counted unless
-    /// quiet_loss).
-    error lease_loss(const async_call& c, bool written, const std::string& why, bool deadline) {
-        if (c.lease->for_context)  // its PING: nothing of the caller's ran
-            return error(deadline ? error_kind::timeout : error_kind::connect,
-                         "PING on " + lease_node(*c.lease) + " ended (" + why + ")");
-        const std::string_view name = command_name(c.text());
-        const bool harmless = iequals_ascii(name, "WATCH") || iequals_ascii(name, "UNWATCH") ||
-                              in_table(name, read_only_commands);
-        const std::string node = lease_node(*c.lease);
-        if ((!written || harmless) && c.lease->exec_written)  // EXEC went behind it: only exec()'s outcome can tell
-            return error(deadline ? error_kind::timeout : error_kind::connect,
-                         "the transaction's step " + c.name() + " on " + node + " ended (" + why +
-                             "); the transaction ended with EXEC already written: exec()'s outcome says whether it "
-                             "committed");
-        if (!written || harmless)
-            return error(deadline ? error_kind::timeout : error_kind::connect,
-                         "the transaction's step " + c.name() + " on " + node + " ended (" + why +
-                             "): the transaction ended, its WATCHes are gone and nothing was committed; retry the "
-                             "whole transaction");
-        if (!c.quiet_loss) ++core_.stats().unknown_outcomes;
-        return error(error_kind::unknown_outcome, c.name() + " was written to " + node + ", then " + why +
-                                                      ": it may or may not have run; the transaction ended");
-    }
-    /// The lease can go on no more (`why`): its waiting calls end with `why`, its connection closes now (the steps out
-    /// on it are told `close_reason`: a neutral fact, never advice meant for another step).
-    void break_lease(async_lease& lease, const error& why, const char* close_reason) {
-        if (!lease.ended) {
-            lease.ended = true;
-            lease.broken = why;
-        }
-        lease.reusable = false;
-        fail_lease_waiting(lease);
-        if (async_connection* connection = std::exchange(lease.connection, nullptr)) {
-            leased_.erase(connection);
-            connection->close_because(close_reason);
-        }
-    }
-    void fail_lease_waiting(async_lease& lease) {
-        if (!lease.ended) return;
-        while (!lease.waiting.empty()) {
-            async_call* c = lease.waiting.front();
-            lease.waiting.pop_front();
-            callbacks_.finish(c, outcome(*lease.broken));
-        }
-    }
-    /// An ended lease whose calls are all back gives its connection back (a spare), or closes it.
-    void release_lease(async_lease& lease) {
-        if (!lease.ended || lease.out > 0 || lease.connection == nullptr) return;
-        async_connection* connection = std::exchange(lease.connection, nullptr);
-        leased_.erase(connection);
-        if (lease.reusable && connection->in_flight() == 0)
-            give_back(*connection);
-        else
-            connection->close_when_idle();
-    }
-    /// disconnect() or destruction: every open lease ends, its steps not sent yet with `why`; the steps out get their
-    /// replies (the connection closes once they are back; destruction closes it anyway). A context_for_key lease's
-    /// connection closes at once.
-    void end_all_leases(const char* why) {
-        for (const auto& weak : std::exchange(leases_, {})) {
-            const auto lease = weak.lock();
-            if (!lease) continue;
-            if (!lease->ended) {
-                lease->ended = true;
-                lease->broken = error(error_kind::closed, std::string(why) + ": the transaction ended");
-            }
-            lease->reusable = false;
-            fail_lease_waiting(*lease);
-            if (async_connection* connection = std::exchange(lease->connection, nullptr)) {
-                leased_.erase(connection);
-                if (lease->for_context)
-                    connection->close_because(why);  // the caller's BLPOP 0 would hold disconnect() for ever
-                else
-                    connection->close_when_idle();
-            }
-        }
-    }
-
     /// The time left to `deadline` from `now`, at least 1 ms (a stall allowance).
     static std::chrono::milliseconds until(clock::time_point deadline, clock::time_point now) noexcept {
         if (deadline <= now) return std::chrono::milliseconds(1);
@@ -823,7 +641,7 @@ private:
         reply_ptr reply(raw);
         auto* c = static_cast<async_call*>(tag);
         c->in_flight = false;
-        if (c->lease) return lease_reply(connection, c, std::move(reply), written);
+        if (c->lease) return leases_.reply(connection, c, std::move(reply), written, shutting_down_);
         if (c->stall_allowance && !connection.dedicated()) connection.hold_over();  // command_timeout again, if last
         if (connection.dedicated()) {  // its call is back: the connection waits for the next one (or closes)
             dedicated_calls_.erase(&connection);
@@ -873,16 +691,7 @@ private:
         const node_id n = connection.node();
         connections_.gone(connection);  // deleted by collect(), once hiredis has returned
         if (connection.dedicated()) {  // a call's own: the node's state is its shared connection's to tell
-            if (const auto it = leased_.find(&connection); it != leased_.end()) {
-                const std::shared_ptr<async_lease> lease = it->second;
-                leased_.erase(it);
-                lease->connection = nullptr;
-                break_lease(*lease,
-                            error(error_kind::connect, "the transaction's connection to " + lease_node(*lease) + " was lost (" +
-                                                           connection.why_lost() + ") while no step was out: nothing was "
-                                                           "committed; retry the whole transaction"),
-                            "");
-            }
+            leases_.connection_gone(connection);
             if (const auto it = dedicated_calls_.find(&connection); it != dedicated_calls_.end()) {
                 it->second->own = nullptr;  // reserved, not sent yet: routed again
                 dedicated_calls_.erase(it);
@@ -991,9 +800,8 @@ private:
     std::vector<std::function<void()>> disconnect_waiters_;
     std::vector<std::function<void(const error*)>> topology_waiters_;  // refresh()'s callbacks
     std::map<const async_connection*, async_call*> dedicated_calls_;   // dedicated connections reserved by a call
-    std::map<const async_connection*, std::shared_ptr<async_lease>> leased_;  // dedicated connections a transaction holds
-    std::vector<std::shared_ptr<async_lease>> leases_to_break_;        // first steps that ended unsent (call_ended)
-    std::vector<std::weak_ptr<async_lease>> leases_;                   // every transaction's lease, for disconnect()
+    async_leases leases_{core_, calls_, callbacks_, timer_, dedicated_calls_,
+                         {[this](async_connection& c) { give_back(c); }, [this] { request_pump(); }}};
     bool lease_call_counted_ = true;                                   // start_on_lease()'s `counted`, for start()
     bool closed_ = false;
     bool shutting_down_ = false;

@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <sys/time.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <chrono>
@@ -67,12 +68,20 @@ private:
     }
     static void del_write(void* data) { of(data).writing_ = false; }
     /// hiredis's own timeout (the cluster never sets one; a leased connection's user may): one expiry, replaced by
-    /// the next request.
+    /// the next request (hiredis asks again on every read or write interest it adds).
     static void schedule_timer(void* data, timeval tv) {
         asio_hiredis_link& me = of(data);
-        me.timer_.expires_after(std::chrono::seconds(tv.tv_sec) + std::chrono::microseconds(tv.tv_usec));
-        me.timer_.async_wait([me = me.shared_from_this()](const boost::system::error_code& ec) {
-            if (!ec && me->context_ != nullptr) redisAsyncHandleTimeout(me->context_);
+        if (me.context_ == nullptr) return;
+        // Clamped: a huge tv_sec meant as "never" must not overflow the clock's nanoseconds (UB), a negative one is 0.
+        constexpr long long max_seconds = 100LL * 365 * 24 * 3600;
+        const long long seconds = std::min<long long>(std::max<long long>(tv.tv_sec, 0), max_seconds);
+        const long long micros = std::min<long long>(std::max<long long>(tv.tv_usec, 0), 999999);
+        me.timer_.expires_after(std::chrono::seconds(seconds) + std::chrono::microseconds(micros));
+        // An expiry already queued cannot be cancelled by the re-arm: the generation makes it do nothing (else a reply
+        // handled first in the same turn, which re-armed the timer, would be followed by a stale timeout).
+        const std::uint64_t generation = ++me.timer_generation_;
+        me.timer_.async_wait([me = me.shared_from_this(), generation](const boost::system::error_code& ec) {
+            if (!ec && me->context_ != nullptr && me->timer_generation_ == generation) redisAsyncHandleTimeout(me->context_);
         });
     }
     static void cleanup(void* data) {
@@ -115,6 +124,7 @@ private:
     redisAsyncContext* context_;
     boost::asio::posix::stream_descriptor socket_;
     boost::asio::steady_timer timer_;
+    std::uint64_t timer_generation_ = 0;
     std::shared_ptr<asio_hiredis_link> self_;
     bool reading_ = false;
     bool writing_ = false;
