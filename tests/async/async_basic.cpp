@@ -113,27 +113,33 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(large_values_pipelined_over_tls_all_arrive, Fixtur
 // Each binding's adapter keeps hiredis's own timeout working (the cluster never sets one; a leased connection's user may):
 // a BLPOP of 30 s on a leased connection with redisAsyncSetTimeout(300 ms) ends with hiredis's timeout.
 BOOST_AUTO_TEST_CASE_TEMPLATE(hiredis_s_own_timeout_works_on_a_leased_connection, Fixture, loops) {
+    // Everything a callback writes outlives the cluster: if the test stops early, destruction still runs them.
     struct seen {
         bool called = false, null_reply = false;
         int err = 0;
-    } blpop;  // outlives the cluster: if the test stops early, destruction still runs the BLPOP's callback
+    };
+    struct state {
+        bool leased_called = false;
+        std::string failure;
+        seen blpop;
+        std::optional<outcome> cleared, pushed, deleted;
+    } st;
     Fixture loop;
     ip_to_hostname_async_cluster cluster(live::async_options({live::seed_by_name()}), loop.binding(),
                                          ip_to_hostname("localhost"));
+    leased_context leased;  // before the cluster's destruction: released first
     const std::string key = std::string("{lease-timeout}:") + Fixture::name;
-    leased_context leased;
-    std::string failure;
-    bool leased_called = false;
-    cluster.context_for_key(key, [&](const error* e, leased_context got) {
-        leased_called = true;
-        if (e != nullptr) failure = e->what();
+    cluster.context_for_key(key, [&st, &leased](const error* e, leased_context got) {
+        st.leased_called = true;
+        if (e != nullptr) st.failure = e->what();
         leased = std::move(got);
     });
-    BOOST_TEST_REQUIRE(loop.run_until([&] { return leased_called; }));
-    BOOST_TEST_REQUIRE(failure.empty(), failure);
-    std::optional<outcome> cleared;  // a list left by an interrupted run would answer the BLPOP at once
-    cluster.command_argv(key, {"DEL", key}, [&](outcome o) { cleared.emplace(std::move(o)); });
-    BOOST_TEST_REQUIRE(loop.run_until([&] { return cleared.has_value(); }));
+    BOOST_TEST_REQUIRE(loop.run_until([&] { return st.leased_called; }));
+    BOOST_TEST_REQUIRE(st.failure.empty(), st.failure);
+    // A list left by an interrupted run would answer the BLPOP at once.
+    cluster.command_argv(key, {"DEL", key}, [&st](outcome o) { st.cleared.emplace(std::move(o)); });
+    BOOST_TEST_REQUIRE(loop.run_until([&] { return st.cleared.has_value(); }));
+    BOOST_TEST_REQUIRE(st.cleared->ok(), (st.cleared->ok() ? "" : st.cleared->failure()->what()));
     BOOST_TEST_REQUIRE(redisAsyncSetTimeout(leased.get(), timeval{0, 300000}) == REDIS_OK);
     const auto record = [](redisAsyncContext* ac, void* reply, void* privdata) {
         auto* s = static_cast<seen*>(privdata);
@@ -142,21 +148,21 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(hiredis_s_own_timeout_works_on_a_leased_connection
         s->err = ac->err;
     };
     const auto sent = live::steady::now();
-    BOOST_TEST_REQUIRE(redisAsyncCommand(leased.get(), record, &blpop, "BLPOP %s 30", key.c_str()) == REDIS_OK);
-    BOOST_TEST_REQUIRE(loop.run_until([&] { return blpop.called; }));  // 30 s would be past the loop's limit
+    BOOST_TEST_REQUIRE(redisAsyncCommand(leased.get(), record, &st.blpop, "BLPOP %s 30", key.c_str()) == REDIS_OK);
+    BOOST_TEST_REQUIRE(loop.run_until([&] { return st.blpop.called; }));  // 30 s would be past the loop's limit
     const auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(live::steady::now() - sent);
-    // Not before it was due (loops time timers from their cached clock, a few ms early at most; 100 ms leaves room).
+    // Not at once: loops arm timers from their cached clock (libev's ev_now is as old as the loop's last turn), so a
+    // timeout may fire early by that much; 100 ms of the 300 leaves room for a slow turn.
     BOOST_TEST(waited.count() >= 100, waited.count() << " ms: the 300 ms timeout fired at once");
-    BOOST_TEST(blpop.null_reply);
-    BOOST_TEST(blpop.err == REDIS_ERR_TIMEOUT);
+    BOOST_TEST(st.blpop.null_reply);
+    BOOST_TEST(st.blpop.err == REDIS_ERR_TIMEOUT);
     BOOST_TEST(loop.run_until([&] { return leased.get() == nullptr; }));  // hiredis closed it
-    std::optional<outcome> after;
-    cluster.command_argv(key, {"LPUSH", key, "x"}, [&](outcome o) { after.emplace(std::move(o)); });
-    BOOST_TEST_REQUIRE(loop.run_until([&] { return after.has_value(); }));
-    BOOST_TEST((after->ok() && (*after)->type == REDIS_REPLY_INTEGER), (after->ok() ? "a reply" : after->failure()->what()));
-    bool deleted = false;
-    cluster.command_argv(key, {"DEL", key}, [&](outcome) { deleted = true; });
-    BOOST_TEST(loop.run_until([&] { return deleted; }));
+    cluster.command_argv(key, {"LPUSH", key, "x"}, [&st](outcome o) { st.pushed.emplace(std::move(o)); });
+    BOOST_TEST_REQUIRE(loop.run_until([&] { return st.pushed.has_value(); }));
+    BOOST_TEST((st.pushed->ok() && (*st.pushed)->type == REDIS_REPLY_INTEGER),
+               (st.pushed->ok() ? "a reply" : st.pushed->failure()->what()));
+    cluster.command_argv(key, {"DEL", key}, [&st](outcome o) { st.deleted.emplace(std::move(o)); });
+    BOOST_TEST(loop.run_until([&] { return st.deleted.has_value(); }));
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(identity_fails_with_the_tls_name_message_in_the_callback, Fixture, loops) {

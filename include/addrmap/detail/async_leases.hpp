@@ -15,6 +15,7 @@
 #include <addrmap/topology.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>

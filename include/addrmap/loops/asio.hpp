@@ -74,8 +74,10 @@ private:
         if (me.context_ == nullptr) return;
         // Clamped: a huge tv_sec meant as "never" must not overflow the clock's nanoseconds (UB), a negative one is 0.
         constexpr long long max_seconds = 100LL * 365 * 24 * 3600;
-        const long long seconds = std::min<long long>(std::max<long long>(tv.tv_sec, 0), max_seconds);
-        const long long micros = std::min<long long>(std::max<long long>(tv.tv_usec, 0), 999999);
+        const long long usec = std::max<long long>(tv.tv_usec, 0);  // hiredis's adapters carry whole seconds over
+        const long long seconds =
+            std::min<long long>(std::max<long long>(tv.tv_sec, 0), max_seconds) + std::min(usec / 1000000, max_seconds);
+        const long long micros = usec % 1000000;
         me.timer_.expires_after(std::chrono::seconds(seconds) + std::chrono::microseconds(micros));
         // An expiry already queued cannot be cancelled by the re-arm: the generation makes it do nothing (else a reply
         // handled first in the same turn, which re-armed the timer, would be followed by a stale timeout).
