@@ -141,10 +141,7 @@ public:
             callbacks_.finish(c, ending_when_destroyed(*c, connection, std::move(reply), written));
         } else if (!reply) {
             const error lost = loss(*c, written, connection.why_lost(), false);
-            if (!lease->ended) {
-                lease->ended = true;
-                lease->broken = lost;
-            }
+            mark_ended(*lease, lost);
             callbacks_.finish(c, outcome(lost));  // its own callback first, then the steps after it
             break_lease(*lease, lost, "an earlier step of the transaction lost its connection");
         } else {
@@ -156,10 +153,7 @@ public:
     /// by close_expired(), once the walk over the due calls is over).
     void expired(async_call* c) {
         error lost = loss(*c, true, "no reply before the step's deadline", true);
-        if (!c->lease->ended) {
-            c->lease->ended = true;  // no step is taken from now on
-            c->lease->broken = lost;
-        }
+        mark_ended(*c->lease, lost);  // no step is taken from now on
         expired_.push_back(c->lease);
         callbacks_.finish(c, outcome(std::move(lost)));
     }
@@ -197,10 +191,7 @@ public:
         for (const auto& weak : std::exchange(leases_, {})) {
             const auto lease = weak.lock();
             if (!lease) continue;
-            if (!lease->ended) {
-                lease->ended = true;
-                lease->broken = error(error_kind::closed, std::string(why) + ": the transaction ended");
-            }
+            mark_ended(*lease, error(error_kind::closed, std::string(why) + ": the transaction ended"));
             lease->reusable = false;
             fail_waiting(*lease);
             if (async_connection* connection = std::exchange(lease->connection, nullptr)) {
@@ -242,16 +233,19 @@ private:
     /// The lease can go on no more (`why`): its waiting calls end with `why`, its connection closes now (the steps out
     /// on it are told `close_reason`: a neutral fact, never advice meant for another step).
     void break_lease(async_lease& lease, const error& why, const char* close_reason) {
-        if (!lease.ended) {
-            lease.ended = true;
-            lease.broken = why;
-        }
+        mark_ended(lease, why);
         lease.reusable = false;
         fail_waiting(lease);
         if (async_connection* connection = std::exchange(lease.connection, nullptr)) {
             leased_.erase(connection);
             connection->close_because(close_reason);
         }
+    }
+    /// The first reason a lease ended is the one its later steps are told.
+    static void mark_ended(async_lease& lease, const error& why) {
+        if (lease.ended) return;
+        lease.ended = true;
+        lease.broken = why;
     }
     void fail_waiting(async_lease& lease) {
         if (!lease.ended) return;
