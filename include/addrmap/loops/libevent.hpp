@@ -1,12 +1,12 @@
-// addrmap/loops/libevent.hpp — the async cluster on a libevent event_base: hiredis's libevent adapter for node
-// connections, an evtimer, and an eventfd the base watches for wake-ups from other threads (no evthread needed).
+// addrmap/loops/libevent.hpp — the async cluster on a libevent event_base: a hiredis adapter that writes once per burst
+// for node connections, an evtimer, and an eventfd the base watches for wake-ups from other threads (no evthread).
 #pragma once
 
+#include <addrmap/detail/burst_write_link.hpp>
 #include <addrmap/error.hpp>
 #include <addrmap/event_loop.hpp>
 
 #include <event2/event.h>
-#include <hiredis/adapters/libevent.h>
 
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -14,8 +14,70 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <new>
 
 namespace addrmap {
+
+namespace detail {
+
+/// One node connection on a libevent base (see burst_write_link): an event for the socket, one made active by hand
+/// for the flush (it runs after the callbacks already active in this turn, before the base polls again), an evtimer
+/// for hiredis's own timeout once asked for.
+class libevent_hiredis_link final : public burst_write_link<libevent_hiredis_link> {
+public:
+    /// Attaches a link to `context`: REDIS_ERR when it has an adapter already or libevent cannot make the events.
+    static int attach(event_base* base, redisAsyncContext* context) {
+        if (context == nullptr || context->ev.data != nullptr) return REDIS_ERR;
+        auto* link = new (std::nothrow) libevent_hiredis_link(base, context);
+        if (link == nullptr) return REDIS_ERR;
+        link->socket_ = event_new(base, context->c.fd, EV_READ | EV_PERSIST, &libevent_hiredis_link::ready, link);
+        link->flush_ = event_new(base, -1, 0, &libevent_hiredis_link::flush, link);
+        if (link->socket_ == nullptr || link->flush_ == nullptr) {
+            link->destroy();
+            return REDIS_ERR;
+        }
+        link->install();
+        return REDIS_OK;
+    }
+
+private:
+    friend class burst_write_link<libevent_hiredis_link>;
+    libevent_hiredis_link(event_base* base, redisAsyncContext* context) : burst_write_link(context), base_(base) {}
+
+    void poll(bool read, bool write) {
+        event_del(socket_);
+        const short events = static_cast<short>((read ? EV_READ : 0) | (write ? EV_WRITE : 0));
+        if (events == 0) return;
+        event_assign(socket_, base_, context_->c.fd, static_cast<short>(events | EV_PERSIST), &libevent_hiredis_link::ready, this);
+        event_add(socket_, nullptr);
+    }
+    void schedule_flush() { event_active(flush_, EV_WRITE, 1); }
+    void start_timer(timeval tv) {
+        if (timer_ == nullptr) timer_ = evtimer_new(base_, &libevent_hiredis_link::timed_out, this);
+        if (timer_ != nullptr) evtimer_add(timer_, &tv);
+    }
+    void stop() {
+        for (event* e : {socket_, flush_, timer_})
+            if (e != nullptr) event_del(e);
+    }
+    void destroy() {
+        for (event* e : {socket_, flush_, timer_})
+            if (e != nullptr) event_free(e);
+        delete this;
+    }
+
+    static libevent_hiredis_link& of(void* arg) { return *static_cast<libevent_hiredis_link*>(arg); }
+    static void ready(evutil_socket_t, short what, void* arg) { of(arg).on_ready((what & EV_READ) != 0, (what & EV_WRITE) != 0); }
+    static void flush(evutil_socket_t, short, void* arg) { of(arg).on_flush(); }
+    static void timed_out(evutil_socket_t, short, void* arg) { of(arg).on_timeout(); }
+
+    event_base* base_;
+    event* socket_ = nullptr;
+    event* flush_ = nullptr;
+    event* timer_ = nullptr;
+};
+
+}  // namespace detail
 
 /// An event_loop on `base`, which must outlive the cluster that owns this binding.
 class libevent_loop final : public event_loop {
@@ -27,7 +89,7 @@ public:
     libevent_loop(const libevent_loop&) = delete;
     libevent_loop& operator=(const libevent_loop&) = delete;
 
-    int attach(redisAsyncContext* context) override { return redisLibeventAttach(context, base_); }
+    int attach(redisAsyncContext* context) override { return detail::libevent_hiredis_link::attach(base_, context); }
 
     void start(loop_events& events) override {
         events_ = &events;

@@ -1,18 +1,109 @@
-// addrmap/loops/libuv.hpp — the async cluster on a libuv loop: hiredis's libuv adapter for node connections,
-// a uv_timer_t, and a uv_async_t for wake-ups from other threads (uv_async_send is thread-safe).
+// addrmap/loops/libuv.hpp — the async cluster on a libuv loop: a hiredis adapter that writes once per burst for node
+// connections, a uv_timer_t, and a uv_async_t for wake-ups from other threads (uv_async_send is thread-safe).
 #pragma once
 
+#include <addrmap/detail/burst_write_link.hpp>
 #include <addrmap/error.hpp>
 #include <addrmap/event_loop.hpp>
 
-#include <hiredis/adapters/libuv.h>
 #include <uv.h>
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <new>
 
 namespace addrmap {
+
+namespace detail {
+
+/// One node connection on a libuv loop (see burst_write_link): a uv_poll_t for the socket, a uv_prepare_t for the
+/// flush (it runs just before the loop polls), a uv_timer_t for hiredis's own timeout once asked for. libuv closes
+/// handles asynchronously: the link is freed by the last close callback.
+class libuv_hiredis_link final : public burst_write_link<libuv_hiredis_link> {
+public:
+    /// Attaches a link to `context`: REDIS_ERR when it has an adapter already or libuv refuses the socket.
+    static int attach(uv_loop_t* loop, redisAsyncContext* context) {
+        if (context == nullptr || context->ev.data != nullptr) return REDIS_ERR;
+        auto* link = new (std::nothrow) libuv_hiredis_link(loop, context);
+        if (link == nullptr) return REDIS_ERR;
+        if (uv_prepare_init(loop, &link->flush_) != 0) {
+            delete link;
+            return REDIS_ERR;
+        }
+        link->open(&link->flush_);
+        if (uv_poll_init_socket(loop, &link->poll_, context->c.fd) != 0) {
+            link->destroy();
+            return REDIS_ERR;
+        }
+        link->open(&link->poll_);
+        link->install();
+        return REDIS_OK;
+    }
+
+private:
+    friend class burst_write_link<libuv_hiredis_link>;
+    libuv_hiredis_link(uv_loop_t* loop, redisAsyncContext* context) : burst_write_link(context), loop_(loop) {}
+
+    template <class Handle>
+    void open(Handle* handle) {
+        handle->data = this;
+        ++open_handles_;
+    }
+    static libuv_hiredis_link& of(void* handle_data) { return *static_cast<libuv_hiredis_link*>(handle_data); }
+
+    void poll(bool read, bool write) {
+        const int events = (read ? UV_READABLE : 0) | (write ? UV_WRITABLE : 0);
+        if (events == 0)
+            uv_poll_stop(&poll_);
+        else
+            uv_poll_start(&poll_, events, &libuv_hiredis_link::polled);
+    }
+    void schedule_flush() { uv_prepare_start(&flush_, &libuv_hiredis_link::flush); }
+    void start_timer(timeval tv) {
+        if (timer_ == nullptr) {
+            if (uv_timer_init(loop_, &timer_handle_) != 0) return;
+            timer_ = &timer_handle_;
+            open(timer_);
+        }
+        const auto ms = static_cast<std::uint64_t>(tv.tv_sec) * 1000u + static_cast<std::uint64_t>(tv.tv_usec) / 1000u;
+        uv_timer_start(timer_, &libuv_hiredis_link::timed_out, ms, 0);
+    }
+    void stop() {
+        if (poll_.data != nullptr) uv_poll_stop(&poll_);
+        uv_prepare_stop(&flush_);
+        if (timer_ != nullptr) uv_timer_stop(timer_);
+    }
+    void destroy() {
+        const auto close = [](auto* handle) { uv_close(reinterpret_cast<uv_handle_t*>(handle), &libuv_hiredis_link::closed); };
+        if (poll_.data != nullptr) close(&poll_);
+        close(&flush_);
+        if (timer_ != nullptr) close(timer_);
+    }
+    static void closed(uv_handle_t* handle) {
+        libuv_hiredis_link& me = of(handle->data);
+        if (--me.open_handles_ == 0) delete &me;
+    }
+
+    static void polled(uv_poll_t* handle, int status, int events) {
+        if (status < 0) events = UV_READABLE | UV_WRITABLE;  // let hiredis find the error
+        of(handle->data).on_ready((events & UV_READABLE) != 0, (events & UV_WRITABLE) != 0);
+    }
+    static void flush(uv_prepare_t* handle) {
+        uv_prepare_stop(handle);
+        of(handle->data).on_flush();
+    }
+    static void timed_out(uv_timer_t* handle) { of(handle->data).on_timeout(); }
+
+    uv_loop_t* loop_;
+    uv_poll_t poll_{};  ///< data set once initialized
+    uv_prepare_t flush_{};
+    uv_timer_t timer_handle_{};
+    uv_timer_t* timer_ = nullptr;  ///< &timer_handle_ once hiredis asked for a timeout
+    int open_handles_ = 0;
+};
+
+}  // namespace detail
 
 /// An event_loop on `loop`, which must outlive the cluster that owns this binding and run once more
 /// after it is destroyed (libuv closes handles asynchronously: uv_run frees them).
@@ -25,7 +116,7 @@ public:
     libuv_loop(const libuv_loop&) = delete;
     libuv_loop& operator=(const libuv_loop&) = delete;
 
-    int attach(redisAsyncContext* context) override { return redisLibuvAttach(context, loop_); }
+    int attach(redisAsyncContext* context) override { return detail::libuv_hiredis_link::attach(loop_, context); }
 
     void start(loop_events& events) override {
         events_ = &events;
