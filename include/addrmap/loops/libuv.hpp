@@ -32,6 +32,10 @@ public:
             return REDIS_ERR;
         }
         link->open(&link->flush_);
+        uv_idle_init(loop, &link->idle_);
+        link->open(&link->idle_);
+        uv_check_init(loop, &link->check_);
+        link->open(&link->check_);
         if (uv_poll_init_socket(loop, &link->poll_, context->c.fd) != 0) {
             link->destroy();
             return REDIS_ERR;
@@ -59,7 +63,14 @@ private:
         else
             uv_poll_start(&poll_, events, &libuv_hiredis_link::polled);
     }
-    void schedule_flush() { uv_prepare_start(&flush_, &libuv_hiredis_link::flush); }
+    // Experiment: flush only after one more poll (zero timeout while the idle handle is active), as libev's write
+    // readiness does, so replies that came meanwhile add their commands to the same write.
+    void schedule_flush() {
+        polled_since_ = false;
+        uv_idle_start(&idle_, [](uv_idle_t*) {});
+        uv_prepare_start(&flush_, &libuv_hiredis_link::before_poll);
+        uv_check_start(&check_, &libuv_hiredis_link::after_poll);
+    }
     void start_timer(timeval tv) {
         if (timer_ == nullptr) {
             if (uv_timer_init(loop_, &timer_handle_) != 0) return;
@@ -72,12 +83,16 @@ private:
     void stop() {
         if (poll_.data != nullptr) uv_poll_stop(&poll_);
         uv_prepare_stop(&flush_);
+        uv_idle_stop(&idle_);
+        uv_check_stop(&check_);
         if (timer_ != nullptr) uv_timer_stop(timer_);
     }
     void destroy() {
         const auto close = [](auto* handle) { uv_close(reinterpret_cast<uv_handle_t*>(handle), &libuv_hiredis_link::closed); };
         if (poll_.data != nullptr) close(&poll_);
         close(&flush_);
+        close(&idle_);
+        close(&check_);
         if (timer_ != nullptr) close(timer_);
     }
     static void closed(uv_handle_t* handle) {
@@ -89,15 +104,25 @@ private:
         if (status < 0) events = UV_READABLE | UV_WRITABLE;  // let hiredis find the error
         of(handle->data).on_ready((events & UV_READABLE) != 0, (events & UV_WRITABLE) != 0);
     }
-    static void flush(uv_prepare_t* handle) {
+    static void before_poll(uv_prepare_t* handle) {
         uv_prepare_stop(handle);
-        of(handle->data).on_flush();
+        of(handle->data).polled_since_ = true;
+    }
+    static void after_poll(uv_check_t* handle) {
+        libuv_hiredis_link& me = of(handle->data);
+        if (!me.polled_since_) return;
+        uv_check_stop(handle);
+        uv_idle_stop(&me.idle_);
+        me.on_flush();
     }
     static void timed_out(uv_timer_t* handle) { of(handle->data).on_timeout(); }
 
     uv_loop_t* loop_;
     uv_poll_t poll_{};  ///< data set once initialized
     uv_prepare_t flush_{};
+    uv_idle_t idle_{};
+    uv_check_t check_{};
+    bool polled_since_ = false;
     uv_timer_t timer_handle_{};
     uv_timer_t* timer_ = nullptr;  ///< &timer_handle_ once hiredis asked for a timeout
     int open_handles_ = 0;
