@@ -31,7 +31,7 @@ public:
         auto* link = new (std::nothrow) libevent_hiredis_link(base, context);
         if (link == nullptr) return REDIS_ERR;
         link->socket_ = event_new(base, context->c.fd, EV_READ | EV_PERSIST, &libevent_hiredis_link::ready, link);
-        link->flush_ = event_new(base, -1, 0, &libevent_hiredis_link::flush, link);
+        link->flush_ = evtimer_new(base, &libevent_hiredis_link::flush, link);
         if (link->socket_ == nullptr || link->flush_ == nullptr) {
             link->destroy();
             return REDIS_ERR;
@@ -51,7 +51,12 @@ private:
         event_assign(socket_, base_, context_->c.fd, static_cast<short>(events | EV_PERSIST), &libevent_hiredis_link::ready, this);
         event_add(socket_, nullptr);
     }
-    void schedule_flush() { event_active(flush_, EV_WRITE, 1); }
+    // Experiment: a zero timeout makes the base poll once more without blocking; the flush (a timer) runs after the
+    // I/O callbacks of that poll, so replies that came meanwhile add their commands to the same write.
+    void schedule_flush() {
+        const timeval now{0, 0};
+        evtimer_add(flush_, &now);
+    }
     void start_timer(timeval tv) {
         if (timer_ == nullptr) timer_ = evtimer_new(base_, &libevent_hiredis_link::timed_out, this);
         if (timer_ != nullptr) evtimer_add(timer_, &tv);
