@@ -1,5 +1,5 @@
 // addrmap/detail/burst_write_link.hpp — the decisions of a hiredis event adapter that writes once per burst: the
-// commands queued while the loop runs callbacks are flushed in one write before it next polls (used by loops/).
+// commands queued while the loop runs callbacks go out in one write after one more poll (used by loops/).
 #pragma once
 
 #include <addrmap/detail/handles.hpp>  // hiredis, included pedantic-clean
@@ -13,13 +13,16 @@ namespace addrmap::detail {
 /// hiredis asks its adapter for write interest on every command it queues and drops it once the output is written.
 /// hiredis's libuv and libevent adapters turn each of those into a change of the socket's poll set: libuv's
 /// uv_poll_start takes the fd out of epoll and puts it back (two epoll_ctl a round trip), libevent's changelist one
-/// or two. This link keeps the poll set at "read" and, when hiredis wants to write, schedules one flush for when
-/// the loop has run the callbacks of its turn: every command queued in that turn goes out in one write. Only a
-/// write the socket cannot take whole (a full send buffer, the connect not done yet) arms write interest.
+/// or two. This link keeps the poll set at "read" and, when hiredis wants to write, schedules one flush for after
+/// the loop's next poll, which does not block (a zero timeout): the replies that poll finds run their callbacks
+/// first, and the commands they queue join the same write. That is when libev, whose adapter arms write interest,
+/// writes too; flushing before the poll instead (once the turn's callbacks had run) measured slower than hiredis's
+/// adapters (README, "Per loop"). Only a write the socket cannot take whole (a full send buffer, the connect not
+/// done yet) arms write interest.
 ///
 /// `Loop` provides the mechanics: poll(read, write) sets the socket's interest, schedule_flush() makes on_flush()
-/// run before the loop next blocks, start_timer(tv) makes on_timeout() run once after tv, stop() stops all of them,
-/// destroy() frees the link (it may do so later, once the loop has let go of its handles).
+/// run once after the loop's next poll (which must not block), start_timer(tv) makes on_timeout() run once after tv,
+/// stop() stops all of them, destroy() frees the link (it may do so later, once the loop has let go of its handles).
 template <class Loop>
 class burst_write_link {
 public:

@@ -20,9 +20,9 @@ namespace addrmap {
 
 namespace detail {
 
-/// One node connection on a libevent base (see burst_write_link): an event for the socket, one made active by hand
-/// for the flush (it runs after the callbacks already active in this turn, before the base polls again), an evtimer
-/// for hiredis's own timeout once asked for.
+/// One node connection on a libevent base (see burst_write_link): an event for the socket, an evtimer added with a
+/// zero timeout for the flush (the base then polls without blocking and runs the flush after that poll's socket
+/// callbacks), and an evtimer for hiredis's own timeout once asked for.
 class libevent_hiredis_link final : public burst_write_link<libevent_hiredis_link> {
 public:
     /// Attaches a link to `context`: REDIS_ERR when it has an adapter already or libevent cannot make the events.
@@ -51,8 +51,7 @@ private:
         event_assign(socket_, base_, context_->c.fd, static_cast<short>(events | EV_PERSIST), &libevent_hiredis_link::ready, this);
         event_add(socket_, nullptr);
     }
-    // Experiment: a zero timeout makes the base poll once more without blocking; the flush (a timer) runs after the
-    // I/O callbacks of that poll, so replies that came meanwhile add their commands to the same write.
+    // A pending zero timeout makes the base's next poll return at once; timers run after that poll's socket events.
     void schedule_flush() {
         const timeval now{0, 0};
         evtimer_add(flush_, &now);

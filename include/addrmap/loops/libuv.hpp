@@ -17,9 +17,10 @@ namespace addrmap {
 
 namespace detail {
 
-/// One node connection on a libuv loop (see burst_write_link): a uv_poll_t for the socket, a uv_prepare_t for the
-/// flush (it runs just before the loop polls), a uv_timer_t for hiredis's own timeout once asked for. libuv closes
-/// handles asynchronously: the link is freed by the last close callback.
+/// One node connection on a libuv loop (see burst_write_link): a uv_poll_t for the socket; for the flush, a uv_idle_t
+/// (while active, the loop polls with a zero timeout), a uv_prepare_t that marks the next poll and a uv_check_t that
+/// flushes after it; a uv_timer_t for hiredis's own timeout once asked for. libuv closes handles asynchronously: the
+/// link is freed by the last close callback.
 class libuv_hiredis_link final : public burst_write_link<libuv_hiredis_link> {
 public:
     /// Attaches a link to `context`: REDIS_ERR when it has an adapter already or libuv refuses the socket.
@@ -63,8 +64,8 @@ private:
         else
             uv_poll_start(&poll_, events, &libuv_hiredis_link::polled);
     }
-    // Experiment: flush only after one more poll (zero timeout while the idle handle is active), as libev's write
-    // readiness does, so replies that came meanwhile add their commands to the same write.
+    // The check handle may run once before the next poll (when this is called from a callback of the poll phase):
+    // the prepare handle marks that the loop has polled since, and the check after that poll flushes.
     void schedule_flush() {
         polled_since_ = false;
         uv_idle_start(&idle_, [](uv_idle_t*) {});
@@ -77,7 +78,9 @@ private:
             timer_ = &timer_handle_;
             open(timer_);
         }
-        const auto ms = static_cast<std::uint64_t>(tv.tv_sec) * 1000u + static_cast<std::uint64_t>(tv.tv_usec) / 1000u;
+        // hiredis passes its connect or command timeout here; a negative part counts as zero.
+        const auto ms = static_cast<std::uint64_t>(tv.tv_sec > 0 ? tv.tv_sec : 0) * 1000u +
+                        static_cast<std::uint64_t>(tv.tv_usec > 0 ? tv.tv_usec : 0) / 1000u;
         uv_timer_start(timer_, &libuv_hiredis_link::timed_out, ms, 0);
     }
     void stop() {

@@ -1,0 +1,281 @@
+// tests/unit/test_burst_write_link.cpp — the libuv/libevent adapters' decisions (detail/burst_write_link.hpp) on a
+// real hiredis async context over loopback TCP, with a recording loop in place of libuv or libevent.
+#include <addrmap/detail/burst_write_link.hpp>
+
+#include <boost/test/unit_test.hpp>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace {
+
+/// What the link asked of its loop.
+struct loop_record {
+    std::vector<std::pair<bool, bool>> polls;  ///< each poll(read, write), in order
+    int flushes_scheduled = 0;
+    std::vector<timeval> timers;
+    int stops = 0;
+    int destroys = 0;
+    int calls_after_destroy = 0;  ///< must stay 0
+};
+
+/// The Loop of burst_write_link, recording instead of polling: the test plays the loop's callbacks by hand. The
+/// test owns it: destroy() only records (a loop frees the link there), so a call after it is counted, not undefined.
+class recording_link final : public addrmap::detail::burst_write_link<recording_link> {
+public:
+    static std::unique_ptr<recording_link> attach(redisAsyncContext* context, loop_record& record) {
+        std::unique_ptr<recording_link> link(new recording_link(context, record));
+        link->install();
+        return link;
+    }
+    using burst_write_link::on_flush;
+    using burst_write_link::on_ready;
+    using burst_write_link::on_timeout;
+
+    void poll(bool read, bool write) {
+        alive();
+        record_.polls.emplace_back(read, write);
+    }
+    void schedule_flush() {
+        alive();
+        ++record_.flushes_scheduled;
+    }
+    void start_timer(timeval tv) {
+        alive();
+        record_.timers.push_back(tv);
+    }
+    void stop() {
+        alive();
+        ++record_.stops;
+    }
+    void destroy() {
+        alive();
+        ++record_.destroys;
+    }
+
+private:
+    void alive() { record_.calls_after_destroy += record_.destroys; }
+    recording_link(redisAsyncContext* context, loop_record& record) : burst_write_link(context), record_(record) {}
+    loop_record& record_;
+};
+
+/// A hiredis async context connected over loopback TCP to a listener of the test's own: the test is the server.
+/// (hiredis checks an async connection with connect(2) on its first event, which a socketpair fails.) Both ends'
+/// buffers are small, so a large command cannot be written whole.
+struct loopback_context {
+    loopback_context() {
+        const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+        BOOST_REQUIRE(listener >= 0);
+        const int small = 4096;
+        ::setsockopt(listener, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t length = sizeof address;
+        BOOST_REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+        BOOST_REQUIRE(::listen(listener, 1) == 0);
+        BOOST_REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+        context = redisAsyncConnect("127.0.0.1", ntohs(address.sin_port));
+        BOOST_REQUIRE(context != nullptr);
+        BOOST_REQUIRE(context->err == 0);
+        ::setsockopt(context->c.fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+        server = ::accept(listener, nullptr, nullptr);  // loopback: the handshake is done or about to be
+        ::close(listener);
+        BOOST_REQUIRE(server >= 0);
+        BOOST_REQUIRE(::fcntl(server, F_SETFL, ::fcntl(server, F_GETFL) | O_NONBLOCK) == 0);
+    }
+    ~loopback_context() {
+        if (context != nullptr) redisAsyncFree(context);
+        ::close(server);
+    }
+    loopback_context(const loopback_context&) = delete;
+    loopback_context& operator=(const loopback_context&) = delete;
+
+    /// Everything the client has written so far.
+    std::string drain() {
+        std::string out;
+        char buffer[65536];
+        for (ssize_t n; (n = ::read(server, buffer, sizeof buffer)) > 0;) out.append(buffer, static_cast<std::size_t>(n));
+        return out;
+    }
+    void reply(const std::string& bytes) {
+        BOOST_REQUIRE(::write(server, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
+    }
+
+    int server = -1;
+    redisAsyncContext* context = nullptr;
+};
+
+/// A link attached to a loopback context; declared so that the context is freed first (its cleanup reaches the link).
+struct attached_link {
+    attached_link() : link(recording_link::attach(pair.context, record)) {}
+    loop_record record;
+    loopback_context pair;
+    std::unique_ptr<recording_link> link;
+    ~attached_link() {
+        if (pair.context != nullptr) redisAsyncFree(pair.context);
+        pair.context = nullptr;
+    }
+};
+
+std::string repeated(const std::string& piece, int times) {
+    std::string out;
+    for (int i = 0; i < times; ++i) out += piece;
+    return out;
+}
+
+const std::string ping = "*1\r\n$4\r\nPING\r\n";
+
+struct reply_counter {
+    int replies = 0;
+    int null_replies = 0;
+    int queue_more = 0;  ///< commands each reply queues in turn
+};
+
+void count_reply(redisAsyncContext* context, void* reply, void* data) {
+    auto& counter = *static_cast<reply_counter*>(data);
+    if (reply == nullptr) {
+        ++counter.null_replies;
+        return;
+    }
+    ++counter.replies;
+    for (int i = 0; i < counter.queue_more; ++i) redisAsyncCommand(context, nullptr, nullptr, "PING");
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(test_burst_write_link)
+
+BOOST_AUTO_TEST_CASE(a_burst_of_commands_is_one_flush_and_never_arms_write_interest) {
+    attached_link attached;
+    loop_record& record = attached.record;
+    loopback_context& pair = attached.pair;
+    recording_link* link = attached.link.get();
+    reply_counter counter;
+
+    for (int i = 0; i < 100; ++i) redisAsyncCommand(pair.context, count_reply, &counter, "PING");
+    BOOST_TEST(record.flushes_scheduled == 1);  // one for the hundred
+    BOOST_TEST(record.polls.empty());           // nothing written yet, nothing to read
+    BOOST_TEST(pair.drain().empty());
+
+    link->on_flush();
+    BOOST_TEST(pair.drain() == repeated(ping, 100));  // all of them, by the one flush
+    BOOST_REQUIRE(record.polls.size() == 1u);
+    BOOST_TEST((record.polls[0] == std::make_pair(true, false)));  // read interest only
+
+    // The replies' callbacks queue 2 commands each: one more flush for the 200, the poll set untouched.
+    counter.queue_more = 2;
+    pair.reply(repeated("+PONG\r\n", 100));
+    link->on_ready(true, false);
+    BOOST_TEST(counter.replies == 100);
+    BOOST_TEST(record.flushes_scheduled == 2);
+    link->on_flush();
+    BOOST_TEST(pair.drain() == repeated(ping, 200));
+    BOOST_TEST(record.polls.size() == 1u);
+    BOOST_TEST(record.destroys == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_write_the_socket_cannot_take_arms_write_interest_until_it_is_written) {
+    attached_link attached;
+    loop_record& record = attached.record;
+    loopback_context& pair = attached.pair;
+    recording_link* link = attached.link.get();
+    reply_counter counter;
+
+    const std::string big(4 << 20, 'x');  // more than a socketpair's buffers hold
+    redisAsyncCommand(pair.context, count_reply, &counter, "SET k %b", big.data(), big.size());
+    link->on_flush();
+    BOOST_REQUIRE(!record.polls.empty());
+    BOOST_TEST((record.polls.back() == std::make_pair(true, true)));
+
+    // More commands while write interest is armed schedule no flush: the socket's readiness writes them.
+    redisAsyncCommand(pair.context, count_reply, &counter, "PING");
+    BOOST_TEST(record.flushes_scheduled == 1);
+
+    std::string written;
+    for (int round = 0; round < 10000 && record.polls.back().second; ++round) {
+        written += pair.drain();
+        link->on_ready(false, true);
+    }
+    written += pair.drain();
+    BOOST_TEST((record.polls.back() == std::make_pair(true, false)));  // disarmed once written
+    BOOST_TEST(written.size() > big.size());
+    BOOST_TEST(written.compare(written.size() - ping.size(), ping.size(), ping) == 0);  // the PING went too
+
+    // Write interest was armed once and dropped once.
+    int armed = 0;
+    for (const auto& poll : record.polls) armed += poll.second ? 1 : 0;
+    BOOST_TEST(armed == 1);
+    pair.reply("+OK\r\n+PONG\r\n");
+    link->on_ready(true, false);
+    BOOST_TEST(counter.replies == 2);
+}
+
+namespace {
+void free_in_callback(redisAsyncContext* context, void*, void* data) {
+    ++*static_cast<int*>(data);
+    redisAsyncFree(context);  // hiredis defers it to the callback's return; the link must outlive on_ready
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_context_freed_in_its_own_reply_callback_frees_the_link_once_after_the_callback) {
+    attached_link attached;
+    loop_record& record = attached.record;
+    loopback_context& pair = attached.pair;
+    recording_link* link = attached.link.get();
+    int calls = 0;
+    redisAsyncCommand(pair.context, free_in_callback, &calls, "PING");
+    link->on_flush();
+    pair.reply("+PONG\r\n");
+    link->on_ready(true, true);  // writable too: after the read freed the context, the write must not touch it
+    pair.context = nullptr;      // freed by the callback
+    BOOST_TEST(calls == 1);
+    BOOST_TEST(record.stops == 1);
+    BOOST_TEST(record.destroys == 1);
+    BOOST_TEST(record.calls_after_destroy == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_context_freed_outside_any_callback_stops_and_frees_the_link_at_once) {
+    attached_link attached;
+    loop_record& record = attached.record;
+    loopback_context& pair = attached.pair;
+    redisAsyncCommand(pair.context, nullptr, nullptr, "PING");
+    BOOST_TEST(record.flushes_scheduled == 1);
+    redisAsyncFree(pair.context);  // with a flush scheduled: the loop must stop it (stop()) before freeing
+    pair.context = nullptr;
+    BOOST_TEST(record.stops == 1);
+    BOOST_TEST(record.destroys == 1);
+    BOOST_TEST(record.calls_after_destroy == 0);
+}
+
+BOOST_AUTO_TEST_CASE(hiredis_s_command_timeout_reaches_the_loop_and_its_expiry_fails_the_pending_calls) {
+    attached_link attached;
+    loop_record& record = attached.record;
+    loopback_context& pair = attached.pair;
+    recording_link* link = attached.link.get();
+    const timeval timeout{1, 500000};
+    BOOST_REQUIRE(redisAsyncSetTimeout(pair.context, timeout) == REDIS_OK);
+    reply_counter counter;
+    redisAsyncCommand(pair.context, count_reply, &counter, "PING");
+    BOOST_TEST(record.timers.empty());  // hiredis times the connect (no timeout set) until the first event
+    link->on_flush();                   // connected, written: hiredis re-arms its command timeout
+    BOOST_REQUIRE(!record.timers.empty());
+    BOOST_TEST(record.timers.back().tv_sec == 1);
+    BOOST_TEST(record.timers.back().tv_usec == 500000);
+    link->on_timeout();      // the server never answered
+    pair.context = nullptr;  // hiredis freed it after failing its calls
+    BOOST_TEST(counter.null_replies == 1);
+    BOOST_TEST(counter.replies == 0);
+    BOOST_TEST(record.destroys == 1);
+    BOOST_TEST(record.calls_after_destroy == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
