@@ -8,6 +8,8 @@
 
 #include <sys/time.h>
 
+#include <algorithm>
+
 namespace addrmap::detail {
 
 /// hiredis asks its adapter for write interest on every command it queues and drops it once the output is written.
@@ -21,8 +23,9 @@ namespace addrmap::detail {
 /// done yet) arms write interest.
 ///
 /// `Loop` provides the mechanics: poll(read, write) sets the socket's interest, schedule_flush() makes on_flush()
-/// run once after the loop's next poll (which must not block), start_timer(tv) makes on_timeout() run once after tv,
-/// stop() stops all of them, destroy() frees the link (it may do so later, once the loop has let go of its handles).
+/// run once after the loop's next poll (which must not block) and returns false if it cannot, start_timer(tv) makes
+/// on_timeout() run once after tv (given clamped()), stop() stops all of them and lets go of the socket (hiredis
+/// closes the fd next), destroy() frees the link (it may do so later, once the loop has let go of its handles).
 template <class Loop>
 class burst_write_link {
 public:
@@ -64,9 +67,31 @@ protected:
         if (readable && context_ != nullptr) redisAsyncHandleRead(context_);
         if (writable && context_ != nullptr) redisAsyncHandleWrite(context_);
     }
+    /// The loop stopped watching the socket on an error (libuv does on POLLERR, and hiredis may read only part of what
+    /// is left): hiredis sees the error or the data, and the socket is watched again while the context lives.
+    void on_poll_error() {
+        const entered guard(*this);
+        polled_read_ = polled_write_ = false;
+        if (context_ != nullptr) redisAsyncHandleRead(context_);
+        if (context_ != nullptr && writing_) redisAsyncHandleWrite(context_);
+        if (context_ != nullptr) update();
+    }
     void on_timeout() {
         const entered guard(*this);
         if (context_ != nullptr) redisAsyncHandleTimeout(context_);
+    }
+
+    /// hiredis's timeout as a loop can take it: a negative part is 0, whole seconds in tv_usec are carried over, and
+    /// tv_sec is capped at 100 years (a huge one meant as "never" must not overflow the loop's clock arithmetic).
+    static timeval clamped(timeval tv) {
+        constexpr long long max_seconds = 100LL * 365 * 24 * 3600;
+        const long long usec = tv.tv_usec > 0 ? static_cast<long long>(tv.tv_usec) : 0;
+        long long seconds = tv.tv_sec > 0 ? static_cast<long long>(tv.tv_sec) : 0;
+        seconds = std::min(seconds, max_seconds) + std::min(usec / 1000000, max_seconds);
+        timeval out{};
+        out.tv_sec = static_cast<decltype(out.tv_sec)>(seconds);
+        out.tv_usec = static_cast<decltype(out.tv_usec)>(usec % 1000000);
+        return out;
     }
 
 private:
@@ -109,7 +134,10 @@ private:
         // Inside a flush, or with write interest armed, the socket's readiness takes it from here.
         if (me.flushing_ || me.pollout_ || me.flush_scheduled_) return;
         me.flush_scheduled_ = true;
-        me.loop().schedule_flush();
+        if (me.loop().schedule_flush()) return;
+        me.flush_scheduled_ = false;  // the loop could not (out of memory): wait for the socket instead
+        me.pollout_ = true;
+        me.update();
     }
     static void del_write(void* data) {
         burst_write_link& me = of(data);
@@ -117,10 +145,11 @@ private:
         me.pollout_ = false;
         me.update();
     }
-    static void schedule_timer(void* data, timeval tv) { of(data).loop().start_timer(tv); }
+    static void schedule_timer(void* data, timeval tv) { of(data).loop().start_timer(clamped(tv)); }
     /// hiredis frees the context (it closes the fd itself).
     static void cleanup(void* data) {
         burst_write_link& me = of(data);
+        me.context_->ev = {};  // nothing reaches the link through the context any more
         me.context_ = nullptr;
         me.reading_ = me.writing_ = me.pollout_ = false;
         me.loop().stop();

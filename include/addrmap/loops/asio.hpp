@@ -1,7 +1,8 @@
 // addrmap/loops/asio.hpp — the async cluster on a boost::asio::io_context: a hiredis adapter of our own over
-// posix::stream_descriptor (read/write interest from hiredis's add/del callbacks), a steady_timer, post() for wake-ups.
+// posix::stream_descriptor that writes once per burst (detail/burst_write_link.hpp), a steady_timer, post() for wake-ups.
 #pragma once
 
+#include <addrmap/detail/burst_write_link.hpp>
 #include <addrmap/error.hpp>
 #include <addrmap/event_loop.hpp>
 
@@ -26,14 +27,17 @@ namespace addrmap {
 
 namespace detail {
 
-/// hiredis's adapter for one node connection on an io_context (hiredis ships none). hiredis says what it wants
-/// (add/del read/write); one async_wait per direction is out at a time, and a wait that completes after hiredis
-/// stopped wanting that direction is ignored. The object outlives the connection until its waits have completed:
-/// each holds it, and cleanup() (hiredis freeing the context) lets go of the descriptor without closing the fd
-/// (hiredis closes it) and cancels what is still out.
-class asio_hiredis_link : public std::enable_shared_from_this<asio_hiredis_link> {
+/// hiredis's adapter for one node connection on an io_context (hiredis ships none), on burst_write_link: the socket
+/// is waited on for reading; a flush posted when hiredis first wants to write runs after the io_context's next
+/// reactor poll (which does not block while handlers are queued), so the commands of a burst go out in one write;
+/// only a write the socket cannot take whole waits for writability. The object outlives the connection until its
+/// handlers have run: each holds it, and cleanup() (hiredis freeing the context) lets go of the descriptor at once
+/// without closing the fd (hiredis closes it) and cancels what is still out.
+class asio_hiredis_link final : public burst_write_link<asio_hiredis_link>,
+                                public std::enable_shared_from_this<asio_hiredis_link> {
 public:
-    asio_hiredis_link(boost::asio::io_context& io, redisAsyncContext* context) : context_(context), socket_(io), timer_(io) {}
+    asio_hiredis_link(boost::asio::io_context& io, redisAsyncContext* context)
+        : burst_write_link(context), socket_(io), timer_(io) {}
 
     /// Attaches the adapter to `context`: REDIS_ERR when it has one already or the descriptor cannot be taken.
     static int attach(boost::asio::io_context& io, redisAsyncContext* context) {
@@ -42,71 +46,59 @@ public:
         boost::system::error_code ec;
         link->socket_.assign(context->c.fd, ec);
         if (ec) return REDIS_ERR;
-        link->self_ = link;  // released by cleanup()
-        context->ev.data = link.get();
-        context->ev.addRead = &asio_hiredis_link::add_read;
-        context->ev.delRead = &asio_hiredis_link::del_read;
-        context->ev.addWrite = &asio_hiredis_link::add_write;
-        context->ev.delWrite = &asio_hiredis_link::del_write;
-        context->ev.cleanup = &asio_hiredis_link::cleanup;
-        context->ev.scheduleTimer = &asio_hiredis_link::schedule_timer;  // a context_for_key user's redisAsyncSetTimeout
+        link->self_ = link;  // released by destroy()
+        link->install();
         return REDIS_OK;
     }
 
 private:
-    static asio_hiredis_link& of(void* data) { return *static_cast<asio_hiredis_link*>(data); }
-    static void add_read(void* data) {
-        asio_hiredis_link& me = of(data);
-        me.reading_ = true;
-        me.wait(boost::asio::posix::stream_descriptor::wait_read);
+    friend class burst_write_link<asio_hiredis_link>;
+    using wait_type = boost::asio::posix::stream_descriptor::wait_type;
+
+    void poll(bool read, bool write) {
+        want_read_ = read;
+        want_write_ = write;
+        if (read) wait(wait_type::wait_read);
+        if (write) wait(wait_type::wait_write);
     }
-    static void del_read(void* data) { of(data).reading_ = false; }
-    static void add_write(void* data) {
-        asio_hiredis_link& me = of(data);
-        me.writing_ = true;
-        me.wait(boost::asio::posix::stream_descriptor::wait_write);
+    bool schedule_flush() {
+        boost::asio::post(socket_.get_executor(), [me = shared_from_this()] { me->on_flush(); });
+        return true;
     }
-    static void del_write(void* data) { of(data).writing_ = false; }
     /// hiredis's own timeout (the cluster never sets one; a leased connection's user may): one expiry, replaced by
-    /// the next request (hiredis asks again on every read or write interest it adds).
-    static void schedule_timer(void* data, timeval tv) {
-        asio_hiredis_link& me = of(data);
-        if (me.context_ == nullptr) return;
-        // Clamped: a huge tv_sec meant as "never" must not overflow the clock's nanoseconds (UB), a negative one is 0.
-        constexpr long long max_seconds = 100LL * 365 * 24 * 3600;
-        const long long usec = std::max<long long>(tv.tv_usec, 0);  // hiredis's adapters carry whole seconds over
-        const long long seconds =
-            std::min<long long>(std::max<long long>(tv.tv_sec, 0), max_seconds) + std::min(usec / 1000000, max_seconds);
-        const long long micros = usec % 1000000;
-        me.timer_.expires_after(std::chrono::seconds(seconds) + std::chrono::microseconds(micros));
+    /// the next request (hiredis asks again on every read or write interest it adds). `tv` is clamped().
+    void start_timer(timeval tv) {
+        const auto delay = std::chrono::seconds(tv.tv_sec) + std::chrono::microseconds(tv.tv_usec);
+        timer_.expires_after(delay);
         // An expiry already queued cannot be cancelled by the re-arm: the generation makes it do nothing (else a reply
         // handled first in the same turn, which re-armed the timer, would be followed by a stale timeout).
-        const std::uint64_t generation = ++me.timer_generation_;
-        me.timer_.async_wait([me = me.shared_from_this(), generation](const boost::system::error_code& ec) {
-            if (!ec && me->context_ != nullptr && me->timer_generation_ == generation) redisAsyncHandleTimeout(me->context_);
+        const std::uint64_t generation = ++timer_generation_;
+        timer_.async_wait([me = shared_from_this(), generation](const boost::system::error_code& ec) {
+            if (!ec && me->timer_generation_ == generation) me->on_timeout();
         });
     }
-    static void cleanup(void* data) {
-        asio_hiredis_link& me = of(data);
-        me.context_ = nullptr;
-        me.reading_ = me.writing_ = false;
-        me.timer_.cancel();
+    /// hiredis is freeing the context: the descriptor is let go of now (hiredis closes the fd next, and a socket
+    /// opened before destroy() may get its number), what is out is cancelled.
+    void stop() {
+        want_read_ = want_write_ = false;
+        ++timer_generation_;
+        timer_.cancel();
         boost::system::error_code ignored;
-        me.socket_.cancel(ignored);
-        (void)me.socket_.release();  // the fd is hiredis's to close
-        me.self_.reset();            // the waits still out keep the object until they complete
+        socket_.cancel(ignored);
+        (void)socket_.release();  // the fd is hiredis's to close
     }
+    void destroy() { self_.reset(); }  // the handlers still out keep the object until they have run
 
-    /// One wait in direction `what` unless one is out already; on readiness, hiredis handles it (which may free
-    /// the context: cleanup() then runs inside), and the wait is renewed while hiredis still wants it.
-    void wait(boost::asio::posix::stream_descriptor::wait_type what) {
-        const bool read = what == boost::asio::posix::stream_descriptor::wait_read;
+    /// One wait in direction `what` unless one is out already; on readiness, the link hands it to hiredis (which may
+    /// free the context: cleanup() then runs inside), and the wait is renewed while still wanted.
+    void wait(wait_type what) {
+        const bool read = what == wait_type::wait_read;
         bool& out = read ? read_waiting_ : write_waiting_;
         if (out || context_ == nullptr) return;
         out = true;
         socket_.async_wait(what, [me = shared_from_this(), read, what](const boost::system::error_code& ec) {
             (read ? me->read_waiting_ : me->write_waiting_) = false;
-            if (ec || me->context_ == nullptr || !(read ? me->reading_ : me->writing_)) return;
+            if (ec || me->context_ == nullptr || !(read ? me->want_read_ : me->want_write_)) return;
             // Asio's readiness can be stale (epoll sampled it before an earlier handler drained the socket). A read that
             // finds nothing leaves hiredis-SSL's wantRead set, and its next partial write then waits for a read that
             // never comes (500 pipelined 64 KB SETs stalled until command_timeout): hand hiredis only real readiness.
@@ -115,22 +107,18 @@ private:
                 me->wait(what);
                 return;
             }
-            if (read)
-                redisAsyncHandleRead(me->context_);
-            else
-                redisAsyncHandleWrite(me->context_);
-            if (me->context_ != nullptr && (read ? me->reading_ : me->writing_)) me->wait(what);
+            me->on_ready(read, !read);
+            if (me->context_ != nullptr && (read ? me->want_read_ : me->want_write_)) me->wait(what);
         });
     }
 
-    redisAsyncContext* context_;
     boost::asio::posix::stream_descriptor socket_;
     boost::asio::steady_timer timer_;
     std::uint64_t timer_generation_ = 0;
     std::shared_ptr<asio_hiredis_link> self_;
-    bool reading_ = false;
-    bool writing_ = false;
-    bool read_waiting_ = false;
+    bool want_read_ = false;   ///< what burst_write_link last asked for
+    bool want_write_ = false;
+    bool read_waiting_ = false;  ///< an async_wait is out in that direction
     bool write_waiting_ = false;
 };
 

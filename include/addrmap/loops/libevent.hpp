@@ -52,9 +52,9 @@ private:
         event_add(socket_, nullptr);
     }
     // A pending zero timeout makes the base's next poll return at once; timers run after that poll's socket events.
-    void schedule_flush() {
+    bool schedule_flush() {
         const timeval now{0, 0};
-        evtimer_add(flush_, &now);
+        return evtimer_add(flush_, &now) == 0;
     }
     void start_timer(timeval tv) {
         if (timer_ == nullptr) timer_ = evtimer_new(base_, &libevent_hiredis_link::timed_out, this);

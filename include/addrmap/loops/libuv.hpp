@@ -66,11 +66,11 @@ private:
     }
     // The check handle may run once before the next poll (when this is called from a callback of the poll phase):
     // the prepare handle marks that the loop has polled since, and the check after that poll flushes.
-    void schedule_flush() {
+    bool schedule_flush() {
         polled_since_ = false;
-        uv_idle_start(&idle_, [](uv_idle_t*) {});
-        uv_prepare_start(&flush_, &libuv_hiredis_link::before_poll);
-        uv_check_start(&check_, &libuv_hiredis_link::after_poll);
+        return uv_idle_start(&idle_, [](uv_idle_t*) {}) == 0 &&
+               uv_prepare_start(&flush_, &libuv_hiredis_link::before_poll) == 0 &&
+               uv_check_start(&check_, &libuv_hiredis_link::after_poll) == 0;
     }
     void start_timer(timeval tv) {
         if (timer_ == nullptr) {
@@ -78,25 +78,30 @@ private:
             timer_ = &timer_handle_;
             open(timer_);
         }
-        // hiredis passes its connect or command timeout here; a negative part counts as zero.
-        const auto ms = static_cast<std::uint64_t>(tv.tv_sec > 0 ? tv.tv_sec : 0) * 1000u +
-                        static_cast<std::uint64_t>(tv.tv_usec > 0 ? tv.tv_usec : 0) / 1000u;
+        const auto ms = static_cast<std::uint64_t>(tv.tv_sec) * 1000u + static_cast<std::uint64_t>(tv.tv_usec) / 1000u;
         uv_timer_start(timer_, &libuv_hiredis_link::timed_out, ms, 0);
     }
+    // The poll handle is closed here, not in destroy(): hiredis closes the fd right after, and a socket opened before
+    // a deferred destroy() may get the same number; closing the handle then would take that socket out of epoll.
     void stop() {
-        if (poll_.data != nullptr) uv_poll_stop(&poll_);
+        close(&poll_);
         uv_prepare_stop(&flush_);
         uv_idle_stop(&idle_);
         uv_check_stop(&check_);
         if (timer_ != nullptr) uv_timer_stop(timer_);
     }
     void destroy() {
-        const auto close = [](auto* handle) { uv_close(reinterpret_cast<uv_handle_t*>(handle), &libuv_hiredis_link::closed); };
-        if (poll_.data != nullptr) close(&poll_);
+        close(&poll_);
         close(&flush_);
         close(&idle_);
         close(&check_);
         if (timer_ != nullptr) close(timer_);
+    }
+    /// Closes `handle` once: the last close callback frees the link. A handle never initialized (data unset) is skipped.
+    template <class Handle>
+    void close(Handle* handle) {
+        auto* h = reinterpret_cast<uv_handle_t*>(handle);
+        if (h->data != nullptr && uv_is_closing(h) == 0) uv_close(h, &libuv_hiredis_link::closed);
     }
     static void closed(uv_handle_t* handle) {
         libuv_hiredis_link& me = of(handle->data);
@@ -104,7 +109,7 @@ private:
     }
 
     static void polled(uv_poll_t* handle, int status, int events) {
-        if (status < 0) events = UV_READABLE | UV_WRITABLE;  // let hiredis find the error
+        if (status < 0) return of(handle->data).on_poll_error();  // libuv has stopped the handle
         of(handle->data).on_ready((events & UV_READABLE) != 0, (events & UV_WRITABLE) != 0);
     }
     static void before_poll(uv_prepare_t* handle) {
