@@ -1,18 +1,21 @@
-// addrmap/loops/asio.hpp — the async cluster on a boost::asio::io_context: a hiredis adapter of our own over
-// posix::stream_descriptor that writes once per burst (detail/burst_write_link.hpp), a steady_timer, post() for wake-ups.
+// addrmap/loops/asio.hpp — the async cluster on a boost::asio::io_context: a hiredis adapter of our own that writes
+// once per burst (detail/burst_write_link.hpp) over an Asio socket, a steady_timer, post() for wake-ups.
 #pragma once
 
 #include <addrmap/detail/burst_write_link.hpp>
 #include <addrmap/error.hpp>
 #include <addrmap/event_loop.hpp>
 
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/error.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <poll.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include <algorithm>
@@ -28,9 +31,9 @@ namespace addrmap {
 namespace detail {
 
 /// hiredis's adapter for one node connection on an io_context (hiredis ships none), on burst_write_link: the socket
-/// is waited on for reading; a flush posted when hiredis first wants to write runs after the io_context's next
-/// reactor poll (which does not block while handlers are queued), so the commands of a burst go out in one write;
-/// only a write the socket cannot take whole waits for writability. The object outlives the connection until its
+/// is watched for reading; a flush posted when hiredis first wants to write runs after the io_context's next
+/// reactor poll and its handlers (the poll does not block while handlers are queued), so the commands of a burst go
+/// out in one write; only a write the socket cannot take whole waits for writability. The object outlives the connection until its
 /// handlers have run: each holds it, and cleanup() (hiredis freeing the context) lets go of the descriptor at once
 /// without closing the fd (hiredis closes it) and cancels what is still out.
 class asio_hiredis_link final : public burst_write_link<asio_hiredis_link>,
@@ -43,8 +46,11 @@ public:
     static int attach(boost::asio::io_context& io, redisAsyncContext* context) {
         if (context == nullptr || context->ev.data != nullptr) return REDIS_ERR;
         auto link = std::make_shared<asio_hiredis_link>(io, context);
+        sockaddr_storage address{};
+        socklen_t length = sizeof address;
+        if (::getsockname(context->c.fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return REDIS_ERR;
         boost::system::error_code ec;
-        link->socket_.assign(context->c.fd, ec);
+        link->socket_.assign(boost::asio::generic::stream_protocol(address.ss_family, 0), context->c.fd, ec);
         if (ec) return REDIS_ERR;
         link->self_ = link;  // released by destroy()
         link->install();
@@ -53,7 +59,7 @@ public:
 
 private:
     friend class burst_write_link<asio_hiredis_link>;
-    using wait_type = boost::asio::posix::stream_descriptor::wait_type;
+    using wait_type = boost::asio::socket_base::wait_type;
 
     void poll(bool read, bool write) {
         want_read_ = read;
@@ -61,8 +67,13 @@ private:
         if (read) wait(wait_type::wait_read);
         if (write) wait(wait_type::wait_write);
     }
+    // Two posts: a handler posted now runs right after the reactor's next poll but before that poll's handlers;
+    // posted again from there, the flush runs after them (where libevent's zero timer and libuv's check handle run),
+    // so the commands the replies of that poll queue join the write. One post measured at a third of libevent.
     bool schedule_flush() {
-        boost::asio::post(socket_.get_executor(), [me = shared_from_this()] { me->on_flush(); });
+        boost::asio::post(socket_.get_executor(), [me = shared_from_this()] {
+            boost::asio::post(me->socket_.get_executor(), [me] { me->on_flush(); });
+        });
         return true;
     }
     /// hiredis's own timeout (the cluster never sets one; a leased connection's user may): one expiry, replaced by
@@ -96,23 +107,40 @@ private:
         bool& out = read ? read_waiting_ : write_waiting_;
         if (out || context_ == nullptr) return;
         out = true;
-        socket_.async_wait(what, [me = shared_from_this(), read, what](const boost::system::error_code& ec) {
-            (read ? me->read_waiting_ : me->write_waiting_) = false;
-            if (ec || me->context_ == nullptr || !(read ? me->want_read_ : me->want_write_)) return;
-            // Asio's readiness can be stale (epoll sampled it before an earlier handler drained the socket). A read that
-            // finds nothing leaves hiredis-SSL's wantRead set, and its next partial write then waits for a read that
-            // never comes (500 pipelined 64 KB SETs stalled until command_timeout): hand hiredis only real readiness.
-            pollfd p{me->context_->c.fd, static_cast<short>(read ? POLLIN : POLLOUT), 0};
+        if (read) {
+            // Readiness to read is a one-byte MSG_PEEK receive: Asio tries it at once and, on EAGAIN, leaves it to the
+            // edge-triggered epoll registration made when the socket was assigned. An async_wait would cost an
+            // epoll_ctl each time it is renewed (Asio re-arms the edge for a wait started with none out), one per
+            // reply; and a peek that succeeds is real readiness, never the stale kind (see the write wait below).
+            socket_.async_receive(boost::asio::buffer(&peeked_, 1), boost::asio::socket_base::message_peek,
+                                  [me = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+                                      me->read_waiting_ = false;
+                                      // An error or the peer's close is for hiredis to find by reading.
+                                      if (ec == boost::asio::error::operation_aborted || me->context_ == nullptr ||
+                                          !me->want_read_)
+                                          return;
+                                      me->on_ready(true, false);
+                                      if (me->context_ != nullptr && me->want_read_) me->wait(wait_type::wait_read);
+                                  });
+            return;
+        }
+        socket_.async_wait(what, [me = shared_from_this(), what](const boost::system::error_code& ec) {
+            me->write_waiting_ = false;
+            if (ec || me->context_ == nullptr || !me->want_write_) return;
+            // Asio's readiness can be stale (epoll sampled it before an earlier handler filled the socket): hand hiredis
+            // only real readiness, as hiredis-SSL acts on a write that finds no room as on a want-read.
+            pollfd p{me->context_->c.fd, POLLOUT, 0};
             if (::poll(&p, 1, 0) == 0) {
                 me->wait(what);
                 return;
             }
-            me->on_ready(read, !read);
-            if (me->context_ != nullptr && (read ? me->want_read_ : me->want_write_)) me->wait(what);
+            me->on_ready(false, true);
+            if (me->context_ != nullptr && me->want_write_) me->wait(what);
         });
     }
 
-    boost::asio::posix::stream_descriptor socket_;
+    boost::asio::generic::stream_protocol::socket socket_;
+    char peeked_ = 0;  ///< where the peek puts its byte (hiredis reads it again)
     boost::asio::steady_timer timer_;
     std::uint64_t timer_generation_ = 0;
     std::shared_ptr<asio_hiredis_link> self_;
