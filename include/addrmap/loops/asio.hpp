@@ -19,6 +19,7 @@
 #include <sys/time.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <atomic>
 #include <cstdint>
 #include <chrono>
@@ -71,10 +72,18 @@ private:
     // posted again from there, the flush runs after them (where libevent's zero timer and libuv's check handle run),
     // so the commands the replies of that poll queue join the write. One post measured at a third of libevent.
     bool schedule_flush() {
-        boost::asio::post(socket_.get_executor(), [me = shared_from_this()] {
-            boost::asio::post(me->socket_.get_executor(), [me] { me->on_flush(); });
-        });
-        return true;
+        try {
+            boost::asio::post(socket_.get_executor(), [me = shared_from_this()] {
+                try {
+                    boost::asio::post(me->socket_.get_executor(), [me] { me->on_flush(); });
+                } catch (...) {  // out of memory: flush now rather than never
+                    me->on_flush();
+                }
+            });
+            return true;
+        } catch (...) {  // out of memory, inside hiredis's C callback: the link waits for the socket instead
+            return false;
+        }
     }
     /// hiredis's own timeout (the cluster never sets one; a leased connection's user may): one expiry, replaced by
     /// the next request (hiredis asks again on every read or write interest it adds). `tv` is clamped().
@@ -84,9 +93,12 @@ private:
         // An expiry already queued cannot be cancelled by the re-arm: the generation makes it do nothing (else a reply
         // handled first in the same turn, which re-armed the timer, would be followed by a stale timeout).
         const std::uint64_t generation = ++timer_generation_;
-        timer_.async_wait([me = shared_from_this(), generation](const boost::system::error_code& ec) {
-            if (!ec && me->timer_generation_ == generation) me->on_timeout();
-        });
+        try {
+            timer_.async_wait([me = shared_from_this(), generation](const boost::system::error_code& ec) {
+                if (!ec && me->timer_generation_ == generation) me->on_timeout();
+            });
+        } catch (...) {  // out of memory inside hiredis's C callback: no timeout of hiredis's (the call's deadline stays)
+        }
     }
     /// hiredis is freeing the context: the descriptor is let go of now (hiredis closes the fd next, and a socket
     /// opened before destroy() may get its number), what is out is cancelled.
@@ -96,46 +108,61 @@ private:
         timer_.cancel();
         boost::system::error_code ignored;
         socket_.cancel(ignored);
-        (void)socket_.release();  // the fd is hiredis's to close
+        (void)socket_.release(ignored);  // the fd is hiredis's to close
     }
     void destroy() { self_.reset(); }  // the handlers still out keep the object until they have run
 
     /// One wait in direction `what` unless one is out already; on readiness, the link hands it to hiredis (which may
-    /// free the context: cleanup() then runs inside), and the wait is renewed while still wanted.
+    /// free the context: cleanup() then runs inside), and the wait is renewed while still wanted. Called inside
+    /// hiredis's C callbacks: nothing may throw out of it (out of memory leaves the call to its deadline).
     void wait(wait_type what) {
         const bool read = what == wait_type::wait_read;
         bool& out = read ? read_waiting_ : write_waiting_;
         if (out || context_ == nullptr) return;
         out = true;
-        if (read) {
-            // Readiness to read is a one-byte MSG_PEEK receive: Asio tries it at once and, on EAGAIN, leaves it to the
-            // edge-triggered epoll registration made when the socket was assigned. An async_wait would cost an
-            // epoll_ctl each time it is renewed (Asio re-arms the edge for a wait started with none out), one per
-            // reply; and a peek that succeeds is real readiness, never the stale kind (see the write wait below).
-            socket_.async_receive(boost::asio::buffer(&peeked_, 1), boost::asio::socket_base::message_peek,
-                                  [me = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
-                                      me->read_waiting_ = false;
-                                      // An error or the peer's close is for hiredis to find by reading.
-                                      if (ec == boost::asio::error::operation_aborted || me->context_ == nullptr ||
-                                          !me->want_read_)
-                                          return;
-                                      me->on_ready(true, false);
-                                      if (me->context_ != nullptr && me->want_read_) me->wait(wait_type::wait_read);
-                                  });
-            return;
+        try {
+            if (read)
+                wait_readable();
+            else
+                wait_writable();
+        } catch (...) {
+            out = false;
         }
-        socket_.async_wait(what, [me = shared_from_this(), what](const boost::system::error_code& ec) {
+    }
+    // Readiness to read is a one-byte MSG_PEEK receive: Asio tries it at once and, on EAGAIN, leaves it to the
+    // edge-triggered epoll registration made when the socket was assigned. An async_wait would cost an epoll_ctl
+    // each time it is renewed (Asio re-arms the edge for a wait started with none out), one per reply; and a peek
+    // that succeeds is real readiness, never the stale kind (see wait_writable()).
+    void wait_readable() {
+        socket_.async_receive(
+            boost::asio::buffer(&peeked_, 1), boost::asio::socket_base::message_peek,
+            [me = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+                me->read_waiting_ = false;
+                if (ec == boost::asio::error::operation_aborted || me->context_ == nullptr || !me->want_read_) return;
+                // The peek took the socket's pending error (a reset, a timeout): hiredis's own read would now see
+                // an orderly close. Hand hiredis the error itself; the peer's close (eof) it finds by reading.
+                if (ec && ec != boost::asio::error::eof && me->context_->c.err == 0) {
+                    me->context_->c.err = REDIS_ERR_IO;
+                    std::snprintf(me->context_->c.errstr, sizeof me->context_->c.errstr, "%s", ec.message().c_str());
+                }
+                me->on_ready(true, false);
+                if (me->context_ != nullptr && me->want_read_) me->wait(wait_type::wait_read);
+            });
+    }
+    void wait_writable() {
+        socket_.async_wait(wait_type::wait_write, [me = shared_from_this()](const boost::system::error_code& ec) {
             me->write_waiting_ = false;
-            if (ec || me->context_ == nullptr || !me->want_write_) return;
-            // Asio's readiness can be stale (epoll sampled it before an earlier handler filled the socket): hand hiredis
-            // only real readiness, as hiredis-SSL acts on a write that finds no room as on a want-read.
+            if (ec == boost::asio::error::operation_aborted || me->context_ == nullptr || !me->want_write_) return;
+            // Asio's readiness can be stale (epoll sampled it before an earlier handler filled the socket): hand
+            // hiredis only real readiness, as hiredis-SSL acts on a write that finds no room as on a want-read. A
+            // failed wait goes to hiredis too, whose write finds the error.
             pollfd p{me->context_->c.fd, POLLOUT, 0};
-            if (::poll(&p, 1, 0) == 0) {
-                me->wait(what);
+            if (!ec && ::poll(&p, 1, 0) == 0) {
+                me->wait(wait_type::wait_write);
                 return;
             }
             me->on_ready(false, true);
-            if (me->context_ != nullptr && me->want_write_) me->wait(what);
+            if (me->context_ != nullptr && me->want_write_) me->wait(wait_type::wait_write);
         });
     }
 
@@ -146,7 +173,7 @@ private:
     std::shared_ptr<asio_hiredis_link> self_;
     bool want_read_ = false;   ///< what burst_write_link last asked for
     bool want_write_ = false;
-    bool read_waiting_ = false;  ///< an async_wait is out in that direction
+    bool read_waiting_ = false;  ///< a peek (read) or a wait (write) is out in that direction
     bool write_waiting_ = false;
 };
 
