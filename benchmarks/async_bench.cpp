@@ -51,13 +51,14 @@ using clock_type = std::chrono::steady_clock;
 struct cli_options {
     std::string seed, cacert, policy = "ip_to_hostname", hostname = "localhost", loop = "libevent", workload = "set";
     std::size_t ops = 200000, in_flight = 50, rounds = 8;
+    std::size_t max_calls = addrmap::cluster_options{}.max_calls;  ///< and max_calls_per_node: the call bound
 };
 
 constexpr const char* usage_text =
     "usage: async_bench --seed HOST:PORT --cacert FILE\n"
     "                   [--policy identity|ip_to_hostname|ip_to_hostname_keep_ip|static_table|env]\n"
     "                   [--hostname NAME] [--ops N] [--in-flight N] [--rounds R] [--loop libevent|libuv|libev|asio]\n"
-    "                   [--workload set|fan_out|transaction]\n";
+    "                   [--workload set|fan_out|transaction] [--max-calls N (also per node; default: the options')]\n";
 
 cli_options parse_cli(int argc, char** argv) {
     cli_options o;
@@ -75,6 +76,7 @@ cli_options parse_cli(int argc, char** argv) {
         else if (flag == "--rounds") o.rounds = parse_count(flag, value);
         else if (flag == "--loop") o.loop = value;
         else if (flag == "--workload") o.workload = value;
+        else if (flag == "--max-calls") o.max_calls = parse_count(flag, value);
         else throw std::invalid_argument("unknown flag " + flag);
     }
     if (o.seed.empty() || o.cacert.empty()) throw std::invalid_argument("--seed and --cacert are required");
@@ -259,6 +261,7 @@ void run(const cli_options& o, Policy policy, const addrmap::topology& topo, jso
         addrmap::cluster_options options;
         options.seeds = {o.seed};
         options.tls.ca_file = o.cacert;
+        if (o.max_calls != options.max_calls) options.max_calls = options.max_calls_per_node = o.max_calls;
         addrmap::basic_async_cluster<Policy> cluster(options, loop.binding(), policy);
         std::string failure;
         bool connected = false;
@@ -427,6 +430,7 @@ int main(int argc, char** argv) {
         out.text("seed", o.seed);
         out.integer("ops", static_cast<long long>(o.ops));
         out.integer("in_flight", static_cast<long long>(o.in_flight));
+        out.integer("max_calls", static_cast<long long>(o.max_calls));
         out.integer("rounds", static_cast<long long>(o.rounds));
     }, dispatch);
 }

@@ -1,13 +1,12 @@
 // tests/async/async_burst_write.cpp — each loop binding's hiredis adapter on a real loop, against a plain TCP peer
 // of the test's own (no cluster): a burst goes out in one write and leaves the loop idle, a reset is seen as one.
+#include "../loopback_listener.hpp"
 #include "async_support.hpp"
 
 #include <boost/mpl/list.hpp>
 #include <boost/test/unit_test.hpp>
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,29 +16,17 @@ namespace {
 
 using loops = boost::mpl::list<live::libevent_fixture, live::libuv_fixture, live::libev_fixture, live::asio_fixture>;
 
-/// A listener on 127.0.0.1 (an ephemeral port) and the one connection it accepts, read without blocking.
+/// A listener of the test's own and the one connection it accepts, read without blocking.
 struct plain_peer {
-    plain_peer() {
-        listener = ::socket(AF_INET, SOCK_STREAM, 0);
-        BOOST_REQUIRE(listener >= 0);
-        sockaddr_in address{};
-        address.sin_family = AF_INET;
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t length = sizeof address;
-        BOOST_REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-        BOOST_REQUIRE(::listen(listener, 1) == 0);
-        BOOST_REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) == 0);
-        port = ntohs(address.sin_port);
-    }
+    plain_peer() = default;
     ~plain_peer() {
         if (connection >= 0) ::close(connection);
-        ::close(listener);
     }
     plain_peer(const plain_peer&) = delete;
     plain_peer& operator=(const plain_peer&) = delete;
 
     void accept() {
-        connection = ::accept(listener, nullptr, nullptr);  // loopback: the client's connect is under way
+        connection = ::accept(listener.fd, nullptr, nullptr);  // loopback: the client's connect is under way
         BOOST_REQUIRE(connection >= 0);
         BOOST_REQUIRE(::fcntl(connection, F_SETFL, ::fcntl(connection, F_GETFL) | O_NONBLOCK) == 0);
     }
@@ -69,8 +56,8 @@ struct plain_peer {
         return seen;
     }
 
-    int listener = -1, connection = -1;
-    std::uint16_t port = 0;
+    addrmap_test::loopback_listener listener;
+    int connection = -1;
     std::string received;
 };
 
@@ -90,7 +77,7 @@ void count_reply(redisAsyncContext*, void* reply, void* data) {
 /// A plain hiredis async context to `peer`, on the fixture's binding (its attach(), as the cluster uses it).
 template <class Fixture>
 redisAsyncContext* connect_to(plain_peer& peer, std::unique_ptr<addrmap::event_loop>& binding, seen& s) {
-    redisAsyncContext* context = redisAsyncConnect("127.0.0.1", peer.port);
+    redisAsyncContext* context = redisAsyncConnect("127.0.0.1", peer.listener.port);
     BOOST_REQUIRE(context != nullptr && context->err == 0);
     BOOST_REQUIRE(binding->attach(context) == REDIS_OK);
     context->data = &s;
@@ -102,6 +89,17 @@ redisAsyncContext* connect_to(plain_peer& peer, std::unique_ptr<addrmap::event_l
     });
     peer.accept();
     return context;
+}
+
+/// Connects, sends GET k and runs the loop until the peer has it.
+template <class Fixture>
+void get_arrived(Fixture& f, plain_peer& peer, std::unique_ptr<addrmap::event_loop>& binding, seen& s) {
+    redisAsyncContext* context = connect_to<Fixture>(peer, binding, s);
+    redisAsyncCommand(context, count_reply, &s, "GET k");
+    BOOST_TEST_REQUIRE(f.run_until([&] {
+        peer.read();
+        return peer.count("GET") == 1;
+    }), Fixture::name << ": the GET never arrived");
 }
 
 /// Work the loop would do with nothing to read or write: a flush left scheduled would spin it (libuv's idle handle
@@ -169,12 +167,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_reset_queued_behind_a_long_reply_still_delivers_
     plain_peer peer;
     auto binding = f.binding();
     seen s;
-    redisAsyncContext* context = connect_to<Fixture>(peer, binding, s);
-    redisAsyncCommand(context, count_reply, &s, "GET k");
-    BOOST_TEST_REQUIRE(f.run_until([&] {
-        peer.read();
-        return peer.count("GET") == 1;
-    }), Fixture::name << ": the GET never arrived");
+    get_arrived(f, peer, binding, s);
     const std::string value(60000, 'v');
     peer.write("$" + std::to_string(value.size()) + "\r\n" + value + "\r\n");
     peer.reset();  // both are queued before the loop reads
@@ -193,12 +186,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(a_reset_with_nothing_queued_is_reported_as_a_reset
     plain_peer peer;
     auto binding = f.binding();
     seen s;
-    redisAsyncContext* context = connect_to<Fixture>(peer, binding, s);
-    redisAsyncCommand(context, count_reply, &s, "GET k");
-    BOOST_TEST_REQUIRE(f.run_until([&] {
-        peer.read();
-        return peer.count("GET") == 1;
-    }), Fixture::name << ": the GET never arrived");
+    get_arrived(f, peer, binding, s);
     peer.reset();
     BOOST_TEST_REQUIRE(f.run_until([&] { return s.disconnected; }), Fixture::name << ": the reset was never seen");
     BOOST_TEST(s.null_replies == 1);

@@ -2,16 +2,14 @@
 // certificates, nodes reported by IP) and scripts/tls-lab's servers whose certificates are wrong on purpose.
 #include <addrmap/tls.hpp>
 
+#include "../loopback_listener.hpp"
 #include "live_env.hpp"
 
 #include <boost/test/unit_test.hpp>
 
 #include <hiredis/hiredis_ssl.h>
-#include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -163,25 +161,8 @@ std::vector<weakening> weakenings() {
 
 /// A TCP listener on 127.0.0.1 that never accepts: the kernel completes the TCP handshake (backlog),
 /// nobody ever speaks TLS.
-struct silent_listener {
-    int fd = -1;
-    std::uint16_t port = 0;
-    silent_listener() {
-        fd = ::socket(AF_INET, SOCK_STREAM, 0);
-        BOOST_REQUIRE(fd >= 0);
-        sockaddr_in addr{};
-        addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        addr.sin_port = 0;
-        BOOST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-        BOOST_REQUIRE(::listen(fd, 8) == 0);
-        socklen_t len = sizeof addr;
-        BOOST_REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-        port = ntohs(addr.sin_port);
-    }
-    ~silent_listener() { ::close(fd); }
-    silent_listener(const silent_listener&) = delete;
-    silent_listener& operator=(const silent_listener&) = delete;
+struct silent_listener : addrmap_test::loopback_listener {
+    silent_listener() : loopback_listener(8) {}
 };
 
 }  // namespace

@@ -1,12 +1,12 @@
 // tests/unit/test_burst_write_link.cpp — the libuv/libevent adapters' decisions (detail/burst_write_link.hpp) on a
 // real hiredis async context over loopback TCP, with a recording loop in place of libuv or libevent.
+#include "../loopback_listener.hpp"
+
 #include <addrmap/detail/burst_write_link.hpp>
 
 #include <boost/test/unit_test.hpp>
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -69,23 +69,13 @@ private:
 /// buffers are small, so a large command cannot be written whole.
 struct loopback_context {
     loopback_context() {
-        const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
-        BOOST_REQUIRE(listener >= 0);
         const int small = 4096;
-        ::setsockopt(listener, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-        sockaddr_in address{};
-        address.sin_family = AF_INET;
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t length = sizeof address;
-        BOOST_REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-        BOOST_REQUIRE(::listen(listener, 1) == 0);
-        BOOST_REQUIRE(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length) == 0);
-        context = redisAsyncConnect("127.0.0.1", ntohs(address.sin_port));
+        const addrmap_test::loopback_listener listener(1, small);
+        context = redisAsyncConnect("127.0.0.1", listener.port);
         BOOST_REQUIRE(context != nullptr);
         BOOST_REQUIRE(context->err == 0);
         ::setsockopt(context->c.fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
-        server = ::accept(listener, nullptr, nullptr);  // loopback: the handshake is done or about to be
-        ::close(listener);
+        server = ::accept(listener.fd, nullptr, nullptr);  // loopback: the handshake is done or about to be
         BOOST_REQUIRE(server >= 0);
         BOOST_REQUIRE(::fcntl(server, F_SETFL, ::fcntl(server, F_GETFL) | O_NONBLOCK) == 0);
     }
@@ -111,22 +101,6 @@ struct loopback_context {
     redisAsyncContext* context = nullptr;
 };
 
-/// A link attached to a loopback context. The link is freed through the context (its cleanup destroys the link).
-struct attached_link {
-    attached_link() : link(recording_link::attach(pair.context, record)) {}
-    loop_record record;
-    loopback_context pair;
-    recording_link* link;
-};
-
-std::string repeated(const std::string& piece, int times) {
-    std::string out;
-    for (int i = 0; i < times; ++i) out += piece;
-    return out;
-}
-
-const std::string ping = "*1\r\n$4\r\nPING\r\n";
-
 struct reply_counter {
     int replies = 0;
     int null_replies = 0;
@@ -143,17 +117,29 @@ void count_reply(redisAsyncContext* context, void* reply, void* data) {
     for (int i = 0; i < counter.queue_more; ++i) redisAsyncCommand(context, nullptr, nullptr, "PING");
 }
 
+/// Each test's fixture: a link attached to a loopback context. The link is freed through the context (its cleanup
+/// destroys the link); the counter outlives the context, as hiredis fails what is pending when the context is freed.
+struct attached_link {
+    attached_link() : link(recording_link::attach(pair.context, record)) {}
+    reply_counter counter;
+    loop_record record;
+    loopback_context pair;
+    recording_link* link;
+};
+
+std::string repeated(const std::string& piece, int times) {
+    std::string out;
+    for (int i = 0; i < times; ++i) out += piece;
+    return out;
+}
+
+const std::string ping = "*1\r\n$4\r\nPING\r\n";
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(test_burst_write_link)
 
-BOOST_AUTO_TEST_CASE(a_burst_of_commands_is_one_flush_and_never_arms_write_interest) {
-    reply_counter counter;  // outlives the context: hiredis fails what is pending when the context is freed
-    attached_link attached;
-    loop_record& record = attached.record;
-    loopback_context& pair = attached.pair;
-    recording_link* link = attached.link;
-
+BOOST_FIXTURE_TEST_CASE(a_burst_of_commands_is_one_flush_and_never_arms_write_interest, attached_link) {
     for (int i = 0; i < 100; ++i) redisAsyncCommand(pair.context, count_reply, &counter, "PING");
     BOOST_TEST(record.flushes_scheduled == 1);  // one for the hundred
     BOOST_TEST(record.polls.empty());           // nothing written yet, nothing to read
@@ -176,13 +162,7 @@ BOOST_AUTO_TEST_CASE(a_burst_of_commands_is_one_flush_and_never_arms_write_inter
     BOOST_TEST(record.destroys == 0);
 }
 
-BOOST_AUTO_TEST_CASE(a_write_the_socket_cannot_take_arms_write_interest_until_it_is_written) {
-    reply_counter counter;  // outlives the context: hiredis fails what is pending when the context is freed
-    attached_link attached;
-    loop_record& record = attached.record;
-    loopback_context& pair = attached.pair;
-    recording_link* link = attached.link;
-
+BOOST_FIXTURE_TEST_CASE(a_write_the_socket_cannot_take_arms_write_interest_until_it_is_written, attached_link) {
     const std::string big(4 << 20, 'x');  // more than the small socket buffers hold
     redisAsyncCommand(pair.context, count_reply, &counter, "SET k %b", big.data(), big.size());
     link->on_flush();
@@ -211,12 +191,7 @@ BOOST_AUTO_TEST_CASE(a_write_the_socket_cannot_take_arms_write_interest_until_it
     BOOST_TEST(counter.replies == 2);
 }
 
-BOOST_AUTO_TEST_CASE(a_flush_the_loop_cannot_schedule_waits_for_the_socket_instead) {
-    reply_counter counter;  // outlives the context: hiredis fails what is pending when the context is freed
-    attached_link attached;
-    loop_record& record = attached.record;
-    loopback_context& pair = attached.pair;
-    recording_link* link = attached.link;
+BOOST_FIXTURE_TEST_CASE(a_flush_the_loop_cannot_schedule_waits_for_the_socket_instead, attached_link) {
     record.flush_possible = false;
     redisAsyncCommand(pair.context, count_reply, &counter, "PING");
     BOOST_TEST(record.flushes_scheduled == 1);
@@ -232,12 +207,7 @@ BOOST_AUTO_TEST_CASE(a_flush_the_loop_cannot_schedule_waits_for_the_socket_inste
 }
 
 // libuv stops watching a socket on POLLERR; hiredis reads at most 16 KB a call, so the error may not reach it yet.
-BOOST_AUTO_TEST_CASE(after_a_poll_error_the_socket_is_watched_again_while_the_context_lives) {
-    reply_counter counter;  // outlives the context: hiredis fails what is pending when the context is freed
-    attached_link attached;
-    loop_record& record = attached.record;
-    loopback_context& pair = attached.pair;
-    recording_link* link = attached.link;
+BOOST_FIXTURE_TEST_CASE(after_a_poll_error_the_socket_is_watched_again_while_the_context_lives, attached_link) {
     redisAsyncCommand(pair.context, count_reply, &counter, "PING");
     link->on_flush();
     BOOST_REQUIRE(record.polls.size() == 1u);
@@ -258,11 +228,7 @@ void free_in_callback(redisAsyncContext* context, void*, void* data) {
 }
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(a_context_freed_in_its_own_reply_callback_frees_the_link_once_after_the_callback) {
-    attached_link attached;
-    loop_record& record = attached.record;
-    loopback_context& pair = attached.pair;
-    recording_link* link = attached.link;
+BOOST_FIXTURE_TEST_CASE(a_context_freed_in_its_own_reply_callback_frees_the_link_once_after_the_callback, attached_link) {
     int calls = 0;
     redisAsyncCommand(pair.context, free_in_callback, &calls, "PING");
     link->on_flush();
@@ -274,10 +240,7 @@ BOOST_AUTO_TEST_CASE(a_context_freed_in_its_own_reply_callback_frees_the_link_on
     BOOST_TEST(record.destroys == 1);
 }
 
-BOOST_AUTO_TEST_CASE(a_context_freed_outside_any_callback_stops_and_frees_the_link_at_once) {
-    attached_link attached;
-    loop_record& record = attached.record;
-    loopback_context& pair = attached.pair;
+BOOST_FIXTURE_TEST_CASE(a_context_freed_outside_any_callback_stops_and_frees_the_link_at_once, attached_link) {
     redisAsyncCommand(pair.context, nullptr, nullptr, "PING");
     BOOST_TEST(record.flushes_scheduled == 1);
     redisAsyncFree(pair.context);  // with a flush scheduled: the loop must stop it (stop()) before freeing
@@ -286,12 +249,7 @@ BOOST_AUTO_TEST_CASE(a_context_freed_outside_any_callback_stops_and_frees_the_li
     BOOST_TEST(record.destroys == 1);
 }
 
-BOOST_AUTO_TEST_CASE(hiredis_s_command_timeout_reaches_the_loop_and_its_expiry_fails_the_pending_calls) {
-    reply_counter counter;  // outlives the context: hiredis fails what is pending when the context is freed
-    attached_link attached;
-    loop_record& record = attached.record;
-    loopback_context& pair = attached.pair;
-    recording_link* link = attached.link;
+BOOST_FIXTURE_TEST_CASE(hiredis_s_command_timeout_reaches_the_loop_and_its_expiry_fails_the_pending_calls, attached_link) {
     const timeval timeout{1, 500000};
     BOOST_REQUIRE(redisAsyncSetTimeout(pair.context, timeout) == REDIS_OK);
     redisAsyncCommand(pair.context, count_reply, &counter, "PING");
