@@ -19,9 +19,9 @@
 #include <sys/time.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <atomic>
 #include <cstdint>
+#include <cstdio>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -34,9 +34,9 @@ namespace detail {
 /// hiredis's adapter for one node connection on an io_context (hiredis ships none), on burst_write_link: the socket
 /// is watched for reading; a flush posted when hiredis first wants to write runs after the io_context's next
 /// reactor poll and its handlers (the poll does not block while handlers are queued), so the commands of a burst go
-/// out in one write; only a write the socket cannot take whole waits for writability. The object outlives the connection until its
-/// handlers have run: each holds it, and cleanup() (hiredis freeing the context) lets go of the descriptor at once
-/// without closing the fd (hiredis closes it) and cancels what is still out.
+/// out in one write; only a write the socket cannot take whole waits for writability. The object outlives the
+/// connection until its handlers have run: each holds it, and cleanup() (hiredis freeing the context) lets go of the
+/// descriptor at once without closing the fd (hiredis closes it) and cancels what is still out.
 class asio_hiredis_link final : public burst_write_link<asio_hiredis_link>,
                                 public std::enable_shared_from_this<asio_hiredis_link> {
 public:
