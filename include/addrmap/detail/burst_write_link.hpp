@@ -36,6 +36,11 @@ protected:
     explicit burst_write_link(redisAsyncContext* context) : context_(context) {}
     ~burst_write_link() = default;
 
+    /// Whether a link may attach to `context`: there is one, and no adapter has attached to it yet.
+    static bool attachable(const redisAsyncContext* context) {
+        return context != nullptr && context->ev.data == nullptr;
+    }
+
     /// Hands the context's events to this link (its ev.data and callbacks).
     void install() {
         context_->ev.data = this;
@@ -93,6 +98,10 @@ protected:
         out.tv_usec = static_cast<decltype(out.tv_usec)>(usec % 1000000);
         return out;
     }
+
+    /// The interest Loop::poll was last told (a wait the loop keeps renewing stops once it is no longer wanted).
+    bool polled_read() const { return polled_read_; }
+    bool polled_write() const { return polled_write_; }
 
 private:
     Loop& loop() { return static_cast<Loop&>(*this); }

@@ -45,7 +45,7 @@ public:
 
     /// Attaches the adapter to `context`: REDIS_ERR when it has one already or the descriptor cannot be taken.
     static int attach(boost::asio::io_context& io, redisAsyncContext* context) {
-        if (context == nullptr || context->ev.data != nullptr) return REDIS_ERR;
+        if (!attachable(context)) return REDIS_ERR;
         auto link = std::make_shared<asio_hiredis_link>(io, context);
         sockaddr_storage address{};
         socklen_t length = sizeof address;
@@ -63,8 +63,6 @@ private:
     using wait_type = boost::asio::socket_base::wait_type;
 
     void poll(bool read, bool write) {
-        want_read_ = read;
-        want_write_ = write;
         if (read) wait(wait_type::wait_read);
         if (write) wait(wait_type::wait_write);
     }
@@ -103,7 +101,6 @@ private:
     /// hiredis is freeing the context: the descriptor is let go of now (hiredis closes the fd next, and a socket
     /// opened before destroy() may get its number), what is out is cancelled.
     void stop() {
-        want_read_ = want_write_ = false;
         ++timer_generation_;
         timer_.cancel();
         boost::system::error_code ignored;
@@ -138,7 +135,7 @@ private:
             boost::asio::buffer(&peeked_, 1), boost::asio::socket_base::message_peek,
             [me = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
                 me->read_waiting_ = false;
-                if (ec == boost::asio::error::operation_aborted || me->context_ == nullptr || !me->want_read_) return;
+                if (ec == boost::asio::error::operation_aborted || me->context_ == nullptr || !me->polled_read()) return;
                 // The peek took the socket's pending error (a reset, a timeout): hiredis's own read would now see
                 // an orderly close. Hand hiredis the error itself; the peer's close (eof) it finds by reading.
                 if (ec && ec != boost::asio::error::eof && me->context_->c.err == 0) {
@@ -146,13 +143,13 @@ private:
                     std::snprintf(me->context_->c.errstr, sizeof me->context_->c.errstr, "%s", ec.message().c_str());
                 }
                 me->on_ready(true, false);
-                if (me->context_ != nullptr && me->want_read_) me->wait(wait_type::wait_read);
+                if (me->context_ != nullptr && me->polled_read()) me->wait(wait_type::wait_read);
             });
     }
     void wait_writable() {
         socket_.async_wait(wait_type::wait_write, [me = shared_from_this()](const boost::system::error_code& ec) {
             me->write_waiting_ = false;
-            if (ec == boost::asio::error::operation_aborted || me->context_ == nullptr || !me->want_write_) return;
+            if (ec == boost::asio::error::operation_aborted || me->context_ == nullptr || !me->polled_write()) return;
             // Asio's readiness can be stale (epoll sampled it before an earlier handler filled the socket): hand
             // hiredis only real readiness, as hiredis-SSL acts on a write that finds no room as on a want-read. A
             // failed wait goes to hiredis too, whose write finds the error.
@@ -162,7 +159,7 @@ private:
                 return;
             }
             me->on_ready(false, true);
-            if (me->context_ != nullptr && me->want_write_) me->wait(wait_type::wait_write);
+            if (me->context_ != nullptr && me->polled_write()) me->wait(wait_type::wait_write);
         });
     }
 
@@ -171,8 +168,6 @@ private:
     boost::asio::steady_timer timer_;
     std::uint64_t timer_generation_ = 0;
     std::shared_ptr<asio_hiredis_link> self_;
-    bool want_read_ = false;   ///< what burst_write_link last asked for
-    bool want_write_ = false;
     bool read_waiting_ = false;  ///< a peek (read) or a wait (write) is out in that direction
     bool write_waiting_ = false;
 };

@@ -27,7 +27,7 @@ class libevent_hiredis_link final : public burst_write_link<libevent_hiredis_lin
 public:
     /// Attaches a link to `context`: REDIS_ERR when it has an adapter already or libevent cannot make the events.
     static int attach(event_base* base, redisAsyncContext* context) {
-        if (context == nullptr || context->ev.data != nullptr) return REDIS_ERR;
+        if (!attachable(context)) return REDIS_ERR;
         auto* link = new (std::nothrow) libevent_hiredis_link(base, context);
         if (link == nullptr) return REDIS_ERR;
         link->socket_ = event_new(base, context->c.fd, EV_READ | EV_PERSIST, &libevent_hiredis_link::ready, link);

@@ -25,7 +25,7 @@ class libuv_hiredis_link final : public burst_write_link<libuv_hiredis_link> {
 public:
     /// Attaches a link to `context`: REDIS_ERR when it has an adapter already or libuv refuses the socket.
     static int attach(uv_loop_t* loop, redisAsyncContext* context) {
-        if (context == nullptr || context->ev.data != nullptr) return REDIS_ERR;
+        if (!attachable(context)) return REDIS_ERR;
         auto* link = new (std::nothrow) libuv_hiredis_link(loop, context);
         if (link == nullptr) return REDIS_ERR;
         if (uv_prepare_init(loop, &link->flush_) != 0) {
@@ -73,13 +73,12 @@ private:
                uv_check_start(&check_, &libuv_hiredis_link::after_poll) == 0;
     }
     void start_timer(timeval tv) {
-        if (timer_ == nullptr) {
-            if (uv_timer_init(loop_, &timer_handle_) != 0) return;
-            timer_ = &timer_handle_;
-            open(timer_);
+        if (timer_.data == nullptr) {  // the first timeout hiredis asks for
+            if (uv_timer_init(loop_, &timer_) != 0) return;
+            open(&timer_);
         }
         const auto ms = static_cast<std::uint64_t>(tv.tv_sec) * 1000u + static_cast<std::uint64_t>(tv.tv_usec) / 1000u;
-        uv_timer_start(timer_, &libuv_hiredis_link::timed_out, ms, 0);
+        uv_timer_start(&timer_, &libuv_hiredis_link::timed_out, ms, 0);
     }
     // The poll handle is closed here, not in destroy(): hiredis closes the fd right after, and a socket opened before
     // a deferred destroy() may get the same number; closing the handle then would take that socket out of epoll.
@@ -88,14 +87,14 @@ private:
         uv_prepare_stop(&flush_);
         uv_idle_stop(&idle_);
         uv_check_stop(&check_);
-        if (timer_ != nullptr) uv_timer_stop(timer_);
+        if (timer_.data != nullptr) uv_timer_stop(&timer_);
     }
     void destroy() {
         close(&poll_);
         close(&flush_);
         close(&idle_);
         close(&check_);
-        if (timer_ != nullptr) close(timer_);
+        close(&timer_);
     }
     /// Closes `handle` once: the last close callback frees the link. A handle never initialized (data unset) is skipped.
     template <class Handle>
@@ -131,8 +130,7 @@ private:
     uv_idle_t idle_{};
     uv_check_t check_{};
     bool polled_since_ = false;
-    uv_timer_t timer_handle_{};
-    uv_timer_t* timer_ = nullptr;  ///< &timer_handle_ once hiredis asked for a timeout
+    uv_timer_t timer_{};  ///< initialized when hiredis first asks for a timeout
     int open_handles_ = 0;
 };
 
