@@ -32,7 +32,9 @@ public:
     virtual int attach(redisAsyncContext* context) = 0;
     /// Starts delivering events to `events` (called once, on the loop thread, before anything else).
     virtual void start(loop_events& events) = 0;
-    /// After `delay`, call events.on_timer() once; replaces an earlier request.
+    /// After `delay`, call events.on_timer() once; replaces an earlier request. The loop polls its sockets before it
+    /// calls on_timer() again, even for a delay of 0 armed from on_timer() itself (the driver does that when a
+    /// deadline has passed while it worked: a loop that ran such a timer again at once would never read a socket).
     virtual void arm_timer(std::chrono::milliseconds delay) = 0;
     virtual void disarm_timer() = 0;
     /// Thread-safe: call events.on_wakeup() on the loop thread soon (several calls may be merged).

@@ -17,6 +17,10 @@ namespace addrmap {
 
 namespace detail {
 
+/// A libuv timeout of at least 1 ms (libuv_loop::arm_timer says why).
+inline std::uint64_t at_least_1ms(std::int64_t ms) noexcept { return ms < 1 ? 1u : static_cast<std::uint64_t>(ms); }
+inline std::uint64_t at_least_1ms(std::uint64_t ms) noexcept { return ms < 1 ? 1u : ms; }
+
 /// One node connection on a libuv loop (see burst_write_link): a uv_poll_t for the socket; for the flush, a uv_idle_t
 /// (while active, the loop polls with a zero timeout), a uv_prepare_t that marks the next poll and a uv_check_t that
 /// flushes after it; a uv_timer_t for hiredis's own timeout once asked for. libuv closes handles asynchronously: the
@@ -78,7 +82,7 @@ private:
             open(&timer_);
         }
         const auto ms = static_cast<std::uint64_t>(tv.tv_sec) * 1000u + static_cast<std::uint64_t>(tv.tv_usec) / 1000u;
-        uv_timer_start(&timer_, &libuv_hiredis_link::timed_out, ms, 0);
+        uv_timer_start(&timer_, &libuv_hiredis_link::timed_out, at_least_1ms(ms), 0);  // see libuv_loop::arm_timer
     }
     // The poll handle is closed here, not in destroy(): hiredis closes the fd right after, and a socket opened before
     // a deferred destroy() may get the same number; closing the handle then would take that socket out of epoll.
@@ -171,8 +175,11 @@ public:
             throw error(error_kind::config, "libuv_loop: cannot create the timer or the wake-up handle");
         }
     }
+    /// At least 1 ms: libuv before 1.45 runs a timer started from a timer callback with timeout 0 again in the same
+    /// timer phase (its due time is the loop's cached "now"), so a driver that re-arms at 0 while it is behind would
+    /// never let the loop poll a socket; 1 ms is past that cached "now", and libuv's resolution anyway.
     void arm_timer(std::chrono::milliseconds delay) override {
-        if (timer_ != nullptr) uv_timer_start(timer_, &libuv_loop::timer_fired, static_cast<std::uint64_t>(delay.count()), 0);
+        if (timer_ != nullptr) uv_timer_start(timer_, &libuv_loop::timer_fired, detail::at_least_1ms(static_cast<std::int64_t>(delay.count())), 0);
     }
     void disarm_timer() override {
         if (timer_ != nullptr) uv_timer_stop(timer_);
