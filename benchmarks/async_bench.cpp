@@ -100,7 +100,7 @@ double cpu_seconds() {
            static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
-/// Time, CPU time and C++ allocations of one side, summed over rounds.
+/// Time, CPU time and heap allocations (operator new and hiredis's) of one side, summed over rounds.
 struct tally {
     std::size_t ops = 0;
     double seconds = 0, cpu = 0;

@@ -151,7 +151,7 @@ void read_ok(redisContext* c, std::string_view key) {
 struct timing {
     double seconds = 0;
     std::size_t ops = 0;
-    std::uint64_t allocations = 0;     // C++ heap allocations (operator new) during the loop; hiredis uses malloc
+    std::uint64_t allocations = 0;     // heap allocations during the loop: operator new and hiredis's (counting_new.hpp)
     std::vector<double> latencies_us;  // one per op (sequential runs only)
 
     void add(const timing& other) {
@@ -211,6 +211,7 @@ struct raw_connection {
 timing raw_sequential(raw_connection& raw, const std::vector<std::string>& keys) {
     timing t;
     t.latencies_us.reserve(keys.size());
+    const std::uint64_t allocations_before = addrmap_bench::allocations();
     const auto start = clock_type::now();
     for (const std::string& key : keys) {
         const auto op = clock_type::now();
@@ -219,6 +220,7 @@ timing raw_sequential(raw_connection& raw, const std::vector<std::string>& keys)
         expect_ok(reply.get(), key);
     }
     t.seconds = seconds_since(start);
+    t.allocations = addrmap_bench::allocations() - allocations_before;
     t.ops = keys.size();
     return t;
 }
@@ -226,6 +228,7 @@ timing raw_sequential(raw_connection& raw, const std::vector<std::string>& keys)
 timing raw_pipelined(raw_connection& raw, const std::vector<std::string>& keys, std::size_t depth) {
     timing t;
     redisContext* c = raw.context.get();
+    const std::uint64_t allocations_before = addrmap_bench::allocations();
     const auto start = clock_type::now();
     for (std::size_t i = 0; i < keys.size(); i += depth) {
         const std::size_t end = std::min(keys.size(), i + depth);
@@ -236,6 +239,7 @@ timing raw_pipelined(raw_connection& raw, const std::vector<std::string>& keys, 
         for (std::size_t j = i; j < end; ++j) read_ok(c, keys[j]);
     }
     t.seconds = seconds_since(start);
+    t.allocations = addrmap_bench::allocations() - allocations_before;
     t.ops = keys.size();
     return t;
 }
@@ -257,6 +261,7 @@ struct raw_cluster {
 
 timing raw_cluster_sequential(raw_cluster& raw, const std::vector<std::string>& keys) {
     timing t;
+    const std::uint64_t allocations_before = addrmap_bench::allocations();
     const auto start = clock_type::now();
     for (const std::string& key : keys) {
         addrmap::reply_ptr reply = raw.nodes[raw.node_of(key)]->command("SET %b %b", key.data(), key.size(),
@@ -264,6 +269,7 @@ timing raw_cluster_sequential(raw_cluster& raw, const std::vector<std::string>& 
         expect_ok(reply.get(), key);
     }
     t.seconds = seconds_since(start);
+    t.allocations = addrmap_bench::allocations() - allocations_before;
     t.ops = keys.size();
     return t;
 }
@@ -276,6 +282,7 @@ timing raw_cluster_pipelined(raw_cluster& raw, const std::vector<std::string>& k
     timing t;
     std::vector<std::size_t> owner_of_op(depth);
     std::vector<bool> touched(raw.nodes.size());
+    const std::uint64_t allocations_before = addrmap_bench::allocations();
     const auto start = clock_type::now();
     for (std::size_t i = 0; i < keys.size(); i += depth) {
         const std::size_t end = std::min(keys.size(), i + depth);
@@ -307,6 +314,7 @@ timing raw_cluster_pipelined(raw_cluster& raw, const std::vector<std::string>& k
         }
     }
     t.seconds = seconds_since(start);
+    t.allocations = addrmap_bench::allocations() - allocations_before;
     t.ops = keys.size();
     return t;
 }
@@ -497,6 +505,10 @@ void run(const cli_options& o, Policy policy, json_line& out) {
     out.number("pipelined_ops_per_s_same_node", pipe_node.ops_per_s(), 1);
     out.number("adapter_allocs_per_seq_op", seq_node.allocations_per_op(), 2);
     out.number("adapter_allocs_per_pipelined_op", pipe_node.allocations_per_op(), 2);
+    out.number("raw_allocs_per_seq_op", raw_seq.allocations_per_op(), 2);
+    out.number("raw_allocs_per_pipelined_op", raw_pipe.allocations_per_op(), 2);
+    out.number("adapter_allocs_per_pipelined_op_all_nodes", pipe_all.allocations_per_op(), 2);
+    out.number("raw_allocs_per_pipelined_op_all_nodes", raw_pipe_all.allocations_per_op(), 2);
     out.number("raw_seq_ops_per_s", raw_seq.ops_per_s(), 1);
     out.number("raw_seq_p50_us", raw_seq.percentile(0.50), 1);
     out.number("raw_pipelined_ops_per_s", raw_pipe.ops_per_s(), 1);

@@ -1,19 +1,51 @@
-// benchmarks/counting_new.hpp — replaces every form of global operator new/delete with malloc/free plus a
-// relaxed atomic counter, so a benchmark can report heap allocations per operation. Include in ONE .cpp per program.
+// benchmarks/counting_new.hpp — counts heap allocations, C++ and hiredis's, so a benchmark can report them per
+// operation: every global operator new, and hiredis's allocator (replies, buffers). Include in ONE .cpp per program.
 #pragma once
+
+#include <hiredis/alloc.h>
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 
 namespace addrmap_bench {
 
 inline std::atomic<std::uint64_t> allocation_count{0};
 
-/// Allocations through any global operator new since the program started.
+/// Allocations through any global operator new, or through hiredis's allocator (malloc, calloc, realloc, strdup),
+/// since the program started. OpenSSL's own are not counted: they are per connection and per TLS record, not per
+/// command.
 inline std::uint64_t allocations() noexcept { return allocation_count.load(std::memory_order_relaxed); }
+
+namespace hiredis_counting {
+inline void count() noexcept { allocation_count.fetch_add(1, std::memory_order_relaxed); }
+inline void* malloc_fn(std::size_t size) {
+    count();
+    return std::malloc(size);
+}
+inline void* calloc_fn(std::size_t n, std::size_t size) {
+    count();
+    return std::calloc(n, size);
+}
+inline void* realloc_fn(void* p, std::size_t size) {
+    count();
+    return std::realloc(p, size);
+}
+inline char* strdup_fn(const char* s) {
+    count();
+    return ::strdup(s);
+}
+inline void free_fn(void* p) { std::free(p); }
+/// Installed before main(): every hiredis allocation of the program is counted from the start.
+inline const bool installed = [] {
+    hiredisAllocFuncs counting{&malloc_fn, &calloc_fn, &realloc_fn, &strdup_fn, &free_fn};
+    hiredisSetAllocators(&counting);
+    return true;
+}();
+}  // namespace hiredis_counting
 
 inline void* counted_malloc(std::size_t size) {
     allocation_count.fetch_add(1, std::memory_order_relaxed);

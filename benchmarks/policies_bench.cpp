@@ -1,5 +1,6 @@
 // benchmarks/policies_bench.cpp — cost of map() for every shipped policy and a lambda, per input kind, table size
-// and hit/miss, plus heap allocations per call (counting global operator new) and env/table construction cost.
+// and hit/miss, plus heap allocations per call (operator new and hiredis's, counting_new.hpp) and env/table
+// construction cost.
 //
 // Names: map/<policy>/<input>/<outcome>[/<entries>]   input: ipv4 | ipv6 | name
 //   outcome hit  — the policy's own rule answered (table entry, hostname rule, only-list entry)
