@@ -215,7 +215,7 @@ public:
         for (const auto& entry : batch.entries_) {
             call_options per_entry = call;
             if (entry.repeat_policy != repeat::by_table) per_entry.repeat_policy = entry.repeat_policy;
-            calls.push_back(core_.start_vetted(entry.slot, entry.command, per_entry, now));  // pipeline::add vetted it
+            calls.push_back(core_.start_vetted(entry.slot, batch.command(entry), per_entry, now));  // pipeline::add vetted it
         }
         std::vector<std::optional<outcome>> results(calls.size());
         std::vector<std::size_t> pending(calls.size());
@@ -452,7 +452,7 @@ private:
         // Refresh (when due) before routing anything, so no entry is routed to a node the refresh forgets.
         const clock::time_point deadline = calls[pending.front()].deadline;
         if (clock::now() < deadline && core_.refresh_due(clock::now())) refresh_within(deadline);
-        detail::pipeline_wave this_wave(calls, results, wave_order_);
+        detail::pipeline_wave this_wave(calls, results, wave_order_, pending.size());
         for (std::size_t i : pending)
             if (!this_wave.held(i)) this_wave.route(i, core_.next(calls[i], clock::now()));
         // Write every node's share first, so all nodes work while we read from the first.
@@ -499,15 +499,20 @@ private:
             if (!g.written) continue;
             redisContext* ctx = links_[g.node]->get();
             std::size_t k = 0;
-            for (; k < g.entries.size(); ++k) {
-                void* raw = nullptr;
-                if (g.asking[k] && redisGetReply(ctx, &raw) == REDIS_OK) reply_ptr asking_reply(static_cast<redisReply*>(raw));
-                if (ctx->err != 0 || redisGetReply(ctx, &raw) != REDIS_OK) break;
-                reply_ptr reply(static_cast<redisReply*>(raw));
-                const std::size_t i = g.entries[k];
-                const core_verdict v = core_.on_reply(calls[i], g.node, *reply, clock::now());
-                if (v == core_verdict::done) this_wave.done(i, std::move(reply));
-                this_wave.settle(v, i);
+            {
+                // The replies are built into shared blocks (detail/reply_arena.hpp): O(1) allocations a read.
+                const detail::reply_builder::installed into_blocks(reply_builder_, ctx);
+                for (; k < g.entries.size(); ++k) {
+                    void* raw = nullptr;
+                    if (g.asking[k] && redisGetReply(ctx, &raw) == REDIS_OK)
+                        detail::arena_reply asking_reply(static_cast<redisReply*>(raw));
+                    if (ctx->err != 0 || redisGetReply(ctx, &raw) != REDIS_OK) break;
+                    detail::arena_reply reply(static_cast<redisReply*>(raw));
+                    const std::size_t i = g.entries[k];
+                    const core_verdict v = core_.on_reply(calls[i], g.node, *reply.get(), clock::now());
+                    if (v == core_verdict::done) this_wave.done(i, std::move(reply));
+                    this_wave.settle(v, i);
+                }
             }
             if (k == g.entries.size()) continue;
             const std::string why = why_lost(ctx);
@@ -587,6 +592,7 @@ private:
     cluster_core core_;
     std::vector<std::optional<tls_connection>> links_;  // by node_id
     detail::slot_order wave_order_;  // a pipeline wave's entries per slot and node (empty between waves)
+    detail::reply_builder reply_builder_;  // where a pipeline's replies are built
     bool no_cluster_shards_ = false;
 };
 

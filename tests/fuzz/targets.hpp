@@ -4,8 +4,10 @@
 
 #include <addrmap/addrmap.hpp>
 #include <addrmap/detail/mapping_check.hpp>
+#include <addrmap/detail/reply_arena.hpp>
 
 #include <bitset>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -430,6 +432,63 @@ inline void topology(std::string_view bytes) {
         }
         if (reply->type == REDIS_REPLY_ERROR || reply->type == REDIS_REPLY_STATUS) address({reply->str, reply->len});
         command_keys(*reply);
+    }
+}
+
+/// Field by field, as hiredis lays a reply out (the reply arena promises code that reads one cannot tell them apart).
+inline void check_same_reply(const redisReply& ours, const redisReply& theirs) {
+    FUZZ_REQUIRE(ours.type == theirs.type);
+    FUZZ_REQUIRE(ours.integer == theirs.integer);
+    FUZZ_REQUIRE(ours.len == theirs.len);
+    FUZZ_REQUIRE(std::string_view(ours.vtype, 3) == std::string_view(theirs.vtype, 3));
+    FUZZ_REQUIRE((ours.str == nullptr) == (theirs.str == nullptr));
+    if (theirs.str != nullptr) {
+        FUZZ_REQUIRE(std::string_view(ours.str, ours.len) == std::string_view(theirs.str, theirs.len));
+        FUZZ_REQUIRE(ours.str[ours.len] == '\0');
+    }
+    FUZZ_REQUIRE(ours.dval == theirs.dval || (std::isnan(ours.dval) && std::isnan(theirs.dval)));
+    FUZZ_REQUIRE(ours.elements == theirs.elements);
+    for (std::size_t k = 0; k < theirs.elements; ++k) check_same_reply(*ours.element[k], *theirs.element[k]);
+}
+
+/// Untrusted bytes through two readers, hiredis's own functions and the reply arena's (detail/reply_arena.hpp):
+/// the same answers in the same order, every reply equal field by field, and its copy for hiredis equal too; the
+/// arena's reader is given the bytes in two feeds, so a reply cut between reads is built across them. Under ASan,
+/// anything built and not let go of (an error mid-reply, a reply cut short) is a leak.
+inline void replies(std::string_view bytes) {
+    addrmap::detail::reader_ptr theirs(redisReaderCreate());
+    addrmap::detail::reader_ptr ours(redisReaderCreate());
+    if (!theirs || !ours) throw std::bad_alloc();
+    theirs->maxelements = ours->maxelements = 1 << 16;  // hiredis's allocation policy, not the arena's
+    addrmap::detail::reply_builder builder;
+    std::vector<addrmap::detail::arena_reply> kept;  // some replies outlive the reader and the builder
+    {
+        const addrmap::detail::reply_builder::installed into(builder, ours.get());
+        if (redisReaderFeed(theirs.get(), bytes.data(), bytes.size()) != REDIS_OK) return;
+        const std::size_t half = bytes.size() / 2;
+        if (redisReaderFeed(ours.get(), bytes.data(), half) != REDIS_OK) return;
+        bool fed_all = false;
+        for (int replies = 0; replies < 4096; ++replies) {  // an input holds at most 1,366 (3 bytes each)
+            void* mine = nullptr;
+            int our_status = redisReaderGetReply(ours.get(), &mine);
+            if (our_status == REDIS_OK && mine == nullptr && !fed_all) {
+                fed_all = true;
+                if (redisReaderFeed(ours.get(), bytes.data() + half, bytes.size() - half) != REDIS_OK) return;
+                our_status = redisReaderGetReply(ours.get(), &mine);
+            }
+            addrmap::detail::arena_reply our_reply(static_cast<redisReply*>(mine));
+            void* raw = nullptr;
+            const int their_status = redisReaderGetReply(theirs.get(), &raw);
+            const addrmap::detail::reply_ptr their_reply = addrmap::detail::adopt_reply(raw);
+            FUZZ_REQUIRE(our_status == their_status);
+            FUZZ_REQUIRE((our_reply.get() == nullptr) == (their_reply == nullptr));
+            if (their_status != REDIS_OK || !their_reply) return;
+            check_same_reply(*our_reply.get(), *their_reply);
+            const addrmap::detail::reply_ptr copy(addrmap::detail::copy_for_hiredis(*our_reply.get()));
+            FUZZ_REQUIRE(copy != nullptr);
+            check_same_reply(*copy, *their_reply);
+            if (replies % 3 == 0) kept.push_back(std::move(our_reply));
+        }
     }
 }
 

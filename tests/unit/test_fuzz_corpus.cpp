@@ -79,6 +79,12 @@ BOOST_AUTO_TEST_CASE(topology_inputs_replay_clean) {
     BOOST_TEST(replay(dirs, fuzz_targets::topology) >= 13u);
 }
 
+BOOST_AUTO_TEST_CASE(reply_inputs_replay_clean) {
+    auto dirs = seeds_of("replies");
+    dirs.push_back(data_dir);
+    BOOST_TEST(replay(dirs, fuzz_targets::replies) >= 8u);
+}
+
 BOOST_AUTO_TEST_CASE(host_inputs_replay_clean) {
     BOOST_TEST(replay(seeds_of("host"), fuzz_targets::host) >= 18u);
 }

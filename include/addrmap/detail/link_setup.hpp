@@ -27,7 +27,9 @@ namespace addrmap::detail {
 inline bool idle_link_usable(const tls_connection& link) noexcept {
     const redisContext* c = link.get();
     if (c == nullptr || c->err != 0 || c->fd < 0 || sdslen(c->obuf) != 0 || link.has_buffered_input()) return false;
-    if (c->reader != nullptr && c->reader->pos < c->reader->len) return false;
+    // Bytes read and not parsed, or a reply half parsed (by code given the context): not a clean stream.
+    const redisReader* r = c->reader;
+    if (r != nullptr && (r->pos < r->len || r->ridx != -1 || r->reply != nullptr)) return false;
     pollfd p{};
     p.fd = c->fd;
     p.events = POLLIN;

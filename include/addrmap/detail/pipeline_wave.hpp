@@ -55,8 +55,14 @@ public:
         bool wholly_written(std::size_t k, std::size_t written) const noexcept { return ends[k] <= written; }
     };
 
-    pipeline_wave(std::vector<call_state>& calls, std::vector<std::optional<outcome>>& results, slot_order& order)
-        : calls_(calls), results_(results), order_(order) {}
+    /// `expected`: how many entries will be routed (the vectors are sized once for up to a few thousand: a wave costs
+    /// O(nodes) allocations, not O(log N) per node and vector).
+    pipeline_wave(std::vector<call_state>& calls, std::vector<std::optional<outcome>>& results, slot_order& order,
+                  std::size_t expected = 0)
+        : calls_(calls), results_(results), order_(order), expected_(expected) {
+        ordered_slots_.reserve(std::min<std::size_t>(expected, 4096));
+        groups_.reserve(8);
+    }
     pipeline_wave(const pipeline_wave&) = delete;
     pipeline_wave& operator=(const pipeline_wave&) = delete;
     ~pipeline_wave() {
@@ -99,6 +105,11 @@ public:
         if (g == groups_.end()) {
             g = groups_.insert(groups_.end(), group());
             g->node = d.node;
+            // Sized once for a batch of a few thousand, whichever node gets it; a larger one grows (O(log N) times).
+            const std::size_t room = std::min<std::size_t>(expected_, 4096);
+            g->entries.reserve(room);
+            g->asking.reserve(room);
+            g->ends.reserve(room);
         }
         g->entries.push_back(i);
         g->asking.push_back(d.asking);
@@ -114,6 +125,7 @@ public:
     }
     /// Entry `i`'s reply is the caller's.
     void done(std::size_t i, reply_ptr reply) { results_[i].emplace(std::move(reply)); }
+    void done(std::size_t i, arena_reply reply) { results_[i].emplace(std::move(reply)); }
 
     /// When nothing was sent: the time the last waiting entry may go. Entries back off together, so the next wave
     /// carries them all (waking at the first would send them one by one as each one's jittered wait ends: a round
@@ -138,6 +150,7 @@ private:
     std::vector<call_state>& calls_;
     std::vector<std::optional<outcome>>& results_;
     slot_order& order_;
+    std::size_t expected_;
     std::bitset<slot_count> held_slots_;
     std::vector<int> ordered_slots_;
     std::vector<group> groups_;

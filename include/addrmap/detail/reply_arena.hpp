@@ -1,0 +1,407 @@
+// addrmap/detail/reply_arena.hpp — hiredis replies built into shared blocks instead of two heap objects each: a
+// pipeline's read of N replies costs O(1) allocations, and each reply keeps its block alive until it is let go of.
+#pragma once
+
+#include <addrmap/detail/handles.hpp>  // hiredis, included pedantic-clean
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <utility>
+
+namespace addrmap::detail {
+
+/// Memory that replies are built into: chunks handed out front to back, freed together when the last reply in them
+/// (and the builder, while the block is its current one) lets go. The reference count is atomic: replies may be
+/// let go of on any thread.
+class reply_block {
+public:
+    /// Bytes of the first chunk (a read of 1,000 "+OK" replies takes 64 KB).
+    static constexpr std::size_t chunk_bytes = 64 * 1024;
+
+    /// A block with one reference (the caller's), or nullptr when memory is short.
+    static reply_block* create() noexcept {
+        void* p = std::malloc(sizeof(reply_block) + sizeof(chunk) + chunk_bytes);
+        if (p == nullptr) return nullptr;
+        auto* block = new (p) reply_block();
+        block->current_ = new (static_cast<char*>(p) + sizeof(reply_block)) chunk{nullptr, chunk_bytes, 0};
+        return block;
+    }
+    reply_block(const reply_block&) = delete;
+    reply_block& operator=(const reply_block&) = delete;
+
+    void retain() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+    void release() noexcept {
+        if (refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+        // The first chunk lives in this allocation; later ones, and large values, each in their own.
+        for (chunk* c = current_; c != nullptr;) {
+            chunk* older = c->older;
+            if (older != nullptr) std::free(c);
+            c = older;
+        }
+        for (chunk* c = large_; c != nullptr;) {
+            chunk* older = c->older;
+            std::free(c);
+            c = older;
+        }
+        this->~reply_block();
+        std::free(this);
+    }
+
+    /// `size` bytes aligned for a redisReply (not zeroed: an element array is filled by the reader, a string by
+    /// its copy, and a huge one claimed by a hostile header stays untouched, as calloc's would); nullptr when memory
+    /// is short. A value larger than a quarter chunk gets a chunk of its own beside the current one, so small replies
+    /// after it keep filling the current chunk; a chunk that has no room is followed by a new one.
+    void* allocate(std::size_t size) noexcept {
+        if (size > SIZE_MAX - sizeof(chunk) - alignment) return nullptr;
+        size = (size + alignment - 1) / alignment * alignment;
+        if (size > chunk_bytes / 4) {
+            void* p = std::malloc(sizeof(chunk) + size);
+            if (p == nullptr) return nullptr;
+            large_ = new (p) chunk{large_, size, size};
+            used_ += size;
+            return large_->data();
+        }
+        if (current_->capacity - current_->used < size) {
+            void* p = std::malloc(sizeof(chunk) + chunk_bytes);
+            if (p == nullptr) return nullptr;
+            current_ = new (p) chunk{current_, chunk_bytes, 0};
+        }
+        char* out = current_->data() + current_->used;
+        current_->used += size;
+        used_ += size;
+        return out;
+    }
+    /// Bytes handed out so far (the builder starts a new block past a threshold).
+    std::size_t used() const noexcept { return used_; }
+
+private:
+    static constexpr std::size_t alignment = alignof(redisReply) > 8 ? alignof(redisReply) : 8;
+    struct alignas(alignment) chunk {
+        chunk* older;
+        std::size_t capacity, used;
+        char* data() noexcept { return reinterpret_cast<char*>(this + 1); }
+    };
+    static_assert(sizeof(chunk) % alignment == 0, "chunk data must be aligned for a redisReply");
+
+    reply_block() = default;
+    ~reply_block() = default;
+
+    alignas(alignment) std::atomic<std::size_t> refs_{1};
+    chunk* current_ = nullptr;
+    chunk* large_ = nullptr;  ///< values of more than a quarter chunk, newest first
+    std::size_t used_ = 0;
+};
+static_assert(sizeof(reply_block) % alignof(redisReply) == 0, "the first chunk follows the block header");
+
+/// A top-level reply and the block it lives in (the block is found from the reply).
+struct reply_root {
+    reply_block* owner;
+    redisReply reply;
+
+    static reply_root& of(redisReply* r) noexcept {
+        return *reinterpret_cast<reply_root*>(reinterpret_cast<char*>(r) - offsetof(reply_root, reply));
+    }
+};
+
+inline redisReply* copy_for_hiredis(const redisReply& r) noexcept;
+
+/// Builds hiredis's replies into reply_blocks: install() it on a reader (for a scope), and every reply that reader
+/// returns is a top-level redisReply in a block, let go of by arena_reply (never freeReplyObject). Replies are laid
+/// out as hiredis lays them out (same types, strings NUL-terminated, VERB's vtype split off, DOUBLE's text kept), so
+/// code that reads a redisReply reads these the same way. One thread: the one that reads.
+class reply_builder {
+public:
+    /// A new block is started for the next top-level reply once the current one has handed out this much, and for
+    /// every read (installed). A reply kept holds its whole block: the replies read before it in the same block, and
+    /// those after it up to and including the one that passed this mark, whatever that one's size.
+    static constexpr std::size_t rotate_after = reply_block::chunk_bytes * 3 / 4;
+
+    reply_builder() = default;
+    reply_builder(reply_builder&& other) noexcept
+        : current_(std::exchange(other.current_, nullptr)), blocks_made_(other.blocks_made_) {}
+    reply_builder& operator=(reply_builder&& other) noexcept {
+        if (this != &other) {
+            if (current_ != nullptr) current_->release();
+            current_ = std::exchange(other.current_, nullptr);
+            blocks_made_ = other.blocks_made_;
+        }
+        return *this;
+    }
+    ~reply_builder() {
+        if (current_ != nullptr) current_->release();
+    }
+
+    /// Lets go of a top-level reply built here (what the reader's freeObject does).
+    static void release(void* root) noexcept {
+        if (root != nullptr) reply_root::of(static_cast<redisReply*>(root)).owner->release();
+    }
+
+    /// The blocks this builder made so far (the tests count allocations with it).
+    std::uint64_t blocks_made() const noexcept { return blocks_made_; }
+
+    /// While it lives, `context`'s reader builds its replies here. A push reply goes to the context's push callback
+    /// as a copy made for hiredis (the callback may free it with freeReplyObject, as hiredis's default one does), or
+    /// nowhere when there is none. On its end, the reader gets hiredis's functions back, after letting go of a reply
+    /// it had only half read (it read no more after an error, and the driver drops the connection), and the builder
+    /// lets go of its block (an idle cluster holds none).
+    class installed {
+    public:
+        installed(reply_builder& builder, redisContext* context) noexcept : installed(builder, context->reader) {
+            context_ = context;
+            push_ = context->push_cb;
+            previous_push_ = std::exchange(push_target(), push_);
+            context->push_cb = push_ != nullptr ? &forward_push : nullptr;
+        }
+        /// A bare reader (the unit tests): no push callback to mind.
+        installed(reply_builder& builder, redisReader* reader) noexcept
+            : builder_(builder), reader_(reader), fn_(reader->fn), privdata_(reader->privdata) {
+            if (reader_->ridx != -1 || reader_->reply != nullptr) {
+                // Other code left a reply half read on this connection: what follows on the stream is not ours to
+                // read. That half is freed by the functions that built it, and the reader refuses from here on (the
+                // driver drops the connection).
+                if (reader_->reply != nullptr && fn_ != nullptr && fn_->freeObject != nullptr)
+                    fn_->freeObject(reader_->reply);
+                reader_->reply = nullptr;
+                poison(reader_, "the connection had a reply half read by other code");
+            }
+            reader_->fn = &functions;
+            reader_->privdata = &builder;
+        }
+        ~installed() {
+            if (reader_->reply != nullptr) {
+                // Half a reply (the read stopped on an error): let it go, and make sure the reader never parses into
+                // it again (the driver drops the connection; this keeps a mistake there from touching freed memory).
+                release(reader_->reply);
+                reader_->reply = nullptr;
+                poison(reader_, "a reply was cut short");
+            }
+            reader_->fn = fn_;
+            reader_->privdata = privdata_;
+            if (context_ != nullptr) {
+                context_->push_cb = push_;
+                push_target() = previous_push_;
+            }
+            builder_.finish();
+        }
+        installed(const installed&) = delete;
+        installed& operator=(const installed&) = delete;
+
+    private:
+        /// The push callback of the context being read on this thread (hiredis passes it the user's privdata only).
+        static redisPushFn*& push_target() noexcept {
+            static thread_local redisPushFn* target = nullptr;
+            return target;
+        }
+        static void forward_push(void* privdata, void* reply) {
+            redisReply* copy = copy_for_hiredis(*static_cast<redisReply*>(reply));
+            release(reply);
+            if (copy != nullptr && push_target() != nullptr) push_target()(privdata, copy);
+            else if (copy != nullptr) freeReplyObject(copy);
+        }
+        static void poison(redisReader* reader, const char* why) noexcept {
+            reader->ridx = -1;
+            if (reader->err == 0) {
+                reader->err = REDIS_ERR_PROTOCOL;
+                std::snprintf(reader->errstr, sizeof reader->errstr, "%s", why);
+            }
+        }
+        reply_builder& builder_;
+        redisReader* reader_;
+        redisReplyObjectFunctions* fn_;
+        void* privdata_;
+        redisContext* context_ = nullptr;
+        redisPushFn* push_ = nullptr;
+        redisPushFn* previous_push_ = nullptr;
+    };
+
+    /// Lets go of the current block (the replies in it keep it while they live).
+    void finish() noexcept {
+        if (current_ != nullptr) current_->release();
+        current_ = nullptr;
+    }
+
+private:
+    static reply_builder& of(const redisReadTask* task) noexcept {
+        return *static_cast<reply_builder*>(task->privdata);
+    }
+
+    /// A zeroed reply of `type`: top-level in a reply_root (the block rotated first if due), or an element put in
+    /// its parent's slot as hiredis's own functions do.
+    redisReply* make(const redisReadTask* task, int type) noexcept {
+        if (task->parent == nullptr) {
+            if (current_ == nullptr || current_->used() >= rotate_after) {
+                reply_block* fresh = reply_block::create();
+                if (fresh == nullptr) return nullptr;
+                ++blocks_made_;
+                if (current_ != nullptr) current_->release();
+                current_ = fresh;
+            }
+            void* p = current_->allocate(sizeof(reply_root));
+            if (p == nullptr) return nullptr;
+            auto* root = static_cast<reply_root*>(p);
+            std::memset(&root->reply, 0, sizeof root->reply);
+            root->owner = current_;
+            current_->retain();
+            root->reply.type = type;
+            return &root->reply;
+        }
+        auto* r = static_cast<redisReply*>(current_->allocate(sizeof(redisReply)));
+        if (r == nullptr) return nullptr;
+        std::memset(r, 0, sizeof *r);
+        r->type = type;
+        auto* parent = static_cast<redisReply*>(task->parent->obj);
+        parent->element[task->idx] = r;
+        return r;
+    }
+    /// A part of `r` could not be made: hiredis frees what it holds (the root, with its block), but a root it never
+    /// got is let go of here.
+    static void* failed(const redisReadTask* task, redisReply* r) noexcept {
+        if (task->parent == nullptr) release(r);
+        return nullptr;
+    }
+    /// A NUL-terminated copy of [s, s + n) in the current block.
+    char* copy(const char* s, std::size_t n) noexcept {
+        if (n == SIZE_MAX) return nullptr;
+        auto* out = static_cast<char*>(current_->allocate(n + 1));
+        if (out == nullptr) return nullptr;
+        if (n != 0) std::memcpy(out, s, n);
+        out[n] = '\0';
+        return out;
+    }
+
+    static void* create_string(const redisReadTask* task, char* str, std::size_t len) {
+        reply_builder& me = of(task);
+        // Checked before anything is made: an error leaves no element half built in its parent.
+        if (task->type == REDIS_REPLY_VERB && len < 4) return nullptr;  // hiredis's reader refuses it first
+        redisReply* r = me.make(task, task->type);
+        if (r == nullptr) return nullptr;
+        const bool verbatim = task->type == REDIS_REPLY_VERB;
+        const std::size_t skip = verbatim ? 4 : 0;  // "txt:" of a verbatim string
+        r->str = me.copy(str + skip, len - skip);
+        if (r->str == nullptr) return failed(task, r);
+        r->len = len - skip;
+        if (verbatim) std::memcpy(r->vtype, str, 3);  // vtype[3] stays 0
+        return r;
+    }
+    static void* create_array(const redisReadTask* task, std::size_t elements) {
+        reply_builder& me = of(task);
+        redisReply* r = me.make(task, task->type);
+        if (r == nullptr) return nullptr;
+        if (elements > 0) {
+            if (elements > SIZE_MAX / sizeof(redisReply*)) return failed(task, r);
+            r->element = static_cast<redisReply**>(me.current_->allocate(elements * sizeof(redisReply*)));
+            if (r->element == nullptr) return failed(task, r);
+        }
+        r->elements = elements;
+        return r;
+    }
+    static void* create_integer(const redisReadTask* task, long long value) {
+        redisReply* r = of(task).make(task, REDIS_REPLY_INTEGER);
+        if (r != nullptr) r->integer = value;
+        return r;
+    }
+    static void* create_double(const redisReadTask* task, double value, char* str, std::size_t len) {
+        reply_builder& me = of(task);
+        redisReply* r = me.make(task, REDIS_REPLY_DOUBLE);
+        if (r == nullptr) return nullptr;
+        r->dval = value;
+        r->str = me.copy(str, len);
+        if (r->str == nullptr) return failed(task, r);
+        r->len = len;
+        return r;
+    }
+    static void* create_nil(const redisReadTask* task) { return of(task).make(task, REDIS_REPLY_NIL); }
+    static void* create_bool(const redisReadTask* task, int value) {
+        redisReply* r = of(task).make(task, REDIS_REPLY_BOOL);
+        if (r != nullptr) r->integer = value != 0;
+        return r;
+    }
+
+    // hiredis frees the reply it was building after an error, and a finished one nobody took, with freeObject:
+    // always a top-level reply (read.c), which lets go of its block. An element that failed half-way needs nothing.
+    static inline redisReplyObjectFunctions functions = {&create_string, &create_array, &create_integer,
+                                                          &create_double, &create_nil,  &create_bool,
+                                                          &release};
+
+    reply_block* current_ = nullptr;
+    std::uint64_t blocks_made_ = 0;
+};
+
+/// A top-level reply built by reply_builder: a view that keeps its block alive; move-only.
+class arena_reply {
+public:
+    arena_reply() noexcept = default;
+    explicit arena_reply(redisReply* root) noexcept : root_(root) {}
+    arena_reply(arena_reply&& other) noexcept : root_(std::exchange(other.root_, nullptr)) {}
+    arena_reply& operator=(arena_reply&& other) noexcept {
+        if (this != &other) {
+            reply_builder::release(root_);
+            root_ = std::exchange(other.root_, nullptr);
+        }
+        return *this;
+    }
+    ~arena_reply() { reply_builder::release(root_); }
+
+    redisReply* get() const noexcept { return root_; }
+    explicit operator bool() const noexcept { return root_ != nullptr; }
+
+private:
+    redisReply* root_ = nullptr;
+};
+
+/// A copy of `r` made with hiredis's allocator, laid out as hiredis lays out its own: freeReplyObject frees it.
+/// nullptr when memory is short.
+inline redisReply* copy_for_hiredis(const redisReply& r) noexcept {
+    auto* out = static_cast<redisReply*>(hi_calloc(1, sizeof(redisReply)));
+    if (out == nullptr) return nullptr;
+    out->type = r.type;
+    out->integer = r.integer;
+    out->dval = r.dval;
+    std::memcpy(out->vtype, r.vtype, sizeof out->vtype);
+    switch (r.type) {
+        case REDIS_REPLY_ARRAY:
+        case REDIS_REPLY_MAP:
+        case REDIS_REPLY_SET:
+        case REDIS_REPLY_PUSH:
+            if (r.elements > 0) {
+                out->element = static_cast<redisReply**>(hi_calloc(r.elements, sizeof(redisReply*)));
+                if (out->element == nullptr) {
+                    freeReplyObject(out);
+                    return nullptr;
+                }
+                out->elements = r.elements;
+                for (std::size_t k = 0; k < r.elements; ++k) {
+                    out->element[k] = copy_for_hiredis(*r.element[k]);
+                    if (out->element[k] == nullptr) {
+                        freeReplyObject(out);  // the elements not copied yet are null: freeReplyObject skips them
+                        return nullptr;
+                    }
+                }
+            }
+            break;
+        case REDIS_REPLY_ERROR:
+        case REDIS_REPLY_STATUS:
+        case REDIS_REPLY_STRING:
+        case REDIS_REPLY_DOUBLE:
+        case REDIS_REPLY_VERB:
+        case REDIS_REPLY_BIGNUM:
+            out->str = static_cast<char*>(hi_malloc(r.len + 1));
+            if (out->str == nullptr) {
+                freeReplyObject(out);
+                return nullptr;
+            }
+            if (r.len != 0) std::memcpy(out->str, r.str, r.len);
+            out->str[r.len] = '\0';
+            out->len = r.len;
+            break;
+        default: break;
+    }
+    return out;
+}
+
+}  // namespace addrmap::detail
