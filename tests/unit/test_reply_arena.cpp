@@ -105,6 +105,17 @@ BOOST_AUTO_TEST_CASE(a_thousand_replies_take_one_block_and_a_large_value_its_own
     BOOST_TEST(std::string(replies[1].get()->str) == "after");
 }
 
+// Between reads the builder keeps a small block (the next read fills it on) and lets go of one that grew.
+BOOST_AUTO_TEST_CASE(a_small_block_is_kept_across_reads_and_a_grown_one_let_go) {
+    reply_builder builder;
+    read_all(builder, "+a\r\n");
+    read_all(builder, "+b\r\n");
+    BOOST_TEST(builder.blocks_made() == 1u);
+    read_all(builder, addrmap_test::bulk(std::string(20000, 'x')));  // a large value: the block is let go of after
+    read_all(builder, "+c\r\n");
+    BOOST_TEST(builder.blocks_made() == 2u);
+}
+
 BOOST_AUTO_TEST_CASE(a_reply_cut_short_is_let_go_and_the_reader_parses_no_more) {
     reply_builder builder;
     addrmap::detail::reader_ptr reader(redisReaderCreate());
