@@ -9,6 +9,9 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <string>
 #include <string_view>
 #include <vector>
@@ -176,6 +179,82 @@ BOOST_AUTO_TEST_CASE(a_reader_left_half_way_by_other_code_is_refused_not_read) {
         BOOST_TEST(std::string(reader->errstr).find("half read by other code") != std::string::npos, reader->errstr);
     }
     BOOST_TEST(builder.blocks_made() == 0u);
+}
+
+// The usual way to drain a context, reading until there is no reply, leaves hiredis's reader at ridx 0 with an
+// untyped first task: between replies, not half way through one.
+BOOST_AUTO_TEST_CASE(a_reader_drained_until_no_reply_is_between_replies_and_read_on) {
+    addrmap::detail::reader_ptr reader(redisReaderCreate());
+    const std::string_view ok = "+OK\r\n";
+    BOOST_TEST_REQUIRE(redisReaderFeed(reader.get(), ok.data(), ok.size()) == REDIS_OK);
+    void* raw = nullptr;
+    BOOST_TEST_REQUIRE(redisReaderGetReply(reader.get(), &raw) == REDIS_OK);
+    addrmap::detail::reply_ptr first(static_cast<redisReply*>(raw));
+    BOOST_TEST_REQUIRE(first.get() != nullptr);
+    BOOST_TEST_REQUIRE(redisReaderGetReply(reader.get(), &raw) == REDIS_OK);
+    BOOST_TEST_REQUIRE(raw == nullptr);
+    BOOST_TEST_REQUIRE(reader->ridx == 0);  // the state this test is about (hiredis 1.2's reader)
+    BOOST_TEST(addrmap::detail::reader_between_replies(*reader));
+
+    reply_builder builder;
+    {
+        const reply_builder::installed into(builder, reader.get());
+        const std::string_view pong = "+PONG\r\n";
+        BOOST_TEST_REQUIRE(redisReaderFeed(reader.get(), pong.data(), pong.size()) == REDIS_OK);
+        BOOST_TEST_REQUIRE(redisReaderGetReply(reader.get(), &raw) == REDIS_OK, reader->errstr);
+        const arena_reply reply(static_cast<redisReply*>(raw));
+        BOOST_TEST_REQUIRE(reply.get() != nullptr);
+        BOOST_TEST(std::string(reply.get()->str) == "PONG");
+    }
+    BOOST_TEST(reader->err == 0);
+
+    const std::string_view half = "*2\r\n";  // a reply begun: not between replies
+    BOOST_TEST_REQUIRE(redisReaderFeed(reader.get(), half.data(), half.size()) == REDIS_OK);
+    BOOST_TEST_REQUIRE(redisReaderGetReply(reader.get(), &raw) == REDIS_OK);
+    BOOST_TEST(!addrmap::detail::reader_between_replies(*reader));
+}
+
+namespace {
+redisContext* swapping_context = nullptr;
+int pushes_to_first = 0, pushes_to_second = 0;
+void second_push_callback(void*, void* reply) {
+    ++pushes_to_second;
+    freeReplyObject(reply);  // hiredis's own free: an arena reply here is an invalid free (ASan)
+}
+void first_push_callback(void*, void* reply) {
+    ++pushes_to_first;
+    redisSetPushCallback(swapping_context, &second_push_callback);
+    freeReplyObject(reply);
+}
+}  // namespace
+
+// A push callback that sets another one (redisSetPushCallback, from inside a read): the next push goes to the new
+// one as a copy hiredis's freeReplyObject frees, and the new one stays set once the read is over.
+BOOST_AUTO_TEST_CASE(a_push_callback_set_from_a_push_callback_gets_copies_and_stays) {
+    int fds[2];
+    BOOST_TEST_REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
+    addrmap::detail::context_ptr context(redisConnectFd(fds[0]));  // owns fds[0]
+    BOOST_TEST_REQUIRE(context.get() != nullptr);
+    BOOST_TEST_REQUIRE(context->err == 0);
+    swapping_context = context.get();
+    redisSetPushCallback(context.get(), &first_push_callback);
+    const std::string_view bytes = ">2\r\n+message\r\n$1\r\na\r\n>2\r\n+message\r\n$1\r\nb\r\n"
+                                   ">2\r\n+message\r\n$1\r\nc\r\n+OK\r\n";
+    BOOST_TEST_REQUIRE(::write(fds[1], bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
+    reply_builder builder;
+    {
+        const reply_builder::installed into(builder, context.get());
+        void* raw = nullptr;
+        BOOST_TEST_REQUIRE(redisGetReply(context.get(), &raw) == REDIS_OK, context->errstr);
+        const arena_reply reply(static_cast<redisReply*>(raw));
+        BOOST_TEST_REQUIRE(reply.get() != nullptr);
+        BOOST_TEST(reply.get()->type == REDIS_REPLY_STATUS);
+    }
+    BOOST_TEST(pushes_to_first == 1);
+    BOOST_TEST(pushes_to_second == 2);
+    BOOST_TEST(context->push_cb == &second_push_callback);
+    ::close(fds[1]);
+    swapping_context = nullptr;
 }
 
 BOOST_AUTO_TEST_CASE(an_outcome_hands_a_view_or_a_copy_for_hiredis) {

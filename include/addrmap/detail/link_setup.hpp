@@ -7,6 +7,7 @@
 #include <addrmap/detail/handles.hpp>
 #include <addrmap/detail/node_registry.hpp>
 #include <addrmap/detail/policy_errors.hpp>
+#include <addrmap/detail/reply_arena.hpp>
 #include <addrmap/detail/quote.hpp>
 #include <addrmap/error.hpp>
 #include <addrmap/tls.hpp>
@@ -29,7 +30,7 @@ inline bool idle_link_usable(const tls_connection& link) noexcept {
     if (c == nullptr || c->err != 0 || c->fd < 0 || sdslen(c->obuf) != 0 || link.has_buffered_input()) return false;
     // Bytes read and not parsed, or a reply half parsed (by code given the context): not a clean stream.
     const redisReader* r = c->reader;
-    if (r != nullptr && (r->pos < r->len || r->ridx != -1 || r->reply != nullptr)) return false;
+    if (r != nullptr && (r->pos < r->len || !reader_between_replies(*r))) return false;
     pollfd p{};
     p.fd = c->fd;
     p.events = POLLIN;

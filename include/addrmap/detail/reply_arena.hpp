@@ -114,15 +114,25 @@ struct reply_root {
 
 inline redisReply* copy_for_hiredis(const redisReply& r) noexcept;
 
+/// True when `reader` holds no part of a reply: it never started one (ridx -1), or a read found no byte to start
+/// one (hiredis leaves ridx 0 with its first task untyped after a "read until there is no reply" loop, the usual
+/// way to drain a context). Anything else is a reply half parsed.
+inline bool reader_between_replies(const redisReader& reader) noexcept {
+    if (reader.reply != nullptr) return false;
+    if (reader.ridx == -1) return true;
+    return reader.ridx == 0 && reader.task != nullptr && reader.task[0] != nullptr && reader.task[0]->type < 0;
+}
+
 /// Builds hiredis's replies into reply_blocks: install() it on a reader (for a scope), and every reply that reader
 /// returns is a top-level redisReply in a block, let go of by arena_reply (never freeReplyObject). Replies are laid
 /// out as hiredis lays them out (same types, strings NUL-terminated, VERB's vtype split off, DOUBLE's text kept), so
 /// code that reads a redisReply reads these the same way. One thread: the one that reads.
 class reply_builder {
 public:
-    /// A new block is started for the next top-level reply once the current one has handed out this much, and for
-    /// every read (installed). A reply kept holds its whole block: the replies read before it in the same block, and
-    /// those after it up to and including the one that passed this mark, whatever that one's size.
+    /// A new block is started for the next top-level reply once the current one has handed out this much (a block
+    /// grown past its first chunk is let go of at the end of a read: finish()). A reply kept holds its whole block:
+    /// the replies built before it in that block and those after it, in the same read or later ones, up to and
+    /// including the one that passed this mark, whatever that one's size.
     static constexpr std::size_t rotate_after = reply_block::chunk_bytes * 3 / 4;
 
     reply_builder() = default;
@@ -150,21 +160,25 @@ public:
 
     /// While it lives, `context`'s reader builds its replies here. A push reply goes to the context's push callback
     /// as a copy made for hiredis (the callback may free it with freeReplyObject, as hiredis's default one does), or
-    /// nowhere when there is none. On its end, the reader gets hiredis's functions back, after letting go of a reply
+    /// nowhere when there is none; a callback it sets (redisSetPushCallback) gets the next ones, and stays set. On its end, the reader gets hiredis's functions back, after letting go of a reply
     /// it had only half read (it read no more after an error, and the driver drops the connection), and the builder
     /// lets go of its block unless it is small (finish()).
     class installed {
     public:
         installed(reply_builder& builder, redisContext* context) noexcept : installed(builder, context->reader) {
             context_ = context;
-            push_ = context->push_cb;
-            previous_push_ = std::exchange(push_target(), push_);
-            context->push_cb = push_ != nullptr ? &forward_push : nullptr;
+            // forward_push itself here would be a callback saved in one scope and set back after it: it has no
+            // target left to forward to (the pushes are let go of).
+            redisPushFn* target = context->push_cb == &forward_push ? nullptr : context->push_cb;
+            previous_ = std::exchange(forwarding(), push_forwarding{context, target});
+            context->push_cb = target != nullptr ? &forward_push : nullptr;
         }
         /// A bare reader (the unit tests): no push callback to mind.
         installed(reply_builder& builder, redisReader* reader) noexcept
             : builder_(builder), reader_(reader), fn_(reader->fn), privdata_(reader->privdata) {
-            if (reader_->ridx != -1 || reader_->reply != nullptr) {
+            if (reader_between_replies(*reader_)) {
+                reader_->ridx = -1;  // the same state a next read starts from either way
+            } else {
                 // Other code left a reply half read on this connection: what follows on the stream is not ours to
                 // read. That half is freed by the functions that built it, and the reader refuses from here on (the
                 // driver drops the connection).
@@ -187,8 +201,9 @@ public:
             reader_->fn = fn_;
             reader_->privdata = privdata_;
             if (context_ != nullptr) {
-                context_->push_cb = push_;
-                push_target() = previous_push_;
+                // The user's callback as it is now: one it set from a push callback stays set.
+                if (context_->push_cb == &forward_push) context_->push_cb = forwarding().target;
+                forwarding() = previous_;
             }
             builder_.finish();
         }
@@ -196,16 +211,28 @@ public:
         installed& operator=(const installed&) = delete;
 
     private:
-        /// The push callback of the context being read on this thread (hiredis passes it the user's privdata only).
-        static redisPushFn*& push_target() noexcept {
-            static thread_local redisPushFn* target = nullptr;
-            return target;
+        /// The context being read on this thread and the user's push callback for it (hiredis passes a push
+        /// callback the user's privdata only).
+        struct push_forwarding {
+            redisContext* context = nullptr;
+            redisPushFn* target = nullptr;
+        };
+        static push_forwarding& forwarding() noexcept {
+            static thread_local push_forwarding current;
+            return current;
         }
         static void forward_push(void* privdata, void* reply) {
             redisReply* copy = copy_for_hiredis(*static_cast<redisReply*>(reply));
             release(reply);
-            if (copy != nullptr && push_target() != nullptr) push_target()(privdata, copy);
+            redisContext* context = forwarding().context;
+            if (copy != nullptr && forwarding().target != nullptr) forwarding().target(privdata, copy);
             else if (copy != nullptr) freeReplyObject(copy);
+            // The callback may have set another (redisSetPushCallback): it gets the next pushes, still as copies
+            // (given a reply of the block, its freeReplyObject would free memory malloc never handed out).
+            if (context != nullptr && context->push_cb != &forward_push) {
+                forwarding().target = context->push_cb;
+                if (context->push_cb != nullptr) context->push_cb = &forward_push;
+            }
         }
         static void poison(redisReader* reader, const char* why) noexcept {
             reader->ridx = -1;
@@ -219,8 +246,7 @@ public:
         redisReplyObjectFunctions* fn_;
         void* privdata_;
         redisContext* context_ = nullptr;
-        redisPushFn* push_ = nullptr;
-        redisPushFn* previous_push_ = nullptr;
+        push_forwarding previous_;  ///< an enclosing scope's (a push callback that reads another context)
     };
 
     /// A read ended. The block stays for the next read while it is its first chunk alone and under rotate_after (an

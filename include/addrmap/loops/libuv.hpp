@@ -175,11 +175,14 @@ public:
             throw error(error_kind::config, "libuv_loop: cannot create the timer or the wake-up handle");
         }
     }
-    /// At least 1 ms: libuv before 1.45 runs a timer started from a timer callback with timeout 0 again in the same
-    /// timer phase (its due time is the loop's cached "now"), so a driver that re-arms at 0 while it is behind would
-    /// never let the loop poll a socket; 1 ms is past that cached "now", and libuv's resolution anyway.
+    /// At least 1 ms: libuv up to 1.47 (Debian 12 ships 1.44; libuv pull request 4250 changed it after) runs a timer
+    /// started from a timer callback with timeout 0 again in the same timer phase (its due time is the loop's cached
+    /// "now"), so a driver that re-arms at 0 while it is behind would never let the loop poll a socket; 1 ms is past
+    /// that cached "now", and libuv's resolution anyway.
     void arm_timer(std::chrono::milliseconds delay) override {
-        if (timer_ != nullptr) uv_timer_start(timer_, &libuv_loop::timer_fired, detail::at_least_1ms(static_cast<std::int64_t>(delay.count())), 0);
+        if (timer_ == nullptr) return;
+        const auto ms = detail::at_least_1ms(static_cast<std::int64_t>(delay.count()));
+        uv_timer_start(timer_, &libuv_loop::timer_fired, ms, 0);
     }
     void disarm_timer() override {
         if (timer_ != nullptr) uv_timer_stop(timer_);
