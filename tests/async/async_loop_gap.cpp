@@ -22,8 +22,8 @@ BOOST_AUTO_TEST_SUITE(async_loop_gap)
 // The driver re-arms its timer at 0 ms from on_timer when a deadline passed while it worked (4,000 calls walked
 // under ASan take long enough). libuv 1.44 ran such a timer again in the same phase, never polling a socket: on a
 // loaded machine the async cluster then read nothing until the calls' deadlines (seen in CI as 0 replies of 4,000).
-// Here the timer re-arms itself at 0 while a wake-up (a socket of the loop's own) is pending: it must get through
-// within a few firings.
+// Here the timer re-arms itself at 0 while a wake-up is pending (libuv's uv_async_t, libevent's eventfd, libev's
+// ev_async, Asio's post): it must get through within a few firings.
 BOOST_AUTO_TEST_CASE_TEMPLATE(a_timer_re_armed_at_0_from_its_callback_lets_the_loop_poll, Fixture, loops) {
     struct recorder final : loop_events {
         event_loop* binding = nullptr;

@@ -116,6 +116,28 @@ BOOST_AUTO_TEST_CASE(generated_formats_encode_as_hiredis_does) {
     }
 }
 
+/// format_raw's encoding (ours for %s/%b/%%, hiredis's for the rest), or "<refused>".
+static std::string by_format_raw(const char* format, ...) {
+    va_list ap;
+    va_start(ap, format);
+    const addrmap::detail::raw_command raw = addrmap::detail::format_raw(format, ap);
+    va_end(ap);
+    if (raw.length < 0 || !raw.bytes) return "<refused>";
+    return std::string(raw.bytes.get(), static_cast<std::size_t>(raw.length));
+}
+
+// Every single command (command(), call(), the async cluster's) is formatted by format_raw: the same bytes as
+// hiredis's, by either path, and hiredis's refusals stay refusals.
+BOOST_AUTO_TEST_CASE(format_raw_gives_hiredis_s_bytes_by_either_path) {
+    BOOST_TEST(by_format_raw("SET %s %b", "k", "v\0w", std::size_t{3}) ==
+               by_hiredis("SET %s %b", "k", "v\0w", std::size_t{3}));
+    BOOST_TEST(by_format_raw("INCRBY %s %d", "k", 42) == by_hiredis("INCRBY %s %d", "k", 42));
+    BOOST_TEST(by_format_raw("SET k %q") == "<refused>");
+    const std::string big(100 * 1024, 'x');  // past the reused scratch buffer's cap
+    BOOST_TEST(by_format_raw("SET k %b", big.data(), big.size()) == by_hiredis("SET k %b", big.data(), big.size()));
+    BOOST_TEST(by_format_raw("GET k") == by_hiredis("GET k"));
+}
+
 BOOST_AUTO_TEST_CASE(argv_encodes_as_hiredis_does) {
     const std::vector<std::string_view> args = {"SET", "", std::string_view("a\0b", 3), "value with spaces"};
     std::vector<const char*> argv;

@@ -3,10 +3,13 @@
 #pragma once
 
 #include <addrmap/detail/handles.hpp>  // hiredis, included pedantic-clean
+#include <addrmap/detail/resp_format.hpp>
 #include <addrmap/error.hpp>
 
+#include <climits>
 #include <cstdarg>
 #include <cstddef>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -26,7 +29,26 @@ struct raw_command {
     int length;
 };
 
+/// %s, %b and %% formats are encoded by append_resp (resp_format.hpp: one allocation for the buffer, where hiredis's
+/// formatter makes about eleven), others by hiredis; the buffer is hiredis's kind either way (redisFreeCommand).
 inline raw_command format_raw(const char* format, va_list ap) noexcept {
+    try {
+        thread_local std::string scratch;  // reused; not kept above 64 KB (a large value is not held for ever)
+        scratch.clear();
+        const bool encoded = append_resp(scratch, format, ap);
+        raw_command out{command_buffer(nullptr), -1};
+        if (encoded && scratch.size() <= static_cast<std::size_t>(INT_MAX)) {
+            if (char* bytes = static_cast<char*>(hi_malloc(scratch.size() + 1))) {
+                std::memcpy(bytes, scratch.data(), scratch.size());
+                bytes[scratch.size()] = '\0';
+                out = {command_buffer(bytes), static_cast<int>(scratch.size())};
+            }
+        }
+        if (scratch.capacity() > 64 * 1024) std::string().swap(scratch);
+        if (encoded) return out;  // out of memory: length -1, refused by check_formatted as hiredis's would be
+    } catch (...) {
+        return {command_buffer(nullptr), -1};
+    }
     char* raw = nullptr;
     const int len = redisvFormatCommand(&raw, format, ap);
     return {command_buffer(raw), len};
