@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -255,6 +256,60 @@ BOOST_AUTO_TEST_CASE(a_push_callback_set_from_a_push_callback_gets_copies_and_st
     BOOST_TEST(context->push_cb == &second_push_callback);
     ::close(fds[1]);
     swapping_context = nullptr;
+}
+
+namespace {
+std::string push_log;
+redisPushFn* saved_push_callback = nullptr;
+void log_push(const char* who, void* reply) {
+    push_log += std::string(who) + ":" + static_cast<redisReply*>(reply)->element[1]->str + " ";
+    freeReplyObject(reply);
+}
+void restoring_push_callback(void*, void* reply) {
+    redisSetPushCallback(swapping_context, saved_push_callback);  // puts back what it replaced (hiredis's idiom)
+    log_push("tmp", reply);
+}
+void saving_push_callback(void*, void* reply) {
+    saved_push_callback = redisSetPushCallback(swapping_context, &restoring_push_callback);
+    log_push("orig", reply);
+}
+/// Three pushes and +OK read through `context` (in a reply_builder's scope when `scoped`): the push log.
+std::string swap_and_restore(bool scoped) {
+    int fds[2];
+    BOOST_TEST_REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
+    addrmap::detail::context_ptr context(redisConnectFd(fds[0]));
+    BOOST_TEST_REQUIRE(context.get() != nullptr);
+    swapping_context = context.get();
+    push_log.clear();
+    redisSetPushCallback(context.get(), &saving_push_callback);
+    const std::string_view bytes = ">2\r\n+m\r\n$1\r\na\r\n>2\r\n+m\r\n$1\r\nb\r\n>2\r\n+m\r\n$1\r\nc\r\n+OK\r\n";
+    BOOST_TEST_REQUIRE(::write(fds[1], bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
+    reply_builder builder;
+    std::optional<reply_builder::installed> into;
+    if (scoped) into.emplace(builder, context.get());
+    void* raw = nullptr;
+    BOOST_TEST_REQUIRE(redisGetReply(context.get(), &raw) == REDIS_OK, context->errstr);
+    if (scoped) {
+        const arena_reply reply(static_cast<redisReply*>(raw));
+        BOOST_TEST(reply.get()->type == REDIS_REPLY_STATUS);
+        into.reset();
+    } else {
+        BOOST_TEST(addrmap::detail::adopt_reply(raw)->type == REDIS_REPLY_STATUS);
+    }
+    BOOST_TEST(saved_push_callback == &saving_push_callback);  // the user's own, never one of ours
+    BOOST_TEST(context->push_cb == &restoring_push_callback);  // set by the last push's callback, and kept
+    ::close(fds[1]);
+    swapping_context = nullptr;
+    return push_log;
+}
+}  // namespace
+
+// A callback that saves the one it replaces and later sets it back gets back the user's own (never the arena's
+// forwarder), and the pushes go where plain hiredis sends them.
+BOOST_AUTO_TEST_CASE(a_push_callback_saved_and_set_back_in_a_read_goes_as_with_plain_hiredis) {
+    const std::string plain = swap_and_restore(false);
+    BOOST_TEST(plain == "orig:a tmp:b orig:c ");
+    BOOST_TEST(swap_and_restore(true) == plain);
 }
 
 BOOST_AUTO_TEST_CASE(an_outcome_hands_a_view_or_a_copy_for_hiredis) {

@@ -6,10 +6,13 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cstdarg>
+#include <cstdlib>
+#include <cstring>
 #include <random>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -116,15 +119,52 @@ BOOST_AUTO_TEST_CASE(generated_formats_encode_as_hiredis_does) {
     }
 }
 
-/// format_raw's encoding (ours for %s/%b/%%, hiredis's for the rest), or "<refused>".
+/// format_raw's encoding (ours for %s/%b/%%, hiredis's for the rest), or "<refused N>" with its length code.
 static std::string by_format_raw(const char* format, ...) {
     va_list ap;
     va_start(ap, format);
     const addrmap::detail::raw_command raw = addrmap::detail::format_raw(format, ap);
     va_end(ap);
-    if (raw.length < 0 || !raw.bytes) return "<refused>";
+    if (raw.length < 0 || !raw.bytes) return "<refused " + std::to_string(raw.length) + ">";
     return std::string(raw.bytes.get(), static_cast<std::size_t>(raw.length));
 }
+
+namespace {
+/// Allocations made through hiredis's allocator (hi_malloc and the rest) while one is alive.
+struct hiredis_allocations {
+    static inline int count = 0;
+    static void* malloc_fn(std::size_t n) {
+        ++count;
+        return std::malloc(n);
+    }
+    static void* calloc_fn(std::size_t n, std::size_t size) {
+        ++count;
+        return std::calloc(n, size);
+    }
+    static void* realloc_fn(void* p, std::size_t n) {
+        ++count;
+        return std::realloc(p, n);
+    }
+    static char* strdup_fn(const char* s) {
+        ++count;
+        return ::strdup(s);
+    }
+    static void free_fn(void* p) { std::free(p); }
+    hiredis_allocations() {
+        count = 0;
+        hiredisAllocFuncs counting{&malloc_fn, &calloc_fn, &realloc_fn, &strdup_fn, &free_fn};
+        hiredisSetAllocators(&counting);
+    }
+    ~hiredis_allocations() { hiredisResetAllocators(); }
+};
+
+/// What a thread_local's destructor formatted at its thread's exit (format_raw keeps no thread-local state of its
+/// own that could be gone by then).
+std::string formatted_at_thread_exit;
+struct formats_at_exit {
+    ~formats_at_exit() { formatted_at_thread_exit = by_format_raw("DEL %s", "at-exit"); }
+};
+}  // namespace
 
 // Every single command (command(), call(), the async cluster's) is formatted by format_raw: the same bytes as
 // hiredis's, by either path, and hiredis's refusals stay refusals.
@@ -132,10 +172,43 @@ BOOST_AUTO_TEST_CASE(format_raw_gives_hiredis_s_bytes_by_either_path) {
     BOOST_TEST(by_format_raw("SET %s %b", "k", "v\0w", std::size_t{3}) ==
                by_hiredis("SET %s %b", "k", "v\0w", std::size_t{3}));
     BOOST_TEST(by_format_raw("INCRBY %s %d", "k", 42) == by_hiredis("INCRBY %s %d", "k", 42));
-    BOOST_TEST(by_format_raw("SET k %q") == "<refused>");
-    const std::string big(100 * 1024, 'x');  // past the reused scratch buffer's cap
+    BOOST_TEST(by_format_raw("SET k %q") == "<refused -2>");  // hiredis's "invalid format"
+    const std::string big(100 * 1024, 'x');
     BOOST_TEST(by_format_raw("SET k %b", big.data(), big.size()) == by_hiredis("SET k %b", big.data(), big.size()));
     BOOST_TEST(by_format_raw("GET k") == by_hiredis("GET k"));
+}
+
+// Ours is one allocation of hiredis's allocator (the buffer redisFreeCommand frees); hiredis's formatter, for a
+// format ours declines, makes several (which shows the count sees them).
+BOOST_AUTO_TEST_CASE(format_raw_makes_one_hiredis_allocation_for_s_and_b) {
+    int ours = 0, theirs = 0;
+    {
+        const hiredis_allocations counted;
+        BOOST_TEST(by_format_raw("SET %s %b", "key", "value", std::size_t{5}) ==
+                   std::string("*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nvalue\r\n"));
+        ours = hiredis_allocations::count;
+        hiredis_allocations::count = 0;
+        BOOST_TEST(by_format_raw("INCRBY %s %d", "key", 5) ==
+                   std::string("*3\r\n$6\r\nINCRBY\r\n$3\r\nkey\r\n$1\r\n5\r\n"));
+        theirs = hiredis_allocations::count;
+    }
+    BOOST_TEST(ours == 1);
+    BOOST_TEST(theirs > 1);
+}
+
+// A command formatted from a thread_local's destructor at thread exit, after format_raw's first use on that thread
+// (a reused thread-local buffer would be freed by then: ASan's use-after-free).
+BOOST_AUTO_TEST_CASE(format_raw_works_from_a_thread_local_destructor_at_thread_exit) {
+    formatted_at_thread_exit.clear();
+    std::string formatted_on_thread;  // Boost.Test's checks run on the test's thread only
+    std::thread worker([&formatted_on_thread] {
+        thread_local formats_at_exit at_exit;  // constructed first, so destroyed after anything format_raw made
+        (void)&at_exit;
+        formatted_on_thread = by_format_raw("GET %s", "k");
+    });
+    worker.join();
+    BOOST_TEST(formatted_on_thread == by_hiredis("GET %s", "k"));
+    BOOST_TEST(formatted_at_thread_exit == by_hiredis("DEL %s", "at-exit"));
 }
 
 BOOST_AUTO_TEST_CASE(argv_encodes_as_hiredis_does) {

@@ -1,5 +1,5 @@
-// addrmap/detail/command.hpp — encodes commands to RESP once, with hiredis's own formatters,
-// so a redirected or retried command is resent byte for byte without re-formatting.
+// addrmap/detail/command.hpp — encodes commands to RESP once, in hiredis's grammar and bytes (%s/%b/%% by our encoder,
+// the rest by hiredis's formatter), so a redirected or retried command is resent byte for byte without re-formatting.
 #pragma once
 
 #include <addrmap/detail/handles.hpp>  // hiredis, included pedantic-clean
@@ -11,6 +11,8 @@
 #include <cstddef>
 #include <cstring>
 #include <memory>
+#include <new>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,23 +31,53 @@ struct raw_command {
     int length;
 };
 
-/// %s, %b and %% formats are encoded by append_resp (resp_format.hpp: one allocation for the buffer, where hiredis's
-/// formatter makes about eleven), others by hiredis; the buffer is hiredis's kind either way (redisFreeCommand).
+/// A buffer of hiredis's allocator sized once, by the reserve() append_resp makes before its first byte: a command
+/// costs one allocation, freed by redisFreeCommand like hiredis's own. Refuses (throws) more than INT_MAX bytes,
+/// which hiredis's int length cannot carry; a write past the reservation is dropped and marks it spoilt.
+class hiredis_command_bytes {
+public:
+    hiredis_command_bytes() = default;
+    hiredis_command_bytes(const hiredis_command_bytes&) = delete;
+    hiredis_command_bytes& operator=(const hiredis_command_bytes&) = delete;
+
+    void reserve(std::size_t n) {
+        if (bytes_) return;
+        if (n > static_cast<std::size_t>(INT_MAX)) throw std::length_error("a command over 2 GiB");
+        bytes_.reset(static_cast<char*>(hi_malloc(n + 1)));
+        if (!bytes_) throw std::bad_alloc();
+        capacity_ = n;
+    }
+    std::size_t size() const noexcept { return used_; }
+    void push_back(char c) noexcept { append(&c, 1); }
+    void append(const char* data, std::size_t n) noexcept {
+        if (!bytes_ || n > capacity_ - used_) {
+            spoilt_ = true;
+            return;
+        }
+        std::memcpy(bytes_.get() + used_, data, n);
+        used_ += n;
+    }
+    /// The encoding, NUL-terminated, once it filled exactly what was reserved; else nothing, length -1.
+    raw_command take() noexcept {
+        if (spoilt_ || !bytes_ || used_ != capacity_) return {command_buffer(nullptr), -1};
+        bytes_.get()[used_] = '\0';
+        return {std::move(bytes_), static_cast<int>(used_)};
+    }
+
+private:
+    command_buffer bytes_;
+    std::size_t capacity_ = 0, used_ = 0;
+    bool spoilt_ = false;
+};
+
+/// %s, %b and %% formats are encoded by append_resp (resp_format.hpp) straight into hiredis_command_bytes: one
+/// allocation, where hiredis's formatter makes about eleven. Other conversions go to hiredis's formatter. The
+/// buffer is hiredis's kind either way (redisFreeCommand). Length -1: out of memory or over INT_MAX bytes (as
+/// hiredis says out of memory); -2: a format hiredis refuses.
 inline raw_command format_raw(const char* format, va_list ap) noexcept {
     try {
-        thread_local std::string scratch;  // reused; not kept above 64 KB (a large value is not held for ever)
-        scratch.clear();
-        const bool encoded = append_resp(scratch, format, ap);
-        raw_command out{command_buffer(nullptr), -1};
-        if (encoded && scratch.size() <= static_cast<std::size_t>(INT_MAX)) {
-            if (char* bytes = static_cast<char*>(hi_malloc(scratch.size() + 1))) {
-                std::memcpy(bytes, scratch.data(), scratch.size());
-                bytes[scratch.size()] = '\0';
-                out = {command_buffer(bytes), static_cast<int>(scratch.size())};
-            }
-        }
-        if (scratch.capacity() > 64 * 1024) std::string().swap(scratch);
-        if (encoded) return out;  // out of memory: length -1, refused by check_formatted as hiredis's would be
+        hiredis_command_bytes bytes;
+        if (append_resp(bytes, format, ap)) return bytes.take();
     } catch (...) {
         return {command_buffer(nullptr), -1};
     }
@@ -56,9 +88,12 @@ inline raw_command format_raw(const char* format, va_list ap) noexcept {
 
 /// error{config} naming the bad format string when hiredis could not format it.
 inline void check_formatted(const raw_command& raw, const char* format) {
-    if (raw.length < 0 || !raw.bytes)
+    if (raw.length == -2)
         throw error(error_kind::config, std::string("cannot format command '") + format +
                                             "': invalid format string (hiredis accepts %s, %b and printf conversions)");
+    if (raw.length < 0 || !raw.bytes)
+        throw error(error_kind::config, std::string("cannot format command '") + format +
+                                            "': out of memory, or longer than 2 GiB");
 }
 
 /// The RESP encoding of a formatted command, or error{config} naming the bad format string.

@@ -167,8 +167,8 @@ public:
     public:
         installed(reply_builder& builder, redisContext* context) noexcept : installed(builder, context->reader) {
             context_ = context;
-            // forward_push itself here would be a callback saved in one scope and set back after it: it has no
-            // target left to forward to (the pushes are let go of).
+            // forward_push is never in push_cb while user code runs (a push callback sees its own), so user code
+            // cannot have saved it and set it back; were it there, it would have no target, as if none were set.
             redisPushFn* target = context->push_cb == &forward_push ? nullptr : context->push_cb;
             previous_ = std::exchange(forwarding(), push_forwarding{context, target});
             context->push_cb = target != nullptr ? &forward_push : nullptr;
@@ -224,12 +224,20 @@ public:
         static void forward_push(void* privdata, void* reply) {
             redisReply* copy = copy_for_hiredis(*static_cast<redisReply*>(reply));
             release(reply);
+            if (copy == nullptr) return;
             redisContext* context = forwarding().context;
-            if (copy != nullptr && forwarding().target != nullptr) forwarding().target(privdata, copy);
-            else if (copy != nullptr) freeReplyObject(copy);
-            // The callback may have set another (redisSetPushCallback): it gets the next pushes, still as copies
-            // (given a reply of the block, its freeReplyObject would free memory malloc never handed out).
-            if (context != nullptr && context->push_cb != &forward_push) {
+            redisPushFn* target = forwarding().target;
+            if (target == nullptr) {
+                freeReplyObject(copy);
+                return;
+            }
+            // While the user's callback runs, the context shows the user's own callback, as hiredis's would:
+            // redisSetPushCallback returns it (never forward_push, which would mean nothing after this read).
+            if (context != nullptr) context->push_cb = target;
+            target(privdata, copy);
+            // The callback may have set another: it gets the next pushes, still as copies (given a reply of the
+            // block, its freeReplyObject would free memory malloc never handed out).
+            if (context != nullptr) {
                 forwarding().target = context->push_cb;
                 if (context->push_cb != nullptr) context->push_cb = &forward_push;
             }

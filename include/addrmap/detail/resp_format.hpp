@@ -10,8 +10,10 @@
 
 namespace addrmap::detail {
 
-/// Appends a RESP header: `kind` ('*' or '$'), the decimal `n`, CRLF.
-inline void append_resp_header(std::string& out, char kind, std::size_t n) {
+/// Appends a RESP header: `kind` ('*' or '$'), the decimal `n`, CRLF. `Out` is std::string or any type with its
+/// push_back, append(const char*, size_t), size() and reserve().
+template <class Out>
+void append_resp_header(Out& out, char kind, std::size_t n) {
     char text[24];
     std::size_t at = sizeof text;
     do {
@@ -55,7 +57,8 @@ inline constexpr std::size_t resp_format_max_args = 64;
 /// no argument, or more than resp_format_max_args: hiredis's formatter takes those. `ap` itself is never read
 /// (each pass reads a copy), so the caller may hand it to hiredis after a false. Throws only what std::string's
 /// growth throws; a null %s is an empty argument (hiredis would crash on it).
-inline bool append_resp(std::string& out, const char* format, va_list ap) {
+template <class Out>
+bool append_resp(Out& out, const char* format, va_list ap) {
     // Pass 0, the format alone: every conversion one of ours, and the number of arguments.
     std::size_t argc = 0;
     bool touched = false;
