@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -310,6 +311,62 @@ BOOST_AUTO_TEST_CASE(a_push_callback_saved_and_set_back_in_a_read_goes_as_with_p
     const std::string plain = swap_and_restore(false);
     BOOST_TEST(plain == "orig:a tmp:b orig:c ");
     BOOST_TEST(swap_and_restore(true) == plain);
+}
+
+namespace {
+void throwing_push_callback(void*, void* reply) {
+    freeReplyObject(reply);
+    throw std::runtime_error("boom");
+}
+/// `bytes` read through a fresh context in a builder's scope with `callback` set: the first reply's text (or
+/// "<error: ...>"), the context's error text, and the callback left set afterwards.
+struct scoped_read_result {
+    std::string reply, context_error;
+    redisPushFn* callback_after;
+};
+scoped_read_result read_in_scope(redisPushFn* callback, std::string_view bytes) {
+    int fds[2];
+    BOOST_TEST_REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
+    addrmap::detail::context_ptr context(redisConnectFd(fds[0]));
+    BOOST_TEST_REQUIRE(context.get() != nullptr);
+    redisSetPushCallback(context.get(), callback);
+    BOOST_TEST_REQUIRE(::write(fds[1], bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
+    scoped_read_result out;
+    reply_builder builder;
+    {
+        const reply_builder::installed into(builder, context.get());
+        void* raw = nullptr;
+        if (redisGetReply(context.get(), &raw) == REDIS_OK && raw != nullptr) {
+            const arena_reply reply(static_cast<redisReply*>(raw));
+            out.reply = reply.get()->type == REDIS_REPLY_PUSH ? "<push>" : std::string(reply.get()->str);
+        } else {
+            out.reply = "<error>";
+        }
+        out.context_error = context->errstr;
+    }
+    out.callback_after = context->push_cb;
+    ::close(fds[1]);
+    return out;
+}
+}  // namespace
+
+// With no push callback, hiredis returns a push as the next reply: the cluster would take it for the command's
+// answer and every reply after it would be one behind. In a builder's scope it is let go of.
+BOOST_AUTO_TEST_CASE(a_push_with_no_callback_is_let_go_of_not_taken_for_an_answer) {
+    const scoped_read_result r = read_in_scope(nullptr, ">2\r\n+m\r\n$1\r\na\r\n+OK\r\n");
+    BOOST_TEST(r.reply == "OK");
+    BOOST_TEST(r.context_error.empty());
+    BOOST_TEST(r.callback_after == nullptr);
+}
+
+// A push callback that throws: the exception does not unwind through hiredis; the reply after the push is still
+// read (it answers its command), and the context reports the throw, so the driver reads no more and drops it.
+BOOST_AUTO_TEST_CASE(a_push_callback_that_throws_ends_the_read_as_a_lost_connection) {
+    const scoped_read_result r =
+        read_in_scope(&throwing_push_callback, ">2\r\n+m\r\n$1\r\na\r\n+OK\r\n+SECOND\r\n");
+    BOOST_TEST(r.reply == "OK");
+    BOOST_TEST(r.context_error == "a push callback threw: boom");
+    BOOST_TEST(r.callback_after == &throwing_push_callback);
 }
 
 BOOST_AUTO_TEST_CASE(an_outcome_hands_a_view_or_a_copy_for_hiredis) {

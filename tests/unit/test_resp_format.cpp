@@ -5,6 +5,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <climits>
 #include <cstdarg>
 #include <cstdlib>
 #include <cstring>
@@ -176,6 +177,20 @@ BOOST_AUTO_TEST_CASE(format_raw_gives_hiredis_s_bytes_by_either_path) {
     const std::string big(100 * 1024, 'x');
     BOOST_TEST(by_format_raw("SET k %b", big.data(), big.size()) == by_hiredis("SET k %b", big.data(), big.size()));
     BOOST_TEST(by_format_raw("GET k") == by_hiredis("GET k"));
+}
+
+// A command longer than hiredis's int length can carry is refused before any byte of it is read or allocated
+// (-1, hiredis's out-of-memory code), and said apart from a bad format.
+BOOST_AUTO_TEST_CASE(format_raw_refuses_a_command_over_int_max_without_reading_it) {
+    const char never_read[1] = {'x'};
+    BOOST_TEST(by_format_raw("SET k %b", never_read, static_cast<std::size_t>(INT_MAX)) == "<refused -1>");
+    const addrmap::detail::raw_command too_long{addrmap::detail::command_buffer(nullptr), -1};
+    try {
+        addrmap::detail::check_formatted(too_long, "SET k %b");
+        BOOST_FAIL("check_formatted accepted a refused command");
+    } catch (const addrmap::error& e) {
+        BOOST_TEST(std::string(e.what()).find("out of memory, or longer than 2 GiB") != std::string::npos, e.what());
+    }
 }
 
 // Ours is one allocation of hiredis's allocator (the buffer redisFreeCommand frees); hiredis's formatter, for a

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <new>
 #include <utility>
 
@@ -159,10 +160,14 @@ public:
     std::uint64_t blocks_made() const noexcept { return blocks_made_; }
 
     /// While it lives, `context`'s reader builds its replies here. A push reply goes to the context's push callback
-    /// as a copy made for hiredis (the callback may free it with freeReplyObject, as hiredis's default one does), or
-    /// nowhere when there is none; a callback it sets (redisSetPushCallback) gets the next ones, and stays set. On its end, the reader gets hiredis's functions back, after letting go of a reply
-    /// it had only half read (it read no more after an error, and the driver drops the connection), and the builder
-    /// lets go of its block unless it is small (finish()).
+    /// as a copy made for hiredis (the callback may free it with freeReplyObject, as hiredis's default one does); a
+    /// callback it sets (redisSetPushCallback) gets the next ones, and stays set. With no callback the push is let go
+    /// of (hiredis would return it as the next command's answer, and every reply after it would be one behind). A
+    /// callback that throws ends the read as a lost connection would (context error; the driver drops it): the
+    /// exception never unwinds through hiredis. On its end, the reader gets hiredis's functions back, after letting go
+    /// of a reply it had only half read (it read no more after an error, and the driver drops the connection), and
+    /// the builder lets go of its block unless it is small (finish()). A push callback must not read from its own
+    /// context (it would be handed replies of the block).
     class installed {
     public:
         installed(reply_builder& builder, redisContext* context) noexcept : installed(builder, context->reader) {
@@ -171,7 +176,7 @@ public:
             // cannot have saved it and set it back; were it there, it would have no target, as if none were set.
             redisPushFn* target = context->push_cb == &forward_push ? nullptr : context->push_cb;
             previous_ = std::exchange(forwarding(), push_forwarding{context, target});
-            context->push_cb = target != nullptr ? &forward_push : nullptr;
+            context->push_cb = &forward_push;
         }
         /// A bare reader (the unit tests): no push callback to mind.
         installed(reply_builder& builder, redisReader* reader) noexcept
@@ -234,13 +239,26 @@ public:
             // While the user's callback runs, the context shows the user's own callback, as hiredis's would:
             // redisSetPushCallback returns it (never forward_push, which would mean nothing after this read).
             if (context != nullptr) context->push_cb = target;
-            target(privdata, copy);
-            // The callback may have set another: it gets the next pushes, still as copies (given a reply of the
-            // block, its freeReplyObject would free memory malloc never handed out).
+            try {
+                target(privdata, copy);
+            } catch (const std::exception& e) {
+                if (context != nullptr) set_error(context, "a push callback threw: ", e.what());
+            } catch (...) {
+                if (context != nullptr) set_error(context, "a push callback threw", "");
+            }
+            // The callback may have set another (or none): it gets the next pushes, still as copies (given a reply
+            // of the block, its freeReplyObject would free memory malloc never handed out).
             if (context != nullptr) {
                 forwarding().target = context->push_cb;
-                if (context->push_cb != nullptr) context->push_cb = &forward_push;
+                context->push_cb = &forward_push;
             }
+        }
+        /// The context's error, unless it has one: the driver's read loop stops at it and drops the connection (what
+        /// was written and not answered is lost after writing, never sent again).
+        static void set_error(redisContext* context, const char* what, const char* detail) noexcept {
+            if (context->err != 0) return;
+            context->err = REDIS_ERR_OTHER;
+            std::snprintf(context->errstr, sizeof context->errstr, "%s%s", what, detail);
         }
         static void poison(redisReader* reader, const char* why) noexcept {
             reader->ridx = -1;
