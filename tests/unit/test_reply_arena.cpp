@@ -42,6 +42,14 @@ std::vector<arena_reply> read_all(reply_builder& builder, std::string_view bytes
     }
 }
 
+/// Feeds `bytes` to `reader` and asks it for one reply: hiredis's status (REDIS_ERR also when a reader in error
+/// refuses the bytes); the reply, or nullptr, in `raw`.
+int feed_and_read(redisReader* reader, std::string_view bytes, void*& raw) {
+    raw = nullptr;
+    if (redisReaderFeed(reader, bytes.data(), bytes.size()) != REDIS_OK) return REDIS_ERR;
+    return redisReaderGetReply(reader, &raw);
+}
+
 // One of every type hiredis 1.2 reads, nested where it can be.
 const std::vector<std::string> every_type = {
     "+OK\r\n",
@@ -126,10 +134,8 @@ BOOST_AUTO_TEST_CASE(a_reply_cut_short_is_let_go_and_the_reader_parses_no_more) 
     addrmap::detail::reader_ptr reader(redisReaderCreate());
     {
         const reply_builder::installed into(builder, reader.get());
-        const std::string_view half = "*3\r\n:1\r\n$5\r\nab";
-        BOOST_TEST_REQUIRE(redisReaderFeed(reader.get(), half.data(), half.size()) == REDIS_OK);
         void* raw = nullptr;
-        BOOST_TEST_REQUIRE(redisReaderGetReply(reader.get(), &raw) == REDIS_OK);
+        BOOST_TEST_REQUIRE(feed_and_read(reader.get(), "*3\r\n:1\r\n$5\r\nab", raw) == REDIS_OK);
         BOOST_TEST(raw == nullptr);  // incomplete: the reader holds the half-built array
     }
     BOOST_TEST(reader->err != 0);
@@ -142,10 +148,8 @@ BOOST_AUTO_TEST_CASE(a_protocol_error_mid_reply_frees_what_was_built) {
     reply_builder builder;
     addrmap::detail::reader_ptr reader(redisReaderCreate());
     const reply_builder::installed into(builder, reader.get());
-    const std::string_view bad = "*2\r\n$3\r\nabc\r\n!nonsense\r\n";
-    BOOST_TEST_REQUIRE(redisReaderFeed(reader.get(), bad.data(), bad.size()) == REDIS_OK);
     void* raw = nullptr;
-    BOOST_TEST(redisReaderGetReply(reader.get(), &raw) == REDIS_ERR);
+    BOOST_TEST(feed_and_read(reader.get(), "*2\r\n$3\r\nabc\r\n!nonsense\r\n", raw) == REDIS_ERR);
     BOOST_TEST(raw == nullptr);
 }
 
@@ -156,27 +160,21 @@ BOOST_AUTO_TEST_CASE(a_root_whose_elements_cannot_be_made_leaves_nothing_behind)
     addrmap::detail::reader_ptr reader(redisReaderCreate());
     reader->maxelements = 0;  // no limit of hiredis's: the arena's own check refuses 2^61 pointers
     const reply_builder::installed into(builder, reader.get());
-    const std::string_view huge = "*2305843009213693952\r\n";
-    BOOST_TEST_REQUIRE(redisReaderFeed(reader.get(), huge.data(), huge.size()) == REDIS_OK);
     void* raw = nullptr;
-    BOOST_TEST(redisReaderGetReply(reader.get(), &raw) == REDIS_ERR);
+    BOOST_TEST(feed_and_read(reader.get(), "*2305843009213693952\r\n", raw) == REDIS_ERR);
     BOOST_TEST(raw == nullptr);
     BOOST_TEST(builder.blocks_made() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(a_reader_left_half_way_by_other_code_is_refused_not_read) {
     addrmap::detail::reader_ptr reader(redisReaderCreate());
-    const std::string_view half = "*2\r\n:1\r\n";  // hiredis's own functions build the first element
-    BOOST_TEST_REQUIRE(redisReaderFeed(reader.get(), half.data(), half.size()) == REDIS_OK);
-    void* raw = nullptr;
-    BOOST_TEST_REQUIRE(redisReaderGetReply(reader.get(), &raw) == REDIS_OK);
+    void* raw = nullptr;  // hiredis's own functions build the first element
+    BOOST_TEST_REQUIRE(feed_and_read(reader.get(), "*2\r\n:1\r\n", raw) == REDIS_OK);
     BOOST_TEST_REQUIRE(raw == nullptr);
     reply_builder builder;
     {
         const reply_builder::installed into(builder, reader.get());
-        const std::string_view rest = ":2\r\n+OK\r\n";
-        redisReaderFeed(reader.get(), rest.data(), rest.size());
-        BOOST_TEST(redisReaderGetReply(reader.get(), &raw) == REDIS_ERR);
+        BOOST_TEST(feed_and_read(reader.get(), ":2\r\n+OK\r\n", raw) == REDIS_ERR);
         BOOST_TEST(raw == nullptr);
         BOOST_TEST(std::string(reader->errstr).find("half read by other code") != std::string::npos, reader->errstr);
     }
@@ -187,10 +185,8 @@ BOOST_AUTO_TEST_CASE(a_reader_left_half_way_by_other_code_is_refused_not_read) {
 // untyped first task: between replies, not half way through one.
 BOOST_AUTO_TEST_CASE(a_reader_drained_until_no_reply_is_between_replies_and_read_on) {
     addrmap::detail::reader_ptr reader(redisReaderCreate());
-    const std::string_view ok = "+OK\r\n";
-    BOOST_TEST_REQUIRE(redisReaderFeed(reader.get(), ok.data(), ok.size()) == REDIS_OK);
     void* raw = nullptr;
-    BOOST_TEST_REQUIRE(redisReaderGetReply(reader.get(), &raw) == REDIS_OK);
+    BOOST_TEST_REQUIRE(feed_and_read(reader.get(), "+OK\r\n", raw) == REDIS_OK);
     addrmap::detail::reply_ptr first(static_cast<redisReply*>(raw));
     BOOST_TEST_REQUIRE(first.get() != nullptr);
     BOOST_TEST_REQUIRE(redisReaderGetReply(reader.get(), &raw) == REDIS_OK);
@@ -201,18 +197,14 @@ BOOST_AUTO_TEST_CASE(a_reader_drained_until_no_reply_is_between_replies_and_read
     reply_builder builder;
     {
         const reply_builder::installed into(builder, reader.get());
-        const std::string_view pong = "+PONG\r\n";
-        BOOST_TEST_REQUIRE(redisReaderFeed(reader.get(), pong.data(), pong.size()) == REDIS_OK);
-        BOOST_TEST_REQUIRE(redisReaderGetReply(reader.get(), &raw) == REDIS_OK, reader->errstr);
+        BOOST_TEST_REQUIRE(feed_and_read(reader.get(), "+PONG\r\n", raw) == REDIS_OK, reader->errstr);
         const arena_reply reply(static_cast<redisReply*>(raw));
         BOOST_TEST_REQUIRE(reply.get() != nullptr);
         BOOST_TEST(std::string(reply.get()->str) == "PONG");
     }
     BOOST_TEST(reader->err == 0);
 
-    const std::string_view half = "*2\r\n";  // a reply begun: not between replies
-    BOOST_TEST_REQUIRE(redisReaderFeed(reader.get(), half.data(), half.size()) == REDIS_OK);
-    BOOST_TEST_REQUIRE(redisReaderGetReply(reader.get(), &raw) == REDIS_OK);
+    BOOST_TEST_REQUIRE(feed_and_read(reader.get(), "*2\r\n", raw) == REDIS_OK);  // a reply begun: not between
     BOOST_TEST(!addrmap::detail::reader_between_replies(*reader));
 }
 
