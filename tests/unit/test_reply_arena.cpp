@@ -209,6 +209,25 @@ BOOST_AUTO_TEST_CASE(a_reader_drained_until_no_reply_is_between_replies_and_read
 }
 
 namespace {
+/// A blocking hiredis context on one end of a socketpair whose other end already holds `bytes` (what a node sent).
+struct context_fed_with {
+    explicit context_fed_with(std::string_view bytes) {
+        int fds[2];
+        BOOST_TEST_REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
+        peer = fds[1];
+        context.reset(redisConnectFd(fds[0]));  // owns fds[0]
+        BOOST_TEST_REQUIRE(context.get() != nullptr);
+        BOOST_TEST_REQUIRE(context->err == 0);
+        BOOST_TEST_REQUIRE(::write(peer, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
+    }
+    ~context_fed_with() { ::close(peer); }
+    context_fed_with(const context_fed_with&) = delete;
+    context_fed_with& operator=(const context_fed_with&) = delete;
+
+    addrmap::detail::context_ptr context;
+    int peer = -1;
+};
+
 redisContext* swapping_context = nullptr;
 int pushes_to_first = 0, pushes_to_second = 0;
 void second_push_callback(void*, void* reply) {
@@ -225,21 +244,16 @@ void first_push_callback(void*, void* reply) {
 // A push callback that sets another one (redisSetPushCallback, from inside a read): the next push goes to the new
 // one as a copy hiredis's freeReplyObject frees, and the new one stays set once the read is over.
 BOOST_AUTO_TEST_CASE(a_push_callback_set_from_a_push_callback_gets_copies_and_stays) {
-    int fds[2];
-    BOOST_TEST_REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
-    addrmap::detail::context_ptr context(redisConnectFd(fds[0]));  // owns fds[0]
-    BOOST_TEST_REQUIRE(context.get() != nullptr);
-    BOOST_TEST_REQUIRE(context->err == 0);
-    swapping_context = context.get();
-    redisSetPushCallback(context.get(), &first_push_callback);
-    const std::string_view bytes = ">2\r\n+message\r\n$1\r\na\r\n>2\r\n+message\r\n$1\r\nb\r\n"
-                                   ">2\r\n+message\r\n$1\r\nc\r\n+OK\r\n";
-    BOOST_TEST_REQUIRE(::write(fds[1], bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
+    const context_fed_with fed(">2\r\n+message\r\n$1\r\na\r\n>2\r\n+message\r\n$1\r\nb\r\n"
+                               ">2\r\n+message\r\n$1\r\nc\r\n+OK\r\n");
+    redisContext* const context = fed.context.get();
+    swapping_context = context;
+    redisSetPushCallback(context, &first_push_callback);
     reply_builder builder;
     {
-        const reply_builder::installed into(builder, context.get());
+        const reply_builder::installed into(builder, context);
         void* raw = nullptr;
-        BOOST_TEST_REQUIRE(redisGetReply(context.get(), &raw) == REDIS_OK, context->errstr);
+        BOOST_TEST_REQUIRE(redisGetReply(context, &raw) == REDIS_OK, context->errstr);
         const arena_reply reply(static_cast<redisReply*>(raw));
         BOOST_TEST_REQUIRE(reply.get() != nullptr);
         BOOST_TEST(reply.get()->type == REDIS_REPLY_STATUS);
@@ -247,7 +261,6 @@ BOOST_AUTO_TEST_CASE(a_push_callback_set_from_a_push_callback_gets_copies_and_st
     BOOST_TEST(pushes_to_first == 1);
     BOOST_TEST(pushes_to_second == 2);
     BOOST_TEST(context->push_cb == &second_push_callback);
-    ::close(fds[1]);
     swapping_context = nullptr;
 }
 
@@ -268,20 +281,16 @@ void saving_push_callback(void*, void* reply) {
 }
 /// Three pushes and +OK read through `context` (in a reply_builder's scope when `scoped`): the push log.
 std::string swap_and_restore(bool scoped) {
-    int fds[2];
-    BOOST_TEST_REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
-    addrmap::detail::context_ptr context(redisConnectFd(fds[0]));
-    BOOST_TEST_REQUIRE(context.get() != nullptr);
-    swapping_context = context.get();
+    const context_fed_with fed(">2\r\n+m\r\n$1\r\na\r\n>2\r\n+m\r\n$1\r\nb\r\n>2\r\n+m\r\n$1\r\nc\r\n+OK\r\n");
+    redisContext* const context = fed.context.get();
+    swapping_context = context;
     push_log.clear();
-    redisSetPushCallback(context.get(), &saving_push_callback);
-    const std::string_view bytes = ">2\r\n+m\r\n$1\r\na\r\n>2\r\n+m\r\n$1\r\nb\r\n>2\r\n+m\r\n$1\r\nc\r\n+OK\r\n";
-    BOOST_TEST_REQUIRE(::write(fds[1], bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
+    redisSetPushCallback(context, &saving_push_callback);
     reply_builder builder;
     std::optional<reply_builder::installed> into;
-    if (scoped) into.emplace(builder, context.get());
+    if (scoped) into.emplace(builder, context);
     void* raw = nullptr;
-    BOOST_TEST_REQUIRE(redisGetReply(context.get(), &raw) == REDIS_OK, context->errstr);
+    BOOST_TEST_REQUIRE(redisGetReply(context, &raw) == REDIS_OK, context->errstr);
     if (scoped) {
         const arena_reply reply(static_cast<redisReply*>(raw));
         BOOST_TEST(reply.get()->type == REDIS_REPLY_STATUS);
@@ -291,7 +300,6 @@ std::string swap_and_restore(bool scoped) {
     }
     BOOST_TEST(saved_push_callback == &saving_push_callback);  // the user's own, never one of ours
     BOOST_TEST(context->push_cb == &restoring_push_callback);  // set by the last push's callback, and kept
-    ::close(fds[1]);
     swapping_context = nullptr;
     return push_log;
 }
@@ -317,18 +325,15 @@ struct scoped_read_result {
     redisPushFn* callback_after;
 };
 scoped_read_result read_in_scope(redisPushFn* callback, std::string_view bytes) {
-    int fds[2];
-    BOOST_TEST_REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0);
-    addrmap::detail::context_ptr context(redisConnectFd(fds[0]));
-    BOOST_TEST_REQUIRE(context.get() != nullptr);
-    redisSetPushCallback(context.get(), callback);
-    BOOST_TEST_REQUIRE(::write(fds[1], bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
+    const context_fed_with fed(bytes);
+    redisContext* const context = fed.context.get();
+    redisSetPushCallback(context, callback);
     scoped_read_result out;
     reply_builder builder;
     {
-        const reply_builder::installed into(builder, context.get());
+        const reply_builder::installed into(builder, context);
         void* raw = nullptr;
-        if (redisGetReply(context.get(), &raw) == REDIS_OK && raw != nullptr) {
+        if (redisGetReply(context, &raw) == REDIS_OK && raw != nullptr) {
             const arena_reply reply(static_cast<redisReply*>(raw));
             out.reply = reply.get()->type == REDIS_REPLY_PUSH ? "<push>" : std::string(reply.get()->str);
         } else {
@@ -337,7 +342,6 @@ scoped_read_result read_in_scope(redisPushFn* callback, std::string_view bytes) 
         out.context_error = context->errstr;
     }
     out.callback_after = context->push_cb;
-    ::close(fds[1]);
     return out;
 }
 }  // namespace

@@ -86,7 +86,7 @@ inline raw_command format_raw(const char* format, va_list ap) noexcept {
     return {command_buffer(raw), len};
 }
 
-/// error{config} naming the bad format string when hiredis could not format it.
+/// error{config} naming the format string when the command could not be encoded (a bad format, or out of memory).
 inline void check_formatted(const raw_command& raw, const char* format) {
     if (raw.length == -2)
         throw error(error_kind::config, std::string("cannot format command '") + format +

@@ -230,7 +230,7 @@ public:
             redisReply* copy = copy_for_hiredis(*static_cast<redisReply*>(reply));
             release(reply);
             if (copy == nullptr) return;
-            redisContext* context = forwarding().context;
+            redisContext* context = forwarding().context;  // set with push_cb by the scope: never null here
             redisPushFn* target = forwarding().target;
             if (target == nullptr) {
                 freeReplyObject(copy);
@@ -238,20 +238,18 @@ public:
             }
             // While the user's callback runs, the context shows the user's own callback, as hiredis's would:
             // redisSetPushCallback returns it (never forward_push, which would mean nothing after this read).
-            if (context != nullptr) context->push_cb = target;
+            context->push_cb = target;
             try {
                 target(privdata, copy);
             } catch (const std::exception& e) {
-                if (context != nullptr) set_error(context, "a push callback threw: ", e.what());
+                set_error(context, "a push callback threw: ", e.what());
             } catch (...) {
-                if (context != nullptr) set_error(context, "a push callback threw", "");
+                set_error(context, "a push callback threw", "");
             }
             // The callback may have set another (or none): it gets the next pushes, still as copies (given a reply
             // of the block, its freeReplyObject would free memory malloc never handed out).
-            if (context != nullptr) {
-                forwarding().target = context->push_cb;
-                context->push_cb = &forward_push;
-            }
+            forwarding().target = context->push_cb;
+            context->push_cb = &forward_push;
         }
         /// The context's error, unless it has one: the driver's read loop stops at it and drops the connection (what
         /// was written and not answered is lost after writing, never sent again).

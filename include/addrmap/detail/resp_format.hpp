@@ -55,8 +55,8 @@ inline constexpr std::size_t resp_format_max_args = 64;
 /// splits), %s is a C string, %b a pointer and a size_t length, %% a percent sign, and a % at the very end is
 /// itself. Returns false, with `out` and `ap` untouched, when the format has another conversion (%d, %lld, %f, ...),
 /// no argument, or more than resp_format_max_args: hiredis's formatter takes those. `ap` itself is never read
-/// (each pass reads a copy), so the caller may hand it to hiredis after a false. Throws only what std::string's
-/// growth throws; a null %s is an empty argument (hiredis would crash on it).
+/// (each pass reads a copy), so the caller may hand it to hiredis after a false. Throws only what `out`'s
+/// reserve() and growth throw; a null %s is an empty argument (hiredis would crash on it).
 template <class Out>
 bool append_resp(Out& out, const char* format, va_list ap) {
     // Pass 0, the format alone: every conversion one of ours, and the number of arguments.
