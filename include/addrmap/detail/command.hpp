@@ -3,6 +3,7 @@
 #pragma once
 
 #include <addrmap/detail/handles.hpp>  // hiredis, included pedantic-clean
+#include <addrmap/detail/quote.hpp>
 #include <addrmap/detail/resp_format.hpp>
 #include <addrmap/error.hpp>
 
@@ -89,11 +90,10 @@ inline raw_command format_raw(const char* format, va_list ap) noexcept {
 /// error{config} naming the format string when the command could not be encoded (a bad format, or out of memory).
 inline void check_formatted(const raw_command& raw, const char* format) {
     if (raw.length == -2)
-        throw error(error_kind::config, std::string("cannot format command '") + format +
-                                            "': invalid format string (hiredis accepts %s, %b and printf conversions)");
+        throw error(error_kind::config, "cannot format command " + quoted(format) +
+                                            ": invalid format string (hiredis accepts %s, %b and printf conversions)");
     if (raw.length < 0 || !raw.bytes)
-        throw error(error_kind::config, std::string("cannot format command '") + format +
-                                            "': out of memory, or longer than 2 GiB");
+        throw error(error_kind::config, "cannot format command " + quoted(format) + ": out of memory, or longer than 2 GiB");
 }
 
 /// The RESP encoding of a formatted command, or error{config} naming the bad format string.

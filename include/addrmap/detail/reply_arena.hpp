@@ -227,10 +227,16 @@ public:
             return current;
         }
         static void forward_push(void* privdata, void* reply) {
+            redisContext* context = forwarding().context;  // set with push_cb by the scope: never null here
+            // After a throw (or any error) the read is over for the driver: hiredis still hands over the pushes it
+            // has buffered, and they are let go of, not given to a callback that threw.
+            if (context->err != 0) {
+                release(reply);
+                return;
+            }
             redisReply* copy = copy_for_hiredis(*static_cast<redisReply*>(reply));
             release(reply);
             if (copy == nullptr) return;
-            redisContext* context = forwarding().context;  // set with push_cb by the scope: never null here
             redisPushFn* target = forwarding().target;
             if (target == nullptr) {
                 freeReplyObject(copy);
