@@ -212,7 +212,7 @@ public:
                 !driver_.core().exists(lease->node))
                 return refuse(error_kind::connect, "the connection was lost after PING was answered");
             // Yours from here: hiredis frees the replies after your callbacks, as plain hiredis code expects.
-            lease->connection->give_replies_to_hiredis(std::move(o).value());
+            lease->connection->give_replies_to_hiredis(detail::held_reply(std::move(o).value()));  // hiredis's own: no copy
             leased_context context(driver_, lease, driver_.core().node(lease->node).reported);
             if (done) driver_.run_guarded([&] { done(nullptr, std::move(context)); }, "context_for_key's callback");
         }, false);  // PING's loss counts nowhere: nothing of the caller's ran

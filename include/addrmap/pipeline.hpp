@@ -28,19 +28,20 @@ using reply_ptr = detail::reply_ptr;
 /// addrmap::error. error_kind::unknown_outcome means it may have run; every other kind means it did not
 /// (or, for timeout after a lost send, that it is safe to repeat: see the README's delivery table).
 ///
-/// A pipeline's replies are built into blocks shared with the other replies of the same read (no heap object per
-/// reply): reply() is a view, valid while this outcome lives; value() hands over a copy made with hiredis's
-/// allocator, which freeReplyObject frees like any reply of hiredis's.
+/// The replies of a pipeline and of the async cluster's calls are built into blocks shared with the other replies of
+/// the same read (no heap object per reply): reply() is a view, valid while this outcome lives; value() hands over a
+/// copy made with hiredis's allocator, which freeReplyObject frees like any reply of hiredis's.
 class outcome {
 public:
     explicit outcome(reply_ptr reply) noexcept : reply_(std::move(reply)) {}
-    explicit outcome(detail::arena_reply reply) noexcept : view_(std::move(reply)) {}
+    explicit outcome(detail::arena_reply reply) noexcept : reply_(std::move(reply)) {}
+    explicit outcome(detail::held_reply reply) noexcept : reply_(std::move(reply)) {}
     explicit outcome(error failure) : failure_(std::move(failure)) {}
 
     bool ok() const noexcept { return reply() != nullptr; }
     explicit operator bool() const noexcept { return ok(); }
     /// The reply, or nullptr when the command failed.
-    redisReply* reply() const noexcept { return reply_ ? reply_.get() : view_.get(); }
+    redisReply* reply() const noexcept { return reply_.get(); }
     redisReply* operator->() const noexcept { return reply(); }
     /// The error, or nullptr when a reply came.
     const error* failure() const noexcept { return failure_ ? &*failure_ : nullptr; }
@@ -48,17 +49,14 @@ public:
     /// std::bad_alloc when the copy cannot be made.
     reply_ptr value() && {
         if (failure_) throw *failure_;
-        if (reply_) return std::move(reply_);
-        if (!view_) return nullptr;
-        reply_ptr copy(detail::copy_for_hiredis(*view_.get()));
-        if (!copy) throw std::bad_alloc();
-        view_ = detail::arena_reply();
-        return copy;
+        if (!reply_) return nullptr;
+        reply_ptr own = std::move(reply_).to_hiredis();
+        if (!own) throw std::bad_alloc();
+        return own;
     }
 
 private:
-    reply_ptr reply_;
-    detail::arena_reply view_;
+    detail::held_reply reply_;
     std::optional<error> failure_;
 };
 

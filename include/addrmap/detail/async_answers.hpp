@@ -30,7 +30,7 @@ inline core_verdict verdict_on_answer(cluster_core& core, async_call& c, const a
 
 /// How call `c` ends when the cluster is destroyed while it is out on `connection`: its reply if one came; else
 /// unknown_outcome when some of it was written (it may have run), closed when none was (it did not run).
-inline outcome ending_when_destroyed(const async_call& c, const async_connection& connection, reply_ptr reply, bool written) {
+inline outcome ending_when_destroyed(const async_call& c, const async_connection& connection, held_reply reply, bool written) {
     if (reply) return outcome(std::move(reply));
     if (written)
         return outcome(error(error_kind::unknown_outcome, "the cluster was destroyed while " + c.name() + " was in flight to " +

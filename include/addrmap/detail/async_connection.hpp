@@ -12,6 +12,7 @@
 #include <addrmap/detail/handshake_errors.hpp>
 #include <addrmap/detail/peer_verification.hpp>
 #include <addrmap/detail/quote.hpp>
+#include <addrmap/detail/reply_arena.hpp>
 #include <addrmap/detail/sigpipe.hpp>
 #include <addrmap/detail/ssl_handles.hpp>
 #include <addrmap/detail/tls_dial.hpp>
@@ -52,9 +53,10 @@ public:
     virtual void connection_ready(async_connection& connection) = 0;
     /// Set-up failed; nothing of any call was written on this connection. Called once, before connection_gone.
     virtual void connection_failed(async_connection& connection, const error& why) = 0;
-    /// The reply to something sent with send(); reply == nullptr: the connection was lost first, and
-    /// `written` says whether any of that command's bytes were handed to the socket. Owns the reply.
-    virtual void connection_reply(async_connection& connection, void* tag, redisReply* reply, bool written) = 0;
+    /// The reply to something sent with send() (built into a block on a shared connection, by hiredis on a dedicated
+    /// one); an empty reply: the connection was lost first, and `written` says whether any of that command's bytes
+    /// were handed to the socket.
+    virtual void connection_reply(async_connection& connection, void* tag, held_reply reply, bool written) = 0;
     /// hiredis has freed the context (after every reply callback ran): the connection can be deleted once the
     /// current hiredis call has returned.
     virtual void connection_gone(async_connection& connection) = 0;
@@ -129,6 +131,10 @@ public:
         context_ = ac;
         ac->data = this;
         ac->dataCleanup = &async_connection::context_freed;
+        // A shared connection's replies are built into blocks, O(1) allocations for many (detail/reply_arena.hpp). A
+        // dedicated one keeps hiredis's own: it may be lent to plain hiredis code (context_for_key), whose replies
+        // hiredis builds and frees.
+        if (!target_.dedicated) builder_.build_every_reply_of(ac->c.reader);
         if (loop.attach(ac) != REDIS_OK) {
             discard_context();
             throw error(error_kind::config, route_ + ": the event loop refused the connection (its hiredis adapter's attach failed)");
@@ -249,13 +255,14 @@ public:
         redisAsyncDisconnect(context_);
     }
 
-    /// The connection is plain hiredis code's from now on (a leased context): hiredis frees every reply after its
-    /// callback. `last_of_ours` is the last reply of ours on it: inside this context's callback it is the reply hiredis
-    /// is handing out, and hiredis frees it when the callback returns; else it is freed here.
-    void give_replies_to_hiredis(reply_ptr last_of_ours) noexcept {
+    /// The connection is plain hiredis code's from now on (a leased context, always a dedicated connection: its
+    /// replies are hiredis's own): hiredis frees every reply after its callback. `last_of_ours` is the last reply of
+    /// ours on it: inside this context's callback it is the reply hiredis is handing out, and hiredis frees it when the
+    /// callback returns; else it is let go of here.
+    void give_replies_to_hiredis(held_reply last_of_ours) noexcept {
         if (context_ == nullptr) return;
         context_->c.flags &= ~REDIS_NO_AUTO_FREE_REPLIES;
-        if ((context_->c.flags & REDIS_IN_CALLBACK) != 0) (void)last_of_ours.release();
+        if ((context_->c.flags & REDIS_IN_CALLBACK) != 0) last_of_ours.release_to_hiredis();
     }
 
     /// Why the connection was lost, for messages: hiredis's words, or a timeout.
@@ -306,33 +313,29 @@ private:
     static void replied(redisAsyncContext* ac, void* raw, void*) {
         ac->c.flags |= REDIS_NO_AUTO_FREE_REPLIES;  // the reply is ours (on_async_connect's replies were hiredis's to free)
         auto* self = static_cast<async_connection*>(ac->data);
-        auto* reply = static_cast<redisReply*>(raw);
-        if (self == nullptr || self->sent_.empty()) {  // cannot happen: every command is recorded
-            if (reply != nullptr) freeReplyObject(reply);
-            return;
-        }
+        held_reply reply = raw != nullptr ? held_reply::from(*ac->c.reader, static_cast<redisReply*>(raw)) : held_reply();
+        if (self == nullptr || self->sent_.empty()) return;  // cannot happen: every command is recorded
+        if (reply) self->builder_.finish();  // between two replies: a block grown past its first chunk is let go of
         const sent_command sent = self->sent_.front();
         self->sent_.pop_front();
-        if (reply != nullptr) self->last_progress_ = clock::now();
+        if (reply) self->last_progress_ = clock::now();
         bool written = true;
-        if (reply == nullptr) {
+        if (!reply) {
             const std::uint64_t unwritten = ac->c.obuf != nullptr ? sdslen(ac->c.obuf) : 0;
             written = sent.start < self->appended_ - unwritten;
         }
         switch (sent.what) {
-            case kind::call: self->owner_.connection_reply(*self, sent.tag, reply, written); return;
-            case kind::asking:
-                if (reply != nullptr) freeReplyObject(reply);
-                return;
+            case kind::call: self->owner_.connection_reply(*self, sent.tag, std::move(reply), written); return;
+            case kind::asking: return;  // its reply let go of
             case kind::ping:
             case kind::auth:
             case kind::readonly:
-            case kind::setup_command: self->setup_step(sent.what, reply_ptr(reply)); return;
+            case kind::setup_command: self->setup_step(sent.what, std::move(reply)); return;
         }
     }
 
     /// PING answered: check the peer, then AUTH, then READONLY, then ready.
-    void setup_step(kind step, reply_ptr reply) {
+    void setup_step(kind step, held_reply reply) {
         if (phase_ != phase::setting_up) return;  // aborted meanwhile: the error was given already
         if (!reply) {
             fail_setup(setup_refusal_ ? *setup_refusal_ : lost_during_setup(step));  // refused, then closed: the refusal
@@ -375,7 +378,7 @@ private:
                 }
             }
             if (target_.setup_options != nullptr && target_.setup_options->on_async_connect && run_async_connect())
-                (void)reply.release();  // replies are hiredis's to free now, this one too (see run_async_connect)
+                reply.release_to_hiredis();  // replies are hiredis's to free now, this one too (see run_async_connect)
         } catch (const error& e) {
             tls_shared_->sessions.erase(state_->session_key);
             ERR_clear_error();
@@ -513,6 +516,7 @@ private:
     redisAsyncContext* context_ = nullptr;
     SSL* ssl_ = nullptr;  // owned by hiredis
     std::unique_ptr<tls_link_state> state_;
+    reply_builder builder_;  // builds a shared connection's replies; outlives the context (freed before we are)
     std::deque<sent_command> sent_;
     std::uint64_t appended_ = 0;
     bool closing_ = false;  // close_when_idle() or close() was asked

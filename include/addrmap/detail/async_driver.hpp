@@ -636,9 +636,8 @@ private:
         connections_.drop(connection);
         dialer_.setup_failed(connection.node(), why);  // the next address, or node_failed
     }
-    void connection_reply(async_connection& connection, void* tag, redisReply* raw, bool written) override {
+    void connection_reply(async_connection& connection, void* tag, held_reply reply, bool written) override {
         mailbox_->seen_on_loop_thread();
-        reply_ptr reply(raw);
         auto* c = static_cast<async_call*>(tag);
         c->in_flight = false;
         if (c->lease) return leases_.reply(connection, c, std::move(reply), written, shutting_down_);

@@ -128,7 +128,7 @@ public:
             if (const auto stall = connection->stall_deadline()) timer_.arm_by(*stall);
     }
     /// A reply (or loss) of a lease's call: the transaction's to read. `shutting_down`: the cluster is being destroyed.
-    void reply(async_connection& connection, async_call* c, reply_ptr reply, bool written, bool shutting_down) {
+    void reply(async_connection& connection, async_call* c, held_reply reply, bool written, bool shutting_down) {
         std::shared_ptr<async_lease> lease = c->lease;
         if (lease->out > 0) --lease->out;
         if (c->opens_lease) {

@@ -11,6 +11,7 @@
 #include <addrmap/detail/async_dialer.hpp>
 #include <addrmap/detail/async_loop_timer.hpp>
 #include <addrmap/detail/handles.hpp>
+#include <addrmap/detail/reply_arena.hpp>
 #include <addrmap/detail/topology_refresh.hpp>
 #include <addrmap/error.hpp>
 
@@ -78,7 +79,7 @@ public:
     }
 
     /// The answer (null: the connection was lost first) to the question tagged `attempt`, asked on `connection`.
-    void reply(async_connection& connection, std::uint64_t attempt, reply_ptr reply) {
+    void reply(async_connection& connection, std::uint64_t attempt, held_reply reply) {
         if (!job_ || job_->attempt != attempt) return;  // an attempt given up on
         const node_id n = connection.node();
         if (!reply) {

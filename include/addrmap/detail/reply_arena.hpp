@@ -279,6 +279,18 @@ public:
         push_forwarding previous_;  ///< an enclosing scope's (a push callback that reads another context)
     };
 
+    /// From now on every reply `reader` parses is built here, for as long as the reader lives: an async context's
+    /// reader, whose replies may span several reads (one half read stays in its block until the rest comes). The
+    /// builder must outlive the reader, and the reader must hold no reply yet (a fresh one). hiredis lets go of what
+    /// it does not hand out (a push, a reply nobody waited for, a half read when the context is freed) through the
+    /// reader's freeObject: release(). Call finish() after each reply handed out, as a read's end.
+    void build_every_reply_of(redisReader* reader) noexcept {
+        reader->fn = &functions;
+        reader->privdata = this;
+    }
+    /// True when `reader`'s replies are built by a reply_builder (let go of with release(), not freeReplyObject).
+    static bool builds_for(const redisReader& reader) noexcept { return reader.fn == &functions; }
+
     /// A read ended. The block stays for the next read while it is its first chunk alone and under rotate_after (an
     /// idle cluster holds at most that, 64 KB: a fresh block per read measured 15% slower, pipelined to 3 nodes);
     /// a block grown past it (more chunks, a large value) is let go of now, so no large reply is held by the cluster.
@@ -412,9 +424,51 @@ public:
 
     redisReply* get() const noexcept { return root_; }
     explicit operator bool() const noexcept { return root_ != nullptr; }
+    /// Gives up the reply without letting go of its block (its owner now: hiredis, through release()).
+    redisReply* release() noexcept { return std::exchange(root_, nullptr); }
 
 private:
     redisReply* root_ = nullptr;
+};
+
+/// A reply held by its receiver: hiredis's own (freed with freeReplyObject) or one built by reply_builder (its block let
+/// go of). Move-only; what the async driver and an outcome hold, whichever reader built it.
+class held_reply {
+public:
+    held_reply() noexcept = default;
+    explicit held_reply(reply_ptr own) noexcept : own_(std::move(own)) {}
+    explicit held_reply(arena_reply built) noexcept : built_(std::move(built)) {}
+    /// A reply `reader` built: hiredis's, or a block's when a builder builds for it.
+    static held_reply from(const redisReader& reader, redisReply* reply) noexcept {
+        if (reply_builder::builds_for(reader)) return held_reply(arena_reply(reply));
+        return held_reply(reply_ptr(reply));
+    }
+
+    redisReply* get() const noexcept { return own_ ? own_.get() : built_.get(); }
+    redisReply* operator->() const noexcept { return get(); }
+    redisReply& operator*() const noexcept { return *get(); }
+    explicit operator bool() const noexcept { return get() != nullptr; }
+    /// True when the reply lives in a block (let go of by this object, never by freeReplyObject).
+    bool in_block() const noexcept { return static_cast<bool>(built_); }
+
+    /// The reply as hiredis's own: moved out when it is, else a copy made with hiredis's allocator (the block let go
+    /// of). nullptr when there is no reply, or when the copy cannot be made (memory short: the reply is kept).
+    reply_ptr to_hiredis() && noexcept {
+        if (own_) return std::move(own_);
+        if (!built_) return nullptr;
+        reply_ptr copy(copy_for_hiredis(*built_.get()));
+        if (copy) built_ = arena_reply();
+        return copy;
+    }
+    /// Gives up ownership: hiredis lets go of the reply itself (it is handing it out now, from its reader).
+    void release_to_hiredis() noexcept {
+        (void)own_.release();
+        if (built_) (void)built_.release();
+    }
+
+private:
+    reply_ptr own_;
+    arena_reply built_;
 };
 
 /// A copy of `r` made with hiredis's allocator, laid out as hiredis lays out its own: freeReplyObject frees it.
