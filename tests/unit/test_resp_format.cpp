@@ -59,6 +59,10 @@ BOOST_AUTO_TEST_CASE(edge_cases_encode_as_hiredis_does) {
     BOOST_TEST(by_us("ECHO %") == by_hiredis("ECHO %"));
     BOOST_TEST(by_us("ECHO 100%") == by_hiredis("ECHO 100%"));
     BOOST_TEST(by_us("SET %s x", "") == by_hiredis("SET %s x", ""));                          // empty argument
+    BOOST_TEST(by_us("SET %sx %s", "k", "v") == by_hiredis("SET %sx %s", "k", "v"));          // not a lone %s
+    BOOST_TEST(by_us("SET %s %b%%", "k", "v", std::size_t{1}) == by_hiredis("SET %s %b%%", "k", "v", std::size_t{1}));
+    const std::string long_value(100000, 'L');
+    BOOST_TEST(by_us("SET %s %s", "k", long_value.c_str()) == by_hiredis("SET %s %s", "k", long_value.c_str()));
     BOOST_TEST(by_us("SET k %b", "", std::size_t{0}) == by_hiredis("SET k %b", "", std::size_t{0}));
     BOOST_TEST(by_us("SET {%s}:%s%s v", "tag", "", "x") == by_hiredis("SET {%s}:%s%s v", "tag", "", "x"));
     BOOST_TEST(by_us("PING") == "*1\r\n$4\r\nPING\r\n");
@@ -75,6 +79,17 @@ BOOST_AUTO_TEST_CASE(other_conversions_and_empty_commands_are_left_to_hiredis) {
     BOOST_TEST(by_us(wide.c_str()) == "<declined>");  // 65 arguments
     wide.resize(wide.size() - 2);
     BOOST_TEST(by_us(wide.c_str()) == by_hiredis(wide.c_str()));  // 64 arguments
+    std::string conversions = "MSET";  // the same with %s words: read one at a time, 64 at most
+    for (std::size_t i = 0; i < addrmap::detail::resp_format_max_args; ++i) conversions += " %s";
+    BOOST_TEST(by_us(conversions.c_str(), "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a",
+                     "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a",
+                     "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a",
+                     "a", "a", "a", "a", "a", "a", "a", "a") == "<declined>");  // 65 arguments
+    conversions.resize(conversions.size() - 3);
+    BOOST_TEST(by_us(conversions.c_str(), "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a",
+                     "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a",
+                     "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a", "a",
+                     "a", "a", "a", "a", "a", "a", "a") == by_hiredis(wide.c_str()));  // 64 arguments
 }
 
 BOOST_AUTO_TEST_CASE(a_null_string_is_an_empty_argument) {
@@ -84,7 +99,9 @@ BOOST_AUTO_TEST_CASE(a_null_string_is_an_empty_argument) {
 // Formats built at random from literal text, spaces, %% and %b (or %s): the same bytes as hiredis, every one.
 BOOST_AUTO_TEST_CASE(generated_formats_encode_as_hiredis_does) {
     std::mt19937 random(20261204);
-    const std::vector<std::string> values = {"", "v", "two words", std::string("nul\0byte", 8), "%s", "%%", " "};
+    // Lengths of one, two and three digits (the header's short and long ways).
+    const std::vector<std::string> values = {"", "v", "two words", std::string("nul\0byte", 8), "%s", "%%", " ",
+                                             std::string(99, 'n'), std::string(100, 'h'), std::string(1234, 'k')};
     // No lone % but at the very end: "%x" would be a printf conversion (left to hiredis, and reading an int).
     const char* const pieces[] = {"SET", " ", "  ", "k", ":", "%%", "x%%y", "{t}", "\t", "100"};
     for (int round = 0; round < 4000; ++round) {

@@ -58,6 +58,15 @@ public:
         std::memcpy(bytes_.get() + used_, data, n);
         used_ += n;
     }
+    /// `n` bytes at the end, for the caller to write; nullptr (and spoilt) when they pass the reservation.
+    char* extend(std::size_t n) noexcept {
+        if (!bytes_ || n > capacity_ - used_) {
+            spoilt_ = true;
+            return nullptr;
+        }
+        used_ += n;
+        return bytes_.get() + used_ - n;
+    }
     /// The encoding, NUL-terminated, once it filled exactly what was reserved; else nothing, length -1.
     raw_command take() noexcept {
         if (spoilt_ || !bytes_ || used_ != capacity_) return {command_buffer(nullptr), -1};

@@ -25,8 +25,46 @@ void append_resp_header(Out& out, char kind, std::size_t n) {
     out.append("\r\n", 2);
 }
 
+/// Writes a RESP header at `p` (room for it reserved): `kind`, the decimal `n`, CRLF. Returns the end.
+inline char* put_resp_header(char* p, char kind, std::size_t n) noexcept {
+    *p = kind;
+    if (n < 100) {  // most lengths and counts: no loop
+        if (n >= 10) *++p = static_cast<char>('0' + n / 10);
+        *++p = static_cast<char>('0' + n % 10);
+        *++p = '\r';
+        *++p = '\n';
+        return p + 1;
+    }
+    char text[24];
+    std::size_t at = sizeof text;
+    do {
+        text[--at] = static_cast<char>('0' + n % 10);
+        n /= 10;
+    } while (n != 0);
+    *p++ = kind;
+    std::memcpy(p, text + at, sizeof text - at);
+    p += sizeof text - at;
+    *p++ = '\r';
+    *p++ = '\n';
+    return p;
+}
+
+/// `n` more bytes at the end of `out`, to be written by the caller: a std::string grows (zero-filled first), any other
+/// `Out` hands them out with its extend(n) (nullptr when it has no room: nothing is written then).
+inline char* extend_by(std::string& out, std::size_t n) {
+    const std::size_t start = out.size();
+    out.resize(start + n);
+    return &out[start];
+}
+template <class Out>
+char* extend_by(Out& out, std::size_t n) {
+    return out.extend(n);
+}
+
 /// The number of decimal digits of `n`.
 constexpr std::size_t decimal_digits(std::size_t n) noexcept {
+    if (n < 10) return 1;
+    if (n < 100) return 2;
     std::size_t d = 1;
     for (; n >= 10; n /= 10) ++d;
     return d;
@@ -57,8 +95,70 @@ inline constexpr std::size_t resp_format_max_args = 64;
 /// no argument, or more than resp_format_max_args: hiredis's formatter takes those. `ap` itself is never read
 /// (each pass reads a copy), so the caller may hand it to hiredis after a false. Throws only what `out`'s
 /// reserve() and growth throw; a null %s is an empty argument (hiredis would crash on it).
+/// append_resp for a format whose every argument is a word with no % or a lone %s or %b (SET %s %s, HSET %b %b %b):
+/// one walk reads each value once, then the encoding is written in one reservation. False, with `out` untouched, for
+/// any other format (append_resp's general walk takes it); `ap` is never read (a copy is).
+template <class Out>
+bool append_resp_words(Out& out, const char* format, va_list ap) {
+    struct piece {
+        const char* data;
+        std::size_t size;
+    };
+    std::array<piece, resp_format_max_args> pieces;  // the first argc are set below
+    std::size_t argc = 0, size = 0;
+    va_list args;
+    va_copy(args, ap);
+    bool whole = true;
+    for (const char* c = format; *c != '\0';) {
+        if (*c == ' ') {
+            ++c;
+            continue;
+        }
+        const char* start = c;
+        while (*c != '\0' && *c != ' ' && *c != '%') ++c;
+        piece p{start, static_cast<std::size_t>(c - start)};
+        if (*c == '%') {
+            // A lone %s or %b, as the whole word; anything else (%%, x%s, %d, a % at the end) is the general walk's.
+            if (c != start || (c[1] != 's' && c[1] != 'b') || (c[2] != ' ' && c[2] != '\0') ||
+                argc == resp_format_max_args) {
+                whole = false;
+                break;
+            }
+            if (c[1] == 's') {
+                p.data = va_arg(args, const char*);
+                p.size = p.data != nullptr ? std::strlen(p.data) : 0;
+            } else {
+                p.data = va_arg(args, const char*);
+                p.size = va_arg(args, std::size_t);
+            }
+            c += 2;
+        } else if (argc == resp_format_max_args) {
+            whole = false;
+            break;
+        }
+        pieces[argc++] = p;
+        size += 1 + decimal_digits(p.size) + 2 + p.size + 2;
+    }
+    va_end(args);
+    if (!whole || argc == 0) return false;
+    size += 1 + decimal_digits(argc) + 2;
+    out.reserve(out.size() + size);  // may throw: `out` is unchanged then
+    char* p = extend_by(out, size);
+    if (p == nullptr) return true;  // a buffer with no room for it marks itself spoilt (hiredis_command_bytes)
+    p = put_resp_header(p, '*', argc);
+    for (std::size_t i = 0; i < argc; ++i) {
+        p = put_resp_header(p, '$', pieces[i].size);
+        if (pieces[i].size != 0) std::memcpy(p, pieces[i].data, pieces[i].size);
+        p += pieces[i].size;
+        *p++ = '\r';
+        *p++ = '\n';
+    }
+    return true;
+}
+
 template <class Out>
 bool append_resp(Out& out, const char* format, va_list ap) {
+    if (append_resp_words(out, format, ap)) return true;
     // Pass 0, the format alone: every conversion one of ours, and the number of arguments.
     std::size_t argc = 0;
     bool touched = false;
