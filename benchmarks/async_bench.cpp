@@ -1,7 +1,8 @@
 // benchmarks/async_bench.cpp — throughput of basic_async_cluster<Policy> on one event loop with N operations in
 // flight (SETs, fan-outs or transactions), against raw hiredis async (redisAsyncContext + hiredis_ssl on the same loop,
-// attached the way the cluster attaches its own, routed by slot, no mapping, no name check) and the blocking adapter,
-// in one run. Prints one JSON line last.
+// attached the way the cluster attaches its own, routed by slot, no mapping, no name check) and the blocking adapter
+// (one command at a time, and for SETs with more than one in flight also execute(pipeline) as deep as --in-flight, over
+// the same keys), in one run. Prints one JSON line last.
 //
 // usage: async_bench --seed HOST:PORT --cacert FILE
 //                    [--policy identity|ip_to_hostname|ip_to_hostname_keep_ip|static_table|env]
@@ -13,6 +14,7 @@
 //                (addrmap: async_transaction, on a connection of its own; raw: the three on the shared context)
 //   --rounds     addrmap and raw alternate in R rounds of ops/R SETs each (default 8), on the same loop
 //   --loop       the event loop (default libevent); raw hiredis is attached with the same binding's attach()
+//   --side       addrmap or raw: run that side alone and skip the blocking adapter (to profile one side; default both)
 // Exit status: 0 with the results; 1 with {"policy": ..., "error": "..."}; 2 for a usage error.
 #include <addrmap/addrmap.hpp>
 #ifndef ADDRMAP_BENCH_LIBEVENT_ONLY  // benchmarks/CMakeLists.txt: defined when libuv, libev or Asio is missing
@@ -50,6 +52,7 @@ using clock_type = std::chrono::steady_clock;
 
 struct cli_options {
     std::string seed, cacert, policy = "ip_to_hostname", hostname = "localhost", loop = "libevent", workload = "set";
+    std::string side = "both";  ///< addrmap or raw: that side alone, no blocking runs (for a profiler)
     std::size_t ops = 200000, in_flight = 50, rounds = 8;
     std::size_t max_calls = addrmap::cluster_options{}.max_calls;  ///< and max_calls_per_node: the call bound
 };
@@ -58,7 +61,8 @@ constexpr const char* usage_text =
     "usage: async_bench --seed HOST:PORT --cacert FILE\n"
     "                   [--policy identity|ip_to_hostname|ip_to_hostname_keep_ip|static_table|env]\n"
     "                   [--hostname NAME] [--ops N] [--in-flight N] [--rounds R] [--loop libevent|libuv|libev|asio]\n"
-    "                   [--workload set|fan_out|transaction] [--max-calls N (also per node; default: the options')]\n";
+    "                   [--workload set|fan_out|transaction] [--max-calls N (also per node; default: the options')]\n"
+    "                   [--side both|addrmap|raw]\n";
 
 cli_options parse_cli(int argc, char** argv) {
     cli_options o;
@@ -77,11 +81,14 @@ cli_options parse_cli(int argc, char** argv) {
         else if (flag == "--loop") o.loop = value;
         else if (flag == "--workload") o.workload = value;
         else if (flag == "--max-calls") o.max_calls = parse_count(flag, value);
+        else if (flag == "--side") o.side = value;
         else throw std::invalid_argument("unknown flag " + flag);
     }
     if (o.seed.empty() || o.cacert.empty()) throw std::invalid_argument("--seed and --cacert are required");
     if (o.workload != "set" && o.workload != "fan_out" && o.workload != "transaction")
         throw std::invalid_argument("--workload '" + o.workload + "' is not one of set, fan_out, transaction");
+    if (o.side != "both" && o.side != "addrmap" && o.side != "raw")
+        throw std::invalid_argument("--side '" + o.side + "' is not one of both, addrmap, raw");
 #ifdef ADDRMAP_BENCH_LIBEVENT_ONLY
     if (o.loop != "libevent")
         throw std::invalid_argument("--loop '" + o.loop + "': this build has libevent only (scripts/setup installs the others)");
@@ -256,7 +263,7 @@ void run(const cli_options& o, Policy policy, const addrmap::topology& topo, jso
     std::vector<std::string> keys;
     for (std::size_t i = 0; i < o.ops; ++i) keys.push_back("bench:" + std::to_string(i));
     const std::string value = "xyz";
-    tally mine, raw, blocking;
+    tally mine, raw, blocking, pipelined;
     {
         addrmap::cluster_options options;
         options.seeds = {o.seed};
@@ -335,8 +342,8 @@ void run(const cli_options& o, Policy policy, const addrmap::topology& topo, jso
         }
         for (std::size_t round = 0; round < o.rounds; ++round) {
             const std::size_t from = o.ops * round / o.rounds, to = o.ops * (round + 1) / o.rounds;
-            drive(loop, from, to, o.in_flight, issue_raw, raw);
-            drive(loop, from, to, o.in_flight, issue_mine, mine);
+            if (o.side != "addrmap") drive(loop, from, to, o.in_flight, issue_raw, raw);
+            if (o.side != "raw") drive(loop, from, to, o.in_flight, issue_mine, mine);
         }
         if (errors != 0 || plain.errors != 0)
             throw std::runtime_error(std::to_string(errors) + " addrmap and " + std::to_string(plain.errors) + " raw SETs failed");
@@ -346,7 +353,7 @@ void run(const cli_options& o, Policy policy, const addrmap::topology& topo, jso
                              ", \"connections_made\": " + std::to_string(stats.connections_made) +
                              ", \"blocking_connections_made\": " + std::to_string(stats.blocking_connections_made) + "}");
     }
-    {
+    if (o.side == "both") {
         // The blocking adapter, one command at a time (its only mode on one thread), on a tenth of the keys.
         addrmap::cluster_options options;
         options.seeds = {o.seed};
@@ -370,17 +377,43 @@ void run(const cli_options& o, Policy policy, const addrmap::topology& topo, jso
         blocking.seconds = std::chrono::duration<double>(clock_type::now() - started).count();
         blocking.cpu = cpu_seconds() - cpu_before;
         blocking.ops = n;
+        if (o.workload == "set" && o.in_flight > 1) {
+            // The blocking adapter's pipeline, as deep as the async side's in-flight count, over the same keys: what
+            // one thread gets when it can batch its commands itself (execute(pipeline)), the async side's yardstick.
+            addrmap::pipeline batch;
+            const std::uint64_t allocations_before = addrmap_bench::allocations();
+            const double pipeline_cpu_before = cpu_seconds();
+            const auto pipeline_started = clock_type::now();
+            for (std::size_t i = 0; i < o.ops; i += o.in_flight) {
+                const std::size_t end = std::min(o.ops, i + o.in_flight);
+                batch.clear();
+                for (std::size_t j = i; j < end; ++j) batch.add(keys[j], "SET %s %s", keys[j].c_str(), value.c_str());
+                for (const addrmap::outcome& r : cluster.execute(batch))
+                    if (!r || r->type != REDIS_REPLY_STATUS) throw std::runtime_error("a pipelined SET failed");
+            }
+            pipelined.seconds = std::chrono::duration<double>(clock_type::now() - pipeline_started).count();
+            pipelined.cpu = cpu_seconds() - pipeline_cpu_before;
+            pipelined.allocations = addrmap_bench::allocations() - allocations_before;
+            pipelined.ops = o.ops;
+        }
     }
     const auto per_million = [](const tally& t) { return t.ops > 0 ? t.cpu / static_cast<double>(t.ops) * 1e6 : 0; };
+    const auto per_op = [](const tally& t) { return t.ops > 0 ? static_cast<double>(t.allocations) / static_cast<double>(t.ops) : 0; };
     out.number("addrmap_ops_per_s", mine.ops_per_s(), 0);
     out.number("raw_async_ops_per_s", raw.ops_per_s(), 0);
     out.number("ratio_vs_raw_async", raw.ops_per_s() > 0 ? mine.ops_per_s() / raw.ops_per_s() : 0, 4);
     out.number("blocking_sequential_ops_per_s", blocking.ops_per_s(), 0);
     out.number("ratio_vs_blocking", blocking.ops_per_s() > 0 ? mine.ops_per_s() / blocking.ops_per_s() : 0, 2);
+    if (pipelined.ops > 0) {
+        out.number("blocking_pipelined_ops_per_s", pipelined.ops_per_s(), 0);
+        out.number("ratio_vs_blocking_pipeline", mine.ops_per_s() / pipelined.ops_per_s(), 4);
+        out.number("blocking_pipelined_cpu_s_per_1m", per_million(pipelined), 2);
+        out.number("blocking_pipelined_allocations_per_set", per_op(pipelined), 2);
+    }
     out.number("addrmap_cpu_s_per_1m", per_million(mine), 2);
     out.number("raw_async_cpu_s_per_1m", per_million(raw), 2);
-    out.number("addrmap_allocations_per_set", static_cast<double>(mine.allocations) / static_cast<double>(mine.ops), 2);
-    out.number("raw_async_allocations_per_set", static_cast<double>(raw.allocations) / static_cast<double>(raw.ops), 2);
+    out.number("addrmap_allocations_per_set", per_op(mine), 2);
+    out.number("raw_async_allocations_per_set", per_op(raw), 2);
 }
 
 /// The topology through a blocking raw hiredis TLS connection (also builds static_table's entries).

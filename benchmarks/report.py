@@ -82,17 +82,20 @@ def cluster_section(runs, lines):
         lines.append("")
         lines.append("Connect and all-slots throughput (keys spread over every master). *raw all-nodes*: hiredis_ssl "
                      "to every master, routed by slot; *flush first* writes every node's buffer before reading any "
-                     "reply, *lazy* reads node by node (what `execute(pipeline)` does).")
+                     "reply (what `execute(pipeline)` does), *lazy* reads node by node. Cold connect: a new cluster "
+                     "(no TLS session to resume), connect() and one SET, ten times in each run: the first, and "
+                     "min / median / max of the ten.")
         lines.append("")
-        lines.append("| policy | cold connect ms | reconnect ms | resumed | seq ops/s | raw all-nodes seq | "
-                     "pipelined ops/s | raw all-nodes pipelined (flush first) | raw (lazy) |")
-        lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        lines.append("| policy | cold connect ms | cold min / median / max ms | reconnect ms | resumed | seq ops/s | "
+                     "raw all-nodes seq | pipelined ops/s | raw all-nodes pipelined (flush first) | raw (lazy) |")
+        lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for p in order:
             rows = ok[p]
             def m(key, decimals=0, rows=rows):
                 return fmt(median_of(rows, key), decimals)
             resumed = f"{int(median_of(rows, 'reconnect_resumed') or 0)}/{int(median_of(rows, 'reconnect_handshakes') or 0)}"
-            lines.append(f"| {p} | {m('cold_connect_ms', 2)} | {m('reconnect_ms', 2)} | {resumed} | "
+            spread = f"{m('cold_connect_ms_min', 2)} / {m('cold_connect_ms_median', 2)} / {m('cold_connect_ms_max', 2)}"
+            lines.append(f"| {p} | {m('cold_connect_ms', 2)} | {spread} | {m('reconnect_ms', 2)} | {resumed} | "
                          f"{m('seq_ops_per_s')} | {m('raw_seq_ops_per_s_all_nodes')} | {m('pipelined_ops_per_s')} | "
                          f"{m('raw_pipelined_ops_per_s_all_nodes')} | {m('raw_pipelined_lazy_ops_per_s_all_nodes')} |")
         lines.append("")
@@ -195,17 +198,20 @@ def async_section(rows, ioredis_rows, rb_rows, lines):
     lines.append("")
     lines.append("addrmap's `basic_async_cluster` and raw hiredis async (`redisAsyncContext` + hiredis_ssl on the same "
                  "loop, one connection per master, routed by slot, no mapping, no name check) alternate in rounds of "
-                 "one run; *blocking* is `basic_cluster` one command at a time in the same run. Medians over runs.")
+                 "one run; *blocking* is `basic_cluster` one command at a time in the same run, *× pipeline* the "
+                 "async side over `basic_cluster`'s `execute(pipeline)` as deep as the in-flight count, same run, same "
+                 "keys. Medians over runs.")
     lines.append("")
-    lines.append("| in flight | addrmap ops/s | raw async ops/s | ratio | × blocking | CPU s per 1M SETs (raw) | "
+    lines.append("| in flight | addrmap ops/s | raw async ops/s | ratio | × blocking | × pipeline | CPU s per 1M SETs (raw) | "
                  "allocs/SET (raw) |")
-    lines.append("|---:|---:|---:|---:|---:|---:|---:|")
+    lines.append("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for depth in sorted(by_depth):
         rs = by_depth[depth]
         def m(key, decimals=0, rs=rs):
             return fmt(median_of(rs, key), decimals)
         lines.append(f"| {depth} | {m('addrmap_ops_per_s')} | {m('raw_async_ops_per_s')} | {m('ratio_vs_raw_async', 3)} | "
-                     f"{m('ratio_vs_blocking', 1)} | {m('addrmap_cpu_s_per_1m', 2)} ({m('raw_async_cpu_s_per_1m', 2)}) | "
+                     f"{m('ratio_vs_blocking', 1)} | {m('ratio_vs_blocking_pipeline', 2)} | "
+                     f"{m('addrmap_cpu_s_per_1m', 2)} ({m('raw_async_cpu_s_per_1m', 2)}) | "
                      f"{m('addrmap_allocations_per_set', 2)} ({m('raw_async_allocations_per_set', 2)}) |")
     lines.append("")
     refs = []
