@@ -122,24 +122,29 @@ BOOST_AUTO_TEST_CASE(replies_dribbled_a_byte_at_a_time_are_built_across_reads) {
     }
 }
 
-// Half an array and then nothing: the call ends at its deadline, its connection is freed with the half reply in a
-// block (ASan: nothing leaked, nothing freed twice), and the next call reads whole replies on a new connection.
-BOOST_AUTO_TEST_CASE(a_reply_cut_short_ends_its_call_and_the_next_call_reads_clean) {
+// A whole reply and then half an array in the same write: the callback gets the whole one, hiredis goes on to build
+// the half in the connection's block (one read: it is there when the loop's tick sees the callback ran), and
+// destroying the cluster frees the context with it half built (ASan: nothing leaked, nothing freed twice). Then a new
+// cluster reads whole replies from the node again.
+BOOST_AUTO_TEST_CASE(a_half_built_reply_is_let_go_of_with_its_connection) {
     live::hostile_node node;
+    node.set_get_reply("$1\r\nx\r\n*3\r\n:1\r\n*2\r\n$100000\r\n" + std::string(50000, 'h'));
     live::libevent_fixture loop;
+    {
+        ip_to_hostname_async_cluster cluster(options_for(node), loop.binding(), ip_to_hostname("localhost"));
+        const std::string connect_error = live::connect_and_wait(loop, cluster);
+        BOOST_TEST_REQUIRE(connect_error.empty(), connect_error);
+        std::optional<outcome> whole;
+        cluster.command("k", [&](outcome o) { whole.emplace(std::move(o)); }, "GET k");
+        BOOST_TEST_REQUIRE(loop.run_until([&] { return whole.has_value(); }));
+        BOOST_TEST_REQUIRE(whole->ok(), (whole->failure() ? whole->failure()->what() : ""));
+        BOOST_TEST(std::string((*whole)->str, (*whole)->len) == "x");
+    }
+    loop.drain();
+    node.set_get_reply("");
     ip_to_hostname_async_cluster cluster(options_for(node), loop.binding(), ip_to_hostname("localhost"));
     const std::string connect_error = live::connect_and_wait(loop, cluster);
     BOOST_TEST_REQUIRE(connect_error.empty(), connect_error);
-    node.set_get_reply("*3\r\n:1\r\n$5\r\nab");
-    call_options short_deadline;
-    short_deadline.deadline = ms(600);
-    std::optional<outcome> cut;
-    cluster.command(short_deadline, "k", [&](outcome o) { cut.emplace(std::move(o)); }, "GET k");
-    BOOST_TEST_REQUIRE(loop.run_until([&] { return cut.has_value(); }));
-    BOOST_TEST_REQUIRE(!cut->ok());
-    BOOST_TEST((cut->failure()->kind() == error_kind::timeout || cut->failure()->kind() == error_kind::unknown_outcome),
-               cut->failure()->what());
-    node.set_get_reply("");
     std::optional<outcome> set, get;
     cluster.command("k", [&](outcome o) { set.emplace(std::move(o)); }, "SET k %s", "whole");
     cluster.command("k", [&](outcome o) { get.emplace(std::move(o)); }, "GET k");
@@ -147,6 +152,25 @@ BOOST_AUTO_TEST_CASE(a_reply_cut_short_ends_its_call_and_the_next_call_reads_cle
     BOOST_TEST_REQUIRE(set->ok(), (set->failure() ? set->failure()->what() : ""));
     BOOST_TEST_REQUIRE(get->ok(), (get->failure() ? get->failure()->what() : ""));
     BOOST_TEST(std::string((*get)->str, (*get)->len) == "whole");
+}
+
+// A push carrying a large value, let go of by hiredis between two replies, leaves no grown block on the idle
+// connection: the next reply is built in a block made for it. (The unit test checks the builder itself; this is the
+// same on the wire, with ASan watching the frees.)
+BOOST_AUTO_TEST_CASE(a_large_push_between_replies_is_let_go_of_on_the_wire) {
+    live::hostile_node node;
+    node.set_get_reply("$1\r\nx\r\n>2\r\n+message\r\n$1048576\r\n" + std::string(1048576, 'p') + "\r\n");
+    live::libevent_fixture loop;
+    ip_to_hostname_async_cluster cluster(options_for(node), loop.binding(), ip_to_hostname("localhost"));
+    const std::string connect_error = live::connect_and_wait(loop, cluster);
+    BOOST_TEST_REQUIRE(connect_error.empty(), connect_error);
+    std::vector<outcome> out;
+    for (int i = 0; i < 3; ++i) cluster.command("k", [&](outcome o) { out.push_back(std::move(o)); }, "GET k");
+    BOOST_TEST_REQUIRE(loop.run_until([&] { return out.size() == 3u; }));
+    for (const outcome& o : out) {
+        BOOST_TEST_REQUIRE(o.ok(), (o.failure() ? o.failure()->what() : ""));
+        BOOST_TEST(std::string(o->str, o->len) == "x");
+    }
 }
 
 // On the live cluster: a 1 MiB value kept from one reply stays whole while thousands of replies are built after it on

@@ -16,6 +16,8 @@
 
 namespace addrmap::detail {
 
+class reply_builder;
+
 /// Memory that replies are built into: chunks handed out front to back, freed together when the last reply in them
 /// (and the builder, while the block is its current one) lets go. The reference count is atomic: replies may be
 /// let go of on any thread.
@@ -79,6 +81,9 @@ public:
     }
     /// Bytes handed out so far (the builder starts a new block past a threshold).
     std::size_t used() const noexcept { return used_; }
+    /// The builder that made it: only read while that builder lives (by its reader's freeObject).
+    reply_builder* builder() const noexcept { return builder_; }
+    void set_builder(reply_builder* builder) noexcept { builder_ = builder; }
     /// Still its first chunk alone, under three quarters full, with no large value.
     bool small() const noexcept {
         return current_->older == nullptr && large_ == nullptr && used_ < chunk_bytes * 3 / 4;
@@ -100,6 +105,7 @@ private:
     chunk* current_ = nullptr;
     chunk* large_ = nullptr;  ///< values of more than a quarter chunk, newest first
     std::size_t used_ = 0;
+    reply_builder* builder_ = nullptr;
 };
 static_assert(sizeof(reply_block) % alignof(redisReply) == 0, "the first chunk follows the block header");
 
@@ -138,11 +144,14 @@ public:
 
     reply_builder() = default;
     reply_builder(reply_builder&& other) noexcept
-        : current_(std::exchange(other.current_, nullptr)), blocks_made_(other.blocks_made_) {}
+        : current_(std::exchange(other.current_, nullptr)), blocks_made_(other.blocks_made_) {
+        if (current_ != nullptr) current_->set_builder(this);
+    }
     reply_builder& operator=(reply_builder&& other) noexcept {
         if (this != &other) {
             if (current_ != nullptr) current_->release();
             current_ = std::exchange(other.current_, nullptr);
+            if (current_ != nullptr) current_->set_builder(this);
             blocks_made_ = other.blocks_made_;
         }
         return *this;
@@ -158,6 +167,8 @@ public:
 
     /// The blocks this builder made so far (the tests count allocations with it).
     std::uint64_t blocks_made() const noexcept { return blocks_made_; }
+    /// Whether it holds a block for the replies to come (the tests check that no grown one stays behind).
+    bool holds_block() const noexcept { return current_ != nullptr; }
 
     /// While it lives, `context`'s reader builds its replies here. A push reply goes to the context's push callback
     /// as a copy made for hiredis (the callback may free it with freeReplyObject, as hiredis's default one does); a
@@ -283,13 +294,15 @@ public:
     /// reader, whose replies may span several reads (one half read stays in its block until the rest comes). The
     /// builder must outlive the reader, and the reader must hold no reply yet (a fresh one). hiredis lets go of what
     /// it does not hand out (a push, a reply nobody waited for, a half read when the context is freed) through the
-    /// reader's freeObject: release(). Call finish() after each reply handed out, as a read's end.
+    /// reader's freeObject: release_and_finish(). Call finish() after each reply handed out, as a read's end.
     void build_every_reply_of(redisReader* reader) noexcept {
-        reader->fn = &functions;
+        reader->fn = &functions_across_reads;
         reader->privdata = this;
     }
     /// True when `reader`'s replies are built by a reply_builder (let go of with release(), not freeReplyObject).
-    static bool builds_for(const redisReader& reader) noexcept { return reader.fn == &functions; }
+    static bool builds_for(const redisReader& reader) noexcept {
+        return reader.fn == &functions || reader.fn == &functions_across_reads;
+    }
 
     /// A read ended. The block stays for the next read while it is its first chunk alone and under rotate_after (an
     /// idle cluster holds at most that, 64 KB: a fresh block per read measured 15% slower, pipelined to 3 nodes);
@@ -312,6 +325,7 @@ private:
             if (current_ == nullptr || current_->used() >= rotate_after) {
                 reply_block* fresh = reply_block::create();
                 if (fresh == nullptr) return nullptr;
+                fresh->set_builder(this);
                 ++blocks_made_;
                 if (current_ != nullptr) current_->release();
                 current_ = fresh;
@@ -402,6 +416,21 @@ private:
     static inline redisReplyObjectFunctions functions = {&create_string, &create_array, &create_integer,
                                                           &create_double, &create_nil,  &create_bool,
                                                           &release};
+
+    /// freeObject of a reader built for across reads (build_every_reply_of): hiredis lets go of the replies it does not
+    /// hand out (a push, a reply nobody waited for, one after a callback of hiredis code, a half read on an error or
+    /// when the context is freed), always between replies or with the reader done; the builder then lets go of a
+    /// grown block as after a reply handed out (finish()), so no large value stays behind on an idle connection.
+    /// hiredis calls it only while the context lives, and the builder outlives the context.
+    static void release_and_finish(void* root) noexcept {
+        if (root == nullptr) return;
+        reply_builder* builder = reply_root::of(static_cast<redisReply*>(root)).owner->builder();
+        release(root);
+        if (builder != nullptr) builder->finish();
+    }
+    static inline redisReplyObjectFunctions functions_across_reads = {&create_string, &create_array, &create_integer,
+                                                                      &create_double, &create_nil,  &create_bool,
+                                                                      &release_and_finish};
 
     reply_block* current_ = nullptr;
     std::uint64_t blocks_made_ = 0;

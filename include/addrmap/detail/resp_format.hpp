@@ -88,13 +88,6 @@ void append_resp_argv(std::string& out, It first, It last) {
 /// The most arguments append_resp encodes itself; a command with more goes to hiredis's formatter.
 inline constexpr std::size_t resp_format_max_args = 64;
 
-/// Appends to `out` the RESP encoding of the command `format` describes, exactly as hiredis's redisvFormatCommand
-/// encodes it: spaces in the format separate arguments (runs of them count as one; an interpolated value never
-/// splits), %s is a C string, %b a pointer and a size_t length, %% a percent sign, and a % at the very end is
-/// itself. Returns false, with `out` and `ap` untouched, when the format has another conversion (%d, %lld, %f, ...),
-/// no argument, or more than resp_format_max_args: hiredis's formatter takes those. `ap` itself is never read
-/// (each pass reads a copy), so the caller may hand it to hiredis after a false. Throws only what `out`'s
-/// reserve() and growth throw; a null %s is an empty argument (hiredis would crash on it).
 /// append_resp for a format whose every argument is a word with no % or a lone %s or %b (SET %s %s, HSET %b %b %b):
 /// one walk reads each value once, then the encoding is written in one reservation. False, with `out` untouched, for
 /// any other format (append_resp's general walk takes it); `ap` is never read (a copy is).
@@ -156,6 +149,14 @@ bool append_resp_words(Out& out, const char* format, va_list ap) {
     return true;
 }
 
+/// Appends to `out` the RESP encoding of the command `format` describes, exactly as hiredis's redisvFormatCommand
+/// encodes it: spaces in the format separate arguments (runs of them count as one; an interpolated value never
+/// splits), %s is a C string, %b a pointer and a size_t length, %% a percent sign, and a % at the very end is
+/// itself. Returns false, with `out` and `ap` untouched, when the format has another conversion (%d, %lld, %f, ...),
+/// no argument, or more than resp_format_max_args: hiredis's formatter takes those. `ap` itself is never read
+/// (each pass reads a copy), so the caller may hand it to hiredis after a false. Throws only what `out`'s
+/// reserve() and growth throw; a null %s is an empty argument (hiredis would crash on it). `Out` is std::string, or a
+/// type with append_resp_header's members and extend(n) (hiredis_command_bytes).
 template <class Out>
 bool append_resp(Out& out, const char* format, va_list ap) {
     if (append_resp_words(out, format, ap)) return true;
