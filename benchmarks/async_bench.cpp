@@ -31,8 +31,6 @@
 #include "bench_common.hpp"
 #include "counting_new.hpp"
 
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -47,6 +45,7 @@
 namespace {
 
 using addrmap_bench::json_line;
+using addrmap_bench::cpu_seconds;
 using addrmap_bench::parse_count;
 using clock_type = std::chrono::steady_clock;
 
@@ -98,13 +97,6 @@ cli_options parse_cli(int argc, char** argv) {
 #endif
     if (o.rounds > o.ops) o.rounds = o.ops;
     return o;
-}
-
-double cpu_seconds() {
-    rusage u{};
-    getrusage(RUSAGE_SELF, &u);
-    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-           static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
 /// Time, CPU time and heap allocations (operator new and hiredis's) of one side, summed over rounds.

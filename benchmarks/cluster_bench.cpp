@@ -150,17 +150,20 @@ void read_ok(redisContext* c, std::string_view key) {
 
 struct timing {
     double seconds = 0;
+    double cpu = 0;  // CPU seconds (user and system) of the whole process during the loop
     std::size_t ops = 0;
     std::uint64_t allocations = 0;     // heap allocations during the loop: operator new and hiredis's (counting_new.hpp)
     std::vector<double> latencies_us;  // one per op (sequential runs only)
 
     void add(const timing& other) {
         seconds += other.seconds;
+        cpu += other.cpu;
         ops += other.ops;
         allocations += other.allocations;
         latencies_us.insert(latencies_us.end(), other.latencies_us.begin(), other.latencies_us.end());
     }
     double ops_per_s() const { return seconds > 0 ? static_cast<double>(ops) / seconds : 0; }
+    double cpu_s_per_1m() const { return ops != 0 ? cpu / static_cast<double>(ops) * 1e6 : 0; }
     double allocations_per_op() const { return ops != 0 ? static_cast<double>(allocations) / static_cast<double>(ops) : 0; }
     double percentile(double p) {
         if (latencies_us.empty()) return 0;
@@ -212,6 +215,7 @@ timing raw_sequential(raw_connection& raw, const std::vector<std::string>& keys)
     timing t;
     t.latencies_us.reserve(keys.size());
     const std::uint64_t allocations_before = addrmap_bench::allocations();
+    const double cpu_start = addrmap_bench::cpu_seconds();
     const auto start = clock_type::now();
     for (const std::string& key : keys) {
         const auto op = clock_type::now();
@@ -220,6 +224,7 @@ timing raw_sequential(raw_connection& raw, const std::vector<std::string>& keys)
         expect_ok(reply.get(), key);
     }
     t.seconds = seconds_since(start);
+    t.cpu = addrmap_bench::cpu_seconds() - cpu_start;
     t.allocations = addrmap_bench::allocations() - allocations_before;
     t.ops = keys.size();
     return t;
@@ -229,6 +234,7 @@ timing raw_pipelined(raw_connection& raw, const std::vector<std::string>& keys, 
     timing t;
     redisContext* c = raw.context.get();
     const std::uint64_t allocations_before = addrmap_bench::allocations();
+    const double cpu_start = addrmap_bench::cpu_seconds();
     const auto start = clock_type::now();
     for (std::size_t i = 0; i < keys.size(); i += depth) {
         const std::size_t end = std::min(keys.size(), i + depth);
@@ -239,6 +245,7 @@ timing raw_pipelined(raw_connection& raw, const std::vector<std::string>& keys, 
         for (std::size_t j = i; j < end; ++j) read_ok(c, keys[j]);
     }
     t.seconds = seconds_since(start);
+    t.cpu = addrmap_bench::cpu_seconds() - cpu_start;
     t.allocations = addrmap_bench::allocations() - allocations_before;
     t.ops = keys.size();
     return t;
@@ -262,6 +269,7 @@ struct raw_cluster {
 timing raw_cluster_sequential(raw_cluster& raw, const std::vector<std::string>& keys) {
     timing t;
     const std::uint64_t allocations_before = addrmap_bench::allocations();
+    const double cpu_start = addrmap_bench::cpu_seconds();
     const auto start = clock_type::now();
     for (const std::string& key : keys) {
         addrmap::reply_ptr reply = raw.nodes[raw.node_of(key)]->command("SET %b %b", key.data(), key.size(),
@@ -269,6 +277,7 @@ timing raw_cluster_sequential(raw_cluster& raw, const std::vector<std::string>& 
         expect_ok(reply.get(), key);
     }
     t.seconds = seconds_since(start);
+    t.cpu = addrmap_bench::cpu_seconds() - cpu_start;
     t.allocations = addrmap_bench::allocations() - allocations_before;
     t.ops = keys.size();
     return t;
@@ -283,6 +292,7 @@ timing raw_cluster_pipelined(raw_cluster& raw, const std::vector<std::string>& k
     std::vector<std::size_t> owner_of_op(depth);
     std::vector<bool> touched(raw.nodes.size());
     const std::uint64_t allocations_before = addrmap_bench::allocations();
+    const double cpu_start = addrmap_bench::cpu_seconds();
     const auto start = clock_type::now();
     for (std::size_t i = 0; i < keys.size(); i += depth) {
         const std::size_t end = std::min(keys.size(), i + depth);
@@ -314,6 +324,7 @@ timing raw_cluster_pipelined(raw_cluster& raw, const std::vector<std::string>& k
         }
     }
     t.seconds = seconds_since(start);
+    t.cpu = addrmap_bench::cpu_seconds() - cpu_start;
     t.allocations = addrmap_bench::allocations() - allocations_before;
     t.ops = keys.size();
     return t;
@@ -326,6 +337,7 @@ timing adapter_sequential(Cluster& cluster, const std::vector<std::string>& keys
     timing t;
     t.latencies_us.reserve(keys.size());
     const std::uint64_t allocations_before = addrmap_bench::allocations();
+    const double cpu_start = addrmap_bench::cpu_seconds();
     const auto start = clock_type::now();
     for (const std::string& key : keys) {
         const auto op = clock_type::now();
@@ -335,6 +347,7 @@ timing adapter_sequential(Cluster& cluster, const std::vector<std::string>& keys
         expect_ok(reply.get(), key);
     }
     t.seconds = seconds_since(start);
+    t.cpu = addrmap_bench::cpu_seconds() - cpu_start;
     t.allocations = addrmap_bench::allocations() - allocations_before;
     t.ops = keys.size();
     return t;
@@ -345,6 +358,7 @@ timing adapter_pipelined(Cluster& cluster, const std::vector<std::string>& keys,
     timing t;
     addrmap::pipeline batch;
     const std::uint64_t allocations_before = addrmap_bench::allocations();
+    const double cpu_start = addrmap_bench::cpu_seconds();
     const auto start = clock_type::now();
     for (std::size_t i = 0; i < keys.size(); i += depth) {
         const std::size_t end = std::min(keys.size(), i + depth);
@@ -355,6 +369,7 @@ timing adapter_pipelined(Cluster& cluster, const std::vector<std::string>& keys,
         for (std::size_t j = i; j < end; ++j) expect_ok(replies[j - i].reply(), keys[j]);
     }
     t.seconds = seconds_since(start);
+    t.cpu = addrmap_bench::cpu_seconds() - cpu_start;
     t.allocations = addrmap_bench::allocations() - allocations_before;
     t.ops = keys.size();
     return t;
@@ -515,6 +530,12 @@ void run(const cli_options& o, Policy policy, json_line& out) {
     out.number("seq_ops_per_s_same_node", seq_node.ops_per_s(), 1);
     out.number("seq_same_node_p50_us", seq_node.percentile(0.50), 1);
     out.number("pipelined_ops_per_s_same_node", pipe_node.ops_per_s(), 1);
+    out.number("adapter_cpu_s_per_1m_seq", seq_node.cpu_s_per_1m(), 2);
+    out.number("raw_cpu_s_per_1m_seq", raw_seq.cpu_s_per_1m(), 2);
+    out.number("adapter_cpu_s_per_1m_pipelined", pipe_node.cpu_s_per_1m(), 2);
+    out.number("raw_cpu_s_per_1m_pipelined", raw_pipe.cpu_s_per_1m(), 2);
+    out.number("adapter_cpu_s_per_1m_pipelined_all_nodes", pipe_all.cpu_s_per_1m(), 2);
+    out.number("raw_cpu_s_per_1m_pipelined_all_nodes", raw_pipe_all.cpu_s_per_1m(), 2);
     out.number("adapter_allocs_per_seq_op", seq_node.allocations_per_op(), 2);
     out.number("adapter_allocs_per_pipelined_op", pipe_node.allocations_per_op(), 2);
     out.number("raw_allocs_per_seq_op", raw_seq.allocations_per_op(), 2);

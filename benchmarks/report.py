@@ -100,11 +100,12 @@ def cluster_section(runs, lines):
                          f"{m('raw_pipelined_ops_per_s_all_nodes')} | {m('raw_pipelined_lazy_ops_per_s_all_nodes')} |")
         lines.append("")
         lines.append("Same node, adapter vs raw hiredis_ssl (keys all in one master's slots, interleaved rounds; "
-                     "ratio = adapter / raw; allocs = heap allocations per SET, operator new and hiredis's, raw's in brackets).")
+                     "ratio = adapter / raw; allocs = heap allocations per SET, operator new and hiredis's, CPU = the process's CPU "
+                     "seconds per million SETs; raw's in brackets).")
         lines.append("")
         lines.append("| policy | node | seq ops/s | raw seq | seq ratio | p50 µs (raw) | pipelined ops/s | raw pipelined | "
-                     "pipelined ratio | allocs/op seq | allocs/op pipelined |")
-        lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+                     "pipelined ratio | allocs/op seq | allocs/op pipelined | CPU s/1M seq | CPU s/1M pipelined |")
+        lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for p in order:
             rows = ok[p]
             def m(key, decimals=0, rows=rows):
@@ -115,7 +116,9 @@ def cluster_section(runs, lines):
                          f"{m('pipelined_ops_per_s_same_node')} | {m('raw_pipelined_ops_per_s')} | "
                          f"{m('pipelined_ratio_vs_raw', 3)} | {m('adapter_allocs_per_seq_op', 2)} "
                          f"({m('raw_allocs_per_seq_op', 2)}) | {m('adapter_allocs_per_pipelined_op', 2)} "
-                         f"({m('raw_allocs_per_pipelined_op', 2)}) |")
+                         f"({m('raw_allocs_per_pipelined_op', 2)}) | {m('adapter_cpu_s_per_1m_seq', 2)} "
+                         f"({m('raw_cpu_s_per_1m_seq', 2)}) | {m('adapter_cpu_s_per_1m_pipelined', 2)} "
+                         f"({m('raw_cpu_s_per_1m_pipelined', 2)}) |")
         lines.append("")
         first = ok[order[0]][0]
         lines.append(f"TLS: {first.get('tls_protocol', '?')} {first.get('tls_cipher', '?')}; handshake alone, cold "
