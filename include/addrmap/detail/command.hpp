@@ -49,7 +49,6 @@ public:
         capacity_ = n;
     }
     std::size_t size() const noexcept { return used_; }
-    void push_back(char c) noexcept { append(&c, 1); }
     void append(const char* data, std::size_t n) noexcept {
         if (!bytes_ || n > capacity_ - used_) {
             spoilt_ = true;

@@ -10,21 +10,6 @@
 
 namespace addrmap::detail {
 
-/// Appends a RESP header: `kind` ('*' or '$'), the decimal `n`, CRLF. `Out` is std::string or any type with its
-/// push_back, append(const char*, size_t), size() and reserve().
-template <class Out>
-void append_resp_header(Out& out, char kind, std::size_t n) {
-    char text[24];
-    std::size_t at = sizeof text;
-    do {
-        text[--at] = static_cast<char>('0' + n % 10);
-        n /= 10;
-    } while (n != 0);
-    out.push_back(kind);
-    out.append(text + at, sizeof text - at);
-    out.append("\r\n", 2);
-}
-
 /// Writes a RESP header at `p` (room for it reserved): `kind`, the decimal `n`, CRLF. Returns the end.
 inline char* put_resp_header(char* p, char kind, std::size_t n) noexcept {
     *p = kind;
@@ -47,6 +32,15 @@ inline char* put_resp_header(char* p, char kind, std::size_t n) noexcept {
     *p++ = '\r';
     *p++ = '\n';
     return p;
+}
+
+/// Appends a RESP header: `kind` ('*' or '$'), the decimal `n`, CRLF. `Out` is std::string or any type with its
+/// append(const char*, size_t), size() and reserve().
+template <class Out>
+void append_resp_header(Out& out, char kind, std::size_t n) {
+    char text[32];
+    const char* end = put_resp_header(text, kind, n);
+    out.append(text, static_cast<std::size_t>(end - text));
 }
 
 /// `n` more bytes at the end of `out`, to be written by the caller: a std::string grows (zero-filled first), any other
