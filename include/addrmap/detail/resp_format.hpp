@@ -12,23 +12,20 @@ namespace addrmap::detail {
 
 /// Writes a RESP header at `p` (room for it reserved): `kind`, the decimal `n`, CRLF. Returns the end.
 inline char* put_resp_header(char* p, char kind, std::size_t n) noexcept {
-    *p = kind;
-    if (n < 100) {  // most lengths and counts: no loop
-        if (n >= 10) *++p = static_cast<char>('0' + n / 10);
-        *++p = static_cast<char>('0' + n % 10);
-        *++p = '\r';
-        *++p = '\n';
-        return p + 1;
-    }
-    char text[24];
-    std::size_t at = sizeof text;
-    do {
-        text[--at] = static_cast<char>('0' + n % 10);
-        n /= 10;
-    } while (n != 0);
     *p++ = kind;
-    std::memcpy(p, text + at, sizeof text - at);
-    p += sizeof text - at;
+    if (n < 100) {  // most lengths and counts: no loop
+        if (n >= 10) *p++ = static_cast<char>('0' + n / 10);
+        *p++ = static_cast<char>('0' + n % 10);
+    } else {
+        char text[24];
+        std::size_t at = sizeof text;
+        do {
+            text[--at] = static_cast<char>('0' + n % 10);
+            n /= 10;
+        } while (n != 0);
+        std::memcpy(p, text + at, sizeof text - at);
+        p += sizeof text - at;
+    }
     *p++ = '\r';
     *p++ = '\n';
     return p;
