@@ -45,9 +45,7 @@
 namespace {
 
 using addrmap_bench::json_line;
-using addrmap_bench::cpu_seconds;
 using addrmap_bench::parse_count;
-using clock_type = std::chrono::steady_clock;
 
 struct cli_options {
     std::string seed, cacert, policy = "ip_to_hostname", hostname = "localhost", loop = "libevent", workload = "set";
@@ -102,9 +100,18 @@ cli_options parse_cli(int argc, char** argv) {
 /// Time, CPU time and heap allocations (operator new and hiredis's) of one side, summed over rounds.
 struct tally {
     std::size_t ops = 0;
-    double seconds = 0, cpu = 0;
-    std::uint64_t allocations = 0;
-    double ops_per_s() const { return seconds > 0 ? static_cast<double>(ops) / seconds : 0; }
+    addrmap_bench::cost spent;
+    void add(const addrmap_bench::cost& more, std::size_t more_ops) {
+        spent.seconds += more.seconds;
+        spent.cpu += more.cpu;
+        spent.allocations += more.allocations;
+        ops += more_ops;
+    }
+    double ops_per_s() const { return spent.seconds > 0 ? static_cast<double>(ops) / spent.seconds : 0; }
+    double cpu_s_per_1m() const { return ops > 0 ? spent.cpu / static_cast<double>(ops) * 1e6 : 0; }
+    double allocations_per_op() const {
+        return ops > 0 ? static_cast<double>(spent.allocations) / static_cast<double>(ops) : 0;
+    }
 };
 
 /// One event loop, driven the same way whatever it is: run until stop(), or one turn.
@@ -200,15 +207,10 @@ void drive(bench_loop& loop, std::size_t from, std::size_t to, std::size_t in_fl
            const std::function<void(std::size_t)>& issue, tally& t) {
     run_state st{&loop, from, to, 0, to - from, &issue};
     current_run = &st;
-    const std::uint64_t allocations_before = addrmap_bench::allocations();
-    const double cpu_before = cpu_seconds();
-    const auto started = clock_type::now();
+    const addrmap_bench::meter meter;
     while (st.next < st.to && st.next - from < in_flight) issue(st.next++);
     loop.run();
-    t.seconds += std::chrono::duration<double>(clock_type::now() - started).count();
-    t.cpu += cpu_seconds() - cpu_before;
-    t.allocations += addrmap_bench::allocations() - allocations_before;
-    t.ops += st.total;
+    t.add(meter.spent(), st.total);
     current_run = nullptr;
     if (st.finished != st.total) throw std::runtime_error("a run ended with commands unanswered");
 }
@@ -353,8 +355,7 @@ void run(const cli_options& o, Policy policy, const addrmap::topology& topo, jso
         addrmap::basic_cluster<Policy> cluster(options, policy);
         cluster.connect();
         const std::size_t n = std::max<std::size_t>(1, o.ops / 10);
-        const double cpu_before = cpu_seconds();
-        const auto started = clock_type::now();
+        const addrmap_bench::meter meter;
         for (std::size_t i = 0; i < n; ++i) {
             if (o.workload == "set") {
                 cluster.command(keys[i], "SET %s %s", keys[i].c_str(), value.c_str());
@@ -366,16 +367,12 @@ void run(const cli_options& o, Policy policy, const addrmap::topology& topo, jso
                 tx.exec();
             }
         }
-        blocking.seconds = std::chrono::duration<double>(clock_type::now() - started).count();
-        blocking.cpu = cpu_seconds() - cpu_before;
-        blocking.ops = n;
+        blocking.add(meter.spent(), n);
         if (o.workload == "set" && o.in_flight > 1) {
             // The blocking adapter's pipeline, as deep as the async side's in-flight count, over the same keys: what
             // one thread gets when it can batch its commands itself (execute(pipeline)), the async side's yardstick.
             addrmap::pipeline batch;
-            const std::uint64_t allocations_before = addrmap_bench::allocations();
-            const double pipeline_cpu_before = cpu_seconds();
-            const auto pipeline_started = clock_type::now();
+            const addrmap_bench::meter pipeline_meter;
             for (std::size_t i = 0; i < o.ops; i += o.in_flight) {
                 const std::size_t end = std::min(o.ops, i + o.in_flight);
                 batch.clear();
@@ -383,14 +380,9 @@ void run(const cli_options& o, Policy policy, const addrmap::topology& topo, jso
                 for (const addrmap::outcome& r : cluster.execute(batch))
                     if (!r || r->type != REDIS_REPLY_STATUS) throw std::runtime_error("a pipelined SET failed");
             }
-            pipelined.seconds = std::chrono::duration<double>(clock_type::now() - pipeline_started).count();
-            pipelined.cpu = cpu_seconds() - pipeline_cpu_before;
-            pipelined.allocations = addrmap_bench::allocations() - allocations_before;
-            pipelined.ops = o.ops;
+            pipelined.add(pipeline_meter.spent(), o.ops);
         }
     }
-    const auto per_million = [](const tally& t) { return t.ops > 0 ? t.cpu / static_cast<double>(t.ops) * 1e6 : 0; };
-    const auto per_op = [](const tally& t) { return t.ops > 0 ? static_cast<double>(t.allocations) / static_cast<double>(t.ops) : 0; };
     out.number("addrmap_ops_per_s", mine.ops_per_s(), 0);
     out.number("raw_async_ops_per_s", raw.ops_per_s(), 0);
     out.number("ratio_vs_raw_async", raw.ops_per_s() > 0 ? mine.ops_per_s() / raw.ops_per_s() : 0, 4);
@@ -399,13 +391,13 @@ void run(const cli_options& o, Policy policy, const addrmap::topology& topo, jso
     if (pipelined.ops > 0) {
         out.number("blocking_pipelined_ops_per_s", pipelined.ops_per_s(), 0);
         out.number("ratio_vs_blocking_pipeline", mine.ops_per_s() / pipelined.ops_per_s(), 4);
-        out.number("blocking_pipelined_cpu_s_per_1m", per_million(pipelined), 2);
-        out.number("blocking_pipelined_allocations_per_set", per_op(pipelined), 2);
+        out.number("blocking_pipelined_cpu_s_per_1m", pipelined.cpu_s_per_1m(), 2);
+        out.number("blocking_pipelined_allocations_per_set", pipelined.allocations_per_op(), 2);
     }
-    out.number("addrmap_cpu_s_per_1m", per_million(mine), 2);
-    out.number("raw_async_cpu_s_per_1m", per_million(raw), 2);
-    out.number("addrmap_allocations_per_set", per_op(mine), 2);
-    out.number("raw_async_allocations_per_set", per_op(raw), 2);
+    out.number("addrmap_cpu_s_per_1m", mine.cpu_s_per_1m(), 2);
+    out.number("raw_async_cpu_s_per_1m", raw.cpu_s_per_1m(), 2);
+    out.number("addrmap_allocations_per_set", mine.allocations_per_op(), 2);
+    out.number("raw_async_allocations_per_set", raw.allocations_per_op(), 2);
 }
 
 /// The topology through a blocking raw hiredis TLS connection (also builds static_table's entries).

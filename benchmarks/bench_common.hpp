@@ -2,8 +2,6 @@
 // object per line for their results, the parsing of their count flags, and their main().
 #pragma once
 
-#include <sys/resource.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <stdexcept>
@@ -95,14 +93,6 @@ int bench_main(const char* name, const char* usage, int argc, char** argv, Parse
     }
     std::printf("%s\n", out.str().c_str());
     return 0;
-}
-
-/// CPU seconds this process has used (user and system), for CPU per million commands.
-inline double cpu_seconds() {
-    rusage u{};
-    getrusage(RUSAGE_SELF, &u);
-    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-           static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
 }  // namespace addrmap_bench

@@ -149,22 +149,22 @@ void read_ok(redisContext* c, std::string_view key) {
 // ---- latency summary -----------------------------------------------------------------------------------
 
 struct timing {
-    double seconds = 0;
-    double cpu = 0;  // CPU seconds (user and system) of the whole process during the loop
+    addrmap_bench::cost spent;         // wall and CPU seconds, heap allocations (operator new and hiredis's)
     std::size_t ops = 0;
-    std::uint64_t allocations = 0;     // heap allocations during the loop: operator new and hiredis's (counting_new.hpp)
     std::vector<double> latencies_us;  // one per op (sequential runs only)
 
     void add(const timing& other) {
-        seconds += other.seconds;
-        cpu += other.cpu;
+        spent.seconds += other.spent.seconds;
+        spent.cpu += other.spent.cpu;
+        spent.allocations += other.spent.allocations;
         ops += other.ops;
-        allocations += other.allocations;
         latencies_us.insert(latencies_us.end(), other.latencies_us.begin(), other.latencies_us.end());
     }
-    double ops_per_s() const { return seconds > 0 ? static_cast<double>(ops) / seconds : 0; }
-    double cpu_s_per_1m() const { return ops != 0 ? cpu / static_cast<double>(ops) * 1e6 : 0; }
-    double allocations_per_op() const { return ops != 0 ? static_cast<double>(allocations) / static_cast<double>(ops) : 0; }
+    double ops_per_s() const { return spent.seconds > 0 ? static_cast<double>(ops) / spent.seconds : 0; }
+    double cpu_s_per_1m() const { return ops != 0 ? spent.cpu / static_cast<double>(ops) * 1e6 : 0; }
+    double allocations_per_op() const {
+        return ops != 0 ? static_cast<double>(spent.allocations) / static_cast<double>(ops) : 0;
+    }
     double percentile(double p) {
         if (latencies_us.empty()) return 0;
         const auto at = static_cast<std::size_t>(p * static_cast<double>(latencies_us.size() - 1));
@@ -214,18 +214,14 @@ struct raw_connection {
 timing raw_sequential(raw_connection& raw, const std::vector<std::string>& keys) {
     timing t;
     t.latencies_us.reserve(keys.size());
-    const std::uint64_t allocations_before = addrmap_bench::allocations();
-    const double cpu_start = addrmap_bench::cpu_seconds();
-    const auto start = clock_type::now();
+    const addrmap_bench::meter meter;
     for (const std::string& key : keys) {
         const auto op = clock_type::now();
         addrmap::reply_ptr reply = raw.command("SET %b %b", key.data(), key.size(), value_text.data(), value_text.size());
         t.latencies_us.push_back(std::chrono::duration<double, std::micro>(clock_type::now() - op).count());
         expect_ok(reply.get(), key);
     }
-    t.seconds = seconds_since(start);
-    t.cpu = addrmap_bench::cpu_seconds() - cpu_start;
-    t.allocations = addrmap_bench::allocations() - allocations_before;
+    t.spent = meter.spent();
     t.ops = keys.size();
     return t;
 }
@@ -233,9 +229,7 @@ timing raw_sequential(raw_connection& raw, const std::vector<std::string>& keys)
 timing raw_pipelined(raw_connection& raw, const std::vector<std::string>& keys, std::size_t depth) {
     timing t;
     redisContext* c = raw.context.get();
-    const std::uint64_t allocations_before = addrmap_bench::allocations();
-    const double cpu_start = addrmap_bench::cpu_seconds();
-    const auto start = clock_type::now();
+    const addrmap_bench::meter meter;
     for (std::size_t i = 0; i < keys.size(); i += depth) {
         const std::size_t end = std::min(keys.size(), i + depth);
         for (std::size_t j = i; j < end; ++j)
@@ -244,9 +238,7 @@ timing raw_pipelined(raw_connection& raw, const std::vector<std::string>& keys, 
                 throw std::runtime_error(std::string("raw hiredis: append: ") + c->errstr);
         for (std::size_t j = i; j < end; ++j) read_ok(c, keys[j]);
     }
-    t.seconds = seconds_since(start);
-    t.cpu = addrmap_bench::cpu_seconds() - cpu_start;
-    t.allocations = addrmap_bench::allocations() - allocations_before;
+    t.spent = meter.spent();
     t.ops = keys.size();
     return t;
 }
@@ -268,17 +260,13 @@ struct raw_cluster {
 
 timing raw_cluster_sequential(raw_cluster& raw, const std::vector<std::string>& keys) {
     timing t;
-    const std::uint64_t allocations_before = addrmap_bench::allocations();
-    const double cpu_start = addrmap_bench::cpu_seconds();
-    const auto start = clock_type::now();
+    const addrmap_bench::meter meter;
     for (const std::string& key : keys) {
         addrmap::reply_ptr reply = raw.nodes[raw.node_of(key)]->command("SET %b %b", key.data(), key.size(),
                                                                          value_text.data(), value_text.size());
         expect_ok(reply.get(), key);
     }
-    t.seconds = seconds_since(start);
-    t.cpu = addrmap_bench::cpu_seconds() - cpu_start;
-    t.allocations = addrmap_bench::allocations() - allocations_before;
+    t.spent = meter.spent();
     t.ops = keys.size();
     return t;
 }
@@ -291,9 +279,7 @@ timing raw_cluster_pipelined(raw_cluster& raw, const std::vector<std::string>& k
     timing t;
     std::vector<std::size_t> owner_of_op(depth);
     std::vector<bool> touched(raw.nodes.size());
-    const std::uint64_t allocations_before = addrmap_bench::allocations();
-    const double cpu_start = addrmap_bench::cpu_seconds();
-    const auto start = clock_type::now();
+    const addrmap_bench::meter meter;
     for (std::size_t i = 0; i < keys.size(); i += depth) {
         const std::size_t end = std::min(keys.size(), i + depth);
         std::fill(touched.begin(), touched.end(), false);
@@ -323,9 +309,7 @@ timing raw_cluster_pipelined(raw_cluster& raw, const std::vector<std::string>& k
             }
         }
     }
-    t.seconds = seconds_since(start);
-    t.cpu = addrmap_bench::cpu_seconds() - cpu_start;
-    t.allocations = addrmap_bench::allocations() - allocations_before;
+    t.spent = meter.spent();
     t.ops = keys.size();
     return t;
 }
@@ -336,9 +320,7 @@ template <class Cluster>
 timing adapter_sequential(Cluster& cluster, const std::vector<std::string>& keys) {
     timing t;
     t.latencies_us.reserve(keys.size());
-    const std::uint64_t allocations_before = addrmap_bench::allocations();
-    const double cpu_start = addrmap_bench::cpu_seconds();
-    const auto start = clock_type::now();
+    const addrmap_bench::meter meter;
     for (const std::string& key : keys) {
         const auto op = clock_type::now();
         addrmap::reply_ptr reply =
@@ -346,9 +328,7 @@ timing adapter_sequential(Cluster& cluster, const std::vector<std::string>& keys
         t.latencies_us.push_back(std::chrono::duration<double, std::micro>(clock_type::now() - op).count());
         expect_ok(reply.get(), key);
     }
-    t.seconds = seconds_since(start);
-    t.cpu = addrmap_bench::cpu_seconds() - cpu_start;
-    t.allocations = addrmap_bench::allocations() - allocations_before;
+    t.spent = meter.spent();
     t.ops = keys.size();
     return t;
 }
@@ -357,9 +337,7 @@ template <class Cluster>
 timing adapter_pipelined(Cluster& cluster, const std::vector<std::string>& keys, std::size_t depth) {
     timing t;
     addrmap::pipeline batch;
-    const std::uint64_t allocations_before = addrmap_bench::allocations();
-    const double cpu_start = addrmap_bench::cpu_seconds();
-    const auto start = clock_type::now();
+    const addrmap_bench::meter meter;
     for (std::size_t i = 0; i < keys.size(); i += depth) {
         const std::size_t end = std::min(keys.size(), i + depth);
         batch.clear();
@@ -368,9 +346,7 @@ timing adapter_pipelined(Cluster& cluster, const std::vector<std::string>& keys,
         const std::vector<addrmap::outcome> replies = cluster.execute(batch);
         for (std::size_t j = i; j < end; ++j) expect_ok(replies[j - i].reply(), keys[j]);
     }
-    t.seconds = seconds_since(start);
-    t.cpu = addrmap_bench::cpu_seconds() - cpu_start;
-    t.allocations = addrmap_bench::allocations() - allocations_before;
+    t.spent = meter.spent();
     t.ops = keys.size();
     return t;
 }

@@ -1,10 +1,13 @@
-// benchmarks/counting_new.hpp — counts heap allocations, C++ and hiredis's, so a benchmark can report them per
-// operation: every global operator new, and hiredis's allocator (replies, buffers). Include in ONE .cpp per program.
+// benchmarks/counting_new.hpp — counts heap allocations, C++ and hiredis's (every global operator new, and hiredis's
+// allocator), and meters a measured loop: wall time, CPU time, allocations. Include in ONE .cpp per program.
 #pragma once
 
 #include <hiredis/alloc.h>
 
+#include <sys/resource.h>
+
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -19,6 +22,34 @@ inline std::atomic<std::uint64_t> allocation_count{0};
 /// since the program started. OpenSSL's own are not counted: they are per connection and per TLS record, not per
 /// command.
 inline std::uint64_t allocations() noexcept { return allocation_count.load(std::memory_order_relaxed); }
+
+/// CPU seconds this process has used (user and system), for CPU per million commands.
+inline double cpu_seconds() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+           static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+/// What a measured loop cost the process: wall seconds, CPU seconds and heap allocations.
+struct cost {
+    double seconds = 0, cpu = 0;
+    std::uint64_t allocations = 0;
+};
+
+/// Starts when made; spent() is the cost since.
+class meter {
+public:
+    cost spent() const {
+        return {std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count(),
+                cpu_seconds() - cpu_, allocations() - allocations_};
+    }
+
+private:
+    std::uint64_t allocations_ = allocations();
+    double cpu_ = cpu_seconds();
+    std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();  // last: the others are read first
+};
 
 namespace hiredis_counting {
 inline void count() noexcept { allocation_count.fetch_add(1, std::memory_order_relaxed); }
