@@ -4,6 +4,7 @@
 
 #include <addrmap/address.hpp>
 #include <addrmap/cluster_options.hpp>
+#include <addrmap/detail/async_append.hpp>
 #include <addrmap/detail/backoff.hpp>
 #include <addrmap/detail/command.hpp>
 #include <addrmap/detail/connect_commands.hpp>
@@ -301,7 +302,7 @@ private:
     }
 
     bool append(kind what, void* tag, std::string_view command) {
-        if (redisAsyncFormattedCommand(context_, &async_connection::replied, nullptr, command.data(), command.size()) != REDIS_OK)
+        if (append_async_command(context_, &async_connection::replied, nullptr, command.data(), command.size()) != REDIS_OK)
             return false;
         if (sent_.empty()) last_progress_ = clock::now();  // the stall clock starts when the connection gets busy
         sent_.push_back({what, tag, appended_, appended_ + command.size()});
