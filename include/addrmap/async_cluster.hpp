@@ -93,21 +93,23 @@ public:
 
     /// printf-style command (hiredis format) routed by `key`.
     void command(std::string_view key, async_callback done, const char* format, ...) {
+        detail::call_draft draft = driver_.draft();  // encoded straight into a pooled call
         va_list ap;
         va_start(ap, format);
-        detail::raw_command raw = detail::format_raw(format, ap);
+        const int status = detail::format_into(draft.bytes(), format, ap);
         va_end(ap);
-        detail::check_formatted(raw, format);
-        driver_.start(static_cast<int>(key_slot(key)), std::move(raw), {}, std::move(done));
+        detail::check_formatted(status, format);
+        driver_.start(static_cast<int>(key_slot(key)), std::move(draft), {}, std::move(done));
     }
     /// The same with per-call settings (deadline, reply_timeout; whether it may be repeated after it may have run).
     void command(const call_options& call, std::string_view key, async_callback done, const char* format, ...) {
+        detail::call_draft draft = driver_.draft();  // encoded straight into a pooled call
         va_list ap;
         va_start(ap, format);
-        detail::raw_command raw = detail::format_raw(format, ap);
+        const int status = detail::format_into(draft.bytes(), format, ap);
         va_end(ap);
-        detail::check_formatted(raw, format);
-        driver_.start(static_cast<int>(key_slot(key)), std::move(raw), call, std::move(done));
+        detail::check_formatted(status, format);
+        driver_.start(static_cast<int>(key_slot(key)), std::move(draft), call, std::move(done));
     }
     /// argv command routed by `key`; the first argument is the command name.
     void command_argv(std::string_view key, const std::vector<std::string_view>& args, async_callback done,
@@ -116,12 +118,13 @@ public:
     }
     /// A keyless command (PING, INFO, ...) on a live master.
     void command_any(async_callback done, const char* format, ...) {
+        detail::call_draft draft = driver_.draft();  // encoded straight into a pooled call
         va_list ap;
         va_start(ap, format);
-        detail::raw_command raw = detail::format_raw(format, ap);
+        const int status = detail::format_into(draft.bytes(), format, ap);
         va_end(ap);
-        detail::check_formatted(raw, format);
-        driver_.start(-1, std::move(raw), {}, std::move(done));
+        detail::check_formatted(status, format);
+        driver_.start(-1, std::move(draft), {}, std::move(done));
     }
 
     /// printf-style command routed by its own keys (command_keys.hpp), as basic_cluster::call: every key must hash

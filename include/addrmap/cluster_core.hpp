@@ -231,6 +231,12 @@ public:
         if (auto refused = detail::refuse_connection_state_command(command)) throw std::move(*refused);
         return start_vetted(slot, command, options, now);
     }
+    /// The same for a command whose name the caller has read already (command_name(command)): read once per call.
+    call_state start(int slot, std::string_view command, std::string_view name, const call_options& options,
+                     clock::time_point now) const {
+        if (auto refused = detail::refuse_connection_state_command(command, name, {})) throw std::move(*refused);
+        return start_vetted(slot, command, options, now);
+    }
 
     /// A call to one chosen node (no redirects followed; any reply is the caller's).
     call_state start_on(node_id node, std::string_view command, const call_options& options,

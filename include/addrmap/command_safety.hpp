@@ -69,14 +69,15 @@ public:
     }
 
 private:
+    /// 1 to 12 digits, then CRLF (one walk: this runs for every call's name).
     bool number(std::size_t& out) noexcept {
-        const std::size_t end = rest_.find("\r\n");
-        if (end == std::string_view::npos || end == 0 || end > 12) return false;
-        std::size_t value = 0;
-        for (char c : rest_.substr(0, end)) {
+        std::size_t value = 0, end = 0;
+        for (; end < rest_.size() && end <= 12 && rest_[end] != '\r'; ++end) {
+            const char c = rest_[end];
             if (c < '0' || c > '9') return false;
             value = value * 10 + static_cast<std::size_t>(c - '0');
         }
+        if (end == 0 || end > 12 || end + 1 >= rest_.size() || rest_[end] != '\r' || rest_[end + 1] != '\n') return false;
         rest_.remove_prefix(end + 2);
         out = value;
         return true;

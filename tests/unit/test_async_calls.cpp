@@ -7,6 +7,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -118,6 +119,73 @@ BOOST_AUTO_TEST_CASE(a_call_of_a_slot_being_moved_travels_alone_until_it_is_back
     BOOST_TEST(!calls.draining(9));
     calls.came_back(replica_read);
     for (async_call* c : {plain, moving, replica_read}) calls.release(c);
+}
+
+// A call back in the pool starts its next life as a new one: every mark, its state, callback and lease reset; its
+// command's buffer is kept for the next encoding (no allocation), unless it grew past what the pool keeps.
+BOOST_AUTO_TEST_CASE(a_pooled_call_is_reused_as_new_keeping_a_small_command_buffer) {
+    async_calls calls;
+    async_call* c = calls.make(std::string("*1\r\n$4\r\nPING\r\n"));
+    c->command.reserve(200);
+    const char* buffer = c->command.data();
+    c->seq = 7;
+    c->in_flight = c->finished = c->dedicated = c->live = true;
+    c->sent_to = c->charged_to = 3;
+    c->stall_allowance = std::chrono::milliseconds(5);
+    c->state.slot = 12;
+    c->state.redirect_text = "MOVED 12 127.0.0.1:7001";
+    c->state.failure = error(error_kind::timeout, "late");
+    c->callback = [](outcome) {};
+    c->lease = std::make_shared<addrmap::detail::async_lease>();
+    calls.release(c);
+    async_call* again = calls.make();
+    BOOST_TEST(again == c);  // the pool's
+    BOOST_TEST(again->command.empty());
+    BOOST_TEST(again->command.data() == buffer);  // the same buffer, not a new allocation
+    BOOST_TEST(again->seq == 0u);
+    BOOST_TEST(!again->in_flight);
+    BOOST_TEST(!again->finished);
+    BOOST_TEST(!again->dedicated);
+    BOOST_TEST(!again->live);
+    BOOST_TEST(again->sent_to == no_node);
+    BOOST_TEST(again->charged_to == no_node);
+    BOOST_TEST(!again->stall_allowance.has_value());
+    BOOST_TEST(again->state.slot == -1);
+    BOOST_TEST(again->state.redirect_text.empty());
+    BOOST_TEST(!again->state.failure.has_value());
+    BOOST_TEST(!again->callback);
+    BOOST_TEST(!again->lease);
+    // A large command's buffer goes back to the heap with it.
+    again->command.assign(async_calls::kept_command_capacity + 1, 'x');
+    calls.release(again);
+    async_call* third = calls.make();
+    BOOST_TEST(third->command.capacity() <= async_calls::kept_command_capacity);
+    calls.release(third);
+}
+
+// A draft start() never took (the format was refused) goes back to the pool; one taken is the caller's.
+BOOST_AUTO_TEST_CASE(a_draft_not_taken_goes_back_to_the_pool) {
+    async_calls calls;
+    async_call* drafted = nullptr;
+    {
+        addrmap::detail::call_draft draft(calls);
+        draft.bytes() = "*1\r\n$4\r\nPING\r\n";
+        BOOST_TEST(draft.text() == "*1\r\n$4\r\nPING\r\n");
+        drafted = calls.make();  // another call: the draft's is not in the pool while it lives
+        BOOST_TEST(drafted != nullptr);
+        calls.release(drafted);
+    }
+    async_call* reused = calls.make();  // the last released: the draft's, given back by its destructor
+    BOOST_TEST(reused->command.empty());
+    async_call* next = calls.make();
+    BOOST_TEST(next == drafted);
+    calls.release(reused);
+    calls.release(next);
+    addrmap::detail::call_draft taken(calls);
+    taken.bytes() = "*1\r\n$4\r\nPING\r\n";
+    async_call* mine = taken.take();
+    BOOST_TEST(mine->text() == "*1\r\n$4\r\nPING\r\n");
+    calls.release(mine);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

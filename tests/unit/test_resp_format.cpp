@@ -147,6 +147,16 @@ static std::string by_format_raw(const char* format, ...) {
     return std::string(raw.bytes.get(), static_cast<std::size_t>(raw.length));
 }
 
+/// format_into's encoding into `out` (a buffer kept from command to command), or "<refused N>".
+static std::string by_format_into(std::string& out, const char* format, ...) {
+    va_list ap;
+    va_start(ap, format);
+    const int status = addrmap::detail::format_into(out, format, ap);
+    va_end(ap);
+    if (status != 0) return "<refused " + std::to_string(status) + ">";
+    return out;
+}
+
 namespace {
 /// Allocations made through hiredis's allocator (hi_malloc and the rest) while one is alive.
 struct hiredis_allocations {
@@ -194,6 +204,27 @@ BOOST_AUTO_TEST_CASE(format_raw_gives_hiredis_s_bytes_by_either_path) {
     const std::string big(100 * 1024, 'x');
     BOOST_TEST(by_format_raw("SET k %b", big.data(), big.size()) == by_hiredis("SET k %b", big.data(), big.size()));
     BOOST_TEST(by_format_raw("GET k") == by_hiredis("GET k"));
+}
+
+// The async cluster encodes into its pooled calls' buffers (format_into): the same bytes as format_raw's by either
+// path, whatever the buffer held before, and the same refusals.
+BOOST_AUTO_TEST_CASE(format_into_gives_format_raw_s_bytes_in_a_reused_buffer) {
+    std::string buffer = "left over from a longer command before it, which must not show";
+    BOOST_TEST(by_format_into(buffer, "SET %s %b", "k", "v\0w", std::size_t{3}) ==
+               by_format_raw("SET %s %b", "k", "v\0w", std::size_t{3}));
+    BOOST_TEST(by_format_into(buffer, "INCRBY %s %d", "k", 42) == by_format_raw("INCRBY %s %d", "k", 42));
+    BOOST_TEST(by_format_into(buffer, "GET k") == by_format_raw("GET k"));
+    const std::string big(100 * 1024, 'x');
+    BOOST_TEST(by_format_into(buffer, "SET k %b", big.data(), big.size()) == by_format_raw("SET k %b", big.data(), big.size()));
+    BOOST_TEST(by_format_into(buffer, "SET k %q") == "<refused -2>");
+    const char never_read[1] = {'x'};
+    BOOST_TEST(by_format_into(buffer, "SET k %b", never_read, static_cast<std::size_t>(INT_MAX)) == "<refused -1>");
+    try {
+        addrmap::detail::check_formatted(-2, "SET k %q");
+        BOOST_FAIL("check_formatted accepted a bad format");
+    } catch (const addrmap::error& e) {
+        BOOST_TEST(std::string(e.what()).find("invalid format string") != std::string::npos, e.what());
+    }
 }
 
 // A command longer than hiredis's int length can carry is refused before any byte of it is read or allocated

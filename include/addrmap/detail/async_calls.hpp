@@ -21,6 +21,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace addrmap {
@@ -39,17 +41,12 @@ inline std::string command_label(std::string_view command) {
     return name.empty() ? std::string("the command") : escaped(name, 40);
 }
 
-/// One command of the async cluster, from start() until its callback ran and no reply is still to come.
-struct async_call {
+struct async_call;
+
+/// What async_call holds besides its state, command, callback and lease: plain values only, so that a call taken back
+/// into the pool is reset by one assignment (async_call::reset).
+struct async_call_marks {
     using clock = std::chrono::steady_clock;
-    call_state state;
-    std::string command;     // RESP (argv and posted commands); call_state::command views it
-    command_buffer raw;      // or hiredis's own buffer (printf-style commands: no copy)
-    std::size_t raw_length = 0;
-    std::string_view text() const noexcept {
-        return raw ? std::string_view(raw.get(), raw_length) : std::string_view(command);
-    }
-    async_callback callback;
     std::uint64_t seq = 0;
     std::uint64_t refresh_attempt = 0;  // nonzero: the driver's own CLUSTER SHARDS/SLOTS
     node_id waiting_for = no_node;      // a connection being set up
@@ -61,9 +58,8 @@ struct async_call {
     // call_options::reply_timeout): its connection does not count as stalled before it.
     std::optional<std::chrono::milliseconds> stall_allowance;
     async_connection* own = nullptr;  // its dedicated connection, dialed or taken from the node's spares
-    std::shared_ptr<async_lease> lease;  // a transaction's call: on the lease's connection, its reply as it is
-    bool opens_lease = false;            // the lease's first call (routed; the others follow it)
-    bool quiet_loss = false;             // a MULTI or queued step: EXEC's loss is the one stats() counts
+    bool opens_lease = false;         // the lease's first call (routed; the others follow it)
+    bool quiet_loss = false;          // a MULTI or queued step: EXEC's loss is the one stats() counts
     bool ordered = false;   // counted by the per-slot order rule while in flight (not a replica read, not dedicated)
     bool in_waiting = false;
     bool finished = false;  // the callback ran (or waits for the walk's end); a reply still to come is dropped
@@ -73,9 +69,30 @@ struct async_call {
     async_call* next = nullptr;
     std::multimap<clock::time_point, async_call*>::iterator custom;
     bool has_custom = false;
+};
+static_assert(std::is_trivially_copyable_v<async_call_marks>, "async_call::reset assigns the marks at once");
 
+/// One command of the async cluster, from start() until its callback ran and no reply is still to come.
+struct async_call : async_call_marks {
+    call_state state;
+    std::string command;  // RESP; call_state::command views it. Its buffer stays with the call in the pool.
+    async_callback callback;
+    std::shared_ptr<async_lease> lease;  // a transaction's call: on the lease's connection, its reply as it is
+
+    std::string_view text() const noexcept { return command; }
     /// The command's name for messages ('GET'), or "the command".
     std::string name() const { return command_label(state.command); }
+
+    /// As a new call, for the pool: the command's buffer is kept for the next encoding unless it is larger than
+    /// `kept_capacity` (a 1 MB value once must not keep a megabyte per pooled call).
+    void reset(std::size_t kept_capacity) noexcept {
+        static_cast<async_call_marks&>(*this) = async_call_marks{};
+        state = call_state{};
+        if (command.capacity() > kept_capacity) std::string().swap(command);  // (assigning would keep the buffer)
+        command.clear();
+        callback = nullptr;
+        lease.reset();
+    }
 };
 
 /// The bookkeeping of every call (the loop thread only). No decisions: the cluster core makes those.
@@ -104,21 +121,16 @@ public:
         c->command = std::move(command);
         return c;
     }
-    /// A fresh call holding hiredis's formatted `raw` (no copy).
-    async_call* make(raw_command raw) {
-        async_call* c = make();
-        c->raw = std::move(raw.bytes);
-        c->raw_length = static_cast<std::size_t>(raw.length);
-        return c;
-    }
     void release(async_call* c) {
-        if (free_.size() < 1024) {
-            *c = async_call{};
-            free_.push_back(c);
-        } else {
+        if (free_.size() >= 1024) {
             delete c;
+            return;
         }
+        c->reset(kept_command_capacity);  // its buffer is kept for the next call's encoding (call_draft)
+        free_.push_back(c);
     }
+    /// The largest command buffer a pooled call keeps.
+    static constexpr std::size_t kept_command_capacity = 4096;
 
     // ---- deadlines: calls with the default deadline end in the order they started (a list), others in a map
 
@@ -280,6 +292,28 @@ private:
     slot_order order_;
     std::vector<bool> order_holding_ = std::vector<bool>(slot_count, false);  // held by the order rule
     std::vector<bool> holding_ = std::vector<bool>(slot_count, false);
+};
+
+/// A call taken from the pool before start(), so that a printf-style command is encoded straight into the pooled
+/// call's buffer (no allocation in the steady state). start() takes it; if it never does (the format is refused),
+/// the call goes back to the pool.
+class call_draft {
+public:
+    explicit call_draft(async_calls& calls) : calls_(&calls), call_(calls.make()) {}
+    call_draft(call_draft&& other) noexcept
+        : calls_(other.calls_), call_(std::exchange(other.call_, nullptr)) {}
+    call_draft& operator=(call_draft&&) = delete;
+    ~call_draft() {
+        if (call_ != nullptr) calls_->release(call_);
+    }
+    /// Where the command is encoded (RESP).
+    std::string& bytes() noexcept { return call_->command; }
+    std::string_view text() const noexcept { return call_->command; }
+    async_call* take() noexcept { return std::exchange(call_, nullptr); }
+
+private:
+    async_calls* calls_;
+    async_call* call_;
 };
 
 }  // namespace detail

@@ -179,53 +179,53 @@ public:
 
     // ---- calls ----------------------------------------------------------------------------------------
 
-    /// A new call of `command` (RESP as std::string, or hiredis's formatted raw_command) for `slot` (-1: keyless), or
-    /// for node `fixed` only (command_on: no redirect followed, any reply returned); `reserved`: submit() took its
-    /// place in the bound already.
+    /// A new call of `command` (RESP as std::string, or a call_draft holding it) for `slot` (-1: keyless), or for node
+    /// `fixed` only (command_on: no redirect followed, any reply returned); `reserved`: submit() took its place in
+    /// the bound already.
     template <class Command>
     void start(int slot, Command command, const call_options& call, async_callback done, bool reserved = false,
                node_id fixed = no_node, const std::shared_ptr<async_lease>& lease = nullptr) {
+        // The call is made first (from the pool: no allocation in the steady state); a refusal gives it back before
+        // the callback runs.
+        async_call* c = make_call(std::move(command));
+        const auto refuse = [&](outcome o) {
+            calls_.release(c);
+            if (done) callbacks_.invoke(done, std::move(o));
+        };
         if (lease && lease->ended && !closed_ && !shutting_down_) {
             if (reserved) bound_.unreserve();
-            if (done) callbacks_.invoke(done, outcome(*lease->broken));
-            return;
+            return refuse(outcome(*lease->broken));
         }
         if (closed_ || shutting_down_) {
             if (reserved) bound_.unreserve();
-            if (done) callbacks_.invoke(done, outcome(error(error_kind::closed, "the cluster is disconnected: the command was not sent")));
-            return;
+            return refuse(outcome(error(error_kind::closed, "the cluster is disconnected: the command was not sent")));
         }
         if (!reserved && !bound_.reserve()) {
             ++core_.stats().overloaded;
-            if (done) callbacks_.invoke(done, outcome(error(error_kind::overloaded, bound_.total_refusal(named(command)))));
-            return;
+            return refuse(outcome(error(error_kind::overloaded, bound_.total_refusal(named(c->text())))));
         }
         // Keyless: the master it will most likely go to.
         const node_id charge_to = fixed != no_node                    ? fixed
                                   : lease && lease->node != no_node ? lease->node
                                                                     : core_.owner(slot);
-        if (!bound_.charge(charge_to)) {  // refused before anything is made: a refusal costs little
+        if (!bound_.charge(charge_to)) {  // refused before anything is sent: a refusal costs little
             bound_.unreserve();
             ++core_.stats().overloaded;
-            if (done)
-                callbacks_.invoke(done, outcome(error(error_kind::overloaded,
-                                                      bound_.node_refusal(named(command), describe(core_.node(charge_to).reported)))));
-            return;
+            return refuse(outcome(error(error_kind::overloaded,
+                                        bound_.node_refusal(named(c->text()), describe(core_.node(charge_to).reported)))));
         }
-        async_call* c = calls_.make(std::move(command));
         c->charged_to = charge_to;
         const auto now = clock::now();
+        const std::string_view name = command_name(c->text());  // read once for the checks below
         try {
             c->state = fixed != no_node ? core_.start_on(fixed, c->text(), call, now)
                        : lease          ? core_.start_vetted(slot, c->text(), call, now)  // async_transaction vetted it
-                                        : core_.start(slot, c->text(), call, now);
+                                        : core_.start(slot, c->text(), name, call, now);
         } catch (const error& e) {  // refused before sending (a bad option, SUBSCRIBE, ...): nothing was sent
-            calls_.release(c);
             bound_.release(charge_to);
-            if (done) callbacks_.invoke(done, outcome(e));
-            return;
+            return refuse(outcome(e));
         }
-        if (!lease && may_hold_connection(command_name(c->text()))) {
+        if (!lease && may_hold_connection(name)) {
             const connection_hold h = holds_connection(decode_command(c->text()));
             if (h.blocks) {
                 // WAIT stays where its writes went (elsewhere it would count none); the others get their own.
@@ -277,9 +277,8 @@ public:
     }
     /// The command's name for messages ('GET'), or "the command".
     static std::string named(std::string_view command) { return command_label(command); }
-    static std::string named(const raw_command& raw) {
-        return named(std::string_view(raw.bytes.get(), static_cast<std::size_t>(raw.length)));
-    }
+    /// A call to be encoded into (call_draft): from the pool, back to it unless start() takes it.
+    call_draft draft() { return call_draft(calls_); }
 
     void wait_for_room(node_id node, std::function<void()> ready) {
         if (!ready) return;
@@ -298,6 +297,9 @@ public:
     bool closed() const noexcept { return closed_ || shutting_down_; }
 
 private:
+    async_call* make_call(std::string command) { return calls_.make(std::move(command)); }
+    static async_call* make_call(call_draft draft) noexcept { return draft.take(); }
+
     static std::unique_ptr<event_loop> non_null(std::unique_ptr<event_loop> loop) {
         if (!loop) throw error(error_kind::config, "basic_async_cluster: the event loop binding is null");
         return loop;

@@ -72,23 +72,24 @@ inline const connection_state_command* find_connection_state_command(std::string
     return nullptr;
 }
 
-/// error{config} when the RESP-encoded command is one of the list (nothing was sent), else nullopt. `allowed`
-/// names commands the caller manages itself (a transaction runs WATCH and UNWATCH on its own connection).
-inline std::optional<error> refuse_connection_state_command(std::string_view encoded,
-                                                            std::initializer_list<std::string_view> allowed = {}) {
-    resp_args args(encoded);
-    const std::optional<std::string_view> name = args.next();
+/// error{config} when the RESP-encoded command, named `name` (command_name(encoded), read once by the caller), is one
+/// of the list (nothing was sent), else nullopt. `allowed` names commands the caller manages itself (a transaction
+/// runs WATCH and UNWATCH on its own connection).
+inline std::optional<error> refuse_connection_state_command(std::string_view encoded, std::string_view name,
+                                                            std::initializer_list<std::string_view> allowed) {
     // Cheap first look, since every call passes here: the rows' names are 4 to 12 letters long (GET and SET leave
     // at once) and start with one of these letters (the unit tests check every row passes it).
-    if (!name || name->size() < shortest_connection_state_command || name->size() > longest_connection_state_command)
+    if (name.size() < shortest_connection_state_command || name.size() > longest_connection_state_command)
         return std::nullopt;
-    switch ((*name)[0] | 0x20) {
+    switch (name[0] | 0x20) {
         case 'a': case 'c': case 'd': case 'e': case 'h': case 'm': case 'p': case 'q': case 'r': case 's':
         case 'u': case 'w': break;
         default: return std::nullopt;
     }
+    resp_args args(encoded);
+    args.next();  // the name
     const std::optional<std::string_view> first = args.next();
-    const connection_state_command* row = find_connection_state_command(*name, first.value_or(std::string_view{}));
+    const connection_state_command* row = find_connection_state_command(name, first.value_or(std::string_view{}));
     if (row == nullptr) return std::nullopt;
     for (std::string_view ok : allowed)
         if (iequals_ascii(ok, row->name)) return std::nullopt;
@@ -96,6 +97,15 @@ inline std::optional<error> refuse_connection_state_command(std::string_view enc
                                                       : std::string(row->name) + " " + std::string(row->subcommand);
     return error(error_kind::config, label + " was refused: it " + std::string(row->why) +
                                          ". addrmap shares each node's connection among all calls; nothing was sent");
+}
+
+/// The same, reading the name from `encoded`.
+inline std::optional<error> refuse_connection_state_command(std::string_view encoded,
+                                                            std::initializer_list<std::string_view> allowed = {}) {
+    resp_args args(encoded);
+    const std::optional<std::string_view> name = args.next();
+    if (!name) return std::nullopt;
+    return refuse_connection_state_command(encoded, *name, allowed);
 }
 
 }  // namespace addrmap::detail
