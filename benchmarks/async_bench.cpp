@@ -12,9 +12,10 @@
 //   --workload   set: SET key value (default); fan_out: PING on every master, one operation per fan-out (raw: a PING
 //                to each master's context, done when all answered); transaction: MULTI, SET, EXEC on the key's slot
 //                (addrmap: async_transaction, on a connection of its own; raw: the three on the shared context)
-//   --rounds     addrmap and raw alternate in R rounds of ops/R SETs each (default 8), on the same loop
+//   --rounds     raw, addrmap and the blocking pipeline take turns in R rounds of ops/R SETs each (default 8)
 //   --loop       the event loop (default libevent); raw hiredis is attached with the same binding's attach()
-//   --side       addrmap or raw: run that side alone and skip the blocking adapter (to profile one side; default both)
+//   --side       addrmap or raw: run that side alone and skip the blocking adapter (to profile one side); pipeline:
+//                the blocking adapter's pipeline alone (default both: in each round raw, addrmap, then the pipeline)
 // Exit status: 0 with the results; 1 with {"policy": ..., "error": "..."}; 2 for a usage error.
 #include <addrmap/addrmap.hpp>
 #ifndef ADDRMAP_BENCH_LIBEVENT_ONLY  // benchmarks/CMakeLists.txt: defined when libuv, libev or Asio is missing
@@ -38,6 +39,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -59,7 +61,7 @@ constexpr const char* usage_text =
     "                   [--policy identity|ip_to_hostname|ip_to_hostname_keep_ip|static_table|env]\n"
     "                   [--hostname NAME] [--ops N] [--in-flight N] [--rounds R] [--loop libevent|libuv|libev|asio]\n"
     "                   [--workload set|fan_out|transaction] [--max-calls N (also per node; default: the options')]\n"
-    "                   [--side both|addrmap|raw]\n";
+    "                   [--side both|addrmap|raw|pipeline]\n";
 
 cli_options parse_cli(int argc, char** argv) {
     cli_options o;
@@ -84,8 +86,8 @@ cli_options parse_cli(int argc, char** argv) {
     if (o.seed.empty() || o.cacert.empty()) throw std::invalid_argument("--seed and --cacert are required");
     if (o.workload != "set" && o.workload != "fan_out" && o.workload != "transaction")
         throw std::invalid_argument("--workload '" + o.workload + "' is not one of set, fan_out, transaction");
-    if (o.side != "both" && o.side != "addrmap" && o.side != "raw")
-        throw std::invalid_argument("--side '" + o.side + "' is not one of both, addrmap, raw");
+    if (o.side != "both" && o.side != "addrmap" && o.side != "raw" && o.side != "pipeline")
+        throw std::invalid_argument("--side '" + o.side + "' is not one of both, addrmap, raw, pipeline");
 #ifdef ADDRMAP_BENCH_LIBEVENT_ONLY
     if (o.loop != "libevent")
         throw std::invalid_argument("--loop '" + o.loop + "': this build has libevent only (scripts/setup installs the others)");
@@ -258,6 +260,30 @@ void run(const cli_options& o, Policy policy, const addrmap::topology& topo, jso
     for (std::size_t i = 0; i < o.ops; ++i) keys.push_back("bench:" + std::to_string(i));
     const std::string value = "xyz";
     tally mine, raw, blocking, pipelined;
+    // The blocking adapter's pipeline, as deep as the async side's in-flight count, over the same keys: what one thread
+    // gets when it can batch its commands itself (execute(pipeline)), the async side's yardstick. It runs in every
+    // round, after the async sides' slices, so that all three share the machine's quiet and busy moments.
+    const bool run_pipeline = (o.side == "both" || o.side == "pipeline") && o.workload == "set" && o.in_flight > 1;
+    std::optional<addrmap::basic_cluster<Policy>> blocking_cluster;
+    if (o.side == "both" || o.side == "pipeline") {
+        addrmap::cluster_options options;
+        options.seeds = {o.seed};
+        options.tls.ca_file = o.cacert;
+        blocking_cluster.emplace(options, policy);
+        blocking_cluster->connect();
+    }
+    addrmap::pipeline batch;
+    const auto pipeline_slice = [&](std::size_t from, std::size_t to) {
+        const addrmap_bench::meter meter;
+        for (std::size_t i = from; i < to; i += o.in_flight) {
+            const std::size_t end = std::min(to, i + o.in_flight);
+            batch.clear();
+            for (std::size_t j = i; j < end; ++j) batch.add(keys[j], "SET %s %s", keys[j].c_str(), value.c_str());
+            for (const addrmap::outcome& r : blocking_cluster->execute(batch))
+                if (!r || r->type != REDIS_REPLY_STATUS) throw std::runtime_error("a pipelined SET failed");
+        }
+        pipelined.add(meter.spent(), to - from);
+    };
     {
         addrmap::cluster_options options;
         options.seeds = {o.seed};
@@ -336,8 +362,9 @@ void run(const cli_options& o, Policy policy, const addrmap::topology& topo, jso
         }
         for (std::size_t round = 0; round < o.rounds; ++round) {
             const std::size_t from = o.ops * round / o.rounds, to = o.ops * (round + 1) / o.rounds;
-            if (o.side != "addrmap") drive(loop, from, to, o.in_flight, issue_raw, raw);
-            if (o.side != "raw") drive(loop, from, to, o.in_flight, issue_mine, mine);
+            if (o.side == "both" || o.side == "raw") drive(loop, from, to, o.in_flight, issue_raw, raw);
+            if (o.side == "both" || o.side == "addrmap") drive(loop, from, to, o.in_flight, issue_mine, mine);
+            if (run_pipeline) pipeline_slice(from, to);
         }
         if (errors != 0 || plain.errors != 0)
             throw std::runtime_error(std::to_string(errors) + " addrmap and " + std::to_string(plain.errors) + " raw SETs failed");
@@ -349,39 +376,20 @@ void run(const cli_options& o, Policy policy, const addrmap::topology& topo, jso
     }
     if (o.side == "both") {
         // The blocking adapter, one command at a time (its only mode on one thread), on a tenth of the keys.
-        addrmap::cluster_options options;
-        options.seeds = {o.seed};
-        options.tls.ca_file = o.cacert;
-        addrmap::basic_cluster<Policy> cluster(options, policy);
-        cluster.connect();
         const std::size_t n = std::max<std::size_t>(1, o.ops / 10);
         const addrmap_bench::meter meter;
         for (std::size_t i = 0; i < n; ++i) {
             if (o.workload == "set") {
-                cluster.command(keys[i], "SET %s %s", keys[i].c_str(), value.c_str());
+                blocking_cluster->command(keys[i], "SET %s %s", keys[i].c_str(), value.c_str());
             } else if (o.workload == "fan_out") {
-                addrmap::fan_out(cluster, {"PING"});
+                addrmap::fan_out(*blocking_cluster, {"PING"});
             } else {
-                addrmap::transaction tx = cluster.begin_transaction(keys[i]);
+                addrmap::transaction tx = blocking_cluster->begin_transaction(keys[i]);
                 tx.queue("SET %s %s", keys[i].c_str(), value.c_str());
                 tx.exec();
             }
         }
         blocking.add(meter.spent(), n);
-        if (o.workload == "set" && o.in_flight > 1) {
-            // The blocking adapter's pipeline, as deep as the async side's in-flight count, over the same keys: what
-            // one thread gets when it can batch its commands itself (execute(pipeline)), the async side's yardstick.
-            addrmap::pipeline batch;
-            const addrmap_bench::meter pipeline_meter;
-            for (std::size_t i = 0; i < o.ops; i += o.in_flight) {
-                const std::size_t end = std::min(o.ops, i + o.in_flight);
-                batch.clear();
-                for (std::size_t j = i; j < end; ++j) batch.add(keys[j], "SET %s %s", keys[j].c_str(), value.c_str());
-                for (const addrmap::outcome& r : cluster.execute(batch))
-                    if (!r || r->type != REDIS_REPLY_STATUS) throw std::runtime_error("a pipelined SET failed");
-            }
-            pipelined.add(pipeline_meter.spent(), o.ops);
-        }
     }
     out.number("addrmap_ops_per_s", mine.ops_per_s(), 0);
     out.number("raw_async_ops_per_s", raw.ops_per_s(), 0);
