@@ -42,6 +42,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -88,6 +89,8 @@ cli_options parse_cli(int argc, char** argv) {
         throw std::invalid_argument("--workload '" + o.workload + "' is not one of set, fan_out, transaction");
     if (o.side != "both" && o.side != "addrmap" && o.side != "raw" && o.side != "pipeline")
         throw std::invalid_argument("--side '" + o.side + "' is not one of both, addrmap, raw, pipeline");
+    if (o.side == "pipeline" && (o.workload != "set" || o.in_flight < 2))
+        throw std::invalid_argument("--side pipeline runs SETs only, at --in-flight 2 or more (the pipeline's depth)");
 #ifdef ADDRMAP_BENCH_LIBEVENT_ONLY
     if (o.loop != "libevent")
         throw std::invalid_argument("--loop '" + o.loop + "': this build has libevent only (scripts/setup installs the others)");
@@ -284,7 +287,15 @@ void run(const cli_options& o, Policy policy, const addrmap::topology& topo, jso
         }
         pipelined.add(meter.spent(), to - from);
     };
-    {
+    const auto round_slice = [&](std::size_t round) {
+        return std::make_pair(o.ops * round / o.rounds, o.ops * (round + 1) / o.rounds);
+    };
+    if (o.side == "pipeline") {
+        for (std::size_t round = 0; round < o.rounds; ++round) {
+            const auto [from, to] = round_slice(round);
+            pipeline_slice(from, to);
+        }
+    } else {
         addrmap::cluster_options options;
         options.seeds = {o.seed};
         options.tls.ca_file = o.cacert;
@@ -361,7 +372,7 @@ void run(const cli_options& o, Policy policy, const addrmap::topology& topo, jso
             };
         }
         for (std::size_t round = 0; round < o.rounds; ++round) {
-            const std::size_t from = o.ops * round / o.rounds, to = o.ops * (round + 1) / o.rounds;
+            const auto [from, to] = round_slice(round);
             if (o.side == "both" || o.side == "raw") drive(loop, from, to, o.in_flight, issue_raw, raw);
             if (o.side == "both" || o.side == "addrmap") drive(loop, from, to, o.in_flight, issue_mine, mine);
             if (run_pipeline) pipeline_slice(from, to);
@@ -390,6 +401,12 @@ void run(const cli_options& o, Policy policy, const addrmap::topology& topo, jso
             }
         }
         blocking.add(meter.spent(), n);
+    }
+    if (o.side == "pipeline") {  // the pipeline alone: nothing of the other sides to report
+        out.number("blocking_pipelined_ops_per_s", pipelined.ops_per_s(), 0);
+        out.number("blocking_pipelined_cpu_s_per_1m", pipelined.cpu_s_per_1m(), 2);
+        out.number("blocking_pipelined_allocations_per_set", pipelined.allocations_per_op(), 2);
+        return;
     }
     out.number("addrmap_ops_per_s", mine.ops_per_s(), 0);
     out.number("raw_async_ops_per_s", raw.ops_per_s(), 0);

@@ -231,12 +231,6 @@ public:
         if (auto refused = detail::refuse_connection_state_command(command)) throw std::move(*refused);
         return start_vetted(slot, command, options, now);
     }
-    /// The same for a command whose name the caller has read already (command_name(command)): read once per call.
-    call_state start(int slot, std::string_view command, std::string_view name, const call_options& options,
-                     clock::time_point now) const {
-        if (auto refused = detail::refuse_connection_state_command(command, name, {})) throw std::move(*refused);
-        return start_vetted(slot, command, options, now);
-    }
 
     /// A call to one chosen node (no redirects followed; any reply is the caller's).
     call_state start_on(node_id node, std::string_view command, const call_options& options,
@@ -467,6 +461,13 @@ private:
     friend class detail::async_driver;  // a transaction's calls, vetted by async_transaction
     friend class detail::async_leases;  // what a transaction's refusal teaches (an empty, vetted call)
 
+    /// start() for a command whose name the caller has read already (command_name(command)), so that it is read once
+    /// per call. Private: a name that is not the command's would skip the check (async_driver passes its own reading).
+    call_state start(int slot, std::string_view command, std::string_view name, const call_options& options,
+                     clock::time_point now) const {
+        if (auto refused = detail::refuse_connection_state_command(command, name, {})) throw std::move(*refused);
+        return start_vetted(slot, command, options, now);
+    }
     /// start() for a command refuse_connection_state_command has passed already (pipeline::add checks each entry
     /// as it is added), so that a pipelined entry is not looked at twice. Private: only basic_cluster's
     /// execute(pipeline) may skip the check.

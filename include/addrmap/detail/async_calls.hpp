@@ -21,7 +21,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -44,7 +43,8 @@ inline std::string command_label(std::string_view command) {
 struct async_call;
 
 /// What async_call holds besides its state, command, callback and lease: plain values only, so that a call taken back
-/// into the pool is reset by one assignment (async_call::reset).
+/// into the pool is reset by one assignment (async_call::reset). (Not asserted trivially copyable: with checked
+/// iterators, as under _GLIBCXX_DEBUG, the multimap iterator is not, and the assignment is right either way.)
 struct async_call_marks {
     using clock = std::chrono::steady_clock;
     std::uint64_t seq = 0;
@@ -70,7 +70,6 @@ struct async_call_marks {
     std::multimap<clock::time_point, async_call*>::iterator custom;
     bool has_custom = false;
 };
-static_assert(std::is_trivially_copyable_v<async_call_marks>, "async_call::reset assigns the marks at once");
 
 /// One command of the async cluster, from start() until its callback ran and no reply is still to come.
 struct async_call : async_call_marks {
@@ -300,6 +299,9 @@ private:
 class call_draft {
 public:
     explicit call_draft(async_calls& calls) : calls_(&calls), call_(calls.make()) {}
+    /// Owns `call` (made by `calls`) until take(): start() holds each call so until it is tracked, so that nothing
+    /// thrown before that (out of memory) loses it.
+    call_draft(async_calls& calls, async_call* call) noexcept : calls_(&calls), call_(call) {}
     call_draft(call_draft&& other) noexcept
         : calls_(other.calls_), call_(std::exchange(other.call_, nullptr)) {}
     call_draft& operator=(call_draft&&) = delete;
@@ -309,7 +311,12 @@ public:
     /// Where the command is encoded (RESP).
     std::string& bytes() noexcept { return call_->command; }
     std::string_view text() const noexcept { return call_->command; }
+    async_call* get() const noexcept { return call_; }
     async_call* take() noexcept { return std::exchange(call_, nullptr); }
+    /// Gives the call back to the pool now.
+    void release() noexcept {
+        if (call_ != nullptr) calls_->release(std::exchange(call_, nullptr));
+    }
 
 private:
     async_calls* calls_;

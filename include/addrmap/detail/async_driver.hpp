@@ -185,11 +185,12 @@ public:
     template <class Command>
     void start(int slot, Command command, const call_options& call, async_callback done, bool reserved = false,
                node_id fixed = no_node, const std::shared_ptr<async_lease>& lease = nullptr) {
-        // The call is made first (from the pool: no allocation in the steady state); a refusal gives it back before
-        // the callback runs.
-        async_call* c = make_call(std::move(command));
+        // The call is made first (from the pool: no allocation in the steady state) and held until it is tracked:
+        // a refusal gives it back before the callback runs, an exception (out of memory) on its way out.
+        call_draft held = make_call(std::move(command));
+        async_call* c = held.get();
         const auto refuse = [&](outcome o) {
-            calls_.release(c);
+            held.release();
             if (done) callbacks_.invoke(done, std::move(o));
         };
         if (lease && lease->ended && !closed_ && !shutting_down_) {
@@ -239,6 +240,7 @@ public:
         if (call.reply_timeout) c->stall_allowance = *call.reply_timeout;
         c->callback = std::move(done);
         c->seq = ++next_seq_;
+        held.take();  // tracked from here: the deadline structures, then the queue or a connection, hold it
         callbacks_.started();
         calls_.track_deadline(c, call.deadline.has_value());
         timer_.arm_by(c->state.deadline);
@@ -297,8 +299,8 @@ public:
     bool closed() const noexcept { return closed_ || shutting_down_; }
 
 private:
-    async_call* make_call(std::string command) { return calls_.make(std::move(command)); }
-    static async_call* make_call(call_draft draft) noexcept { return draft.take(); }
+    call_draft make_call(std::string command) { return call_draft(calls_, calls_.make(std::move(command))); }
+    static call_draft make_call(call_draft draft) noexcept { return draft; }
 
     static std::unique_ptr<event_loop> non_null(std::unique_ptr<event_loop> loop) {
         if (!loop) throw error(error_kind::config, "basic_async_cluster: the event loop binding is null");
