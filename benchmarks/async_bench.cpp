@@ -402,27 +402,30 @@ void run(const cli_options& o, Policy policy, const addrmap::topology& topo, jso
         }
         blocking.add(meter.spent(), n);
     }
-    if (o.side == "pipeline") {  // the pipeline alone: nothing of the other sides to report
-        out.number("blocking_pipelined_ops_per_s", pipelined.ops_per_s(), 0);
-        out.number("blocking_pipelined_cpu_s_per_1m", pipelined.cpu_s_per_1m(), 2);
-        out.number("blocking_pipelined_allocations_per_set", pipelined.allocations_per_op(), 2);
-        return;
+    // Only what ran is reported (--side runs one side alone).
+    const bool mine_ran = o.side == "both" || o.side == "addrmap", raw_ran = o.side == "both" || o.side == "raw";
+    if (mine_ran) out.number("addrmap_ops_per_s", mine.ops_per_s(), 0);
+    if (raw_ran) out.number("raw_async_ops_per_s", raw.ops_per_s(), 0);
+    if (mine_ran && raw_ran)
+        out.number("ratio_vs_raw_async", raw.ops_per_s() > 0 ? mine.ops_per_s() / raw.ops_per_s() : 0, 4);
+    if (o.side == "both") {
+        out.number("blocking_sequential_ops_per_s", blocking.ops_per_s(), 0);
+        out.number("ratio_vs_blocking", blocking.ops_per_s() > 0 ? mine.ops_per_s() / blocking.ops_per_s() : 0, 2);
     }
-    out.number("addrmap_ops_per_s", mine.ops_per_s(), 0);
-    out.number("raw_async_ops_per_s", raw.ops_per_s(), 0);
-    out.number("ratio_vs_raw_async", raw.ops_per_s() > 0 ? mine.ops_per_s() / raw.ops_per_s() : 0, 4);
-    out.number("blocking_sequential_ops_per_s", blocking.ops_per_s(), 0);
-    out.number("ratio_vs_blocking", blocking.ops_per_s() > 0 ? mine.ops_per_s() / blocking.ops_per_s() : 0, 2);
     if (pipelined.ops > 0) {
         out.number("blocking_pipelined_ops_per_s", pipelined.ops_per_s(), 0);
-        out.number("ratio_vs_blocking_pipeline", mine.ops_per_s() / pipelined.ops_per_s(), 4);
+        if (mine_ran) out.number("ratio_vs_blocking_pipeline", mine.ops_per_s() / pipelined.ops_per_s(), 4);
         out.number("blocking_pipelined_cpu_s_per_1m", pipelined.cpu_s_per_1m(), 2);
         out.number("blocking_pipelined_allocations_per_set", pipelined.allocations_per_op(), 2);
     }
-    out.number("addrmap_cpu_s_per_1m", mine.cpu_s_per_1m(), 2);
-    out.number("raw_async_cpu_s_per_1m", raw.cpu_s_per_1m(), 2);
-    out.number("addrmap_allocations_per_set", mine.allocations_per_op(), 2);
-    out.number("raw_async_allocations_per_set", raw.allocations_per_op(), 2);
+    if (mine_ran) {
+        out.number("addrmap_cpu_s_per_1m", mine.cpu_s_per_1m(), 2);
+        out.number("addrmap_allocations_per_set", mine.allocations_per_op(), 2);
+    }
+    if (raw_ran) {
+        out.number("raw_async_cpu_s_per_1m", raw.cpu_s_per_1m(), 2);
+        out.number("raw_async_allocations_per_set", raw.allocations_per_op(), 2);
+    }
 }
 
 /// The topology through a blocking raw hiredis TLS connection (also builds static_table's entries).
@@ -469,6 +472,7 @@ int main(int argc, char** argv) {
         out.text("policy", o.policy);
         out.text("loop", o.loop);
         out.text("workload", o.workload);
+        out.text("side", o.side);
         out.text("seed", o.seed);
         out.integer("ops", static_cast<long long>(o.ops));
         out.integer("in_flight", static_cast<long long>(o.in_flight));

@@ -9,9 +9,11 @@
 #include <boost/test/unit_test.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
@@ -22,19 +24,29 @@ using namespace addrmap;
 namespace {
 
 /// Keeps `in_flight` commands outstanding while more(issued) says so; `issue(i, done)` sends command i and
-/// calls done() from its callback. True when every issued command finished within `limit`.
+/// calls done() from its callback. True when every issued command finished within `limit`. The stream's state lives
+/// as long as a callback can call done(): on a stream cut short by `limit`, the cluster still ends its calls later.
 template <class Fixture>
-bool keep_in_flight(Fixture& loop, int in_flight, const std::function<bool(int)>& more,
-                    const std::function<void(int, std::function<void()>)>& issue,
+bool keep_in_flight(Fixture& loop, int in_flight, std::function<bool(int)> more,
+                    std::function<void(int, std::function<void()>)> issue,
                     std::chrono::milliseconds limit = std::chrono::milliseconds(60000)) {
-    int issued = 0, finished = 0;
-    std::function<void()> on_done;
-    on_done = [&] {
-        ++finished;
-        if (more(issued)) issue(issued++, on_done);
+    struct stream {
+        int issued = 0, finished = 0;
+        std::function<bool(int)> more;
+        std::function<void(int, std::function<void()>)> issue;
+        static void send(const std::shared_ptr<stream>& s) {
+            const int i = s->issued++;
+            s->issue(i, [s] {
+                ++s->finished;
+                if (s->more(s->issued)) send(s);
+            });
+        }
     };
-    while (issued < in_flight && more(issued)) issue(issued++, on_done);
-    return loop.run_until([&] { return finished == issued && !more(issued); }, limit);
+    auto s = std::make_shared<stream>();
+    s->more = std::move(more);
+    s->issue = std::move(issue);
+    while (s->issued < in_flight && s->more(s->issued)) stream::send(s);
+    return loop.run_until([&] { return s->finished == s->issued && !s->more(s->issued); }, limit);
 }
 inline std::function<bool(int)> up_to(int total) {
     return [total](int issued) { return issued < total; };
@@ -45,13 +57,21 @@ inline std::function<bool(int)> up_to(int total) {
 BOOST_AUTO_TEST_SUITE(async_faults)
 
 BOOST_AUTO_TEST_CASE(client_kill_with_1000_in_flight_never_runs_an_incr_twice) {
+    constexpr int counters = 30;
+    // Declared before the cluster, which outlives them otherwise: a stream cut short still has calls whose callbacks
+    // the cluster runs when it is destroyed.
+    std::vector<long long> ok(counters, 0), unknown(counters, 0), last_value(counters, 0);
+    int out_of_order = 0, other_errors = 0;
+    std::string first_other;
+    std::atomic<bool> stop{false}, killer_ready{false}, stream_started{false}, killer_done{false};
+    std::atomic<int> kills{0};
+
     live::libevent_fixture loop;
     ip_to_hostname_async_cluster cluster(live::async_options({live::seed_by_name()}), loop.binding(),
                                          ip_to_hostname("localhost"));
     const std::string connect_error = live::connect_and_wait(loop, cluster);
     BOOST_TEST_REQUIRE(connect_error.empty(), connect_error);
 
-    constexpr int counters = 30;
     std::vector<std::string> keys;
     for (int i = 0; i < counters; ++i) keys.push_back("async-kill-counter:" + std::to_string(i));
     std::atomic<int> done{0};
@@ -59,44 +79,56 @@ BOOST_AUTO_TEST_CASE(client_kill_with_1000_in_flight_never_runs_an_incr_twice) {
     for (int i = 1; i < counters; ++i) cluster.command_argv(keys[static_cast<std::size_t>(i)], {"DEL", keys[static_cast<std::size_t>(i)]}, [&](outcome) { ++done; });
     BOOST_TEST_REQUIRE(loop.run_until([&] { return done == counters; }));
 
-    std::atomic<bool> stop{false}, killer_ready{false}, killer_done{false};
-    std::atomic<int> kills{0};
-    // A bounded number of kills: an endless loop could cut every resend on a slow machine and starve the stream.
+    // A bounded number of kill attempts: an endless loop could cut every resend on a slow machine and starve the
+    // stream. The killer and the stream wait for each other (each wait bounded): the killer until the stream has
+    // started, the stream until the killer's connections are up, and the stream goes on (20000 INCRs at least)
+    // until the killer's last attempt. 20000 INCRs take less than the killer's set-up on a fast machine, and kills
+    // that land before the stream test nothing.
     constexpr int max_kills = 40;
+    const std::vector<std::uint16_t> ports = [&] {
+        std::vector<std::uint16_t> out;
+        for (const auto& m : live::masters(cluster)) out.push_back(m.reported.port);
+        return out;
+    }();
+    BOOST_TEST_REQUIRE(!ports.empty());
+    const auto wait_for = [](const std::atomic<bool>& flag, const std::atomic<bool>& or_this) {
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+        while (!flag && !or_this && std::chrono::steady_clock::now() < until)
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        return flag.load();
+    };
     std::thread killer([&] {
         std::mt19937 rng(42);
         std::vector<std::unique_ptr<live::admin_connection>> admins;
         try {
-            for (const auto& m : live::masters(cluster)) admins.push_back(std::make_unique<live::admin_connection>(m.reported.port));
+            for (std::uint16_t port : ports) admins.push_back(std::make_unique<live::admin_connection>(port));
         } catch (const std::exception&) {
             killer_done = true;
             return;
         }
         killer_ready = true;
+        if (!wait_for(stream_started, stop)) {
+            killer_done = true;
+            return;
+        }
         for (int attempt = 0; attempt < max_kills && !stop; ++attempt) {
             std::this_thread::sleep_for(std::chrono::milliseconds(5 + rng() % 20));
             try {
-                admins[rng() % admins.size()]->run("CLIENT KILL TYPE normal");
-                ++kills;
+                const auto reply = admins[rng() % admins.size()]->run("CLIENT KILL TYPE normal");
+                if (reply->type == REDIS_REPLY_INTEGER && reply->integer > 0) ++kills;  // clients killed, not attempts
             } catch (const std::exception&) {
             }
         }
         killer_done = true;
     });
-    // The stream starts once the killer can kill, and goes on (at least 20000 INCRs) until its last kill: 20000 INCRs
-    // take less than the killer's set-up on a fast machine, and a stream over before the first kill tests nothing.
-    for (int waited = 0; waited < 30000 && !killer_ready && !killer_done; ++waited)
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    if (!killer_ready) {
+    if (!wait_for(killer_ready, killer_done)) {
         stop = true;
         killer.join();
         BOOST_FAIL("the killer's admin connections did not come up");
     }
-    std::vector<long long> ok(counters, 0), unknown(counters, 0), last_value(counters, 0);
-    int out_of_order = 0, other_errors = 0;
-    std::string first_other;
     const auto until_the_last_kill = [&](int issued) { return issued < 20000 || (!killer_done && issued < 5000000); };
     const bool finished = keep_in_flight(loop, 1000, until_the_last_kill, [&](int i, std::function<void()> next) {
+        stream_started = true;
         const std::size_t k = static_cast<std::size_t>(i % counters);
         cluster.command(keys[k], [&, k, next](outcome o) {
             if (o && o->type == REDIS_REPLY_INTEGER) {

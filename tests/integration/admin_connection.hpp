@@ -9,6 +9,8 @@
 #include <hiredis/hiredis.h>
 #include <hiredis/hiredis_ssl.h>
 
+#include <sys/time.h>
+
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
@@ -21,7 +23,9 @@ struct ssl_context_deleter {
     void operator()(redisSSLContext* c) const noexcept { redisFreeSSLContext(c); }
 };
 
-/// One admin connection to a cluster node by port (chain verified with the test CA).
+/// One admin connection to a cluster node by port (chain verified with the test CA). Connecting waits at most 10 s
+/// and each command 30 s (longer than any admin step takes, DEBUG SLEEP 1 included): a node that never answers fails
+/// the test instead of hanging it.
 class admin_connection {
 public:
     explicit admin_connection(std::uint16_t port) {
@@ -29,8 +33,12 @@ public:
         ssl_.reset(redisCreateSSLContext(cluster_tls("ca.crt").c_str(), nullptr, cluster_tls("client.crt").c_str(),
                                          cluster_tls("client.key").c_str(), "localhost", &ssl_error));
         if (!ssl_) throw std::runtime_error(std::string("admin TLS context: ") + redisSSLContextGetError(ssl_error));
-        context_.reset(redisConnect("127.0.0.1", port));
+        timeval connect_within{10, 0};
+        context_.reset(redisConnectWithTimeout("127.0.0.1", port, connect_within));
         if (!context_ || context_->err) throw std::runtime_error("admin connect to port " + std::to_string(port) + " failed");
+        timeval answer_within{30, 0};
+        if (redisSetTimeout(context_.get(), answer_within) != REDIS_OK)
+            throw std::runtime_error("admin connection to port " + std::to_string(port) + ": cannot set its timeout");
         if (redisInitiateSSLWithContext(context_.get(), ssl_.get()) != REDIS_OK)
             throw std::runtime_error("admin TLS to port " + std::to_string(port) + ": " + context_->errstr);
     }

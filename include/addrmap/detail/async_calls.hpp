@@ -100,7 +100,7 @@ public:
     using clock = std::chrono::steady_clock;
     using queue = std::map<std::uint64_t, async_call*>;
 
-    async_calls() = default;
+    async_calls() { free_.reserve(max_pooled); }  // so that release() never allocates
     async_calls(const async_calls&) = delete;
     async_calls& operator=(const async_calls&) = delete;
     ~async_calls() {
@@ -120,16 +120,17 @@ public:
         c->command = std::move(command);
         return c;
     }
-    void release(async_call* c) {
-        if (free_.size() >= 1024) {
+    void release(async_call* c) noexcept {
+        if (free_.size() >= max_pooled) {
             delete c;
             return;
         }
         c->reset(kept_command_capacity);  // its buffer is kept for the next call's encoding (call_draft)
         free_.push_back(c);
     }
-    /// The largest command buffer a pooled call keeps.
+    /// The largest command buffer a pooled call keeps, and how many calls the pool keeps.
     static constexpr std::size_t kept_command_capacity = 4096;
+    static constexpr std::size_t max_pooled = 1024;
 
     // ---- deadlines: calls with the default deadline end in the order they started (a list), others in a map
 

@@ -225,6 +225,9 @@ public:
         } catch (const error& e) {  // refused before sending (a bad option, SUBSCRIBE, ...): nothing was sent
             bound_.release(charge_to);
             return refuse(outcome(e));
+        } catch (...) {  // out of memory: the call's place in the bound goes back with it
+            bound_.release(charge_to);
+            throw;
         }
         if (!lease && may_hold_connection(name)) {
             const connection_hold h = holds_connection(decode_command(c->text()));
