@@ -306,9 +306,7 @@ public:
     call_draft(call_draft&& other) noexcept
         : calls_(other.calls_), call_(std::exchange(other.call_, nullptr)) {}
     call_draft& operator=(call_draft&&) = delete;
-    ~call_draft() {
-        if (call_ != nullptr) calls_->release(call_);
-    }
+    ~call_draft() { release(); }
     /// Where the command is encoded (RESP).
     std::string& bytes() noexcept { return call_->command; }
     std::string_view text() const noexcept { return call_->command; }

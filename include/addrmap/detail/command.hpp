@@ -59,6 +59,7 @@ protected:
     reserved_command_bytes() = default;
     ~reserved_command_bytes() = default;
     /// Refuses (throws) more than INT_MAX bytes, which hiredis's int length cannot carry.
+    bool has_reservation() const noexcept { return data_ != nullptr; }
     static void check_length(std::size_t n) {
         if (n > static_cast<std::size_t>(INT_MAX)) throw std::length_error("a command over 2 GiB");
     }
@@ -80,7 +81,7 @@ public:
     hiredis_command_bytes() = default;
 
     void reserve(std::size_t n) {
-        if (bytes_) return;
+        if (has_reservation()) return;
         check_length(n);
         bytes_.reset(static_cast<char*>(hi_malloc(n + 1)));
         if (!bytes_) throw std::bad_alloc();
@@ -104,16 +105,14 @@ public:
     explicit string_command_bytes(std::string& out) noexcept : out_(out) {}
 
     void reserve(std::size_t n) {
-        if (reserved_) return;
+        if (has_reservation()) return;
         check_length(n);
         out_.resize(n);
-        reserved_ = true;
         reserved(out_.data(), n);
     }
 
 private:
     std::string& out_;
-    bool reserved_ = false;
 };
 
 /// %s, %b and %% formats are encoded by append_resp (resp_format.hpp) straight into hiredis_command_bytes: one
