@@ -3,7 +3,7 @@
 //
 // usage: cluster_bench --seed HOST:PORT --cacert FILE
 //                      [--policy identity|ip_to_hostname|ip_to_hostname_keep_ip|static_table|env]
-//                      [--hostname NAME] [--ops N] [--pipeline K] [--rounds R]
+//                      [--hostname NAME] [--ops N] [--pipeline K] [--rounds R] [--node HOST:PORT]
 //   --hostname  ip_to_hostname/env: the hostname every reported IP maps to; static_table: the target host
 //               of each generated entry (127.0.0.1:P -> NAME:P). Default localhost.
 //   --ops       SETs per measurement (default 20000); --pipeline: commands per pipeline (default 16)
@@ -54,12 +54,15 @@ struct cli_options {
     std::size_t ops = 20000;
     std::size_t pipeline = 16;
     std::size_t rounds = 8;
+    std::string node;  // reported HOST:PORT of the same-node master; empty: the first master in slot order
 };
 
 constexpr const char* usage_text =
     "usage: cluster_bench --seed HOST:PORT --cacert FILE\n"
     "                     [--policy identity|ip_to_hostname|ip_to_hostname_keep_ip|static_table|env]\n"
-    "                     [--hostname NAME] [--ops N] [--pipeline K] [--rounds R]\n";
+    "                     [--hostname NAME] [--ops N] [--pipeline K] [--rounds R] [--node HOST:PORT]\n"
+    "  --node: the master (as the cluster reports it) for the same-node comparisons; redis-benchmark --cluster\n"
+    "          with one client drives only its first master, so scripts/bench passes that one here\n";
 
 cli_options parse_cli(int argc, char** argv) {
     cli_options o;
@@ -75,6 +78,7 @@ cli_options parse_cli(int argc, char** argv) {
         else if (flag == "--ops") o.ops = parse_count(flag, value);
         else if (flag == "--pipeline") o.pipeline = parse_count(flag, value);
         else if (flag == "--rounds") o.rounds = parse_count(flag, value);
+        else if (flag == "--node") o.node = value;
         else throw std::invalid_argument("unknown flag " + flag);
     }
     if (o.seed.empty() || o.cacert.empty()) throw std::invalid_argument("--seed and --cacert are required");
@@ -425,8 +429,14 @@ void run(const cli_options& o, Policy policy, json_line& out) {
     const double reconnect_ms = seconds_since(reconnect_start) * 1000;
     const handshake_summary resumed = summarize_handshakes(masters_of(cluster->nodes()));
 
-    // 3. The node for the apples-to-apples comparison: the first master, dialed as the adapter dials it.
-    const addrmap::node_info& node = masters.front();
+    // 3. The node for the apples-to-apples comparison: --node, or the first master; dialed as the adapter dials it.
+    auto chosen = masters.begin();
+    if (!o.node.empty()) {
+        chosen = std::find_if(masters.begin(), masters.end(),
+                              [&](const addrmap::node_info& m) { return addrmap::to_string(m.reported) == o.node; });
+        if (chosen == masters.end()) throw std::runtime_error("--node " + o.node + " is not a master with slots");
+    }
+    const addrmap::node_info& node = *chosen;
     const std::vector<std::string> all_keys = keys_over_all_slots(o.ops);
     const std::vector<std::string> node_keys = keys_in(node.slots, o.ops);
     raw_connection raw(o.cacert, node.dial_host, node.port, node.tls_name);
@@ -479,6 +489,22 @@ void run(const cli_options& o, Policy policy, json_line& out) {
         }
     }
 
+    // 6. One node, one key: redis-benchmark's own shape (without -r it SETs the same key again and again). The
+    //    server's cost per SET depends on the keys (one hot key costs it far less than many), so a ratio against
+    //    redis-benchmark compares like with like only here.
+    timing pipe_one_key, raw_pipe_one_key;
+    const std::vector<std::string> one_key(node_keys.size(), node_keys.front());
+    const auto one_key_chunks = split(one_key, o.rounds);
+    for (std::size_t r = 0; r < one_key_chunks.size(); ++r) {
+        if (r % 2 == 0) {
+            pipe_one_key.add(adapter_pipelined(*cluster, one_key_chunks[r], o.pipeline));
+            raw_pipe_one_key.add(raw_pipelined(raw, one_key_chunks[r], o.pipeline));
+        } else {
+            raw_pipe_one_key.add(raw_pipelined(raw, one_key_chunks[r], o.pipeline));
+            pipe_one_key.add(adapter_pipelined(*cluster, one_key_chunks[r], o.pipeline));
+        }
+    }
+
     const addrmap::cluster_stats& stats = cluster->stats();
     out.integer("masters", static_cast<long long>(masters.size()));
     out.text("same_node", addrmap::format_host_port(node.dial_host, node.port));
@@ -521,6 +547,8 @@ void run(const cli_options& o, Policy policy, json_line& out) {
     out.number("raw_seq_ops_per_s", raw_seq.ops_per_s(), 1);
     out.number("raw_seq_p50_us", raw_seq.percentile(0.50), 1);
     out.number("raw_pipelined_ops_per_s", raw_pipe.ops_per_s(), 1);
+    out.number("pipelined_ops_per_s_same_node_one_key", pipe_one_key.ops_per_s(), 1);
+    out.number("raw_pipelined_ops_per_s_one_key", raw_pipe_one_key.ops_per_s(), 1);
     out.number("seq_ratio_vs_raw", raw_seq.ops_per_s() > 0 ? seq_node.ops_per_s() / raw_seq.ops_per_s() : 0, 4);
     out.number("pipelined_ratio_vs_raw", raw_pipe.ops_per_s() > 0 ? pipe_node.ops_per_s() / raw_pipe.ops_per_s() : 0, 4);
     out.raw("stats", "{\"moved\": " + std::to_string(stats.moved) + ", \"ask\": " + std::to_string(stats.ask) +

@@ -238,20 +238,43 @@ def async_section(rows, ioredis_rows, rb_rows, lines):
         lines.append("")
 
 
-def redis_benchmark_section(rows, lines):
+def redis_benchmark_section(rows, runs, lines):
     if not rows:
         return
     lines.append("## Reference: `redis-benchmark --tls --cluster -t set` (same cluster)")
     lines.append("")
-    lines.append("| clients | pipeline | requests | rps | avg ms | p50 ms | p99 ms |")
-    lines.append("|---:|---:|---:|---:|---:|---:|---:|")
+    lines.append("| clients | pipeline | requests | keys | rps | avg ms | p50 ms | p99 ms |")
+    lines.append("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        lines.append(f"| {r['clients']} | {r['pipeline']} | {r['requests']} | {float(r['rps']):,.0f} | "
-                     f"{r['avg_latency_ms']} | {r['p50_latency_ms']} | {r['p99_latency_ms']} |")
+        lines.append(f"| {r['clients']} | {r['pipeline']} | {r['requests']} | {r.get('keys', 'one')} | "
+                     f"{float(r['rps']):,.0f} | {r['avg_latency_ms']} | {r['p50_latency_ms']} | {r['p99_latency_ms']} |")
     lines.append("")
-    lines.append("redis-benchmark with 50 clients keeps 50 connections busy at once; `cluster_bench` uses one "
-                 "connection per node and one thread, so compare it with the 1-client rows.")
+    lines.append("`--cluster` runs one thread per master and gives client i to master i mod 3: with 50 clients it drives "
+                 "all three masters from three threads; with 1 client, one master (its \"Master 0\") from one thread "
+                 "over one connection. *keys*: without `-r` every SET is of the same key; `-r N` spreads them over N keys, "
+                 "which costs the server more per SET.")
     lines.append("")
+    # Like with like: one connection to the same master, the same pipeline depth, the same keys.
+    ok = [r for r in runs.get("ip_to_hostname", []) if "error" not in r]
+    if not ok:
+        return
+    refs = []
+    for r in rows:
+        if r["clients"] != "1" or r["pipeline"] == "1":
+            continue
+        one = r.get("keys", "one") == "one"
+        key = "pipelined_ops_per_s_same_node_one_key" if one else "pipelined_ops_per_s_same_node"
+        ours = median_of(ok, key)
+        if ours:
+            what = "one key" if one else f"many keys (`-r {r['keys']}`; cluster_bench: {ok[0].get('ops', '?')} keys)"
+            refs.append(f"- pipeline depth {r['pipeline']}, {what}, on {ok[0].get('same_node_reported', '?')}: "
+                        f"`execute(pipeline)` {ours:,.0f} ops/s against redis-benchmark's {float(r['rps']):,.0f} = "
+                        f"**{ours / float(r['rps']):.2f} ×**")
+    if refs:
+        lines.append("Same master, one connection, one thread (ip_to_hostname, median of runs):")
+        lines.append("")
+        lines.extend(refs)
+        lines.append("")
 
 
 def split_name(name):
@@ -370,7 +393,7 @@ def main():
     async_section(load_jsonl(os.path.join(out, "async.jsonl")), load_jsonl(os.path.join(out, "ioredis.jsonl")), rb, lines)
     workloads_section(load_jsonl(os.path.join(out, "async-workloads.jsonl")), lines)
     stall_section(load_jsonl(os.path.join(out, "stall.jsonl")), lines)
-    redis_benchmark_section(rb, lines)
+    redis_benchmark_section(rb, runs, lines)
     policies_section(results, reps, lines, os.path.join(out, "map_cost.dat"))
     lines.append("Plot: `map_cost.png` (IPv4 input, ns per map by table size; log scales).")
     lines.append("")
