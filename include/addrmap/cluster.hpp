@@ -428,7 +428,8 @@ private:
             }
             core_verdict verdict;
             if (reply) {
-                verdict = core_.on_reply(c, d.node, *reply, clock::now());
+                verdict = cluster_core::settles(c, *reply) ? core_.on_settling_reply(c)
+                                                          : core_.on_reply(c, d.node, *reply, clock::now());
             } else if (!ok && written <= command_start) {
                 const error e(error_kind::connect, "lost the connection to " + to_string(core_.node(d.node).reported) +
                                                        " before the command was written: " + why_lost(ctx));
@@ -509,7 +510,9 @@ private:
                     if (ctx->err != 0 || redisGetReply(ctx, &raw) != REDIS_OK) break;
                     detail::arena_reply reply(static_cast<redisReply*>(raw));
                     const std::size_t i = g.entries[k];
-                    const core_verdict v = core_.on_reply(calls[i], g.node, *reply.get(), clock::now());
+                    const core_verdict v = cluster_core::settles(calls[i], *reply.get())
+                                               ? core_.on_settling_reply(calls[i])
+                                               : core_.on_reply(calls[i], g.node, *reply.get(), clock::now());
                     if (v == core_verdict::done) this_wave.done(i, std::move(reply));
                     this_wave.settle(v, i);
                 }

@@ -330,12 +330,26 @@ public:
         if (c.read_routed == call_state::read_route::master_fallback) ++stats_.replica_fallbacks;
     }
 
-    /// A reply (possibly an error reply) arrived for `c` from `from`.
-    core_verdict on_reply(call_state& c, node_id from, const redisReply& reply, clock::time_point now) {
+    /// Whether `reply` ends `c` whatever the time: any reply but an error, and every reply to a call sent to a
+    /// fixed node. Most replies do, and then a driver need not read the clock for them (on a VM's clock source a
+    /// read costs tens of nanoseconds, per reply).
+    static bool settles(const call_state& c, const redisReply& reply) noexcept {
+        return reply.type != REDIS_REPLY_ERROR || c.fixed_node != no_node;
+    }
+    /// A reply that settles `c` (see settles()) arrived: what on_reply decides for it, without the time.
+    core_verdict on_settling_reply(call_state& c) noexcept {
         c.target = no_node;
         c.asking = false;
         c.slot_moving = false;
-        if (reply.type != REDIS_REPLY_ERROR || c.fixed_node != no_node) return core_verdict::done;
+        return core_verdict::done;
+    }
+
+    /// A reply (possibly an error reply) arrived for `c` from `from`.
+    core_verdict on_reply(call_state& c, node_id from, const redisReply& reply, clock::time_point now) {
+        if (settles(c, reply)) return on_settling_reply(c);
+        c.target = no_node;
+        c.asking = false;
+        c.slot_moving = false;
         const std::string_view text(reply.str, reply.len);
         const detail::error_reply_meaning meaning = detail::meaning_of_error(text, c.command, c.repeat_policy);
         if (meaning == detail::error_reply_meaning::reply) {

@@ -17,7 +17,10 @@ namespace addrmap::detail {
 /// The core's verdict on call `c`, sent on `connection`: `reply` came, or (null) the connection was lost first and
 /// `written` says whether any of the command had left (then it may have run: the core decides whether it goes again).
 inline core_verdict verdict_on_answer(cluster_core& core, async_call& c, const async_connection& connection,
-                                      const redisReply* reply, bool written, std::chrono::steady_clock::time_point now) {
+                                      const redisReply* reply, bool written) {
+    // Most replies end their call whatever the time: the clock is read only for the others.
+    if (reply != nullptr && cluster_core::settles(c.state, *reply)) return core.on_settling_reply(c.state);
+    const auto now = std::chrono::steady_clock::now();
     const node_id n = connection.node();
     if (reply != nullptr) return core.on_reply(c.state, n, *reply, now);
     if (written) return core.on_lost_after_write(c.state, n, connection.why_lost(), now);

@@ -677,7 +677,7 @@ private:
         const core_verdict verdict =
             !reply && connection.dedicated()
                 ? core_.on_own_connection_lost(c->state, connection.node(), written, connection.why_lost(), clock::now())
-                : verdict_on_answer(core_, *c, connection, reply.get(), written, clock::now());
+                : verdict_on_answer(core_, *c, connection, reply.get(), written);
         if (verdict == core_verdict::done) {
             callbacks_.finish(c, outcome(std::move(reply)));
             if (bound_.has_waiters()) request_pump();  // room may have come
