@@ -249,10 +249,10 @@ def redis_benchmark_section(rows, runs, lines):
         lines.append(f"| {r['clients']} | {r['pipeline']} | {r['requests']} | {r.get('keys', 'one')} | "
                      f"{float(r['rps']):,.0f} | {r['avg_latency_ms']} | {r['p50_latency_ms']} | {r['p99_latency_ms']} |")
     lines.append("")
-    lines.append("`--cluster` runs one thread per master and gives client i to master i mod 3: with 50 clients it drives "
-                 "all three masters from three threads; with 1 client, one master (its \"Master 0\") from one thread "
-                 "over one connection. *keys*: without `-r` every SET is of the same key; `-r N` spreads them over N keys, "
-                 "which costs the server more per SET.")
+    lines.append("`--cluster` runs one thread per master and gives client i to master i mod the number of masters: "
+                 "with 50 clients it drives every master, each from its own thread; with 1 client, one master (its "
+                 "\"Master 0\") from one thread over one connection. *keys*: without `-r` every SET is of the same "
+                 "key; `-r N` spreads them over N keys, which costs the server more per SET.")
     lines.append("")
     # Like with like: one connection to the same master, the same pipeline depth, the same keys.
     ok = [r for r in runs.get("ip_to_hostname", []) if "error" not in r]

@@ -161,8 +161,13 @@ inline std::string rows_not_in(const std::vector<const addrmap::command_keys_ent
         bool found = false;
         for (const auto* c : covered) found = found || c == &row;
         if (found) continue;
-        missing += (missing.empty() ? "" : ", ") + std::string(row.name);
-        if (!row.subcommand.empty()) missing += " " + std::string(row.subcommand);
+        // Appended piece by piece: GCC 12 at -O3 reads `", " + std::string(...)` as an overlapping copy (-Wrestrict).
+        if (!missing.empty()) missing += ", ";
+        missing += row.name;
+        if (!row.subcommand.empty()) {
+            missing += ' ';
+            missing += row.subcommand;
+        }
     }
     return missing;
 }

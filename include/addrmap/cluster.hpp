@@ -286,6 +286,9 @@ public:
     }
 
 private:
+    /// For cluster_core::on_reply, which reads the time only for the replies that need it.
+    static clock::time_point read_clock() { return clock::now(); }
+
     static constexpr char asking_command[] = "*1\r\n$6\r\nASKING\r\n";
     static constexpr std::size_t asking_length = sizeof(asking_command) - 1;
 
@@ -428,8 +431,7 @@ private:
             }
             core_verdict verdict;
             if (reply) {
-                verdict = cluster_core::settles(c, *reply) ? core_.on_settling_reply(c)
-                                                          : core_.on_reply(c, d.node, *reply, clock::now());
+                verdict = core_.on_reply(c, d.node, *reply, read_clock);
             } else if (!ok && written <= command_start) {
                 const error e(error_kind::connect, "lost the connection to " + to_string(core_.node(d.node).reported) +
                                                        " before the command was written: " + why_lost(ctx));
@@ -454,8 +456,9 @@ private:
         const clock::time_point deadline = calls[pending.front()].deadline;
         if (clock::now() < deadline && core_.refresh_due(clock::now())) refresh_within(deadline);
         detail::pipeline_wave this_wave(calls, results, wave_order_, pending.size());
+        const clock::time_point routed_at = clock::now();  // once a wave: routing all of it takes microseconds
         for (std::size_t i : pending)
-            if (!this_wave.held(i)) this_wave.route(i, core_.next(calls[i], clock::now()));
+            if (!this_wave.held(i)) this_wave.route(i, core_.next(calls[i], routed_at));
         // Write every node's share first, so all nodes work while we read from the first.
         for (auto& g : this_wave.groups()) {
             redisContext* ctx = nullptr;
@@ -510,9 +513,7 @@ private:
                     if (ctx->err != 0 || redisGetReply(ctx, &raw) != REDIS_OK) break;
                     detail::arena_reply reply(static_cast<redisReply*>(raw));
                     const std::size_t i = g.entries[k];
-                    const core_verdict v = cluster_core::settles(calls[i], *reply.get())
-                                               ? core_.on_settling_reply(calls[i])
-                                               : core_.on_reply(calls[i], g.node, *reply.get(), clock::now());
+                    const core_verdict v = core_.on_reply(calls[i], g.node, *reply.get(), read_clock);
                     if (v == core_verdict::done) this_wave.done(i, std::move(reply));
                     this_wave.settle(v, i);
                 }

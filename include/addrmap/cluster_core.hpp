@@ -34,6 +34,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -330,26 +331,20 @@ public:
         if (c.read_routed == call_state::read_route::master_fallback) ++stats_.replica_fallbacks;
     }
 
-    /// Whether `reply` ends `c` whatever the time: any reply but an error, and every reply to a call sent to a
-    /// fixed node. Most replies do, and then a driver need not read the clock for them (on a VM's clock source a
-    /// read costs tens of nanoseconds, per reply).
-    static bool settles(const call_state& c, const redisReply& reply) noexcept {
-        return reply.type != REDIS_REPLY_ERROR || c.fixed_node != no_node;
-    }
-    /// A reply that settles `c` (see settles()) arrived: what on_reply decides for it, without the time.
-    core_verdict on_settling_reply(call_state& c) noexcept {
-        c.target = no_node;
-        c.asking = false;
-        c.slot_moving = false;
-        return core_verdict::done;
-    }
-
     /// A reply (possibly an error reply) arrived for `c` from `from`.
     core_verdict on_reply(call_state& c, node_id from, const redisReply& reply, clock::time_point now) {
-        if (settles(c, reply)) return on_settling_reply(c);
+        return on_reply(c, from, reply, [now] { return now; });
+    }
+    /// The same, with the time read by `read_clock()` only when the reply needs it: most replies (any but an error, any
+    /// to a fixed-node call) end their call whatever the time, and on a VM's clock source a reading costs tens of
+    /// nanoseconds, on every reply.
+    template <class ReadClock, std::enable_if_t<std::is_invocable_r_v<clock::time_point, ReadClock&>, int> = 0>
+    core_verdict on_reply(call_state& c, node_id from, const redisReply& reply, ReadClock&& read_clock) {
         c.target = no_node;
         c.asking = false;
         c.slot_moving = false;
+        if (reply.type != REDIS_REPLY_ERROR || c.fixed_node != no_node) return core_verdict::done;
+        const clock::time_point now = read_clock();
         const std::string_view text(reply.str, reply.len);
         const detail::error_reply_meaning meaning = detail::meaning_of_error(text, c.command, c.repeat_policy);
         if (meaning == detail::error_reply_meaning::reply) {

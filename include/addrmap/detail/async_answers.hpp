@@ -18,11 +18,9 @@ namespace addrmap::detail {
 /// `written` says whether any of the command had left (then it may have run: the core decides whether it goes again).
 inline core_verdict verdict_on_answer(cluster_core& core, async_call& c, const async_connection& connection,
                                       const redisReply* reply, bool written) {
-    // Most replies end their call whatever the time: the clock is read only for the others.
-    if (reply != nullptr && cluster_core::settles(c.state, *reply)) return core.on_settling_reply(c.state);
-    const auto now = std::chrono::steady_clock::now();
     const node_id n = connection.node();
-    if (reply != nullptr) return core.on_reply(c.state, n, *reply, now);
+    if (reply != nullptr) return core.on_reply(c.state, n, *reply, [] { return std::chrono::steady_clock::now(); });
+    const auto now = std::chrono::steady_clock::now();
     if (written) return core.on_lost_after_write(c.state, n, connection.why_lost(), now);
     core.on_disconnected(n);
     return core.on_not_sent(c.state, n,

@@ -6,7 +6,6 @@
 #include <addrmap/cluster_options.hpp>
 #include <addrmap/detail/async_append.hpp>
 #include <addrmap/detail/backoff.hpp>
-#include <addrmap/detail/coarse_clock.hpp>
 #include <addrmap/detail/command.hpp>
 #include <addrmap/detail/connect_commands.hpp>
 #include <addrmap/detail/connection_state_commands.hpp>
@@ -320,8 +319,7 @@ private:
         if (reply) self->builder_.finish();  // between two replies: a block grown past its first chunk is let go of
         const sent_command sent = self->sent_.front();
         self->sent_.pop_front();
-        // Every reply moves the stall clock: a cheap reading, a few milliseconds late at most (later is lenient).
-        if (reply) self->last_progress_ = now_or_a_little_later();
+        if (reply) self->last_progress_ = clock::now();
         bool written = true;
         if (!reply) {
             const std::uint64_t unwritten = ac->c.obuf != nullptr ? sdslen(ac->c.obuf) : 0;
