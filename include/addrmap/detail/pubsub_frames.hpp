@@ -1,0 +1,129 @@
+// addrmap/detail/pubsub_frames.hpp — what a subscriber connection's reply is (RESP2): a subscription confirmed or
+// ended, a message, a PING's answer, or an error reply; anything else is refused, naming the node that sent it.
+#pragma once
+
+#include <addrmap/detail/handles.hpp>  // hiredis, included pedantic-clean
+#include <addrmap/detail/quote.hpp>
+#include <addrmap/error.hpp>
+
+#include <hiredis/hiredis.h>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace addrmap::detail {
+
+/// Which subscriptions a frame is about: SUBSCRIBE's channels, PSUBSCRIBE's patterns, SSUBSCRIBE's shard channels.
+enum class pubsub_family { classic, pattern, sharded };
+
+enum class pubsub_frame_kind {
+    subscribed,    ///< (p|s)subscribe: `channel` is now subscribed; `count` subscriptions on the connection
+    unsubscribed,  ///< (p|s)unsubscribe: asked for, or (sunsubscribe) pushed by the server when the slot moved
+    message,       ///< message, pmessage (with `pattern`), smessage
+    pong,          ///< PING's answer in subscribed mode: `payload` is PING's argument
+    error_reply,   ///< an error reply (a refused SSUBSCRIBE: MOVED, CROSSSLOT, ...): `payload` is its text
+};
+
+/// One frame. The views point into the reply, which must outlive them.
+struct pubsub_frame {
+    pubsub_frame_kind kind = pubsub_frame_kind::pong;
+    pubsub_family family = pubsub_family::classic;
+    std::string_view channel;  ///< the channel, or the pattern of (p)subscribe/(p)unsubscribe; empty: none (nil)
+    std::string_view pattern;  ///< pmessage: the pattern that matched
+    std::string_view payload;  ///< message: the message; pong: PING's argument; error_reply: the text
+    long long count = 0;       ///< subscribed/unsubscribed: the connection's subscriptions after it
+};
+
+namespace pubsub_frame_detail {
+
+inline bool is_text(const redisReply* r) noexcept {
+    return r != nullptr && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
+}
+inline std::string_view text_of(const redisReply* r) noexcept { return std::string_view(r->str, r->len); }
+
+struct frame_word {
+    std::string_view word;
+    pubsub_frame_kind kind;
+    pubsub_family family;
+    std::size_t elements;
+};
+/// The server's words, as it writes them (lower case); nothing else is a frame.
+inline constexpr frame_word frame_words[] = {
+    {"subscribe", pubsub_frame_kind::subscribed, pubsub_family::classic, 3},
+    {"psubscribe", pubsub_frame_kind::subscribed, pubsub_family::pattern, 3},
+    {"ssubscribe", pubsub_frame_kind::subscribed, pubsub_family::sharded, 3},
+    {"unsubscribe", pubsub_frame_kind::unsubscribed, pubsub_family::classic, 3},
+    {"punsubscribe", pubsub_frame_kind::unsubscribed, pubsub_family::pattern, 3},
+    {"sunsubscribe", pubsub_frame_kind::unsubscribed, pubsub_family::sharded, 3},
+    {"message", pubsub_frame_kind::message, pubsub_family::classic, 3},
+    {"pmessage", pubsub_frame_kind::message, pubsub_family::pattern, 4},
+    {"smessage", pubsub_frame_kind::message, pubsub_family::sharded, 3},
+    {"pong", pubsub_frame_kind::pong, pubsub_family::classic, 2},
+};
+
+}  // namespace pubsub_frame_detail
+
+/// Reads `reply`, received on a subscriber connection to `node` (as the user knows it: "reported -> dialed"), as a
+/// frame. Throws error{protocol} naming the node and quoting what came for anything a server does not send there:
+/// not an array, an unknown kind, a wrong number of elements, an element of the wrong type, a negative count.
+inline pubsub_frame read_pubsub_frame(const redisReply& reply, std::string_view node) {
+    namespace d = pubsub_frame_detail;
+    const auto refuse = [&](const std::string& what) -> error {
+        return error(error_kind::protocol, "subscriber connection to " + std::string(node) + " sent " + what +
+                                               ": not a pub/sub frame; the connection is dropped");
+    };
+    pubsub_frame f;
+    if (reply.type == REDIS_REPLY_ERROR) {
+        f.kind = pubsub_frame_kind::error_reply;
+        f.payload = d::text_of(&reply);
+        return f;
+    }
+    if (reply.type != REDIS_REPLY_ARRAY && reply.type != REDIS_REPLY_PUSH)
+        throw refuse("a reply of type " + std::to_string(reply.type) + " where an array belongs");
+    if (reply.elements == 0 || reply.element == nullptr || !d::is_text(reply.element[0]))
+        throw refuse("an array of " + std::to_string(reply.elements) + " without a kind");
+    const std::string_view word = d::text_of(reply.element[0]);
+    const d::frame_word* known = nullptr;
+    for (const auto& w : d::frame_words)
+        if (w.word == word) known = &w;
+    if (known == nullptr) throw refuse("a frame of unknown kind " + quoted(word, 40));
+    if (reply.elements != known->elements)
+        throw refuse(quoted(word, 40) + " with " + std::to_string(reply.elements) + " elements (" +
+                     std::to_string(known->elements) + " expected)");
+    f.kind = known->kind;
+    f.family = known->family;
+    const redisReply* const* e = reply.element;
+    switch (f.kind) {
+        case pubsub_frame_kind::subscribed:
+        case pubsub_frame_kind::unsubscribed: {
+            // UNSUBSCRIBE with nothing subscribed names no channel (nil); a subscription always names one.
+            const bool nil_allowed = f.kind == pubsub_frame_kind::unsubscribed && e[1] != nullptr && e[1]->type == REDIS_REPLY_NIL;
+            if (!nil_allowed && (!d::is_text(e[1]) || e[1]->len == 0))
+                throw refuse(quoted(word, 40) + " without a channel");
+            if (!nil_allowed) f.channel = d::text_of(e[1]);
+            if (e[2] == nullptr || e[2]->type != REDIS_REPLY_INTEGER || e[2]->integer < 0)
+                throw refuse(quoted(word, 40) + " without a subscription count");
+            f.count = e[2]->integer;
+            return f;
+        }
+        case pubsub_frame_kind::message: {
+            const std::size_t at = f.family == pubsub_family::pattern ? 2 : 1;
+            for (std::size_t i = 1; i < reply.elements; ++i)
+                if (!d::is_text(e[i])) throw refuse(quoted(word, 40) + " with an element that is not a string");
+            if (e[at]->len == 0) throw refuse(quoted(word, 40) + " without a channel");
+            if (f.family == pubsub_family::pattern) f.pattern = d::text_of(e[1]);
+            f.channel = d::text_of(e[at]);
+            f.payload = d::text_of(e[at + 1]);
+            return f;
+        }
+        case pubsub_frame_kind::pong:
+            if (!d::is_text(e[1])) throw refuse("\"pong\" with an element that is not a string");
+            f.payload = d::text_of(e[1]);
+            return f;
+        case pubsub_frame_kind::error_reply: break;
+    }
+    throw refuse("an unreadable frame");
+}
+
+}  // namespace addrmap::detail

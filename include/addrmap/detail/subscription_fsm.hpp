@@ -1,0 +1,385 @@
+// addrmap/detail/subscription_fsm.hpp — a cluster subscriber's rules without I/O: which (S|P)SUBSCRIBE goes where
+// (one slot per SSUBSCRIBE), what each frame from a node means, when a lost subscription is asked for again, its gaps.
+#pragma once
+
+#include <addrmap/detail/backoff.hpp>
+#include <addrmap/detail/node_registry.hpp>  // node_id
+#include <addrmap/detail/pubsub_frames.hpp>
+#include <addrmap/detail/quote.hpp>
+#include <addrmap/detail/reply_rules.hpp>
+#include <addrmap/error.hpp>
+#include <addrmap/slot.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+namespace addrmap::detail {
+
+/// A (S|P)SUBSCRIBE or (S|P)UNSUBSCRIBE for the driver to write. Sharded: every channel in `slot`, for that slot's
+/// owner; classic and pattern: `slot` is -1, for the subscriber's classic node.
+struct pubsub_request {
+    bool subscribe = true;
+    pubsub_family family = pubsub_family::classic;
+    int slot = -1;
+    std::vector<std::string> channels;
+};
+
+/// What the user is told, besides messages.
+struct pubsub_notice {
+    enum class kind {
+        subscribed,  ///< confirmed by the server (first time, or again after a gap)
+        gap,         ///< it was not active from `start` to `end` (messages published then were not received)
+        ended,       ///< unsubscribed as asked, or the subscriber closed
+        refused,     ///< the server refused it for good (`cause`: its error); it is no longer wanted
+    };
+    kind what = kind::subscribed;
+    pubsub_family family = pubsub_family::classic;
+    std::string channel;
+    std::string cause;  ///< gap: why it stopped; refused: the server's text (escaped)
+    std::chrono::steady_clock::time_point start{}, end{};
+};
+
+/// What to do with a frame's message.
+enum class frame_verdict { deliver, consumed };
+
+class subscription_fsm {
+public:
+    using clock = std::chrono::steady_clock;
+
+    subscription_fsm(std::chrono::milliseconds min_backoff, std::chrono::milliseconds max_backoff, std::uint64_t seed)
+        : backoff_(min_backoff, max_backoff, seed) {}
+
+    // ---- the user ------------------------------------------------------------------------------------------
+    /// The user subscribes. Channels already wanted stay as they are; the others are due now (see due()).
+    void subscribe(pubsub_family family, const std::vector<std::string>& channels, clock::time_point now) {
+        for (const std::string& channel : channels) {
+            if (channel.empty()) throw error(error_kind::config, "a channel name must not be empty");
+            auto [it, added] = subs_.try_emplace(key{family, channel});
+            if (!added) {
+                if (it->second.state == phase::unsubscribing) it->second.resubscribe_after_unsubscribe = true;
+                continue;
+            }
+            it->second.not_before = now;
+        }
+    }
+    /// The user unsubscribes: the requests to write now (for those out on a node). A subscription not sent yet ends
+    /// at once; one with an open gap has the gap reported, ending now.
+    std::vector<pubsub_request> unsubscribe(pubsub_family family, const std::vector<std::string>& channels,
+                                            clock::time_point now, std::vector<pubsub_notice>& out) {
+        std::map<std::pair<node_id, int>, pubsub_request> by_node;
+        for (const std::string& channel : channels) {
+            const auto it = subs_.find(key{family, channel});
+            if (it == subs_.end()) continue;
+            subscription& s = it->second;
+            s.resubscribe_after_unsubscribe = false;
+            if (s.state == phase::unsubscribing) continue;
+            if (s.state == phase::routing) throw std::logic_error("subscription_fsm: unsubscribe() between due() and sent()");
+            close_gap(it->first, s, now, out);
+            if (s.state == phase::pending) {
+                out.push_back(notice(pubsub_notice::kind::ended, it->first));
+                subs_.erase(it);
+                continue;
+            }
+            // Subscribing or active on a node: the unsubscribe goes to the same connection, after the subscribe.
+            s.state = phase::unsubscribing;
+            pubsub_request& r = by_node[{s.node, slot_of(it->first)}];
+            r.subscribe = false;
+            r.family = family;
+            r.slot = slot_of(it->first);
+            r.channels.push_back(channel);
+        }
+        std::vector<pubsub_request> requests;
+        for (auto& [where, r] : by_node) {
+            requests.push_back(r);
+            sent_to(where.first, r);
+        }
+        return requests;
+    }
+
+    // ---- the driver ----------------------------------------------------------------------------------------
+    /// The subscribes due now, one request per slot (sharded) or per family (classic, pattern), each channel once.
+    /// The driver writes each on a connection and tells sent(), or not_sent() when it could not, before it calls
+    /// anything else (no user code runs between: an unsubscribe() then would be a driver's bug, and throws).
+    std::vector<pubsub_request> due(clock::time_point now) {
+        std::map<std::pair<pubsub_family, int>, pubsub_request> grouped;
+        for (auto& [k, s] : subs_) {
+            if (s.state != phase::pending || s.not_before > now) continue;
+            s.state = phase::routing;
+            pubsub_request& r = grouped[{k.family, slot_of(k)}];
+            r.family = k.family;
+            r.slot = slot_of(k);
+            r.channels.push_back(k.channel);
+        }
+        std::vector<pubsub_request> out;
+        for (auto& [where, r] : grouped) out.push_back(std::move(r));
+        return out;
+    }
+    /// `r` (from due()) was written to `node`.
+    void sent(const pubsub_request& r, node_id node) {
+        for (const std::string& channel : r.channels) {
+            const auto it = subs_.find(key{r.family, channel});
+            if (it == subs_.end() || it->second.state != phase::routing) continue;
+            it->second.state = phase::subscribing;
+            it->second.node = node;
+        }
+        sent_to(node, r);
+    }
+    /// `r` (from due()) could not be written (no connection, no owner known): tried again after a backoff.
+    void not_sent(const pubsub_request& r, clock::time_point now) {
+        for (const std::string& channel : r.channels) {
+            const auto it = subs_.find(key{r.family, channel});
+            if (it != subs_.end() && it->second.state == phase::routing) retry_later(it->second, now);
+        }
+    }
+    /// When due() next has something (none: nothing waits).
+    std::optional<clock::time_point> next_due() const {
+        std::optional<clock::time_point> next;
+        for (const auto& [k, s] : subs_)
+            if (s.state == phase::pending && (!next || s.not_before < *next)) next = s.not_before;
+        return next;
+    }
+    /// Whether something asked for a topology refresh since the last call (a pushed sunsubscribe, a redirect, a lost
+    /// connection): the owners of the slots may have changed.
+    bool take_refresh_wanted() noexcept { return std::exchange(refresh_wanted_, false); }
+
+    /// A frame came on the connection to `node` (`node_name`: as the user knows it, escaped, for messages). A message is
+    /// `deliver` when its subscription is active there; anything a server does not send a subscriber in that state
+    /// (a message or confirmation for what was not asked there, an unsolicited classic unsubscribe) throws
+    /// error{protocol}: the driver drops the connection, then calls connection_lost().
+    frame_verdict on_frame(node_id node, std::string_view node_name, const pubsub_frame& f, clock::time_point now,
+                           std::vector<pubsub_notice>& out) {
+        const auto foreign = [&](const std::string& what) {
+            return error(error_kind::protocol, "subscriber connection to " + std::string(node_name) + " sent " + what +
+                                                   ", which was not asked for there; the connection is dropped");
+        };
+        switch (f.kind) {
+            case pubsub_frame_kind::pong: return frame_verdict::consumed;
+            case pubsub_frame_kind::message: {
+                const auto it = subs_.find(key{f.family, std::string(f.family == pubsub_family::pattern ? f.pattern : f.channel)});
+                if (it == subs_.end() || it->second.node != node ||
+                    (it->second.state != phase::active && it->second.state != phase::unsubscribing))
+                    throw foreign("a message for " + quoted(f.family == pubsub_family::pattern ? f.pattern : f.channel, 80));
+                return frame_verdict::deliver;
+            }
+            case pubsub_frame_kind::subscribed: {
+                if (!answers_head(node, true, f.family, f.channel))
+                    throw foreign("a confirmation of " + quoted(f.channel, 80));
+                const auto it = subs_.find(key{f.family, std::string(f.channel)});
+                if (it != subs_.end() && it->second.node == node && it->second.state == phase::subscribing) {
+                    it->second.state = phase::active;
+                    it->second.step = 0;
+                    close_gap(it->first, it->second, now, out);
+                    out.push_back(notice(pubsub_notice::kind::subscribed, it->first));
+                }
+                return frame_verdict::consumed;  // unsubscribing meanwhile: its unsubscribe is on the way
+            }
+            case pubsub_frame_kind::unsubscribed: {
+                if (!f.channel.empty() && answers_head(node, false, f.family, f.channel)) {
+                    const auto it = subs_.find(key{f.family, std::string(f.channel)});
+                    if (it != subs_.end() && it->second.state == phase::unsubscribing && it->second.node == node) {
+                        const bool again = it->second.resubscribe_after_unsubscribe;
+                        out.push_back(notice(pubsub_notice::kind::ended, it->first));
+                        subs_.erase(it);
+                        if (again) subscribe(f.family, {std::string(f.channel)}, now);
+                    }
+                    return frame_verdict::consumed;
+                }
+                // Unasked: only Redis 7's push when a shard channel's slot moved (or its node was reset). A push can
+                // also cross the user's own SUNSUBSCRIBE, whose answer then comes after it for a channel gone:
+                // harmless, so ignored. Redis never pushes a classic or pattern unsubscribe.
+                if (f.family != pubsub_family::sharded || f.channel.empty())
+                    throw foreign("an unsubscribe of " + (f.channel.empty() ? std::string("nothing") : quoted(f.channel, 80)));
+                const auto it = subs_.find(key{f.family, std::string(f.channel)});
+                if (it != subs_.end() && it->second.node == node && it->second.state == phase::active)
+                    lost(it->second, "the server ended it (its slot moved: sunsubscribe from " + std::string(node_name) + ")",
+                         now, false);
+                return frame_verdict::consumed;
+            }
+            case pubsub_frame_kind::error_reply: {
+                // The answer to the oldest request on this connection: every channel of it was refused.
+                auto q = queues_.find(node);
+                if (q == queues_.end() || q->second.empty()) throw foreign("an error reply " + quoted(f.payload, 120));
+                const outstanding head = std::move(q->second.front());
+                q->second.pop_front();
+                // An unsubscribe refused: the connection is in a state we do not know.
+                if (!head.subscribe) throw foreign("an error reply " + quoted(f.payload, 120) + " to an unsubscribe");
+                const bool passing = refusal_passes(f.payload);
+                for (const std::string& channel : head.remaining) {
+                    const auto it = subs_.find(key{head.family, channel});
+                    if (it == subs_.end() || it->second.node != node) continue;
+                    subscription& s = it->second;
+                    if (s.state != phase::subscribing) continue;
+                    if (passing) {  // asked again, once the map is refreshed and a backoff has passed
+                        retry_later(s, now);
+                        refresh_wanted_ = true;
+                        continue;
+                    }
+                    close_gap(it->first, s, now, out);
+                    pubsub_notice n = notice(pubsub_notice::kind::refused, it->first);
+                    n.cause = quoted(f.payload, 200) + " from " + std::string(node_name);
+                    out.push_back(std::move(n));
+                    subs_.erase(it);
+                }
+                return frame_verdict::consumed;
+            }
+        }
+        return frame_verdict::consumed;
+    }
+
+    /// The connection to `node` is gone (`why`: escaped): what was active there is down from `now` (a gap opens),
+    /// what was being subscribed is asked for again after a backoff, what was being unsubscribed has ended.
+    void connection_lost(node_id node, std::string_view node_name, std::string_view why, clock::time_point now,
+                         std::vector<pubsub_notice>& out) {
+        queues_.erase(node);
+        for (auto it = subs_.begin(); it != subs_.end();) {
+            subscription& s = it->second;
+            if (s.node != node) {
+                ++it;
+                continue;
+            }
+            if (s.state == phase::unsubscribing) {
+                const bool again = s.resubscribe_after_unsubscribe;
+                const key k = it->first;
+                close_gap(k, s, now, out);
+                out.push_back(notice(pubsub_notice::kind::ended, k));
+                it = subs_.erase(it);
+                if (again) subscribe(k.family, {k.channel}, now);
+                continue;
+            }
+            lost(s, "lost the connection to " + std::string(node_name) + ": " + std::string(why), now, true);
+            ++it;
+        }
+    }
+
+    /// The subscriber closes (unsubscribe-all, destroy, disconnect): every open gap ends now and is reported, then
+    /// every subscription ends.
+    void close(clock::time_point now, std::vector<pubsub_notice>& out) {
+        for (auto& [k, s] : subs_) {
+            close_gap(k, s, now, out);
+            out.push_back(notice(pubsub_notice::kind::ended, k));
+        }
+        subs_.clear();
+        queues_.clear();
+    }
+
+    /// How many subscriptions are wanted (any phase), for the driver and tests.
+    std::size_t size() const noexcept { return subs_.size(); }
+    /// Whether (family, channel) is confirmed on a node.
+    bool active(pubsub_family family, std::string_view channel) const {
+        const auto it = subs_.find(key{family, std::string(channel)});
+        return it != subs_.end() && it->second.state == phase::active;
+    }
+
+private:
+    enum class phase {
+        pending,        ///< wanted, waiting for due() (first time, or after a loss and its backoff)
+        routing,        ///< handed out by due(), not yet sent() or not_sent()
+        subscribing,    ///< written to `node`, confirmation awaited
+        active,         ///< confirmed on `node`
+        unsubscribing,  ///< the user's unsubscribe written to `node`; messages still come until it is confirmed
+    };
+    struct key {
+        pubsub_family family;
+        std::string channel;
+        bool operator<(const key& o) const { return std::tie(family, channel) < std::tie(o.family, o.channel); }
+    };
+    struct subscription {
+        phase state = phase::pending;
+        node_id node = no_node;
+        clock::time_point not_before{};
+        int step = 0;  ///< backoff steps since it was last active
+        std::optional<clock::time_point> gap_start;  ///< it had been active, and is not since then
+        std::string gap_cause;
+        bool resubscribe_after_unsubscribe = false;  ///< subscribed again while its unsubscribe was out
+    };
+    /// A request written on a connection, and the channels whose answer has not come yet (in order).
+    struct outstanding {
+        bool subscribe;
+        pubsub_family family;
+        std::deque<std::string> remaining;
+    };
+
+    static int slot_of(const key& k) noexcept {
+        return k.family == pubsub_family::sharded ? static_cast<int>(key_slot(k.channel)) : -1;
+    }
+    static pubsub_notice notice(pubsub_notice::kind what, const key& k) {
+        pubsub_notice n;
+        n.what = what;
+        n.family = k.family;
+        n.channel = k.channel;
+        return n;
+    }
+    /// A refusal that says "not here, not now" (a redirect, the cluster or node not ready): asked again elsewhere.
+    static bool refusal_passes(std::string_view text) {
+        const auto starts = [&](std::string_view w) {
+            return text.size() >= w.size() && text.substr(0, w.size()) == w &&
+                   (text.size() == w.size() || text[w.size()] == ' ');
+        };
+        return starts("MOVED") || starts("ASK") || starts("TRYAGAIN") || starts("CLUSTERDOWN") || starts("LOADING") ||
+               starts("MASTERDOWN");
+    }
+
+    void sent_to(node_id node, const pubsub_request& r) {
+        outstanding o{r.subscribe, r.family, {}};
+        for (const std::string& c : r.channels) o.remaining.push_back(c);
+        if (!o.remaining.empty()) queues_[node].push_back(std::move(o));
+    }
+    /// Whether a (un)subscribe confirmation of `channel` answers the oldest request on `node` (and moves it on).
+    bool answers_head(node_id node, bool subscribe, pubsub_family family, std::string_view channel) {
+        auto q = queues_.find(node);
+        if (q == queues_.end() || q->second.empty()) return false;
+        outstanding& head = q->second.front();
+        if (head.subscribe != subscribe || head.family != family || head.remaining.empty() ||
+            head.remaining.front() != channel)
+            return false;
+        head.remaining.pop_front();
+        if (head.remaining.empty()) q->second.pop_front();
+        return true;
+    }
+    void retry_later(subscription& s, clock::time_point now) {
+        s.state = phase::pending;
+        s.node = no_node;
+        s.not_before = saturating_add(now, backoff_.delay(s.step));
+    }
+    /// `s` stopped being active (or being subscribed) on its node.
+    void lost(subscription& s, std::string cause, clock::time_point now, bool count_step) {
+        if (s.state == phase::active && !s.gap_start) {
+            s.gap_start = now;
+            s.gap_cause = std::move(cause);
+        }
+        s.state = phase::pending;
+        s.node = no_node;
+        if (count_step) {
+            s.not_before = saturating_add(now, backoff_.delay(s.step));
+        } else {
+            s.not_before = now;  // the server moved it: at once, once the map is refreshed
+        }
+        refresh_wanted_ = true;
+    }
+    void close_gap(const key& k, subscription& s, clock::time_point now, std::vector<pubsub_notice>& out) {
+        if (!s.gap_start) return;
+        pubsub_notice n = notice(pubsub_notice::kind::gap, k);
+        n.cause = std::move(s.gap_cause);
+        n.start = *s.gap_start;
+        n.end = now;
+        out.push_back(std::move(n));
+        s.gap_start.reset();
+        s.gap_cause.clear();
+    }
+
+    std::map<key, subscription> subs_;
+    std::map<node_id, std::deque<outstanding>> queues_;
+    backoff backoff_;
+    bool refresh_wanted_ = false;
+};
+
+}  // namespace addrmap::detail

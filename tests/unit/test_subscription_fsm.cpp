@@ -1,0 +1,312 @@
+// tests/unit/test_subscription_fsm.cpp — a cluster subscriber's rules on canned frames: SSUBSCRIBE one slot at a
+// time, confirmations in order, the pushed sunsubscribe, losses and refusals, and every gap reported once. No sockets.
+#include <addrmap/detail/subscription_fsm.hpp>
+
+#include "resp_helpers.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+using addrmap::error;
+using addrmap::error_kind;
+using addrmap::key_slot;
+using addrmap::detail::frame_verdict;
+using addrmap::node_id;
+using addrmap::detail::pubsub_family;
+using addrmap::detail::pubsub_frame;
+using addrmap::detail::pubsub_frame_kind;
+using addrmap::detail::pubsub_notice;
+using addrmap::detail::pubsub_request;
+using addrmap::detail::subscription_fsm;
+using addrmap_test::t0;
+using std::chrono::milliseconds;
+
+BOOST_AUTO_TEST_SUITE(subscription_fsm_rules)
+
+namespace {
+
+const node_id n1 = 1, n2 = 2;
+const char* const name1 = "10.0.0.1:7000";
+const char* const name2 = "10.0.0.2:7001";
+
+subscription_fsm make() { return subscription_fsm(milliseconds(10), milliseconds(1000), 7); }
+
+pubsub_frame frame(pubsub_frame_kind kind, pubsub_family family, std::string_view channel, long long count = 1) {
+    pubsub_frame f;
+    f.kind = kind;
+    f.family = family;
+    f.channel = channel;
+    f.count = count;
+    return f;
+}
+pubsub_frame confirmed(std::string_view channel) {
+    return frame(pubsub_frame_kind::subscribed, pubsub_family::sharded, channel);
+}
+pubsub_frame sunsubscribed(std::string_view channel) {
+    return frame(pubsub_frame_kind::unsubscribed, pubsub_family::sharded, channel, 0);
+}
+pubsub_frame smessage(std::string_view channel) {
+    pubsub_frame f = frame(pubsub_frame_kind::message, pubsub_family::sharded, channel);
+    f.payload = "m";
+    return f;
+}
+pubsub_frame error_reply(std::string_view text) {
+    pubsub_frame f;
+    f.kind = pubsub_frame_kind::error_reply;
+    f.payload = text;
+    return f;
+}
+
+/// Subscribes `channels` (sharded), sends every due request to `node` and confirms each channel there.
+void subscribe_all(subscription_fsm& fsm, const std::vector<std::string>& channels, node_id node,
+                   std::vector<pubsub_notice>& out) {
+    fsm.subscribe(pubsub_family::sharded, channels, t0);
+    for (const pubsub_request& r : fsm.due(t0)) {
+        fsm.sent(r, node);
+        for (const std::string& c : r.channels)
+            BOOST_TEST((fsm.on_frame(node, name1, confirmed(c), t0, out) == frame_verdict::consumed));
+    }
+}
+
+std::size_t count_of(const std::vector<pubsub_notice>& out, pubsub_notice::kind what) {
+    return static_cast<std::size_t>(
+        std::count_if(out.begin(), out.end(), [&](const pubsub_notice& n) { return n.what == what; }));
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(ssubscribe_requests_never_mix_slots) {
+    subscription_fsm fsm = make();
+    // {a}x and {a}y share a slot; b and c (almost surely) do not.
+    fsm.subscribe(pubsub_family::sharded, {"{a}x", "b", "{a}y", "c", "b"}, t0);
+    const std::vector<pubsub_request> due = fsm.due(t0);
+    std::set<std::string> seen;
+    for (const pubsub_request& r : due) {
+        BOOST_TEST(r.subscribe);
+        BOOST_TEST_REQUIRE(!r.channels.empty());
+        for (const std::string& c : r.channels) {
+            BOOST_TEST(static_cast<int>(key_slot(c)) == r.slot, c);
+            BOOST_TEST(seen.insert(c).second, c << " asked twice");
+        }
+    }
+    BOOST_TEST(seen.size() == 4u);
+    BOOST_TEST(fsm.due(t0).empty());  // handed out once
+    const auto with_a = std::find_if(due.begin(), due.end(), [](const pubsub_request& r) { return r.channels.size() == 2; });
+    BOOST_TEST((with_a != due.end()));  // {a}x and {a}y in one SSUBSCRIBE
+}
+
+BOOST_AUTO_TEST_CASE(confirmation_makes_it_active_and_messages_are_delivered_only_then) {
+    subscription_fsm fsm = make();
+    std::vector<pubsub_notice> out;
+    fsm.subscribe(pubsub_family::sharded, {"news"}, t0);
+    const auto due = fsm.due(t0);
+    BOOST_TEST_REQUIRE(due.size() == 1u);
+    fsm.sent(due[0], n1);
+    BOOST_CHECK_THROW(fsm.on_frame(n1, name1, smessage("news"), t0, out), error);  // before its confirmation: foreign
+    BOOST_TEST((fsm.on_frame(n1, name1, confirmed("news"), t0, out) == frame_verdict::consumed));
+    BOOST_TEST(fsm.active(pubsub_family::sharded, "news"));
+    BOOST_TEST_REQUIRE(out.size() == 1u);
+    BOOST_TEST((out[0].what == pubsub_notice::kind::subscribed));
+    BOOST_TEST((fsm.on_frame(n1, name1, smessage("news"), t0, out) == frame_verdict::deliver));
+    // From another node, or for another channel: not asked for there.
+    BOOST_CHECK_THROW(fsm.on_frame(n2, name2, smessage("news"), t0, out), error);
+    try {
+        fsm.on_frame(n1, name1, smessage("other"), t0, out);
+        BOOST_FAIL("accepted");
+    } catch (const error& e) {
+        BOOST_TEST((e.kind() == error_kind::protocol));
+        BOOST_TEST(std::string(e.what()).find(name1) != std::string::npos, e.what());
+        BOOST_TEST(std::string(e.what()).find("'other'") != std::string::npos, e.what());
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_confirmation_out_of_order_or_unasked_is_foreign) {
+    subscription_fsm fsm = make();
+    std::vector<pubsub_notice> out;
+    fsm.subscribe(pubsub_family::sharded, {"{s}1", "{s}2"}, t0);
+    const auto due = fsm.due(t0);
+    BOOST_TEST_REQUIRE(due.size() == 1u);
+    fsm.sent(due[0], n1);
+    BOOST_CHECK_THROW(fsm.on_frame(n1, name1, confirmed(due[0].channels[1]), t0, out), error);  // second first
+    BOOST_CHECK_THROW(fsm.on_frame(n2, name2, confirmed("{s}1"), t0, out), error);  // nothing asked on n2
+    BOOST_CHECK_THROW(fsm.on_frame(n1, name1, frame(pubsub_frame_kind::unsubscribed, pubsub_family::classic, "x"), t0, out),
+                      error);  // Redis never pushes a classic unsubscribe
+    BOOST_TEST(out.empty());
+}
+
+BOOST_AUTO_TEST_CASE(the_pushed_sunsubscribe_opens_a_gap_that_the_next_confirmation_closes) {
+    subscription_fsm fsm = make();
+    std::vector<pubsub_notice> out;
+    subscribe_all(fsm, {"news"}, n1, out);
+    out.clear();
+    const auto pushed_at = t0 + milliseconds(100);
+    BOOST_TEST((fsm.on_frame(n1, name1, sunsubscribed("news"), pushed_at, out) == frame_verdict::consumed));
+    BOOST_TEST(!fsm.active(pubsub_family::sharded, "news"));
+    BOOST_TEST(fsm.take_refresh_wanted());
+    BOOST_TEST(!fsm.take_refresh_wanted());
+    BOOST_CHECK_THROW(fsm.on_frame(n1, name1, smessage("news"), pushed_at, out), error);  // no longer there
+    // Asked again at once (the driver waits for the refresh), on the new owner.
+    const auto again = fsm.due(pushed_at);
+    BOOST_TEST_REQUIRE(again.size() == 1u);
+    fsm.sent(again[0], n2);
+    const auto back_at = pushed_at + milliseconds(30);
+    fsm.on_frame(n2, name2, confirmed("news"), back_at, out);
+    BOOST_TEST_REQUIRE(out.size() == 2u);
+    BOOST_TEST((out[0].what == pubsub_notice::kind::gap));
+    BOOST_TEST(out[0].channel == "news");
+    BOOST_TEST((out[0].start == pushed_at));
+    BOOST_TEST((out[0].end == back_at));
+    BOOST_TEST(out[0].cause.find("slot moved") != std::string::npos, out[0].cause);
+    BOOST_TEST(out[0].cause.find(name1) != std::string::npos, out[0].cause);
+    BOOST_TEST((out[1].what == pubsub_notice::kind::subscribed));
+    BOOST_TEST((fsm.on_frame(n2, name2, smessage("news"), back_at, out) == frame_verdict::deliver));
+}
+
+BOOST_AUTO_TEST_CASE(a_lost_connection_opens_gaps_retries_with_backoff_and_ends_unsubscribes) {
+    subscription_fsm fsm = make();
+    std::vector<pubsub_notice> out;
+    subscribe_all(fsm, {"a", "b"}, n1, out);
+    out.clear();
+    const auto unsub = fsm.unsubscribe(pubsub_family::sharded, {"b"}, t0, out);
+    BOOST_TEST_REQUIRE(unsub.size() == 1u);
+    BOOST_TEST(!unsub[0].subscribe);
+    const auto lost_at = t0 + milliseconds(50);
+    fsm.connection_lost(n1, name1, "reset by peer", lost_at, out);
+    BOOST_TEST_REQUIRE(out.size() == 1u);  // b ended (its connection, and so its subscription, is gone)
+    BOOST_TEST((out[0].what == pubsub_notice::kind::ended));
+    BOOST_TEST(out[0].channel == "b");
+    BOOST_TEST(fsm.size() == 1u);
+    BOOST_TEST(fsm.take_refresh_wanted());
+    BOOST_TEST(fsm.due(lost_at).empty());  // a backoff first
+    const auto next = fsm.next_due();
+    BOOST_TEST_REQUIRE(next.has_value());
+    BOOST_TEST((*next > lost_at));
+    BOOST_TEST((*next <= lost_at + milliseconds(10)));
+    const auto again = fsm.due(*next);
+    BOOST_TEST_REQUIRE(again.size() == 1u);
+    BOOST_TEST(again[0].channels == std::vector<std::string>{"a"});
+    // Could not be sent (no connection yet): later again, the wait doubling.
+    fsm.not_sent(again[0], *next);
+    const auto later = fsm.next_due();
+    BOOST_TEST_REQUIRE(later.has_value());
+    BOOST_TEST((*later > *next));
+    const auto third = fsm.due(*later);
+    BOOST_TEST_REQUIRE(third.size() == 1u);
+    fsm.sent(third[0], n2);
+    out.clear();
+    fsm.on_frame(n2, name2, confirmed("a"), *later, out);
+    BOOST_TEST_REQUIRE(count_of(out, pubsub_notice::kind::gap) == 1u);
+    BOOST_TEST((out[0].start == lost_at));
+    BOOST_TEST((out[0].end == *later));
+    BOOST_TEST(out[0].cause.find("reset by peer") != std::string::npos, out[0].cause);
+}
+
+BOOST_AUTO_TEST_CASE(an_error_reply_answers_the_oldest_request_on_its_connection) {
+    subscription_fsm fsm = make();
+    std::vector<pubsub_notice> out;
+    fsm.subscribe(pubsub_family::sharded, {"{p}1"}, t0);
+    const auto first = fsm.due(t0);
+    fsm.sent(first.at(0), n1);
+    fsm.subscribe(pubsub_family::sharded, {"{q}1"}, t0);
+    const auto second = fsm.due(t0);
+    fsm.sent(second.at(0), n1);
+    // The first is confirmed; the second is redirected: asked again later, after a refresh. No gap: never active.
+    fsm.on_frame(n1, name1, confirmed("{p}1"), t0, out);
+    fsm.on_frame(n1, name1, error_reply("MOVED 1234 10.0.0.2:7001"), t0, out);
+    BOOST_TEST(fsm.active(pubsub_family::sharded, "{p}1"));
+    BOOST_TEST(!fsm.active(pubsub_family::sharded, "{q}1"));
+    BOOST_TEST(fsm.take_refresh_wanted());
+    BOOST_TEST(count_of(out, pubsub_notice::kind::gap) == 0u);
+    BOOST_TEST(fsm.next_due().has_value());
+    // A refusal for good ends the subscription, with the server's words (escaped).
+    fsm.subscribe(pubsub_family::sharded, {"{r}1"}, t0);
+    const auto third = fsm.due(t0);
+    fsm.sent(third.at(0), n1);
+    out.clear();
+    fsm.on_frame(n1, name1, error_reply("NOPERM this user has no permissions\x1b[31m"), t0, out);
+    BOOST_TEST_REQUIRE(out.size() == 1u);
+    BOOST_TEST((out[0].what == pubsub_notice::kind::refused));
+    BOOST_TEST(out[0].cause.find("NOPERM") != std::string::npos);
+    BOOST_TEST(out[0].cause.find('\x1b') == std::string::npos);
+    BOOST_TEST(fsm.size() == 2u);
+    // An error reply with nothing asked: foreign.
+    BOOST_CHECK_THROW(fsm.on_frame(n2, name2, error_reply("ERR x"), t0, out), error);
+}
+
+BOOST_AUTO_TEST_CASE(unsubscribing_ends_cleanly_and_reports_an_open_gap_once) {
+    subscription_fsm fsm = make();
+    std::vector<pubsub_notice> out;
+    subscribe_all(fsm, {"a", "b"}, n1, out);
+    out.clear();
+    const auto lost_at = t0 + milliseconds(5);
+    fsm.connection_lost(n1, name1, "closed", lost_at, out);
+    // "a" unsubscribed while down (not sent anywhere): ends now, its gap reported ending now.
+    const auto unsub_at = lost_at + milliseconds(7);
+    BOOST_TEST(fsm.unsubscribe(pubsub_family::sharded, {"a"}, unsub_at, out).empty());
+    BOOST_TEST_REQUIRE(out.size() == 2u);
+    BOOST_TEST((out[0].what == pubsub_notice::kind::gap));
+    BOOST_TEST((out[0].end == unsub_at));
+    BOOST_TEST((out[1].what == pubsub_notice::kind::ended));
+    // "b" back on n2, then unsubscribed: messages until the confirmation, then ended.
+    const auto again = fsm.due(fsm.next_due().value());
+    BOOST_TEST_REQUIRE(again.size() == 1u);
+    fsm.sent(again[0], n2);
+    out.clear();
+    fsm.on_frame(n2, name2, confirmed("b"), unsub_at, out);
+    const auto unsub = fsm.unsubscribe(pubsub_family::sharded, {"b"}, unsub_at, out);
+    BOOST_TEST_REQUIRE(unsub.size() == 1u);
+    BOOST_TEST((fsm.on_frame(n2, name2, smessage("b"), unsub_at, out) == frame_verdict::deliver));
+    fsm.on_frame(n2, name2, sunsubscribed("b"), unsub_at, out);
+    BOOST_TEST(fsm.size() == 0u);
+    BOOST_TEST(count_of(out, pubsub_notice::kind::gap) == 1u);  // reported once, at the confirmation
+    BOOST_TEST(count_of(out, pubsub_notice::kind::ended) == 1u);
+    // A late answer to the same SUNSUBSCRIBE (a push crossed it) is harmless.
+    BOOST_TEST((fsm.on_frame(n2, name2, sunsubscribed("b"), unsub_at, out) == frame_verdict::consumed));
+}
+
+BOOST_AUTO_TEST_CASE(closing_reports_every_open_gap_then_ends_everything) {
+    subscription_fsm fsm = make();
+    std::vector<pubsub_notice> out;
+    subscribe_all(fsm, {"a", "b", "c"}, n1, out);
+    fsm.on_frame(n1, name1, sunsubscribed("a"), t0, out);
+    out.clear();
+    const auto closed_at = t0 + milliseconds(3);
+    fsm.close(closed_at, out);
+    BOOST_TEST(count_of(out, pubsub_notice::kind::gap) == 1u);
+    BOOST_TEST(count_of(out, pubsub_notice::kind::ended) == 3u);
+    BOOST_TEST(fsm.size() == 0u);
+    BOOST_TEST(!fsm.next_due().has_value());
+}
+
+BOOST_AUTO_TEST_CASE(classic_and_pattern_subscriptions_go_together_and_pmessage_matches_its_pattern) {
+    subscription_fsm fsm = make();
+    std::vector<pubsub_notice> out;
+    fsm.subscribe(pubsub_family::classic, {"x", "y"}, t0);
+    fsm.subscribe(pubsub_family::pattern, {"__keyspace@0__:*"}, t0);
+    const auto due = fsm.due(t0);
+    BOOST_TEST_REQUIRE(due.size() == 2u);  // one SUBSCRIBE, one PSUBSCRIBE
+    for (const auto& r : due) {
+        BOOST_TEST(r.slot == -1);
+        fsm.sent(r, n1);
+        for (const auto& c : r.channels) fsm.on_frame(n1, name1, frame(pubsub_frame_kind::subscribed, r.family, c), t0, out);
+    }
+    pubsub_frame pm = frame(pubsub_frame_kind::message, pubsub_family::pattern, "__keyspace@0__:k");
+    pm.pattern = "__keyspace@0__:*";
+    BOOST_TEST((fsm.on_frame(n1, name1, pm, t0, out) == frame_verdict::deliver));
+    pm.pattern = "other*";
+    BOOST_CHECK_THROW(fsm.on_frame(n1, name1, pm, t0, out), error);
+    BOOST_CHECK_THROW(fsm.subscribe(pubsub_family::classic, {""}, t0), error);
+    // A driver must answer due() with sent() or not_sent() before anything else.
+    fsm.subscribe(pubsub_family::classic, {"z"}, t0);
+    const auto z = fsm.due(t0);
+    BOOST_TEST_REQUIRE(z.size() == 1u);
+    BOOST_CHECK_THROW(fsm.unsubscribe(pubsub_family::classic, {"z"}, t0, out), std::logic_error);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
