@@ -81,6 +81,10 @@ BOOST_AUTO_TEST_CASE(every_frame_the_server_sends_is_read) {
         BOOST_TEST((f.kind == pubsub_frame_kind::pong));
         BOOST_TEST(f.payload == "abc");
     }
+    {  // PING once the last subscription is gone: the connection left subscribed mode
+        const auto r = parse_resp("+PONG\r\n");
+        BOOST_TEST((read_pubsub_frame(*r, node).kind == pubsub_frame_kind::pong));
+    }
     {  // a refused SSUBSCRIBE is the subscriber's business, not a protocol fault
         const auto r = parse_resp("-MOVED 6918 10.0.0.2:7001\r\n");
         const pubsub_frame f = read_pubsub_frame(*r, node);

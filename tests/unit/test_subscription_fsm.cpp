@@ -270,6 +270,74 @@ BOOST_AUTO_TEST_CASE(unsubscribing_ends_cleanly_and_reports_an_open_gap_once) {
     BOOST_TEST((fsm.on_frame(n2, name2, sunsubscribed("b"), unsub_at, out) == frame_verdict::consumed));
 }
 
+pubsub_frame pong() { return frame(pubsub_frame_kind::pong, pubsub_family::classic, ""); }
+
+// Seen on Redis 7.0 (helper-45): the user's SUNSUBSCRIBE a crossed a move of a's slot. The wire: the push
+// "sunsubscribe a", then -MOVED (the SUNSUBSCRIBE's answer), then the answer to an SSUBSCRIBE written behind it.
+BOOST_AUTO_TEST_CASE(an_unsubscribe_crossing_a_slot_move_is_settled_by_the_pong_after_it) {
+    subscription_fsm fsm = make();
+    std::vector<pubsub_notice> out;
+    subscribe_all(fsm, {"a"}, n1, out);
+    const auto unsub = fsm.unsubscribe(pubsub_family::sharded, {"a"}, t0, out);
+    BOOST_TEST_REQUIRE(unsub.size() == 1u);
+    BOOST_TEST(unsub[0].ping_after);
+    fsm.subscribe(pubsub_family::sharded, {"c"}, t0);
+    const auto c = fsm.due(t0);
+    fsm.sent(c.at(0), n1);
+    out.clear();
+    fsm.on_frame(n1, name1, sunsubscribed("a"), t0, out);  // the push: a ends
+    fsm.on_frame(n1, name1, error_reply("MOVED 15495 127.0.0.2:23802"), t0, out);  // the SUNSUBSCRIBE's answer
+    fsm.on_frame(n1, name1, pong(), t0, out);
+    fsm.on_frame(n1, name1, confirmed("c"), t0, out);
+    BOOST_TEST(fsm.active(pubsub_family::sharded, "c"));
+    BOOST_TEST(count_of(out, pubsub_notice::kind::ended) == 1u);
+    BOOST_TEST(fsm.size() == 1u);
+    // Without the push: the error alone ends it.
+    out.clear();
+    fsm.unsubscribe(pubsub_family::sharded, {"c"}, t0, out);
+    fsm.on_frame(n1, name1, error_reply("CLUSTERDOWN Hash slot not served"), t0, out);
+    fsm.on_frame(n1, name1, pong(), t0, out);
+    BOOST_TEST(count_of(out, pubsub_notice::kind::ended) == 1u);
+    BOOST_TEST(fsm.size() == 0u);
+    BOOST_TEST(fsm.take_refresh_wanted());
+}
+
+// A stale map sent SSUBSCRIBE x where its slot is not; the user unsubscribed before the MOVED came back.
+BOOST_AUTO_TEST_CASE(an_unsubscribe_behind_a_redirected_subscribe_ends_it_once) {
+    subscription_fsm fsm = make();
+    std::vector<pubsub_notice> out;
+    fsm.subscribe(pubsub_family::sharded, {"x"}, t0);
+    fsm.sent(fsm.due(t0).at(0), n1);
+    fsm.unsubscribe(pubsub_family::sharded, {"x"}, t0, out);
+    fsm.on_frame(n1, name1, error_reply("MOVED 1 10.0.0.2:7001"), t0, out);  // the SSUBSCRIBE's
+    fsm.on_frame(n1, name1, error_reply("MOVED 1 10.0.0.2:7001"), t0, out);  // the SUNSUBSCRIBE's
+    fsm.on_frame(n1, name1, pong(), t0, out);
+    BOOST_TEST(count_of(out, pubsub_notice::kind::ended) == 1u);
+    BOOST_TEST(fsm.size() == 0u);
+    BOOST_TEST(!fsm.next_due().has_value());
+}
+
+BOOST_AUTO_TEST_CASE(busy_is_not_now_and_a_ping_may_be_answered_with_an_error) {
+    subscription_fsm fsm = make();
+    std::vector<pubsub_notice> out;
+    fsm.subscribe(pubsub_family::sharded, {"a"}, t0);
+    fsm.sent(fsm.due(t0).at(0), n1);
+    fsm.on_frame(n1, name1, error_reply("BUSY Redis is busy running a script."), t0, out);
+    BOOST_TEST(out.empty());  // not refused: asked again after a backoff, no refresh needed
+    BOOST_TEST(!fsm.take_refresh_wanted());
+    const auto next = fsm.next_due();
+    BOOST_TEST_REQUIRE(next.has_value());
+    fsm.sent(fsm.due(*next).at(0), n1);
+    fsm.pinged(n1);  // a health check behind it
+    fsm.on_frame(n1, name1, confirmed("a"), *next, out);
+    fsm.on_frame(n1, name1, error_reply("BUSY Redis is busy running a script."), *next, out);  // the PING's
+    BOOST_TEST(fsm.active(pubsub_family::sharded, "a"));
+    BOOST_CHECK_THROW(fsm.on_frame(n1, name1, pong(), *next, out), error);  // no PING out now
+    // An unsubscribe refused for a reason other than "not served here": the connection is dropped on purpose.
+    fsm.unsubscribe(pubsub_family::sharded, {"a"}, *next, out);
+    BOOST_CHECK_THROW(fsm.on_frame(n1, name1, error_reply("BUSY Redis is busy running a script."), *next, out), error);
+}
+
 BOOST_AUTO_TEST_CASE(closing_reports_every_open_gap_then_ends_everything) {
     subscription_fsm fsm = make();
     std::vector<pubsub_notice> out;

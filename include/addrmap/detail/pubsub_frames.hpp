@@ -21,7 +21,7 @@ enum class pubsub_frame_kind {
     subscribed,    ///< (p|s)subscribe: `channel` is now subscribed; `count` subscriptions on the connection
     unsubscribed,  ///< (p|s)unsubscribe: asked for, or (sunsubscribe) pushed by the server when the slot moved
     message,       ///< message, pmessage (with `pattern`), smessage
-    pong,          ///< PING's answer in subscribed mode: `payload` is PING's argument
+    pong,          ///< PING's answer: `*2 pong <arg>` while subscribed, `+PONG` once the last subscription is gone
     error_reply,   ///< an error reply (a refused SSUBSCRIBE: MOVED, CROSSSLOT, ...): `payload` is its text
 };
 
@@ -79,6 +79,9 @@ inline pubsub_frame read_pubsub_frame(const redisReply& reply, std::string_view 
         f.payload = d::text_of(&reply);
         return f;
     }
+    // A connection whose last subscription ended (a pushed sunsubscribe with count 0) is no longer in subscribed mode:
+    // Redis answers its PING as any connection's.
+    if (reply.type == REDIS_REPLY_STATUS && d::text_of(&reply) == "PONG") return f;
     if (reply.type != REDIS_REPLY_ARRAY && reply.type != REDIS_REPLY_PUSH)
         throw refuse("a reply of type " + std::to_string(reply.type) + " where an array belongs");
     if (reply.elements == 0 || reply.element == nullptr || !d::is_text(reply.element[0]))

@@ -31,6 +31,9 @@ struct pubsub_request {
     pubsub_family family = pubsub_family::classic;
     int slot = -1;
     std::vector<std::string> channels;
+    /// Write PING right after it. An unsubscribe's answers look like the server's own pushes (and an error reply
+    /// replaces them all): everything before the pong belongs to it.
+    bool ping_after = false;
 };
 
 /// What the user is told, besides messages.
@@ -51,6 +54,8 @@ struct pubsub_notice {
 /// What to do with a frame's message.
 enum class frame_verdict { deliver, consumed };
 
+/// One subscriber's state. The driver keeps at most one subscriber connection per node and calls connection_lost()
+/// before it dials that node again: frames are matched to requests per node, in order.
 class subscription_fsm {
 public:
     using clock = std::chrono::steady_clock;
@@ -93,6 +98,7 @@ public:
             s.state = phase::unsubscribing;
             pubsub_request& r = by_node[{s.node, slot_of(it->first)}];
             r.subscribe = false;
+            r.ping_after = true;
             r.family = family;
             r.slot = slot_of(it->first);
             r.channels.push_back(channel);
@@ -147,6 +153,9 @@ public:
             if (s.state == phase::pending && (!next || s.not_before < *next)) next = s.not_before;
         return next;
     }
+    /// The driver wrote a PING of its own (a health check) on the connection to `node`.
+    void pinged(node_id node) { queues_[node].push_back(outstanding{request_kind::ping, pubsub_family::classic, {}}); }
+
     /// Whether something asked for a topology refresh since the last call (a pushed sunsubscribe, a redirect, a lost
     /// connection): the owners of the slots may have changed.
     bool take_refresh_wanted() noexcept { return std::exchange(refresh_wanted_, false); }
@@ -162,16 +171,29 @@ public:
                                                    ", which was not asked for there; the connection is dropped");
         };
         switch (f.kind) {
-            case pubsub_frame_kind::pong: return frame_verdict::consumed;
+            case pubsub_frame_kind::pong: {
+                // Settles the unsubscribe written before it (whatever of its answers a push took the place of),
+                // then answers its PING.
+                auto q = queues_.find(node);
+                while (q != queues_.end() && !q->second.empty() && q->second.front().what == request_kind::unsubscribe) {
+                    end_remaining(node, q->second.front(), now, out);
+                    q->second.pop_front();
+                }
+                if (q == queues_.end() || q->second.empty() || q->second.front().what != request_kind::ping)
+                    throw foreign("a PING's answer");
+                q->second.pop_front();
+                return frame_verdict::consumed;
+            }
             case pubsub_frame_kind::message: {
-                const auto it = subs_.find(key{f.family, std::string(f.family == pubsub_family::pattern ? f.pattern : f.channel)});
+                const std::string_view name = f.family == pubsub_family::pattern ? f.pattern : f.channel;
+                const auto it = subs_.find(key{f.family, std::string(name)});
                 if (it == subs_.end() || it->second.node != node ||
                     (it->second.state != phase::active && it->second.state != phase::unsubscribing))
-                    throw foreign("a message for " + quoted(f.family == pubsub_family::pattern ? f.pattern : f.channel, 80));
+                    throw foreign("a message for " + quoted(name, 80));
                 return frame_verdict::deliver;
             }
             case pubsub_frame_kind::subscribed: {
-                if (!answers_head(node, true, f.family, f.channel))
+                if (!answers_head(node, request_kind::subscribe, f.family, f.channel))
                     throw foreign("a confirmation of " + quoted(f.channel, 80));
                 const auto it = subs_.find(key{f.family, std::string(f.channel)});
                 if (it != subs_.end() && it->second.node == node && it->second.state == phase::subscribing) {
@@ -183,44 +205,56 @@ public:
                 return frame_verdict::consumed;  // unsubscribing meanwhile: its unsubscribe is on the way
             }
             case pubsub_frame_kind::unsubscribed: {
-                if (!f.channel.empty() && answers_head(node, false, f.family, f.channel)) {
-                    const auto it = subs_.find(key{f.family, std::string(f.channel)});
-                    if (it != subs_.end() && it->second.state == phase::unsubscribing && it->second.node == node) {
-                        const bool again = it->second.resubscribe_after_unsubscribe;
-                        out.push_back(notice(pubsub_notice::kind::ended, it->first));
-                        subs_.erase(it);
-                        if (again) subscribe(f.family, {std::string(f.channel)}, now);
-                    }
+                if (f.channel.empty()) throw foreign("an unsubscribe of nothing");  // never asked: no bare UNSUBSCRIBE
+                const auto it = subs_.find(key{f.family, std::string(f.channel)});
+                const bool ours_here = it != subs_.end() && it->second.node == node;
+                if (answers_head(node, request_kind::unsubscribe, f.family, f.channel)) {
+                    if (ours_here && it->second.state == phase::unsubscribing) end(it, now, out);
                     return frame_verdict::consumed;
                 }
-                // Unasked: only Redis 7's push when a shard channel's slot moved (or its node was reset). A push can
-                // also cross the user's own SUNSUBSCRIBE, whose answer then comes after it for a channel gone:
-                // harmless, so ignored. Redis never pushes a classic or pattern unsubscribe.
-                if (f.family != pubsub_family::sharded || f.channel.empty())
-                    throw foreign("an unsubscribe of " + (f.channel.empty() ? std::string("nothing") : quoted(f.channel, 80)));
-                const auto it = subs_.find(key{f.family, std::string(f.channel)});
-                if (it != subs_.end() && it->second.node == node && it->second.state == phase::active)
+                // Unasked: only Redis 7's push when a shard channel's slot moved (or its node was reset); Redis never
+                // pushes a classic or pattern unsubscribe. A push may come for a channel being unsubscribed (it ends
+                // it; its own answer, later, finds nothing) or for one already gone (ignored).
+                if (f.family != pubsub_family::sharded) throw foreign("an unsubscribe of " + quoted(f.channel, 80));
+                if (ours_here && it->second.state == phase::unsubscribing) {
+                    end(it, now, out);
+                } else if (ours_here && it->second.state == phase::active) {
                     lost(it->second, "the server ended it (its slot moved: sunsubscribe from " + std::string(node_name) + ")",
                          now, false);
+                }
                 return frame_verdict::consumed;
             }
             case pubsub_frame_kind::error_reply: {
-                // The answer to the oldest request on this connection: every channel of it was refused.
+                // The answer to the oldest request on this connection: it replaces all that request's answers.
                 auto q = queues_.find(node);
                 if (q == queues_.end() || q->second.empty()) throw foreign("an error reply " + quoted(f.payload, 120));
+                const refusal_kind why = refusal_of_text(f.payload);
+                // An unsubscribe answered in full (pushes included) gets no error but a redirect: a PING never does.
+                if (q->second.front().what == request_kind::unsubscribe && q->second.front().remaining.empty() &&
+                    why != refusal_kind::elsewhere && q->second.size() > 1)
+                    q->second.pop_front();
                 const outstanding head = std::move(q->second.front());
                 q->second.pop_front();
-                // An unsubscribe refused: the connection is in a state we do not know.
-                if (!head.subscribe) throw foreign("an error reply " + quoted(f.payload, 120) + " to an unsubscribe");
-                const bool passing = refusal_passes(f.payload);
+                if (head.what == request_kind::ping) return frame_verdict::consumed;  // BUSY, LOADING: alive anyway
+                if (head.what == request_kind::unsubscribe) {
+                    // The slot is not served there (it moved, or was deleted): nothing of it is subscribed there.
+                    if (why != refusal_kind::elsewhere)
+                        throw error(error_kind::protocol,
+                                    "subscriber connection to " + std::string(node_name) + " refused an unsubscribe (" +
+                                        quoted(f.payload, 120) +
+                                        "); the connection is dropped, so the server forgets its subscriptions");
+                    end_remaining(node, head, now, out);
+                    refresh_wanted_ = true;
+                    return frame_verdict::consumed;
+                }
                 for (const std::string& channel : head.remaining) {
                     const auto it = subs_.find(key{head.family, channel});
                     if (it == subs_.end() || it->second.node != node) continue;
                     subscription& s = it->second;
                     if (s.state != phase::subscribing) continue;
-                    if (passing) {  // asked again, once the map is refreshed and a backoff has passed
+                    if (why != refusal_kind::final) {  // asked again after a backoff (and a refresh, if it moved)
                         retry_later(s, now);
-                        refresh_wanted_ = true;
+                        if (why == refusal_kind::elsewhere) refresh_wanted_ = true;
                         continue;
                     }
                     close_gap(it->first, s, now, out);
@@ -301,12 +335,17 @@ private:
         std::string gap_cause;
         bool resubscribe_after_unsubscribe = false;  ///< subscribed again while its unsubscribe was out
     };
+    enum class request_kind { subscribe, unsubscribe, ping };
     /// A request written on a connection, and the channels whose answer has not come yet (in order).
     struct outstanding {
-        bool subscribe;
+        request_kind what;
         pubsub_family family;
         std::deque<std::string> remaining;
     };
+    /// What an error reply to a (S|P)SUBSCRIBE says: the slot is served elsewhere or not at all (MOVED, ASK,
+    /// CLUSTERDOWN: ask again after a refresh), the node is not ready (TRYAGAIN, LOADING, MASTERDOWN, BUSY: after a
+    /// backoff), or no for good (NOPERM, ERR ...: the subscription ends).
+    enum class refusal_kind { elsewhere, not_now, final };
 
     static int slot_of(const key& k) noexcept {
         return k.family == pubsub_family::sharded ? static_cast<int>(key_slot(k.channel)) : -1;
@@ -318,32 +357,51 @@ private:
         n.channel = k.channel;
         return n;
     }
-    /// A refusal that says "not here, not now" (a redirect, the cluster or node not ready): asked again elsewhere.
-    static bool refusal_passes(std::string_view text) {
+    static refusal_kind refusal_of_text(std::string_view text) {
         const auto starts = [&](std::string_view w) {
             return text.size() >= w.size() && text.substr(0, w.size()) == w &&
                    (text.size() == w.size() || text[w.size()] == ' ');
         };
-        return starts("MOVED") || starts("ASK") || starts("TRYAGAIN") || starts("CLUSTERDOWN") || starts("LOADING") ||
-               starts("MASTERDOWN");
+        if (starts("MOVED") || starts("ASK") || starts("CLUSTERDOWN")) return refusal_kind::elsewhere;
+        if (starts("TRYAGAIN") || starts("LOADING") || starts("MASTERDOWN") || starts("BUSY")) return refusal_kind::not_now;
+        return refusal_kind::final;
     }
 
     void sent_to(node_id node, const pubsub_request& r) {
-        outstanding o{r.subscribe, r.family, {}};
+        outstanding o{r.subscribe ? request_kind::subscribe : request_kind::unsubscribe, r.family, {}};
         for (const std::string& c : r.channels) o.remaining.push_back(c);
-        if (!o.remaining.empty()) queues_[node].push_back(std::move(o));
+        auto& q = queues_[node];
+        if (!o.remaining.empty()) q.push_back(std::move(o));
+        if (r.ping_after) q.push_back(outstanding{request_kind::ping, pubsub_family::classic, {}});
     }
-    /// Whether a (un)subscribe confirmation of `channel` answers the oldest request on `node` (and moves it on).
-    bool answers_head(node_id node, bool subscribe, pubsub_family family, std::string_view channel) {
+    /// Whether a confirmation of `channel` answers the oldest request on `node` (and moves it on).
+    bool answers_head(node_id node, request_kind what, pubsub_family family, std::string_view channel) {
         auto q = queues_.find(node);
         if (q == queues_.end() || q->second.empty()) return false;
         outstanding& head = q->second.front();
-        if (head.subscribe != subscribe || head.family != family || head.remaining.empty() ||
-            head.remaining.front() != channel)
+        if (head.what != what || head.family != family || head.remaining.empty() || head.remaining.front() != channel)
             return false;
         head.remaining.pop_front();
-        if (head.remaining.empty()) q->second.pop_front();
+        // An unsubscribe stays until the pong after it: a push may have stood in for one of its answers, and the
+        // error that then answers it in their place is still to come.
+        if (head.remaining.empty() && what != request_kind::unsubscribe) q->second.pop_front();
         return true;
+    }
+    /// The user's unsubscribe of `it` is done: it ends (and is wanted again if subscribed meanwhile).
+    void end(std::map<key, subscription>::iterator it, clock::time_point now, std::vector<pubsub_notice>& out) {
+        const key k = it->first;
+        const bool again = it->second.resubscribe_after_unsubscribe;
+        close_gap(k, it->second, now, out);
+        out.push_back(notice(pubsub_notice::kind::ended, k));
+        subs_.erase(it);
+        if (again) subscribe(k.family, {k.channel}, now);
+    }
+    /// The unsubscribe `o` on `node` is settled: what of it is still being unsubscribed there has ended.
+    void end_remaining(node_id node, const outstanding& o, clock::time_point now, std::vector<pubsub_notice>& out) {
+        for (const std::string& channel : o.remaining) {
+            const auto it = subs_.find(key{o.family, channel});
+            if (it != subs_.end() && it->second.node == node && it->second.state == phase::unsubscribing) end(it, now, out);
+        }
     }
     void retry_later(subscription& s, clock::time_point now) {
         s.state = phase::pending;
