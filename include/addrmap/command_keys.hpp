@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -419,10 +420,25 @@ inline std::vector<std::string_view> decode_command(std::string_view encoded) {
 
 }  // namespace detail
 
+namespace detail {
+
+/// Publishing has no key (COMMAND GETKEYS says so) but a route: SPUBLISH goes to its shard channel's slot (hash tags
+/// count), PUBLISH to any master (a cluster passes it to every node). None for any other command.
+inline std::optional<int> publish_slot(const std::vector<std::string_view>& argv) {
+    if (argv.empty()) return std::nullopt;
+    if (iequals_ascii(argv[0], "SPUBLISH")) return argv.size() >= 2 ? static_cast<int>(key_slot(argv[1])) : -1;
+    if (iequals_ascii(argv[0], "PUBLISH")) return -1;
+    return std::nullopt;
+}
+
+}  // namespace detail
+
 /// The slot a command routes to, found from its own arguments: every key must hash to one slot (hash tags
 /// keep keys together). -1 when the command has no key in this call (EVAL with numkeys 0): any master serves
-/// it. Throws error{config}: not in the table, malformed (with the position), or keys in several slots.
+/// it. SPUBLISH routes by its shard channel, PUBLISH anywhere. Throws error{config}: not in the table, malformed
+/// (with the position), or keys in several slots.
 inline int command_slot(const std::vector<std::string_view>& argv) {
+    if (const std::optional<int> published = detail::publish_slot(argv)) return *published;
     int slot = -1;
     bool mixed = false;
     detail::for_each_key_position(argv.data(), argv.size(), [&](std::size_t i) {

@@ -1,5 +1,6 @@
 // tests/scenarios/keys.cpp — commands routed by their own keys (call/call_argv, command_keys.hpp) and commands on a
 // chosen node (command_on), for both drivers: straight to the owner, and cross-slot commands refused before sending.
+#include "admin_connection.hpp"
 #include "scenario_drivers.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -57,6 +58,29 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(set_get_mget_route_by_their_own_keys, Driver, scen
     const outcome keyed = driver.call({"EVAL", "return redis.call('SET', KEYS[1], ARGV[1])", "2", "{ev}1", "{ev}2"});
     BOOST_TEST_REQUIRE(keyed->type == REDIS_REPLY_ERROR);  // ARGV[1] is missing: the server's own error, it ran there
     BOOST_TEST(!has(std::string(keyed->str, keyed->len), "MOVED"));
+}
+
+// SPUBLISH has no key but goes to its shard channel's owner (where that channel's subscribers are); PUBLISH anywhere.
+BOOST_AUTO_TEST_CASE_TEMPLATE(spublish_goes_to_its_shard_channels_owner, Driver, scenario::drivers) {
+    Driver driver(scenario::options());
+    driver.connect();
+    const auto masters = live::masters(driver);
+    BOOST_TEST_REQUIRE(masters.size() == 3u);
+    for (const auto& master : masters) {
+        const std::string channel =
+            "{" + live::tag_for_slot(static_cast<std::uint16_t>(master.slots.front().first)) + "}keys.news";
+        live::admin_connection subscriber(master.reported.port);
+        const auto confirmed = subscriber.run_argv({"SSUBSCRIBE", channel});
+        BOOST_TEST_REQUIRE(confirmed->type == REDIS_REPLY_ARRAY);
+        const outcome sent = driver.call({"SPUBLISH", channel, "hello"});
+        BOOST_TEST_REQUIRE(sent.ok());
+        BOOST_TEST_REQUIRE(sent->type == REDIS_REPLY_INTEGER);
+        BOOST_TEST(sent->integer == 1);  // it reached the subscriber on the owner
+    }
+    BOOST_TEST(driver.stats().moved == 0u);  // each went straight there
+    const outcome published = driver.call({"PUBLISH", "keys.classic", "hello"});
+    BOOST_TEST_REQUIRE(published.ok());
+    BOOST_TEST(published->type == REDIS_REPLY_INTEGER);
 }
 
 BOOST_AUTO_TEST_CASE_TEMPLATE(cross_slot_commands_are_refused_before_sending, Driver, scenario::drivers) {

@@ -76,6 +76,15 @@ BOOST_AUTO_TEST_CASE(samples_give_the_keys_command_getkeys_gives) {
     for (const auto& s : samples::all()) BOOST_TEST(extract(s.argv) == s.keys, s.argv[0]);
 }
 
+// Publishing has no key (COMMAND GETKEYS: "The command has no key arguments") but a route.
+BOOST_AUTO_TEST_CASE(spublish_routes_by_its_shard_channel_and_publish_anywhere) {
+    BOOST_TEST(addrmap::command_slot({"SPUBLISH", "news", "hi"}) == static_cast<int>(addrmap::key_slot("news")));
+    BOOST_TEST(addrmap::command_slot({"spublish", "{user1}.feed", "hi"}) == static_cast<int>(addrmap::key_slot("user1")));
+    BOOST_TEST(addrmap::command_slot({"SPUBLISH"}) == -1);  // the server answers the arity error
+    BOOST_TEST(addrmap::command_slot({"PUBLISH", "news", "hi"}) == -1);
+    BOOST_CHECK_THROW(addrmap::command_keys({"SPUBLISH", "news", "hi"}), error);  // still no keys of its own
+}
+
 BOOST_AUTO_TEST_CASE(every_truncation_is_an_error_or_in_bounds) {
     // Cut each sample at every length: each must either give positions inside what it was given, or error{config}.
     for (const auto& s : samples::all())
