@@ -338,6 +338,41 @@ BOOST_AUTO_TEST_CASE(busy_is_not_now_and_a_ping_may_be_answered_with_an_error) {
     BOOST_CHECK_THROW(fsm.on_frame(n1, name1, error_reply("BUSY Redis is busy running a script."), *next, out), error);
 }
 
+// A failover whose old master is cut off but still reachable pushes nothing: the refreshed map is what tells.
+BOOST_AUTO_TEST_CASE(a_new_owner_in_the_map_moves_the_subscription_and_opens_a_gap) {
+    subscription_fsm fsm = make();
+    std::vector<pubsub_notice> out;
+    subscribe_all(fsm, {"a", "b"}, n1, out);
+    out.clear();
+    const int slot_a = static_cast<int>(key_slot("a"));
+    BOOST_TEST(fsm.owners_changed([](int) { return n1; }, "nothing moved", t0).empty());  // same owner: nothing
+    const auto changed_at = t0 + milliseconds(20);
+    const auto unsub = fsm.owners_changed([&](int slot) { return slot == slot_a ? n2 : n1; }, "failover", changed_at);
+    BOOST_TEST_REQUIRE(unsub.size() == 1u);  // SUNSUBSCRIBE a, on the old node
+    BOOST_TEST(!unsub[0].subscribe);
+    BOOST_TEST(unsub[0].ping_after);
+    BOOST_TEST(unsub[0].channels == std::vector<std::string>{"a"});
+    BOOST_TEST(!fsm.active(pubsub_family::sharded, "a"));
+    BOOST_TEST(fsm.active(pubsub_family::sharded, "b"));
+    BOOST_TEST(!fsm.take_refresh_wanted());  // the map was just refreshed
+    // The old node may still send a's messages until its unsubscribe is settled: dropped, within the gap.
+    BOOST_TEST((fsm.on_frame(n1, name1, smessage("a"), changed_at, out) == frame_verdict::consumed));
+    BOOST_TEST((fsm.on_frame(n1, name1, smessage("b"), changed_at, out) == frame_verdict::deliver));
+    const auto again = fsm.due(changed_at);
+    BOOST_TEST_REQUIRE(again.size() == 1u);
+    fsm.sent(again[0], n2);
+    fsm.on_frame(n1, name1, sunsubscribed("a"), changed_at, out);
+    fsm.on_frame(n1, name1, pong(), changed_at, out);
+    BOOST_CHECK_THROW(fsm.on_frame(n1, name1, smessage("a"), changed_at, out), error);  // settled: foreign again
+    const auto back_at = changed_at + milliseconds(4);
+    fsm.on_frame(n2, name2, confirmed("a"), back_at, out);
+    BOOST_TEST_REQUIRE(count_of(out, pubsub_notice::kind::gap) == 1u);
+    BOOST_TEST((out[0].start == changed_at));
+    BOOST_TEST((out[0].end == back_at));
+    BOOST_TEST(out[0].cause.find("failover") != std::string::npos, out[0].cause);
+    BOOST_TEST((fsm.on_frame(n2, name2, smessage("a"), back_at, out) == frame_verdict::deliver));
+}
+
 BOOST_AUTO_TEST_CASE(closing_reports_every_open_gap_then_ends_everything) {
     subscription_fsm fsm = make();
     std::vector<pubsub_notice> out;

@@ -13,8 +13,10 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -154,7 +156,7 @@ public:
         return next;
     }
     /// The driver wrote a PING of its own (a health check) on the connection to `node`.
-    void pinged(node_id node) { queues_[node].push_back(outstanding{request_kind::ping, pubsub_family::classic, {}}); }
+    void pinged(node_id node) { queues_[node].push_back(outstanding{request_kind::ping, pubsub_family::classic, {}, {}}); }
 
     /// Whether something asked for a topology refresh since the last call (a pushed sunsubscribe, a redirect, a lost
     /// connection): the owners of the slots may have changed.
@@ -188,8 +190,10 @@ public:
                 const std::string_view name = f.family == pubsub_family::pattern ? f.pattern : f.channel;
                 const auto it = subs_.find(key{f.family, std::string(name)});
                 if (it == subs_.end() || it->second.node != node ||
-                    (it->second.state != phase::active && it->second.state != phase::unsubscribing))
+                    (it->second.state != phase::active && it->second.state != phase::unsubscribing)) {
+                    if (f.family == pubsub_family::sharded && draining(node, f.channel)) return frame_verdict::consumed;
                     throw foreign("a message for " + quoted(name, 80));
+                }
                 return frame_verdict::deliver;
             }
             case pubsub_frame_kind::subscribed: {
@@ -231,8 +235,10 @@ public:
                 const refusal_kind why = refusal_of_text(f.payload);
                 // An unsubscribe answered in full (pushes included) gets no error but a redirect: a PING never does.
                 if (q->second.front().what == request_kind::unsubscribe && q->second.front().remaining.empty() &&
-                    why != refusal_kind::elsewhere && q->second.size() > 1)
+                    why != refusal_kind::elsewhere && q->second.size() > 1) {
+                    end_remaining(node, q->second.front(), now, out);
                     q->second.pop_front();
+                }
                 const outstanding head = std::move(q->second.front());
                 q->second.pop_front();
                 if (head.what == request_kind::ping) return frame_verdict::consumed;  // BUSY, LOADING: alive anyway
@@ -274,6 +280,7 @@ public:
     void connection_lost(node_id node, std::string_view node_name, std::string_view why, clock::time_point now,
                          std::vector<pubsub_notice>& out) {
         queues_.erase(node);
+        draining_.erase(node);
         for (auto it = subs_.begin(); it != subs_.end();) {
             subscription& s = it->second;
             if (s.node != node) {
@@ -294,6 +301,39 @@ public:
         }
     }
 
+    /// A refresh installed a new map (`why`: what changed, escaped). A shard channel active or being subscribed on a
+    /// node that no longer owns its slot (`owner_of(slot)`) is down from `now` and due again, for its new owner. Redis
+    /// pushes sunsubscribe when a slot moves, but a master cut off from the cluster pushes nothing: without this, what
+    /// the new owner publishes meanwhile would fall outside every gap. Returns the SUNSUBSCRIBEs for the old nodes
+    /// (written as unsubscribe()'s are); until they are settled, that node's messages for those channels are dropped:
+    /// they come within the reported gap, from a node the map no longer sends publishers to.
+    std::vector<pubsub_request> owners_changed(const std::function<node_id(int)>& owner_of, std::string_view why,
+                                               clock::time_point now) {
+        std::map<std::pair<node_id, int>, pubsub_request> by_node;
+        const bool refresh_was_wanted = refresh_wanted_;  // the map was just refreshed: this asks for no other
+        for (auto& [k, s] : subs_) {
+            if (k.family != pubsub_family::sharded || (s.state != phase::active && s.state != phase::subscribing))
+                continue;
+            const int slot = slot_of(k);
+            if (owner_of(slot) == s.node) continue;
+            pubsub_request& r = by_node[{s.node, slot}];
+            r.subscribe = false;
+            r.family = k.family;
+            r.slot = slot;
+            r.ping_after = true;
+            r.channels.push_back(k.channel);
+            draining_[s.node].insert(k.channel);
+            lost(s, "the map gives its slot to another node now (" + std::string(why) + ")", now, false);
+        }
+        refresh_wanted_ = refresh_was_wanted;
+        std::vector<pubsub_request> requests;
+        for (auto& [where, r] : by_node) {
+            requests.push_back(r);
+            sent_to(where.first, r);
+        }
+        return requests;
+    }
+
     /// The subscriber closes (unsubscribe-all, destroy, disconnect): every open gap ends now and is reported, then
     /// every subscription ends.
     void close(clock::time_point now, std::vector<pubsub_notice>& out) {
@@ -303,6 +343,7 @@ public:
         }
         subs_.clear();
         queues_.clear();
+        draining_.clear();
     }
 
     /// How many subscriptions are wanted (any phase), for the driver and tests.
@@ -341,7 +382,12 @@ private:
         request_kind what;
         pubsub_family family;
         std::deque<std::string> remaining;
+        std::vector<std::string> settles;  ///< an unsubscribe: all its channels (what it stops draining)
     };
+    bool draining(node_id node, std::string_view channel) const {
+        const auto d = draining_.find(node);
+        return d != draining_.end() && d->second.count(std::string(channel)) != 0;
+    }
     /// What an error reply to a (S|P)SUBSCRIBE says: the slot is served elsewhere or not at all (MOVED, ASK,
     /// CLUSTERDOWN: ask again after a refresh), the node is not ready (TRYAGAIN, LOADING, MASTERDOWN, BUSY: after a
     /// backoff), or no for good (NOPERM, ERR ...: the subscription ends).
@@ -368,11 +414,12 @@ private:
     }
 
     void sent_to(node_id node, const pubsub_request& r) {
-        outstanding o{r.subscribe ? request_kind::subscribe : request_kind::unsubscribe, r.family, {}};
+        outstanding o{r.subscribe ? request_kind::subscribe : request_kind::unsubscribe, r.family, {}, {}};
         for (const std::string& c : r.channels) o.remaining.push_back(c);
+        if (!r.subscribe) o.settles = r.channels;
         auto& q = queues_[node];
         if (!o.remaining.empty()) q.push_back(std::move(o));
-        if (r.ping_after) q.push_back(outstanding{request_kind::ping, pubsub_family::classic, {}});
+        if (r.ping_after) q.push_back(outstanding{request_kind::ping, pubsub_family::classic, {}, {}});
     }
     /// Whether a confirmation of `channel` answers the oldest request on `node` (and moves it on).
     bool answers_head(node_id node, request_kind what, pubsub_family family, std::string_view channel) {
@@ -398,6 +445,10 @@ private:
     }
     /// The unsubscribe `o` on `node` is settled: what of it is still being unsubscribed there has ended.
     void end_remaining(node_id node, const outstanding& o, clock::time_point now, std::vector<pubsub_notice>& out) {
+        if (const auto d = draining_.find(node); d != draining_.end()) {
+            for (const std::string& channel : o.settles) d->second.erase(channel);
+            if (d->second.empty()) draining_.erase(d);
+        }
         for (const std::string& channel : o.remaining) {
             const auto it = subs_.find(key{o.family, channel});
             if (it != subs_.end() && it->second.node == node && it->second.state == phase::unsubscribing) end(it, now, out);
@@ -436,6 +487,7 @@ private:
 
     std::map<key, subscription> subs_;
     std::map<node_id, std::deque<outstanding>> queues_;
+    std::map<node_id, std::set<std::string>> draining_;  ///< shard channels being unsubscribed where they no longer live
     backoff backoff_;
     bool refresh_wanted_ = false;
 };
