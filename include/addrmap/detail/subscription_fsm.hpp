@@ -10,13 +10,13 @@
 #include <addrmap/error.hpp>
 #include <addrmap/slot.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
 #include <optional>
-#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -203,7 +203,7 @@ public:
                 if (it != subs_.end() && it->second.node == node && it->second.state == phase::subscribing) {
                     it->second.state = phase::active;
                     it->second.step = 0;
-                    close_gap(it->first, it->second, now, out);
+                    if (it->second.drains == 0) close_gap(it->first, it->second, now, out);
                     out.push_back(notice(pubsub_notice::kind::subscribed, it->first));
                 }
                 return frame_verdict::consumed;  // unsubscribing meanwhile: its unsubscribe is on the way
@@ -243,8 +243,10 @@ public:
                 q->second.pop_front();
                 if (head.what == request_kind::ping) return frame_verdict::consumed;  // BUSY, LOADING: alive anyway
                 if (head.what == request_kind::unsubscribe) {
-                    // The slot is not served there (it moved, or was deleted): nothing of it is subscribed there.
-                    if (why != refusal_kind::elsewhere)
+                    // The slot is not served there (it moved, or was deleted): nothing of it is subscribed there. A
+                    // CLUSTERDOWN for the whole cluster (cluster-allow-pubsubshard-when-down no) says nothing of that.
+                    if (why != refusal_kind::elsewhere || (f.payload.substr(0, 11) == "CLUSTERDOWN" &&
+                                                           f.payload.find("Hash slot not served") == std::string_view::npos))
                         throw error(error_kind::protocol,
                                     "subscriber connection to " + std::string(node_name) + " refused an unsubscribe (" +
                                         quoted(f.payload, 120) +
@@ -280,7 +282,12 @@ public:
     void connection_lost(node_id node, std::string_view node_name, std::string_view why, clock::time_point now,
                          std::vector<pubsub_notice>& out) {
         queues_.erase(node);
-        draining_.erase(node);
+        for (auto d = draining_.lower_bound({node, std::string()}); d != draining_.end() && d->first.first == node;) {
+            const std::string channel = d->first.second;
+            const int count = d->second;
+            d = draining_.erase(d);
+            for (int i = 0; i < count; ++i) drain_settled(channel, now, out);  // the server forgot them with it
+        }
         for (auto it = subs_.begin(); it != subs_.end();) {
             subscription& s = it->second;
             if (s.node != node) {
@@ -301,29 +308,34 @@ public:
         }
     }
 
-    /// A refresh installed a new map (`why`: what changed, escaped). A shard channel active or being subscribed on a
-    /// node that no longer owns its slot (`owner_of(slot)`) is down from `now` and due again, for its new owner. Redis
-    /// pushes sunsubscribe when a slot moves, but a master cut off from the cluster pushes nothing: without this, what
-    /// the new owner publishes meanwhile would fall outside every gap. Returns the SUNSUBSCRIBEs for the old nodes
-    /// (written as unsubscribe()'s are); until they are settled, that node's messages for those channels are dropped:
-    /// they come within the reported gap, from a node the map no longer sends publishers to.
+    /// A refresh installed a new map at `now` (`why`: what changed, escaped; `since`: when the map before it was last
+    /// known right, as the gap's start). A shard channel active or being subscribed on a node that no longer owns its
+    /// slot (`owner_of(slot)`; no_node: the map names no owner, and nothing moves) is down and due again, for its new
+    /// owner. Redis pushes sunsubscribe when a slot moves, but a master cut off from the cluster pushes nothing:
+    /// without this, what the new owner publishes meanwhile would fall outside every gap. Returns the SUNSUBSCRIBEs for
+    /// the old nodes (written as unsubscribe()'s are). Until one is settled, that node's messages for its channels are
+    /// dropped, and the channel's gap stays open past its new confirmation: it ends when both are done.
     std::vector<pubsub_request> owners_changed(const std::function<node_id(int)>& owner_of, std::string_view why,
-                                               clock::time_point now) {
+                                               clock::time_point since, clock::time_point now) {
         std::map<std::pair<node_id, int>, pubsub_request> by_node;
         const bool refresh_was_wanted = refresh_wanted_;  // the map was just refreshed: this asks for no other
         for (auto& [k, s] : subs_) {
             if (k.family != pubsub_family::sharded || (s.state != phase::active && s.state != phase::subscribing))
                 continue;
             const int slot = slot_of(k);
-            if (owner_of(slot) == s.node) continue;
+            const node_id owner = owner_of(slot);
+            if (owner == s.node || owner == no_node) continue;
             pubsub_request& r = by_node[{s.node, slot}];
             r.subscribe = false;
             r.family = k.family;
             r.slot = slot;
             r.ping_after = true;
             r.channels.push_back(k.channel);
-            draining_[s.node].insert(k.channel);
+            ++draining_[{s.node, k.channel}];
+            ++s.drains;
+            const bool was_active = s.state == phase::active && !s.gap_start;
             lost(s, "the map gives its slot to another node now (" + std::string(why) + ")", now, false);
+            if (was_active) s.gap_start = std::min(since, now);
         }
         refresh_wanted_ = refresh_was_wanted;
         std::vector<pubsub_request> requests;
@@ -375,6 +387,7 @@ private:
         std::optional<clock::time_point> gap_start;  ///< it had been active, and is not since then
         std::string gap_cause;
         bool resubscribe_after_unsubscribe = false;  ///< subscribed again while its unsubscribe was out
+        int drains = 0;  ///< SUNSUBSCRIBEs on nodes it moved away from, not settled yet: its gap stays open
     };
     enum class request_kind { subscribe, unsubscribe, ping };
     /// A request written on a connection, and the channels whose answer has not come yet (in order).
@@ -385,8 +398,13 @@ private:
         std::vector<std::string> settles;  ///< an unsubscribe: all its channels (what it stops draining)
     };
     bool draining(node_id node, std::string_view channel) const {
-        const auto d = draining_.find(node);
-        return d != draining_.end() && d->second.count(std::string(channel)) != 0;
+        return draining_.count({node, std::string(channel)}) != 0;
+    }
+    /// One SUNSUBSCRIBE of `channel` on a node it moved away from is settled (answered, or the connection is gone).
+    void drain_settled(const std::string& channel, clock::time_point now, std::vector<pubsub_notice>& out) {
+        const auto it = subs_.find(key{pubsub_family::sharded, channel});
+        if (it == subs_.end() || it->second.drains == 0) return;
+        if (--it->second.drains == 0 && it->second.state == phase::active) close_gap(it->first, it->second, now, out);
     }
     /// What an error reply to a (S|P)SUBSCRIBE says: the slot is served elsewhere or not at all (MOVED, ASK,
     /// CLUSTERDOWN: ask again after a refresh), the node is not ready (TRYAGAIN, LOADING, MASTERDOWN, BUSY: after a
@@ -445,9 +463,11 @@ private:
     }
     /// The unsubscribe `o` on `node` is settled: what of it is still being unsubscribed there has ended.
     void end_remaining(node_id node, const outstanding& o, clock::time_point now, std::vector<pubsub_notice>& out) {
-        if (const auto d = draining_.find(node); d != draining_.end()) {
-            for (const std::string& channel : o.settles) d->second.erase(channel);
-            if (d->second.empty()) draining_.erase(d);
+        for (const std::string& channel : o.settles) {
+            const auto d = draining_.find({node, channel});
+            if (d == draining_.end()) continue;  // the user's own unsubscribe
+            if (--d->second == 0) draining_.erase(d);
+            drain_settled(channel, now, out);
         }
         for (const std::string& channel : o.remaining) {
             const auto it = subs_.find(key{o.family, channel});
@@ -487,7 +507,8 @@ private:
 
     std::map<key, subscription> subs_;
     std::map<node_id, std::deque<outstanding>> queues_;
-    std::map<node_id, std::set<std::string>> draining_;  ///< shard channels being unsubscribed where they no longer live
+    /// Shard channels being unsubscribed on nodes they moved away from, and how many such SUNSUBSCRIBEs are out there.
+    std::map<std::pair<node_id, std::string>, int> draining_;
     backoff backoff_;
     bool refresh_wanted_ = false;
 };
