@@ -5,6 +5,7 @@
 #include <addrmap/detail/handles.hpp>  // hiredis, included pedantic-clean
 #include <addrmap/detail/quote.hpp>
 #include <addrmap/error.hpp>
+#include <addrmap/topology.hpp>  // detail::is_string_reply, string_of, reply_type_name
 
 #include <hiredis/hiredis.h>
 
@@ -37,10 +38,7 @@ struct pubsub_frame {
 
 namespace pubsub_frame_detail {
 
-inline bool is_text(const redisReply* r) noexcept {
-    return r != nullptr && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
-}
-inline std::string_view text_of(const redisReply* r) noexcept { return std::string_view(r->str, r->len); }
+inline bool is_text(const redisReply* r) noexcept { return r != nullptr && is_string_reply(r); }
 
 struct frame_word {
     std::string_view word;
@@ -76,17 +74,17 @@ inline pubsub_frame read_pubsub_frame(const redisReply& reply, std::string_view 
     pubsub_frame f;
     if (reply.type == REDIS_REPLY_ERROR) {
         f.kind = pubsub_frame_kind::error_reply;
-        f.payload = d::text_of(&reply);
+        f.payload = string_of(&reply);
         return f;
     }
     // A connection whose last subscription ended (a pushed sunsubscribe with count 0) is no longer in subscribed mode:
     // Redis answers its PING as any connection's.
-    if (reply.type == REDIS_REPLY_STATUS && d::text_of(&reply) == "PONG") return f;
+    if (reply.type == REDIS_REPLY_STATUS && string_of(&reply) == "PONG") return f;
     if (reply.type != REDIS_REPLY_ARRAY && reply.type != REDIS_REPLY_PUSH)
-        throw refuse("a reply of type " + std::to_string(reply.type) + " where an array belongs");
+        throw refuse(std::string("a reply of type ") + reply_type_name(reply.type) + " where an array belongs");
     if (reply.elements == 0 || reply.element == nullptr || !d::is_text(reply.element[0]))
         throw refuse("an array of " + std::to_string(reply.elements) + " without a kind");
-    const std::string_view word = d::text_of(reply.element[0]);
+    const std::string_view word = string_of(reply.element[0]);
     const d::frame_word* known = nullptr;
     for (const auto& w : d::frame_words)
         if (w.word == word) known = &w;
@@ -104,7 +102,7 @@ inline pubsub_frame read_pubsub_frame(const redisReply& reply, std::string_view 
             const bool nil_allowed = f.kind == pubsub_frame_kind::unsubscribed && e[1] != nullptr && e[1]->type == REDIS_REPLY_NIL;
             if (!nil_allowed && (!d::is_text(e[1]) || e[1]->len == 0))
                 throw refuse(quoted(word, 40) + " without a channel");
-            if (!nil_allowed) f.channel = d::text_of(e[1]);
+            if (!nil_allowed) f.channel = string_of(e[1]);
             if (e[2] == nullptr || e[2]->type != REDIS_REPLY_INTEGER || e[2]->integer < 0)
                 throw refuse(quoted(word, 40) + " without a subscription count");
             f.count = e[2]->integer;
@@ -115,14 +113,14 @@ inline pubsub_frame read_pubsub_frame(const redisReply& reply, std::string_view 
             for (std::size_t i = 1; i < reply.elements; ++i)
                 if (!d::is_text(e[i])) throw refuse(quoted(word, 40) + " with an element that is not a string");
             if (e[at]->len == 0) throw refuse(quoted(word, 40) + " without a channel");
-            if (f.family == pubsub_family::pattern) f.pattern = d::text_of(e[1]);
-            f.channel = d::text_of(e[at]);
-            f.payload = d::text_of(e[at + 1]);
+            if (f.family == pubsub_family::pattern) f.pattern = string_of(e[1]);
+            f.channel = string_of(e[at]);
+            f.payload = string_of(e[at + 1]);
             return f;
         }
         case pubsub_frame_kind::pong:
             if (!d::is_text(e[1])) throw refuse("\"pong\" with an element that is not a string");
-            f.payload = d::text_of(e[1]);
+            f.payload = string_of(e[1]);
             return f;
         case pubsub_frame_kind::error_reply: break;
     }

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -82,7 +83,7 @@ public:
     /// at once; one with an open gap has the gap reported, ending now.
     std::vector<pubsub_request> unsubscribe(pubsub_family family, const std::vector<std::string>& channels,
                                             clock::time_point now, std::vector<pubsub_notice>& out) {
-        std::map<std::pair<node_id, int>, pubsub_request> by_node;
+        unsubscribe_batch batch;
         for (const std::string& channel : channels) {
             const auto it = subs_.find(key{family, channel});
             if (it == subs_.end()) continue;
@@ -98,19 +99,9 @@ public:
             }
             // Subscribing or active on a node: the unsubscribe goes to the same connection, after the subscribe.
             s.state = phase::unsubscribing;
-            pubsub_request& r = by_node[{s.node, slot_of(it->first)}];
-            r.subscribe = false;
-            r.ping_after = true;
-            r.family = family;
-            r.slot = slot_of(it->first);
-            r.channels.push_back(channel);
+            batch.add(s.node, it->first);
         }
-        std::vector<pubsub_request> requests;
-        for (auto& [where, r] : by_node) {
-            requests.push_back(r);
-            sent_to(where.first, r);
-        }
-        return requests;
+        return send(batch);
     }
 
     // ---- the driver ----------------------------------------------------------------------------------------
@@ -223,8 +214,10 @@ public:
                 if (ours_here && it->second.state == phase::unsubscribing) {
                     end(it, now, out);
                 } else if (ours_here && it->second.state == phase::active) {
+                    // Asked again at once, once the map is refreshed.
                     lost(it->second, "the server ended it (its slot moved: sunsubscribe from " + std::string(node_name) + ")",
-                         now, false);
+                         now, now);
+                    refresh_wanted_ = true;
                 }
                 return frame_verdict::consumed;
             }
@@ -295,15 +288,14 @@ public:
                 continue;
             }
             if (s.state == phase::unsubscribing) {
-                const bool again = s.resubscribe_after_unsubscribe;
-                const key k = it->first;
-                close_gap(k, s, now, out);
-                out.push_back(notice(pubsub_notice::kind::ended, k));
-                it = subs_.erase(it);
-                if (again) subscribe(k.family, {k.channel}, now);
+                const auto next = std::next(it);  // end() may add a subscription: map iterators stay valid
+                end(it, now, out);
+                it = next;
                 continue;
             }
-            lost(s, "lost the connection to " + std::string(node_name) + ": " + std::string(why), now, true);
+            const clock::time_point again_at = saturating_add(now, backoff_.delay(s.step));
+            lost(s, "lost the connection to " + std::string(node_name) + ": " + std::string(why), now, again_at);
+            refresh_wanted_ = true;
             ++it;
         }
     }
@@ -317,33 +309,18 @@ public:
     /// dropped, and the channel's gap stays open past its new confirmation: it ends when both are done.
     std::vector<pubsub_request> owners_changed(const std::function<node_id(int)>& owner_of, std::string_view why,
                                                clock::time_point since, clock::time_point now) {
-        std::map<std::pair<node_id, int>, pubsub_request> by_node;
-        const bool refresh_was_wanted = refresh_wanted_;  // the map was just refreshed: this asks for no other
+        unsubscribe_batch batch;  // the map was just refreshed: this asks for no other refresh
         for (auto& [k, s] : subs_) {
             if (k.family != pubsub_family::sharded || (s.state != phase::active && s.state != phase::subscribing))
                 continue;
-            const int slot = slot_of(k);
-            const node_id owner = owner_of(slot);
+            const node_id owner = owner_of(slot_of(k));
             if (owner == s.node || owner == no_node) continue;
-            pubsub_request& r = by_node[{s.node, slot}];
-            r.subscribe = false;
-            r.family = k.family;
-            r.slot = slot;
-            r.ping_after = true;
-            r.channels.push_back(k.channel);
+            batch.add(s.node, k);
             ++draining_[{s.node, k.channel}];
             ++s.drains;
-            const bool was_active = s.state == phase::active && !s.gap_start;
-            lost(s, "the map gives its slot to another node now (" + std::string(why) + ")", now, false);
-            if (was_active) s.gap_start = std::min(since, now);
+            lost(s, "the map gives its slot to another node now (" + std::string(why) + ")", std::min(since, now), now);
         }
-        refresh_wanted_ = refresh_was_wanted;
-        std::vector<pubsub_request> requests;
-        for (auto& [where, r] : by_node) {
-            requests.push_back(r);
-            sent_to(where.first, r);
-        }
-        return requests;
+        return send(batch);
     }
 
     /// The subscriber closes (unsubscribe-all, destroy, disconnect): every open gap ends now and is reported, then
@@ -422,13 +399,39 @@ private:
         return n;
     }
     static refusal_kind refusal_of_text(std::string_view text) {
-        const auto starts = [&](std::string_view w) {
-            return text.size() >= w.size() && text.substr(0, w.size()) == w &&
-                   (text.size() == w.size() || text[w.size()] == ' ');
-        };
-        if (starts("MOVED") || starts("ASK") || starts("CLUSTERDOWN")) return refusal_kind::elsewhere;
-        if (starts("TRYAGAIN") || starts("LOADING") || starts("MASTERDOWN") || starts("BUSY")) return refusal_kind::not_now;
+        if (looks_like_redirect(text)) return refusal_kind::elsewhere;
+        switch (refusal_of(text)) {  // the core's word list (reply_rules.hpp)
+            case refusal::clusterdown: return refusal_kind::elsewhere;
+            case refusal::tryagain:
+            case refusal::loading:
+            case refusal::masterdown:
+            case refusal::busy: return refusal_kind::not_now;
+            case refusal::noauth:
+            case refusal::none: break;
+        }
         return refusal_kind::final;
+    }
+
+    /// The SUNSUBSCRIBEs (or UNSUBSCRIBEs) to write: one per node and slot, each with its PING after it.
+    struct unsubscribe_batch {
+        std::map<std::pair<node_id, int>, pubsub_request> by_node;
+        void add(node_id node, const key& k) {
+            pubsub_request& r = by_node[{node, slot_of(k)}];
+            r.subscribe = false;
+            r.ping_after = true;
+            r.family = k.family;
+            r.slot = slot_of(k);
+            r.channels.push_back(k.channel);
+        }
+    };
+    /// Records the batch's requests as written (the driver writes them next) and hands them out.
+    std::vector<pubsub_request> send(const unsubscribe_batch& batch) {
+        std::vector<pubsub_request> requests;
+        for (const auto& [where, r] : batch.by_node) {
+            requests.push_back(r);
+            sent_to(where.first, r);
+        }
+        return requests;
     }
 
     void sent_to(node_id node, const pubsub_request& r) {
@@ -479,20 +482,16 @@ private:
         s.node = no_node;
         s.not_before = saturating_add(now, backoff_.delay(s.step));
     }
-    /// `s` stopped being active (or being subscribed) on its node.
-    void lost(subscription& s, std::string cause, clock::time_point now, bool count_step) {
+    /// `s` stopped being active (or being subscribed) on its node: a gap opens at `gap_from` if it was active, and
+    /// it is due again at `again_at`.
+    void lost(subscription& s, std::string cause, clock::time_point gap_from, clock::time_point again_at) {
         if (s.state == phase::active && !s.gap_start) {
-            s.gap_start = now;
+            s.gap_start = gap_from;
             s.gap_cause = std::move(cause);
         }
         s.state = phase::pending;
         s.node = no_node;
-        if (count_step) {
-            s.not_before = saturating_add(now, backoff_.delay(s.step));
-        } else {
-            s.not_before = now;  // the server moved it: at once, once the map is refreshed
-        }
-        refresh_wanted_ = true;
+        s.not_before = again_at;
     }
     void close_gap(const key& k, subscription& s, clock::time_point now, std::vector<pubsub_notice>& out) {
         if (!s.gap_start) return;
