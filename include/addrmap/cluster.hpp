@@ -286,9 +286,6 @@ public:
     }
 
 private:
-    /// For cluster_core::on_reply, which reads the time only for the replies that need it.
-    static clock::time_point read_clock() { return clock::now(); }
-
     static constexpr char asking_command[] = "*1\r\n$6\r\nASKING\r\n";
     static constexpr std::size_t asking_length = sizeof(asking_command) - 1;
 
@@ -431,7 +428,7 @@ private:
             }
             core_verdict verdict;
             if (reply) {
-                verdict = core_.on_reply(c, d.node, *reply, read_clock);
+                verdict = core_.on_reply(c, d.node, *reply, cluster_core::read_clock);
             } else if (!ok && written <= command_start) {
                 const error e(error_kind::connect, "lost the connection to " + to_string(core_.node(d.node).reported) +
                                                        " before the command was written: " + why_lost(ctx));
@@ -513,7 +510,7 @@ private:
                     if (ctx->err != 0 || redisGetReply(ctx, &raw) != REDIS_OK) break;
                     detail::arena_reply reply(static_cast<redisReply*>(raw));
                     const std::size_t i = g.entries[k];
-                    const core_verdict v = core_.on_reply(calls[i], g.node, *reply.get(), read_clock);
+                    const core_verdict v = core_.on_reply(calls[i], g.node, *reply.get(), cluster_core::read_clock);
                     if (v == core_verdict::done) this_wave.done(i, std::move(reply));
                     this_wave.settle(v, i);
                 }

@@ -331,20 +331,22 @@ public:
         if (c.read_routed == call_state::read_route::master_fallback) ++stats_.replica_fallbacks;
     }
 
+    /// The clock the drivers hand to on_reply() below.
+    static clock::time_point read_clock() noexcept { return clock::now(); }
     /// A reply (possibly an error reply) arrived for `c` from `from`.
     core_verdict on_reply(call_state& c, node_id from, const redisReply& reply, clock::time_point now) {
         return on_reply(c, from, reply, [now] { return now; });
     }
-    /// The same, with the time read by `read_clock()` only when the reply needs it: most replies (any but an error, any
+    /// The same, with the time read by `read_time()` only when the reply needs it: most replies (any but an error, any
     /// to a fixed-node call) end their call whatever the time, and on a VM's clock source a reading costs tens of
     /// nanoseconds, on every reply.
     template <class ReadClock, std::enable_if_t<std::is_invocable_r_v<clock::time_point, ReadClock&>, int> = 0>
-    core_verdict on_reply(call_state& c, node_id from, const redisReply& reply, ReadClock&& read_clock) {
+    core_verdict on_reply(call_state& c, node_id from, const redisReply& reply, ReadClock&& read_time) {
         c.target = no_node;
         c.asking = false;
         c.slot_moving = false;
         if (reply.type != REDIS_REPLY_ERROR || c.fixed_node != no_node) return core_verdict::done;
-        const clock::time_point now = read_clock();
+        const clock::time_point now = read_time();
         const std::string_view text(reply.str, reply.len);
         const detail::error_reply_meaning meaning = detail::meaning_of_error(text, c.command, c.repeat_policy);
         if (meaning == detail::error_reply_meaning::reply) {

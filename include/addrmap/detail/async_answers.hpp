@@ -19,7 +19,7 @@ namespace addrmap::detail {
 inline core_verdict verdict_on_answer(cluster_core& core, async_call& c, const async_connection& connection,
                                       const redisReply* reply, bool written) {
     const node_id n = connection.node();
-    if (reply != nullptr) return core.on_reply(c.state, n, *reply, [] { return std::chrono::steady_clock::now(); });
+    if (reply != nullptr) return core.on_reply(c.state, n, *reply, cluster_core::read_clock);
     const auto now = std::chrono::steady_clock::now();
     if (written) return core.on_lost_after_write(c.state, n, connection.why_lost(), now);
     core.on_disconnected(n);
