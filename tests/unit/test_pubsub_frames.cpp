@@ -99,8 +99,8 @@ BOOST_AUTO_TEST_CASE(malformed_and_foreign_frames_are_refused_naming_the_node) {
         const char* says;
     };
     const bad cases[] = {
-        {"+OK\r\n", "type"},
-        {":1\r\n", "type"},
+        {"+OK\r\n", "a status reply where an array belongs"},
+        {":1\r\n", "an integer reply where an array belongs"},
         {"*0\r\n", "without a kind"},
         {"*1\r\n:5\r\n", "without a kind"},
         {"*3\r\n$10\r\nsubscribes\r\n$1\r\na\r\n:1\r\n", "unknown kind"},

@@ -81,7 +81,7 @@ inline pubsub_frame read_pubsub_frame(const redisReply& reply, std::string_view 
     // Redis answers its PING as any connection's.
     if (reply.type == REDIS_REPLY_STATUS && string_of(&reply) == "PONG") return f;
     if (reply.type != REDIS_REPLY_ARRAY && reply.type != REDIS_REPLY_PUSH)
-        throw refuse(std::string("a reply of type ") + reply_type_name(reply.type) + " where an array belongs");
+        throw refuse(std::string(reply_type_name(reply.type)) + " reply where an array belongs");
     if (reply.elements == 0 || reply.element == nullptr || !d::is_text(reply.element[0]))
         throw refuse("an array of " + std::to_string(reply.elements) + " without a kind");
     const std::string_view word = string_of(reply.element[0]);
