@@ -25,6 +25,8 @@
 #include <addrmap/cluster.hpp>
 #include <addrmap/fan_out.hpp>
 #include <addrmap/cluster_scan.hpp>
+#include <addrmap/pubsub.hpp>
+#include <addrmap/subscriber.hpp>
 #include <addrmap/event_loop.hpp>
 #include <addrmap/async_future.hpp>
 #include <addrmap/async_cluster.hpp>

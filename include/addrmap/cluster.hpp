@@ -51,9 +51,13 @@ namespace addrmap {
 /// stored by value, reachable through policy(). Connections are verified TLS (chain and name),
 /// one per reported node, made on first use and reused. What happens to a command when something
 /// fails is decided by the I/O-free cluster_core (see the README's delivery table).
+template <class Policy>
+class basic_subscriber;
+
 template <class Policy = identity>
 class basic_cluster {
     ADDRMAP_CHECK_POLICY(Policy);
+    friend class basic_subscriber<Policy>;  // its own connections, this cluster's map (subscriber.hpp)
 
 public:
     using policy_type = Policy;
@@ -322,6 +326,17 @@ private:
             ++core_.stats().stale_reconnects;
             core_.on_closed(n);
         }
+        tls_connection fresh = dial(n, deadline);
+        if (links_.size() <= n) links_.resize(n + 1);
+        links_[n].emplace(std::move(fresh));
+        core_.on_connected(n);
+        return links_[n]->get();
+    }
+
+    /// A new connection to node `n` (mapped, resolved, TCP, TLS verified, then AUTH, READONLY, on_connect: each of
+    /// the name's addresses in turn while `deadline` allows), its reads and writes bounded by `deadline`. Throws what
+    /// the last try threw. The core is not told: the caller says what the connection is for.
+    tls_connection dial(node_id n, clock::time_point deadline) {
         const core_node& node = core_.ensure_mapped(n);
         const auto left = [&] {
             return std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
@@ -339,10 +354,7 @@ private:
                 tls_connection fresh = connect_tls(tls_, node.reported, mapped, dial_limits{address, left(), seed_number});
                 fresh.set_io_deadline(deadline);
                 detail::make_ready(fresh, node, options_);
-                if (links_.size() <= n) links_.resize(n + 1);
-                links_[n].emplace(std::move(fresh));
-                core_.on_connected(n);
-                return links_[n]->get();
+                return fresh;
             } catch (const error& e) {
                 if (!cluster_core::is_reachability_error(e)) throw;
                 last = e;  // try the name's next address

@@ -142,6 +142,15 @@ public:
         get_reply_ = std::move(bytes);
     }
 
+    /// The bytes sent for every following SUBSCRIBE, PSUBSCRIBE or SSUBSCRIBE (raw RESP: confirmations, messages,
+    /// anything); empty (the default): refused as a command it does not implement.
+    void set_subscribe_reply(std::string bytes) {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        subscribe_reply_ = std::move(bytes);
+    }
+    /// SUBSCRIBE, PSUBSCRIBE and SSUBSCRIBE commands received so far.
+    int subscribe_requests() const noexcept { return subscribe_requests_; }
+
     int slots_requests() const noexcept { return slots_requests_; }
     /// CLUSTER SHARDS commands received so far (answered with the scripted reply, or refused).
     int shards_requests() const noexcept { return shards_requests_; }
@@ -238,6 +247,10 @@ private:
             data_[word(command, 1)] = word(command, 2);
             return "+OK\r\n";
         }
+        if (verb == "SUBSCRIBE" || verb == "PSUBSCRIBE" || verb == "SSUBSCRIBE") {
+            ++subscribe_requests_;
+            if (!subscribe_reply_.empty()) return subscribe_reply_;
+        }
         if (verb == "GET") {
             if (!get_reply_.empty()) return get_reply_;
             const auto it = data_.find(word(command, 1));
@@ -253,6 +266,7 @@ private:
     std::uint16_t port_ = 0;
     std::atomic<bool> stopping_{false};
     std::atomic<int> slots_requests_{0};
+    std::atomic<int> subscribe_requests_{0};
     std::atomic<int> shards_requests_{0};
     std::atomic<int> connections_{0};
     std::atomic<int> auths_{0};
@@ -265,6 +279,7 @@ private:
     std::string slots_reply_;
     std::string get_reply_;
     std::string set_reply_;
+    std::string subscribe_reply_;
     std::string shards_reply_;
     std::map<std::string, std::string> data_;
 };

@@ -168,6 +168,34 @@ BOOST_AUTO_TEST_CASE(the_pushed_sunsubscribe_opens_a_gap_that_the_next_confirmat
     BOOST_TEST((fsm.on_frame(n2, name2, smessage("news"), back_at, out) == frame_verdict::deliver));
 }
 
+// The server ended the subscription before it wrote the push, and the push may be read late (a busy thread): the gap
+// starts when the connection was last seen with nothing to read, which the driver knows, not when the push was read.
+BOOST_AUTO_TEST_CASE(a_pushed_sunsubscribes_gap_starts_when_the_connection_was_last_seen_quiet) {
+    subscription_fsm fsm = make();
+    std::vector<pubsub_notice> out;
+    subscribe_all(fsm, {"news"}, n1, out);
+    out.clear();
+    const auto quiet_at = t0 + milliseconds(40);
+    const auto read_at = t0 + milliseconds(100);
+    fsm.on_frame(n1, name1, sunsubscribed("news"), read_at, out, quiet_at);
+    const auto again = fsm.due(read_at);
+    BOOST_TEST_REQUIRE(again.size() == 1u);
+    fsm.sent(again[0], n2);
+    fsm.on_frame(n2, name2, confirmed("news"), read_at + milliseconds(5), out);
+    BOOST_TEST_REQUIRE(out.size() == 2u);
+    BOOST_TEST((out[0].what == pubsub_notice::kind::gap));
+    BOOST_TEST((out[0].start == quiet_at));
+    // A quiet time after the read (a clock that went back, a driver's slip) never starts a gap after `now`.
+    fsm.on_frame(n2, name2, sunsubscribed("news"), read_at + milliseconds(10), out, read_at + milliseconds(50));
+    const auto third = fsm.due(read_at + milliseconds(10));
+    BOOST_TEST_REQUIRE(third.size() == 1u);
+    fsm.sent(third[0], n1);
+    out.clear();
+    fsm.on_frame(n1, name1, confirmed("news"), read_at + milliseconds(20), out);
+    BOOST_TEST_REQUIRE(!out.empty());
+    BOOST_TEST((out[0].start == read_at + milliseconds(10)));
+}
+
 BOOST_AUTO_TEST_CASE(a_lost_connection_opens_gaps_retries_with_backoff_and_ends_unsubscribes) {
     subscription_fsm fsm = make();
     std::vector<pubsub_notice> out;

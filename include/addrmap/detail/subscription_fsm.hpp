@@ -37,6 +37,9 @@ struct pubsub_request {
     /// Write PING right after it. An unsubscribe's answers look like the server's own pushes (and an error reply
     /// replaces them all): everything before the pong belongs to it.
     bool ping_after = false;
+    /// An unsubscribe: the node to write it to (where its subscriptions are). A subscribe from due(): no_node, for
+    /// the driver to route.
+    node_id node = no_node;
 };
 
 /// What the user is told, besides messages.
@@ -157,8 +160,11 @@ public:
     /// `deliver` when its subscription is active there; anything a server does not send a subscriber in that state
     /// (a message or confirmation for what was not asked there, an unsolicited classic unsubscribe) throws
     /// error{protocol}: the driver drops the connection, then calls connection_lost().
+    /// `quiet_since`: the last time the driver saw the connection with nothing to read. A pushed sunsubscribe was sent
+    /// after that, so the subscription was active until then: its gap starts there rather than when the push was read
+    /// (a message published on the new owner in between would otherwise fall outside every gap). None: `now`.
     frame_verdict on_frame(node_id node, std::string_view node_name, const pubsub_frame& f, clock::time_point now,
-                           std::vector<pubsub_notice>& out) {
+                           std::vector<pubsub_notice>& out, std::optional<clock::time_point> quiet_since = std::nullopt) {
         const auto foreign = [&](const std::string& what) {
             return error(error_kind::protocol, "subscriber connection to " + std::string(node_name) + " sent " + what +
                                                    ", which was not asked for there; the connection is dropped");
@@ -216,7 +222,7 @@ public:
                 } else if (ours_here && it->second.state == phase::active) {
                     // Asked again at once, once the map is refreshed.
                     lost(it->second, "the server ended it (its slot moved: sunsubscribe from " + std::string(node_name) + ")",
-                         now, now);
+                         std::min(quiet_since.value_or(now), now), now);
                     refresh_wanted_ = true;
                 }
                 return frame_verdict::consumed;
@@ -429,6 +435,7 @@ private:
         std::vector<pubsub_request> requests;
         for (const auto& [where, r] : batch.by_node) {
             requests.push_back(r);
+            requests.back().node = where.first;
             sent_to(where.first, r);
         }
         return requests;

@@ -1,0 +1,81 @@
+// addrmap/pubsub.hpp — what a cluster subscriber hands its user: a message, or news of a subscription (confirmed, not
+// active for a while — a gap —, ended, refused). Both subscribers (blocking and async) use these types.
+#pragma once
+
+#include <addrmap/detail/pubsub_frames.hpp>
+#include <addrmap/detail/subscription_fsm.hpp>
+
+#include <chrono>
+#include <string>
+
+namespace addrmap {
+
+/// SUBSCRIBE's channels (classic), PSUBSCRIBE's patterns (pattern), SSUBSCRIBE's shard channels (sharded).
+using pubsub_family = detail::pubsub_family;
+
+/// One thing a subscriber reports, in the order it learned it.
+struct pubsub_event {
+    enum class kind {
+        message,     ///< published on `channel` (matched by `pattern`, for a pattern subscription): `payload`
+        subscribed,  ///< the server confirmed `channel` (first time, or again after a gap)
+        gap,         ///< `channel` was not active from `start` to `end`: messages published then were not received
+        ended,       ///< unsubscribed as asked, or the subscriber was disconnected or destroyed
+        refused,     ///< the server refused `channel` for good (`cause`); it is no longer wanted
+    };
+    kind what = kind::message;
+    pubsub_family family = pubsub_family::classic;
+    /// message: the channel it was published on; otherwise the channel (or, for pattern, the pattern) it is about.
+    std::string channel;
+    std::string pattern;  ///< message of a pattern subscription: the pattern that matched
+    std::string payload;  ///< message: the message, byte for byte
+    std::string cause;    ///< gap: why it stopped (from the moment the client knew); refused: the server's answer
+    std::chrono::steady_clock::time_point start{}, end{};  ///< gap: the interval
+
+    bool is_message() const noexcept { return what == kind::message; }
+};
+
+namespace detail {
+inline pubsub_event event_of(pubsub_notice&& n) {
+    pubsub_event e;
+    switch (n.what) {
+        case pubsub_notice::kind::subscribed: e.what = pubsub_event::kind::subscribed; break;
+        case pubsub_notice::kind::gap: e.what = pubsub_event::kind::gap; break;
+        case pubsub_notice::kind::ended: e.what = pubsub_event::kind::ended; break;
+        case pubsub_notice::kind::refused: e.what = pubsub_event::kind::refused; break;
+    }
+    e.family = n.family;
+    e.channel = std::move(n.channel);
+    e.cause = std::move(n.cause);
+    e.start = n.start;
+    e.end = n.end;
+    return e;
+}
+inline pubsub_event event_of(const pubsub_frame& f) {
+    pubsub_event e;
+    e.family = f.family;
+    e.channel.assign(f.channel.data(), f.channel.size());
+    e.pattern.assign(f.pattern.data(), f.pattern.size());
+    e.payload.assign(f.payload.data(), f.payload.size());
+    return e;
+}
+/// The command a request is written as: (S|P)(UN)SUBSCRIBE and its channels, then PING when it asks for one (RESP).
+inline std::string resp_of(const pubsub_request& r) {
+    static constexpr const char* names[2][3] = {{"UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE"},
+                                                {"SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE"}};
+    const std::string name = names[r.subscribe ? 1 : 0][static_cast<int>(r.family)];
+    const auto bulk = [](std::string& out, std::string_view s) {
+        out += '$';
+        out += std::to_string(s.size());
+        out += "\r\n";
+        out.append(s.data(), s.size());
+        out += "\r\n";
+    };
+    std::string out = "*" + std::to_string(r.channels.size() + 1) + "\r\n";
+    bulk(out, name);
+    for (const std::string& c : r.channels) bulk(out, c);
+    if (r.ping_after) out += "*1\r\n$4\r\nPING\r\n";
+    return out;
+}
+}  // namespace detail
+
+}  // namespace addrmap
