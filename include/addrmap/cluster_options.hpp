@@ -73,6 +73,11 @@ struct cluster_options {
     /// Re-read the topology when a call finds the last refresh older than this; 0 (the default): only when
     /// something asks for it (a MOVED, CLUSTERDOWN, a lost node). Checked on use, no background thread.
     std::chrono::milliseconds refresh_interval{0};
+    /// A subscriber (subscriber.hpp) sends PING on a connection it read nothing from for this long, and drops one that
+    /// does not answer within tls.command_timeout: a hung node, or one cut off, closes nothing, so without it its
+    /// subscriptions would end silently. While it has subscriptions it also re-reads the topology this often, so a
+    /// master replaced without a word to its subscribers is noticed (their gaps start at the last good map). 0: never.
+    std::chrono::milliseconds subscriber_health_interval{1000};
     /// Keyed reads from replicas (round robin over a shard's replicas; connections to them send READONLY).
     /// Replicas apply writes asynchronously: a read there may not see a write the master acknowledged.
     read_preference read_from = read_preference::master;

@@ -113,6 +113,8 @@ private:
         std::string name;  ///< "node <reported> ... -> <dialed>", escaped: how messages name it
         /// The last time poll() found nothing to read on it: whatever it reads later was sent after that.
         clock::time_point quiet_at;
+        clock::time_point last_read;  ///< when bytes last came (or it was dialed)
+        std::optional<clock::time_point> ping_sent;  ///< a health PING out, unanswered since then
     };
 
     static detail::subscription_fsm fsm_of(const cluster_options& o) {
@@ -139,6 +141,10 @@ private:
     void tend(clock::time_point deadline) {
         if (fsm_.take_refresh_wanted()) refresh_wanted_ = true;
         clock::time_point now = clock::now();
+        check_health(now);
+        if (fsm_.size() > 0 && map_known_right_at_ && health_interval().count() > 0 &&
+            now - *map_known_right_at_ >= health_interval())
+            refresh_wanted_ = true;
         if ((refresh_wanted_ || !cluster_.core_.has_topology()) && now >= next_refresh_at_) {
             refresh(std::max(deadline, now + cluster_.options_.tls.connect_timeout));
             now = clock::now();
@@ -178,7 +184,8 @@ private:
         try {
             tls_connection fresh = cluster_.dial(n, now + cluster_.options_.tls.connect_timeout);
             const std::string name = detail::describe_route(fresh.reported(), fresh.mapped());
-            return &links_.emplace(n, sub_link{std::move(fresh), name, clock::now()}).first->second;
+            const clock::time_point at = clock::now();
+            return &links_.emplace(n, sub_link{std::move(fresh), name, at, at, std::nullopt}).first->second;
         } catch (const error& e) {
             cluster_.core_.on_dial_failed(n, e, clock::now());
             return nullptr;
@@ -240,6 +247,7 @@ private:
             lose(n, cluster_.why_lost(c));
             return;
         }
+        it->second.last_read = clock::now();
         std::vector<detail::pubsub_notice> notices;
         while (true) {
             void* raw = nullptr;
@@ -252,6 +260,7 @@ private:
             try {
                 const detail::pubsub_frame f = detail::read_pubsub_frame(*reply, it->second.name);
                 const clock::time_point now = clock::now();
+                if (f.kind == detail::pubsub_frame_kind::pong) it->second.ping_sent.reset();
                 if (fsm_.on_frame(n, it->second.name, f, now, notices, it->second.quiet_at) ==
                     detail::frame_verdict::deliver) {
                     queue(notices);
@@ -326,12 +335,48 @@ private:
             if (fds[i].revents != 0) read_from(nodes[i]);
     }
 
-    /// When something is due without input: a subscription's backoff ends, or a wanted refresh is allowed.
+    /// When something is due without input: a subscription's backoff ends, a wanted refresh is allowed, a connection
+    /// needs a PING or its PING's answer is late, the map is due to be read again.
     clock::time_point wake_at(clock::time_point now) const {
         clock::time_point at = clock::time_point::max();
         if (const auto due = fsm_.next_due()) at = std::min(at, std::max(*due, now));
         if (refresh_wanted_) at = std::min(at, std::max(next_refresh_at_, now));
-        return at;
+        const auto every = health_interval();
+        if (every.count() > 0) {
+            for (const auto& [n, link] : links_)
+                at = std::min(at, link.ping_sent ? *link.ping_sent + cluster_.options_.tls.command_timeout
+                                                 : link.last_read + every);
+            if (fsm_.size() > 0 && map_known_right_at_) at = std::min(at, *map_known_right_at_ + every);
+        }
+        return std::max(at, now);
+    }
+
+    std::chrono::milliseconds health_interval() const noexcept { return cluster_.options_.subscriber_health_interval; }
+
+    /// PINGs the connections nothing came from for health_interval(); drops those whose PING went unanswered for
+    /// command_timeout.
+    void check_health(clock::time_point now) {
+        const auto every = health_interval();
+        if (every.count() <= 0) return;
+        std::vector<node_id> pinged;
+        for (auto it = links_.begin(); it != links_.end();) {
+            const node_id n = it->first;
+            sub_link& link = (it++)->second;
+            if (link.ping_sent) {
+                const auto waited = cluster_.options_.tls.command_timeout;
+                if (now - *link.ping_sent >= waited)
+                    lose(n, "it did not answer a PING within command_timeout (" + std::to_string(waited.count()) +
+                                " ms): a hung node, or a network cut; the connection is dropped");
+                continue;
+            }
+            if (now - link.last_read < every) continue;
+            static constexpr char ping[] = "*1\r\n$4\r\nPING\r\n";
+            if (redisAppendFormattedCommand(link.connection.get(), ping, sizeof ping - 1) != REDIS_OK) throw std::bad_alloc();
+            fsm_.pinged(n);
+            link.ping_sent = now;
+            pinged.push_back(n);
+        }
+        flush_all(pinged);
     }
 
     basic_cluster<Policy> cluster_;

@@ -403,4 +403,34 @@ BOOST_AUTO_TEST_CASE(foreign_or_malformed_frames_drop_the_connection_and_nothing
     }
 }
 
+// A node that stops answering (hung, or cut off: no close ever comes): the health PING goes unanswered, the connection
+// is dropped after command_timeout, and the subscription's gap (saying so) is reported once it is confirmed again.
+BOOST_AUTO_TEST_CASE(a_node_that_stops_answering_is_found_by_its_health_ping_and_the_gap_reported) {
+    live::hostile_node node;
+    node.set_shards_reply(node.valid_shards_reply());
+    node.set_subscribe_reply(frame({"ssubscribe", "news"}, "1"));
+    addrmap::cluster_options options = live::cluster_options({"localhost:" + std::to_string(node.port())});
+    options.subscriber_health_interval = ms(100);
+    options.tls.command_timeout = ms(300);
+    subscriber_type sub(options, addrmap::ip_to_hostname("localhost"));
+    sub.ssubscribe({"news"});
+    std::vector<pubsub_event> log;
+    BOOST_TEST_REQUIRE(pump(sub, log, [&](const auto& l) { return count(l, kind::subscribed) == 1; }, ms(10000)));
+    // Answered PINGs keep it: nothing happens for a few health intervals.
+    BOOST_TEST(!pump(sub, log, [&](const auto& l) { return count(l, kind::gap) > 0; }, ms(600)), describe(log));
+    BOOST_TEST(sub.active(pubsub_family::sharded, "news"));
+    node.set_ping_silent(true);
+    BOOST_TEST_REQUIRE(pump(sub, log, [&](const auto&) { return !sub.active(pubsub_family::sharded, "news"); }, ms(10000)),
+                       describe(log));
+    // The gap ends when the subscription is confirmed again: the node answers again (a dial ends with a PING too).
+    node.set_ping_silent(false);
+    BOOST_TEST_REQUIRE(pump(sub, log, [&](const auto& l) { return count(l, kind::gap) == 1; }, ms(10000)), describe(log));
+    for (const pubsub_event& e : log)
+        if (e.what == kind::gap) {
+            BOOST_TEST(e.cause.find("did not answer a PING") != std::string::npos, e.cause);
+            BOOST_TEST(e.cause.find(node.address()) != std::string::npos, e.cause);
+        }
+    BOOST_TEST(node.subscribe_requests() >= 2);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

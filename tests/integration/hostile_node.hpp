@@ -148,6 +148,8 @@ public:
         const std::lock_guard<std::mutex> lock(mutex_);
         subscribe_reply_ = std::move(bytes);
     }
+    /// A hung node, as far as PING shows: every following PING is read and never answered (true), or answered.
+    void set_ping_silent(bool silent) noexcept { ping_silent_ = silent; }
     /// SUBSCRIBE, PSUBSCRIBE and SSUBSCRIBE commands received so far.
     int subscribe_requests() const noexcept { return subscribe_requests_; }
 
@@ -206,6 +208,7 @@ private:
                         }
                         continue;
                     }
+                    if (answer.empty()) continue;  // a silent node
                     SSL_write(ssl.get(), answer.data(), static_cast<int>(answer.size()));
                 }
             }
@@ -228,7 +231,7 @@ private:
     std::string answer_to(const redisReply& command) {
         const std::string verb = word(command, 0);
         const std::lock_guard<std::mutex> lock(mutex_);
-        if (verb == "PING") return "+PONG\r\n";
+        if (verb == "PING") return ping_silent_ ? std::string() : "+PONG\r\n";
         if (verb == "AUTH") {
             ++auths_;
             return "+OK\r\n";
@@ -267,6 +270,7 @@ private:
     std::atomic<bool> stopping_{false};
     std::atomic<int> slots_requests_{0};
     std::atomic<int> subscribe_requests_{0};
+    std::atomic<bool> ping_silent_{false};
     std::atomic<int> shards_requests_{0};
     std::atomic<int> connections_{0};
     std::atomic<int> auths_{0};
