@@ -31,6 +31,7 @@
 #include <addrmap/async_future.hpp>
 #include <addrmap/async_cluster.hpp>
 #include <addrmap/async_transaction.hpp>
+#include <addrmap/async_subscriber.hpp>
 #include <addrmap/leased_context.hpp>
 // Event loop bindings need their library's headers, so they are included one by one:
 // <addrmap/loops/libevent.hpp>, <addrmap/loops/libuv.hpp>, <addrmap/loops/libev.hpp>.

@@ -51,9 +51,13 @@ using fan_out_callback = std::function<void(const error* failure, std::vector<no
 ///
 /// Errors found before anything is sent (a malformed command, keys in several slots, a refused option) reach the
 /// call's callback like any other outcome; only a format string hiredis cannot format throws, at the call.
+template <class Policy>
+class basic_async_subscriber;
+
 template <class Policy = identity>
 class basic_async_cluster final {
     ADDRMAP_CHECK_POLICY(Policy);
+    friend class basic_async_subscriber<Policy>;  // its engine runs on this cluster's driver (async_subscriber.hpp)
 
 public:
     using policy_type = Policy;

@@ -1,9 +1,7 @@
 // tests/integration/cluster_pubsub.cpp — the blocking subscriber on the live TLS cluster: shard channels, channels and
 // patterns delivered in order; resharding there and back and killed masters reported as gaps; hostile frames refused.
-#include "cluster_test_support.hpp"
 #include "hostile_node.hpp"
-#include "node_control.hpp"
-#include "reshard_support.hpp"
+#include "pubsub_support.hpp"
 
 #include <addrmap/addrmap.hpp>
 
@@ -30,6 +28,9 @@ using addrmap::pubsub_event;
 using addrmap::pubsub_family;
 using subscriber_type = addrmap::basic_subscriber<addrmap::ip_to_hostname>;
 using kind = pubsub_event::kind;
+using live::channel_on;
+using live::channels_of;
+using live::frame;
 
 addrmap::cluster_options three_seeds() {
     return live::cluster_options({live::seed_by_name(), live::seed_by_name(1), live::seed_by_name(2)});
@@ -64,19 +65,6 @@ std::string describe(const pubsub_event& e) {
 std::string describe(const std::vector<pubsub_event>& log) {
     std::string out;
     for (const pubsub_event& e : log) out += "\n  " + describe(e);
-    return out;
-}
-
-/// A shard channel whose slot is `slot`.
-std::string channel_on(std::uint16_t slot, const std::string& name) { return name + "{" + live::tag_for_slot(slot) + "}"; }
-
-/// `n` shard channels served by the master `m`, spread over its slots.
-std::vector<std::string> channels_of(const addrmap::node_info& m, std::size_t n, const std::string& name) {
-    std::vector<std::uint16_t> slots;
-    for (const addrmap::slot_range& r : m.slots)
-        for (int s = r.first; s <= r.last; ++s) slots.push_back(static_cast<std::uint16_t>(s));
-    std::vector<std::string> out;
-    for (std::size_t i = 0; i < n; ++i) out.push_back(channel_on(slots[(slots.size() / n) * i + 1], name + std::to_string(i)));
     return out;
 }
 
@@ -176,17 +164,6 @@ BOOST_AUTO_TEST_CASE(disconnect_ends_every_subscription_and_the_subscriber_can_s
     BOOST_TEST(log.back().payload == "back");
 }
 
-namespace {
-
-/// One SPUBLISH of the publisher: when it was sent, when its answer came, and what the answer was.
-struct published {
-    int number;
-    steady::time_point sent, answered;
-    enum class result { delivered, no_subscriber, failed, unknown } outcome;
-};
-
-}  // namespace
-
 // The scene: 30 shard channels over all masters, numbered messages on each at a steady rate for ~20 s while
 // 500 slots move to another master and back and then a master is SIGKILLed. Every message is received at most once and
 // in order; every one published (answered) and not received was published inside a reported gap of its channel; the
@@ -195,15 +172,8 @@ BOOST_AUTO_TEST_CASE(thirty_shard_channels_ride_out_resharding_there_and_back_an
     addrmap::ip_to_hostname_cluster admin_view = make_publisher();
     const auto masters = live::masters(admin_view);
     BOOST_TEST_REQUIRE(masters.size() == 3u);
-    const live::move_scene scene = live::move_scene_of(masters);
-    const std::uint16_t victim_port = masters[2].reported.port;
-    std::vector<std::uint16_t> moving;
-    for (int s = masters[0].slots.front().first; moving.size() < 500; ++s) moving.push_back(static_cast<std::uint16_t>(s));
-    // 10 channels in the slots that move, 10 on the target, 10 on the master that is killed.
-    std::vector<std::string> channels;
-    for (std::size_t i = 0; i < 10; ++i) channels.push_back(channel_on(moving[i * 50 + 7], "ride-moved-" + std::to_string(i)));
-    for (const std::string& c : channels_of(masters[1], 10, "ride-target-")) channels.push_back(c);
-    for (const std::string& c : channels_of(masters[2], 10, "ride-killed-")) channels.push_back(c);
+    const live::ride_plan plan = live::plan_ride(masters);
+    const std::vector<std::string>& channels = plan.channels;
 
     subscriber_type sub = make_subscriber();
     sub.ssubscribe(channels);
@@ -212,57 +182,21 @@ BOOST_AUTO_TEST_CASE(thirty_shard_channels_ride_out_resharding_there_and_back_an
                             ms(20000)),
                        describe(log));
 
-    live::revive_on_exit revive(victim_port);
-    std::atomic<bool> stop_publishing{false}, scene_done{false}, move_failed{false};
-    std::string move_why, scene_why;
+    live::revive_on_exit revive(plan.victim_port);
+    std::atomic<bool> stop_publishing{false}, scene_done{false};
+    std::string scene_why;
     std::mutex published_mutex;
-    std::map<std::string, std::vector<published>> sent;  // by channel
-    std::thread publisher_thread([&] {
-        addrmap::ip_to_hostname_cluster publisher(three_seeds(), addrmap::ip_to_hostname("localhost"));
-        addrmap::call_options call;
-        call.deadline = ms(1000);
-        for (int number = 0; !stop_publishing; ++number) {
-            const auto round_start = steady::now();
-            for (const std::string& c : channels) {
-                published p{number, steady::now(), {}, published::result::failed};
-                try {
-                    const addrmap::reply_ptr r = publisher.command(call, c, "SPUBLISH %s %d", c.c_str(), number);
-                    p.outcome = r->type == REDIS_REPLY_INTEGER && r->integer > 0 ? published::result::delivered
-                                : r->type == REDIS_REPLY_INTEGER                 ? published::result::no_subscriber
-                                                                                 : published::result::failed;
-                } catch (const addrmap::error& e) {
-                    p.outcome = e.kind() == addrmap::error_kind::unknown_outcome || e.kind() == addrmap::error_kind::timeout
-                                    ? published::result::unknown
-                                    : published::result::failed;
-                }
-                p.answered = steady::now();
-                const std::lock_guard<std::mutex> lock(published_mutex);
-                sent[c].push_back(p);
-            }
-            std::this_thread::sleep_until(round_start + ms(20));
-        }
-    });
+    std::map<std::string, std::vector<live::published>> sent;
+    std::thread publisher_thread([&] { live::publish_numbered(channels, stop_publishing, published_mutex, sent); });
     std::thread scene_thread([&] {
-        std::this_thread::sleep_for(ms(1500));
-        live::migrate_slots(moving, scene.x, scene.y, scene.ports, move_failed, move_why);
-        if (!move_failed) live::migrate_slots(moving, scene.y, scene.x, scene.ports, move_failed, move_why);
-        if (!live::kill_node(victim_port)) {
-            scene_why = "could not kill the master on :" + std::to_string(victim_port);
-        } else if (!live::wait_until_taken_over(victim_port, addrmap::key_slot(channels.back()))) {
-            scene_why = "no replica took over from :" + std::to_string(victim_port);
-        } else {
-            std::this_thread::sleep_for(ms(3000));  // publishing goes on on the new master
-        }
+        scene_why = live::ride_scene(plan.moving, plan.scene, plan.victim_port, channels.back());
         scene_done = true;
     });
-    const auto started = steady::now();
-    while (!scene_done) {
+    while (!scene_done)
         if (std::optional<pubsub_event> e = sub.next(ms(100))) log.push_back(std::move(*e));
-    }
     stop_publishing = true;
     publisher_thread.join();
     scene_thread.join();
-    BOOST_TEST_REQUIRE(!move_failed, move_why);
     BOOST_TEST_REQUIRE(scene_why.empty(), scene_why);
 
     // Everything is subscribed again on the new owners: one last message per channel arrives.
@@ -278,36 +212,11 @@ BOOST_AUTO_TEST_CASE(thirty_shard_channels_ride_out_resharding_there_and_back_an
                                   static_cast<long>(channels.size());
                        }, ms(10000)));
 
-    std::size_t total_sent = 0, total_received = 0, missed = 0, gaps = 0;
-    for (const std::string& c : channels) {
-        std::vector<int> numbers;
-        std::vector<const pubsub_event*> channel_gaps;
-        for (const pubsub_event& e : log) {
-            if (e.channel != c) continue;
-            if (e.what == kind::message && e.payload != "last") numbers.push_back(std::stoi(e.payload));
-            if (e.what == kind::gap) channel_gaps.push_back(&e);
-        }
-        gaps += channel_gaps.size();
-        total_received += numbers.size();
-        BOOST_TEST(std::is_sorted(numbers.begin(), numbers.end()), c);
-        BOOST_TEST((std::adjacent_find(numbers.begin(), numbers.end()) == numbers.end()), c << ": a message came twice");
-        const std::set<int> got(numbers.begin(), numbers.end());
-        for (const published& p : sent[c]) {
-            ++total_sent;
-            if (got.count(p.number) != 0 || p.outcome == published::result::failed || p.outcome == published::result::unknown)
-                continue;
-            ++missed;
-            // Published (answered) between p.sent and p.answered, and not received: a gap must cover that moment.
-            const bool covered = std::any_of(channel_gaps.begin(), channel_gaps.end(), [&](const pubsub_event* g) {
-                return g->start <= p.answered && g->end >= p.sent;
-            });
-            BOOST_TEST(covered, c << ": message " << p.number << " (" << (p.outcome == published::result::delivered ? "delivered" : "no subscriber")
-                                  << ", sent " << std::chrono::duration_cast<ms>(p.sent - started).count() << " ms in) is in no gap");
-        }
-    }
-    std::cout << "pubsub ride: " << channels.size() << " channels, " << total_sent << " published, " << total_received
-              << " received, " << missed << " missed (all inside gaps), " << gaps << " gaps\n";
-    BOOST_TEST(gaps >= 20u);  // the moved channels (twice) and the killed master's: the scene happened
+    const live::ride_check check = live::check_ride(channels, log, sent);
+    for (const std::string& defect : check.defects) BOOST_ERROR(defect);
+    std::cout << "pubsub ride (blocking): " << channels.size() << " channels, " << check.sent << " published, " << check.received
+              << " received, " << check.missed << " missed (all inside gaps), " << check.gaps << " gaps\n";
+    BOOST_TEST(check.gaps >= 20u);  // the moved channels (twice) and the killed master's: the scene happened
     BOOST_TEST(revive.now(), "the killed node did not rejoin: the cluster is not healthy");
 }
 
@@ -349,39 +258,15 @@ BOOST_AUTO_TEST_CASE(a_classic_subscriber_whose_node_is_killed_resubscribes_else
     BOOST_TEST(revive.now(), "the killed node did not rejoin: the cluster is not healthy");
 }
 
-namespace {
-
-std::string bulk(const std::string& s) { return "$" + std::to_string(s.size()) + "\r\n" + s + "\r\n"; }
-std::string frame(const std::vector<std::string>& parts, const std::string& count = "") {
-    std::string out = "*" + std::to_string(parts.size() + (count.empty() ? 0 : 1)) + "\r\n";
-    for (const std::string& p : parts) out += bulk(p);
-    if (!count.empty()) out += ":" + count + "\r\n";
-    return out;
-}
-
-}  // namespace
-
 // A node that answers SSUBSCRIBE with frames a server never sends a subscriber there: the frame is refused with a message
 // naming the node and what came, the connection is dropped (nothing after the frame is delivered), and the time until the
 // subscription is confirmed again is a gap with that cause.
 BOOST_AUTO_TEST_CASE(foreign_or_malformed_frames_drop_the_connection_and_nothing_after_them_is_delivered) {
-    struct hostile_case {
-        const char* what;
-        std::string bad;
-        const char* must_mention;
-    };
-    const std::vector<hostile_case> cases = {
-        {"a message for a channel not subscribed", frame({"smessage", "other", "x"}), "not asked for"},
-        {"a frame of the wrong arity", "*2\r\n" + bulk("smessage") + bulk("news"), "elements"},
-        {"a frame of unknown kind", frame({"shout", "news", "x"}), "unknown kind"},
-        {"a classic message on a shard channel's connection", frame({"message", "news", "x"}), "not asked for"},
-    };
-    for (const hostile_case& hc : cases) {
+    for (const live::hostile_frame_case& hc : live::hostile_frame_cases()) {
         BOOST_TEST_CONTEXT(hc.what) {
             live::hostile_node node;
             node.set_shards_reply(node.valid_shards_reply());
-            node.set_subscribe_reply(frame({"ssubscribe", "news"}, "1") + frame({"smessage", "news", "before"}) + hc.bad +
-                                     frame({"smessage", "news", "after"}));
+            node.set_subscribe_reply(live::hostile_subscribe_reply(hc));
             addrmap::cluster_options options = live::cluster_options({"localhost:" + std::to_string(node.port())});
             options.min_backoff = ms(20);
             options.max_backoff = ms(50);

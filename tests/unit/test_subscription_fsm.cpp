@@ -168,6 +168,23 @@ BOOST_AUTO_TEST_CASE(the_pushed_sunsubscribe_opens_a_gap_that_the_next_confirmat
     BOOST_TEST((fsm.on_frame(n2, name2, smessage("news"), back_at, out) == frame_verdict::deliver));
 }
 
+// A request the driver could not send yet (its connection is being set up) backs off; once the connection is ready the
+// driver says so, and it is due at once — only it, not another one backing off for its own reason.
+BOOST_AUTO_TEST_CASE(due_now_ends_the_backoff_of_what_waited_for_a_connection_only) {
+    subscription_fsm fsm = make();
+    fsm.subscribe(pubsub_family::sharded, {"waits", "refused"}, t0);
+    const auto first = fsm.due(t0);
+    BOOST_TEST_REQUIRE(first.size() == 2u);
+    fsm.not_sent(first[0], t0);
+    fsm.not_sent(first[1], t0);
+    BOOST_TEST(fsm.due(t0).empty());  // backing off
+    fsm.due_now(pubsub_family::sharded, first[0].channels, t0 + milliseconds(1));
+    BOOST_TEST((fsm.next_due() == t0 + milliseconds(1)));
+    const auto again = fsm.due(t0 + milliseconds(1));
+    BOOST_TEST_REQUIRE(again.size() == 1u);
+    BOOST_TEST((again[0].channels == first[0].channels));
+}
+
 // The server ended the subscription before it wrote the push, and the push may be read late (a busy thread): the gap
 // starts when the connection was last seen with nothing to read, which the driver knows, not when the push was read.
 BOOST_AUTO_TEST_CASE(a_pushed_sunsubscribes_gap_starts_when_the_connection_was_last_seen_quiet) {

@@ -106,6 +106,8 @@ public:
     bool ready() const noexcept { return phase_ == phase::ready; }
     clock::time_point setup_deadline() const noexcept { return setup_deadline_; }
     const std::string& route() const noexcept { return route_; }
+    /// The connection's SSL (hiredis owns it), nullptr before the handshake starts or once freed.
+    SSL* ssl() const noexcept { return ssl_; }
     redisAsyncContext* context() const noexcept { return context_; }
     std::size_t in_flight() const noexcept { return sent_.size(); }
     const std::optional<tls_handshake_info>& handshake() const noexcept { return handshake_; }

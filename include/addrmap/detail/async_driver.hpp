@@ -25,6 +25,7 @@
 #include <addrmap/detail/async_leases.hpp>
 #include <addrmap/detail/async_loop_timer.hpp>
 #include <addrmap/detail/async_refresh.hpp>
+#include <addrmap/detail/async_subscription.hpp>
 #include <addrmap/detail/blocking_commands.hpp>
 #include <addrmap/detail/call_bound.hpp>
 #include <addrmap/detail/command.hpp>
@@ -50,7 +51,7 @@
 namespace addrmap::detail {
 
 /// The async cluster's engine (see the top of this file); one per basic_async_cluster, on its loop's thread.
-class async_driver final : private loop_events, private async_connection_owner {
+class async_driver final : private loop_events, private async_connection_owner, private async_subscription_host {
 public:
     using clock = std::chrono::steady_clock;
 
@@ -90,6 +91,8 @@ public:
         const error destroyed(error_kind::closed, "the cluster was destroyed before the topology was read");
         connecting_.stop(destroyed);  // connect() and refresh() callbacks run once, as every call's does
         end_topology_waiters(&destroyed);
+        for (async_subscription* s : subscriptions_) s->host_gone();  // their connections close with the others
+        subscriber_connections_.clear();
         connections_.close_all();  // unanswered commands come back through connection_reply
         fail_waiting("the cluster was destroyed");  // a transaction's first step before the steps behind it
         leases_.end_all("the cluster was destroyed");
@@ -138,6 +141,7 @@ public:
     /// replies, then every connection closes and `done` runs. Later commands end with error_kind::closed.
     void disconnect(std::function<void()> done = {}) {
         closed_ = true;
+        for (async_subscription* s : std::vector<async_subscription*>(subscriptions_)) s->disconnect();
         dialer_.stop();
         if (done) disconnect_waiters_.push_back(std::move(done));
         if (callbacks_.walking())
@@ -613,6 +617,10 @@ private:
 
     // async_connection_owner
     void connection_ready(async_connection& connection) override {
+        if (const auto it = subscriber_connections_.find(&connection); it != subscriber_connections_.end()) {
+            it->second->connection_ready(connection);
+            return;
+        }
         if (connection.dedicated()) {
             if (dedicated_calls_.count(&connection) == 0) give_back(connection);  // its call ended
             request_pump();  // its call goes now
@@ -624,9 +632,17 @@ private:
         calls_.stop_waiting_for(n, [](async_call*) { return false; });  // pump() routes them
         refresh_.connection_ready(connection);
         connecting_.node_done(n, nullptr, refresh_.running());
+        for (async_subscription* s : subscriptions_) s->node_ready(n);
         request_pump();
     }
     void connection_failed(async_connection& connection, const error& why) override {
+        if (const auto it = subscriber_connections_.find(&connection); it != subscriber_connections_.end()) {
+            async_subscription* s = it->second;
+            subscriber_connections_.erase(it);
+            if (!closed_ && !shutting_down_) callbacks_.report(why);
+            s->connection_failed(connection, why);
+            return;
+        }
         if (connection.dedicated()) {
             if (const auto it = dedicated_calls_.find(&connection); it != dedicated_calls_.end()) {
                 async_call* c = it->second;
@@ -696,6 +712,14 @@ private:
     void connection_gone(async_connection& connection) override {
         const node_id n = connection.node();
         connections_.gone(connection);  // deleted by collect(), once hiredis has returned
+        if (const auto it = subscriber_connections_.find(&connection); it != subscriber_connections_.end()) {
+            async_subscription* s = it->second;
+            subscriber_connections_.erase(it);
+            s->connection_gone(connection);
+            if (shutting_down_) return;
+            maybe_disconnected();
+            return;
+        }
         if (connection.dedicated()) {  // a call's own: the node's state is its shared connection's to tell
             leases_.connection_gone(connection);
             if (const auto it = dedicated_calls_.find(&connection); it != dedicated_calls_.end()) {
@@ -761,6 +785,7 @@ private:
         for (async_connection* c : due.setup_late) dialer_.setup_timed_out(*c);
         connections_.close_idle_spares(now);  // after the callbacks above: one of them may have taken a spare
         refresh_.timer(now);
+        run_subscriptions(now);
         pump();
     }
     void on_wakeup() override {
@@ -768,6 +793,7 @@ private:
         core_.stats().overloaded += bound_.take_refused_off_loop();
         connections_.collect();
         for (auto& job : mailbox_->take()) job(true);
+        run_subscriptions(clock::now());
         if (pump_requested_) {
             pump_requested_ = false;
             pump();
@@ -780,8 +806,64 @@ private:
         clock::time_point next = std::min(wake_at_, connections_.earliest_deadline());
         if (const auto deadline = calls_.earliest_deadline()) next = std::min(next, *deadline);
         if (const auto attempt = refresh_.deadline()) next = std::min(next, *attempt);
+        const clock::time_point now = clock::now();
+        for (const async_subscription* s : subscriptions_) next = std::min(next, s->wake_at(now));
         if (next != clock::time_point::max()) timer_.arm_by(next);
     }
+
+    // ---- subscribers (async_subscription_host) --------------------------------------------------------
+
+    /// Runs every subscription that asked to run or whose time came (each may end others' connections: a copy).
+    void run_subscriptions(clock::time_point now) {
+        if (shutting_down_ || subscriptions_.empty()) return;
+        for (async_subscription* s : std::vector<async_subscription*>(subscriptions_)) {
+            if (std::find(subscriptions_.begin(), subscriptions_.end(), s) == subscriptions_.end()) continue;  // gone
+            if (s->wants_run() || s->wake_at(now) <= now) s->run();
+        }
+        rearm();
+    }
+    const cluster_core& subscription_core() const override { return core_; }
+    async_connection* open_subscriber_connection(node_id n, async_subscription& owner, clock::time_point now) override {
+        if (closed_ || shutting_down_) throw error(error_kind::closed, "the cluster was disconnected");
+        const async_connection* shared = dialer_.connection_for(n, now);  // its DNS answer and address are reused
+        if (shared == nullptr || !shared->ready()) return nullptr;          // connection_ready() tells the owner
+        async_connection* c = dialer_.dial_dedicated(n, now);
+        if (c != nullptr) subscriber_connections_[c] = &owner;
+        rearm();  // its set-up deadline
+        return c;
+    }
+    void forget_subscriber_connection(const async_connection& c) override { subscriber_connections_.erase(&c); }
+    void subscriber_dial_failed(node_id n, const error& why) override {
+        if (why.kind() == error_kind::closed) return;
+        callbacks_.report(why);
+        if (core_.exists(n)) core_.on_dial_failed(n, why, clock::now());
+    }
+    void refresh_for(async_subscription& owner) override {
+        refresh([&owner, alive = owner.alive_token()](const error* failed) {
+            if (*alive) owner.refreshed(failed == nullptr);
+        });
+    }
+    void wake(async_subscription&) override {
+        if (shutting_down_) return;
+        if (!pump_requested_) {
+            pump_requested_ = true;
+            loop_->wake_up();
+        }
+    }
+    void subscriber_callback_threw(const char* what) override {
+        callbacks_.run_guarded([] { throw; }, what);
+    }
+
+public:
+    /// A subscriber's engine joins (async_subscriber.hpp) / leaves this driver.
+    async_subscription_host& subscription_host() noexcept { return *this; }
+    const cluster_options& options() const noexcept { return options_; }
+    void add_subscription(async_subscription* s) { subscriptions_.push_back(s); }
+    void remove_subscription(async_subscription* s) noexcept {
+        subscriptions_.erase(std::remove(subscriptions_.begin(), subscriptions_.end(), s), subscriptions_.end());
+    }
+
+private:
 
     cluster_options options_;
     tls_context tls_;
@@ -809,6 +891,8 @@ private:
     async_leases leases_{core_, calls_, callbacks_, timer_, dedicated_calls_,
                          {[this](async_connection& c) { give_back(c); }, [this] { request_pump(); }}};
     bool lease_call_counted_ = true;                                   // start_on_lease()'s `counted`, for start()
+    std::vector<async_subscription*> subscriptions_;                    // the subscribers on this cluster
+    std::map<const async_connection*, async_subscription*> subscriber_connections_;  // their connections
     bool closed_ = false;
     bool shutting_down_ = false;
 };

@@ -142,6 +142,14 @@ public:
             if (it != subs_.end() && it->second.state == phase::routing) retry_later(it->second, now);
         }
     }
+    /// What kept these from being sent (after not_sent()) is gone — the connection they wait for is set up: those still
+    /// waiting are due at `now` instead of after their backoff.
+    void due_now(pubsub_family family, const std::vector<std::string>& channels, clock::time_point now) {
+        for (const std::string& channel : channels) {
+            const auto it = subs_.find(key{family, channel});
+            if (it != subs_.end() && it->second.state == phase::pending) it->second.not_before = std::min(it->second.not_before, now);
+        }
+    }
     /// When due() next has something (none: nothing waits).
     std::optional<clock::time_point> next_due() const {
         std::optional<clock::time_point> next;

@@ -1,0 +1,535 @@
+// addrmap/detail/async_subscription.hpp — one async subscriber's I/O on the loop: its connections (one per node), the
+// frames read from them without hiredis's callback list, and its events, handed to the user outside hiredis.
+#pragma once
+
+#include <addrmap/cluster_core.hpp>
+#include <addrmap/cluster_options.hpp>
+#include <addrmap/detail/async_connection.hpp>
+#include <addrmap/detail/handles.hpp>
+#include <addrmap/detail/handshake_errors.hpp>
+#include <addrmap/detail/pubsub_frames.hpp>
+#include <addrmap/detail/quote.hpp>
+#include <addrmap/detail/subscription_fsm.hpp>
+#include <addrmap/error.hpp>
+#include <addrmap/pubsub.hpp>
+
+#include <hiredis/async.h>
+
+#include <openssl/ssl.h>
+#include <poll.h>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace addrmap::detail {
+
+class async_subscription;
+
+/// What an async subscription needs from the driver it runs on (async_driver is one). Loop thread only.
+class async_subscription_host {
+public:
+    using clock = std::chrono::steady_clock;
+    virtual const cluster_core& subscription_core() const = 0;
+    /// A connection of `owner`'s own to node `n`, dialed as a blocking command's is; its set-up is reported to `owner`.
+    /// nullptr while node `n`'s own connection is being set up (node_ready() says when). Throws what a dial throws;
+    /// never calls `owner` back from inside.
+    virtual async_connection* open_subscriber_connection(node_id n, async_subscription& owner, clock::time_point now) = 0;
+    /// `owner` closes `c` itself (its destructor, disconnect()): the driver forgets whose it was.
+    virtual void forget_subscriber_connection(const async_connection& c) = 0;
+    /// A dial for `owner` failed with `why`: the node's state, for the core.
+    virtual void subscriber_dial_failed(node_id n, const error& why) = 0;
+    /// Reads the topology (joining a refresh that runs); then `owner.refreshed(installed)`, unless `owner` is gone.
+    virtual void refresh_for(async_subscription& owner) = 0;
+    /// Runs `owner.run()` from the loop soon, outside every hiredis callback.
+    virtual void wake(async_subscription& owner) = 0;
+    /// A callback of the user's threw: reported as the cluster reports such errors.
+    virtual void subscriber_callback_threw(const char* what) = 0;
+
+protected:
+    ~async_subscription_host() = default;
+};
+
+/// One subscriber on the loop: the fsm's I/O. Frames are read inside hiredis (each reply of a subscriber connection is
+/// handed to us as a push, see install_reader), fed to the fsm there, and the events they make are delivered by run(),
+/// which the host calls from the loop: user code never runs inside hiredis, and a connection is closed only from there.
+class async_subscription {
+public:
+    using clock = std::chrono::steady_clock;
+    using event_handler = std::function<void(const pubsub_event&)>;
+
+    async_subscription(async_subscription_host& host, const cluster_options& options, event_handler on_event)
+        : host_(&host),
+          health_interval_(options.subscriber_health_interval),
+          command_timeout_(options.tls.command_timeout),
+          refresh_min_interval_(options.refresh_min_interval),
+          fsm_(options.min_backoff, options.max_backoff, static_cast<std::uint64_t>(clock::now().time_since_epoch().count())),
+          on_event_(std::move(on_event)) {}
+    async_subscription(const async_subscription&) = delete;
+    async_subscription& operator=(const async_subscription&) = delete;
+    /// Closes its connections; no event is delivered after it.
+    ~async_subscription() {
+        *alive_ = false;
+        close_all();
+    }
+
+    /// A token that is false once this subscription is destroyed (for callbacks that may outlive it).
+    std::shared_ptr<const bool> alive_token() const { return alive_; }
+
+    // ---- the user (loop thread) ----------------------------------------------------------------------------
+    void subscribe(pubsub_family family, const std::vector<std::string>& channels) {
+        fsm_.subscribe(family, channels, clock::now());
+        wake();
+    }
+    void unsubscribe(pubsub_family family, const std::vector<std::string>& channels) {
+        std::vector<pubsub_notice> notices;
+        const std::vector<pubsub_request> requests = fsm_.unsubscribe(family, channels, clock::now(), notices);
+        queue(notices);
+        write_unsubscribes(requests);
+        wake();
+    }
+    /// Every subscription ends (gaps still open first); the connections close. Events follow from the loop.
+    void disconnect() {
+        std::vector<pubsub_notice> notices;
+        fsm_.close(clock::now(), notices);
+        queue(notices);
+        close_all();
+        classic_node_ = no_node;
+        wake();
+    }
+    std::size_t size() const noexcept { return fsm_.size(); }
+    bool active(pubsub_family family, std::string_view channel) const { return fsm_.active(family, channel); }
+    /// The nodes it has a connection set up to, as the cluster reports them.
+    std::vector<node_address> connected_nodes() const {
+        std::vector<node_address> out;
+        if (host_ == nullptr) return out;
+        for (const auto& [n, l] : links_)
+            if (l.ready && !l.doomed && host_->subscription_core().exists(n)) out.push_back(host_->subscription_core().node(n).reported);
+        return out;
+    }
+
+    // ---- the host (loop thread, outside hiredis) --------------------------------------------------------------
+    /// What is due: connections to close or open, the map to read, requests to send, health PINGs; then the events.
+    void run() {
+        wake_requested_ = false;
+        if (host_ == nullptr) return;
+        const std::shared_ptr<bool> alive = alive_;
+        close_doomed();
+        tend(clock::now());
+        deliver();
+        (void)alive;
+    }
+    /// When run() is next due without any input (max: never).
+    clock::time_point wake_at(clock::time_point now) const {
+        if (host_ == nullptr) return clock::time_point::max();
+        clock::time_point at = clock::time_point::max();
+        if (const auto due = fsm_.next_due()) at = std::min(at, *due);
+        if (refresh_wanted_ && !refreshing_) at = std::min(at, next_refresh_at_);
+        if (health_interval_.count() > 0) {
+            for (const auto& [n, l] : links_)
+                if (l.ready && !l.doomed) at = std::min(at, l.ping_sent ? *l.ping_sent + command_timeout_ : l.last_read + health_interval_);
+            if (fsm_.size() > 0 && map_known_right_at_) at = std::min(at, *map_known_right_at_ + health_interval_);
+        }
+        return at == clock::time_point::max() ? at : std::max(at, now);
+    }
+    bool wants_run() const noexcept { return wake_requested_; }
+
+    void connection_ready(async_connection& c) {
+        link* l = link_of(c);
+        if (l == nullptr) return;
+        const clock::time_point now = clock::now();
+        if (!install_reader(c, *l)) {
+            doom(c.node(), "its replies could not be read as a subscriber's (hiredis's reader is not its own)", now);
+            wake();
+            return;
+        }
+        l->ready = true;
+        l->quiet_at = l->last_read = now;
+        for (const auto& [family, channels] : l->waiting) fsm_.due_now(family, channels, now);
+        l->waiting.clear();
+        wake();
+    }
+    void connection_failed(async_connection& c, const error& why) {
+        link* l = link_of(c);
+        if (l == nullptr) return;
+        const node_id n = c.node();
+        links_.erase(n);  // nothing was sent on it: what waited for it backs off and goes again
+        if (classic_node_ == n) classic_node_ = no_node;
+        refresh_wanted_ = true;
+        if (host_ != nullptr) host_->subscriber_dial_failed(n, why);
+        wake();
+    }
+    void connection_gone(async_connection& c) {
+        link* l = link_of(c);
+        if (l == nullptr) return;
+        const node_id n = c.node();
+        if (l->ready && !l->doomed) lost(n, *l, c.why_lost(), clock::now());
+        links_.erase(n);
+        wake();
+    }
+    /// Node `n`'s own connection is set up: a subscriber connection waiting for it can be dialed.
+    void node_ready(node_id n) {
+        const auto it = links_.find(n);
+        if (it != links_.end() && it->second.connection == nullptr) wake();
+    }
+    /// The topology refresh asked for ended.
+    void refreshed(bool installed) {
+        refreshing_ = false;
+        const clock::time_point now = clock::now();
+        next_refresh_at_ = now + refresh_min_interval_;
+        if (installed && host_ != nullptr) {
+            refresh_wanted_ = false;
+            const clock::time_point since = map_known_right_at_.value_or(refresh_started_at_);
+            map_known_right_at_ = now;
+            const cluster_core& core = host_->subscription_core();
+            for (auto& [n, l] : links_)
+                if ((!core.exists(n) || !core.node(n).in_topology) && l.ready && !l.doomed) doom(n, "the node left the topology", now);
+            const std::vector<pubsub_request> moves =
+                fsm_.owners_changed([&core](int slot) { return core.owner(slot); }, "a topology refresh", since, now);
+            write_unsubscribes(moves);
+        }
+        wake();
+    }
+    /// The driver is being destroyed: its connections are closed by it, nothing is asked of it any more.
+    void host_gone() noexcept {
+        host_ = nullptr;
+        links_.clear();
+    }
+    bool owns(const async_connection& c) const noexcept {
+        const auto it = links_.find(c.node());
+        return it != links_.end() && it->second.connection == &c;
+    }
+
+private:
+    /// What the reader needs to hand a reply to its subscription.
+    struct reader_hook {
+        async_subscription* self;
+        node_id node;
+    };
+    struct link {
+        async_connection* connection = nullptr;  ///< nullptr: waiting for the node's own connection to be set up
+        bool ready = false;
+        bool doomed = false;  ///< refused a frame or its PING went unanswered: closed from run(), nothing more read
+        std::string name;     ///< how messages name the node (escaped)
+        std::string doom_reason;
+        clock::time_point quiet_at{}, last_read{};
+        std::optional<clock::time_point> ping_sent;
+        std::vector<std::pair<pubsub_family, std::vector<std::string>>> waiting;  ///< not sent for want of it
+        std::unique_ptr<reader_hook> hook;
+    };
+
+    // ---- reading, inside hiredis ------------------------------------------------------------------------------
+    // hiredis's async reader hands every reply to a callback from its list, and a reply with none in a context not in
+    // its own subscribed mode ends the connection (an error) or fails an assertion. A subscriber connection's replies
+    // are read here instead: its reader marks every top-level reply as a push (the type it had is kept in `dval`,
+    // which no RESP2 reply uses), and a context's push callback takes every push before hiredis looks for a callback.
+    static constexpr double type_mark = 1e9;
+    static void mark(void* obj, const redisReadTask* task) noexcept {
+        if (obj == nullptr || task->parent != nullptr) return;
+        auto* r = static_cast<redisReply*>(obj);
+        r->dval = type_mark + r->type;
+        r->type = REDIS_REPLY_PUSH;
+    }
+    static void unmark(redisReply* r) noexcept {
+        if (r->type == REDIS_REPLY_PUSH && r->dval >= type_mark) {
+            r->type = static_cast<int>(r->dval - type_mark);
+            r->dval = 0;
+        }
+    }
+    static const redisReplyObjectFunctions*& hiredis_functions() noexcept {
+        static const redisReplyObjectFunctions* functions = nullptr;
+        return functions;
+    }
+    static void* create_string(const redisReadTask* t, char* s, std::size_t n) {
+        void* o = hiredis_functions()->createString(t, s, n);
+        mark(o, t);
+        return o;
+    }
+    static void* create_array(const redisReadTask* t, std::size_t n) {
+        void* o = hiredis_functions()->createArray(t, n);
+        mark(o, t);
+        return o;
+    }
+    static void* create_integer(const redisReadTask* t, long long v) {
+        void* o = hiredis_functions()->createInteger(t, v);
+        mark(o, t);
+        return o;
+    }
+    static void* create_double(const redisReadTask* t, double v, char* s, std::size_t n) {
+        void* o = hiredis_functions()->createDouble(t, v, s, n);
+        mark(o, t);
+        return o;
+    }
+    static void* create_nil(const redisReadTask* t) {
+        void* o = hiredis_functions()->createNil(t);
+        mark(o, t);
+        return o;
+    }
+    static void* create_bool(const redisReadTask* t, int v) {
+        void* o = hiredis_functions()->createBool(t, v);
+        mark(o, t);
+        return o;
+    }
+    static void free_object(void* o) {
+        if (o == nullptr) return;
+        unmark(static_cast<redisReply*>(o));
+        freeReplyObject(o);
+    }
+    static redisReplyObjectFunctions* marking_functions() noexcept {
+        static redisReplyObjectFunctions functions = {create_string, create_array, create_integer, create_double,
+                                                      create_nil,    create_bool,  free_object};
+        return &functions;
+    }
+    static void pushed(void* privdata, void* raw) {
+        auto* r = static_cast<redisReply*>(raw);
+        unmark(r);
+        const reply_ptr reply(r);
+        const auto* hook = static_cast<const reader_hook*>(privdata);
+        if (hook != nullptr) hook->self->on_reply(hook->node, *reply);
+    }
+
+    /// Makes `c`'s reader hand every reply to on_reply (see above). False when the reader is not hiredis's own.
+    bool install_reader(async_connection& c, link& l) {
+        redisAsyncContext* ac = c.context();
+        if (ac == nullptr || ac->c.reader == nullptr || ac->c.reader->fn == nullptr) return false;
+        redisReader* reader = ac->c.reader;
+        if (reader->fn->freeObject != &freeReplyObject) return false;
+        if (hiredis_functions() == nullptr) hiredis_functions() = reader->fn;
+        if (hiredis_functions() != reader->fn) return false;
+        l.hook = std::make_unique<reader_hook>(reader_hook{this, c.node()});
+        reader->fn = marking_functions();
+        ac->c.privdata = l.hook.get();
+        ac->c.free_privdata = nullptr;
+        ac->c.push_cb = &async_subscription::pushed;
+        return true;
+    }
+
+    /// One reply of node `n`'s subscriber connection (inside hiredis: no user code, no close here).
+    void on_reply(node_id n, const redisReply& reply) {
+        const auto it = links_.find(n);
+        if (it == links_.end() || it->second.doomed) return;  // nothing after a refused frame is delivered
+        link& l = it->second;
+        const clock::time_point now = clock::now();
+        l.last_read = now;
+        std::vector<pubsub_notice> notices;
+        try {
+            const pubsub_frame f = read_pubsub_frame(reply, l.name);
+            if (f.kind == pubsub_frame_kind::pong) l.ping_sent.reset();
+            const frame_verdict verdict = fsm_.on_frame(n, l.name, f, now, notices, l.quiet_at);
+            queue(notices);
+            if (verdict == frame_verdict::deliver) events_.push_back(event_of(f));
+        } catch (const error& e) {
+            queue(notices);
+            doom(n, e.what(), now);
+        }
+        if (fsm_.take_refresh_wanted()) refresh_wanted_ = true;
+        note_if_quiet(l, now);
+        wake();
+    }
+    /// After the last whole reply of a read: if neither hiredis, OpenSSL nor the socket holds anything more, the
+    /// connection was quiet at `now` (whatever comes later was sent after it).
+    static void note_if_quiet(link& l, clock::time_point now) {
+        if (l.connection == nullptr) return;
+        redisAsyncContext* ac = l.connection->context();
+        if (ac == nullptr || ac->c.reader == nullptr || ac->c.reader->pos < ac->c.reader->len) return;
+        SSL* ssl = l.connection->ssl();
+        if (ssl != nullptr && SSL_has_pending(ssl) == 1) return;
+        pollfd p{ac->c.fd, POLLIN, 0};
+        if (::poll(&p, 1, 0) == 0) l.quiet_at = now;
+    }
+
+    // ---- what run() does -------------------------------------------------------------------------------------
+    void tend(clock::time_point now) {
+        if (fsm_.take_refresh_wanted()) refresh_wanted_ = true;
+        check_health(now);
+        if (fsm_.size() > 0 && map_known_right_at_ && health_interval_.count() > 0 && now - *map_known_right_at_ >= health_interval_)
+            refresh_wanted_ = true;
+        const cluster_core& core = host_->subscription_core();
+        if ((refresh_wanted_ || !core.has_topology()) && !refreshing_ && now >= next_refresh_at_ && fsm_.size() > 0) {
+            refreshing_ = true;
+            refresh_started_at_ = now;
+            host_->refresh_for(*this);  // may end inside (after the cluster's disconnect()): refreshed() only notes it
+            if (host_ == nullptr) return;
+        }
+        std::vector<node_id> waiting;  // for the node's own connection; open() may erase a link
+        for (const auto& [n, l] : links_)
+            if (l.connection == nullptr) waiting.push_back(n);
+        for (const node_id n : waiting)
+            if (const auto it = links_.find(n); it != links_.end()) open(n, it->second, now);
+        if (!core.has_topology()) return;
+        const std::vector<pubsub_request> due = fsm_.due(now);
+        // Each is sent() or not_sent() before the fsm hears anything else: opening a connection calls nothing back.
+        for (const pubsub_request& r : due) {
+            const node_id n = r.slot >= 0 ? core.owner(r.slot) : classic_node();
+            link* l = n == no_node ? nullptr : link_to(n, now);
+            if (l == nullptr) {
+                fsm_.not_sent(r, now);
+                refresh_wanted_ = true;
+                if (r.slot < 0) classic_node_ = no_node;
+                continue;
+            }
+            if (!l->ready || l->doomed) {
+                fsm_.not_sent(r, now);
+                l->waiting.emplace_back(r.family, r.channels);
+                continue;
+            }
+            append(*l, resp_of(r));
+            fsm_.sent(r, n);
+        }
+    }
+    node_id classic_node() {
+        if (classic_node_ == no_node) classic_node_ = host_->subscription_core().owner(-1);
+        return classic_node_;
+    }
+    /// The link to `n`, its connection dialed if there is none; nullptr when the dial failed.
+    link* link_to(node_id n, clock::time_point now) {
+        auto it = links_.find(n);
+        if (it == links_.end()) {
+            it = links_.emplace(n, link{}).first;
+            const cluster_core& core = host_->subscription_core();
+            it->second.name = core.exists(n) ? "node " + escaped(to_string(core.node(n).reported), 300) : "a node";
+            if (!open(n, it->second, now)) return nullptr;
+        }
+        return &it->second;
+    }
+    /// Dials `l`'s connection (or leaves it waiting for the node's own); false, with `l` gone, when the dial failed.
+    bool open(node_id n, link& l, clock::time_point now) {
+        try {
+            l.connection = host_->open_subscriber_connection(n, *this, now);
+            return true;
+        } catch (const error& e) {
+            links_.erase(n);
+            if (classic_node_ == n) classic_node_ = no_node;
+            host_->subscriber_dial_failed(n, e);
+            if (e.kind() == error_kind::closed) end_all(e.message());
+            return false;
+        }
+    }
+    /// The cluster will not dial any more (it was disconnected): every subscription ends.
+    void end_all(const std::string&) {
+        std::vector<pubsub_notice> notices;
+        fsm_.close(clock::now(), notices);
+        queue(notices);
+    }
+
+    void check_health(clock::time_point now) {
+        if (health_interval_.count() <= 0) return;
+        for (auto& [n, l] : links_) {
+            if (!l.ready || l.doomed) continue;
+            if (l.ping_sent) {
+                if (now - *l.ping_sent >= command_timeout_)
+                    doom(n, "it did not answer a PING within command_timeout (" + std::to_string(command_timeout_.count()) +
+                                " ms): a hung node, or a network cut; the connection is dropped", now);
+                continue;
+            }
+            if (now - l.last_read < health_interval_) continue;
+            append(l, "*1\r\n$4\r\nPING\r\n");
+            fsm_.pinged(n);
+            l.ping_sent = now;
+        }
+    }
+
+    void write_unsubscribes(const std::vector<pubsub_request>& requests) {
+        for (const pubsub_request& r : requests) {
+            const auto it = links_.find(r.node);
+            if (it == links_.end() || !it->second.ready || it->second.doomed) continue;  // lost: nothing is subscribed there
+            append(it->second, resp_of(r));
+        }
+    }
+    /// Queues `command` on `l`'s connection (the loop writes it); nothing when it is closing (its loss is reported).
+    static void append(link& l, const std::string& command) {
+        redisAsyncContext* ac = l.connection != nullptr ? l.connection->context() : nullptr;
+        if (ac == nullptr || (ac->c.flags & (REDIS_DISCONNECTING | REDIS_FREEING)) != 0) return;
+        if (redisAppendFormattedCommand(&ac->c, command.data(), command.size()) != REDIS_OK) throw std::bad_alloc();
+        if (ac->ev.addWrite != nullptr) ac->ev.addWrite(ac->ev.data);
+    }
+
+    /// `n`'s connection is no longer trusted (`why`, escaped): its subscriptions are down from now, it is closed from
+    /// run(), and nothing more is read from it.
+    void doom(node_id n, const std::string& why, clock::time_point now) {
+        const auto it = links_.find(n);
+        if (it == links_.end() || it->second.doomed) return;
+        link& l = it->second;
+        if (l.ready) lost(n, l, why, now);
+        l.doomed = true;
+        l.doom_reason = why;
+        wake();
+    }
+    void lost(node_id n, link& l, const std::string& why, clock::time_point now) {
+        std::vector<pubsub_notice> notices;
+        fsm_.connection_lost(n, l.name, why, now, notices);
+        queue(notices);
+        refresh_wanted_ = true;
+        if (classic_node_ == n) classic_node_ = no_node;
+    }
+    void close_doomed() {
+        std::vector<async_connection*> closing;
+        for (auto& [n, l] : links_)
+            if (l.doomed && l.connection != nullptr) closing.push_back(l.connection);
+        for (async_connection* c : closing) {
+            const std::string why = links_[c->node()].doom_reason;
+            c->close_because(why);  // connection_gone erases the link (no second loss: it is doomed)
+        }
+    }
+    void close_all() {
+        std::vector<async_connection*> closing;
+        for (auto& [n, l] : links_)
+            if (l.connection != nullptr) closing.push_back(l.connection);
+        links_.clear();  // first: their connection_gone finds no link (the fsm was told, or closes)
+        for (async_connection* c : closing) {
+            if (host_ != nullptr) host_->forget_subscriber_connection(*c);
+            c->close_because("the subscriber closed it");
+        }
+    }
+
+    void queue(std::vector<pubsub_notice>& notices) {
+        for (pubsub_notice& n : notices) events_.push_back(event_of(std::move(n)));
+        notices.clear();
+    }
+    void deliver() {
+        const std::shared_ptr<bool> alive = alive_;
+        while (!events_.empty()) {
+            const pubsub_event e = std::move(events_.front());
+            events_.pop_front();
+            if (!on_event_) continue;
+            try {
+                on_event_(e);
+            } catch (...) {
+                if (*alive && host_ != nullptr) host_->subscriber_callback_threw("a subscriber's event callback");
+            }
+            if (!*alive) return;  // destroyed by its callback: nothing of it is touched any more
+        }
+    }
+    void wake() {
+        if (wake_requested_ || host_ == nullptr) return;
+        wake_requested_ = true;
+        host_->wake(*this);
+    }
+    link* link_of(const async_connection& c) {
+        const auto it = links_.find(c.node());
+        return it != links_.end() && it->second.connection == &c ? &it->second : nullptr;
+    }
+
+    async_subscription_host* host_;
+    std::chrono::milliseconds health_interval_, command_timeout_, refresh_min_interval_;
+    subscription_fsm fsm_;
+    event_handler on_event_;
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+    std::map<node_id, link> links_;
+    std::deque<pubsub_event> events_;
+    node_id classic_node_ = no_node;
+    bool wake_requested_ = false;
+    bool refresh_wanted_ = false;
+    bool refreshing_ = false;
+    clock::time_point next_refresh_at_{}, refresh_started_at_{};
+    std::optional<clock::time_point> map_known_right_at_;
+};
+
+}  // namespace addrmap::detail

@@ -1,0 +1,289 @@
+// tests/async/async_pubsub.cpp — the async subscriber on the live TLS cluster, on every loop: order and unsubscribe; the
+// ride through resharding there and back and a killed master; a classic subscriber's node killed; hostile frames; a
+// silent node; disconnect() and destruction.
+#include "async_support.hpp"
+#include "hostile_node.hpp"
+#include "pubsub_support.hpp"
+
+#include <boost/mpl/list.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace addrmap;
+
+namespace {
+
+using ms = std::chrono::milliseconds;
+using loops = boost::mpl::list<live::libevent_fixture, live::libuv_fixture, live::libev_fixture, live::asio_fixture>;
+using kind = pubsub_event::kind;
+using async_subscriber_type = basic_async_subscriber<ip_to_hostname>;
+
+cluster_options three_seeds() {
+    return live::async_options({live::seed_by_name(), live::seed_by_name(1), live::seed_by_name(2)});
+}
+ip_to_hostname_cluster blocking_publisher() {
+    ip_to_hostname_cluster c(live::cluster_options({live::seed_by_name(), live::seed_by_name(1), live::seed_by_name(2)}),
+                             ip_to_hostname("localhost"));
+    c.connect();
+    return c;
+}
+
+/// Every event a subscriber reports, in order.
+async_subscriber_handlers logging_into(std::vector<pubsub_event>& log) {
+    const auto keep = [&log](const pubsub_event& e) { log.push_back(e); };
+    return {keep, keep, keep, keep};
+}
+std::size_t count(const std::vector<pubsub_event>& log, kind what, const std::string& channel = "") {
+    return static_cast<std::size_t>(std::count_if(log.begin(), log.end(), [&](const pubsub_event& e) {
+        return e.what == what && (channel.empty() || e.channel == channel);
+    }));
+}
+std::string describe(const std::vector<pubsub_event>& log) {
+    static const char* names[] = {"message", "subscribed", "gap", "ended", "refused"};
+    std::string out;
+    for (const pubsub_event& e : log)
+        out += "\n  " + std::string(names[static_cast<int>(e.what)]) + " " + e.channel + " " + e.payload + " " + e.cause;
+    return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(async_pubsub)
+
+// As the blocking subscriber's test: two shard channels per master, a channel and a pattern, 20 numbered messages on
+// each, received once and in order; one connection per master; unsubscribing ends each and the servers hold none.
+BOOST_AUTO_TEST_CASE_TEMPLATE(shard_channels_channels_and_patterns_deliver_in_order_and_end_when_asked, Loop, loops) {
+    ip_to_hostname_cluster publisher = blocking_publisher();
+    const auto masters = live::masters(publisher);
+    BOOST_TEST_REQUIRE(masters.size() == 3u);
+    std::vector<std::string> sharded;
+    for (std::size_t i = 0; i < masters.size(); ++i)
+        for (const std::string& c : live::channels_of(masters[i], 2, "async-order-" + std::to_string(i) + "-")) sharded.push_back(c);
+
+    Loop loop;
+    ip_to_hostname_async_cluster cluster(three_seeds(), loop.binding(), ip_to_hostname("localhost"));
+    std::vector<pubsub_event> log;
+    async_subscriber_type sub(cluster, logging_into(log));
+    sub.ssubscribe(sharded);
+    sub.subscribe({"async-order-classic"});
+    sub.psubscribe({"async-order-pattern-*"});
+    const std::size_t wanted = sharded.size() + 2;
+    BOOST_TEST_REQUIRE(loop.run_until([&] { return count(log, kind::subscribed) == wanted; }), describe(log));
+    BOOST_TEST(sub.connected_nodes().size() == masters.size());
+
+    constexpr int n = 20;
+    for (int i = 0; i < n; ++i) {
+        for (const std::string& c : sharded) BOOST_TEST(publisher.command(c, "SPUBLISH %s %d", c.c_str(), i)->integer == 1);
+        publisher.command_any("PUBLISH async-order-classic %d", i);
+        publisher.command_any("PUBLISH async-order-pattern-x %d", i);
+    }
+    const std::size_t messages = wanted * n;
+    BOOST_TEST_REQUIRE(loop.run_until([&] { return count(log, kind::message) == messages; }), describe(log));
+    std::map<std::string, std::vector<int>> received;
+    for (const pubsub_event& e : log)
+        if (e.what == kind::message) received[e.channel].push_back(std::stoi(e.payload));
+    std::vector<int> in_order(n);
+    for (int i = 0; i < n; ++i) in_order[static_cast<std::size_t>(i)] = i;
+    for (const std::string& c : sharded) BOOST_TEST(received[c] == in_order, c);
+    BOOST_TEST(received["async-order-classic"] == in_order);
+    BOOST_TEST(received["async-order-pattern-x"] == in_order);
+
+    log.clear();
+    sub.sunsubscribe(sharded);
+    sub.unsubscribe({"async-order-classic"});
+    sub.punsubscribe({"async-order-pattern-*"});
+    BOOST_TEST_REQUIRE(loop.run_until([&] { return count(log, kind::ended) == wanted; }), describe(log));
+    BOOST_TEST(sub.subscriptions() == 0u);
+    BOOST_TEST(count(log, kind::gap) == 0u, describe(log));
+    for (const std::string& c : sharded) BOOST_TEST(publisher.command(c, "SPUBLISH %s after", c.c_str())->integer == 0, c);
+}
+
+// The ride of the blocking test, on the async subscriber (libevent): 30 shard channels, 500 slots moved there and back,
+// a master SIGKILLed; every message at most once and in order, every published one not received inside a gap.
+BOOST_AUTO_TEST_CASE(thirty_shard_channels_ride_out_resharding_there_and_back_and_a_killed_master) {
+    ip_to_hostname_cluster admin_view = blocking_publisher();
+    const auto masters = live::masters(admin_view);
+    BOOST_TEST_REQUIRE(masters.size() == 3u);
+    const live::ride_plan plan = live::plan_ride(masters);
+    const std::vector<std::string>& channels = plan.channels;
+
+    live::libevent_fixture loop;
+    ip_to_hostname_async_cluster cluster(three_seeds(), loop.binding(), ip_to_hostname("localhost"));
+    std::vector<pubsub_event> log;
+    async_subscriber_type sub(cluster, logging_into(log));
+    sub.ssubscribe(channels);
+    BOOST_TEST_REQUIRE(loop.run_until([&] { return count(log, kind::subscribed) == channels.size(); }), describe(log));
+
+    live::revive_on_exit revive(plan.victim_port);
+    std::atomic<bool> stop_publishing{false}, scene_done{false};
+    std::string scene_why;
+    std::mutex published_mutex;
+    std::map<std::string, std::vector<live::published>> sent;
+    std::thread publisher_thread([&] { live::publish_numbered(channels, stop_publishing, published_mutex, sent); });
+    std::thread scene_thread([&] {
+        scene_why = live::ride_scene(plan.moving, plan.scene, plan.victim_port, channels.back());
+        scene_done = true;
+    });
+    loop.run_until([&] { return scene_done.load(); }, ms(180000));
+    stop_publishing = true;
+    publisher_thread.join();
+    scene_thread.join();
+    BOOST_TEST_REQUIRE(scene_why.empty(), scene_why);
+
+    const auto all_active = [&] {
+        return std::all_of(channels.begin(), channels.end(), [&](const std::string& c) { return sub.active(pubsub_family::sharded, c); });
+    };
+    BOOST_TEST_REQUIRE(loop.run_until(all_active), describe(log));
+    ip_to_hostname_cluster last = blocking_publisher();
+    for (const std::string& c : channels) last.command(c, "SPUBLISH %s last", c.c_str());
+    BOOST_TEST_REQUIRE(loop.run_until([&] {
+        return std::count_if(log.begin(), log.end(), [](const pubsub_event& e) { return e.payload == "last"; }) ==
+               static_cast<long>(channels.size());
+    }));
+
+    const live::ride_check check = live::check_ride(channels, log, sent);
+    for (const std::string& defect : check.defects) BOOST_ERROR(defect);
+    std::cout << "pubsub ride (async): " << channels.size() << " channels, " << check.sent << " published, " << check.received
+              << " received, " << check.missed << " missed (all inside gaps), " << check.gaps << " gaps\n";
+    BOOST_TEST(check.gaps >= 20u);
+    BOOST_TEST(revive.now(), "the killed node did not rejoin: the cluster is not healthy");
+}
+
+// A classic subscriber whose master is killed resubscribes on another node; the gap says it lost the connection.
+BOOST_AUTO_TEST_CASE(a_classic_subscriber_whose_node_is_killed_resubscribes_elsewhere_and_reports_the_gap) {
+    ip_to_hostname_cluster publisher = blocking_publisher();
+    live::libevent_fixture loop;
+    ip_to_hostname_async_cluster cluster(three_seeds(), loop.binding(), ip_to_hostname("localhost"));
+    std::vector<pubsub_event> log;
+    async_subscriber_type sub(cluster, logging_into(log));
+    sub.subscribe({"async-classic-ride"});
+    BOOST_TEST_REQUIRE(loop.run_until([&] { return count(log, kind::subscribed) == 1; }), describe(log));
+    const std::vector<node_address> on = sub.connected_nodes();
+    BOOST_TEST_REQUIRE(on.size() == 1u);
+    const std::uint16_t victim = on.front().port;
+    live::revive_on_exit revive(victim);
+    BOOST_TEST_REQUIRE(live::kill_node(victim));
+    log.clear();
+    BOOST_TEST_REQUIRE(loop.run_until([&] { return count(log, kind::gap) == 1 && count(log, kind::subscribed) == 1; }, ms(30000)),
+                       describe(log));
+    const std::vector<node_address> now_on = sub.connected_nodes();
+    BOOST_TEST_REQUIRE(now_on.size() == 1u);
+    BOOST_TEST(now_on.front().port != victim);
+    for (const pubsub_event& e : log)
+        if (e.what == kind::gap) {
+            BOOST_TEST(e.cause.find(std::to_string(victim)) != std::string::npos, e.cause);
+            BOOST_TEST((e.start <= e.end));
+        }
+    log.clear();
+    bool received = false;
+    for (int i = 0; i < 50 && !received; ++i) {
+        publisher.command_any("PUBLISH async-classic-ride after-%d", i);
+        received = loop.run_until([&] { return count(log, kind::message) >= 1; }, ms(200));
+    }
+    BOOST_TEST(received, describe(log));
+    BOOST_TEST(revive.now(), "the killed node did not rejoin: the cluster is not healthy");
+}
+
+// Foreign or malformed frames drop the connection: nothing after them delivered, the gap names the node and the frame.
+BOOST_AUTO_TEST_CASE(foreign_or_malformed_frames_drop_the_connection_and_nothing_after_them_is_delivered) {
+    for (const live::hostile_frame_case& hc : live::hostile_frame_cases()) {
+        BOOST_TEST_CONTEXT(hc.what) {
+            live::hostile_node node;
+            node.set_shards_reply(node.valid_shards_reply());
+            node.set_subscribe_reply(live::hostile_subscribe_reply(hc));
+            cluster_options options = live::async_options({"localhost:" + std::to_string(node.port())});
+            options.min_backoff = ms(20);
+            options.max_backoff = ms(50);
+            live::libevent_fixture loop;
+            std::vector<pubsub_event> log;
+            {
+                ip_to_hostname_async_cluster cluster(options, loop.binding(), ip_to_hostname("localhost"));
+                async_subscriber_type sub(cluster, logging_into(log));
+                sub.ssubscribe({"news"});
+                BOOST_TEST(loop.run_until([&] { return count(log, kind::gap) >= 1; }, ms(10000)), describe(log));
+            }
+            loop.drain();
+            BOOST_TEST(node.subscribe_requests() >= 2);
+            for (const pubsub_event& e : log) {
+                BOOST_TEST(e.payload != "after", "a message after the refused frame was delivered");
+                if (e.what == kind::gap) {
+                    BOOST_TEST(e.cause.find(hc.must_mention) != std::string::npos, e.cause);
+                    BOOST_TEST(e.cause.find(node.address()) != std::string::npos, e.cause);
+                    BOOST_TEST(e.cause.find("dropped") != std::string::npos, e.cause);
+                }
+            }
+            BOOST_TEST(count(log, kind::message) >= 1u);
+        }
+    }
+}
+
+// A node that stops answering PING is dropped after command_timeout; the gap says so once it answers again.
+BOOST_AUTO_TEST_CASE(a_node_that_stops_answering_is_found_by_its_health_ping_and_the_gap_reported) {
+    live::hostile_node node;
+    node.set_shards_reply(node.valid_shards_reply());
+    node.set_subscribe_reply(live::frame({"ssubscribe", "news"}, "1"));
+    cluster_options options = live::async_options({"localhost:" + std::to_string(node.port())});
+    options.subscriber_health_interval = ms(100);
+    options.tls.command_timeout = ms(300);
+    live::libevent_fixture loop;
+    std::vector<pubsub_event> log;
+    {
+        ip_to_hostname_async_cluster cluster(options, loop.binding(), ip_to_hostname("localhost"));
+        async_subscriber_type sub(cluster, logging_into(log));
+        sub.ssubscribe({"news"});
+        BOOST_TEST_REQUIRE(loop.run_until([&] { return count(log, kind::subscribed) == 1; }, ms(10000)), describe(log));
+        BOOST_TEST(!loop.run_until([&] { return count(log, kind::gap) > 0; }, ms(600)), describe(log));
+        node.set_ping_silent(true);
+        BOOST_TEST_REQUIRE(loop.run_until([&] { return !sub.active(pubsub_family::sharded, "news"); }, ms(10000)), describe(log));
+        node.set_ping_silent(false);
+        BOOST_TEST_REQUIRE(loop.run_until([&] { return count(log, kind::gap) == 1; }, ms(10000)), describe(log));
+    }
+    loop.drain();
+    for (const pubsub_event& e : log)
+        if (e.what == kind::gap) BOOST_TEST(e.cause.find("did not answer a PING") != std::string::npos, e.cause);
+}
+
+// disconnect() ends every subscription (reported); the server forgets them; the subscriber starts again; destroying it
+// closes its connections without a callback; the cluster's disconnect() ends a subscriber's subscriptions too.
+BOOST_AUTO_TEST_CASE(disconnect_and_destruction_end_subscriptions_cleanly) {
+    ip_to_hostname_cluster publisher = blocking_publisher();
+    const std::string c = live::channel_on(100, "async-disconnect-");
+    const auto holders = [&] { return publisher.command(c, "SPUBLISH %s probe", c.c_str())->integer; };
+    live::libevent_fixture loop;
+    std::vector<pubsub_event> log;
+    ip_to_hostname_async_cluster cluster(three_seeds(), loop.binding(), ip_to_hostname("localhost"));
+    {
+        async_subscriber_type sub(cluster, logging_into(log));
+        sub.ssubscribe({c});
+        BOOST_TEST_REQUIRE(loop.run_until([&] { return count(log, kind::subscribed) == 1; }), describe(log));
+        sub.disconnect();
+        BOOST_TEST_REQUIRE(loop.run_until([&] { return count(log, kind::ended) == 1; }), describe(log));
+        BOOST_TEST(sub.subscriptions() == 0u);
+        BOOST_TEST(loop.run_until([&] { return holders() == 0; }, ms(5000)));
+        sub.ssubscribe({c});
+        BOOST_TEST_REQUIRE(loop.run_until([&] { return count(log, kind::subscribed) == 2; }), describe(log));
+        BOOST_TEST(holders() == 1);
+        log.clear();
+    }  // destroyed with the subscription out
+    BOOST_TEST(loop.run_until([&] { return holders() == 0; }, ms(5000)));
+    BOOST_TEST(log.empty(), describe(log));  // no callback after destruction
+
+    async_subscriber_type sub(cluster, logging_into(log));
+    sub.ssubscribe({c});
+    BOOST_TEST_REQUIRE(loop.run_until([&] { return count(log, kind::subscribed) == 1; }), describe(log));
+    bool disconnected = false;
+    cluster.disconnect([&] { disconnected = true; });
+    BOOST_TEST(loop.run_until([&] { return disconnected && count(log, kind::ended) == 1; }), describe(log));
+    BOOST_TEST(loop.run_until([&] { return holders() == 0; }, ms(5000)));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
