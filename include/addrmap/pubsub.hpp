@@ -6,7 +6,10 @@
 #include <addrmap/detail/subscription_fsm.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace addrmap {
 
@@ -58,6 +61,47 @@ inline pubsub_event event_of(const pubsub_frame& f) {
     e.payload.assign(f.payload.data(), f.payload.size());
     return e;
 }
+/// A subscriber's events in order, kept cheaply: a message stays the reply it came in (its frame's views point into
+/// it) until it is handed out, and pop_into() fills the caller's event, whose strings keep their capacity from one
+/// message to the next. A vector used as a queue: no block is allocated per few events, as a deque would.
+class pubsub_event_queue {
+public:
+    bool empty() const noexcept { return head_ == items_.size(); }
+    void push(pubsub_event&& e) { items_.push_back(item{reply_ptr(), pubsub_frame{}, std::move(e)}); }
+    void push_message(reply_ptr reply, const pubsub_frame& f) { items_.push_back(item{std::move(reply), f, pubsub_event{}}); }
+    /// Moves the oldest event into `into` (false: none).
+    bool pop_into(pubsub_event& into) {
+        if (empty()) return false;
+        item& i = items_[head_++];
+        if (i.reply) {
+            into.what = pubsub_event::kind::message;
+            into.family = i.frame.family;
+            into.channel.assign(i.frame.channel.data(), i.frame.channel.size());
+            into.pattern.assign(i.frame.pattern.data(), i.frame.pattern.size());
+            into.payload.assign(i.frame.payload.data(), i.frame.payload.size());
+            into.cause.clear();
+            into.start = into.end = {};
+            i.reply.reset();
+        } else {
+            into = std::move(i.event);
+        }
+        if (empty()) {
+            items_.clear();  // keeps its capacity
+            head_ = 0;
+        }
+        return true;
+    }
+
+private:
+    struct item {
+        reply_ptr reply;     ///< a message: the reply it came in
+        pubsub_frame frame;  ///< a message: views into `reply`
+        pubsub_event event;  ///< anything else
+    };
+    std::vector<item> items_;
+    std::size_t head_ = 0;
+};
+
 /// The command a request is written as: (S|P)(UN)SUBSCRIBE and its channels, then PING when it asks for one (RESP).
 inline std::string resp_of(const pubsub_request& r) {
     static constexpr const char* names[2][3] = {{"UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE"},

@@ -60,27 +60,30 @@ public:
     void punsubscribe(const std::vector<std::string>& patterns) { unwant(pubsub_family::pattern, patterns); }
     void sunsubscribe(const std::vector<std::string>& channels) { unwant(pubsub_family::sharded, channels); }
 
-    /// The next event, waiting at most `timeout` for one (0: only what is already there); nullopt when none came.
-    /// Meanwhile it reads the topology when needed, sends what is due, and reads every subscriber connection.
+    /// The next event, waiting at most `timeout` for one (0: what is there now, and what one look at every connection
+    /// finds); nullopt when none came. Meanwhile it reads the topology when needed, sends what is due and reads every
+    /// subscriber connection. A dial or a topology read in progress may hold it up to tls.connect_timeout, a write to a
+    /// node that does not read up to tls.command_timeout; reads never wait. A dial that fails for a reason that would
+    /// repeat (a certificate, the policy, AUTH) is thrown here, after everything else due was sent; its subscriptions
+    /// are asked for again after their backoff.
     std::optional<pubsub_event> next(std::chrono::milliseconds timeout) {
-        const clock::time_point deadline = clock::now() + std::max(timeout, std::chrono::milliseconds(0));
+        pubsub_event e;
+        if (next(e, timeout)) return e;
+        return std::nullopt;
+    }
+    /// The same into `into` (false: none came): its strings keep their capacity, so a loop that reuses one event
+    /// allocates nothing per message.
+    bool next(pubsub_event& into, std::chrono::milliseconds timeout) {
+        const clock::time_point deadline = detail::saturating_add(clock::now(), std::max(timeout, std::chrono::milliseconds(0)));
         while (true) {
-            if (!events_.empty()) {
-                pubsub_event e = std::move(events_.front());
-                events_.pop_front();
-                return e;
-            }
+            if (events_.pop_into(into)) return true;
             tend(deadline);
             if (!events_.empty()) continue;
-            // What OpenSSL or hiredis holds already is not seen by poll().
-            for (auto it = links_.begin(); it != links_.end();) {
-                const node_id n = (it++)->first;
-                if (has_buffered(n)) read_from(n);
-            }
-            if (!events_.empty()) continue;
             const clock::time_point now = clock::now();
-            if (now >= deadline) return std::nullopt;
-            wait_for_input(std::min(deadline, wake_at(now)));
+            // Always one look (a zero wait at the deadline), so next(0) reads what came.
+            wait_for_input(now >= deadline ? now : std::min(deadline, wake_at(now)));
+            if (!events_.empty()) continue;
+            if (clock::now() >= deadline) return false;
         }
     }
 
@@ -89,7 +92,6 @@ public:
     void disconnect() {
         std::vector<detail::pubsub_notice> notices;
         fsm_.close(clock::now(), notices);
-        for (auto& [n, link] : links_) cluster_.core_.on_closed(n);
         links_.clear();
         classic_node_ = no_node;
         queue(notices);
@@ -108,244 +110,321 @@ public:
     const basic_cluster<Policy>& cluster() const noexcept { return cluster_; }
 
 private:
+    /// More than Redis sends in one frame (proto-max-bulk-len, 512 MB): a node whose unread frame grows past it is
+    /// dropped rather than let memory grow without end.
+    static constexpr std::size_t max_frame_bytes = (std::size_t{512} << 20) + 4096;
+
     struct sub_link {
         tls_connection connection;
         std::string name;  ///< "node <reported> ... -> <dialed>", escaped: how messages name it
-        /// The last time poll() found nothing to read on it: whatever it reads later was sent after that.
+        /// The last time poll() found nothing to read on it and OpenSSL held nothing: whatever it reads later was sent
+        /// after that (on loopback; elsewhere, up to the network's delay).
         clock::time_point quiet_at;
-        clock::time_point last_read;  ///< when bytes last came (or it was dialed)
+        clock::time_point last_pong;  ///< when a PING was last answered (or it was dialed)
         std::optional<clock::time_point> ping_sent;  ///< a health PING out, unanswered since then
+    };
+    /// A node whose dial failed, or whose connection was dropped for what it sent: not dialed again before `until`.
+    struct node_backoff {
+        int step = 0;
+        clock::time_point until{};
     };
 
     static detail::subscription_fsm fsm_of(const cluster_options& o) {
-        return detail::subscription_fsm(o.min_backoff, o.max_backoff,
-                                        static_cast<std::uint64_t>(clock::now().time_since_epoch().count()));
+        return detail::subscription_fsm(o.min_backoff, o.max_backoff, seed());
     }
+    static std::uint64_t seed() { return static_cast<std::uint64_t>(clock::now().time_since_epoch().count()); }
 
     void want(pubsub_family family, const std::vector<std::string>& channels) {
         fsm_.subscribe(family, channels, clock::now());
     }
+    /// Records the unsubscribe; its requests are queued on their connections and written by the next next().
     void unwant(pubsub_family family, const std::vector<std::string>& channels) {
         std::vector<detail::pubsub_notice> notices;
-        std::vector<detail::pubsub_request> requests = fsm_.unsubscribe(family, channels, clock::now(), notices);
+        const std::vector<detail::pubsub_request> requests = fsm_.unsubscribe(family, channels, clock::now(), notices);
         queue(notices);
-        write_all(requests);
+        queue_requests(requests);
     }
 
     void queue(std::vector<detail::pubsub_notice>& notices) {
-        for (detail::pubsub_notice& n : notices) events_.push_back(detail::event_of(std::move(n)));
+        for (detail::pubsub_notice& n : notices) events_.push(detail::event_of(std::move(n)));
         notices.clear();
     }
 
-    /// Reads the topology when it is wanted (and the rate limit allows), then sends what is due.
+    /// Writes what was queued, reads the topology when it is wanted (and allowed), sends what is due, PINGs.
     void tend(clock::time_point deadline) {
+        flush_pending();
         if (fsm_.take_refresh_wanted()) refresh_wanted_ = true;
         clock::time_point now = clock::now();
         check_health(now);
         if (fsm_.size() > 0 && map_known_right_at_ && health_interval().count() > 0 &&
             now - *map_known_right_at_ >= health_interval())
             refresh_wanted_ = true;
-        if ((refresh_wanted_ || !cluster_.core_.has_topology()) && now >= next_refresh_at_) {
+        if ((refresh_wanted_ || !cluster_.core_.has_topology()) && fsm_.size() > 0 && now >= next_refresh_at_) {
             refresh(std::max(deadline, now + cluster_.options_.tls.connect_timeout));
             now = clock::now();
         }
         if (!cluster_.core_.has_topology()) return;  // nothing can be routed yet
         std::vector<detail::pubsub_request> due = fsm_.due(now);
         if (due.empty()) return;
-        // Every request is sent() or not_sent() before the fsm hears anything else: a dial that fails only marks its
-        // node, and writes are flushed (and their failures handled) after the batch.
-        std::vector<node_id> written;
-        for (const detail::pubsub_request& r : due) {
-            const node_id n = route(r);
-            sub_link* link = n == no_node ? nullptr : link_to(n, now);
-            if (link == nullptr) {
-                fsm_.not_sent(r, now);
+        // Every request is sent() or not_sent() before the fsm hears anything else (a dial that fails only marks its
+        // node; what was queued is written after the batch). A node is dialed at most once here.
+        std::optional<error> lasting;  // a dial failure that would repeat: the caller's to know, after the batch
+        std::vector<node_id> tried;
+        for (std::size_t i = 0; i < due.size(); ++i) {
+            const detail::pubsub_request& r = due[i];
+            const node_id n = route(r, now);
+            sub_link* link = nullptr;
+            if (n != no_node && std::find(tried.begin(), tried.end(), n) == tried.end()) {
+                link = link_to(n, lasting);
+                if (link == nullptr) tried.push_back(n);
+            } else if (n != no_node) {
+                const auto it = links_.find(n);
+                link = it == links_.end() ? nullptr : &it->second;
+            }
+            if (link == nullptr || !append(*link, detail::resp_of(r))) {
+                fsm_.not_sent(r, clock::now());
                 refresh_wanted_ = true;
                 if (r.slot < 0) classic_node_ = no_node;  // another node, next time
                 continue;
             }
-            append(*link, r);
             fsm_.sent(r, n);
-            written.push_back(n);
         }
-        flush_all(written);
+        flush_pending();
+        if (lasting) throw *lasting;
     }
 
-    /// Where a request goes: its slot's master (sharded), or the one node of the classic and pattern subscriptions.
-    node_id route(const detail::pubsub_request& r) {
-        if (r.slot >= 0) return cluster_.core_.owner(r.slot);
-        if (classic_node_ == no_node) classic_node_ = cluster_.core_.owner(-1);
-        return classic_node_;
+    /// Where a request goes: its slot's master (sharded), or the one node of the classic and pattern subscriptions (a
+    /// master not backing off, chosen again when it is lost).
+    node_id route(const detail::pubsub_request& r, clock::time_point now) {
+        const cluster_core& core = cluster_.core_;
+        if (r.slot >= 0) return backing_off(core.owner(r.slot), now) ? no_node : core.owner(r.slot);
+        if (classic_node_ != no_node && !backing_off(classic_node_, now)) return classic_node_;
+        classic_node_ = no_node;
+        const node_id first = core.owner(-1);
+        if (first != no_node && !backing_off(first, now)) return classic_node_ = first;
+        for (node_id n = 0; n < core.id_limit(); ++n)
+            if (core.exists(n) && core.node(n).in_topology && core.node(n).role == node_role::master && !backing_off(n, now))
+                return classic_node_ = n;
+        return no_node;
+    }
+    bool backing_off(node_id n, clock::time_point now) const {
+        if (n == no_node) return false;
+        const auto it = backoffs_.find(n);
+        return it != backoffs_.end() && now < it->second.until && links_.count(n) == 0;
+    }
+    void back_off(node_id n, clock::time_point now) {
+        node_backoff& b = backoffs_[n];
+        b.until = detail::saturating_add(now, node_backoff_.delay(b.step));
     }
 
-    /// The subscriber connection to `n`, dialed if there is none; nullptr when the dial failed (the node is marked).
-    sub_link* link_to(node_id n, clock::time_point now) {
+    /// The subscriber connection to `n`, dialed if there is none (its own deadline: now + connect_timeout); nullptr
+    /// when the dial failed: the node backs off, a failure that would repeat goes to `lasting`.
+    sub_link* link_to(node_id n, std::optional<error>& lasting) {
         if (const auto it = links_.find(n); it != links_.end()) return &it->second;
         try {
-            tls_connection fresh = cluster_.dial(n, now + cluster_.options_.tls.connect_timeout);
-            const std::string name = detail::describe_route(fresh.reported(), fresh.mapped());
-            const clock::time_point at = clock::now();
-            return &links_.emplace(n, sub_link{std::move(fresh), name, at, at, std::nullopt}).first->second;
+            try {
+                tls_connection fresh = cluster_.dial(n, clock::now() + cluster_.options_.tls.connect_timeout);
+                // Non-blocking from here: a read takes what is there (a TLS record half here waits for the next read),
+                // a write waits at most command_timeout for room.
+                fresh.get()->flags &= ~REDIS_BLOCK;
+                const std::string name = detail::describe_route(fresh.reported(), fresh.mapped());
+                const clock::time_point at = clock::now();
+                return &links_.emplace(n, sub_link{std::move(fresh), name, at, at, std::nullopt}).first->second;
+            } catch (const error&) {
+                throw;
+            } catch (const std::exception& e) {  // on_connect's own exception, say
+                throw error(error_kind::config, "setting up a subscriber connection to " +
+                                                    detail::escaped(to_string(cluster_.core_.node(n).reported), 300) +
+                                                    " threw: " + detail::escaped(e.what(), 300));
+            }
         } catch (const error& e) {
             cluster_.core_.on_dial_failed(n, e, clock::now());
+            back_off(n, clock::now());
+            if (!cluster_core::is_reachability_error(e) && !lasting) lasting = e;
             return nullptr;
         }
     }
 
-    static void append(sub_link& link, const detail::pubsub_request& r) {
-        const std::string command = detail::resp_of(r);
-        if (redisAppendFormattedCommand(link.connection.get(), command.data(), command.size()) != REDIS_OK)
-            throw std::bad_alloc();
+    /// Queues `command` on `link` (written by flush_pending()); false when it could not (no memory).
+    bool append(sub_link& link, const std::string& command) {
+        if (redisAppendFormattedCommand(link.connection.get(), command.data(), command.size()) != REDIS_OK) return false;
+        return true;
     }
-
-    void write_all(const std::vector<detail::pubsub_request>& requests) {
-        // Each goes where its subscriptions are (the fsm says where).
-        std::vector<node_id> written;
+    /// Queues requests the fsm recorded as written to their nodes (unsubscribes): a connection that cannot take one is
+    /// dropped, so the server forgets what it was to end.
+    void queue_requests(const std::vector<detail::pubsub_request>& requests) {
         for (const detail::pubsub_request& r : requests) {
-            const node_id n = r.node;
-            const auto it = links_.find(n);
+            const auto it = links_.find(r.node);
             if (it == links_.end()) continue;  // cannot be: a lost connection moved its subscriptions off the node
-            append(it->second, r);
-            written.push_back(n);
+            if (!append(it->second, detail::resp_of(r))) lose(r.node, "no memory to queue an unsubscribe", clock::now());
         }
-        flush_all(written);
     }
 
-    void flush_all(std::vector<node_id>& nodes) {
-        std::sort(nodes.begin(), nodes.end());
-        nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
-        for (const node_id n : nodes) {
-            const auto it = links_.find(n);
-            if (it == links_.end()) continue;
-            redisContext* c = it->second.connection.get();
-            it->second.connection.set_io_deadline(clock::now() + cluster_.options_.tls.command_timeout);
+    /// Writes what every connection has queued, each bounded by command_timeout (a node that reads nothing is lost).
+    void flush_pending() {
+        for (auto it = links_.begin(); it != links_.end();) {
+            const node_id n = it->first;
+            sub_link& link = (it++)->second;
+            redisContext* c = link.connection.get();
+            if (sdslen(c->obuf) == 0) continue;
+            const clock::time_point until = clock::now() + cluster_.options_.tls.command_timeout;
+            link.connection.set_io_deadline(until);
             int done = 0;
-            while (!done)
+            while (!done) {
                 if (redisBufferWrite(c, &done) != REDIS_OK) {
-                    lose(n, cluster_.why_lost(c));
+                    lose(n, why_lost(c), clock::now());
                     break;
                 }
+                if (!done && clock::now() >= until) {
+                    lose(n, "it took nothing of what was written within command_timeout (" +
+                                std::to_string(cluster_.options_.tls.command_timeout.count()) + " ms)", clock::now());
+                    break;
+                }
+            }
         }
     }
 
-    bool has_buffered(node_id n) const {
-        const auto it = links_.find(n);
-        if (it == links_.end()) return false;
-        return it->second.connection.has_buffered_input();
+    /// Why a read or write on `c` failed, for messages.
+    static std::string why_lost(const redisContext* c) {
+        if (c->err == REDIS_ERR_PROTOCOL) return "it sent bytes that are not RESP (" + detail::escaped(c->errstr, 200) + ")";
+        return "the connection was lost (" + detail::escaped(c->errstr[0] != '\0' ? c->errstr : "closed", 200) + ")";
     }
 
-    /// Reads what `n`'s connection has (one read: poll() said it is readable, or OpenSSL holds bytes), and hands every
-    /// whole frame to the fsm. A frame the fsm or the reader refuses drops the connection there: nothing after it is
-    /// delivered.
+    /// Reads what `n`'s connection has, without waiting (and what OpenSSL read ahead), and hands every whole frame to
+    /// the fsm. A frame the fsm or the reader refuses drops the connection there: nothing after it is delivered.
     void read_from(node_id n) {
         auto it = links_.find(n);
         if (it == links_.end()) return;
-        redisContext* c = it->second.connection.get();
-        // A record may be half here: wait for its rest, bounded (a node that stalls mid-record is lost).
-        it->second.connection.set_io_deadline(clock::now() + cluster_.options_.tls.command_timeout);
-        if (redisBufferRead(c) != REDIS_OK) {
-            lose(n, cluster_.why_lost(c));
-            return;
-        }
-        it->second.last_read = clock::now();
+        sub_link& link = it->second;
+        redisContext* c = link.connection.get();
         std::vector<detail::pubsub_notice> notices;
-        while (true) {
-            void* raw = nullptr;
-            if (redisGetReplyFromReader(c, &raw) != REDIS_OK) {
-                lose(n, cluster_.why_lost(c));
+        for (int reads = 0; reads < 64; ++reads) {  // bounded: a flood does not hold next() (poll() brings us back)
+            link.connection.set_io_deadline(clock::now());  // a look: what is there, no wait
+            if (redisBufferRead(c) != REDIS_OK) {
+                lose(n, why_lost(c), clock::now());
                 return;
             }
-            if (raw == nullptr) break;
-            const reply_ptr reply(static_cast<redisReply*>(raw));
-            try {
-                const detail::pubsub_frame f = detail::read_pubsub_frame(*reply, it->second.name);
-                const clock::time_point now = clock::now();
-                if (f.kind == detail::pubsub_frame_kind::pong) it->second.ping_sent.reset();
-                if (fsm_.on_frame(n, it->second.name, f, now, notices, it->second.quiet_at) ==
-                    detail::frame_verdict::deliver) {
-                    queue(notices);
-                    events_.push_back(detail::event_of(f));
-                } else {
-                    queue(notices);
+            if (c->reader->len - c->reader->pos > max_frame_bytes) {
+                lose(n, "it sent a frame longer than any Redis sends (over " + std::to_string(max_frame_bytes >> 20) +
+                            " MB unread); the connection is dropped", clock::now());
+                return;
+            }
+            const clock::time_point now = clock::now();  // one reading for what this read brought
+            while (true) {
+                void* raw = nullptr;
+                if (redisGetReplyFromReader(c, &raw) != REDIS_OK) {
+                    lose(n, why_lost(c), now);
+                    return;
                 }
-            } catch (const error& e) {
-                queue(notices);
-                lose(n, e.what());
-                return;
+                if (raw == nullptr) break;
+                reply_ptr reply(static_cast<redisReply*>(raw));
+                try {
+                    const detail::pubsub_frame f = detail::read_pubsub_frame(*reply, link.name);
+                    if (f.kind == detail::pubsub_frame_kind::pong) {
+                        link.ping_sent.reset();
+                        link.last_pong = now;
+                        backoffs_.erase(n);  // it answers: a drop before this one no longer counts against it
+                    }
+                    const detail::frame_verdict verdict = fsm_.on_frame(n, link.name, f, now, notices, link.quiet_at);
+                    queue(notices);
+                    if (verdict == detail::frame_verdict::deliver) events_.push_message(std::move(reply), f);
+                } catch (const error& e) {
+                    queue(notices);
+                    back_off(n, now);  // a node that confirms and then misbehaves is not redialed at once, every time
+                    lose(n, e.what(), now);
+                    return;
+                }
             }
+            if (!link.connection.has_buffered_input()) break;  // OpenSSL read whole records ahead: take them too
         }
-        queue(notices);
     }
 
-    /// The connection to `n` is gone (`why`, escaped): closed, the core and the fsm told.
-    void lose(node_id n, const std::string& why) {
-        links_.erase(n);
-        cluster_.core_.on_disconnected(n);
+    /// The connection to `n` is gone (`why`, escaped): closed, and its subscriptions down from `at`.
+    void lose(node_id n, const std::string& why, clock::time_point at) {
+        const auto it = links_.find(n);
+        const std::string name = it != links_.end() ? it->second.name : name_of(n);
+        if (it != links_.end()) links_.erase(it);
         if (classic_node_ == n) classic_node_ = no_node;
         std::vector<detail::pubsub_notice> notices;
-        const std::string name = name_of(n);
-        fsm_.connection_lost(n, name, why, clock::now(), notices);
+        fsm_.connection_lost(n, name, why, std::min(at, clock::now()), notices);
         queue(notices);
         refresh_wanted_ = true;
     }
     std::string name_of(node_id n) const {
-        if (!cluster_.core_.exists(n)) return "node #" + std::to_string(n);
-        const core_node& node = cluster_.core_.node(n);
-        return "node " + detail::escaped(to_string(node.reported), 300);
+        if (!cluster_.core_.exists(n)) return "a node no longer in the topology";
+        return "node " + detail::escaped(to_string(cluster_.core_.node(n).reported), 300);
     }
 
     void refresh(clock::time_point deadline) {
         const clock::time_point before = clock::now();
         const bool installed = cluster_.refresh_within(deadline);
         const clock::time_point now = clock::now();
+        if (!installed) {  // wanted still: tried again after a backoff that grows while none answers
+            next_refresh_at_ = std::max(now + cluster_.options_.refresh_min_interval,
+                                        detail::saturating_add(now, refresh_backoff_.delay(refresh_step_)));
+            return;
+        }
+        refresh_step_ = 0;
         next_refresh_at_ = now + cluster_.options_.refresh_min_interval;
-        if (!installed) return;  // wanted still: tried again after the rate limit
         refresh_wanted_ = false;
         const clock::time_point since = map_known_right_at_.value_or(before);
         map_known_right_at_ = now;
-        // Closed connections to nodes that left: their subscriptions go elsewhere.
+        // Connections to nodes that left: their subscriptions are down from when the map was last known right.
         for (auto it = links_.begin(); it != links_.end();) {
             const node_id n = (it++)->first;
-            if (!cluster_.core_.exists(n) || !cluster_.core_.node(n).in_topology) lose(n, "the node left the topology");
+            if (!cluster_.core_.exists(n) || !cluster_.core_.node(n).in_topology) lose(n, "the node left the topology", since);
         }
         const auto owner_of = [this](int slot) { return cluster_.core_.owner(slot); };
         std::vector<detail::pubsub_request> moves = fsm_.owners_changed(owner_of, "a topology refresh", since, now);
-        write_all(moves);
+        queue_requests(moves);
+        flush_pending();
     }
 
+    /// Waits for input until `until` (a zero wait when it has passed), then reads every connection that has some.
     void wait_for_input(clock::time_point until) {
-        std::vector<pollfd> fds;
-        std::vector<node_id> nodes;
+        std::vector<pollfd>& fds = poll_fds_;
+        std::vector<node_id>& nodes = poll_nodes_;
+        fds.clear();
+        nodes.clear();
+        bool buffered = false;  // OpenSSL holds records poll() cannot see: no wait
         for (const auto& [n, link] : links_) {
             fds.push_back(pollfd{link.connection.get()->fd, POLLIN, 0});
             nodes.push_back(n);
+            buffered = buffered || link.connection.has_buffered_input();
         }
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - clock::now()) +
-                          std::chrono::milliseconds(1);  // rounded up: never a busy loop of 0 ms waits
-        const int timeout = static_cast<int>(std::clamp<long long>(left.count(), 0, 60000));
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - clock::now());
+        const int timeout = buffered ? 0 : static_cast<int>(std::clamp<long long>(left.count(), 0, 60000));
         const clock::time_point polled_at = clock::now();
         const int ready = ::poll(fds.data(), static_cast<nfds_t>(fds.size()), timeout);
-        // A socket poll() did not report was empty from polled_at on (all of them were, to the end, if none was).
-        const clock::time_point quiet_at = ready == 0 ? clock::now() : polled_at;
         if (ready < 0) return;  // interrupted: nothing learned
-        for (std::size_t i = 0; i < fds.size(); ++i)
-            if (fds[i].revents == 0) links_.at(nodes[i]).quiet_at = quiet_at;
-        if (ready == 0) return;
-        for (std::size_t i = 0; i < fds.size(); ++i)
-            if (fds[i].revents != 0) read_from(nodes[i]);
+        // A socket poll() did not report, and whose OpenSSL holds nothing, was empty from polled_at on (all of them
+        // were to the end, if none was reported).
+        const clock::time_point quiet_at = ready == 0 ? clock::now() : polled_at;
+        for (std::size_t i = 0; i < fds.size(); ++i) {
+            const auto it = links_.find(nodes[i]);
+            if (it == links_.end()) continue;
+            const bool pending = it->second.connection.has_buffered_input();
+            if (fds[i].revents == 0 && !pending) {
+                it->second.quiet_at = quiet_at;
+                continue;
+            }
+            if (fds[i].revents != 0) it->second.connection.expect_input();
+            read_from(nodes[i]);
+        }
     }
 
-    /// When something is due without input: a subscription's backoff ends, a wanted refresh is allowed, a connection
-    /// needs a PING or its PING's answer is late, the map is due to be read again.
+    /// When something is due without input: a subscription's backoff ends (once a map can route it), a wanted refresh
+    /// is allowed, a connection needs a PING or its PING's answer is late, the map is due to be read again.
     clock::time_point wake_at(clock::time_point now) const {
         clock::time_point at = clock::time_point::max();
-        if (const auto due = fsm_.next_due()) at = std::min(at, std::max(*due, now));
-        if (refresh_wanted_) at = std::min(at, std::max(next_refresh_at_, now));
+        if (cluster_.core_.has_topology())
+            if (const auto due = fsm_.next_due()) at = std::min(at, *due);
+        if ((refresh_wanted_ || !cluster_.core_.has_topology()) && fsm_.size() > 0) at = std::min(at, next_refresh_at_);
         const auto every = health_interval();
         if (every.count() > 0) {
             for (const auto& [n, link] : links_)
                 at = std::min(at, link.ping_sent ? *link.ping_sent + cluster_.options_.tls.command_timeout
-                                                 : link.last_read + every);
+                                                 : link.last_pong + every);
             if (fsm_.size() > 0 && map_known_right_at_) at = std::min(at, *map_known_right_at_ + every);
         }
         return std::max(at, now);
@@ -353,12 +432,11 @@ private:
 
     std::chrono::milliseconds health_interval() const noexcept { return cluster_.options_.subscriber_health_interval; }
 
-    /// PINGs the connections nothing came from for health_interval(); drops those whose PING went unanswered for
-    /// command_timeout.
+    /// PINGs each connection once per health_interval() (traffic or not: a node that streams but answers nothing is
+    /// as lost as a silent one); drops those whose PING went unanswered for command_timeout.
     void check_health(clock::time_point now) {
         const auto every = health_interval();
         if (every.count() <= 0) return;
-        std::vector<node_id> pinged;
         for (auto it = links_.begin(); it != links_.end();) {
             const node_id n = it->first;
             sub_link& link = (it++)->second;
@@ -366,23 +444,26 @@ private:
                 const auto waited = cluster_.options_.tls.command_timeout;
                 if (now - *link.ping_sent >= waited)
                     lose(n, "it did not answer a PING within command_timeout (" + std::to_string(waited.count()) +
-                                " ms): a hung node, or a network cut; the connection is dropped");
+                                " ms): a hung node, or a network cut; the connection is dropped", now);
                 continue;
             }
-            if (now - link.last_read < every) continue;
-            static constexpr char ping[] = "*1\r\n$4\r\nPING\r\n";
-            if (redisAppendFormattedCommand(link.connection.get(), ping, sizeof ping - 1) != REDIS_OK) throw std::bad_alloc();
+            if (now - link.last_pong < every) continue;
+            if (!append(link, "*1\r\n$4\r\nPING\r\n")) continue;  // no memory now: the next look tries again
             fsm_.pinged(n);
             link.ping_sent = now;
-            pinged.push_back(n);
         }
-        flush_all(pinged);
     }
 
     basic_cluster<Policy> cluster_;
     detail::subscription_fsm fsm_;
     std::map<node_id, sub_link> links_;
-    std::deque<pubsub_event> events_;
+    detail::pubsub_event_queue events_;
+    std::vector<pollfd> poll_fds_;    // wait_for_input's, kept: no allocation per wait
+    std::vector<node_id> poll_nodes_;
+    std::map<node_id, node_backoff> backoffs_;
+    detail::backoff node_backoff_{cluster_.options_.min_backoff, cluster_.options_.max_backoff, seed()};
+    detail::backoff refresh_backoff_{cluster_.options_.min_backoff, cluster_.options_.max_backoff, seed()};
+    int refresh_step_ = 0;
     node_id classic_node_ = no_node;
     bool refresh_wanted_ = false;
     clock::time_point next_refresh_at_{};

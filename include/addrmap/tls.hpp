@@ -100,6 +100,10 @@ public:
         if (deadline) io.deadline = *deadline;
     }
 
+    /// The caller's own poll() just found the socket readable: the next read takes what is there without polling
+    /// again (it still waits, within the deadline, if a TLS record turns out incomplete).
+    void expect_input() noexcept { context_.get_deleter().state->io.readable = true; }
+
     /// Replaces command_timeout as the limit on each wait for reply bytes while a deadline is armed, for a
     /// command that blocks on the server (BLPOP); std::nullopt restores command_timeout.
     void set_reply_timeout(std::optional<std::chrono::milliseconds> timeout) noexcept {

@@ -318,4 +318,48 @@ BOOST_AUTO_TEST_CASE(a_node_that_stops_answering_is_found_by_its_health_ping_and
     BOOST_TEST(node.subscribe_requests() >= 2);
 }
 
+// Redis refuses a whole SUBSCRIBE when its ACL denies one channel: the subscriber asks for each alone, so the allowed
+// channel is subscribed and only the denied one is refused, with the server's words.
+BOOST_AUTO_TEST_CASE(one_denied_channel_is_refused_alone_and_the_others_are_subscribed) {
+    live::hostile_node node;
+    node.set_shards_reply(node.valid_shards_reply());
+    node.set_denied_channel("denied");
+    addrmap::cluster_options options = live::cluster_options({"localhost:" + std::to_string(node.port())});
+    options.min_backoff = ms(20);
+    options.max_backoff = ms(50);
+    subscriber_type sub(options, addrmap::ip_to_hostname("localhost"));
+    sub.subscribe({"allowed", "denied"});
+    std::vector<pubsub_event> log;
+    BOOST_TEST_REQUIRE(pump(sub, log, [&](const auto& l) { return count(l, kind::subscribed) == 1 && count(l, kind::refused) == 1; },
+                            ms(10000)),
+                       describe(log));
+    BOOST_TEST(sub.active(pubsub_family::classic, "allowed"));
+    BOOST_TEST(sub.subscriptions() == 1u);
+    for (const pubsub_event& e : log)
+        if (e.what == kind::refused) {
+            BOOST_TEST(e.channel == "denied");
+            BOOST_TEST(e.cause.find("NOPERM") != std::string::npos, e.cause);
+        }
+}
+
+// next(0) never waits, yet it reads: a loop of next(0) gets the confirmation and the messages.
+BOOST_AUTO_TEST_CASE(a_loop_of_next_0_reads_what_comes) {
+    addrmap::ip_to_hostname_cluster publisher = make_publisher();
+    const std::string c = channel_on(200, "zero-wait-");
+    subscriber_type sub = make_subscriber();
+    sub.ssubscribe({c});
+    std::vector<pubsub_event> log;
+    const auto spin = [&](const std::function<bool()>& done) {
+        const auto until = steady::now() + ms(15000);
+        while (!done() && steady::now() < until) {
+            if (std::optional<pubsub_event> e = sub.next(ms(0))) log.push_back(std::move(*e));
+            std::this_thread::sleep_for(ms(1));
+        }
+        return done();
+    };
+    BOOST_TEST_REQUIRE(spin([&] { return count(log, kind::subscribed) == 1; }), describe(log));
+    for (int i = 0; i < 5; ++i) publisher.command(c, "SPUBLISH %s %d", c.c_str(), i);
+    BOOST_TEST(spin([&] { return count(log, kind::message) == 5; }), describe(log));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

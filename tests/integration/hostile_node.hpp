@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -143,13 +144,18 @@ public:
     }
 
     /// The bytes sent for every following SUBSCRIBE, PSUBSCRIBE or SSUBSCRIBE (raw RESP: confirmations, messages,
-    /// anything); empty (the default): refused as a command it does not implement.
+    /// anything); empty (the default): each channel confirmed as Redis does, unless one is denied (set_denied_channel).
     void set_subscribe_reply(std::string bytes) {
         const std::lock_guard<std::mutex> lock(mutex_);
         subscribe_reply_ = std::move(bytes);
     }
     /// A hung node, as far as PING shows: every following PING is read and never answered (true), or answered.
     void set_ping_silent(bool silent) noexcept { ping_silent_ = silent; }
+    /// As Redis's ACL does: a (S|P)SUBSCRIBE naming `channel` is refused whole with NOPERM (when no reply is scripted).
+    void set_denied_channel(std::string channel) {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        denied_channel_ = std::move(channel);
+    }
     /// SUBSCRIBE, PSUBSCRIBE and SSUBSCRIBE commands received so far.
     int subscribe_requests() const noexcept { return subscribe_requests_; }
 
@@ -253,6 +259,18 @@ private:
         if (verb == "SUBSCRIBE" || verb == "PSUBSCRIBE" || verb == "SSUBSCRIBE") {
             ++subscribe_requests_;
             if (!subscribe_reply_.empty()) return subscribe_reply_;
+            for (std::size_t i = 1; i < command.elements; ++i)
+                if (!denied_channel_.empty() && word(command, i) == denied_channel_)
+                    return "-NOPERM User default has no permissions to access the '" + denied_channel_ + "' channel\r\n";
+            std::string confirmations;
+            std::string kind = verb;
+            for (char& ch : kind) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+            for (std::size_t i = 1; i < command.elements; ++i) {
+                const std::string channel = word(command, i);
+                confirmations += "*3\r\n$" + std::to_string(kind.size()) + "\r\n" + kind + "\r\n$" +
+                                 std::to_string(channel.size()) + "\r\n" + channel + "\r\n:" + std::to_string(i) + "\r\n";
+            }
+            return confirmations;
         }
         if (verb == "GET") {
             if (!get_reply_.empty()) return get_reply_;
@@ -284,6 +302,7 @@ private:
     std::string get_reply_;
     std::string set_reply_;
     std::string subscribe_reply_;
+    std::string denied_channel_;
     std::string shards_reply_;
     std::map<std::string, std::string> data_;
 };

@@ -185,6 +185,49 @@ BOOST_AUTO_TEST_CASE(due_now_ends_the_backoff_of_what_waited_for_a_connection_on
     BOOST_TEST((again[0].channels == first[0].channels));
 }
 
+// Redis refuses a whole SUBSCRIBE when the ACL denies one of its channels: each is asked for again on its own, so the
+// allowed ones are subscribed and only the denied one is refused.
+BOOST_AUTO_TEST_CASE(a_final_refusal_of_several_channels_asks_for_each_alone_and_refuses_only_the_one_denied) {
+    subscription_fsm fsm = make();
+    std::vector<pubsub_notice> out;
+    fsm.subscribe(pubsub_family::classic, {"allowed", "denied"}, t0);
+    const auto first = fsm.due(t0);
+    BOOST_TEST_REQUIRE(first.size() == 1u);
+    BOOST_TEST(first[0].channels.size() == 2u);
+    fsm.sent(first[0], n1);
+    pubsub_frame refusal;
+    refusal.kind = pubsub_frame_kind::error_reply;
+    refusal.payload = "NOPERM User has no permissions to access the 'denied' channel";
+    fsm.on_frame(n1, name1, refusal, t0, out);
+    BOOST_TEST(out.empty());  // nobody refused yet: which one it was is not known
+    BOOST_TEST_REQUIRE(fsm.next_due().has_value());
+    const auto next = std::optional<subscription_fsm::clock::time_point>(t0 + std::chrono::seconds(10));  // both backoffs
+    const auto alone = fsm.due(*next);
+    BOOST_TEST_REQUIRE(alone.size() == 2u);
+    for (const auto& r : alone) {
+        BOOST_TEST_REQUIRE(r.channels.size() == 1u);
+        fsm.sent(r, n1);
+    }
+    for (const auto& r : alone) {
+        if (r.channels[0] == "allowed") {
+            pubsub_frame ok;
+            ok.kind = pubsub_frame_kind::subscribed;
+            ok.family = pubsub_family::classic;
+            ok.channel = "allowed";
+            ok.count = 1;
+            fsm.on_frame(n1, name1, ok, *next, out);
+        } else {
+            fsm.on_frame(n1, name1, refusal, *next, out);
+        }
+    }
+    BOOST_TEST(fsm.active(pubsub_family::classic, "allowed"));
+    BOOST_TEST(fsm.size() == 1u);
+    const bool refused_denied = std::any_of(out.begin(), out.end(), [](const pubsub_notice& n) {
+        return n.what == pubsub_notice::kind::refused && n.channel == "denied";
+    });
+    BOOST_TEST(refused_denied);
+}
+
 // The server ended the subscription before it wrote the push, and the push may be read late (a busy thread): the gap
 // starts when the connection was last seen with nothing to read, which the driver knows, not when the push was read.
 BOOST_AUTO_TEST_CASE(a_pushed_sunsubscribes_gap_starts_when_the_connection_was_last_seen_quiet) {

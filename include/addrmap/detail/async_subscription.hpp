@@ -71,7 +71,8 @@ public:
           command_timeout_(options.tls.command_timeout),
           refresh_min_interval_(options.refresh_min_interval),
           fsm_(options.min_backoff, options.max_backoff, static_cast<std::uint64_t>(clock::now().time_since_epoch().count())),
-          on_event_(std::move(on_event)) {}
+          on_event_(std::move(on_event)),
+          node_backoff_(options.min_backoff, options.max_backoff, static_cast<std::uint64_t>(clock::now().time_since_epoch().count()) + 1) {}
     async_subscription(const async_subscription&) = delete;
     async_subscription& operator=(const async_subscription&) = delete;
     /// Closes its connections; no event is delivered after it.
@@ -130,11 +131,13 @@ public:
     clock::time_point wake_at(clock::time_point now) const {
         if (host_ == nullptr) return clock::time_point::max();
         clock::time_point at = clock::time_point::max();
-        if (const auto due = fsm_.next_due()) at = std::min(at, *due);
-        if (refresh_wanted_ && !refreshing_) at = std::min(at, next_refresh_at_);
+        const bool routable = host_->subscription_core().has_topology();
+        if (routable)
+            if (const auto due = fsm_.next_due()) at = std::min(at, *due);
+        if ((refresh_wanted_ || !routable) && !refreshing_ && fsm_.size() > 0) at = std::min(at, next_refresh_at_);
         if (health_interval_.count() > 0) {
             for (const auto& [n, l] : links_)
-                if (l.ready && !l.doomed) at = std::min(at, l.ping_sent ? *l.ping_sent + command_timeout_ : l.last_read + health_interval_);
+                if (l.ready && !l.doomed) at = std::min(at, l.ping_sent ? *l.ping_sent + command_timeout_ : l.last_pong + health_interval_);
             if (fsm_.size() > 0 && map_known_right_at_) at = std::min(at, *map_known_right_at_ + health_interval_);
         }
         return at == clock::time_point::max() ? at : std::max(at, now);
@@ -151,7 +154,7 @@ public:
             return;
         }
         l->ready = true;
-        l->quiet_at = l->last_read = now;
+        l->quiet_at = l->last_pong = now;
         for (const auto& [family, channels] : l->waiting) fsm_.due_now(family, channels, now);
         l->waiting.clear();
         wake();
@@ -160,7 +163,8 @@ public:
         link* l = link_of(c);
         if (l == nullptr) return;
         const node_id n = c.node();
-        links_.erase(n);  // nothing was sent on it: what waited for it backs off and goes again
+        links_.erase(n);
+        back_off(n, clock::now());  // nothing was sent on it: what waited for it backs off and goes again
         if (classic_node_ == n) classic_node_ = no_node;
         refresh_wanted_ = true;
         if (host_ != nullptr) host_->subscriber_dial_failed(n, why);
@@ -190,7 +194,7 @@ public:
             map_known_right_at_ = now;
             const cluster_core& core = host_->subscription_core();
             for (auto& [n, l] : links_)
-                if ((!core.exists(n) || !core.node(n).in_topology) && l.ready && !l.doomed) doom(n, "the node left the topology", now);
+                if ((!core.exists(n) || !core.node(n).in_topology) && l.ready && !l.doomed) doom(n, "the node left the topology", since);
             const std::vector<pubsub_request> moves =
                 fsm_.owners_changed([&core](int slot) { return core.owner(slot); }, "a topology refresh", since, now);
             write_unsubscribes(moves);
@@ -219,7 +223,7 @@ private:
         bool doomed = false;  ///< refused a frame or its PING went unanswered: closed from run(), nothing more read
         std::string name;     ///< how messages name the node (escaped)
         std::string doom_reason;
-        clock::time_point quiet_at{}, last_read{};
+        clock::time_point quiet_at{}, last_pong{};
         std::optional<clock::time_point> ping_sent;
         std::vector<std::pair<pubsub_family, std::vector<std::string>>> waiting;  ///< not sent for want of it
         std::unique_ptr<reader_hook> hook;
@@ -290,9 +294,9 @@ private:
     static void pushed(void* privdata, void* raw) {
         auto* r = static_cast<redisReply*>(raw);
         unmark(r);
-        const reply_ptr reply(r);
+        reply_ptr reply(r);
         const auto* hook = static_cast<const reader_hook*>(privdata);
-        if (hook != nullptr) hook->self->on_reply(hook->node, *reply);
+        if (hook != nullptr) hook->self->on_reply(hook->node, std::move(reply));
     }
 
     /// Makes `c`'s reader hand every reply to on_reply (see above). False when the reader is not hiredis's own.
@@ -312,21 +316,25 @@ private:
     }
 
     /// One reply of node `n`'s subscriber connection (inside hiredis: no user code, no close here).
-    void on_reply(node_id n, const redisReply& reply) {
+    void on_reply(node_id n, reply_ptr reply) {
         const auto it = links_.find(n);
         if (it == links_.end() || it->second.doomed) return;  // nothing after a refused frame is delivered
         link& l = it->second;
         const clock::time_point now = clock::now();
-        l.last_read = now;
         std::vector<pubsub_notice> notices;
         try {
-            const pubsub_frame f = read_pubsub_frame(reply, l.name);
-            if (f.kind == pubsub_frame_kind::pong) l.ping_sent.reset();
+            const pubsub_frame f = read_pubsub_frame(*reply, l.name);
+            if (f.kind == pubsub_frame_kind::pong) {
+                l.ping_sent.reset();
+                l.last_pong = now;
+                backoffs_.erase(n);  // it answers: a drop before this one no longer counts against it
+            }
             const frame_verdict verdict = fsm_.on_frame(n, l.name, f, now, notices, l.quiet_at);
             queue(notices);
-            if (verdict == frame_verdict::deliver) events_.push_back(event_of(f));
+            if (verdict == frame_verdict::deliver) events_.push_message(std::move(reply), f);
         } catch (const error& e) {
             queue(notices);
+            back_off(n, now);  // a node that confirms and then misbehaves is not redialed at once, every time
             doom(n, e.what(), now);
         }
         if (fsm_.take_refresh_wanted()) refresh_wanted_ = true;
@@ -392,6 +400,7 @@ private:
     link* link_to(node_id n, clock::time_point now) {
         auto it = links_.find(n);
         if (it == links_.end()) {
+            if (const auto b = backoffs_.find(n); b != backoffs_.end() && now < b->second.until) return nullptr;
             it = links_.emplace(n, link{}).first;
             const cluster_core& core = host_->subscription_core();
             it->second.name = core.exists(n) ? "node " + escaped(to_string(core.node(n).reported), 300) : "a node";
@@ -407,6 +416,7 @@ private:
         } catch (const error& e) {
             links_.erase(n);
             if (classic_node_ == n) classic_node_ = no_node;
+            back_off(n, now);
             host_->subscriber_dial_failed(n, e);
             if (e.kind() == error_kind::closed) end_all(e.message());
             return false;
@@ -429,7 +439,7 @@ private:
                                 " ms): a hung node, or a network cut; the connection is dropped", now);
                 continue;
             }
-            if (now - l.last_read < health_interval_) continue;
+            if (now - l.last_pong < health_interval_) continue;  // traffic or not: a PING per interval
             append(l, "*1\r\n$4\r\nPING\r\n");
             fsm_.pinged(n);
             l.ping_sent = now;
@@ -462,6 +472,10 @@ private:
         l.doom_reason = why;
         wake();
     }
+    void back_off(node_id n, clock::time_point now) {
+        node_backoff& b = backoffs_[n];
+        b.until = saturating_add(now, node_backoff_.delay(b.step));
+    }
     void lost(node_id n, link& l, const std::string& why, clock::time_point now) {
         std::vector<pubsub_notice> notices;
         fsm_.connection_lost(n, l.name, why, now, notices);
@@ -490,14 +504,13 @@ private:
     }
 
     void queue(std::vector<pubsub_notice>& notices) {
-        for (pubsub_notice& n : notices) events_.push_back(event_of(std::move(n)));
+        for (pubsub_notice& n : notices) events_.push(event_of(std::move(n)));
         notices.clear();
     }
     void deliver() {
         const std::shared_ptr<bool> alive = alive_;
-        while (!events_.empty()) {
-            const pubsub_event e = std::move(events_.front());
-            events_.pop_front();
+        pubsub_event e;  // one for the batch: a message's strings reuse its capacity
+        while (events_.pop_into(e)) {
             if (!on_event_) continue;
             try {
                 on_event_(e);
@@ -523,7 +536,14 @@ private:
     event_handler on_event_;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
     std::map<node_id, link> links_;
-    std::deque<pubsub_event> events_;
+    /// A node whose dial failed or whose connection was dropped for what it sent: not dialed again before `until`.
+    struct node_backoff {
+        int step = 0;
+        clock::time_point until{};
+    };
+    std::map<node_id, node_backoff> backoffs_;
+    backoff node_backoff_;
+    pubsub_event_queue events_;
     node_id classic_node_ = no_node;
     bool wake_requested_ = false;
     bool refresh_wanted_ = false;

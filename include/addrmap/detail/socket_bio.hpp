@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 namespace addrmap::detail {
 
@@ -30,6 +31,9 @@ struct socket_io_state {
     /// While armed, each wait for bytes to read also ends this long after it began (command_timeout, or a
     /// call's reply_timeout): the socket's own SO_RCVTIMEO is never reached once poll decides. 0: no limit.
     std::chrono::milliseconds read_timeout{0};
+    /// Set by a driver whose own poll() just found the socket readable: the next read tries recv at once, without a
+    /// poll of its own (a subscriber's reads, one per poll, would otherwise poll twice). Used once.
+    bool readable = false;
 };
 
 inline socket_io_state* io_state_of(BIO* bio) noexcept { return static_cast<socket_io_state*>(BIO_get_data(bio)); }
@@ -66,11 +70,15 @@ inline int deadline_socket_read(BIO* bio, char* data, int length) {
     socket_io_state* io = io_state_of(bio);
     if (io == nullptr || length < 0 || BIO_get_init(bio) == 0) return -1;
     BIO_clear_retry_flags(bio);
-    if (!wait_until_ready(*io, POLLIN)) {
-        BIO_set_retry_read(bio);
-        return -1;
+    const bool hinted = std::exchange(io->readable, false);
+    ssize_t got = hinted ? ::recv(io->fd, data, static_cast<std::size_t>(length), MSG_DONTWAIT) : -1;
+    if (!hinted || (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))) {
+        if (!wait_until_ready(*io, POLLIN)) {
+            BIO_set_retry_read(bio);
+            return -1;
+        }
+        got = ::recv(io->fd, data, static_cast<std::size_t>(length), 0);
     }
-    const ssize_t got = ::recv(io->fd, data, static_cast<std::size_t>(length), 0);
     if (got <= 0) {
         if (BIO_sock_should_retry(static_cast<int>(got)))
             BIO_set_retry_read(bio);

@@ -79,7 +79,7 @@ public:
                 if (it->second.state == phase::unsubscribing) it->second.resubscribe_after_unsubscribe = true;
                 continue;
             }
-            it->second.not_before = now;
+            pending_from(it->second, now);
         }
     }
     /// The user unsubscribes: the requests to write now (for those out on a node). A subscription not sent yet ends
@@ -112,11 +112,19 @@ public:
     /// The driver writes each on a connection and tells sent(), or not_sent() when it could not, before it calls
     /// anything else (no user code runs between: an unsubscribe() then would be a driver's bug, and throws).
     std::vector<pubsub_request> due(clock::time_point now) {
+        if (!earliest_pending_ || *earliest_pending_ > now) return {};  // the usual case, on every read: no scan
+        earliest_pending_.reset();  // found again below, from what stays pending
         std::map<std::pair<pubsub_family, int>, pubsub_request> grouped;
+        int alone_count = 0;  // a group of its own for each channel asked for alone
         for (auto& [k, s] : subs_) {
-            if (s.state != phase::pending || s.not_before > now) continue;
+            if (s.state != phase::pending) continue;
+            if (s.not_before > now) {
+                pending_from(s, s.not_before);
+                continue;
+            }
             s.state = phase::routing;
-            pubsub_request& r = grouped[{k.family, slot_of(k)}];
+            // One refused with others (Redis refuses a whole SUBSCRIBE for one channel the ACL denies) goes alone.
+            pubsub_request& r = grouped[{k.family, s.alone ? 16384 + ++alone_count : slot_of(k)}];
             r.family = k.family;
             r.slot = slot_of(k);
             r.channels.push_back(k.channel);
@@ -147,16 +155,12 @@ public:
     void due_now(pubsub_family family, const std::vector<std::string>& channels, clock::time_point now) {
         for (const std::string& channel : channels) {
             const auto it = subs_.find(key{family, channel});
-            if (it != subs_.end() && it->second.state == phase::pending) it->second.not_before = std::min(it->second.not_before, now);
+            if (it != subs_.end() && it->second.state == phase::pending) pending_from(it->second, std::min(it->second.not_before, now));
         }
     }
-    /// When due() next has something (none: nothing waits).
-    std::optional<clock::time_point> next_due() const {
-        std::optional<clock::time_point> next;
-        for (const auto& [k, s] : subs_)
-            if (s.state == phase::pending && (!next || s.not_before < *next)) next = s.not_before;
-        return next;
-    }
+    /// When due() may next have something (none: nothing waits). Never later than the truth; it may be earlier (a
+    /// subscription that was waiting ended meanwhile), and due() then finds nothing and sets it right.
+    std::optional<clock::time_point> next_due() const noexcept { return earliest_pending_; }
     /// The driver wrote a PING of its own (a health check) on the connection to `node`.
     void pinged(node_id node) { queues_[node].push_back(outstanding{request_kind::ping, pubsub_family::classic, {}, {}}); }
 
@@ -193,7 +197,7 @@ public:
             }
             case pubsub_frame_kind::message: {
                 const std::string_view name = f.family == pubsub_family::pattern ? f.pattern : f.channel;
-                const auto it = subs_.find(key{f.family, std::string(name)});
+                const auto it = subs_.find(key_view{f.family, name});
                 if (it == subs_.end() || it->second.node != node ||
                     (it->second.state != phase::active && it->second.state != phase::unsubscribing)) {
                     if (f.family == pubsub_family::sharded && draining(node, f.channel)) return frame_verdict::consumed;
@@ -204,7 +208,7 @@ public:
             case pubsub_frame_kind::subscribed: {
                 if (!answers_head(node, request_kind::subscribe, f.family, f.channel))
                     throw foreign("a confirmation of " + quoted(f.channel, 80));
-                const auto it = subs_.find(key{f.family, std::string(f.channel)});
+                const auto it = subs_.find(key_view{f.family, f.channel});
                 if (it != subs_.end() && it->second.node == node && it->second.state == phase::subscribing) {
                     it->second.state = phase::active;
                     it->second.step = 0;
@@ -215,7 +219,7 @@ public:
             }
             case pubsub_frame_kind::unsubscribed: {
                 if (f.channel.empty()) throw foreign("an unsubscribe of nothing");  // never asked: no bare UNSUBSCRIBE
-                const auto it = subs_.find(key{f.family, std::string(f.channel)});
+                const auto it = subs_.find(key_view{f.family, f.channel});
                 const bool ours_here = it != subs_.end() && it->second.node == node;
                 if (answers_head(node, request_kind::unsubscribe, f.family, f.channel)) {
                     if (ours_here && it->second.state == phase::unsubscribing) end(it, now, out);
@@ -262,11 +266,19 @@ public:
                     refresh_wanted_ = true;
                     return frame_verdict::consumed;
                 }
+                // A final refusal of several channels may be for one of them: each is asked again on its own, and a
+                // refusal then is its own.
+                const bool split = why == refusal_kind::final && head.remaining.size() > 1;
                 for (const std::string& channel : head.remaining) {
                     const auto it = subs_.find(key{head.family, channel});
                     if (it == subs_.end() || it->second.node != node) continue;
                     subscription& s = it->second;
                     if (s.state != phase::subscribing) continue;
+                    if (split) {
+                        s.alone = true;
+                        retry_later(s, now);
+                        continue;
+                    }
                     if (why != refusal_kind::final) {  // asked again after a backoff (and a refresh, if it moved)
                         retry_later(s, now);
                         if (why == refusal_kind::elsewhere) refresh_wanted_ = true;
@@ -347,13 +359,14 @@ public:
         subs_.clear();
         queues_.clear();
         draining_.clear();
+        earliest_pending_.reset();
     }
 
     /// How many subscriptions are wanted (any phase), for the driver and tests.
     std::size_t size() const noexcept { return subs_.size(); }
     /// Whether (family, channel) is confirmed on a node.
     bool active(pubsub_family family, std::string_view channel) const {
-        const auto it = subs_.find(key{family, std::string(channel)});
+        const auto it = subs_.find(key_view{family, channel});
         return it != subs_.end() && it->second.state == phase::active;
     }
 
@@ -368,8 +381,20 @@ private:
     struct key {
         pubsub_family family;
         std::string channel;
-        bool operator<(const key& o) const { return std::tie(family, channel) < std::tie(o.family, o.channel); }
     };
+    /// A key to look up without building a string (a message's channel, on every message).
+    struct key_view {
+        pubsub_family family;
+        std::string_view channel;
+    };
+    struct key_less {
+        using is_transparent = void;
+        template <class A, class B>
+        bool operator()(const A& a, const B& b) const noexcept {
+            return a.family != b.family ? a.family < b.family : std::string_view(a.channel) < std::string_view(b.channel);
+        }
+    };
+
     struct subscription {
         phase state = phase::pending;
         node_id node = no_node;
@@ -379,7 +404,9 @@ private:
         std::string gap_cause;
         bool resubscribe_after_unsubscribe = false;  ///< subscribed again while its unsubscribe was out
         int drains = 0;  ///< SUNSUBSCRIBEs on nodes it moved away from, not settled yet: its gap stays open
+        bool alone = false;  ///< refused in a request with others: asked for in a request of its own from then on
     };
+    using subscription_map = std::map<key, subscription, key_less>;
     enum class request_kind { subscribe, unsubscribe, ping };
     /// A request written on a connection, and the channels whose answer has not come yet (in order).
     struct outstanding {
@@ -471,7 +498,7 @@ private:
         return true;
     }
     /// The user's unsubscribe of `it` is done: it ends (and is wanted again if subscribed meanwhile).
-    void end(std::map<key, subscription>::iterator it, clock::time_point now, std::vector<pubsub_notice>& out) {
+    void end(subscription_map::iterator it, clock::time_point now, std::vector<pubsub_notice>& out) {
         const key k = it->first;
         const bool again = it->second.resubscribe_after_unsubscribe;
         close_gap(k, it->second, now, out);
@@ -495,7 +522,7 @@ private:
     void retry_later(subscription& s, clock::time_point now) {
         s.state = phase::pending;
         s.node = no_node;
-        s.not_before = saturating_add(now, backoff_.delay(s.step));
+        pending_from(s, saturating_add(now, backoff_.delay(s.step)));
     }
     /// `s` stopped being active (or being subscribed) on its node: a gap opens at `gap_from` if it was active, and
     /// it is due again at `again_at`.
@@ -506,7 +533,12 @@ private:
         }
         s.state = phase::pending;
         s.node = no_node;
-        s.not_before = again_at;
+        pending_from(s, again_at);
+    }
+    /// `s` is pending, due at `at` (the one place not_before is set: the earliest such time is kept).
+    void pending_from(subscription& s, clock::time_point at) noexcept {
+        s.not_before = at;
+        if (!earliest_pending_ || at < *earliest_pending_) earliest_pending_ = at;
     }
     void close_gap(const key& k, subscription& s, clock::time_point now, std::vector<pubsub_notice>& out) {
         if (!s.gap_start) return;
@@ -519,7 +551,8 @@ private:
         s.gap_cause.clear();
     }
 
-    std::map<key, subscription> subs_;
+    subscription_map subs_;
+    std::optional<clock::time_point> earliest_pending_;  ///< no pending subscription is due before this
     std::map<node_id, std::deque<outstanding>> queues_;
     /// Shard channels being unsubscribed on nodes they moved away from, and how many such SUNSUBSCRIBEs are out there.
     std::map<std::pair<node_id, std::string>, int> draining_;
