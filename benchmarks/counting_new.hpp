@@ -17,11 +17,15 @@
 namespace addrmap_bench {
 
 inline std::atomic<std::uint64_t> allocation_count{0};
+/// The same, counted by the thread that allocates (pubsub_bench: the subscriber's, without its publisher thread's).
+inline thread_local std::uint64_t thread_allocation_count = 0;
 
 /// Allocations through any global operator new, or through hiredis's allocator (malloc, calloc, realloc, strdup),
 /// since the program started. OpenSSL's own are not counted: they are per connection and per TLS record, not per
 /// command.
 inline std::uint64_t allocations() noexcept { return allocation_count.load(std::memory_order_relaxed); }
+/// Allocations by the calling thread since it started (counted alike).
+inline std::uint64_t thread_allocations() noexcept { return thread_allocation_count; }
 
 /// CPU seconds this process has used (user and system), for CPU per million commands.
 inline double cpu_seconds() {
@@ -52,7 +56,10 @@ private:
 };
 
 namespace hiredis_counting {
-inline void count() noexcept { allocation_count.fetch_add(1, std::memory_order_relaxed); }
+inline void count() noexcept {
+    allocation_count.fetch_add(1, std::memory_order_relaxed);
+    ++thread_allocation_count;
+}
 inline void* malloc_fn(std::size_t size) {
     count();
     return std::malloc(size);
@@ -80,6 +87,7 @@ inline const bool installed = [] {
 
 inline void* counted_malloc(std::size_t size) {
     allocation_count.fetch_add(1, std::memory_order_relaxed);
+    ++thread_allocation_count;
     if (size == 0) size = 1;
     while (true) {
         if (void* p = std::malloc(size)) return p;
@@ -91,6 +99,7 @@ inline void* counted_malloc(std::size_t size) {
 
 inline void* counted_aligned(std::size_t size, std::align_val_t align) {
     allocation_count.fetch_add(1, std::memory_order_relaxed);
+    ++thread_allocation_count;
     std::size_t alignment = static_cast<std::size_t>(align);
     if (alignment < sizeof(void*)) alignment = sizeof(void*);
     if (size == 0) size = 1;

@@ -1,5 +1,5 @@
-# benchmarks/report.py — turns scripts/bench's raw output (policies.json, cluster.jsonl, redis-benchmark.csv) into
-# results.md (medians, ratios, allocation counters) and map_cost.dat (the data gnuplot draws as map_cost.png).
+# benchmarks/report.py — turns scripts/bench's raw output (policies.json, cluster.jsonl, async*.jsonl, pubsub.jsonl,
+# stall.jsonl, ioredis*.jsonl, redis-benchmark.csv) into results.md (medians, ratios, allocation counters) and map_cost.dat (the data gnuplot draws as map_cost.png).
 #
 # usage: report.py OUT_DIR --command "exact command line" [--meta KEY=VALUE ...]
 import argparse
@@ -238,6 +238,66 @@ def async_section(rows, ioredis_rows, rb_rows, lines):
         lines.append("")
 
 
+def pubsub_section(rows, ioredis_rows, lines):
+    ok = [r for r in rows if "error" not in r]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"**pubsub_bench failed**: `{r.get('error', '?')[:400]}`")
+    io = [r for r in ioredis_rows if "error" not in r]
+    if not ok and not io:
+        if rows:
+            lines.append("")
+        return
+    any_row = (ok or io)[0]
+    lines.append(f"## pub/sub: messages/s to one subscriber (`pubsub_bench`, median of {len(ok)} runs; "
+                 f"{any_row['messages']:,} messages per side, {any_row.get('payload_bytes', '?')}-byte payloads)")
+    lines.append("")
+    lines.append("One shard channel (`" + str(any_row.get("channel", "?")) + "`, slot " + str(any_row.get("slot", "?")) +
+                 "), one subscriber over TLS, fed by a publisher thread with its own TLS connection to the channel's owner "
+                 f"(SPUBLISH pipelined {any_row.get('batch', '?')} per write, then \"end\"). addrmap's `basic_subscriber` "
+                 "(`ssubscribe`, a loop on `next()`) and raw hiredis (a `connect_tls` context, SSUBSCRIBE, a loop on "
+                 "`redisGetReply`) take turns in rounds of one run, same node, same publisher; ioredis's sharded subscriber "
+                 "(`shardedSubscribers: true`, 'smessage' events) runs on its own with a publisher worker built the same way. "
+                 "msgs/s: received / time from the first message to \"end\". CPU and allocations: the subscriber thread's own "
+                 "per message (ioredis: the whole process, publisher worker included). When *publisher msgs/s* is about "
+                 "msgs/s and the publisher never waited for the subscriber, the subscriber did not set the pace: then CPU "
+                 "per message is the client's figure to compare. (Redis 7.0 also sends each SPUBLISH to the shard's "
+                 "replicas over the cluster bus, about 2 KB a message; a master whose link falls behind slows down until "
+                 "the link is made again, so rounds alternate between fast and slow whatever the client: *best round*.)")
+    lines.append("")
+    lines.append("| subscriber | msgs/s | × raw | best round msgs/s | CPU µs/msg | allocs/msg | publisher msgs/s | lost |")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+
+    def m(rs, key, decimals=0):
+        return fmt(median_of(rs, key), decimals)
+    if ok:
+        lines.append(f"| addrmap `basic_subscriber` | {m(ok, 'addrmap_msgs_per_s')} | {m(ok, 'ratio_vs_raw', 3)} "
+                     f"(rounds: {m(ok, 'ratio_vs_raw_median_of_rounds', 3)}) | {m(ok, 'addrmap_best_round_msgs_per_s')} | "
+                     f"{m(ok, 'addrmap_cpu_us_per_msg', 3)} | {m(ok, 'addrmap_allocs_per_msg', 2)} | "
+                     f"{m(ok, 'addrmap_publisher_msgs_per_s')} | {m(ok, 'addrmap_lost')} |")
+        lines.append(f"| raw hiredis, same run | {m(ok, 'raw_msgs_per_s')} | 1 | {m(ok, 'raw_best_round_msgs_per_s')} | "
+                     f"{m(ok, 'raw_cpu_us_per_msg', 3)} | {m(ok, 'raw_allocs_per_msg', 2)} | "
+                     f"{m(ok, 'raw_publisher_msgs_per_s')} | {m(ok, 'raw_lost')} |")
+    if io:
+        raw = median_of(ok, "raw_msgs_per_s")
+        ios = median_of(io, "msgs_per_s")
+        vs_raw = f"{ios / raw:.3f} (other runs)" if raw and ios else "—"
+        lines.append(f"| ioredis {io[0].get('ioredis', '?')} sharded subscriber (Node {io[0].get('node', '?')}) | "
+                     f"{m(io, 'msgs_per_s')} | {vs_raw} | {m(io, 'best_round_msgs_per_s')} | "
+                     f"{m(io, 'process_cpu_us_per_msg', 3)} (process) | — | {m(io, 'publisher_msgs_per_s')} | {m(io, 'lost')} |")
+    for r in ioredis_rows:
+        if "error" in r:
+            lines.append(f"| ioredis: not measured (`{r['error'][:200]}`) | | | | | | | |")
+            break
+    lines.append("")
+    if ok:
+        per_run = "; ".join(f"addrmap {r['addrmap_msgs_per_s']:,.0f} / raw {r['raw_msgs_per_s']:,.0f} = {r['ratio_vs_raw']:.3f}"
+                            for r in ok)
+        lines.append(f"× raw: addrmap / raw over the whole run (in brackets: the median of round-by-round ratios); "
+                     f"CPU per message addrmap / raw: {m(ok, 'cpu_ratio_vs_raw', 3)}. Each run: {per_run}.")
+        lines.append("")
+
+
 def redis_benchmark_section(rows, runs, lines):
     if not rows:
         return
@@ -392,6 +452,8 @@ def main():
     cluster_section(runs, lines)
     async_section(load_jsonl(os.path.join(out, "async.jsonl")), load_jsonl(os.path.join(out, "ioredis.jsonl")), rb, lines)
     workloads_section(load_jsonl(os.path.join(out, "async-workloads.jsonl")), lines)
+    pubsub_section(load_jsonl(os.path.join(out, "pubsub.jsonl")), load_jsonl(os.path.join(out, "ioredis-pubsub.jsonl")),
+                   lines)
     stall_section(load_jsonl(os.path.join(out, "stall.jsonl")), lines)
     redis_benchmark_section(rb, runs, lines)
     policies_section(results, reps, lines, os.path.join(out, "map_cost.dat"))
