@@ -164,61 +164,8 @@ BOOST_AUTO_TEST_CASE(disconnect_ends_every_subscription_and_the_subscriber_can_s
     BOOST_TEST(log.back().payload == "back");
 }
 
-// The scene: 30 shard channels over all masters, numbered messages on each at a steady rate for ~20 s while
-// 500 slots move to another master and back and then a master is SIGKILLed. Every message is received at most once and
-// in order; every one published (answered) and not received was published inside a reported gap of its channel; the
-// subscriptions end on the new owners.
-BOOST_AUTO_TEST_CASE(thirty_shard_channels_ride_out_resharding_there_and_back_and_a_killed_master) {
-    addrmap::ip_to_hostname_cluster admin_view = make_publisher();
-    const auto masters = live::masters(admin_view);
-    BOOST_TEST_REQUIRE(masters.size() == 3u);
-    const live::ride_plan plan = live::plan_ride(masters);
-    const std::vector<std::string>& channels = plan.channels;
-
-    subscriber_type sub = make_subscriber();
-    sub.ssubscribe(channels);
-    std::vector<pubsub_event> log;
-    BOOST_TEST_REQUIRE(pump(sub, log, [&](const auto& l) { return count(l, kind::subscribed) == channels.size(); },
-                            ms(20000)),
-                       describe(log));
-
-    live::revive_on_exit revive(plan.victim_port);
-    std::atomic<bool> stop_publishing{false}, scene_done{false};
-    std::string scene_why;
-    std::mutex published_mutex;
-    std::map<std::string, std::vector<live::published>> sent;
-    std::thread publisher_thread([&] { live::publish_numbered(channels, stop_publishing, published_mutex, sent); });
-    std::thread scene_thread([&] {
-        scene_why = live::ride_scene(plan.moving, plan.scene, plan.victim_port, channels.back());
-        scene_done = true;
-    });
-    while (!scene_done)
-        if (std::optional<pubsub_event> e = sub.next(ms(100))) log.push_back(std::move(*e));
-    stop_publishing = true;
-    publisher_thread.join();
-    scene_thread.join();
-    BOOST_TEST_REQUIRE(scene_why.empty(), scene_why);
-
-    // Everything is subscribed again on the new owners: one last message per channel arrives.
-    addrmap::ip_to_hostname_cluster last(three_seeds(), addrmap::ip_to_hostname("localhost"));
-    const auto all_active = [&] {
-        return std::all_of(channels.begin(), channels.end(), [&](const std::string& c) { return sub.active(pubsub_family::sharded, c); });
-    };
-    pump(sub, log, [&](const auto&) { return all_active(); }, ms(20000));
-    BOOST_TEST_REQUIRE(all_active(), describe(log));
-    for (const std::string& c : channels) last.command(c, "SPUBLISH %s last", c.c_str());
-    BOOST_TEST_REQUIRE(pump(sub, log, [&](const auto& l) {
-                           return std::count_if(l.begin(), l.end(), [](const pubsub_event& e) { return e.payload == "last"; }) ==
-                                  static_cast<long>(channels.size());
-                       }, ms(10000)));
-
-    const live::ride_check check = live::check_ride(channels, log, sent);
-    for (const std::string& defect : check.defects) BOOST_ERROR(defect);
-    std::cout << "pubsub ride (blocking): " << channels.size() << " channels, " << check.sent << " published, " << check.received
-              << " received, " << check.missed << " missed (all inside gaps), " << check.gaps << " gaps\n";
-    BOOST_TEST(check.gaps >= 20u);  // the moved channels (twice) and the killed master's: the scene happened
-    BOOST_TEST(revive.now(), "the killed node did not rejoin: the cluster is not healthy");
-}
+// The scene (30 shard channels, 500 slots moved there and back, a master SIGKILLed) runs the blocking
+// subscriber and the async one at once, in async.async_pubsub: one scene for both drivers.
 
 // A classic subscriber on a master that is killed: the lost connection opens a gap, it subscribes again on another
 // node, the gap is reported (with its cause), and what is published afterwards arrives.
