@@ -44,7 +44,7 @@ public:
     basic_async_subscriber(const basic_async_subscriber&) = delete;
     basic_async_subscriber& operator=(const basic_async_subscriber&) = delete;
     ~basic_async_subscriber() {
-        driver_->remove_subscription(engine_.get());
+        if (engine_->attached()) driver_->remove_subscription(engine_.get());  // not if the cluster went first
         engine_.reset();
     }
 

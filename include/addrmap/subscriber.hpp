@@ -331,7 +331,7 @@ private:
                 } catch (const error& e) {
                     queue(notices);
                     back_off(n, now);  // a node that confirms and then misbehaves is not redialed at once, every time
-                    lose(n, e.what(), now);
+                    lose(n, e.what(), std::min(link.quiet_at, now));  // what it sent since it was last quiet is suspect
                     return;
                 }
             }
@@ -425,7 +425,7 @@ private:
             for (const auto& [n, link] : links_)
                 at = std::min(at, link.ping_sent ? *link.ping_sent + cluster_.options_.tls.command_timeout
                                                  : link.last_pong + every);
-            if (fsm_.size() > 0 && map_known_right_at_) at = std::min(at, *map_known_right_at_ + every);
+            if (fsm_.size() > 0 && map_known_right_at_) at = std::min(at, std::max(next_refresh_at_, *map_known_right_at_ + every));
         }
         return std::max(at, now);
     }

@@ -56,6 +56,8 @@ std::string describe(const std::vector<pubsub_event>& log) {
     return out;
 }
 
+std::string scenario_why(const outcome& o) { return o.ok() ? std::string() : o.failure()->message(); }
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(async_pubsub)
@@ -329,6 +331,72 @@ BOOST_AUTO_TEST_CASE(disconnect_and_destruction_end_subscriptions_cleanly) {
     cluster.disconnect([&] { disconnected = true; });
     BOOST_TEST(loop.run_until([&] { return disconnected && count(log, kind::ended) == 1; }), describe(log));
     BOOST_TEST(loop.run_until([&] { return holders() == 0; }, ms(5000)));
+}
+
+// A callback that unsubscribes (or subscribes) wakes the subscriber again: what it asks and what comes next are not held
+// back until some timer (the health PING is off here, so nothing else would wake it).
+BOOST_AUTO_TEST_CASE(a_callback_that_unsubscribes_is_followed_at_once) {
+    ip_to_hostname_cluster publisher = blocking_publisher();
+    const std::string a = live::channel_on(300, "wake-a-"), b = live::channel_on(301, "wake-b-");
+    live::libevent_fixture loop;
+    cluster_options options = three_seeds();
+    options.subscriber_health_interval = ms(0);
+    ip_to_hostname_async_cluster cluster(options, loop.binding(), ip_to_hostname("localhost"));
+    std::vector<pubsub_event> log;
+    async_subscriber_handlers handlers = logging_into(log);
+    async_subscriber_type* self = nullptr;
+    handlers.on_message = [&](const pubsub_event& e) {
+        log.push_back(e);
+        if (e.channel == a) self->sunsubscribe({a});
+    };
+    async_subscriber_type sub(cluster, handlers);
+    self = &sub;
+    sub.ssubscribe({a, b});
+    BOOST_TEST_REQUIRE(loop.run_until([&] { return count(log, kind::subscribed) == 2; }), describe(log));
+    publisher.command(a, "SPUBLISH %s first", a.c_str());
+    BOOST_TEST_REQUIRE(loop.run_until([&] { return count(log, kind::message, a) == 1; }), describe(log));
+    publisher.command(b, "SPUBLISH %s second", b.c_str());
+    BOOST_TEST(loop.run_until([&] { return count(log, kind::ended, a) == 1 && count(log, kind::message, b) == 1; }, ms(2000)),
+               describe(log));
+}
+
+// on_async_connect runs plain hiredis code on the cluster's connections; a subscriber's connection skips it (its replies
+// would be read as the subscriber's) and is subscribed all the same. Subscriber connections are not counted against
+// max_blocking_connections_per_node: a BLPOP still gets one of its own.
+BOOST_AUTO_TEST_CASE(subscriber_connections_skip_on_async_connect_and_leave_the_blocking_bound_alone) {
+    const std::string c = live::channel_on(400, "hooks-");
+    live::libevent_fixture loop;
+    cluster_options options = three_seeds();
+    int hooks = 0;
+    options.on_async_connect = [&](redisAsyncContext* ac, const node_info&) {
+        ++hooks;
+        redisAsyncCommand(ac, nullptr, nullptr, "CLIENT SETNAME addrmap-hooked");
+    };
+    options.max_blocking_connections_per_node = 1;
+    ip_to_hostname_async_cluster cluster(options, loop.binding(), ip_to_hostname("localhost"));
+    std::vector<pubsub_event> log;
+    async_subscriber_type sub(cluster, logging_into(log));
+    sub.ssubscribe({c});
+    BOOST_TEST_REQUIRE(loop.run_until([&] { return count(log, kind::subscribed) == 1; }), describe(log));
+    BOOST_TEST(hooks >= 1);  // the cluster's own connection ran it
+    std::optional<outcome> popped;
+    cluster.command_argv(c, {"BLPOP", c + ":list", "0.1"}, [&](outcome o) { popped = std::move(o); });
+    BOOST_TEST_REQUIRE(loop.run_until([&] { return popped.has_value(); }));
+    BOOST_TEST(popped->ok(), scenario_why(*popped));
+}
+
+// The cluster destroyed before its subscriber (against the rule): the subscriber's destructor touches nothing of it.
+BOOST_AUTO_TEST_CASE(a_subscriber_outliving_its_cluster_is_destroyed_safely) {
+    live::libevent_fixture loop;
+    std::vector<pubsub_event> log;
+    auto cluster = std::make_unique<ip_to_hostname_async_cluster>(three_seeds(), loop.binding(), ip_to_hostname("localhost"));
+    auto sub = std::make_unique<async_subscriber_type>(*cluster, logging_into(log));
+    sub->ssubscribe({live::channel_on(500, "outlive-")});
+    BOOST_TEST_REQUIRE(loop.run_until([&] { return count(log, kind::subscribed) == 1; }), describe(log));
+    cluster.reset();
+    loop.drain();
+    sub.reset();  // ASan would report a use of the freed driver here
+    BOOST_TEST(count(log, kind::subscribed) == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

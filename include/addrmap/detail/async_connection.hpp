@@ -88,6 +88,9 @@ public:
         /// A connection of its own for calls that hold it while the server waits (BLPOP, reply_timeout): never its
         /// node's current connection; kept as a spare between such calls.
         bool dedicated = false;
+        /// A subscriber's connection (dedicated too): on_async_connect is not run on it, since every reply after its
+        /// set-up is read as the subscriber's; it does not count as a blocking command's connection.
+        bool subscriber = false;
     };
 
     async_connection(async_connection_owner& owner, std::shared_ptr<tls_shared> tls, target t, clock::time_point setup_deadline)
@@ -205,6 +208,7 @@ public:
         return saturating_add(last_progress_, std::max(tls_shared_->options.command_timeout, allowance_));
     }
     bool dedicated() const noexcept { return target_.dedicated; }
+    bool subscriber() const noexcept { return target_.subscriber; }
     const std::string& tcp_address() const noexcept { return target_.tcp_address; }
     /// The call sent next may take `allowance` before its reply comes (the server waits for it); allowances add up
     /// as a maximum while several are out (two WAITs): the longest counts until every one is back.
@@ -380,7 +384,8 @@ private:
                     return;
                 }
             }
-            if (target_.setup_options != nullptr && target_.setup_options->on_async_connect && run_async_connect())
+            if (target_.setup_options != nullptr && target_.setup_options->on_async_connect && !target_.subscriber &&
+                run_async_connect())
                 reply.release_to_hiredis();  // replies are hiredis's to free now, this one too (see run_async_connect)
         } catch (const error& e) {
             tls_shared_->sessions.erase(state_->session_key);

@@ -99,7 +99,7 @@ public:
     }
     /// Owns a dedicated connection `c` (never a node's current one).
     async_connection& adopt_dedicated(std::unique_ptr<async_connection> c) {
-        ++node(c->node()).dedicated;
+        if (!c->subscriber()) ++node(c->node()).dedicated;  // a subscriber's is not a blocking command's
         all_.push_back(std::move(c));
         return *all_.back();
     }
@@ -132,7 +132,7 @@ public:
             node_entry& e = nodes_[c.node()];
             e.spare.erase(std::remove_if(e.spare.begin(), e.spare.end(), [&](const idle_connection& i) { return i.connection == &c; }),
                           e.spare.end());
-            if (e.dedicated > 0) --e.dedicated;
+            if (e.dedicated > 0 && !c.subscriber()) --e.dedicated;
         }
         any_gone_ = true;
     }

@@ -96,13 +96,14 @@ public:
     /// A dedicated connection to node `n` (a blocking call's own), opened to the address its current connection uses,
     /// due by now + connect_timeout; nullptr while the node has no current connection set up (dial that first: its
     /// DNS answer and address are reused). Throws what open() throws.
-    async_connection* dial_dedicated(node_id n, clock::time_point now) {
+    async_connection* dial_dedicated(node_id n, clock::time_point now, bool for_subscriber = false) {
         if (stopped_) throw error(error_kind::closed, "the cluster is disconnected: no new connection is made");
         const async_connection* current = table_.current(n);
         if (current == nullptr || !current->ready() || !core_.exists(n)) return nullptr;
         const core_node& node = core_.node(n);
         async_connection::target t = target_for(n, node, current->tcp_address());
         t.dedicated = true;
+        t.subscriber = for_subscriber;
         const clock::time_point deadline = now + options_.tls.connect_timeout;
         auto c = std::make_unique<async_connection>(owner_, tls_, std::move(t), deadline);
         c->open(loop_);

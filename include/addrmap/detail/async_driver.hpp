@@ -639,8 +639,7 @@ private:
         if (const auto it = subscriber_connections_.find(&connection); it != subscriber_connections_.end()) {
             async_subscription* s = it->second;
             subscriber_connections_.erase(it);
-            if (!closed_ && !shutting_down_) callbacks_.report(why);
-            s->connection_failed(connection, why);
+            s->connection_failed(connection, why);  // it reports the failure from its next run(), outside hiredis
             return;
         }
         if (connection.dedicated()) {
@@ -793,6 +792,7 @@ private:
         core_.stats().overloaded += bound_.take_refused_off_loop();
         connections_.collect();
         for (auto& job : mailbox_->take()) job(true);
+        subscriptions_woken_ = false;
         run_subscriptions(clock::now());
         if (pump_requested_) {
             pump_requested_ = false;
@@ -827,16 +827,17 @@ private:
         if (closed_ || shutting_down_) throw error(error_kind::closed, "the cluster was disconnected");
         const async_connection* shared = dialer_.connection_for(n, now);  // its DNS answer and address are reused
         if (shared == nullptr || !shared->ready()) return nullptr;          // connection_ready() tells the owner
-        async_connection* c = dialer_.dial_dedicated(n, now);
+        async_connection* c = dialer_.dial_dedicated(n, now, true);
         if (c != nullptr) subscriber_connections_[c] = &owner;
         rearm();  // its set-up deadline
         return c;
     }
     void forget_subscriber_connection(const async_connection& c) override { subscriber_connections_.erase(&c); }
-    void subscriber_dial_failed(node_id n, const error& why) override {
-        if (why.kind() == error_kind::closed) return;
+    /// A subscriber's own dial failed: reported (its node's state is its shared connection's to tell, as for a
+    /// blocking call's own connection). Called from the subscription's run(), outside its internals.
+    void subscriber_dial_failed(node_id, const error& why) override {
+        if (why.kind() == error_kind::closed || closed_ || shutting_down_) return;
         callbacks_.report(why);
-        if (core_.exists(n)) core_.on_dial_failed(n, why, clock::now());
     }
     void refresh_for(async_subscription& owner) override {
         refresh([&owner, alive = owner.alive_token()](const error* failed) {
@@ -844,11 +845,9 @@ private:
         });
     }
     void wake(async_subscription&) override {
-        if (shutting_down_) return;
-        if (!pump_requested_) {
-            pump_requested_ = true;
-            loop_->wake_up();
-        }
+        if (shutting_down_ || subscriptions_woken_) return;
+        subscriptions_woken_ = true;  // its own flag: a wake during a pass (a callback's unsubscribe) asks for another
+        loop_->wake_up();
     }
     void subscriber_callback_threw(const char* what) override {
         callbacks_.run_guarded([] { throw; }, what);
@@ -892,6 +891,7 @@ private:
                          {[this](async_connection& c) { give_back(c); }, [this] { request_pump(); }}};
     bool lease_call_counted_ = true;                                   // start_on_lease()'s `counted`, for start()
     std::vector<async_subscription*> subscriptions_;                    // the subscribers on this cluster
+    bool subscriptions_woken_ = false;                                  // a wake-up for them is on its way
     std::map<const async_connection*, async_subscription*> subscriber_connections_;  // their connections
     bool closed_ = false;
     bool shutting_down_ = false;

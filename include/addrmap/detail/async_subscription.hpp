@@ -20,7 +20,7 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
@@ -124,8 +124,13 @@ public:
         const std::shared_ptr<bool> alive = alive_;
         close_doomed();
         tend(clock::now());
+        // Dial failures are the user's news (on_error), told here, outside the subscription's own bookkeeping.
+        for (const error& e : std::exchange(failures_, {})) {
+            if (host_ == nullptr) return;
+            host_->subscriber_dial_failed(no_node, e);
+            if (!*alive) return;
+        }
         deliver();
-        (void)alive;
     }
     /// When run() is next due without any input (max: never).
     clock::time_point wake_at(clock::time_point now) const {
@@ -138,7 +143,9 @@ public:
         if (health_interval_.count() > 0) {
             for (const auto& [n, l] : links_)
                 if (l.ready && !l.doomed) at = std::min(at, l.ping_sent ? *l.ping_sent + command_timeout_ : l.last_pong + health_interval_);
-            if (fsm_.size() > 0 && map_known_right_at_) at = std::min(at, *map_known_right_at_ + health_interval_);
+            if (fsm_.size() > 0 && !refreshing_)
+                at = std::min(at, std::max(next_refresh_at_, map_known_right_at_ ? *map_known_right_at_ + health_interval_
+                                                                                  : clock::time_point{}));
         }
         return at == clock::time_point::max() ? at : std::max(at, now);
     }
@@ -167,7 +174,7 @@ public:
         back_off(n, clock::now());  // nothing was sent on it: what waited for it backs off and goes again
         if (classic_node_ == n) classic_node_ = no_node;
         refresh_wanted_ = true;
-        if (host_ != nullptr) host_->subscriber_dial_failed(n, why);
+        failures_.push_back(why);
         wake();
     }
     void connection_gone(async_connection& c) {
@@ -206,6 +213,8 @@ public:
         host_ = nullptr;
         links_.clear();
     }
+    /// Whether the driver is still there (host_gone() was not called).
+    bool attached() const noexcept { return host_ != nullptr; }
     bool owns(const async_connection& c) const noexcept {
         const auto it = links_.find(c.node());
         return it != links_.end() && it->second.connection == &c;
@@ -296,7 +305,15 @@ private:
         unmark(r);
         reply_ptr reply(r);
         const auto* hook = static_cast<const reader_hook*>(privdata);
-        if (hook != nullptr) hook->self->on_reply(hook->node, std::move(reply));
+        if (hook == nullptr) return;
+        try {  // nothing may unwind through hiredis and the loop's C frames
+            hook->self->on_reply(hook->node, std::move(reply));
+        } catch (...) {  // no memory for the event: the connection cannot be trusted to have lost nothing
+            try {
+                hook->self->doom(hook->node, "no memory to keep a frame it sent; the connection is dropped", clock::now());
+            } catch (...) {  // not even for that: the health PING finds it
+            }
+        }
     }
 
     /// Makes `c`'s reader hand every reply to on_reply (see above). False when the reader is not hiredis's own.
@@ -335,7 +352,7 @@ private:
         } catch (const error& e) {
             queue(notices);
             back_off(n, now);  // a node that confirms and then misbehaves is not redialed at once, every time
-            doom(n, e.what(), now);
+            doom(n, e.what(), std::min(l.quiet_at, now));  // what it sent since it was last seen quiet is suspect
         }
         if (fsm_.take_refresh_wanted()) refresh_wanted_ = true;
         note_if_quiet(l, now);
@@ -357,7 +374,9 @@ private:
     void tend(clock::time_point now) {
         if (fsm_.take_refresh_wanted()) refresh_wanted_ = true;
         check_health(now);
-        if (fsm_.size() > 0 && map_known_right_at_ && health_interval_.count() > 0 && now - *map_known_right_at_ >= health_interval_)
+        // Never read by us yet (the cluster's connect() read it): stale, so the periodic reads start.
+        if (fsm_.size() > 0 && health_interval_.count() > 0 &&
+            (!map_known_right_at_ || now - *map_known_right_at_ >= health_interval_))
             refresh_wanted_ = true;
         const cluster_core& core = host_->subscription_core();
         if ((refresh_wanted_ || !core.has_topology()) && !refreshing_ && now >= next_refresh_at_ && fsm_.size() > 0) {
@@ -385,7 +404,8 @@ private:
             }
             if (!l->ready || l->doomed) {
                 fsm_.not_sent(r, now);
-                l->waiting.emplace_back(r.family, r.channels);
+                if (std::find(l->waiting.begin(), l->waiting.end(), std::make_pair(r.family, r.channels)) == l->waiting.end())
+                    l->waiting.emplace_back(r.family, r.channels);
                 continue;
             }
             append(*l, resp_of(r));
@@ -417,7 +437,7 @@ private:
             links_.erase(n);
             if (classic_node_ == n) classic_node_ = no_node;
             back_off(n, now);
-            host_->subscriber_dial_failed(n, e);
+            failures_.push_back(e);
             if (e.kind() == error_kind::closed) end_all(e.message());
             return false;
         }
@@ -542,6 +562,7 @@ private:
         clock::time_point until{};
     };
     std::map<node_id, node_backoff> backoffs_;
+    std::vector<error> failures_;  ///< dial failures to report from run()
     backoff node_backoff_;
     pubsub_event_queue events_;
     node_id classic_node_ = no_node;
