@@ -50,8 +50,8 @@ namespace {
 using addrmap_bench::json_line;
 using addrmap_bench::parse_count;
 
-struct cli_options {
-    std::string seed, cacert, policy = "ip_to_hostname", hostname = "localhost", loop = "libevent", workload = "set";
+struct cli_options : addrmap_bench::connection_flags {
+    std::string loop = "libevent", workload = "set";
     std::string side = "both";  ///< addrmap or raw: that side alone, no blocking runs (for a profiler)
     std::size_t ops = 200000, in_flight = 50, rounds = 8;
     std::size_t max_calls = addrmap::cluster_options{}.max_calls;  ///< and max_calls_per_node: the call bound
@@ -66,25 +66,17 @@ constexpr const char* usage_text =
 
 cli_options parse_cli(int argc, char** argv) {
     cli_options o;
-    for (int i = 1; i < argc; i += 2) {
-        const std::string flag = argv[i];
-        if (flag == "--help" || flag == "-h") throw std::invalid_argument("");
-        if (i + 1 >= argc) throw std::invalid_argument(flag + " needs a value");
-        const std::string value = argv[i + 1];
-        if (flag == "--seed") o.seed = value;
-        else if (flag == "--cacert") o.cacert = value;
-        else if (flag == "--policy") o.policy = value;
-        else if (flag == "--hostname") o.hostname = value;
-        else if (flag == "--ops") o.ops = parse_count(flag, value);
+    addrmap_bench::parse_flags(argc, argv, o, [&](const std::string& flag, const std::string& value) {
+        if (flag == "--ops") o.ops = parse_count(flag, value);
         else if (flag == "--in-flight") o.in_flight = parse_count(flag, value);
         else if (flag == "--rounds") o.rounds = parse_count(flag, value);
         else if (flag == "--loop") o.loop = value;
         else if (flag == "--workload") o.workload = value;
         else if (flag == "--max-calls") o.max_calls = parse_count(flag, value);
         else if (flag == "--side") o.side = value;
-        else throw std::invalid_argument("unknown flag " + flag);
-    }
-    if (o.seed.empty() || o.cacert.empty()) throw std::invalid_argument("--seed and --cacert are required");
+        else return false;
+        return true;
+    });
     if (o.workload != "set" && o.workload != "fan_out" && o.workload != "transaction")
         throw std::invalid_argument("--workload '" + o.workload + "' is not one of set, fan_out, transaction");
     if (o.side != "both" && o.side != "addrmap" && o.side != "raw" && o.side != "pipeline")

@@ -64,6 +64,36 @@ inline std::size_t parse_count(const std::string& flag, const std::string& value
     return static_cast<std::size_t>(n);
 }
 
+/// The flags every live benchmark takes: where the cluster is and how its reported addresses are mapped.
+struct connection_flags {
+    std::string seed;
+    std::string cacert;
+    std::string policy = "ip_to_hostname";
+    std::string hostname = "localhost";
+};
+
+/// Reads argv as "--flag value" pairs: the connection flags into `c`, every other flag through `other(flag, value)`,
+/// which returns false for one it does not know. Throws std::invalid_argument for what is wrong (empty text: --help).
+template <class Other>
+void parse_flags(int argc, char** argv, connection_flags& c, Other&& other) {
+    for (int i = 1; i < argc; i += 2) {
+        const std::string flag = argv[i];
+        if (flag == "--help" || flag == "-h") throw std::invalid_argument("");
+        if (i + 1 >= argc) throw std::invalid_argument(flag + " needs a value");
+        const std::string value = argv[i + 1];
+        if (flag == "--seed") c.seed = value;
+        else if (flag == "--cacert") c.cacert = value;
+        else if (flag == "--policy") c.policy = value;
+        else if (flag == "--hostname") c.hostname = value;
+        else if (!other(flag, value)) throw std::invalid_argument("unknown flag " + flag);
+    }
+    if (c.seed.empty() || c.cacert.empty()) throw std::invalid_argument("--seed and --cacert are required");
+    static const char* const policies[] = {"identity", "ip_to_hostname", "ip_to_hostname_keep_ip", "static_table", "env"};
+    bool known = false;
+    for (const char* p : policies) known = known || c.policy == p;
+    if (!known) throw std::invalid_argument("--policy '" + c.policy + "' is not one of the choices below");
+}
+
 // ---- main() ----------------------------------------------------------------------------------------------
 
 /// A live benchmark's main(): `parse` reads the command line (std::invalid_argument: exit 2 with `usage`, nothing

@@ -46,11 +46,7 @@ double seconds_since(clock_type::time_point start) {
 
 // ---- options ------------------------------------------------------------------------------------------
 
-struct cli_options {
-    std::string seed;
-    std::string cacert;
-    std::string policy = "ip_to_hostname";
-    std::string hostname = "localhost";
+struct cli_options : addrmap_bench::connection_flags {
     std::size_t ops = 20000;
     std::size_t pipeline = 16;
     std::size_t rounds = 8;
@@ -66,25 +62,14 @@ constexpr const char* usage_text =
 
 cli_options parse_cli(int argc, char** argv) {
     cli_options o;
-    for (int i = 1; i < argc; i += 2) {
-        const std::string flag = argv[i];
-        if (flag == "--help" || flag == "-h") throw std::invalid_argument("");
-        if (i + 1 >= argc) throw std::invalid_argument(flag + " needs a value");
-        const std::string value = argv[i + 1];
-        if (flag == "--seed") o.seed = value;
-        else if (flag == "--cacert") o.cacert = value;
-        else if (flag == "--policy") o.policy = value;
-        else if (flag == "--hostname") o.hostname = value;
-        else if (flag == "--ops") o.ops = parse_count(flag, value);
+    addrmap_bench::parse_flags(argc, argv, o, [&](const std::string& flag, const std::string& value) {
+        if (flag == "--ops") o.ops = parse_count(flag, value);
         else if (flag == "--pipeline") o.pipeline = parse_count(flag, value);
         else if (flag == "--rounds") o.rounds = parse_count(flag, value);
         else if (flag == "--node") o.node = value;
-        else throw std::invalid_argument("unknown flag " + flag);
-    }
-    if (o.seed.empty() || o.cacert.empty()) throw std::invalid_argument("--seed and --cacert are required");
-    static const char* const policies[] = {"identity", "ip_to_hostname", "ip_to_hostname_keep_ip", "static_table", "env"};
-    if (std::none_of(std::begin(policies), std::end(policies), [&](const char* p) { return o.policy == p; }))
-        throw std::invalid_argument("--policy '" + o.policy + "' is not one of the choices below");
+        else return false;
+        return true;
+    });
     if (o.rounds > o.ops) o.rounds = o.ops;
     return o;
 }

@@ -58,11 +58,7 @@ using clock_type = std::chrono::steady_clock;
 
 // ---- options ------------------------------------------------------------------------------------------
 
-struct cli_options {
-    std::string seed;
-    std::string cacert;
-    std::string policy = "ip_to_hostname";
-    std::string hostname = "localhost";
+struct cli_options : addrmap_bench::connection_flags {
     std::string node;     // reported HOST:PORT of the master; empty: the owner of --channel, or the first in slot order
     std::string channel;  // empty: the first "bench:ps:<i>" owned by the node
     std::string side = "both";  // addrmap or raw: that side alone (to profile one side)
@@ -86,16 +82,8 @@ constexpr std::size_t progress_every = 256;
 
 cli_options parse_cli(int argc, char** argv) {
     cli_options o;
-    for (int i = 1; i < argc; i += 2) {
-        const std::string flag = argv[i];
-        if (flag == "--help" || flag == "-h") throw std::invalid_argument("");
-        if (i + 1 >= argc) throw std::invalid_argument(flag + " needs a value");
-        const std::string value = argv[i + 1];
-        if (flag == "--seed") o.seed = value;
-        else if (flag == "--cacert") o.cacert = value;
-        else if (flag == "--policy") o.policy = value;
-        else if (flag == "--hostname") o.hostname = value;
-        else if (flag == "--node") o.node = value;
+    addrmap_bench::parse_flags(argc, argv, o, [&](const std::string& flag, const std::string& value) {
+        if (flag == "--node") o.node = value;
         else if (flag == "--channel") o.channel = value;
         else if (flag == "--messages") o.messages = parse_count(flag, value);
         else if (flag == "--batch") o.batch = parse_count(flag, value);
@@ -103,12 +91,9 @@ cli_options parse_cli(int argc, char** argv) {
         else if (flag == "--rounds") o.rounds = parse_count(flag, value);
         else if (flag == "--window") o.window = parse_count(flag, value);
         else if (flag == "--side") o.side = value;
-        else throw std::invalid_argument("unknown flag " + flag);
-    }
-    if (o.seed.empty() || o.cacert.empty()) throw std::invalid_argument("--seed and --cacert are required");
-    static const char* const policies[] = {"identity", "ip_to_hostname", "ip_to_hostname_keep_ip", "static_table", "env"};
-    if (std::none_of(std::begin(policies), std::end(policies), [&](const char* p) { return o.policy == p; }))
-        throw std::invalid_argument("--policy '" + o.policy + "' is not one of the choices below");
+        else return false;
+        return true;
+    });
     if (o.rounds > o.messages) o.rounds = o.messages;
     if (o.side != "both" && o.side != "addrmap" && o.side != "raw")
         throw std::invalid_argument("--side '" + o.side + "': expected both, addrmap or raw");
@@ -156,20 +141,9 @@ struct side_totals {
 
 // ---- the publisher ---------------------------------------------------------------------------------------
 
-/// RESP of SPUBLISH channel payload (what redisFormatCommand would write), formatted once.
+/// RESP of SPUBLISH channel payload, formatted once (as the library formats an argv).
 std::string spublish_resp(std::string_view channel, std::string_view payload) {
-    const auto bulk = [](std::string& out, std::string_view s) {
-        out += '$';
-        out += std::to_string(s.size());
-        out += "\r\n";
-        out.append(s.data(), s.size());
-        out += "\r\n";
-    };
-    std::string out = "*3\r\n";
-    bulk(out, "SPUBLISH");
-    bulk(out, channel);
-    bulk(out, payload);
-    return out;
+    return addrmap::detail::format_argv({"SPUBLISH", channel, payload});
 }
 
 /// What the subscriber tells the publisher: how many messages it has counted so far, and that it gave up.

@@ -2,12 +2,14 @@
 // active for a while — a gap —, ended, refused). Both subscribers (blocking and async) use these types.
 #pragma once
 
+#include <addrmap/detail/command.hpp>  // format_argv
 #include <addrmap/detail/pubsub_frames.hpp>
 #include <addrmap/detail/subscription_fsm.hpp>
 
 #include <chrono>
 #include <cstddef>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -106,17 +108,9 @@ private:
 inline std::string resp_of(const pubsub_request& r) {
     static constexpr const char* names[2][3] = {{"UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE"},
                                                 {"SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE"}};
-    const std::string name = names[r.subscribe ? 1 : 0][static_cast<int>(r.family)];
-    const auto bulk = [](std::string& out, std::string_view s) {
-        out += '$';
-        out += std::to_string(s.size());
-        out += "\r\n";
-        out.append(s.data(), s.size());
-        out += "\r\n";
-    };
-    std::string out = "*" + std::to_string(r.channels.size() + 1) + "\r\n";
-    bulk(out, name);
-    for (const std::string& c : r.channels) bulk(out, c);
+    std::vector<std::string_view> args{names[r.subscribe ? 1 : 0][static_cast<int>(r.family)]};
+    for (const std::string& c : r.channels) args.emplace_back(c);
+    std::string out = format_argv(args);
     if (r.ping_after) out += "*1\r\n$4\r\nPING\r\n";
     return out;
 }

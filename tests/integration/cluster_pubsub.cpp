@@ -222,15 +222,7 @@ BOOST_AUTO_TEST_CASE(foreign_or_malformed_frames_drop_the_connection_and_nothing
             std::vector<pubsub_event> log;
             BOOST_TEST(pump(sub, log, [&](const auto& l) { return count(l, kind::gap) >= 1; }, ms(10000)), describe(log));
             BOOST_TEST(node.subscribe_requests() >= 2);  // dropped, and asked again on a new connection
-            for (const pubsub_event& e : log) {
-                BOOST_TEST(e.payload != "after", "a message after the refused frame was delivered");
-                if (e.what == kind::gap) {
-                    BOOST_TEST(e.cause.find(hc.must_mention) != std::string::npos, e.cause);
-                    BOOST_TEST(e.cause.find(node.address()) != std::string::npos, e.cause);
-                    BOOST_TEST(e.cause.find("dropped") != std::string::npos, e.cause);
-                }
-            }
-            BOOST_TEST(count(log, kind::message) >= 1u);  // "before" came while the connection was sound
+            live::check_hostile_frame_log(log, hc, node.address());
         }
     }
 }

@@ -9,6 +9,8 @@
 
 #include <addrmap/addrmap.hpp>
 
+#include <boost/test/unit_test.hpp>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -58,6 +60,21 @@ inline std::vector<hostile_frame_case> hostile_frame_cases() {
         {"a frame of unknown kind", frame({"shout", "news", "x"}), "unknown kind"},
         {"a classic message on a shard channel's connection", frame({"message", "news", "x"}), "not asked for"},
     };
+}
+/// What a subscriber reported from a node answering with `c`'s frames (hostile_subscribe_reply): nothing after the bad
+/// frame delivered, every gap naming what was wrong, the node and the drop, and the message before it delivered.
+inline void check_hostile_frame_log(const std::vector<addrmap::pubsub_event>& log, const hostile_frame_case& c,
+                                    const std::string& node_address) {
+    std::size_t messages = 0;
+    for (const addrmap::pubsub_event& e : log) {
+        BOOST_TEST(e.payload != "after", "a message after the refused frame was delivered");
+        if (e.what == addrmap::pubsub_event::kind::message) ++messages;
+        if (e.what != addrmap::pubsub_event::kind::gap) continue;
+        BOOST_TEST(e.cause.find(c.must_mention) != std::string::npos, e.cause);
+        BOOST_TEST(e.cause.find(node_address) != std::string::npos, e.cause);
+        BOOST_TEST(e.cause.find("dropped") != std::string::npos, e.cause);
+    }
+    BOOST_TEST(messages >= 1u);  // "before" came while the connection was sound
 }
 inline std::string hostile_subscribe_reply(const hostile_frame_case& c) {
     return frame({"ssubscribe", "news"}, "1") + frame({"smessage", "news", "before"}) + c.bad + frame({"smessage", "news", "after"});
