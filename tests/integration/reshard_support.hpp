@@ -42,10 +42,12 @@ move_scene move_scene_of(const Masters& masters) {
     return scene;
 }
 
-/// Moves `slots` from `from` to `to` the way redis-cli --cluster reshard does, pausing in the
-/// MIGRATING state so that writes of new keys meet ASK, and after the move so that stale maps meet MOVED.
+/// Moves `slots` from `from` to `to` the way redis-cli --cluster reshard does, pausing `ask_window` in the
+/// MIGRATING state so that writes of new keys meet ASK, and `settle` after the move so that stale maps meet MOVED.
 inline void migrate_slots(const std::vector<std::uint16_t>& slots, const master_ref& from, const master_ref& to,
-                   const std::vector<std::uint16_t>& all_master_ports, std::atomic<bool>& failed, std::string& why) {
+                   const std::vector<std::uint16_t>& all_master_ports, std::atomic<bool>& failed, std::string& why,
+                   std::chrono::milliseconds ask_window = std::chrono::milliseconds(15),
+                   std::chrono::milliseconds settle = std::chrono::milliseconds(5)) {
     try {
         admin_connection source(from.port);
         admin_connection target(to.port);
@@ -55,7 +57,7 @@ inline void migrate_slots(const std::vector<std::uint16_t>& slots, const master_
             const std::string s = std::to_string(slot);
             target.ok("CLUSTER SETSLOT %s IMPORTING %s", s.c_str(), from.id.c_str());
             source.ok("CLUSTER SETSLOT %s MIGRATING %s", s.c_str(), to.id.c_str());
-            std::this_thread::sleep_for(std::chrono::milliseconds(15));  // writers meet ASK here
+            std::this_thread::sleep_for(ask_window);  // writers meet ASK here
             // Bounded: a slot that keeps keys (writers adding them as fast as they go) must end the move with an
             // error, not loop for ever. BUSYKEY (the key is on the target already) is an error too: skipping it
             // would leave the key on the source, and the loop would meet it again on every pass.
@@ -79,7 +81,7 @@ inline void migrate_slots(const std::vector<std::uint16_t>& slots, const master_
             target.ok("CLUSTER SETSLOT %s NODE %s", s.c_str(), to.id.c_str());
             source.ok("CLUSTER SETSLOT %s NODE %s", s.c_str(), to.id.c_str());
             for (auto& node : everyone) node->run("CLUSTER SETSLOT %s NODE %s", s.c_str(), to.id.c_str());
-            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            std::this_thread::sleep_for(settle);
         }
     } catch (const std::exception& e) {
         why = e.what();
