@@ -15,7 +15,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
-#include <deque>
+#include <string_view>
 #include <map>
 #include <optional>
 #include <string>
