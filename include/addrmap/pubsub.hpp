@@ -55,14 +55,6 @@ inline pubsub_event event_of(pubsub_notice&& n) {
     e.end = n.end;
     return e;
 }
-inline pubsub_event event_of(const pubsub_frame& f) {
-    pubsub_event e;
-    e.family = f.family;
-    e.channel.assign(f.channel.data(), f.channel.size());
-    e.pattern.assign(f.pattern.data(), f.pattern.size());
-    e.payload.assign(f.payload.data(), f.payload.size());
-    return e;
-}
 /// A subscriber's events in order, kept cheaply: a message stays the reply it came in (its frame's views point into
 /// it) until it is handed out, and pop_into() fills the caller's event, whose strings keep their capacity from one
 /// message to the next. A vector used as a queue: no block is allocated per few events, as a deque would.
@@ -70,6 +62,11 @@ class pubsub_event_queue {
 public:
     bool empty() const noexcept { return head_ == items_.size(); }
     void push(pubsub_event&& e) { items_.push_back(item{reply_ptr(), pubsub_frame{}, std::move(e)}); }
+    /// The fsm's notices, in order (the vector is left empty for the next call).
+    void push(std::vector<pubsub_notice>& notices) {
+        for (pubsub_notice& n : notices) push(event_of(std::move(n)));
+        notices.clear();
+    }
     void push_message(reply_ptr reply, const pubsub_frame& f) { items_.push_back(item{std::move(reply), f, pubsub_event{}}); }
     /// Moves the oldest event into `into` (false: none).
     bool pop_into(pubsub_event& into) {

@@ -146,8 +146,7 @@ private:
     }
 
     void queue(std::vector<detail::pubsub_notice>& notices) {
-        for (detail::pubsub_notice& n : notices) events_.push(detail::event_of(std::move(n)));
-        notices.clear();
+        events_.push(notices);
     }
 
     /// Writes what was queued, reads the topology when it is wanted (and allowed), sends what is due, PINGs.

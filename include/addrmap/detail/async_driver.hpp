@@ -806,8 +806,10 @@ private:
         clock::time_point next = std::min(wake_at_, connections_.earliest_deadline());
         if (const auto deadline = calls_.earliest_deadline()) next = std::min(next, *deadline);
         if (const auto attempt = refresh_.deadline()) next = std::min(next, *attempt);
-        const clock::time_point now = clock::now();
-        for (const async_subscription* s : subscriptions_) next = std::min(next, s->wake_at(now));
+        if (!subscriptions_.empty()) {  // no clock reading on every rearm of a cluster without subscribers
+            const clock::time_point now = clock::now();
+            for (const async_subscription* s : subscriptions_) next = std::min(next, s->wake_at(now));
+        }
         if (next != clock::time_point::max()) timer_.arm_by(next);
     }
 
@@ -835,7 +837,7 @@ private:
     void forget_subscriber_connection(const async_connection& c) override { subscriber_connections_.erase(&c); }
     /// A subscriber's own dial failed: reported (its node's state is its shared connection's to tell, as for a
     /// blocking call's own connection). Called from the subscription's run(), outside its internals.
-    void subscriber_dial_failed(node_id, const error& why) override {
+    void report_subscriber_failure(const error& why) override {
         if (why.kind() == error_kind::closed || closed_ || shutting_down_) return;
         callbacks_.report(why);
     }

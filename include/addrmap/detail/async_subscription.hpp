@@ -44,8 +44,8 @@ public:
     virtual async_connection* open_subscriber_connection(node_id n, async_subscription& owner, clock::time_point now) = 0;
     /// `owner` closes `c` itself (its destructor, disconnect()): the driver forgets whose it was.
     virtual void forget_subscriber_connection(const async_connection& c) = 0;
-    /// A dial for `owner` failed with `why`: the node's state, for the core.
-    virtual void subscriber_dial_failed(node_id n, const error& why) = 0;
+    /// A subscriber's dial failed with `why`: the user's news (the node's state stays its shared connection's to tell).
+    virtual void report_subscriber_failure(const error& why) = 0;
     /// Reads the topology (joining a refresh that runs); then `owner.refreshed(installed)`, unless `owner` is gone.
     virtual void refresh_for(async_subscription& owner) = 0;
     /// Runs `owner.run()` from the loop soon, outside every hiredis callback.
@@ -127,7 +127,7 @@ public:
         // Dial failures are the user's news (on_error), told here, outside the subscription's own bookkeeping.
         for (const error& e : std::exchange(failures_, {})) {
             if (host_ == nullptr) return;
-            host_->subscriber_dial_failed(no_node, e);
+            host_->report_subscriber_failure(e);
             if (!*alive) return;
         }
         deliver();
@@ -215,10 +215,6 @@ public:
     }
     /// Whether the driver is still there (host_gone() was not called).
     bool attached() const noexcept { return host_ != nullptr; }
-    bool owns(const async_connection& c) const noexcept {
-        const auto it = links_.find(c.node());
-        return it != links_.end() && it->second.connection == &c;
-    }
 
 private:
     /// What the reader needs to hand a reply to its subscription.
@@ -438,12 +434,12 @@ private:
             if (classic_node_ == n) classic_node_ = no_node;
             back_off(n, now);
             failures_.push_back(e);
-            if (e.kind() == error_kind::closed) end_all(e.message());
+            if (e.kind() == error_kind::closed) end_all();
             return false;
         }
     }
     /// The cluster will not dial any more (it was disconnected): every subscription ends.
-    void end_all(const std::string&) {
+    void end_all() {
         std::vector<pubsub_notice> notices;
         fsm_.close(clock::now(), notices);
         queue(notices);
@@ -524,8 +520,7 @@ private:
     }
 
     void queue(std::vector<pubsub_notice>& notices) {
-        for (pubsub_notice& n : notices) events_.push(event_of(std::move(n)));
-        notices.clear();
+        events_.push(notices);
     }
     void deliver() {
         const std::shared_ptr<bool> alive = alive_;
