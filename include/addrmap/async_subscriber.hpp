@@ -52,15 +52,23 @@ public:
     void subscribe(const std::vector<std::string>& channels) { engine_->subscribe(pubsub_family::classic, channels); }
     void psubscribe(const std::vector<std::string>& patterns) { engine_->subscribe(pubsub_family::pattern, patterns); }
     void ssubscribe(const std::vector<std::string>& channels) { engine_->subscribe(pubsub_family::sharded, channels); }
+    /// PSUBSCRIBE on every master serving slots, following the set of masters (keyspace notifications): as
+    /// basic_subscriber::psubscribe_every_master().
+    void psubscribe_every_master(const std::vector<std::string>& patterns) {
+        engine_->subscribe(pubsub_family::master_pattern, patterns);
+    }
     /// Ends them: `on_ended` once the node confirms (messages until then are delivered), or at once if not sent yet.
     void unsubscribe(const std::vector<std::string>& channels) { engine_->unsubscribe(pubsub_family::classic, channels); }
     void punsubscribe(const std::vector<std::string>& patterns) { engine_->unsubscribe(pubsub_family::pattern, patterns); }
     void sunsubscribe(const std::vector<std::string>& channels) { engine_->unsubscribe(pubsub_family::sharded, channels); }
+    void punsubscribe_every_master(const std::vector<std::string>& patterns) {
+        engine_->unsubscribe(pubsub_family::master_pattern, patterns);
+    }
     /// Every subscription ends (a gap still open is reported first) and the connections close; `on_ended` follows from
     /// the loop for each. It may subscribe again afterwards.
     void disconnect() { engine_->disconnect(); }
 
-    std::size_t subscriptions() const noexcept { return engine_->size(); }
+    std::size_t subscriptions() const { return engine_->size(); }
     bool active(pubsub_family family, std::string_view channel) const { return engine_->active(family, channel); }
     /// The nodes it has a connection set up to, as the cluster reports them.
     std::vector<node_address> connected_nodes() const { return engine_->connected_nodes(); }

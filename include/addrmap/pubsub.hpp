@@ -15,7 +15,8 @@
 
 namespace addrmap {
 
-/// SUBSCRIBE's channels (classic), PSUBSCRIBE's patterns (pattern), SSUBSCRIBE's shard channels (sharded).
+/// SUBSCRIBE's channels (classic), PSUBSCRIBE's patterns (pattern), SSUBSCRIBE's shard channels (sharded), and
+/// patterns PSUBSCRIBEd on every master (master_pattern: keyspace notifications).
 using pubsub_family = detail::pubsub_family;
 
 /// One thing a subscriber reports, in the order it learned it.
@@ -33,7 +34,9 @@ struct pubsub_event {
     std::string channel;
     std::string pattern;  ///< message of a pattern subscription: the pattern that matched
     std::string payload;  ///< message: the message, byte for byte
-    std::string cause;    ///< gap: why it stopped (from the moment the client knew); refused: the server's answer
+    std::string cause;    ///< gap: why it stopped (from the moment the client knew); refused: the server's answer;
+                          ///< ended: why, when the user did not ask (a pattern's node is no longer a master)
+    std::string node;     ///< a pattern on every master, but for a message: the master it is about
     std::chrono::steady_clock::time_point start{}, end{};  ///< gap: the interval
 
     bool is_message() const noexcept { return what == kind::message; }
@@ -51,6 +54,7 @@ inline pubsub_event event_of(pubsub_notice&& n) {
     e.family = n.family;
     e.channel = std::move(n.channel);
     e.cause = std::move(n.cause);
+    e.node = std::move(n.node);
     e.start = n.start;
     e.end = n.end;
     return e;
@@ -79,6 +83,7 @@ public:
             into.pattern.assign(i.frame.pattern.data(), i.frame.pattern.size());
             into.payload.assign(i.frame.payload.data(), i.frame.payload.size());
             into.cause.clear();
+            into.node.clear();
             into.start = into.end = {};
             i.reply.reset();
         } else {
@@ -105,7 +110,7 @@ private:
 inline std::string resp_of(const pubsub_request& r) {
     static constexpr const char* names[2][3] = {{"UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE"},
                                                 {"SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE"}};
-    std::vector<std::string_view> args{names[r.subscribe ? 1 : 0][static_cast<int>(r.family)]};
+    std::vector<std::string_view> args{names[r.subscribe ? 1 : 0][static_cast<int>(wire_family(r.family))]};
     for (const std::string& c : r.channels) args.emplace_back(c);
     std::string out = format_argv(args);
     if (r.ping_after) out += "*1\r\n$4\r\nPING\r\n";

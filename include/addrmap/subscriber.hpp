@@ -8,6 +8,7 @@
 #include <addrmap/detail/handshake_errors.hpp>  // describe_route
 #include <addrmap/detail/pubsub_frames.hpp>
 #include <addrmap/detail/subscription_fsm.hpp>
+#include <addrmap/fan_out.hpp>  // fan_out_nodes: the masters a pattern on every master goes to
 #include <addrmap/pubsub.hpp>
 
 #include <poll.h>
@@ -28,7 +29,8 @@ namespace addrmap {
 /// verified like every other. Sharded channels go to their slot's master, one SSUBSCRIBE per slot; channels and
 /// patterns go to one master, chosen again when that node is lost. Its own basic_cluster (same options and policy)
 /// reads the topology; a lost node, a pushed `sunsubscribe`, a MOVED or a changed map moves a subscription to its new
-/// owner after a backoff, and the time it was not active is reported as a gap.
+/// owner after a backoff, and the time it was not active is reported as a gap. A pattern on every master (keyspace
+/// notifications, which a cluster node publishes for its own keys only) follows the set of masters.
 ///
 /// Nothing happens on the wire outside next(): subscribe() and unsubscribe() record what is wanted, next() dials,
 /// writes, reads and reports, one event at a time, in the order each connection received them.
@@ -53,12 +55,18 @@ public:
     void subscribe(const std::vector<std::string>& channels) { want(pubsub_family::classic, channels); }
     void psubscribe(const std::vector<std::string>& patterns) { want(pubsub_family::pattern, patterns); }
     void ssubscribe(const std::vector<std::string>& channels) { want(pubsub_family::sharded, channels); }
+    /// PSUBSCRIBE on every master serving slots, and on each that becomes one (a failover, a new node): keyspace and
+    /// keyevent notifications (`__keyspace@0__:*`), which each node publishes for its own keys. Events about it carry
+    /// the master in `node`; a master new to the map reports a gap from the map before until it confirms, one that no
+    /// longer is ends (`ended`, `cause` says why). error{config} for a pattern also subscribed with psubscribe().
+    void psubscribe_every_master(const std::vector<std::string>& patterns) { want(pubsub_family::master_pattern, patterns); }
 
     /// Stops the subscriptions: each reports `ended` once its node confirms (messages until then are delivered), or at
     /// once when it was not out on a node. A channel not subscribed is ignored.
     void unsubscribe(const std::vector<std::string>& channels) { unwant(pubsub_family::classic, channels); }
     void punsubscribe(const std::vector<std::string>& patterns) { unwant(pubsub_family::pattern, patterns); }
     void sunsubscribe(const std::vector<std::string>& channels) { unwant(pubsub_family::sharded, channels); }
+    void punsubscribe_every_master(const std::vector<std::string>& patterns) { unwant(pubsub_family::master_pattern, patterns); }
 
     /// The next event, waiting at most `timeout` for one (0: what is there now, and what one look at every connection
     /// finds); nullopt when none came. Meanwhile it reads the topology when needed, sends what is due and reads every
@@ -97,8 +105,9 @@ public:
         queue(notices);
     }
 
-    /// How many subscriptions are wanted (in any state), and whether one is confirmed now.
-    std::size_t subscriptions() const noexcept { return fsm_.size(); }
+    /// How many subscriptions are wanted (in any state; a pattern on every master counts once), and whether one is
+    /// confirmed now (a pattern on every master: on each master of the last map).
+    std::size_t subscriptions() const { return fsm_.size(); }
     bool active(pubsub_family family, std::string_view channel) const { return fsm_.active(family, channel); }
     /// The node each subscriber connection goes to, as reported by the cluster (for tests and diagnostics).
     std::vector<node_address> connected_nodes() const {
@@ -155,10 +164,10 @@ private:
         if (fsm_.take_refresh_wanted()) refresh_wanted_ = true;
         clock::time_point now = clock::now();
         check_health(now);
-        if (fsm_.size() > 0 && map_known_right_at_ && health_interval().count() > 0 &&
+        if (fsm_.wants_any() && map_known_right_at_ && health_interval().count() > 0 &&
             now - *map_known_right_at_ >= health_interval())
             refresh_wanted_ = true;
-        if ((refresh_wanted_ || !cluster_.core_.has_topology()) && fsm_.size() > 0 && now >= next_refresh_at_) {
+        if ((refresh_wanted_ || !cluster_.core_.has_topology()) && fsm_.wants_any() && now >= next_refresh_at_) {
             refresh(std::max(deadline, now + cluster_.options_.tls.connect_timeout));
             now = clock::now();
         }
@@ -183,7 +192,7 @@ private:
             if (link == nullptr || !append(*link, detail::resp_of(r))) {
                 fsm_.not_sent(r, clock::now());
                 refresh_wanted_ = true;
-                if (r.slot < 0) classic_node_ = no_node;  // another node, next time
+                if (r.family == pubsub_family::classic || r.family == pubsub_family::pattern) classic_node_ = no_node;  // another, next time
                 continue;
             }
             fsm_.sent(r, n);
@@ -192,11 +201,13 @@ private:
         if (lasting) throw *lasting;
     }
 
-    /// Where a request goes: its slot's master (sharded), or the one node of the classic and pattern subscriptions (a
-    /// master not backing off, chosen again when it is lost).
+    /// Where a request goes: its slot's master (sharded), its master (a pattern on every master), or the one node of
+    /// the classic and pattern subscriptions (a master not backing off, chosen again when it is lost).
     node_id route(const detail::pubsub_request& r, clock::time_point now) {
         const cluster_core& core = cluster_.core_;
         if (r.slot >= 0) return backing_off(core.owner(r.slot), now) ? no_node : core.owner(r.slot);
+        if (r.family == pubsub_family::master_pattern)
+            return core.exists(r.node) && core.node(r.node).in_topology && !backing_off(r.node, now) ? r.node : no_node;
         if (classic_node_ != no_node && !backing_off(classic_node_, now)) return classic_node_;
         classic_node_ = no_node;
         const node_id first = core.owner(-1);
@@ -318,7 +329,7 @@ private:
                 if (raw == nullptr) break;
                 reply_ptr reply(static_cast<redisReply*>(raw));
                 try {
-                    const detail::pubsub_frame f = detail::read_pubsub_frame(*reply, link.name);
+                    detail::pubsub_frame f = detail::read_pubsub_frame(*reply, link.name);
                     if (f.kind == detail::pubsub_frame_kind::pong) {
                         link.ping_sent.reset();
                         link.last_pong = now;
@@ -376,6 +387,12 @@ private:
         const auto owner_of = [this](int slot) { return cluster_.core_.owner(slot); };
         std::vector<detail::pubsub_request> moves = fsm_.owners_changed(owner_of, "a topology refresh", since, now);
         queue_requests(moves);
+        std::map<node_id, std::string> masters;
+        for (const node_id m : fan_out_nodes(cluster_.core_, fan_out_to::masters)) masters.emplace(m, name_of(m));
+        std::vector<detail::pubsub_notice> notices;
+        std::vector<detail::pubsub_request> retired = fsm_.masters_changed(std::move(masters), since, now, notices);
+        queue(notices);
+        queue_requests(retired);
         flush_pending();
     }
 
@@ -418,13 +435,13 @@ private:
         clock::time_point at = clock::time_point::max();
         if (cluster_.core_.has_topology())
             if (const auto due = fsm_.next_due()) at = std::min(at, *due);
-        if ((refresh_wanted_ || !cluster_.core_.has_topology()) && fsm_.size() > 0) at = std::min(at, next_refresh_at_);
+        if ((refresh_wanted_ || !cluster_.core_.has_topology()) && fsm_.wants_any()) at = std::min(at, next_refresh_at_);
         const auto every = health_interval();
         if (every.count() > 0) {
             for (const auto& [n, link] : links_)
                 at = std::min(at, link.ping_sent ? *link.ping_sent + cluster_.options_.tls.command_timeout
                                                  : link.last_pong + every);
-            if (fsm_.size() > 0 && map_known_right_at_) at = std::min(at, std::max(next_refresh_at_, *map_known_right_at_ + every));
+            if (fsm_.wants_any() && map_known_right_at_) at = std::min(at, std::max(next_refresh_at_, *map_known_right_at_ + every));
         }
         return std::max(at, now);
     }

@@ -121,8 +121,16 @@ BOOST_AUTO_TEST_CASE(both_subscribers_ride_out_resharding_there_and_back_and_a_k
     BOOST_TEST_REQUIRE(masters.size() == 3u);
     const live::ride_plan plan = live::plan_ride(masters);
     const std::vector<std::string>& channels = plan.channels;
+    // Keyspace events too, from a pattern on every master: numbered keys on each master (none in the slots that move,
+    // where two masters' connections would race), the third master the one killed.
+    const std::vector<std::string> keys{live::channels_of(masters[0], 2, "ride-ks-a")[1], live::channels_of(masters[1], 1, "ride-ks-b")[0],
+                                        live::channels_of(masters[2], 1, "ride-ks-c")[0]};
+    const std::string keyspace = "__keyspace@0__:ride-ks-*";
+    for (const auto& node : fan_out(admin_view, {"CONFIG", "SET", "notify-keyspace-events", "K$"}, fan_out_to::all_nodes))
+        BOOST_TEST_REQUIRE(node.result.ok());
     const auto all_active = [&](const auto& sub) {
-        return std::all_of(channels.begin(), channels.end(), [&](const std::string& c) { return sub.active(pubsub_family::sharded, c); });
+        return sub.active(pubsub_family::master_pattern, keyspace) &&
+               std::all_of(channels.begin(), channels.end(), [&](const std::string& c) { return sub.active(pubsub_family::sharded, c); });
     };
 
     live::libevent_fixture loop;
@@ -130,9 +138,11 @@ BOOST_AUTO_TEST_CASE(both_subscribers_ride_out_resharding_there_and_back_and_a_k
     std::vector<pubsub_event> async_log;
     async_subscriber_type async_sub(cluster, logging_into(async_log));
     async_sub.ssubscribe(channels);
+    async_sub.psubscribe_every_master({keyspace});
     basic_subscriber<ip_to_hostname> blocking_sub(
         live::cluster_options({live::seed_by_name(), live::seed_by_name(1), live::seed_by_name(2)}), ip_to_hostname("localhost"));
     blocking_sub.ssubscribe(channels);
+    blocking_sub.psubscribe_every_master({keyspace});
     std::vector<pubsub_event> blocking_log;  // the blocking subscriber's thread appends, under blocking_mutex
     std::mutex blocking_mutex;
     std::atomic<bool> blocking_ready{false}, stop_blocking{false};
@@ -162,8 +172,9 @@ BOOST_AUTO_TEST_CASE(both_subscribers_ride_out_resharding_there_and_back_and_a_k
     std::atomic<bool> stop_publishing{false}, scene_done{false};
     std::string scene_why;
     std::mutex published_mutex;
-    std::map<std::string, std::vector<live::published>> sent;
+    std::map<std::string, std::vector<live::published>> sent, written;
     std::thread publisher_thread([&] { live::publish_numbered(channels, stop_publishing, published_mutex, sent); });
+    std::thread writer_thread([&] { live::publish_numbered(keys, stop_publishing, published_mutex, written, true); });
     std::thread scene_thread([&] {
         scene_why = live::ride_scene(plan.moving, plan.scene, plan.victim_port, channels.back());
         scene_done = true;
@@ -171,27 +182,32 @@ BOOST_AUTO_TEST_CASE(both_subscribers_ride_out_resharding_there_and_back_and_a_k
     loop.run_until([&] { return scene_done.load(); }, ms(180000));
     stop_publishing = true;
     publisher_thread.join();
+    writer_thread.join();
     scene_thread.join();
     BOOST_TEST_REQUIRE(scene_why.empty(), scene_why);
 
     BOOST_TEST(loop.run_until([&] { return all_active(async_sub); }), describe(async_log));
     ip_to_hostname_cluster last = blocking_publisher();
     for (const std::string& c : channels) last.command(c, "SPUBLISH %s last", c.c_str());
+    for (const std::string& k : keys) last.command(k, "SET %s:last 1 EX 600", k.c_str());
     const auto lasts = [&](const std::vector<pubsub_event>& log) {
-        return std::count_if(log.begin(), log.end(), [](const pubsub_event& e) { return e.payload == "last"; });
+        return std::count_if(log.begin(), log.end(), [](const pubsub_event& e) {
+            return e.payload == "last" || (e.channel.size() > 5 && e.channel.compare(e.channel.size() - 5, 5, ":last") == 0);
+        });
     };
-    BOOST_TEST(loop.run_until([&] { return lasts(async_log) == static_cast<long>(channels.size()); }), describe(async_log));
+    const std::size_t all_lasts = channels.size() + keys.size();
+    BOOST_TEST(loop.run_until([&] { return lasts(async_log) == static_cast<long>(all_lasts); }), describe(async_log));
     // The blocking subscriber's thread reads on until its "last" messages came (bounded).
     const auto until = steady::now() + ms(30000);
     std::size_t blocking_lasts = 0;
-    while (blocking_lasts < channels.size() && steady::now() < until) {
+    while (blocking_lasts < all_lasts && steady::now() < until) {
         std::this_thread::sleep_for(ms(20));
         const std::lock_guard<std::mutex> lock(blocking_mutex);
         blocking_lasts = static_cast<std::size_t>(lasts(blocking_log));
     }
     stop_blocking = true;
     blocking_thread.join();
-    BOOST_TEST(blocking_lasts == channels.size());
+    BOOST_TEST(blocking_lasts == all_lasts);
     BOOST_TEST(all_active(blocking_sub));
 
     for (const auto& [name, log] : {std::pair<const char*, const std::vector<pubsub_event>*>{"blocking", &blocking_log},
@@ -201,8 +217,16 @@ BOOST_AUTO_TEST_CASE(both_subscribers_ride_out_resharding_there_and_back_and_a_k
         std::cout << "pubsub ride (" << name << "): " << channels.size() << " channels, " << check.sent << " published, "
                   << check.received << " received, " << check.missed << " missed (all inside gaps), " << check.gaps << " gaps\n";
         BOOST_TEST(check.gaps >= 20u, name);  // the moved channels (twice) and the killed master's: the scene happened
+        const live::ride_check ks = live::check_keyspace_ride(keys, *log, written);
+        for (const std::string& defect : ks.defects) BOOST_ERROR(name << " (keyspace): " << defect);
+        std::cout << "keyspace ride (" << name << "): " << keys.size() << " masters' keys, " << ks.sent << " written, "
+                  << ks.received << " events, " << ks.missed << " missed (all inside gaps), " << ks.gaps << " gaps\n";
+        BOOST_TEST(ks.gaps >= 1u, name);  // the killed master's, or its successor's
+        BOOST_TEST(ks.received > 0u, name);
     }
     BOOST_TEST(revive.now(), "the killed node did not rejoin: the cluster is not healthy");
+    ip_to_hostname_cluster after = blocking_publisher();
+    fan_out(after, {"CONFIG", "SET", "notify-keyspace-events", ""}, fan_out_to::all_nodes);
 }
 
 // A classic subscriber whose master is killed resubscribes on another node; the gap says it lost the connection.

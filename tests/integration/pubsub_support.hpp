@@ -117,9 +117,10 @@ inline void check_channel(const std::string& channel, const std::vector<int>& nu
 }
 
 /// Publishes a numbered message on every channel, one round every 20 ms, until `stop` (a blocking cluster of its own,
-/// a 1 s deadline per SPUBLISH); each SPUBLISH's log goes to `sent` under `m`.
+/// a 1 s deadline per SPUBLISH); each SPUBLISH's log goes to `sent` under `m`. `as_keys`: instead of SPUBLISH, SETs
+/// the key `<channel>:<number>` (with a TTL), whose keyspace event carries the number in its channel.
 inline void publish_numbered(const std::vector<std::string>& channels, const std::atomic<bool>& stop, std::mutex& m,
-                             std::map<std::string, std::vector<published>>& sent) {
+                             std::map<std::string, std::vector<published>>& sent, bool as_keys = false) {
     addrmap::ip_to_hostname_cluster publisher(cluster_options({seed_by_name(), seed_by_name(1), seed_by_name(2)}),
                                               addrmap::ip_to_hostname("localhost"));
     addrmap::call_options call;
@@ -129,8 +130,10 @@ inline void publish_numbered(const std::vector<std::string>& channels, const std
         for (const std::string& c : channels) {
             published p{number, std::chrono::steady_clock::now(), {}, published::result::failed};
             try {
-                const addrmap::reply_ptr r = publisher.command(call, c, "SPUBLISH %s %d", c.c_str(), number);
-                p.outcome = r->type == REDIS_REPLY_INTEGER && r->integer > 0 ? published::result::delivered
+                const addrmap::reply_ptr r = as_keys ? publisher.command(call, c, "SET %s:%d 1 EX 600", c.c_str(), number)
+                                                     : publisher.command(call, c, "SPUBLISH %s %d", c.c_str(), number);
+                p.outcome = as_keys ? (r->type == REDIS_REPLY_STATUS ? published::result::delivered : published::result::failed)
+                            : r->type == REDIS_REPLY_INTEGER && r->integer > 0 ? published::result::delivered
                             : r->type == REDIS_REPLY_INTEGER                 ? published::result::no_subscriber
                                                                              : published::result::failed;
             } catch (const addrmap::error& e) {
@@ -183,6 +186,28 @@ ride_plan plan_ride(const Masters& masters) {
     for (const std::string& c : channels_of(masters[1], 10, "ride-target-")) plan.channels.push_back(c);
     for (const std::string& c : channels_of(masters[2], 10, "ride-killed-")) plan.channels.push_back(c);
     return plan;
+}
+
+/// The keyspace events of numbered keys (publish_numbered's `as_keys`) on each channel: the numbers in the order
+/// received, and every gap of the pattern on every master (a master's gap covers its keys; any covers them all here).
+inline ride_check check_keyspace_ride(const std::vector<std::string>& channels, const std::vector<addrmap::pubsub_event>& log,
+                                      std::map<std::string, std::vector<published>>& sent) {
+    ride_check out;
+    std::vector<std::pair<std::chrono::steady_clock::time_point, std::chrono::steady_clock::time_point>> gaps;
+    for (const addrmap::pubsub_event& e : log)
+        if (e.family == addrmap::pubsub_family::master_pattern && e.what == addrmap::pubsub_event::kind::gap)
+            gaps.emplace_back(e.start, e.end);
+    for (const std::string& c : channels) {
+        const std::string prefix = "__keyspace@0__:" + c + ":";
+        std::vector<int> numbers;
+        for (const addrmap::pubsub_event& e : log)
+            if (e.what == addrmap::pubsub_event::kind::message && e.family == addrmap::pubsub_family::master_pattern &&
+                e.channel.compare(0, prefix.size(), prefix) == 0 && e.channel.find_first_not_of("0123456789", prefix.size()) == std::string::npos)
+                numbers.push_back(std::stoi(e.channel.substr(prefix.size())));
+        check_channel(c, numbers, sent[c], gaps, out);
+    }
+    out.gaps = gaps.size();  // counted once, not once per channel
+    return out;
 }
 
 /// Checks every channel of a ride from the events received (messages other than "last", and gaps).

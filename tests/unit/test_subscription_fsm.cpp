@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -178,7 +180,7 @@ BOOST_AUTO_TEST_CASE(due_now_ends_the_backoff_of_what_waited_for_a_connection_on
     fsm.not_sent(first[0], t0);
     fsm.not_sent(first[1], t0);
     BOOST_TEST(fsm.due(t0).empty());  // backing off
-    fsm.due_now(pubsub_family::sharded, first[0].channels, t0 + milliseconds(1));
+    fsm.due_now(pubsub_family::sharded, first[0].channels, n1, t0 + milliseconds(1));
     BOOST_TEST((fsm.next_due() == t0 + milliseconds(1)));
     const auto again = fsm.due(t0 + milliseconds(1));
     BOOST_TEST_REQUIRE(again.size() == 1u);
@@ -540,6 +542,126 @@ BOOST_AUTO_TEST_CASE(classic_and_pattern_subscriptions_go_together_and_pmessage_
     const auto z = fsm.due(t0);
     BOOST_TEST_REQUIRE(z.size() == 1u);
     BOOST_CHECK_THROW(fsm.unsubscribe(pubsub_family::classic, {"z"}, t0, out), std::logic_error);
+}
+
+namespace {
+const node_id n3 = 3;
+const char* const name3 = "10.0.0.3:7002";
+std::map<node_id, std::string> masters_of(std::initializer_list<node_id> ids) {
+    std::map<node_id, std::string> m;
+    for (node_id id : ids) m.emplace(id, "node " + std::to_string(id));
+    return m;
+}
+pubsub_frame psubscribed(std::string_view pattern) { return frame(pubsub_frame_kind::subscribed, pubsub_family::pattern, pattern); }
+pubsub_frame pmessage(std::string_view pattern, std::string_view channel) {
+    pubsub_frame f = frame(pubsub_frame_kind::message, pubsub_family::pattern, channel);
+    f.pattern = pattern;
+    return f;
+}
+/// Sends every due request to the node it names and confirms each pattern there.
+void place_due(subscription_fsm& fsm, std::chrono::steady_clock::time_point now, std::vector<pubsub_notice>& out) {
+    for (const pubsub_request& r : fsm.due(now)) {
+        BOOST_TEST_REQUIRE((r.family == pubsub_family::master_pattern));
+        BOOST_TEST_REQUIRE(r.node != addrmap::no_node);
+        fsm.sent(r, r.node);
+        for (const std::string& p : r.channels) fsm.on_frame(r.node, "n", psubscribed(p), now, out);
+    }
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_pattern_on_every_master_is_asked_of_each_master_and_follows_the_set_of_masters) {
+    subscription_fsm fsm = make();
+    std::vector<pubsub_notice> out;
+    const std::string ks = "__keyspace@0__:*";
+    fsm.subscribe(pubsub_family::master_pattern, {ks}, t0);
+    BOOST_TEST(fsm.wants_any());
+    BOOST_TEST(fsm.due(t0).empty());  // no map yet: no master to ask
+    BOOST_TEST(fsm.masters_changed(masters_of({n1, n2}), std::nullopt, t0, out).empty());
+    const auto due = fsm.due(t0);
+    BOOST_TEST_REQUIRE(due.size() == 2u);  // one PSUBSCRIBE per master
+    BOOST_TEST(due[0].node == n1);
+    BOOST_TEST(due[1].node == n2);
+    for (const auto& r : due) {
+        fsm.sent(r, r.node);
+        fsm.on_frame(r.node, "n", psubscribed(ks), t0, out);
+    }
+    BOOST_TEST_REQUIRE(out.size() == 2u);  // subscribed on each, no gap: the first map
+    BOOST_TEST((out[0].what == pubsub_notice::kind::subscribed && out[0].node == "node 1"));
+    BOOST_TEST((out[1].what == pubsub_notice::kind::subscribed && out[1].node == "node 2"));
+    BOOST_TEST(fsm.active(pubsub_family::master_pattern, ks));
+    BOOST_TEST(fsm.size() == 1u);
+    out.clear();
+
+    // Its events come from every master, each delivered as the every-master family; another pattern is foreign.
+    pubsub_frame pm = pmessage(ks, "__keyspace@0__:k");
+    BOOST_TEST((fsm.on_frame(n2, name2, pm, t0, out) == frame_verdict::deliver));
+    BOOST_TEST((pm.family == pubsub_family::master_pattern));
+    BOOST_CHECK_THROW(fsm.on_frame(n3, name3, pmessage(ks, "__keyspace@0__:k"), t0, out), error);  // not asked there
+    BOOST_CHECK_THROW(fsm.on_frame(n1, name1, pmessage("other*", "x"), t0, out), error);
+
+    // A failover: n2 is a replica now, n3 a master. n2's PUNSUBSCRIBE goes out; n3's events since the map before
+    // were not received: a gap from then to its confirmation.
+    const auto since = t0 + milliseconds(100), at = t0 + milliseconds(300);
+    const auto retired = fsm.masters_changed(masters_of({n1, n3}), since, at, out);
+    BOOST_TEST_REQUIRE(retired.size() == 1u);
+    BOOST_TEST((retired[0].node == n2 && !retired[0].subscribe && retired[0].family == pubsub_family::master_pattern));
+    BOOST_TEST(out.empty());
+    BOOST_TEST(!fsm.active(pubsub_family::master_pattern, ks));  // not yet on n3
+    const auto confirmed_at = at + milliseconds(5);
+    place_due(fsm, confirmed_at, out);
+    BOOST_TEST_REQUIRE(out.size() == 2u);
+    BOOST_TEST((out[0].what == pubsub_notice::kind::gap && out[0].node == "node 3"));
+    BOOST_TEST((out[0].start == since && out[0].end == confirmed_at));
+    BOOST_TEST(out[0].cause.find("became a master") != std::string::npos);
+    BOOST_TEST((out[1].what == pubsub_notice::kind::subscribed && out[1].node == "node 3"));
+    BOOST_TEST(fsm.active(pubsub_family::master_pattern, ks));
+    out.clear();
+    // n2 still delivers until its PUNSUBSCRIBE is answered; then the entry ends, saying why.
+    BOOST_TEST((fsm.on_frame(n2, name2, pmessage(ks, "__keyspace@0__:k"), at, out) == frame_verdict::deliver));
+    fsm.on_frame(n2, name2, frame(pubsub_frame_kind::unsubscribed, pubsub_family::pattern, ks, 0), at, out);
+    fsm.on_frame(n2, name2, frame(pubsub_frame_kind::pong, pubsub_family::classic, ""), at, out);
+    BOOST_TEST_REQUIRE(out.size() == 1u);
+    BOOST_TEST((out[0].what == pubsub_notice::kind::ended && out[0].node == "node 2"));
+    BOOST_TEST(out[0].cause.find("no longer a master") != std::string::npos);
+    BOOST_TEST(fsm.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_master_lost_then_gone_from_the_map_reports_its_gap_and_ends) {
+    subscription_fsm fsm = make();
+    std::vector<pubsub_notice> out;
+    const std::string ks = "__keyevent@0__:*";
+    fsm.masters_changed(masters_of({n1, n2}), std::nullopt, t0, out);
+    fsm.subscribe(pubsub_family::master_pattern, {ks}, t0);  // the map is known: asked at once
+    place_due(fsm, t0, out);
+    BOOST_TEST(fsm.active(pubsub_family::master_pattern, ks));
+    out.clear();
+    const auto lost_at = t0 + milliseconds(50), gone_at = t0 + milliseconds(400);
+    fsm.connection_lost(n1, name1, "reset", lost_at, out);
+    BOOST_TEST(fsm.take_refresh_wanted());
+    BOOST_TEST(out.empty());  // a gap is reported when it ends
+    fsm.masters_changed(masters_of({n2}), lost_at, gone_at, out);
+    BOOST_TEST_REQUIRE(out.size() == 2u);
+    BOOST_TEST((out[0].what == pubsub_notice::kind::gap && out[0].node == "node 1"));
+    BOOST_TEST((out[0].start == lost_at && out[0].end == gone_at));
+    BOOST_TEST((out[1].what == pubsub_notice::kind::ended && out[1].node == "node 1"));
+    BOOST_TEST(fsm.due(gone_at + milliseconds(2000)).empty());  // nothing asked of n1 again
+    BOOST_TEST(fsm.active(pubsub_family::master_pattern, ks));  // on every master there is
+    out.clear();
+    // The user's unsubscribe goes to each master it is on.
+    const auto requests = fsm.unsubscribe(pubsub_family::master_pattern, {ks}, gone_at, out);
+    BOOST_TEST_REQUIRE(requests.size() == 1u);
+    BOOST_TEST(requests[0].node == n2);
+    BOOST_TEST(fsm.size() == 0u);
+    BOOST_TEST(fsm.wants_any());  // until n2 confirms
+}
+
+BOOST_AUTO_TEST_CASE(a_pattern_is_either_on_every_master_or_on_the_classic_node) {
+    subscription_fsm fsm = make();
+    fsm.subscribe(pubsub_family::pattern, {"a*"}, t0);
+    fsm.subscribe(pubsub_family::master_pattern, {"b*"}, t0);
+    BOOST_CHECK_THROW(fsm.subscribe(pubsub_family::master_pattern, {"a*"}, t0), error);
+    BOOST_CHECK_THROW(fsm.subscribe(pubsub_family::pattern, {"b*"}, t0), error);
+    BOOST_TEST(fsm.size() == 2u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

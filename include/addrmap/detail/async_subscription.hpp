@@ -11,6 +11,7 @@
 #include <addrmap/detail/quote.hpp>
 #include <addrmap/detail/subscription_fsm.hpp>
 #include <addrmap/error.hpp>
+#include <addrmap/fan_out.hpp>  // fan_out_nodes: the masters a pattern on every master goes to
 #include <addrmap/pubsub.hpp>
 
 #include <hiredis/async.h>
@@ -105,7 +106,7 @@ public:
         classic_node_ = no_node;
         wake();
     }
-    std::size_t size() const noexcept { return fsm_.size(); }
+    std::size_t size() const { return fsm_.size(); }
     bool active(pubsub_family family, std::string_view channel) const { return fsm_.active(family, channel); }
     /// The nodes it has a connection set up to, as the cluster reports them.
     std::vector<node_address> connected_nodes() const {
@@ -139,11 +140,11 @@ public:
         const bool routable = host_->subscription_core().has_topology();
         if (routable)
             if (const auto due = fsm_.next_due()) at = std::min(at, *due);
-        if ((refresh_wanted_ || !routable) && !refreshing_ && fsm_.size() > 0) at = std::min(at, next_refresh_at_);
+        if ((refresh_wanted_ || !routable) && !refreshing_ && fsm_.wants_any()) at = std::min(at, next_refresh_at_);
         if (health_interval_.count() > 0) {
             for (const auto& [n, l] : links_)
                 if (l.ready && !l.doomed) at = std::min(at, l.ping_sent ? *l.ping_sent + command_timeout_ : l.last_pong + health_interval_);
-            if (fsm_.size() > 0 && !refreshing_)
+            if (fsm_.wants_any() && !refreshing_)
                 at = std::min(at, std::max(next_refresh_at_, map_known_right_at_ ? *map_known_right_at_ + health_interval_
                                                                                   : clock::time_point{}));
         }
@@ -162,7 +163,7 @@ public:
         }
         l->ready = true;
         l->quiet_at = l->last_pong = now;
-        for (const auto& [family, channels] : l->waiting) fsm_.due_now(family, channels, now);
+        for (const auto& [family, channels] : l->waiting) fsm_.due_now(family, channels, c.node(), now);
         l->waiting.clear();
         wake();
     }
@@ -205,6 +206,13 @@ public:
             const std::vector<pubsub_request> moves =
                 fsm_.owners_changed([&core](int slot) { return core.owner(slot); }, "a topology refresh", since, now);
             write_unsubscribes(moves);
+            std::map<node_id, std::string> masters;
+            for (const node_id m : fan_out_nodes(core, fan_out_to::masters))
+                masters.emplace(m, "node " + escaped(to_string(core.node(m).reported), 300));
+            std::vector<pubsub_notice> notices;
+            const std::vector<pubsub_request> retired = fsm_.masters_changed(std::move(masters), since, now, notices);
+            queue(notices);
+            write_unsubscribes(retired);
         }
         wake();
     }
@@ -336,7 +344,7 @@ private:
         const clock::time_point now = clock::now();
         std::vector<pubsub_notice> notices;
         try {
-            const pubsub_frame f = read_pubsub_frame(*reply, l.name);
+            pubsub_frame f = read_pubsub_frame(*reply, l.name);
             if (f.kind == pubsub_frame_kind::pong) {
                 l.ping_sent.reset();
                 l.last_pong = now;
@@ -371,11 +379,11 @@ private:
         if (fsm_.take_refresh_wanted()) refresh_wanted_ = true;
         check_health(now);
         // Never read by us yet (the cluster's connect() read it): stale, so the periodic reads start.
-        if (fsm_.size() > 0 && health_interval_.count() > 0 &&
+        if (fsm_.wants_any() && health_interval_.count() > 0 &&
             (!map_known_right_at_ || now - *map_known_right_at_ >= health_interval_))
             refresh_wanted_ = true;
         const cluster_core& core = host_->subscription_core();
-        if ((refresh_wanted_ || !core.has_topology()) && !refreshing_ && now >= next_refresh_at_ && fsm_.size() > 0) {
+        if ((refresh_wanted_ || !core.has_topology()) && !refreshing_ && now >= next_refresh_at_ && fsm_.wants_any()) {
             refreshing_ = true;
             refresh_started_at_ = now;
             host_->refresh_for(*this);  // may end inside (after the cluster's disconnect()): refreshed() only notes it
@@ -390,12 +398,16 @@ private:
         const std::vector<pubsub_request> due = fsm_.due(now);
         // Each is sent() or not_sent() before the fsm hears anything else: opening a connection calls nothing back.
         for (const pubsub_request& r : due) {
-            const node_id n = r.slot >= 0 ? core.owner(r.slot) : classic_node();
+            const bool on_classic_node = r.family == pubsub_family::classic || r.family == pubsub_family::pattern;
+            const node_id n = r.slot >= 0                                   ? core.owner(r.slot)
+                              : !on_classic_node && core.exists(r.node) && core.node(r.node).in_topology ? r.node
+                              : on_classic_node                            ? classic_node()
+                                                                           : no_node;
             link* l = n == no_node ? nullptr : link_to(n, now);
             if (l == nullptr) {
                 fsm_.not_sent(r, now);
                 refresh_wanted_ = true;
-                if (r.slot < 0) classic_node_ = no_node;
+                if (on_classic_node) classic_node_ = no_node;
                 continue;
             }
             if (!l->ready || l->doomed) {

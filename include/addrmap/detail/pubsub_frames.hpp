@@ -16,7 +16,14 @@
 namespace addrmap::detail {
 
 /// Which subscriptions a frame is about: SUBSCRIBE's channels, PSUBSCRIBE's patterns, SSUBSCRIBE's shard channels.
-enum class pubsub_family { classic, pattern, sharded };
+/// `master_pattern` is never a frame's: a pattern the subscriber PSUBSCRIBEs on every master (keyspace notifications
+/// are per node in a cluster); its frames say `pattern`.
+enum class pubsub_family { classic, pattern, sharded, master_pattern };
+
+/// The family a request of `f` is written, and answered, as.
+constexpr pubsub_family wire_family(pubsub_family f) noexcept {
+    return f == pubsub_family::master_pattern ? pubsub_family::pattern : f;
+}
 
 enum class pubsub_frame_kind {
     subscribed,    ///< (p|s)subscribe: `channel` is now subscribed; `count` subscriptions on the connection

@@ -18,6 +18,7 @@
 #include <iterator>
 #include <map>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -28,7 +29,7 @@
 namespace addrmap::detail {
 
 /// A (S|P)SUBSCRIBE or (S|P)UNSUBSCRIBE for the driver to write. Sharded: every channel in `slot`, for that slot's
-/// owner; classic and pattern: `slot` is -1, for the subscriber's classic node.
+/// owner; classic and pattern: `slot` is -1, for the subscriber's classic node; master_pattern: for `node`.
 struct pubsub_request {
     bool subscribe = true;
     pubsub_family family = pubsub_family::classic;
@@ -38,7 +39,7 @@ struct pubsub_request {
     /// replaces them all): everything before the pong belongs to it.
     bool ping_after = false;
     /// An unsubscribe: the node to write it to (where its subscriptions are). A subscribe from due(): no_node, for
-    /// the driver to route.
+    /// the driver to route, but for a pattern on every master: that master.
     node_id node = no_node;
 };
 
@@ -53,7 +54,8 @@ struct pubsub_notice {
     kind what = kind::subscribed;
     pubsub_family family = pubsub_family::classic;
     std::string channel;
-    std::string cause;  ///< gap: why it stopped; refused: the server's text (escaped)
+    std::string cause;  ///< gap: why it stopped; refused: the server's text (escaped); ended: why, when not asked
+    std::string node;   ///< a pattern on every master: the master it is about (escaped)
     std::chrono::steady_clock::time_point start{}, end{};
 };
 
@@ -70,16 +72,25 @@ public:
         : backoff_(min_backoff, max_backoff, seed) {}
 
     // ---- the user ------------------------------------------------------------------------------------------
-    /// The user subscribes. Channels already wanted stay as they are; the others are due now (see due()).
+    /// The user subscribes. Channels already wanted stay as they are; the others are due now (see due()). A pattern
+    /// on every master is wanted on each master of the last map (see masters_changed()), and on those to come.
     void subscribe(pubsub_family family, const std::vector<std::string>& channels, clock::time_point now) {
         for (const std::string& channel : channels) {
             if (channel.empty()) throw error(error_kind::config, "a channel name must not be empty");
-            auto [it, added] = subs_.try_emplace(key{family, channel});
-            if (!added) {
-                if (it->second.state == phase::unsubscribing) it->second.resubscribe_after_unsubscribe = true;
+            // One PSUBSCRIBE of a pattern on a connection is one subscription: a pattern cannot be both.
+            const bool clash = family == pubsub_family::pattern ? master_patterns_.count(channel) != 0
+                               : family == pubsub_family::master_pattern
+                                   ? subs_.count(key_view{pubsub_family::pattern, channel, no_node}) != 0
+                                   : false;
+            if (clash)
+                throw error(error_kind::config, "the pattern " + quoted(channel, 80) +
+                                                    " cannot be subscribed both on every master and as a pattern");
+            if (family != pubsub_family::master_pattern) {
+                want_entry(key{family, channel, no_node}, now, {});
                 continue;
             }
-            pending_from(it->second, now);
+            master_patterns_.insert(channel);
+            for (const auto& [m, name] : masters_) want_entry(key{family, channel, m}, now, name);
         }
     }
     /// The user unsubscribes: the requests to write now (for those out on a node). A subscription not sent yet ends
@@ -88,21 +99,15 @@ public:
                                             clock::time_point now, std::vector<pubsub_notice>& out) {
         unsubscribe_batch batch;
         for (const std::string& channel : channels) {
-            const auto it = subs_.find(key{family, channel});
-            if (it == subs_.end()) continue;
-            subscription& s = it->second;
-            s.resubscribe_after_unsubscribe = false;
-            if (s.state == phase::unsubscribing) continue;
-            if (s.state == phase::routing) throw std::logic_error("subscription_fsm: unsubscribe() between due() and sent()");
-            close_gap(it->first, s, now, out);
-            if (s.state == phase::pending) {
-                out.push_back(notice(pubsub_notice::kind::ended, it->first));
-                subs_.erase(it);
+            if (family != pubsub_family::master_pattern) {
+                const auto it = subs_.find(key_view{family, channel, no_node});
+                if (it != subs_.end()) unwant_entry(it, now, out, batch);
                 continue;
             }
-            // Subscribing or active on a node: the unsubscribe goes to the same connection, after the subscribe.
-            s.state = phase::unsubscribing;
-            batch.add(s.node, it->first);
+            master_patterns_.erase(channel);
+            for (auto it = subs_.lower_bound(key_view{family, channel, 0}); it != subs_.end() &&
+                                                                          it->first.family == family && it->first.channel == channel;)
+                unwant_entry(it++, now, out, batch);  // erases at most `it` itself
         }
         return send(batch);
     }
@@ -114,7 +119,7 @@ public:
     std::vector<pubsub_request> due(clock::time_point now) {
         if (!earliest_pending_ || *earliest_pending_ > now) return {};  // the usual case, on every read: no scan
         earliest_pending_.reset();  // found again below, from what stays pending
-        std::map<std::pair<pubsub_family, int>, pubsub_request> grouped;
+        std::map<std::pair<pubsub_family, std::int64_t>, pubsub_request> grouped;
         int alone_count = 0;  // a group of its own for each channel asked for alone
         for (auto& [k, s] : subs_) {
             if (s.state != phase::pending) continue;
@@ -124,9 +129,14 @@ public:
             }
             s.state = phase::routing;
             // One refused with others (Redis refuses a whole SUBSCRIBE for one channel the ACL denies) goes alone.
-            pubsub_request& r = grouped[{k.family, s.alone ? 16384 + ++alone_count : slot_of(k)}];
+            // A pattern on every master is grouped by its master; the others by slot (-1: classic, pattern).
+            const std::int64_t where = s.alone ? 0x100000000LL + ++alone_count
+                                       : k.family == pubsub_family::master_pattern ? static_cast<std::int64_t>(k.node)
+                                                                                     : slot_of(k);
+            pubsub_request& r = grouped[{k.family, where}];
             r.family = k.family;
             r.slot = slot_of(k);
+            r.node = k.node;
             r.channels.push_back(k.channel);
         }
         std::vector<pubsub_request> out;
@@ -136,7 +146,7 @@ public:
     /// `r` (from due()) was written to `node`.
     void sent(const pubsub_request& r, node_id node) {
         for (const std::string& channel : r.channels) {
-            const auto it = subs_.find(key{r.family, channel});
+            const auto it = subs_.find(key_view{r.family, channel, r.node});
             if (it == subs_.end() || it->second.state != phase::routing) continue;
             it->second.state = phase::subscribing;
             it->second.node = node;
@@ -146,15 +156,15 @@ public:
     /// `r` (from due()) could not be written (no connection, no owner known): tried again after a backoff.
     void not_sent(const pubsub_request& r, clock::time_point now) {
         for (const std::string& channel : r.channels) {
-            const auto it = subs_.find(key{r.family, channel});
+            const auto it = subs_.find(key_view{r.family, channel, r.node});
             if (it != subs_.end() && it->second.state == phase::routing) retry_later(it->second, now);
         }
     }
-    /// What kept these from being sent (after not_sent()) is gone — the connection they wait for is set up: those still
-    /// waiting are due at `now` instead of after their backoff.
-    void due_now(pubsub_family family, const std::vector<std::string>& channels, clock::time_point now) {
+    /// What kept these from being sent (after not_sent()) is gone — the connection to `node` they wait for is set
+    /// up: those still waiting are due at `now` instead of after their backoff.
+    void due_now(pubsub_family family, const std::vector<std::string>& channels, node_id node, clock::time_point now) {
         for (const std::string& channel : channels) {
-            const auto it = subs_.find(key{family, channel});
+            const auto it = subs_.find(key_view{family, channel, family == pubsub_family::master_pattern ? node : no_node});
             if (it != subs_.end() && it->second.state == phase::pending) pending_from(it->second, std::min(it->second.not_before, now));
         }
     }
@@ -175,7 +185,12 @@ public:
     /// `quiet_since`: the last time the driver saw the connection with nothing to read. A pushed sunsubscribe was sent
     /// after that, so the subscription was active until then: its gap starts there rather than when the push was read
     /// (a message published on the new owner in between would otherwise fall outside every gap). None: `now`.
-    frame_verdict on_frame(node_id node, std::string_view node_name, const pubsub_frame& f, clock::time_point now,
+    /// A message of a pattern on every master is delivered with `f.family` set to master_pattern.
+    frame_verdict on_frame(node_id node, std::string_view node_name, pubsub_frame&& f, clock::time_point now,
+                           std::vector<pubsub_notice>& out, std::optional<clock::time_point> quiet_since = std::nullopt) {
+        return on_frame(node, node_name, f, now, out, quiet_since);
+    }
+    frame_verdict on_frame(node_id node, std::string_view node_name, pubsub_frame& f, clock::time_point now,
                            std::vector<pubsub_notice>& out, std::optional<clock::time_point> quiet_since = std::nullopt) {
         const auto foreign = [&](const std::string& what) {
             return error(error_kind::protocol, "subscriber connection to " + std::string(node_name) + " sent " + what +
@@ -197,30 +212,30 @@ public:
             }
             case pubsub_frame_kind::message: {
                 const std::string_view name = f.family == pubsub_family::pattern ? f.pattern : f.channel;
-                const auto it = subs_.find(key_view{f.family, name});
-                if (it == subs_.end() || it->second.node != node ||
-                    (it->second.state != phase::active && it->second.state != phase::unsubscribing)) {
+                const auto it = find_here(node, f.family, name);
+                if (it == subs_.end() || (it->second.state != phase::active && it->second.state != phase::unsubscribing)) {
                     if (f.family == pubsub_family::sharded && draining(node, f.channel)) return frame_verdict::consumed;
                     throw foreign("a message for " + quoted(name, 80));
                 }
+                f.family = it->first.family;
                 return frame_verdict::deliver;
             }
             case pubsub_frame_kind::subscribed: {
                 if (!answers_head(node, request_kind::subscribe, f.family, f.channel))
                     throw foreign("a confirmation of " + quoted(f.channel, 80));
-                const auto it = subs_.find(key_view{f.family, f.channel});
-                if (it != subs_.end() && it->second.node == node && it->second.state == phase::subscribing) {
+                const auto it = find_here(node, f.family, f.channel);
+                if (it != subs_.end() && it->second.state == phase::subscribing) {
                     it->second.state = phase::active;
                     it->second.step = 0;
                     if (it->second.drains == 0) close_gap(it->first, it->second, now, out);
-                    out.push_back(notice(pubsub_notice::kind::subscribed, it->first));
+                    out.push_back(notice(pubsub_notice::kind::subscribed, it->first, it->second));
                 }
                 return frame_verdict::consumed;  // unsubscribing meanwhile: its unsubscribe is on the way
             }
             case pubsub_frame_kind::unsubscribed: {
                 if (f.channel.empty()) throw foreign("an unsubscribe of nothing");  // never asked: no bare UNSUBSCRIBE
-                const auto it = subs_.find(key_view{f.family, f.channel});
-                const bool ours_here = it != subs_.end() && it->second.node == node;
+                const auto it = find_here(node, f.family, f.channel);
+                const bool ours_here = it != subs_.end();
                 if (answers_head(node, request_kind::unsubscribe, f.family, f.channel)) {
                     if (ours_here && it->second.state == phase::unsubscribing) end(it, now, out);
                     return frame_verdict::consumed;
@@ -270,7 +285,7 @@ public:
                 // refusal then is its own.
                 const bool split = why == refusal_kind::final && head.remaining.size() > 1;
                 for (const std::string& channel : head.remaining) {
-                    const auto it = subs_.find(key{head.family, channel});
+                    const auto it = subs_.find(key_view{head.family, channel, node_of_key(head.family, node)});
                     if (it == subs_.end() || it->second.node != node) continue;
                     subscription& s = it->second;
                     if (s.state != phase::subscribing) continue;
@@ -285,7 +300,7 @@ public:
                         continue;
                     }
                     close_gap(it->first, s, now, out);
-                    pubsub_notice n = notice(pubsub_notice::kind::refused, it->first);
+                    pubsub_notice n = notice(pubsub_notice::kind::refused, it->first, s);
                     n.cause = quoted(f.payload, 200) + " from " + std::string(node_name);
                     out.push_back(std::move(n));
                     subs_.erase(it);
@@ -349,25 +364,85 @@ public:
         return send(batch);
     }
 
+    /// A map was installed at `now`. `masters`: its masters, each with its name as the user knows it (escaped);
+    /// `since`: when the map before it was last known right (none: it is the first). Each pattern on every master is
+    /// wanted on each master: one new to the map is asked for, with a gap from `since` to its confirmation when a map
+    /// was known before (its keys' events, from a failover or a new node, were not received meanwhile); one that is no
+    /// longer a master ends there (`ended`, its open gap reported first). Returns the PUNSUBSCRIBEs for those.
+    std::vector<pubsub_request> masters_changed(std::map<node_id, std::string> masters, std::optional<clock::time_point> since,
+                                                clock::time_point now, std::vector<pubsub_notice>& out) {
+        const bool first_map = masters_.empty();
+        masters_ = std::move(masters);
+        unsubscribe_batch batch;
+        for (auto it = subs_.begin(); it != subs_.end();) {
+            const key& k = it->first;
+            subscription& s = it->second;
+            if (k.family != pubsub_family::master_pattern || masters_.count(k.node) != 0) {
+                ++it;
+                continue;
+            }
+            s.resubscribe_after_unsubscribe = false;
+            if (s.retiring) {
+                ++it;
+                continue;
+            }
+            s.retiring = true;
+            if (s.state == phase::pending) {
+                end(it++, now, out);
+                continue;
+            }
+            if (s.state != phase::unsubscribing) {  // subscribing or active: the unsubscribe follows on its connection
+                s.state = phase::unsubscribing;
+                batch.add(s.node, k);
+            }
+            ++it;
+        }
+        for (const std::string& pattern : master_patterns_)
+            for (const auto& [m, name] : masters_) {
+                const bool fresh = subs_.count(key_view{pubsub_family::master_pattern, pattern, m}) == 0;
+                want_entry(key{pubsub_family::master_pattern, pattern, m}, now, name);
+                if (!fresh || first_map || !since) continue;
+                subscription& s = subs_.find(key_view{pubsub_family::master_pattern, pattern, m})->second;
+                s.gap_start = std::min(*since, now);
+                s.gap_cause = name + " became a master (what its keys did since the map before was not received)";
+            }
+        return send(batch);
+    }
+
     /// The subscriber closes (unsubscribe-all, destroy, disconnect): every open gap ends now and is reported, then
     /// every subscription ends.
     void close(clock::time_point now, std::vector<pubsub_notice>& out) {
         for (auto& [k, s] : subs_) {
             close_gap(k, s, now, out);
-            out.push_back(notice(pubsub_notice::kind::ended, k));
+            out.push_back(notice(pubsub_notice::kind::ended, k, s));
         }
         subs_.clear();
+        master_patterns_.clear();
         queues_.clear();
         draining_.clear();
         earliest_pending_.reset();
     }
 
-    /// How many subscriptions are wanted (any phase), for the driver and tests.
-    std::size_t size() const noexcept { return subs_.size(); }
-    /// Whether (family, channel) is confirmed on a node.
+    /// Whether anything is wanted, or still being ended on a node.
+    bool wants_any() const noexcept { return !subs_.empty() || !master_patterns_.empty(); }
+    /// How many subscriptions are wanted or still being ended (a pattern on every master: once), for the user and tests.
+    std::size_t size() const {
+        std::size_t n = master_patterns_.size();
+        for (const auto& [k, s] : subs_) n += k.family != pubsub_family::master_pattern;
+        return n;
+    }
+    /// Whether (family, channel) is confirmed on a node (a pattern on every master: on every master of the last map).
     bool active(pubsub_family family, std::string_view channel) const {
-        const auto it = subs_.find(key_view{family, channel});
-        return it != subs_.end() && it->second.state == phase::active;
+        if (family != pubsub_family::master_pattern) {
+            const auto it = subs_.find(key_view{family, channel, no_node});
+            return it != subs_.end() && it->second.state == phase::active;
+        }
+        if (masters_.empty() || master_patterns_.count(channel) == 0) return false;
+        for (const auto& [m, name] : masters_) {
+            const auto it = subs_.find(key_view{family, channel, m});
+            if (it == subs_.end() || it->second.state != phase::active) return false;
+        }
+        return true;
     }
 
 private:
@@ -378,20 +453,25 @@ private:
         active,         ///< confirmed on `node`
         unsubscribing,  ///< the user's unsubscribe written to `node`; messages still come until it is confirmed
     };
+    /// A subscription: (family, channel), and for a pattern on every master the master (no_node for the others).
     struct key {
         pubsub_family family;
         std::string channel;
+        node_id node = no_node;
     };
     /// A key to look up without building a string (a message's channel, on every message).
     struct key_view {
         pubsub_family family;
         std::string_view channel;
+        node_id node = no_node;
     };
     struct key_less {
         using is_transparent = void;
         template <class A, class B>
         bool operator()(const A& a, const B& b) const noexcept {
-            return a.family != b.family ? a.family < b.family : std::string_view(a.channel) < std::string_view(b.channel);
+            if (a.family != b.family) return a.family < b.family;
+            const int c = std::string_view(a.channel).compare(std::string_view(b.channel));
+            return c != 0 ? c < 0 : a.node < b.node;
         }
     };
 
@@ -405,6 +485,8 @@ private:
         bool resubscribe_after_unsubscribe = false;  ///< subscribed again while its unsubscribe was out
         int drains = 0;  ///< SUNSUBSCRIBEs on nodes it moved away from, not settled yet: its gap stays open
         bool alone = false;  ///< refused in a request with others: asked for in a request of its own from then on
+        bool retiring = false;   ///< a pattern on a node that is no longer a master: being ended there
+        std::string node_name;   ///< a pattern on every master: its master, as the user knows it (escaped)
     };
     using subscription_map = std::map<key, subscription, key_less>;
     enum class request_kind { subscribe, unsubscribe, ping };
@@ -415,12 +497,33 @@ private:
         std::deque<std::string> remaining;
         std::vector<std::string> settles;  ///< an unsubscribe: all its channels (what it stops draining)
     };
+    static node_id node_of_key(pubsub_family family, node_id node) noexcept {
+        return family == pubsub_family::master_pattern ? node : no_node;
+    }
+    /// The subscription a frame of `family` (as written on the wire) names on the connection to `node`, if any.
+    subscription_map::iterator find_here(node_id node, pubsub_family family, std::string_view name) {
+        auto it = subs_.find(key_view{family, name, no_node});
+        if (it != subs_.end() && it->second.node == node) return it;
+        if (family != pubsub_family::pattern) return subs_.end();
+        it = subs_.find(key_view{pubsub_family::master_pattern, name, node});
+        return it != subs_.end() && it->second.node == node ? it : subs_.end();
+    }
+    /// Wants `k`: a new one is due at `now`; one being unsubscribed is asked for again once that is done.
+    void want_entry(key k, clock::time_point now, const std::string& node_name) {
+        auto [it, added] = subs_.try_emplace(std::move(k));
+        if (!added) {
+            if (it->second.state == phase::unsubscribing && !it->second.retiring) it->second.resubscribe_after_unsubscribe = true;
+            return;
+        }
+        it->second.node_name = node_name;
+        pending_from(it->second, now);
+    }
     bool draining(node_id node, std::string_view channel) const {
         return draining_.count({node, std::string(channel)}) != 0;
     }
     /// One SUNSUBSCRIBE of `channel` on a node it moved away from is settled (answered, or the connection is gone).
     void drain_settled(const std::string& channel, clock::time_point now, std::vector<pubsub_notice>& out) {
-        const auto it = subs_.find(key{pubsub_family::sharded, channel});
+        const auto it = subs_.find(key_view{pubsub_family::sharded, channel, no_node});
         if (it == subs_.end() || it->second.drains == 0) return;
         if (--it->second.drains == 0 && it->second.state == phase::active) close_gap(it->first, it->second, now, out);
     }
@@ -432,11 +535,12 @@ private:
     static int slot_of(const key& k) noexcept {
         return k.family == pubsub_family::sharded ? static_cast<int>(key_slot(k.channel)) : -1;
     }
-    static pubsub_notice notice(pubsub_notice::kind what, const key& k) {
+    static pubsub_notice notice(pubsub_notice::kind what, const key& k, const subscription& s) {
         pubsub_notice n;
         n.what = what;
         n.family = k.family;
         n.channel = k.channel;
+        n.node = s.node_name;
         return n;
     }
     static refusal_kind refusal_of_text(std::string_view text) {
@@ -453,11 +557,11 @@ private:
         return refusal_kind::final;
     }
 
-    /// The SUNSUBSCRIBEs (or UNSUBSCRIBEs) to write: one per node and slot, each with its PING after it.
+    /// The (S|P)UNSUBSCRIBEs to write: one per node, family and slot, each with its PING after it.
     struct unsubscribe_batch {
-        std::map<std::pair<node_id, int>, pubsub_request> by_node;
+        std::map<std::tuple<node_id, pubsub_family, int>, pubsub_request> by_node;
         void add(node_id node, const key& k) {
-            pubsub_request& r = by_node[{node, slot_of(k)}];
+            pubsub_request& r = by_node[{node, k.family, slot_of(k)}];
             r.subscribe = false;
             r.ping_after = true;
             r.family = k.family;
@@ -465,13 +569,30 @@ private:
             r.channels.push_back(k.channel);
         }
     };
+    /// The user no longer wants `it`: it ends at once if it is not on a node, else its unsubscribe joins `batch`.
+    void unwant_entry(subscription_map::iterator it, clock::time_point now, std::vector<pubsub_notice>& out,
+                      unsubscribe_batch& batch) {
+        subscription& s = it->second;
+        s.resubscribe_after_unsubscribe = false;
+        if (s.state == phase::unsubscribing) return;
+        if (s.state == phase::routing) throw std::logic_error("subscription_fsm: unsubscribe() between due() and sent()");
+        close_gap(it->first, s, now, out);
+        if (s.state == phase::pending) {
+            out.push_back(notice(pubsub_notice::kind::ended, it->first, s));
+            subs_.erase(it);
+            return;
+        }
+        // Subscribing or active on a node: the unsubscribe goes to the same connection, after the subscribe.
+        s.state = phase::unsubscribing;
+        batch.add(s.node, it->first);
+    }
     /// Records the batch's requests as written (the driver writes them next) and hands them out.
     std::vector<pubsub_request> send(const unsubscribe_batch& batch) {
         std::vector<pubsub_request> requests;
         for (const auto& [where, r] : batch.by_node) {
             requests.push_back(r);
-            requests.back().node = where.first;
-            sent_to(where.first, r);
+            requests.back().node = std::get<0>(where);
+            sent_to(std::get<0>(where), r);
         }
         return requests;
     }
@@ -489,7 +610,7 @@ private:
         auto q = queues_.find(node);
         if (q == queues_.end() || q->second.empty()) return false;
         outstanding& head = q->second.front();
-        if (head.what != what || head.family != family || head.remaining.empty() || head.remaining.front() != channel)
+        if (head.what != what || wire_family(head.family) != family || head.remaining.empty() || head.remaining.front() != channel)
             return false;
         head.remaining.pop_front();
         // An unsubscribe stays until the pong after it: a push may have stood in for one of its answers, and the
@@ -502,7 +623,9 @@ private:
         const key k = it->first;
         const bool again = it->second.resubscribe_after_unsubscribe;
         close_gap(k, it->second, now, out);
-        out.push_back(notice(pubsub_notice::kind::ended, k));
+        pubsub_notice n = notice(pubsub_notice::kind::ended, k, it->second);
+        if (it->second.retiring) n.cause = it->second.node_name + " is no longer a master";
+        out.push_back(std::move(n));
         subs_.erase(it);
         if (again) subscribe(k.family, {k.channel}, now);
     }
@@ -515,7 +638,7 @@ private:
             drain_settled(channel, now, out);
         }
         for (const std::string& channel : o.remaining) {
-            const auto it = subs_.find(key{o.family, channel});
+            const auto it = subs_.find(key_view{o.family, channel, node_of_key(o.family, node)});
             if (it != subs_.end() && it->second.node == node && it->second.state == phase::unsubscribing) end(it, now, out);
         }
     }
@@ -542,7 +665,7 @@ private:
     }
     void close_gap(const key& k, subscription& s, clock::time_point now, std::vector<pubsub_notice>& out) {
         if (!s.gap_start) return;
-        pubsub_notice n = notice(pubsub_notice::kind::gap, k);
+        pubsub_notice n = notice(pubsub_notice::kind::gap, k, s);
         n.cause = std::move(s.gap_cause);
         n.start = *s.gap_start;
         n.end = now;
@@ -552,6 +675,8 @@ private:
     }
 
     subscription_map subs_;
+    std::set<std::string, std::less<>> master_patterns_;  ///< the patterns wanted on every master
+    std::map<node_id, std::string> masters_;              ///< the last map's masters, and their names (escaped)
     std::optional<clock::time_point> earliest_pending_;  ///< no pending subscription is due before this
     std::map<node_id, std::deque<outstanding>> queues_;
     /// Shard channels being unsubscribed on nodes they moved away from, and how many such SUNSUBSCRIBEs are out there.
