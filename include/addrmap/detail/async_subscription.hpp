@@ -88,6 +88,7 @@ public:
     // ---- the user (loop thread) ----------------------------------------------------------------------------
     void subscribe(pubsub_family family, const std::vector<std::string>& channels) {
         fsm_.subscribe(family, channels, clock::now());
+        if (family == pubsub_family::master_pattern) refresh_wanted_ = true;  // the masters now, not the last map's
         wake();
     }
     void unsubscribe(pubsub_family family, const std::vector<std::string>& channels) {

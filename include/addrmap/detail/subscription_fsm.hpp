@@ -77,20 +77,24 @@ public:
     void subscribe(pubsub_family family, const std::vector<std::string>& channels, clock::time_point now) {
         for (const std::string& channel : channels) {
             if (channel.empty()) throw error(error_kind::config, "a channel name must not be empty");
-            // One PSUBSCRIBE of a pattern on a connection is one subscription: a pattern cannot be both.
-            const bool clash = family == pubsub_family::pattern ? master_patterns_.count(channel) != 0
+            // One PSUBSCRIBE of a pattern on a connection is one subscription: a pattern cannot be both (nor one
+            // while the other is still being unsubscribed).
+            const bool clash = family == pubsub_family::pattern ? on_some_master(channel)
                                : family == pubsub_family::master_pattern
                                    ? subs_.count(key_view{pubsub_family::pattern, channel, no_node}) != 0
                                    : false;
             if (clash)
                 throw error(error_kind::config, "the pattern " + quoted(channel, 80) +
-                                                    " cannot be subscribed both on every master and as a pattern");
+                                                    " cannot be subscribed both on every master and as a pattern (nor "
+                                                    "one while the other is still being unsubscribed)");
             if (family != pubsub_family::master_pattern) {
                 want_entry(key{family, channel, no_node}, now, {});
                 continue;
             }
             master_patterns_.insert(channel);
-            for (const auto& [m, name] : masters_) want_entry(key{family, channel, m}, now, name);
+            forget_refusals(channel);  // asked again: the masters that refused it are asked too
+            for (const auto& [m, name] : masters_)
+                if (refused_on_.count({channel, m}) == 0) want_entry(key{family, channel, m}, now, name);
         }
     }
     /// The user unsubscribes: the requests to write now (for those out on a node). A subscription not sent yet ends
@@ -105,6 +109,7 @@ public:
                 continue;
             }
             master_patterns_.erase(channel);
+            forget_refusals(channel);
             for (auto it = subs_.lower_bound(key_view{family, channel, 0}); it != subs_.end() &&
                                                                           it->first.family == family && it->first.channel == channel;)
                 unwant_entry(it++, now, out, batch);  // erases at most `it` itself
@@ -217,6 +222,9 @@ public:
                     if (f.family == pubsub_family::sharded && draining(node, f.channel)) return frame_verdict::consumed;
                     throw foreign("a message for " + quoted(name, 80));
                 }
+                // A node that is no longer a master repeats its new master's events (a replica fires them too): not
+                // taken from it; its gap covers the time until its PUNSUBSCRIBE is answered.
+                if (it->second.retiring) return frame_verdict::consumed;
                 f.family = it->first.family;
                 return frame_verdict::deliver;
             }
@@ -300,6 +308,9 @@ public:
                         continue;
                     }
                     close_gap(it->first, s, now, out);
+                    // Not asked of that master again (ACLs are per node) until the user subscribes the pattern again.
+                    if (head.family == pubsub_family::master_pattern && master_patterns_.count(channel) != 0)
+                        refused_on_.emplace(channel, node);
                     pubsub_notice n = notice(pubsub_notice::kind::refused, it->first, s);
                     n.cause = quoted(f.payload, 200) + " from " + std::string(node_name);
                     out.push_back(std::move(n));
@@ -368,16 +379,24 @@ public:
     /// `since`: when the map before it was last known right (none: it is the first). Each pattern on every master is
     /// wanted on each master: one new to the map is asked for, with a gap from `since` to its confirmation when a map
     /// was known before (its keys' events, from a failover or a new node, were not received meanwhile); one that is no
-    /// longer a master ends there (`ended`, its open gap reported first). Returns the PUNSUBSCRIBEs for those.
+    /// longer a master ends there (`ended`, after a gap from now: a replica repeats its master's events, so nothing
+    /// is taken from it meanwhile), or, if it is a master again before that, is asked for again with its gap open.
+    /// Returns the PUNSUBSCRIBEs for those.
     std::vector<pubsub_request> masters_changed(std::map<node_id, std::string> masters, std::optional<clock::time_point> since,
                                                 clock::time_point now, std::vector<pubsub_notice>& out) {
         const bool first_map = masters_.empty();
-        masters_ = std::move(masters);
+        const std::map<node_id, std::string> before = std::exchange(masters_, std::move(masters));
         unsubscribe_batch batch;
         for (auto it = subs_.begin(); it != subs_.end();) {
             const key& k = it->first;
             subscription& s = it->second;
-            if (k.family != pubsub_family::master_pattern || masters_.count(k.node) != 0) {
+            if (k.family != pubsub_family::master_pattern) {
+                ++it;
+                continue;
+            }
+            if (masters_.count(k.node) != 0) {
+                // A master again while its PUNSUBSCRIBE is out: asked for again once that is answered.
+                if (s.retiring && master_patterns_.count(k.channel) != 0) s.resubscribe_after_unsubscribe = true;
                 ++it;
                 continue;
             }
@@ -391,6 +410,10 @@ public:
                 end(it++, now, out);
                 continue;
             }
+            if (s.state == phase::active && !s.gap_start) {
+                s.gap_start = now;
+                s.gap_cause = s.node_name + " is no longer a master (its events are not taken from a replica)";
+            }
             if (s.state != phase::unsubscribing) {  // subscribing or active: the unsubscribe follows on its connection
                 s.state = phase::unsubscribing;
                 batch.add(s.node, k);
@@ -399,9 +422,11 @@ public:
         }
         for (const std::string& pattern : master_patterns_)
             for (const auto& [m, name] : masters_) {
+                if (refused_on_.count({pattern, m}) != 0) continue;
                 const bool fresh = subs_.count(key_view{pubsub_family::master_pattern, pattern, m}) == 0;
                 want_entry(key{pubsub_family::master_pattern, pattern, m}, now, name);
-                if (!fresh || first_map || !since) continue;
+                // New to the map (not merely asked again): what its keys did meanwhile was not received.
+                if (!fresh || first_map || !since || before.count(m) != 0) continue;
                 subscription& s = subs_.find(key_view{pubsub_family::master_pattern, pattern, m})->second;
                 s.gap_start = std::min(*since, now);
                 s.gap_cause = name + " became a master (what its keys did since the map before was not received)";
@@ -418,6 +443,7 @@ public:
         }
         subs_.clear();
         master_patterns_.clear();
+        refused_on_.clear();
         queues_.clear();
         draining_.clear();
         earliest_pending_.reset();
@@ -425,7 +451,8 @@ public:
 
     /// Whether anything is wanted, or still being ended on a node.
     bool wants_any() const noexcept { return !subs_.empty() || !master_patterns_.empty(); }
-    /// How many subscriptions are wanted or still being ended (a pattern on every master: once), for the user and tests.
+    /// How many subscriptions are wanted (a pattern on every master: once, while wanted) or, but for a pattern on
+    /// every master, still being ended; for the user and tests.
     std::size_t size() const {
         std::size_t n = master_patterns_.size();
         for (const auto& [k, s] : subs_) n += k.family != pubsub_family::master_pattern;
@@ -497,6 +524,15 @@ private:
         std::deque<std::string> remaining;
         std::vector<std::string> settles;  ///< an unsubscribe: all its channels (what it stops draining)
     };
+    /// Whether a pattern on every master `pattern` has an entry on some node (wanted, or still being unsubscribed).
+    bool on_some_master(const std::string& pattern) const {
+        const auto it = subs_.lower_bound(key_view{pubsub_family::master_pattern, pattern, 0});
+        return master_patterns_.count(pattern) != 0 ||
+               (it != subs_.end() && it->first.family == pubsub_family::master_pattern && it->first.channel == pattern);
+    }
+    void forget_refusals(const std::string& pattern) {
+        for (auto it = refused_on_.lower_bound({pattern, 0}); it != refused_on_.end() && it->first == pattern;) it = refused_on_.erase(it);
+    }
     static node_id node_of_key(pubsub_family family, node_id node) noexcept {
         return family == pubsub_family::master_pattern ? node : no_node;
     }
@@ -622,6 +658,16 @@ private:
     void end(subscription_map::iterator it, clock::time_point now, std::vector<pubsub_notice>& out) {
         const key k = it->first;
         const bool again = it->second.resubscribe_after_unsubscribe;
+        if (again && it->second.retiring) {
+            // Its node is a master again: no end for the user, but a new subscription there, its gap still open.
+            subscription old = std::move(it->second);
+            subs_.erase(it);
+            want_entry(k, now, old.node_name);
+            subscription& fresh = subs_.find(key_view{k.family, k.channel, k.node})->second;
+            fresh.gap_start = old.gap_start.value_or(now);
+            fresh.gap_cause = old.gap_start ? std::move(old.gap_cause) : old.node_name + " was not a master for a while";
+            return;
+        }
         close_gap(k, it->second, now, out);
         pubsub_notice n = notice(pubsub_notice::kind::ended, k, it->second);
         if (it->second.retiring) n.cause = it->second.node_name + " is no longer a master";
@@ -676,6 +722,7 @@ private:
 
     subscription_map subs_;
     std::set<std::string, std::less<>> master_patterns_;  ///< the patterns wanted on every master
+    std::set<std::pair<std::string, node_id>> refused_on_;  ///< (pattern, master) refused for good: not asked again
     std::map<node_id, std::string> masters_;              ///< the last map's masters, and their names (escaped)
     std::optional<clock::time_point> earliest_pending_;  ///< no pending subscription is due before this
     std::map<node_id, std::deque<outstanding>> queues_;
