@@ -59,38 +59,47 @@ inline pubsub_event event_of(pubsub_notice&& n) {
     e.end = n.end;
     return e;
 }
+/// `into` becomes the message `f` carries (its strings keep their capacity).
+inline void fill_message(pubsub_event& into, const pubsub_frame& f) {
+    into.what = pubsub_event::kind::message;
+    into.family = f.family;
+    into.channel.assign(f.channel.data(), f.channel.size());
+    into.pattern.assign(f.pattern.data(), f.pattern.size());
+    into.payload.assign(f.payload.data(), f.payload.size());
+    into.cause.clear();
+    into.node.clear();
+    into.start = into.end = {};
+}
 /// A subscriber's events in order, kept cheaply: a message stays the reply it came in (its frame's views point into
 /// it) until it is handed out, and pop_into() fills the caller's event, whose strings keep their capacity from one
-/// message to the next. A vector used as a queue: no block is allocated per few events, as a deque would.
+/// message to the next; the other events wait in a vector of their own. Vectors used as queues: nothing is allocated
+/// per event once they have grown.
 class pubsub_event_queue {
 public:
     bool empty() const noexcept { return head_ == items_.size(); }
-    void push(pubsub_event&& e) { items_.push_back(item{reply_ptr(), pubsub_frame{}, std::move(e)}); }
+    void push(pubsub_event&& e) {
+        items_.push_back(item{reply_ptr(), pubsub_frame{}, others_.size()});
+        others_.push_back(std::move(e));
+    }
     /// The fsm's notices, in order (the vector is left empty for the next call).
     void push(std::vector<pubsub_notice>& notices) {
         for (pubsub_notice& n : notices) push(event_of(std::move(n)));
         notices.clear();
     }
-    void push_message(reply_ptr reply, const pubsub_frame& f) { items_.push_back(item{std::move(reply), f, pubsub_event{}}); }
+    void push_message(reply_ptr reply, const pubsub_frame& f) { items_.push_back(item{std::move(reply), f, 0}); }
     /// Moves the oldest event into `into` (false: none).
     bool pop_into(pubsub_event& into) {
         if (empty()) return false;
         item& i = items_[head_++];
         if (i.reply) {
-            into.what = pubsub_event::kind::message;
-            into.family = i.frame.family;
-            into.channel.assign(i.frame.channel.data(), i.frame.channel.size());
-            into.pattern.assign(i.frame.pattern.data(), i.frame.pattern.size());
-            into.payload.assign(i.frame.payload.data(), i.frame.payload.size());
-            into.cause.clear();
-            into.node.clear();
-            into.start = into.end = {};
+            fill_message(into, i.frame);
             i.reply.reset();
         } else {
-            into = std::move(i.event);
+            into = std::move(others_[i.other]);
         }
         if (empty()) {
             items_.clear();  // keeps its capacity
+            others_.clear();
             head_ = 0;
         }
         return true;
@@ -100,9 +109,10 @@ private:
     struct item {
         reply_ptr reply;     ///< a message: the reply it came in
         pubsub_frame frame;  ///< a message: views into `reply`
-        pubsub_event event;  ///< anything else
+        std::size_t other;   ///< anything else: its index in others_
     };
     std::vector<item> items_;
+    std::vector<pubsub_event> others_;
     std::size_t head_ = 0;
 };
 

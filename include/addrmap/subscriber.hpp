@@ -82,15 +82,19 @@ public:
     /// The same into `into` (false: none came): its strings keep their capacity, so a loop that reuses one event
     /// allocates nothing per message.
     bool next(pubsub_event& into, std::chrono::milliseconds timeout) {
+        // What is queued, or already read, first: the usual case under traffic, with no clock reading.
+        if (events_.pop_into(into) || parse_buffered(into)) return true;
         const clock::time_point deadline = detail::saturating_add(clock::now(), std::max(timeout, std::chrono::milliseconds(0)));
         while (true) {
             if (events_.pop_into(into)) return true;
+            if (parse_buffered(into)) return true;  // frames already read come first, one at a time
             tend(deadline);
             if (!events_.empty()) continue;
             const clock::time_point now = clock::now();
             // Always one look (a zero wait at the deadline), so next(0) reads what came.
             wait_for_input(now >= deadline ? now : std::min(deadline, wake_at(now)));
             if (!events_.empty()) continue;
+            if (parse_buffered(into)) return true;
             if (clock::now() >= deadline) return false;
         }
     }
@@ -129,6 +133,7 @@ private:
         /// The last time poll() found nothing to read on it and OpenSSL held nothing: whatever it reads later was sent
         /// after that (on loopback; elsewhere, up to the network's delay).
         clock::time_point quiet_at;
+        clock::time_point read_at;  ///< when its last read brought something (the time of the frames it holds)
         clock::time_point last_pong;  ///< when a PING was last answered (or it was dialed)
         std::optional<clock::time_point> ping_sent;  ///< a health PING out, unanswered since then
     };
@@ -145,6 +150,7 @@ private:
 
     void want(pubsub_family family, const std::vector<std::string>& channels) {
         fsm_.subscribe(family, channels, clock::now());
+        if (family == pubsub_family::master_pattern) refresh_wanted_ = true;  // the masters now, not the last map's
     }
     /// Records the unsubscribe; its requests are queued on their connections and written by the next next().
     void unwant(pubsub_family family, const std::vector<std::string>& channels) {
@@ -239,7 +245,7 @@ private:
                 fresh.get()->flags &= ~REDIS_BLOCK;
                 const std::string name = detail::describe_route(fresh.reported(), fresh.mapped());
                 const clock::time_point at = clock::now();
-                return &links_.emplace(n, sub_link{std::move(fresh), name, at, at, std::nullopt}).first->second;
+                return &links_.emplace(n, sub_link{std::move(fresh), name, at, at, at, std::nullopt}).first->second;
             } catch (const error&) {
                 throw;
             } catch (const std::exception& e) {  // on_connect's own exception, say
@@ -300,53 +306,93 @@ private:
         return "the connection was lost (" + detail::escaped(c->errstr[0] != '\0' ? c->errstr : "closed", 200) + ")";
     }
 
-    /// Reads what `n`'s connection has, without waiting (and what OpenSSL read ahead), and hands every whole frame to
-    /// the fsm. A frame the fsm or the reader refuses drops the connection there: nothing after it is delivered.
+    /// Reads what `n`'s connection has, without waiting, into hiredis's reader; parse_buffered() hands its frames to the
+    /// fsm, one at a time as next() needs them. Replies are not piled up: each is freed before the next is made, so
+    /// the allocator reuses one reply's memory for the next, as a plain redisGetReply loop does.
     void read_from(node_id n) {
         auto it = links_.find(n);
         if (it == links_.end()) return;
         sub_link& link = it->second;
         redisContext* c = link.connection.get();
-        std::vector<detail::pubsub_notice> notices;
-        for (int reads = 0; reads < 64; ++reads) {  // bounded: a flood does not hold next() (poll() brings us back)
-            link.connection.set_io_deadline(clock::now());  // a look: what is there, no wait
-            if (redisBufferRead(c) != REDIS_OK) {
-                lose(n, why_lost(c), clock::now());
-                return;
-            }
-            if (c->reader->len - c->reader->pos > max_frame_bytes) {
-                lose(n, "it sent a frame longer than any Redis sends (over " + std::to_string(max_frame_bytes >> 20) +
-                            " MB unread); the connection is dropped", clock::now());
-                return;
-            }
-            const clock::time_point now = clock::now();  // one reading for what this read brought
-            while (true) {
-                void* raw = nullptr;
-                if (redisGetReplyFromReader(c, &raw) != REDIS_OK) {
-                    lose(n, why_lost(c), now);
-                    return;
-                }
-                if (raw == nullptr) break;
-                reply_ptr reply(static_cast<redisReply*>(raw));
-                try {
-                    detail::pubsub_frame f = detail::read_pubsub_frame(*reply, link.name);
-                    if (f.kind == detail::pubsub_frame_kind::pong) {
-                        link.ping_sent.reset();
-                        link.last_pong = now;
-                        backoffs_.erase(n);  // it answers: a drop before this one no longer counts against it
-                    }
-                    const detail::frame_verdict verdict = fsm_.on_frame(n, link.name, f, now, notices, link.quiet_at);
-                    queue(notices);
-                    if (verdict == detail::frame_verdict::deliver) events_.push_message(std::move(reply), f);
-                } catch (const error& e) {
-                    queue(notices);
-                    back_off(n, now);  // a node that confirms and then misbehaves is not redialed at once, every time
-                    lose(n, e.what(), std::min(link.quiet_at, now));  // what it sent since it was last quiet is suspect
-                    return;
-                }
-            }
-            if (!link.connection.has_buffered_input()) break;  // OpenSSL read whole records ahead: take them too
+        link.connection.set_io_deadline(clock::now());  // a look: what is there, no wait
+        if (redisBufferRead(c) != REDIS_OK) {
+            lose(n, why_lost(c), clock::now());
+            return;
         }
+        if (c->reader->len - c->reader->pos > max_frame_bytes) {
+            lose(n, "it sent a frame longer than any Redis sends (over " + std::to_string(max_frame_bytes >> 20) +
+                        " MB unread); the connection is dropped", clock::now());
+            return;
+        }
+        link.read_at = clock::now();  // when what this read brought came: its frames' time
+        if (std::find(to_parse_.begin(), to_parse_.end(), n) == to_parse_.end()) to_parse_.push_back(n);
+    }
+
+    /// Hands the fsm the frames already read, until one gives an event, which is moved into `into` (true), or none is
+    /// left (false). A connection whose reader is drained is read again at once while OpenSSL holds records it read
+    /// ahead (poll() cannot see them), at most `max_reads_per_look` times: a flood does not hold next() from its other
+    /// duties.
+    bool parse_buffered(pubsub_event& into) {
+        static constexpr int max_reads_per_look = 64;
+        while (!to_parse_.empty()) {
+            const node_id n = to_parse_.front();
+            const auto it = links_.find(n);
+            if (it == links_.end()) {
+                to_parse_.erase(to_parse_.begin());
+                continue;
+            }
+            const parsed what = parse_one(n, it->second, into);  // may lose the link: `it` is not used after it
+            if (what == parsed::delivered) return true;
+            if (!events_.empty()) return events_.pop_into(into);
+            if (what == parsed::queued) continue;
+            const auto again = links_.find(n);
+            if (again != links_.end() && again->second.connection.has_buffered_input() && ++reads_this_look_ < max_reads_per_look) {
+                read_from(n);
+                continue;
+            }
+            to_parse_.erase(std::find(to_parse_.begin(), to_parse_.end(), n));
+        }
+        reads_this_look_ = 0;
+        return false;
+    }
+    enum class parsed { nothing, queued, delivered };
+    /// Hands the fsm `n`'s next whole frame. A message, with nothing queued before it, goes straight into `into`
+    /// (delivered); what else it gives is queued. Nothing: its reader holds no whole frame, or the connection was
+    /// dropped for one (a frame the fsm or the reader refuses drops it there, and nothing after it is delivered).
+    parsed parse_one(node_id n, sub_link& link, pubsub_event& into) {
+        redisContext* c = link.connection.get();
+        void* raw = nullptr;
+        if (redisGetReplyFromReader(c, &raw) != REDIS_OK) {
+            lose(n, why_lost(c), link.read_at);
+            return parsed::nothing;
+        }
+        if (raw == nullptr) return parsed::nothing;
+        reply_ptr reply(static_cast<redisReply*>(raw));
+        const clock::time_point now = link.read_at;
+        std::vector<detail::pubsub_notice>& notices = notices_;
+        try {
+            detail::pubsub_frame f = detail::read_pubsub_frame(*reply, link.name);
+            if (f.kind == detail::pubsub_frame_kind::pong) {
+                link.ping_sent.reset();
+                link.last_pong = now;
+                backoffs_.erase(n);  // it answers: a drop before this one no longer counts against it
+            }
+            const detail::frame_verdict verdict = fsm_.on_frame(n, link.name, f, now, notices, link.quiet_at);
+            if (!notices.empty()) queue(notices);
+            if (verdict == detail::frame_verdict::deliver) {
+                if (events_.empty()) {  // the usual case: no queue, the reply freed before the next is made
+                    detail::fill_message(into, f);
+                    return parsed::delivered;
+                }
+                events_.push_message(std::move(reply), f);
+            }
+        } catch (const error& e) {
+            queue(notices);
+            back_off(n, now);  // a node that confirms and then misbehaves is not redialed at once, every time
+            lose(n, e.what(), std::min(link.quiet_at, now));  // what it sent since it was last quiet is suspect
+            return parsed::nothing;
+        }
+        return parsed::queued;
     }
 
     /// The connection to `n` is gone (`why`, escaped): closed, and its subscriptions down from `at`.
@@ -474,6 +520,9 @@ private:
     detail::subscription_fsm fsm_;
     std::map<node_id, sub_link> links_;
     detail::pubsub_event_queue events_;
+    std::vector<node_id> to_parse_;  ///< connections whose reader may hold whole frames, in the order they were read
+    int reads_this_look_ = 0;        ///< parse_buffered()'s reads without a poll() since the last
+    std::vector<detail::pubsub_notice> notices_;  ///< parse_one()'s, kept: no allocation per frame
     std::vector<pollfd> poll_fds_;    // wait_for_input's, kept: no allocation per wait
     std::vector<node_id> poll_nodes_;
     std::map<node_id, node_backoff> backoffs_;

@@ -53,17 +53,17 @@ struct frame_word {
     pubsub_family family;
     std::size_t elements;
 };
-/// The server's words, as it writes them (lower case); nothing else is a frame.
+/// The server's words, as it writes them (lower case); nothing else is a frame. Messages first: they are most frames.
 inline constexpr frame_word frame_words[] = {
+    {"smessage", pubsub_frame_kind::message, pubsub_family::sharded, 3},
+    {"message", pubsub_frame_kind::message, pubsub_family::classic, 3},
+    {"pmessage", pubsub_frame_kind::message, pubsub_family::pattern, 4},
     {"subscribe", pubsub_frame_kind::subscribed, pubsub_family::classic, 3},
     {"psubscribe", pubsub_frame_kind::subscribed, pubsub_family::pattern, 3},
     {"ssubscribe", pubsub_frame_kind::subscribed, pubsub_family::sharded, 3},
     {"unsubscribe", pubsub_frame_kind::unsubscribed, pubsub_family::classic, 3},
     {"punsubscribe", pubsub_frame_kind::unsubscribed, pubsub_family::pattern, 3},
     {"sunsubscribe", pubsub_frame_kind::unsubscribed, pubsub_family::sharded, 3},
-    {"message", pubsub_frame_kind::message, pubsub_family::classic, 3},
-    {"pmessage", pubsub_frame_kind::message, pubsub_family::pattern, 4},
-    {"smessage", pubsub_frame_kind::message, pubsub_family::sharded, 3},
     {"pong", pubsub_frame_kind::pong, pubsub_family::classic, 2},
 };
 
@@ -94,7 +94,10 @@ inline pubsub_frame read_pubsub_frame(const redisReply& reply, std::string_view 
     const std::string_view word = string_of(reply.element[0]);
     const d::frame_word* known = nullptr;
     for (const auto& w : d::frame_words)
-        if (w.word == word) known = &w;
+        if (w.word == word) {
+            known = &w;
+            break;
+        }
     if (known == nullptr) throw refuse("a frame of unknown kind " + quoted(word, 40));
     if (reply.elements != known->elements)
         throw refuse(quoted(word, 40) + " with " + std::to_string(reply.elements) + " elements (" +
