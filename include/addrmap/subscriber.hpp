@@ -7,6 +7,7 @@
 #include <addrmap/cluster.hpp>
 #include <addrmap/detail/handshake_errors.hpp>  // describe_route
 #include <addrmap/detail/pubsub_frames.hpp>
+#include <addrmap/detail/subscriber_route.hpp>
 #include <addrmap/detail/subscription_fsm.hpp>
 #include <addrmap/fan_out.hpp>  // fan_out_nodes: the masters a pattern on every master goes to
 #include <addrmap/pubsub.hpp>
@@ -26,7 +27,8 @@
 namespace addrmap {
 
 /// A subscriber on the cluster reached through `Policy`, over connections of its own: one per node it subscribes on,
-/// verified like every other. Sharded channels go to their slot's master, one SSUBSCRIBE per slot; channels and
+/// verified like every other. Sharded channels go to their slot's master (or, under cluster_options::read_from, to one
+/// of its replicas), one SSUBSCRIBE per slot; channels and
 /// patterns go to one master, chosen again when that node is lost. Its own basic_cluster (same options and policy)
 /// reads the topology; a lost node, a pushed `sunsubscribe`, a MOVED or a changed map moves a subscription to its new
 /// owner after a backoff, and the time it was not active is reported as a gap. A pattern on every master (keyspace
@@ -207,11 +209,12 @@ private:
         if (lasting) throw *lasting;
     }
 
-    /// Where a request goes: its slot's master (sharded), its master (a pattern on every master), or the one node of
-    /// the classic and pattern subscriptions (a master not backing off, chosen again when it is lost).
+    /// Where a request goes: its slot's master or, under read_from, a replica of it (sharded), its master (a pattern
+    /// on every master), or the one node of the classic and pattern subscriptions (a master not backing off, chosen
+    /// again when it is lost).
     node_id route(const detail::pubsub_request& r, clock::time_point now) {
         const cluster_core& core = cluster_.core_;
-        if (r.slot >= 0) return backing_off(core.owner(r.slot), now) ? no_node : core.owner(r.slot);
+        if (r.slot >= 0) return shard_node(r.slot, now);
         if (r.family == pubsub_family::master_pattern)
             return core.exists(r.node) && core.node(r.node).in_topology && !backing_off(r.node, now) ? r.node : no_node;
         if (classic_node_ != no_node && !backing_off(classic_node_, now)) return classic_node_;
@@ -222,6 +225,10 @@ private:
             if (core.exists(n) && core.node(n).in_topology && core.node(n).role == node_role::master && !backing_off(n, now))
                 return classic_node_ = n;
         return no_node;
+    }
+    node_id shard_node(int slot, clock::time_point now) const {
+        return detail::shard_subscriber_node(cluster_.core_, slot, cluster_.options_.read_from, now,
+                                             [&](node_id n) { return backing_off(n, now); });
     }
     bool backing_off(node_id n, clock::time_point now) const {
         if (n == no_node) return false;
@@ -430,7 +437,7 @@ private:
             const node_id n = (it++)->first;
             if (!cluster_.core_.exists(n) || !cluster_.core_.node(n).in_topology) lose(n, "the node left the topology", since);
         }
-        const auto owner_of = [this](int slot) { return cluster_.core_.owner(slot); };
+        const auto owner_of = [this, now](int slot) { return shard_node(slot, now); };
         std::vector<detail::pubsub_request> moves = fsm_.owners_changed(owner_of, "a topology refresh", since, now);
         queue_requests(moves);
         std::map<node_id, std::string> masters;

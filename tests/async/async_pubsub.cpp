@@ -14,6 +14,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -261,6 +262,54 @@ BOOST_AUTO_TEST_CASE(a_classic_subscriber_whose_node_is_killed_resubscribes_else
         received = loop.run_until([&] { return count(log, kind::message) >= 1; }, ms(200));
     }
     BOOST_TEST(received, describe(log));
+    BOOST_TEST(revive.now(), "the killed node did not rejoin: the cluster is not healthy");
+}
+
+// As the blocking subscriber's test: under read_from = replica_preferred, shard channels on replicas; the replica killed,
+// its channel moves to the master with the gap reported.
+BOOST_AUTO_TEST_CASE(shard_channels_under_read_from_go_to_replicas_and_to_the_master_when_the_replica_dies) {
+    ip_to_hostname_cluster publisher = blocking_publisher();
+    const auto masters = live::masters(publisher);
+    BOOST_TEST_REQUIRE(masters.size() == 3u);
+    const auto layout = live::replicas_by_master();
+    std::vector<std::string> channels;
+    for (std::size_t i = 0; i < masters.size(); ++i) channels.push_back(live::channels_of(masters[i], 1, "async-replica-ride-")[0]);
+    cluster_options options = three_seeds();
+    options.read_from = read_preference::replica_preferred;
+    live::libevent_fixture loop;
+    ip_to_hostname_async_cluster cluster(options, loop.binding(), ip_to_hostname("localhost"));
+    std::vector<pubsub_event> log;
+    async_subscriber_type sub(cluster, logging_into(log));
+    sub.ssubscribe(channels);
+    BOOST_TEST_REQUIRE(loop.run_until([&] { return count(log, kind::subscribed) == channels.size(); }, ms(15000)), describe(log));
+    std::set<std::uint16_t> replica_ports;
+    for (const auto& [master, replicas] : layout) replica_ports.insert(replicas.begin(), replicas.end());
+    const std::vector<node_address> on = sub.connected_nodes();
+    BOOST_TEST_REQUIRE(on.size() == channels.size());
+    for (const node_address& n : on) BOOST_TEST(replica_ports.count(n.port) == 1u, n.port << " is not a replica");
+    const auto each_receives = [&](const std::string& payload) {
+        log.clear();
+        for (const std::string& c : channels) publisher.command(c, "SPUBLISH %s %s", c.c_str(), payload.c_str());
+        return loop.run_until([&] { return count(log, kind::message) == channels.size(); }, ms(10000));
+    };
+    BOOST_TEST_REQUIRE(each_receives("before"), describe(log));
+
+    const auto replicas_of_first = layout.at(masters[0].reported.port);
+    BOOST_TEST_REQUIRE(replicas_of_first.size() == 1u);
+    const std::uint16_t victim = replicas_of_first.front();
+    live::revive_on_exit revive(victim);
+    BOOST_TEST_REQUIRE(live::kill_node(victim));
+    log.clear();
+    BOOST_TEST_REQUIRE(loop.run_until([&] { return count(log, kind::gap, channels[0]) == 1 && count(log, kind::subscribed, channels[0]) == 1; },
+                                      ms(30000)),
+                       describe(log));
+    for (const pubsub_event& e : log)
+        if (e.what == kind::gap) BOOST_TEST(e.cause.find(std::to_string(victim)) != std::string::npos, e.cause);
+    BOOST_TEST(count(log, kind::gap) == 1u, describe(log));
+    bool on_master = false;
+    for (const node_address& n : sub.connected_nodes()) on_master = on_master || n.port == masters[0].reported.port;
+    BOOST_TEST(on_master);
+    BOOST_TEST(each_receives("after"), describe(log));
     BOOST_TEST(revive.now(), "the killed node did not rejoin: the cluster is not healthy");
 }
 

@@ -205,6 +205,56 @@ BOOST_AUTO_TEST_CASE(a_classic_subscriber_whose_node_is_killed_resubscribes_else
     BOOST_TEST(revive.now(), "the killed node did not rejoin: the cluster is not healthy");
 }
 
+// Under read_from = replica_preferred, shard channels are subscribed on a replica of each slot's master and receive
+// what is published there; the replica killed, its channel moves to the master with the gap reported, and messages
+// arrive again.
+BOOST_AUTO_TEST_CASE(shard_channels_under_read_from_go_to_replicas_and_to_the_master_when_the_replica_dies) {
+    addrmap::ip_to_hostname_cluster publisher = make_publisher();
+    const auto masters = live::masters(publisher);
+    BOOST_TEST_REQUIRE(masters.size() == 3u);
+    const auto layout = live::replicas_by_master();
+    std::vector<std::string> channels;
+    for (std::size_t i = 0; i < masters.size(); ++i) channels.push_back(channels_of(masters[i], 1, "replica-ride-")[0]);
+    addrmap::cluster_options options = three_seeds();
+    options.read_from = addrmap::read_preference::replica_preferred;
+    subscriber_type sub(options, addrmap::ip_to_hostname("localhost"));
+    sub.ssubscribe(channels);
+    std::vector<pubsub_event> log;
+    BOOST_TEST_REQUIRE(pump(sub, log, [&](const auto& l) { return count(l, kind::subscribed) == channels.size(); }, ms(15000)),
+                       describe(log));
+    std::set<std::uint16_t> replica_ports;
+    for (const auto& [master, replicas] : layout) replica_ports.insert(replicas.begin(), replicas.end());
+    const std::vector<addrmap::node_address> on = sub.connected_nodes();
+    BOOST_TEST_REQUIRE(on.size() == channels.size());
+    for (const addrmap::node_address& n : on) BOOST_TEST(replica_ports.count(n.port) == 1u, n.port << " is not a replica");
+    const auto each_receives = [&](const std::string& payload) {
+        log.clear();
+        for (const std::string& c : channels) publisher.command(c, "SPUBLISH %s %s", c.c_str(), payload.c_str());
+        return pump(sub, log, [&](const auto& l) { return count(l, kind::message) == channels.size(); }, ms(10000));
+    };
+    BOOST_TEST_REQUIRE(each_receives("before"), describe(log));
+
+    // The replica of the first channel's master dies: that channel goes to the master.
+    const auto replicas_of_first = layout.at(masters[0].reported.port);
+    BOOST_TEST_REQUIRE(replicas_of_first.size() == 1u);
+    const std::uint16_t victim = replicas_of_first.front();
+    live::revive_on_exit revive(victim);
+    BOOST_TEST_REQUIRE(live::kill_node(victim));
+    log.clear();
+    BOOST_TEST_REQUIRE(pump(sub, log, [&](const auto& l) { return count(l, kind::gap, channels[0]) == 1 &&
+                                                                  count(l, kind::subscribed, channels[0]) == 1; },
+                            ms(30000)),
+                       describe(log));
+    for (const pubsub_event& e : log)
+        if (e.what == kind::gap) BOOST_TEST(e.cause.find(std::to_string(victim)) != std::string::npos, e.cause);
+    BOOST_TEST(count(log, kind::gap) == 1u, describe(log));  // the other channels stayed where they were
+    bool on_master = false;
+    for (const addrmap::node_address& n : sub.connected_nodes()) on_master = on_master || n.port == masters[0].reported.port;
+    BOOST_TEST(on_master);
+    BOOST_TEST(each_receives("after"), describe(log));
+    BOOST_TEST(revive.now(), "the killed node did not rejoin: the cluster is not healthy");
+}
+
 // A node that answers SSUBSCRIBE with frames a server never sends a subscriber there: the frame is refused with a message
 // naming the node and what came, the connection is dropped (nothing after the frame is delivered), and the time until the
 // subscription is confirmed again is a gap with that cause.

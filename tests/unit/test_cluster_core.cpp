@@ -3,6 +3,7 @@
 #include <addrmap/cluster_core.hpp>
 #include <addrmap/command_safety.hpp>
 #include <addrmap/detail/command.hpp>
+#include <addrmap/detail/subscriber_route.hpp>
 
 #include "resp_helpers.hpp"
 
@@ -811,6 +812,26 @@ std::string sent_to(cluster_core& core, const std::string& command, clock_type::
 }
 
 }  // namespace
+
+// A subscriber's shard channels follow the same preference, but keep to one node: the first usable replica, so a
+// subscription is not moved between replicas from one map to the next.
+BOOST_AUTO_TEST_CASE(shard_subscriptions_go_to_the_master_or_to_one_replica_under_read_from) {
+    const auto none_aside = [](node_id) { return false; };
+    const int slot = slot_of_counter();  // master 10.0.0.2:7001, replica 10.0.1.2:7101
+    const auto node_for = [&](cluster_core& core, read_preference p, auto aside) {
+        const node_id n = detail::shard_subscriber_node(core, slot, p, t0, aside);
+        return n == no_node ? std::string("(none)") : to_string(core.node(n).reported);
+    };
+    ready_core r;
+    BOOST_TEST(node_for(r.core, read_preference::master, none_aside) == "10.0.0.2:7001");
+    for (int i = 0; i < 3; ++i) BOOST_TEST(node_for(r.core, read_preference::replica, none_aside) == "10.0.1.2:7101");
+    const node_id replica = id_of(r.core, at("10.0.1.2", 7101));
+    const auto replica_aside = [replica](node_id n) { return n == replica; };
+    BOOST_TEST(node_for(r.core, read_preference::replica, replica_aside) == "(none)");  // waits for one
+    BOOST_TEST(node_for(r.core, read_preference::replica_preferred, replica_aside) == "10.0.0.2:7001");
+    const auto all_aside = [](node_id) { return true; };
+    BOOST_TEST(node_for(r.core, read_preference::replica_preferred, all_aside) == "(none)");
+}
 
 BOOST_AUTO_TEST_CASE(reads_go_to_the_master_by_default) {
     ready_core r;

@@ -9,6 +9,7 @@
 #include <addrmap/detail/handshake_errors.hpp>
 #include <addrmap/detail/pubsub_frames.hpp>
 #include <addrmap/detail/quote.hpp>
+#include <addrmap/detail/subscriber_route.hpp>
 #include <addrmap/detail/subscription_fsm.hpp>
 #include <addrmap/error.hpp>
 #include <addrmap/fan_out.hpp>  // fan_out_nodes: the masters a pattern on every master goes to
@@ -71,6 +72,7 @@ public:
           health_interval_(options.subscriber_health_interval),
           command_timeout_(options.tls.command_timeout),
           refresh_min_interval_(options.refresh_min_interval),
+          read_from_(options.read_from),
           fsm_(options.min_backoff, options.max_backoff, static_cast<std::uint64_t>(clock::now().time_since_epoch().count())),
           on_event_(std::move(on_event)),
           node_backoff_(options.min_backoff, options.max_backoff, static_cast<std::uint64_t>(clock::now().time_since_epoch().count()) + 1) {}
@@ -205,7 +207,7 @@ public:
             for (auto& [n, l] : links_)
                 if ((!core.exists(n) || !core.node(n).in_topology) && l.ready && !l.doomed) doom(n, "the node left the topology", since);
             const std::vector<pubsub_request> moves =
-                fsm_.owners_changed([&core](int slot) { return core.owner(slot); }, "a topology refresh", since, now);
+                fsm_.owners_changed([this, now](int slot) { return shard_node(slot, now); }, "a topology refresh", since, now);
             write_unsubscribes(moves);
             std::map<node_id, std::string> masters;
             for (const node_id m : fan_out_nodes(core, fan_out_to::masters))
@@ -400,7 +402,7 @@ private:
         // Each is sent() or not_sent() before the fsm hears anything else: opening a connection calls nothing back.
         for (const pubsub_request& r : due) {
             const bool on_classic_node = r.family == pubsub_family::classic || r.family == pubsub_family::pattern;
-            const node_id n = r.slot >= 0                                   ? core.owner(r.slot)
+            const node_id n = r.slot >= 0                                   ? shard_node(r.slot, now)
                               : !on_classic_node && core.exists(r.node) && core.node(r.node).in_topology ? r.node
                               : on_classic_node                            ? classic_node()
                                                                            : no_node;
@@ -420,6 +422,13 @@ private:
             append(*l, resp_of(r));
             fsm_.sent(r, n);
         }
+    }
+    /// Where a slot's SSUBSCRIBEs go: its master, or under read_from a replica of it (subscriber_route.hpp).
+    node_id shard_node(int slot, clock::time_point now) const {
+        return shard_subscriber_node(host_->subscription_core(), slot, read_from_, now, [&](node_id n) {
+            const auto b = backoffs_.find(n);
+            return b != backoffs_.end() && now < b->second.until && links_.count(n) == 0;
+        });
     }
     node_id classic_node() {
         if (classic_node_ == no_node) classic_node_ = host_->subscription_core().owner(-1);
@@ -560,6 +569,7 @@ private:
 
     async_subscription_host* host_;
     std::chrono::milliseconds health_interval_, command_timeout_, refresh_min_interval_;
+    read_preference read_from_;  ///< where shard channels are subscribed (subscriber_route.hpp)
     subscription_fsm fsm_;
     event_handler on_event_;
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
