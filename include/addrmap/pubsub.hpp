@@ -64,7 +64,7 @@ inline void fill_message(pubsub_event& into, const pubsub_frame& f) {
     into.what = pubsub_event::kind::message;
     into.family = f.family;
     into.channel.assign(f.channel.data(), f.channel.size());
-    into.pattern.assign(f.pattern.data(), f.pattern.size());
+    if (!f.pattern.empty() || !into.pattern.empty()) into.pattern.assign(f.pattern.data(), f.pattern.size());
     into.payload.assign(f.payload.data(), f.payload.size());
     into.cause.clear();
     into.node.clear();

@@ -104,6 +104,7 @@ public:
     /// Closes every subscriber connection: each subscription ends (an open gap is reported first, ending now), and
     /// the events are there for next(). The subscriber may subscribe again afterwards.
     void disconnect() {
+        absorb_read();  // the messages already read are delivered before the ends
         std::vector<detail::pubsub_notice> notices;
         fsm_.close(clock::now(), notices);
         links_.clear();
@@ -138,6 +139,10 @@ private:
         clock::time_point read_at;  ///< when its last read brought something (the time of the frames it holds)
         clock::time_point last_pong;  ///< when a PING was last answered (or it was dialed)
         std::optional<clock::time_point> ping_sent;  ///< a health PING out, unanswered since then
+        /// OpenSSL holds part of a record and the last read brought nothing: what it holds is not readable until the
+        /// socket is (poll() says so), so it is not read again at once.
+        bool stalled = false;
+        detail::frame_shape_guard shape;  ///< its reader's privdata (the link stays where it is in links_)
     };
     /// A node whose dial failed, or whose connection was dropped for what it sent: not dialed again before `until`.
     struct node_backoff {
@@ -156,6 +161,7 @@ private:
     }
     /// Records the unsubscribe; its requests are queued on their connections and written by the next next().
     void unwant(pubsub_family family, const std::vector<std::string>& channels) {
+        absorb_read();  // what the nodes sent before this call is theirs to settle first (a pushed sunsubscribe, say)
         std::vector<detail::pubsub_notice> notices;
         const std::vector<detail::pubsub_request> requests = fsm_.unsubscribe(family, channels, clock::now(), notices);
         queue(notices);
@@ -252,7 +258,14 @@ private:
                 fresh.get()->flags &= ~REDIS_BLOCK;
                 const std::string name = detail::describe_route(fresh.reported(), fresh.mapped());
                 const clock::time_point at = clock::now();
-                return &links_.emplace(n, sub_link{std::move(fresh), name, at, at, at, std::nullopt}).first->second;
+                redisReader* reader = fresh.get()->reader;
+                if (reader == nullptr || reader->fn == nullptr || reader->fn->freeObject != &freeReplyObject)
+                    throw error(error_kind::config, "a subscriber connection's reader is not hiredis's own");
+                if (base_functions() == nullptr) base_functions() = reader->fn;
+                reader->fn = shape_checking_functions();
+                sub_link& link = links_.emplace(n, sub_link{std::move(fresh), name, at, at, at, std::nullopt, false, {}}).first->second;
+                link.connection.get()->reader->privdata = &link.shape;
+                return &link;
             } catch (const error&) {
                 throw;
             } catch (const std::exception& e) {  // on_connect's own exception, say
@@ -307,6 +320,25 @@ private:
         }
     }
 
+    /// hiredis's own reply functions (the same static table for every context), and a copy whose createArray refuses
+    /// what no pub/sub frame is (pubsub_frames.hpp: frame_array_allowed).
+    static const redisReplyObjectFunctions*& base_functions() noexcept {
+        static const redisReplyObjectFunctions* functions = nullptr;
+        return functions;
+    }
+    static void* create_frame_array(const redisReadTask* task, std::size_t elements) {
+        if (!detail::frame_array_allowed(task, elements)) return nullptr;  // hiredis fails the read
+        return base_functions()->createArray(task, elements);
+    }
+    static redisReplyObjectFunctions* shape_checking_functions() {
+        static redisReplyObjectFunctions functions = [] {
+            redisReplyObjectFunctions f = *base_functions();
+            f.createArray = &create_frame_array;
+            return f;
+        }();
+        return &functions;
+    }
+
     /// Why a read or write on `c` failed, for messages.
     static std::string why_lost(const redisContext* c) {
         if (c->err == REDIS_ERR_PROTOCOL) return "it sent bytes that are not RESP (" + detail::escaped(c->errstr, 200) + ")";
@@ -322,6 +354,7 @@ private:
         sub_link& link = it->second;
         redisContext* c = link.connection.get();
         link.connection.set_io_deadline(clock::now());  // a look: what is there, no wait
+        const std::size_t before = c->reader->len;
         if (redisBufferRead(c) != REDIS_OK) {
             lose(n, why_lost(c), clock::now());
             return;
@@ -331,8 +364,22 @@ private:
                         " MB unread); the connection is dropped", clock::now());
             return;
         }
+        link.stalled = c->reader->len == before;
+        if (link.stalled) return;
         link.read_at = clock::now();  // when what this read brought came: its frames' time
         if (std::find(to_parse_.begin(), to_parse_.end(), n) == to_parse_.end()) to_parse_.push_back(n);
+    }
+
+    /// Hands the fsm every whole frame already read, queuing its events (messages too): before a user's call changes
+    /// what is wanted, what the nodes sent before it is settled in order.
+    void absorb_read() {
+        for (std::size_t i = 0; i < to_parse_.size(); ++i) {
+            const node_id n = to_parse_[i];
+            while (true) {
+                const auto it = links_.find(n);
+                if (it == links_.end() || parse_one(n, it->second, nullptr) == parsed::nothing) break;
+            }
+        }
     }
 
     /// Hands the fsm the frames already read, until one gives an event, which is moved into `into` (true), or none is
@@ -348,12 +395,13 @@ private:
                 to_parse_.erase(to_parse_.begin());
                 continue;
             }
-            const parsed what = parse_one(n, it->second, into);  // may lose the link: `it` is not used after it
+            const parsed what = parse_one(n, it->second, &into);  // may lose the link: `it` is not used after it
             if (what == parsed::delivered) return true;
             if (!events_.empty()) return events_.pop_into(into);
             if (what == parsed::queued) continue;
             const auto again = links_.find(n);
-            if (again != links_.end() && again->second.connection.has_buffered_input() && ++reads_this_look_ < max_reads_per_look) {
+            if (again != links_.end() && !again->second.stalled && again->second.connection.has_buffered_input() &&
+                ++reads_this_look_ < max_reads_per_look) {
                 read_from(n);
                 continue;
             }
@@ -364,19 +412,22 @@ private:
     }
     enum class parsed { nothing, queued, delivered };
     /// Hands the fsm `n`'s next whole frame. A message, with nothing queued before it, goes straight into `into`
-    /// (delivered); what else it gives is queued. Nothing: its reader holds no whole frame, or the connection was
-    /// dropped for one (a frame the fsm or the reader refuses drops it there, and nothing after it is delivered).
-    parsed parse_one(node_id n, sub_link& link, pubsub_event& into) {
+    /// (delivered), unless `into` is null; what else it gives is queued. Nothing: its reader holds no whole frame, or
+    /// the connection was dropped for one (a frame the fsm or the reader refuses drops it there, and nothing after it
+    /// is delivered).
+    parsed parse_one(node_id n, sub_link& link, pubsub_event* into) {
         redisContext* c = link.connection.get();
         void* raw = nullptr;
         if (redisGetReplyFromReader(c, &raw) != REDIS_OK) {
-            lose(n, why_lost(c), link.read_at);
+            if (link.shape.refused) back_off(n, link.read_at);
+            lose(n, link.shape.refused ? detail::refused_frame_shape : why_lost(c), std::min(link.quiet_at, link.read_at));
             return parsed::nothing;
         }
         if (raw == nullptr) return parsed::nothing;
         reply_ptr reply(static_cast<redisReply*>(raw));
         const clock::time_point now = link.read_at;
         std::vector<detail::pubsub_notice>& notices = notices_;
+        notices.clear();  // none left from a call that threw
         try {
             detail::pubsub_frame f = detail::read_pubsub_frame(*reply, link.name);
             if (f.kind == detail::pubsub_frame_kind::pong) {
@@ -387,8 +438,8 @@ private:
             const detail::frame_verdict verdict = fsm_.on_frame(n, link.name, f, now, notices, link.quiet_at);
             if (!notices.empty()) queue(notices);
             if (verdict == detail::frame_verdict::deliver) {
-                if (events_.empty()) {  // the usual case: no queue, the reply freed before the next is made
-                    detail::fill_message(into, f);
+                if (events_.empty() && into != nullptr) {  // the usual case: no queue, the reply freed before the next
+                    detail::fill_message(*into, f);
                     return parsed::delivered;
                 }
                 events_.push_message(std::move(reply), f);
@@ -459,7 +510,7 @@ private:
         for (const auto& [n, link] : links_) {
             fds.push_back(pollfd{link.connection.get()->fd, POLLIN, 0});
             nodes.push_back(n);
-            buffered = buffered || link.connection.has_buffered_input();
+            buffered = buffered || (!link.stalled && link.connection.has_buffered_input());
         }
         const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - clock::now());
         const int timeout = buffered ? 0 : static_cast<int>(std::clamp<long long>(left.count(), 0, 60000));
@@ -472,11 +523,15 @@ private:
         for (std::size_t i = 0; i < fds.size(); ++i) {
             const auto it = links_.find(nodes[i]);
             if (it == links_.end()) continue;
-            const bool pending = it->second.connection.has_buffered_input();
+            sub_link& link = it->second;
+            const bool pending = !link.stalled && link.connection.has_buffered_input();
             if (fds[i].revents == 0 && !pending) {
-                it->second.quiet_at = quiet_at;
+                // Quiet only if nothing it sent is unread: no part of a frame in hiredis's reader, none in OpenSSL.
+                const redisReader* r = link.connection.get()->reader;
+                if (!link.connection.has_buffered_input() && r->pos == r->len) link.quiet_at = quiet_at;
                 continue;
             }
+            link.stalled = false;  // the socket has something: what OpenSSL holds may be whole now
             if (fds[i].revents != 0) it->second.connection.expect_input();
             read_from(nodes[i]);
         }

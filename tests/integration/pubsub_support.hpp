@@ -59,6 +59,10 @@ inline std::vector<hostile_frame_case> hostile_frame_cases() {
         {"a frame of the wrong arity", "*2\r\n" + bulk("smessage") + bulk("news"), "elements"},
         {"a frame of unknown kind", frame({"shout", "news", "x"}), "unknown kind"},
         {"a classic message on a shard channel's connection", frame({"message", "news", "x"}), "not asked for"},
+        // Refused before hiredis builds them: a nested array, and an array whose elements would each be built (its
+        // unread bytes stay few, so no frame-size bound sees it).
+        {"a nested array", "*3\r\n" + bulk("smessage") + bulk("news") + "*1\r\n" + bulk("x"), "nested"},
+        {"an array of 20 million elements", "*20000000\r\n:1\r\n:1\r\n", "more than 4 elements"},
     };
 }
 /// What a subscriber reported from a node answering with `c`'s frames (hostile_subscribe_reply): nothing after the bad

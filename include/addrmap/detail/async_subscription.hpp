@@ -185,7 +185,7 @@ public:
         link* l = link_of(c);
         if (l == nullptr) return;
         const node_id n = c.node();
-        if (l->ready && !l->doomed) lost(n, *l, c.why_lost(), clock::now());
+        if (l->ready && !l->doomed) lost(n, *l, l->shape.refused ? refused_frame_shape : c.why_lost(), clock::now());
         links_.erase(n);
         wake();
     }
@@ -243,6 +243,7 @@ private:
         std::optional<clock::time_point> ping_sent;
         std::vector<std::pair<pubsub_family, std::vector<std::string>>> waiting;  ///< not sent for want of it
         std::unique_ptr<reader_hook> hook;
+        frame_shape_guard shape;  ///< its reader's privdata (the link stays where it is in links_)
     };
 
     // ---- reading, inside hiredis ------------------------------------------------------------------------------
@@ -273,6 +274,7 @@ private:
         return o;
     }
     static void* create_array(const redisReadTask* t, std::size_t n) {
+        if (!frame_array_allowed(t, n)) return nullptr;  // no pub/sub frame: hiredis fails the read
         void* o = hiredis_functions()->createArray(t, n);
         mark(o, t);
         return o;
@@ -333,6 +335,7 @@ private:
         if (hiredis_functions() != reader->fn) return false;
         l.hook = std::make_unique<reader_hook>(reader_hook{this, c.node()});
         reader->fn = marking_functions();
+        reader->privdata = &l.shape;
         ac->c.privdata = l.hook.get();
         ac->c.free_privdata = nullptr;
         ac->c.push_cb = &async_subscription::pushed;

@@ -69,6 +69,23 @@ inline constexpr frame_word frame_words[] = {
 
 }  // namespace pubsub_frame_detail
 
+/// Set as a subscriber connection's reader privdata (redisReader::privdata, handed to every read task): whether the
+/// reader refused to build a reply no pub/sub frame is.
+struct frame_shape_guard {
+    bool refused = false;
+};
+/// Whether a subscriber connection's reader may build this array. A pub/sub frame is one flat array of at most four
+/// elements; a nested array, or a huge one whose elements hiredis would build one by one without any bound on memory
+/// (its unread bytes stay few), is refused before it is built, and hiredis fails the read (REDIS_ERR_OOM).
+inline bool frame_array_allowed(const redisReadTask* task, std::size_t elements) noexcept {
+    if (task->parent == nullptr && elements <= 4) return true;
+    if (task->privdata != nullptr) static_cast<frame_shape_guard*>(task->privdata)->refused = true;
+    return false;
+}
+/// Why a connection whose reader refused an array is dropped.
+inline constexpr const char* refused_frame_shape =
+    "it sent an array no pub/sub frame is (nested, or of more than 4 elements); the connection is dropped";
+
 /// Reads `reply`, received on a subscriber connection to `node` (as the user knows it: "reported -> dialed"), as a
 /// frame. Throws error{protocol} naming the node and quoting what came for anything a server does not send there:
 /// not an array, an unknown kind, a wrong number of elements, an element of the wrong type, a negative count.
