@@ -4,7 +4,7 @@
 // Both are fed by the same publisher: a thread of its own with its own TLS connection to the channel's owner, pipelining
 // SPUBLISH in batches, then one "end" message. The subscriber's clock runs from the first message to "end". Measured,
 // not asserted. Prints one JSON line: each side's messages/s (over the run, and round by round), the subscriber
-// thread's CPU and heap allocations per message, the publisher's own rate (about the subscriber's: the subscriber was
+// thread's CPU (and its kernel share) and heap allocations per message, the publisher's own rate (about the subscriber's: the subscriber was
 // not the slower side), and the ratio addrmap / raw.
 //
 // The server can set the pace: Redis 7.0 also sends every SPUBLISH to the shard's replicas over the cluster bus (a
@@ -33,6 +33,7 @@
 #include "bench_common.hpp"
 #include "counting_new.hpp"
 
+#include <sys/resource.h>
 #include <time.h>
 
 #include <algorithm>
@@ -112,18 +113,29 @@ double thread_cpu_seconds() {
     return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
 }
 
-/// Wall time, the subscriber thread's CPU and allocations, from the first message on.
+/// The calling thread's CPU seconds spent in the kernel (getrusage's RUSAGE_THREAD: system time, tick-grained).
+double thread_system_seconds() {
+    rusage u{};
+    getrusage(RUSAGE_THREAD, &u);
+    return static_cast<double>(u.ru_stime.tv_sec) + static_cast<double>(u.ru_stime.tv_usec) / 1e6;
+}
+
+/// Wall time, the subscriber thread's CPU (and the kernel's part of it) and allocations, from the first message on.
 struct sub_meter {
     clock_type::time_point wall;
     double cpu = 0;
+    double system = 0;
     std::uint64_t allocations = 0;
-    static sub_meter now() { return {clock_type::now(), thread_cpu_seconds(), addrmap_bench::thread_allocations()}; }
+    static sub_meter now() {
+        return {clock_type::now(), thread_cpu_seconds(), thread_system_seconds(), addrmap_bench::thread_allocations()};
+    }
 };
 
 struct side_totals {
     std::size_t sent = 0, received = 0;
     double seconds = 0;            ///< subscriber: first message to "end"
     double cpu = 0;                ///< subscriber thread's CPU seconds over the same span
+    double system = 0;             ///< the part of it spent in the kernel (system calls: reads, polls)
     std::uint64_t allocations = 0;  ///< subscriber thread's heap allocations over the same span
     double publish_seconds = 0;    ///< publisher: first write to the last SPUBLISH's reply
     std::size_t publisher_waits = 0;
@@ -270,6 +282,7 @@ void measure(publisher& pub, std::size_t count, side_totals& totals, Side&& subs
     totals.seconds += seconds;
     totals.round_per_s.push_back(seconds > 0 ? static_cast<double>(received) / seconds : 0);
     totals.cpu += last.cpu - first->cpu;
+    totals.system += last.system - first->system;
     totals.allocations += last.allocations - first->allocations;
     totals.publish_seconds += published.seconds;
     totals.publisher_waits += published.waits;
@@ -456,6 +469,7 @@ void run(const cli_options& o, MakePolicy make_policy, json_line& out) {
         out.integer(p + "_lost", static_cast<long long>(t.sent - std::min(t.sent, t.received)));
         out.number(p + "_seconds", t.seconds, 4);
         out.number(p + "_cpu_us_per_msg", t.cpu_us_per_msg(), 3);
+        out.number(p + "_cpu_kernel_share", t.cpu > 0 ? t.system / t.cpu : 0, 3);
         out.number(p + "_allocs_per_msg", t.allocs_per_msg(), 2);
         out.number(p + "_publisher_msgs_per_s", t.publisher_per_s(), 1);
         out.integer(p + "_publisher_waits", static_cast<long long>(t.publisher_waits));

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -59,13 +60,18 @@ inline pubsub_event event_of(pubsub_notice&& n) {
     e.end = n.end;
     return e;
 }
+/// `to` becomes `from`, keeping its capacity (cheaper than assign() for the short strings of every message).
+inline void copy_into(std::string& to, std::string_view from) {
+    if (to.size() != from.size()) to.resize(from.size());
+    if (!from.empty()) std::memcpy(&to[0], from.data(), from.size());
+}
 /// `into` becomes the message `f` carries (its strings keep their capacity).
 inline void fill_message(pubsub_event& into, const pubsub_frame& f) {
     into.what = pubsub_event::kind::message;
     into.family = f.family;
-    into.channel.assign(f.channel.data(), f.channel.size());
-    if (!f.pattern.empty() || !into.pattern.empty()) into.pattern.assign(f.pattern.data(), f.pattern.size());
-    into.payload.assign(f.payload.data(), f.payload.size());
+    copy_into(into.channel, f.channel);
+    copy_into(into.pattern, f.pattern);
+    copy_into(into.payload, f.payload);
     into.cause.clear();
     into.node.clear();
     into.start = into.end = {};

@@ -435,6 +435,8 @@ BOOST_AUTO_TEST_CASE(a_new_owner_in_the_map_moves_the_subscription_and_opens_a_g
     subscribe_all(fsm, {"a", "b"}, n1, out);
     out.clear();
     const int slot_a = static_cast<int>(key_slot("a"));
+    // Delivered, and remembered as the last message's subscription: moved below, it must not be found there again.
+    BOOST_TEST((fsm.on_frame(n1, name1, smessage("a"), t0, out) == frame_verdict::deliver));
     BOOST_TEST(fsm.owners_changed([](int) { return n1; }, "nothing moved", t0, t0).empty());  // same owner: nothing
     BOOST_TEST(fsm.owners_changed([](int) { return addrmap::no_node; }, "no owner", t0, t0).empty());
     const auto last_known = t0 + milliseconds(10), changed_at = t0 + milliseconds(20);

@@ -217,7 +217,12 @@ public:
             }
             case pubsub_frame_kind::message: {
                 const std::string_view name = f.family == pubsub_family::pattern ? f.pattern : f.channel;
-                const auto it = find_here(node, f.family, name);
+                // Messages come in runs on one subscription: the last one found is looked at first.
+                const auto it = last_message_.node == node && last_message_.family == f.family && last_message_.name == name &&
+                                        last_message_.at->second.node == node
+                                    ? last_message_.at
+                                    : find_here(node, f.family, name);
+                if (it != subs_.end()) last_message_ = message_hit{node, f.family, it->first.channel, it};
                 if (it == subs_.end() || (it->second.state != phase::active && it->second.state != phase::unsubscribing)) {
                     if (f.family == pubsub_family::sharded && draining(node, f.channel)) return frame_verdict::consumed;
                     throw foreign("a message for " + quoted(name, 80));
@@ -314,7 +319,7 @@ public:
                     pubsub_notice n = notice(pubsub_notice::kind::refused, it->first, s);
                     n.cause = quoted(f.payload, 200) + " from " + std::string(node_name);
                     out.push_back(std::move(n));
-                    subs_.erase(it);
+                    erase_sub(it);
                 }
                 return frame_verdict::consumed;
             }
@@ -442,6 +447,7 @@ public:
             out.push_back(notice(pubsub_notice::kind::ended, k, s));
         }
         subs_.clear();
+        last_message_ = message_hit{};
         master_patterns_.clear();
         refused_on_.clear();
         queues_.clear();
@@ -524,6 +530,11 @@ private:
         std::deque<std::string> remaining;
         std::vector<std::string> settles;  ///< an unsubscribe: all its channels (what it stops draining)
     };
+    /// The one way a subscription is erased: the message lookup's memory of it goes with it.
+    void erase_sub(subscription_map::iterator it) {
+        if (last_message_.node != no_node && last_message_.at == it) last_message_ = message_hit{};
+        subs_.erase(it);
+    }
     /// Whether a pattern on every master `pattern` has an entry on some node (wanted, or still being unsubscribed).
     bool on_some_master(const std::string& pattern) const {
         const auto it = subs_.lower_bound(key_view{pubsub_family::master_pattern, pattern, 0});
@@ -615,7 +626,7 @@ private:
         close_gap(it->first, s, now, out);
         if (s.state == phase::pending) {
             out.push_back(notice(pubsub_notice::kind::ended, it->first, s));
-            subs_.erase(it);
+            erase_sub(it);
             return;
         }
         // Subscribing or active on a node: the unsubscribe goes to the same connection, after the subscribe.
@@ -661,7 +672,7 @@ private:
         if (again && it->second.retiring) {
             // Its node is a master again: no end for the user, but a new subscription there, its gap still open.
             subscription old = std::move(it->second);
-            subs_.erase(it);
+            erase_sub(it);
             want_entry(k, now, old.node_name);
             subscription& fresh = subs_.find(key_view{k.family, k.channel, k.node})->second;
             fresh.gap_start = old.gap_start.value_or(now);
@@ -672,7 +683,7 @@ private:
         pubsub_notice n = notice(pubsub_notice::kind::ended, k, it->second);
         if (it->second.retiring) n.cause = it->second.node_name + " is no longer a master";
         out.push_back(std::move(n));
-        subs_.erase(it);
+        erase_sub(it);
         if (again) subscribe(k.family, {k.channel}, now);
     }
     /// The unsubscribe `o` on `node` is settled: what of it is still being unsubscribed there has ended.
@@ -721,6 +732,13 @@ private:
     }
 
     subscription_map subs_;
+    /// The subscription the last message was for (node no_node: none), kept until it is erased.
+    struct message_hit {
+        node_id node = no_node;
+        pubsub_family family = pubsub_family::classic;
+        std::string_view name;  ///< its key's channel (the map node's string, which does not move)
+        subscription_map::iterator at{};
+    } last_message_;
     std::set<std::string, std::less<>> master_patterns_;  ///< the patterns wanted on every master
     std::set<std::pair<std::string, node_id>> refused_on_;  ///< (pattern, master) refused for good: not asked again
     std::map<node_id, std::string> masters_;              ///< the last map's masters, and their names (escaped)
