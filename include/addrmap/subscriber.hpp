@@ -129,6 +129,8 @@ private:
     /// More than Redis sends in one frame (proto-max-bulk-len, 512 MB): a node whose unread frame grows past it is
     /// dropped rather than let memory grow without end.
     static constexpr std::size_t max_frame_bytes = (std::size_t{512} << 20) + 4096;
+    /// What one redisBufferRead() takes at most (hiredis reads into a 16 KB buffer).
+    static constexpr std::size_t full_read_bytes = 16 * 1024;
 
     struct sub_link {
         tls_connection connection;
@@ -142,6 +144,8 @@ private:
         /// OpenSSL holds part of a record and the last read brought nothing: what it holds is not readable until the
         /// socket is (poll() says so), so it is not read again at once.
         bool stalled = false;
+        /// The last read filled hiredis's read buffer: more is likely waiting, and is read without a poll() first.
+        bool read_full = false;
         detail::frame_shape_guard shape;  ///< its reader's privdata (the link stays where it is in links_)
     };
     /// A node whose dial failed, or whose connection was dropped for what it sent: not dialed again before `until`.
@@ -259,11 +263,11 @@ private:
                 const std::string name = detail::describe_route(fresh.reported(), fresh.mapped());
                 const clock::time_point at = clock::now();
                 redisReader* reader = fresh.get()->reader;
-                if (reader == nullptr || reader->fn == nullptr || reader->fn->freeObject != &freeReplyObject)
-                    throw error(error_kind::config, "a subscriber connection's reader is not hiredis's own");
-                if (base_functions() == nullptr) base_functions() = reader->fn;
+                if (reader == nullptr || base_functions() == nullptr || reader->fn != base_functions())
+                    throw error(error_kind::config, "a subscriber connection's reader is not hiredis's own (an on_connect hook "
+                                                    "replaced its reply functions)");
                 reader->fn = shape_checking_functions();
-                sub_link& link = links_.emplace(n, sub_link{std::move(fresh), name, at, at, at, std::nullopt, false, {}}).first->second;
+                sub_link& link = links_.emplace(n, sub_link{std::move(fresh), name, at, at, at, std::nullopt, false, false, {}}).first->second;
                 link.connection.get()->reader->privdata = &link.shape;
                 return &link;
             } catch (const error&) {
@@ -320,12 +324,9 @@ private:
         }
     }
 
-    /// hiredis's own reply functions (the same static table for every context), and a copy whose createArray refuses
-    /// what no pub/sub frame is (pubsub_frames.hpp: frame_array_allowed).
-    static const redisReplyObjectFunctions*& base_functions() noexcept {
-        static const redisReplyObjectFunctions* functions = nullptr;
-        return functions;
-    }
+    /// hiredis's own reply functions, and a copy whose createArray refuses what no pub/sub frame is (pubsub_frames.hpp:
+    /// frame_array_allowed).
+    static const redisReplyObjectFunctions* base_functions() noexcept { return detail::hiredis_reply_functions(); }
     static void* create_frame_array(const redisReadTask* task, std::size_t elements) {
         if (!detail::frame_array_allowed(task, elements)) return nullptr;  // hiredis fails the read
         return base_functions()->createArray(task, elements);
@@ -365,6 +366,7 @@ private:
             return;
         }
         link.stalled = c->reader->len == before;
+        link.read_full = c->reader->len - before >= full_read_bytes;
         if (link.stalled) return;
         link.read_at = clock::now();  // when what this read brought came: its frames' time
         if (std::find(to_parse_.begin(), to_parse_.end(), n) == to_parse_.end()) to_parse_.push_back(n);
@@ -384,8 +386,9 @@ private:
 
     /// Hands the fsm the frames already read, until one gives an event, which is moved into `into` (true), or none is
     /// left (false). A connection whose reader is drained is read again at once while OpenSSL holds records it read
-    /// ahead (poll() cannot see them), at most `max_reads_per_look` times: a flood does not hold next() from its other
-    /// duties.
+    /// ahead (poll() cannot see them), or when its last read filled hiredis's buffer (a backlog: the recv is tried
+    /// before any poll), at most `max_reads_per_look` times: a flood does not hold next() from its other duties, nor
+    /// from the other connections.
     bool parse_buffered(pubsub_event& into) {
         static constexpr int max_reads_per_look = 64;
         while (!to_parse_.empty()) {
@@ -400,8 +403,10 @@ private:
             if (!events_.empty()) return events_.pop_into(into);
             if (what == parsed::queued) continue;
             const auto again = links_.find(n);
-            if (again != links_.end() && !again->second.stalled && again->second.connection.has_buffered_input() &&
+            if (again != links_.end() && !again->second.stalled &&
+                (again->second.read_full || again->second.connection.has_buffered_input()) &&
                 ++reads_this_look_ < max_reads_per_look) {
+                if (!again->second.connection.has_buffered_input()) again->second.connection.expect_input();
                 read_from(n);
                 continue;
             }

@@ -37,6 +37,17 @@ inline std::vector<std::string> channels_of(const addrmap::node_info& m, std::si
     return out;
 }
 
+/// Checks that each of a subscriber's connections (`on`, as connected_nodes() reports them) goes to a replica of the
+/// fixture; returns the port of the one replica of the master on `master_port` (0 when it has not exactly one).
+inline std::uint16_t check_on_replicas(const std::vector<addrmap::node_address>& on, std::uint16_t master_port) {
+    const std::map<std::uint16_t, std::vector<std::uint16_t>> layout = replicas_by_master();
+    std::set<std::uint16_t> replicas;
+    for (const auto& [master, ports] : layout) replicas.insert(ports.begin(), ports.end());
+    for (const addrmap::node_address& n : on) BOOST_TEST(replicas.count(n.port) == 1u, n.port << " is not a replica");
+    const auto it = layout.find(master_port);
+    return it != layout.end() && it->second.size() == 1u ? it->second.front() : 0;
+}
+
 inline std::string bulk(const std::string& s) { return "$" + std::to_string(s.size()) + "\r\n" + s + "\r\n"; }
 /// A RESP2 array of bulk strings, with an integer after them when `count` is given (a confirmation's count).
 inline std::string frame(const std::vector<std::string>& parts, const std::string& count = "") {

@@ -185,7 +185,15 @@ public:
         link* l = link_of(c);
         if (l == nullptr) return;
         const node_id n = c.node();
-        if (l->ready && !l->doomed) lost(n, *l, l->shape.refused ? refused_frame_shape : c.why_lost(), clock::now());
+        const clock::time_point now = clock::now();
+        if (l->ready && !l->doomed) {
+            if (l->shape.refused) {  // what it sent since it was last quiet is suspect, and it is not redialed at once
+                back_off(n, now);
+                lost(n, *l, refused_frame_shape, std::min(l->quiet_at, now));
+            } else {
+                lost(n, *l, c.why_lost(), now);
+            }
+        }
         links_.erase(n);
         wake();
     }
@@ -264,10 +272,7 @@ private:
             r->dval = 0;
         }
     }
-    static const redisReplyObjectFunctions*& hiredis_functions() noexcept {
-        static const redisReplyObjectFunctions* functions = nullptr;
-        return functions;
-    }
+    static const redisReplyObjectFunctions* hiredis_functions() noexcept { return hiredis_reply_functions(); }
     static void* create_string(const redisReadTask* t, char* s, std::size_t n) {
         void* o = hiredis_functions()->createString(t, s, n);
         mark(o, t);
@@ -331,8 +336,7 @@ private:
         if (ac == nullptr || ac->c.reader == nullptr || ac->c.reader->fn == nullptr) return false;
         redisReader* reader = ac->c.reader;
         if (reader->fn->freeObject != &freeReplyObject) return false;
-        if (hiredis_functions() == nullptr) hiredis_functions() = reader->fn;
-        if (hiredis_functions() != reader->fn) return false;
+        if (hiredis_functions() == nullptr || hiredis_functions() != reader->fn) return false;
         l.hook = std::make_unique<reader_hook>(reader_hook{this, c.node()});
         reader->fn = marking_functions();
         reader->privdata = &l.shape;

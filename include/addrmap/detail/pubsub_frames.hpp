@@ -8,6 +8,7 @@
 #include <addrmap/topology.hpp>  // detail::is_string_reply, string_of, reply_type_name
 
 #include <hiredis/hiredis.h>
+#include <hiredis/read.h>
 
 #include <cstddef>
 #include <string>
@@ -81,6 +82,18 @@ inline bool frame_array_allowed(const redisReadTask* task, std::size_t elements)
     if (task->parent == nullptr && elements <= 4) return true;
     if (task->privdata != nullptr) static_cast<frame_shape_guard*>(task->privdata)->refused = true;
     return false;
+}
+/// hiredis's own reply functions (one static table, the same for every reader it creates), read once, thread-safely,
+/// from a reader made for the purpose; null if none could be made. A subscriber connection whose reader has another
+/// table (an on_connect hook's) is not read as a subscriber's.
+inline const redisReplyObjectFunctions* hiredis_reply_functions() noexcept {
+    static const redisReplyObjectFunctions* const functions = [] {
+        redisReader* r = redisReaderCreate();
+        const redisReplyObjectFunctions* f = r != nullptr ? r->fn : nullptr;
+        if (r != nullptr) redisReaderFree(r);
+        return f;
+    }();
+    return functions;
 }
 /// Why a connection whose reader refused an array is dropped.
 inline constexpr const char* refused_frame_shape =

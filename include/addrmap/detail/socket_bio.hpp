@@ -72,7 +72,13 @@ inline int deadline_socket_read(BIO* bio, char* data, int length) {
     BIO_clear_retry_flags(bio);
     const bool hinted = std::exchange(io->readable, false);
     ssize_t got = hinted ? ::recv(io->fd, data, static_cast<std::size_t>(length), MSG_DONTWAIT) : -1;
-    if (!hinted || (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))) {
+    const bool empty = hinted && got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+    if (empty && io->armed && io->deadline <= std::chrono::steady_clock::now()) {
+        BIO_set_retry_read(bio);  // a look that found nothing: a zero-timeout poll would only say so again
+        errno = EAGAIN;
+        return -1;
+    }
+    if (!hinted || empty) {
         if (!wait_until_ready(*io, POLLIN)) {
             BIO_set_retry_read(bio);
             return -1;

@@ -70,6 +70,9 @@ public:
 
     subscription_fsm(std::chrono::milliseconds min_backoff, std::chrono::milliseconds max_backoff, std::uint64_t seed)
         : backoff_(min_backoff, max_backoff, seed) {}
+    // Not copied nor moved: it keeps an iterator into its own map (the last message's subscription).
+    subscription_fsm(const subscription_fsm&) = delete;
+    subscription_fsm& operator=(const subscription_fsm&) = delete;
 
     // ---- the user ------------------------------------------------------------------------------------------
     /// The user subscribes. Channels already wanted stay as they are; the others are due now (see due()). A pattern
