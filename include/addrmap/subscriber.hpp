@@ -458,9 +458,12 @@ private:
         return parsed::queued;
     }
 
-    /// The connection to `n` is gone (`why`, escaped): closed, and its subscriptions down from `at`.
+    /// The connection to `n` is gone (`why`, escaped): closed, and its subscriptions down from `at`, or from the last
+    /// read that brought something if that was earlier: what the server accepted after it may have died with it (a
+    /// master SIGKILLed between answering a SPUBLISH and writing the message to its subscribers).
     void lose(node_id n, const std::string& why, clock::time_point at) {
         const auto it = links_.find(n);
+        if (it != links_.end()) at = std::min(at, it->second.read_at);
         const std::string name = it != links_.end() ? it->second.name : name_of(n);
         if (it != links_.end()) links_.erase(it);
         if (classic_node_ == n) classic_node_ = no_node;

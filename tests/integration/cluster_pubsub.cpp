@@ -297,6 +297,11 @@ BOOST_AUTO_TEST_CASE(a_node_that_stops_answering_is_found_by_its_health_ping_and
     for (const pubsub_event& e : log)
         if (e.what == kind::gap) {
             BOOST_TEST(e.cause.find("did not answer a PING") != std::string::npos, e.cause);
+            // From the last frame it brought (the answer to the PING before the first unanswered one, which was
+            // sent after it), not from when the client knew (command_timeout after that PING).
+            const auto unanswered = node.first_unanswered_ping();
+            BOOST_TEST_REQUIRE(unanswered.has_value());
+            BOOST_TEST((e.start <= *unanswered));
             BOOST_TEST(e.cause.find(node.address()) != std::string::npos, e.cause);
         }
     BOOST_TEST(node.subscribe_requests() >= 2);

@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -151,6 +152,11 @@ public:
     }
     /// A hung node, as far as PING shows: every following PING is read and never answered (true), or answered.
     void set_ping_silent(bool silent) noexcept { ping_silent_ = silent; }
+    /// When the first PING left unanswered (set_ping_silent) came in: the client heard nothing from it after sending it.
+    std::optional<std::chrono::steady_clock::time_point> first_unanswered_ping() {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        return first_unanswered_ping_;
+    }
     /// As Redis's ACL does: a (S|P)SUBSCRIBE naming `channel` is refused whole with NOPERM (when no reply is scripted).
     void set_denied_channel(std::string channel) {
         const std::lock_guard<std::mutex> lock(mutex_);
@@ -237,7 +243,11 @@ private:
     std::string answer_to(const redisReply& command) {
         const std::string verb = word(command, 0);
         const std::lock_guard<std::mutex> lock(mutex_);
-        if (verb == "PING") return ping_silent_ ? std::string() : "+PONG\r\n";
+        if (verb == "PING") {
+            if (!ping_silent_) return "+PONG\r\n";
+            if (!first_unanswered_ping_) first_unanswered_ping_ = std::chrono::steady_clock::now();
+            return std::string();
+        }
         if (verb == "AUTH") {
             ++auths_;
             return "+OK\r\n";
@@ -289,6 +299,7 @@ private:
     std::atomic<int> slots_requests_{0};
     std::atomic<int> subscribe_requests_{0};
     std::atomic<bool> ping_silent_{false};
+    std::optional<std::chrono::steady_clock::time_point> first_unanswered_ping_;  // under mutex_
     std::atomic<int> shards_requests_{0};
     std::atomic<int> connections_{0};
     std::atomic<int> auths_{0};

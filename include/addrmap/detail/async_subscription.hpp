@@ -165,7 +165,7 @@ public:
             return;
         }
         l->ready = true;
-        l->quiet_at = l->last_pong = now;
+        l->quiet_at = l->last_pong = l->heard_at = now;
         for (const auto& [family, channels] : l->waiting) fsm_.due_now(family, channels, c.node(), now);
         l->waiting.clear();
         wake();
@@ -248,6 +248,7 @@ private:
         std::string name;     ///< how messages name the node (escaped)
         std::string doom_reason;
         clock::time_point quiet_at{}, last_pong{};
+        clock::time_point heard_at{};  ///< when its last frame came (or it was set up)
         std::optional<clock::time_point> ping_sent;
         std::vector<std::pair<pubsub_family, std::vector<std::string>>> waiting;  ///< not sent for want of it
         std::unique_ptr<reader_hook> hook;
@@ -352,6 +353,7 @@ private:
         if (it == links_.end() || it->second.doomed) return;  // nothing after a refused frame is delivered
         link& l = it->second;
         const clock::time_point now = clock::now();
+        l.heard_at = now;
         std::vector<pubsub_notice> notices;
         try {
             pubsub_frame f = read_pubsub_frame(*reply, l.name);
@@ -521,9 +523,12 @@ private:
         node_backoff& b = backoffs_[n];
         b.until = saturating_add(now, node_backoff_.delay(b.step));
     }
+    /// The connection to `n` is gone: its subscriptions are down from `now`, or from the last frame it sent if that was
+    /// earlier (what the server accepted after it may have died with it: a master SIGKILLed between answering a
+    /// SPUBLISH and writing the message to its subscribers).
     void lost(node_id n, link& l, const std::string& why, clock::time_point now) {
         std::vector<pubsub_notice> notices;
-        fsm_.connection_lost(n, l.name, why, now, notices);
+        fsm_.connection_lost(n, l.name, why, std::min(now, l.heard_at), notices);
         queue(notices);
         refresh_wanted_ = true;
         if (classic_node_ == n) classic_node_ = no_node;
