@@ -35,7 +35,7 @@ struct pubsub_event {
     std::string channel;
     std::string pattern;  ///< message of a pattern subscription: the pattern that matched
     std::string payload;  ///< message: the message, byte for byte
-    std::string cause;    ///< gap: why it stopped (from the moment the client knew); refused: the server's answer;
+    std::string cause;    ///< gap: why it stopped; refused: the server's answer;
                           ///< ended: why, when the user did not ask (a pattern's node is no longer a master)
     std::string node;     ///< a pattern on every master, but for a message: the master it is about
     std::chrono::steady_clock::time_point start{}, end{};  ///< gap: the interval
