@@ -9,7 +9,6 @@
 #include <addrmap/detail/pubsub_frames.hpp>
 #include <addrmap/detail/subscriber_route.hpp>
 #include <addrmap/detail/subscription_fsm.hpp>
-#include <addrmap/fan_out.hpp>  // fan_out_nodes: the masters a pattern on every master goes to
 #include <addrmap/pubsub.hpp>
 
 #include <poll.h>
@@ -472,10 +471,7 @@ private:
         queue(notices);
         refresh_wanted_ = true;
     }
-    std::string name_of(node_id n) const {
-        if (!cluster_.core_.exists(n)) return "a node no longer in the topology";
-        return "node " + detail::escaped(to_string(cluster_.core_.node(n).reported), 300);
-    }
+    std::string name_of(node_id n) const { return detail::subscriber_node_name(cluster_.core_, n); }
 
     void refresh(clock::time_point deadline) {
         const clock::time_point before = clock::now();
@@ -499,10 +495,9 @@ private:
         const auto owner_of = [this, now](int slot) { return shard_node(slot, now); };
         std::vector<detail::pubsub_request> moves = fsm_.owners_changed(owner_of, "a topology refresh", since, now);
         queue_requests(moves);
-        std::map<node_id, std::string> masters;
-        for (const node_id m : fan_out_nodes(cluster_.core_, fan_out_to::masters)) masters.emplace(m, name_of(m));
         std::vector<detail::pubsub_notice> notices;
-        std::vector<detail::pubsub_request> retired = fsm_.masters_changed(std::move(masters), since, now, notices);
+        std::vector<detail::pubsub_request> retired =
+            fsm_.masters_changed(detail::subscriber_masters(cluster_.core_), since, now, notices);
         queue(notices);
         queue_requests(retired);
         flush_pending();

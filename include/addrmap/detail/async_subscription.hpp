@@ -12,7 +12,6 @@
 #include <addrmap/detail/subscriber_route.hpp>
 #include <addrmap/detail/subscription_fsm.hpp>
 #include <addrmap/error.hpp>
-#include <addrmap/fan_out.hpp>  // fan_out_nodes: the masters a pattern on every master goes to
 #include <addrmap/pubsub.hpp>
 
 #include <hiredis/async.h>
@@ -217,11 +216,8 @@ public:
             const std::vector<pubsub_request> moves =
                 fsm_.owners_changed([this, now](int slot) { return shard_node(slot, now); }, "a topology refresh", since, now);
             write_unsubscribes(moves);
-            std::map<node_id, std::string> masters;
-            for (const node_id m : fan_out_nodes(core, fan_out_to::masters))
-                masters.emplace(m, "node " + escaped(to_string(core.node(m).reported), 300));
             std::vector<pubsub_notice> notices;
-            const std::vector<pubsub_request> retired = fsm_.masters_changed(std::move(masters), since, now, notices);
+            const std::vector<pubsub_request> retired = fsm_.masters_changed(subscriber_masters(core), since, now, notices);
             queue(notices);
             write_unsubscribes(retired);
         }
@@ -450,7 +446,7 @@ private:
             if (const auto b = backoffs_.find(n); b != backoffs_.end() && now < b->second.until) return nullptr;
             it = links_.emplace(n, link{}).first;
             const cluster_core& core = host_->subscription_core();
-            it->second.name = core.exists(n) ? "node " + escaped(to_string(core.node(n).reported), 300) : "a node";
+            it->second.name = subscriber_node_name(core, n);
             if (!open(n, it->second, now)) return nullptr;
         }
         return &it->second;

@@ -1,11 +1,15 @@
-// addrmap/detail/subscriber_route.hpp — which node a subscriber's shard channels of one slot go to: the slot's master,
-// or under read_from one of its replicas. One rule for both subscribers, without I/O.
+// addrmap/detail/subscriber_route.hpp — where a subscriber's subscriptions go: a slot's shard channels to its master or,
+// under read_from, one of its replicas; a pattern on every master to each serving master. One rule for both subscribers.
 #pragma once
 
 #include <addrmap/cluster_core.hpp>
 #include <addrmap/cluster_options.hpp>  // read_preference
+#include <addrmap/detail/quote.hpp>      // escaped
+#include <addrmap/fan_out.hpp>           // fan_out_nodes
 
 #include <chrono>
+#include <map>
+#include <string>
 
 namespace addrmap::detail {
 
@@ -24,6 +28,19 @@ node_id shard_subscriber_node(const cluster_core& core, int slot, read_preferenc
             if (!backing_off(replica)) return replica;
     if (read_from == read_preference::replica) return no_node;
     return backing_off(master) ? no_node : master;
+}
+
+/// How a subscriber's messages name node `n` (escaped).
+inline std::string subscriber_node_name(const cluster_core& core, node_id n) {
+    return core.exists(n) ? "node " + escaped(to_string(core.node(n).reported), 300) : "a node no longer in the topology";
+}
+
+/// The masters a pattern on every master goes to (those serving slots: a fan-out's masters), with their names, for
+/// subscription_fsm::masters_changed().
+inline std::map<node_id, std::string> subscriber_masters(const cluster_core& core) {
+    std::map<node_id, std::string> masters;
+    for (const node_id m : fan_out_nodes(core, fan_out_to::masters)) masters.emplace(m, subscriber_node_name(core, m));
+    return masters;
 }
 
 }  // namespace addrmap::detail
