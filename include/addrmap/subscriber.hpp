@@ -125,9 +125,6 @@ public:
     const basic_cluster<Policy>& cluster() const noexcept { return cluster_; }
 
 private:
-    /// More than Redis sends in one frame (proto-max-bulk-len, 512 MB): a node whose unread frame grows past it is
-    /// dropped rather than let memory grow without end.
-    static constexpr std::size_t max_frame_bytes = (std::size_t{512} << 20) + 4096;
     /// What one redisBufferRead() takes at most (hiredis reads into a 16 KB buffer).
     static constexpr std::size_t full_read_bytes = 16 * 1024;
 
@@ -219,21 +216,13 @@ private:
     }
 
     /// Where a request goes: its slot's master or, under read_from, a replica of it (sharded), its master (a pattern
-    /// on every master), or the one node of the classic and pattern subscriptions (a master not backing off, chosen
-    /// again when it is lost).
+    /// on every master), or the one node of the classic and pattern subscriptions (subscriber_route.hpp).
     node_id route(const detail::pubsub_request& r, clock::time_point now) {
         const cluster_core& core = cluster_.core_;
         if (r.slot >= 0) return shard_node(r.slot, now);
         if (r.family == pubsub_family::master_pattern)
             return core.exists(r.node) && core.node(r.node).in_topology && !backing_off(r.node, now) ? r.node : no_node;
-        if (classic_node_ != no_node && !backing_off(classic_node_, now)) return classic_node_;
-        classic_node_ = no_node;
-        const node_id first = core.owner(-1);
-        if (first != no_node && !backing_off(first, now)) return classic_node_ = first;
-        for (node_id n = 0; n < core.id_limit(); ++n)
-            if (core.exists(n) && core.node(n).in_topology && core.node(n).role == node_role::master && !backing_off(n, now))
-                return classic_node_ = n;
-        return no_node;
+        return classic_node_ = detail::classic_subscriber_node(core, classic_node_, [&](node_id n) { return backing_off(n, now); });
     }
     node_id shard_node(int slot, clock::time_point now) const {
         return detail::shard_subscriber_node(cluster_.core_, slot, cluster_.options_.read_from, now,
@@ -359,9 +348,10 @@ private:
             lose(n, why_lost(c), clock::now());
             return;
         }
-        if (c->reader->len - c->reader->pos > max_frame_bytes) {
-            lose(n, "it sent a frame longer than any Redis sends (over " + std::to_string(max_frame_bytes >> 20) +
-                        " MB unread); the connection is dropped", clock::now());
+        if (c->reader->len - c->reader->pos > max_frame_bytes_) {  // as for a frame of the wrong shape
+            const clock::time_point now = clock::now();
+            back_off(n, now);
+            lose(n, detail::oversized_frame(max_frame_bytes_), std::min(link.quiet_at, now));
             return;
         }
         link.stalled = c->reader->len == before;
@@ -582,6 +572,9 @@ private:
     }
 
     basic_cluster<Policy> cluster_;
+    /// cluster_options::subscriber_max_frame_bytes: a node whose unread frame grows past it is dropped rather than let
+    /// memory grow without end.
+    std::size_t max_frame_bytes_ = detail::checked_max_frame_bytes(cluster_.options_.subscriber_max_frame_bytes);
     detail::subscription_fsm fsm_;
     std::map<node_id, sub_link> links_;
     detail::pubsub_event_queue events_;

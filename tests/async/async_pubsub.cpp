@@ -317,6 +317,7 @@ BOOST_AUTO_TEST_CASE(foreign_or_malformed_frames_drop_the_connection_and_nothing
             cluster_options options = live::async_options({"localhost:" + std::to_string(node.port())});
             options.min_backoff = ms(20);
             options.max_backoff = ms(50);
+            options.subscriber_max_frame_bytes = live::hostile_max_frame_bytes;
             live::libevent_fixture loop;
             std::vector<pubsub_event> log;
             {

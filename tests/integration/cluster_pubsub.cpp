@@ -262,6 +262,7 @@ BOOST_AUTO_TEST_CASE(foreign_or_malformed_frames_drop_the_connection_and_nothing
             addrmap::cluster_options options = live::cluster_options({"localhost:" + std::to_string(node.port())});
             options.min_backoff = ms(20);
             options.max_backoff = ms(50);
+            options.subscriber_max_frame_bytes = live::hostile_max_frame_bytes;
             subscriber_type sub(options, addrmap::ip_to_hostname("localhost"));
             sub.ssubscribe({"news"});
             std::vector<pubsub_event> log;

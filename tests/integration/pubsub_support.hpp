@@ -74,8 +74,13 @@ inline std::vector<hostile_frame_case> hostile_frame_cases() {
         // unread bytes stay few, so no frame-size bound sees it).
         {"a nested array", "*3\r\n" + bulk("smessage") + bulk("news") + "*1\r\n" + bulk("x"), "nested"},
         {"an array of 20 million elements", "*20000000\r\n:1\r\n:1\r\n", "more than 4 elements"},
+        // Its bulk string never ends: the reader would keep every byte; past hostile_max_frame_bytes it is dropped.
+        {"a message longer than the subscriber takes",
+         "*3\r\n" + bulk("smessage") + bulk("news") + "$4000000\r\n" + std::string(1600000, 'x'), "longer than the subscriber takes"},
     };
 }
+/// cluster_options::subscriber_max_frame_bytes in the hostile-frame tests: the long message above passes it.
+inline constexpr std::size_t hostile_max_frame_bytes = std::size_t{1} << 20;
 /// What a subscriber reported from a node answering with `c`'s frames (hostile_subscribe_reply): nothing after the bad
 /// frame delivered, every gap naming what was wrong, the node and the drop, and the message before it delivered.
 inline void check_hostile_frame_log(const std::vector<addrmap::pubsub_event>& log, const hostile_frame_case& c,

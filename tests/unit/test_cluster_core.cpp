@@ -833,6 +833,25 @@ BOOST_AUTO_TEST_CASE(shard_subscriptions_go_to_the_master_or_to_one_replica_unde
     BOOST_TEST(node_for(r.core, read_preference::replica_preferred, all_aside) == "(none)");
 }
 
+// Classic channels and patterns stay on their node while the map names it and it is not set aside; then they go to the
+// map's first master, or to another master when that one is set aside too (both subscribers take this rule).
+BOOST_AUTO_TEST_CASE(classic_subscriptions_stay_on_their_node_and_move_to_a_master_not_set_aside) {
+    ready_core r;
+    const auto name = [&](node_id n) { return n == no_node ? std::string("(none)") : to_string(r.core.node(n).reported); };
+    const auto none_aside = [](node_id) { return false; };
+    const node_id first = r.core.owner(-1);
+    BOOST_TEST_REQUIRE(first != no_node);
+    BOOST_TEST(detail::classic_subscriber_node(r.core, no_node, none_aside) == first);
+    const node_id replica = id_of(r.core, at("10.0.1.3", 7102));
+    BOOST_TEST(name(detail::classic_subscriber_node(r.core, replica, none_aside)) == "10.0.1.3:7102");  // it stays
+    const auto first_aside = [first](node_id n) { return n == first; };
+    const node_id other = detail::classic_subscriber_node(r.core, first, first_aside);
+    BOOST_TEST_REQUIRE(other != no_node);
+    BOOST_TEST(other != first);
+    BOOST_TEST((r.core.node(other).role == node_role::master));
+    BOOST_TEST(name(detail::classic_subscriber_node(r.core, first, [](node_id) { return true; })) == "(none)");
+}
+
 BOOST_AUTO_TEST_CASE(reads_go_to_the_master_by_default) {
     ready_core r;
     BOOST_TEST(sent_to(r.core, get) == "10.0.0.2:7001");

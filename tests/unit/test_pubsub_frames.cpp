@@ -1,5 +1,6 @@
 // tests/unit/test_pubsub_frames.cpp — reading a subscriber connection's replies: each frame Redis 7 sends (RESP2),
 // and the malformed or foreign ones a hostile node could send instead, refused with the node named.
+#include <addrmap/cluster_options.hpp>
 #include <addrmap/detail/pubsub_frames.hpp>
 
 #include "resp_helpers.hpp"
@@ -144,6 +145,22 @@ BOOST_AUTO_TEST_CASE(outside_text_in_a_refusal_is_escaped) {
         const std::string what = e.what();
         BOOST_TEST(what.find('\x1b') == std::string::npos, what);
         BOOST_TEST(what.find('\n') == std::string::npos, what);
+    }
+}
+
+// cluster_options::subscriber_max_frame_bytes below 4096 would drop a confirmation with a long channel name: refused
+// when the subscriber is made, with the number and the default.
+BOOST_AUTO_TEST_CASE(a_frame_bound_too_small_for_a_confirmation_is_refused) {
+    BOOST_TEST(addrmap::detail::checked_max_frame_bytes(4096) == 4096u);
+    BOOST_TEST(addrmap::detail::checked_max_frame_bytes(addrmap::cluster_options{}.subscriber_max_frame_bytes) ==
+               (std::size_t{512} << 20) + 4096);
+    try {
+        (void)addrmap::detail::checked_max_frame_bytes(100);
+        BOOST_FAIL("accepted");
+    } catch (const error& e) {
+        BOOST_TEST((e.kind() == addrmap::error_kind::config));
+        const std::string what = e.what();
+        BOOST_TEST(what.find("subscriber_max_frame_bytes is 100") != std::string::npos, what);
     }
 }
 

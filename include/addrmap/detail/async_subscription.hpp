@@ -5,6 +5,7 @@
 #include <addrmap/cluster_core.hpp>
 #include <addrmap/cluster_options.hpp>
 #include <addrmap/detail/async_connection.hpp>
+#include <addrmap/detail/bounded_reads.hpp>
 #include <addrmap/detail/handles.hpp>
 #include <addrmap/detail/handshake_errors.hpp>
 #include <addrmap/detail/pubsub_frames.hpp>
@@ -71,6 +72,7 @@ public:
           health_interval_(options.subscriber_health_interval),
           command_timeout_(options.tls.command_timeout),
           refresh_min_interval_(options.refresh_min_interval),
+          max_frame_bytes_(checked_max_frame_bytes(options.subscriber_max_frame_bytes)),
           read_from_(options.read_from),
           fsm_(options.min_backoff, options.max_backoff, static_cast<std::uint64_t>(clock::now().time_since_epoch().count())),
           on_event_(std::move(on_event)),
@@ -186,9 +188,10 @@ public:
         const node_id n = c.node();
         const clock::time_point now = clock::now();
         if (l->ready && !l->doomed) {
-            if (l->shape.refused) {  // what it sent since it was last quiet is suspect, and it is not redialed at once
-                back_off(n, now);
-                lost(n, *l, refused_frame_shape, std::min(l->quiet_at, now));
+            if (l->shape.refused || l->shape.oversized) {  // what it sent since it was last quiet is suspect, and it
+                back_off(n, now);                             // is not redialed at once
+                lost(n, *l, l->shape.refused ? std::string(refused_frame_shape) : oversized_frame(max_frame_bytes_),
+                     std::min(l->quiet_at, now));
             } else {
                 lost(n, *l, c.why_lost(), now);
             }
@@ -334,9 +337,13 @@ private:
         redisReader* reader = ac->c.reader;
         if (reader->fn->freeObject != &freeReplyObject) return false;
         if (hiredis_functions() == nullptr || hiredis_functions() != reader->fn) return false;
+        redisContextFuncs* bounded = bounded_reads::table_for(ac->c.funcs);
+        if (bounded == nullptr) return false;
         l.hook = std::make_unique<reader_hook>(reader_hook{this, c.node()});
         reader->fn = marking_functions();
+        l.shape.max_unread = max_frame_bytes_;
         reader->privdata = &l.shape;
+        ac->c.funcs = bounded;
         ac->c.privdata = l.hook.get();
         ac->c.free_privdata = nullptr;
         ac->c.push_cb = &async_subscription::pushed;
@@ -409,7 +416,7 @@ private:
             const bool on_classic_node = r.family == pubsub_family::classic || r.family == pubsub_family::pattern;
             const node_id n = r.slot >= 0                                   ? shard_node(r.slot, now)
                               : !on_classic_node && core.exists(r.node) && core.node(r.node).in_topology ? r.node
-                              : on_classic_node                            ? classic_node()
+                              : on_classic_node                            ? classic_node(now)
                                                                            : no_node;
             link* l = n == no_node ? nullptr : link_to(n, now);
             if (l == nullptr) {
@@ -430,14 +437,18 @@ private:
     }
     /// Where a slot's SSUBSCRIBEs go: its master, or under read_from a replica of it (subscriber_route.hpp).
     node_id shard_node(int slot, clock::time_point now) const {
-        return shard_subscriber_node(host_->subscription_core(), slot, read_from_, now, [&](node_id n) {
-            const auto b = backoffs_.find(n);
-            return b != backoffs_.end() && now < b->second.until && links_.count(n) == 0;
-        });
+        return shard_subscriber_node(host_->subscription_core(), slot, read_from_, now,
+                                     [&](node_id n) { return backing_off(n, now); });
     }
-    node_id classic_node() {
-        if (classic_node_ == no_node) classic_node_ = host_->subscription_core().owner(-1);
-        return classic_node_;
+    /// Where classic channels and patterns go: the node they are on while it stays (subscriber_route.hpp).
+    node_id classic_node(clock::time_point now) {
+        return classic_node_ = classic_subscriber_node(host_->subscription_core(), classic_node_,
+                                                       [&](node_id n) { return backing_off(n, now); });
+    }
+    /// A node dropped lately is not dialed again before its backoff ends (one with a connection is not set aside).
+    bool backing_off(node_id n, clock::time_point now) const {
+        const auto b = backoffs_.find(n);
+        return b != backoffs_.end() && now < b->second.until && links_.count(n) == 0;
     }
     /// The link to `n`, its connection dialed if there is none; nullptr when the dial failed.
     link* link_to(node_id n, clock::time_point now) {
@@ -577,6 +588,7 @@ private:
 
     async_subscription_host* host_;
     std::chrono::milliseconds health_interval_, command_timeout_, refresh_min_interval_;
+    std::size_t max_frame_bytes_;  ///< cluster_options::subscriber_max_frame_bytes
     read_preference read_from_;  ///< where shard channels are subscribed (subscriber_route.hpp)
     subscription_fsm fsm_;
     event_handler on_event_;

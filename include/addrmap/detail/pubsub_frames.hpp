@@ -74,6 +74,8 @@ inline constexpr frame_word frame_words[] = {
 /// reader refused to build a reply no pub/sub frame is.
 struct frame_shape_guard {
     bool refused = false;
+    std::size_t max_unread = 0;  ///< cluster_options::subscriber_max_frame_bytes (bounded_reads checks it); 0: none
+    bool oversized = false;      ///< the reader held more than max_unread: the connection was failed for it
 };
 /// Whether a subscriber connection's reader may build this array. A pub/sub frame is one flat array of at most four
 /// elements; a nested array, or a huge one whose elements hiredis would build one by one without any bound on memory
@@ -94,6 +96,20 @@ inline const redisReplyObjectFunctions* hiredis_reply_functions() noexcept {
         return f;
     }();
     return functions;
+}
+/// cluster_options::subscriber_max_frame_bytes, checked when a subscriber is made: error{config} below 4096 (a
+/// confirmation with a long channel name would not fit).
+inline std::size_t checked_max_frame_bytes(std::size_t bytes) {
+    if (bytes < 4096)
+        throw error(error_kind::config, "cluster_options::subscriber_max_frame_bytes is " + std::to_string(bytes) +
+                                            ": at least 4096 (the default, 512 MB and 4 KB, fits any message of a "
+                                            "server with the default proto-max-bulk-len)");
+    return bytes;
+}
+/// Why a connection whose unread frame grew past the subscriber's bound is dropped.
+inline std::string oversized_frame(std::size_t bound) {
+    return "it sent a frame longer than the subscriber takes (over " + std::to_string(bound) +
+           " bytes unread, cluster_options::subscriber_max_frame_bytes); the connection is dropped";
 }
 /// Why a connection whose reader refused an array is dropped.
 inline constexpr const char* refused_frame_shape =

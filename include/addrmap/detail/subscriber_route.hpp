@@ -1,5 +1,6 @@
 // addrmap/detail/subscriber_route.hpp — where a subscriber's subscriptions go: a slot's shard channels to its master or,
-// under read_from, one of its replicas; a pattern on every master to each serving master. One rule for both subscribers.
+// under read_from, one of its replicas; a pattern on every master to each serving master; classic channels and patterns
+// to one node. One rule for both subscribers.
 #pragma once
 
 #include <addrmap/cluster_core.hpp>
@@ -28,6 +29,20 @@ node_id shard_subscriber_node(const cluster_core& core, int slot, read_preferenc
             if (!backing_off(replica)) return replica;
     if (read_from == read_preference::replica) return no_node;
     return backing_off(master) ? no_node : master;
+}
+
+/// The node for classic and pattern subscriptions, which a subscriber keeps on one node: `current` while the map still
+/// names it and `backing_off` does not set it aside (a master demoted since still receives every PUBLISH); else the
+/// map's first master; else any other master in the map not set aside (the first one backing off after a drop must
+/// not hold them all back); no_node when there is none.
+template <class BackingOff>
+node_id classic_subscriber_node(const cluster_core& core, node_id current, const BackingOff& backing_off) {
+    if (current != no_node && core.exists(current) && core.node(current).in_topology && !backing_off(current)) return current;
+    const node_id first = core.owner(-1);
+    if (first != no_node && !backing_off(first)) return first;
+    for (node_id n = 0; n < core.id_limit(); ++n)
+        if (core.exists(n) && core.node(n).in_topology && core.node(n).role == node_role::master && !backing_off(n)) return n;
+    return no_node;
 }
 
 /// How a subscriber's messages name node `n` (escaped).
