@@ -120,14 +120,24 @@ double thread_system_seconds() {
     return static_cast<double>(u.ru_stime.tv_sec) + static_cast<double>(u.ru_stime.tv_usec) / 1e6;
 }
 
-/// Wall time, the subscriber thread's CPU (and the kernel's part of it) and allocations, from the first message on.
+/// The calling thread's context switches: voluntary (it waited for input: one per wake-up) and involuntary (preempted).
+std::pair<long, long> thread_switches() {
+    rusage u{};
+    getrusage(RUSAGE_THREAD, &u);
+    return {u.ru_nvcsw, u.ru_nivcsw};
+}
+
+/// Wall time, the subscriber thread's CPU (and the kernel's part of it), context switches and allocations, from the
+/// first message on.
 struct sub_meter {
     clock_type::time_point wall;
     double cpu = 0;
     double system = 0;
+    std::pair<long, long> switches;
     std::uint64_t allocations = 0;
     static sub_meter now() {
-        return {clock_type::now(), thread_cpu_seconds(), thread_system_seconds(), addrmap_bench::thread_allocations()};
+        return {clock_type::now(), thread_cpu_seconds(), thread_system_seconds(), thread_switches(),
+                addrmap_bench::thread_allocations()};
     }
 };
 
@@ -136,6 +146,7 @@ struct side_totals {
     double seconds = 0;            ///< subscriber: first message to "end"
     double cpu = 0;                ///< subscriber thread's CPU seconds over the same span
     double system = 0;             ///< the part of it spent in the kernel (system calls: reads, polls)
+    long waits = 0, preempted = 0;  ///< subscriber thread's voluntary and involuntary context switches
     std::uint64_t allocations = 0;  ///< subscriber thread's heap allocations over the same span
     double publish_seconds = 0;    ///< publisher: first write to the last SPUBLISH's reply
     std::size_t publisher_waits = 0;
@@ -283,6 +294,8 @@ void measure(publisher& pub, std::size_t count, side_totals& totals, Side&& subs
     totals.round_per_s.push_back(seconds > 0 ? static_cast<double>(received) / seconds : 0);
     totals.cpu += last.cpu - first->cpu;
     totals.system += last.system - first->system;
+    totals.waits += last.switches.first - first->switches.first;
+    totals.preempted += last.switches.second - first->switches.second;
     totals.allocations += last.allocations - first->allocations;
     totals.publish_seconds += published.seconds;
     totals.publisher_waits += published.waits;
@@ -470,6 +483,11 @@ void run(const cli_options& o, MakePolicy make_policy, json_line& out) {
         out.number(p + "_seconds", t.seconds, 4);
         out.number(p + "_cpu_us_per_msg", t.cpu_us_per_msg(), 3);
         out.number(p + "_cpu_kernel_share", t.cpu > 0 ? t.system / t.cpu : 0, 3);
+        // Wake-ups (voluntary switches) and preemptions per 1,000 messages: how often it slept, and was pushed off
+        // its core, for the CPU it took.
+        const double k = t.received != 0 ? 1000.0 / static_cast<double>(t.received) : 0;
+        out.number(p + "_waits_per_1k_msgs", static_cast<double>(t.waits) * k, 2);
+        out.number(p + "_preempted_per_1k_msgs", static_cast<double>(t.preempted) * k, 2);
         out.number(p + "_allocs_per_msg", t.allocs_per_msg(), 2);
         out.number(p + "_publisher_msgs_per_s", t.publisher_per_s(), 1);
         out.integer(p + "_publisher_waits", static_cast<long long>(t.publisher_waits));

@@ -78,10 +78,11 @@ struct cluster_options {
     /// subscriptions would end silently. While it has subscriptions it also re-reads the topology this often, so a
     /// master replaced without a word to its subscribers is noticed (their gaps start at the last good map). 0: never.
     std::chrono::milliseconds subscriber_health_interval{1000};
-    /// A subscriber drops a connection whose unread frame grows past this many bytes, with a gap saying so, so a node
-    /// that sends without end cannot grow memory without end. The default is the largest message a server with the
-    /// default proto-max-bulk-len (512 MB) sends, and its frame; raise it with that setting. At least 4096.
-    std::size_t subscriber_max_frame_bytes = (std::size_t{512} << 20) + 4096;
+    /// A subscriber drops a connection whose frame in progress (what hiredis built of it and what it holds unread)
+    /// grows past this many bytes, with a gap saying so and a backoff, so a node that sends without end cannot grow
+    /// memory without end. The default takes the largest message of a server with the default proto-max-bulk-len
+    /// (512 MB) with 64 KB for the rest of its frame; raise it with that setting. At least 4096.
+    std::size_t subscriber_max_frame_bytes = (std::size_t{512} << 20) + 64 * 1024;
     /// Keyed reads from replicas (round robin over a shard's replicas; connections to them send READONLY).
     /// Replicas apply writes asynchronously: a read there may not see a write the master acknowledged.
     read_preference read_from = read_preference::master;

@@ -256,6 +256,7 @@ private:
                                                     "replaced its reply functions)");
                 reader->fn = shape_checking_functions();
                 sub_link& link = links_.emplace(n, sub_link{std::move(fresh), name, at, at, at, std::nullopt, false, false, {}}).first->second;
+                link.shape.max_frame = max_frame_bytes_;
                 link.connection.get()->reader->privdata = &link.shape;
                 return &link;
             } catch (const error&) {
@@ -312,17 +313,49 @@ private:
         }
     }
 
-    /// hiredis's own reply functions, and a copy whose createArray refuses what no pub/sub frame is (pubsub_frames.hpp:
-    /// frame_array_allowed).
+    /// hiredis's own reply functions, and a copy whose createArray refuses what no pub/sub frame is and whose element
+    /// functions count what the frame in progress holds (pubsub_frames.hpp: frame_array_allowed, count_frame_element).
     static const redisReplyObjectFunctions* base_functions() noexcept { return detail::hiredis_reply_functions(); }
     static void* create_frame_array(const redisReadTask* task, std::size_t elements) {
         if (!detail::frame_array_allowed(task, elements)) return nullptr;  // hiredis fails the read
-        return base_functions()->createArray(task, elements);
+        void* o = base_functions()->createArray(task, elements);
+        detail::count_frame_element(task, 0);  // a frame begins (an empty one ends at once)
+        return o;
+    }
+    static void* create_string(const redisReadTask* task, char* str, std::size_t len) {
+        void* o = base_functions()->createString(task, str, len);
+        detail::count_frame_element(task, len);
+        return o;
+    }
+    static void* create_integer(const redisReadTask* task, long long value) {
+        void* o = base_functions()->createInteger(task, value);
+        detail::count_frame_element(task, 0);
+        return o;
+    }
+    static void* create_double(const redisReadTask* task, double value, char* str, std::size_t len) {
+        void* o = base_functions()->createDouble(task, value, str, len);
+        detail::count_frame_element(task, len);
+        return o;
+    }
+    static void* create_nil(const redisReadTask* task) {
+        void* o = base_functions()->createNil(task);
+        detail::count_frame_element(task, 0);
+        return o;
+    }
+    static void* create_bool(const redisReadTask* task, int value) {
+        void* o = base_functions()->createBool(task, value);
+        detail::count_frame_element(task, 0);
+        return o;
     }
     static redisReplyObjectFunctions* shape_checking_functions() {
         static redisReplyObjectFunctions functions = [] {
             redisReplyObjectFunctions f = *base_functions();
             f.createArray = &create_frame_array;
+            f.createString = &create_string;
+            f.createInteger = &create_integer;
+            f.createDouble = &create_double;
+            f.createNil = &create_nil;
+            f.createBool = &create_bool;
             return f;
         }();
         return &functions;
@@ -348,10 +381,10 @@ private:
             lose(n, why_lost(c), clock::now());
             return;
         }
-        if (c->reader->len - c->reader->pos > max_frame_bytes_) {  // as for a frame of the wrong shape
+        if (detail::frame_overrun(*c->reader, link.shape, 0)) {  // as for a frame of the wrong shape
             const clock::time_point now = clock::now();
             back_off(n, now);
-            lose(n, detail::oversized_frame(max_frame_bytes_), std::min(link.quiet_at, now));
+            lose(n, detail::overrun_cause(link.shape), std::min(link.quiet_at, now));
             return;
         }
         link.stalled = c->reader->len == before;

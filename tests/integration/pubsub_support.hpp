@@ -77,6 +77,13 @@ inline std::vector<hostile_frame_case> hostile_frame_cases() {
         // Its bulk string never ends: the reader would keep every byte; past hostile_max_frame_bytes it is dropped.
         {"a message longer than the subscriber takes",
          "*3\r\n" + bulk("smessage") + bulk("news") + "$4000000\r\n" + std::string(1600000, 'x'), "longer than the subscriber takes"},
+        // Each element under the bound, the frame over it: hiredis builds each element and moves past it.
+        {"a frame whose elements together pass the bound",
+         "*4\r\n" + bulk("pmessage") + bulk(std::string(400000, 'a')) + bulk(std::string(400000, 'b')) + "$400000\r\n" +
+             std::string(300000, 'c'),
+         "longer than the subscriber takes"},
+        // A line that never ends: hiredis would look for its end through all of it on every read.
+        {"a line without an end", "+" + std::string(300000, 'x'), "a line no reply has"},
     };
 }
 /// cluster_options::subscriber_max_frame_bytes in the hostile-frame tests: the long message above passes it.

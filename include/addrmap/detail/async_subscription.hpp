@@ -188,9 +188,10 @@ public:
         const node_id n = c.node();
         const clock::time_point now = clock::now();
         if (l->ready && !l->doomed) {
-            if (l->shape.refused || l->shape.oversized) {  // what it sent since it was last quiet is suspect, and it
-                back_off(n, now);                             // is not redialed at once
-                lost(n, *l, l->shape.refused ? std::string(refused_frame_shape) : oversized_frame(max_frame_bytes_),
+            const bool overrun = l->shape.over != frame_shape_guard::overrun::none;
+            if (l->shape.refused || overrun) {  // what it sent since it was last quiet is suspect, and it is not
+                back_off(n, now);                // redialed at once
+                lost(n, *l, l->shape.refused ? std::string(refused_frame_shape) : overrun_cause(l->shape),
                      std::min(l->quiet_at, now));
             } else {
                 lost(n, *l, c.why_lost(), now);
@@ -275,32 +276,38 @@ private:
     static const redisReplyObjectFunctions* hiredis_functions() noexcept { return hiredis_reply_functions(); }
     static void* create_string(const redisReadTask* t, char* s, std::size_t n) {
         void* o = hiredis_functions()->createString(t, s, n);
+        count_frame_element(t, n);
         mark(o, t);
         return o;
     }
     static void* create_array(const redisReadTask* t, std::size_t n) {
         if (!frame_array_allowed(t, n)) return nullptr;  // no pub/sub frame: hiredis fails the read
         void* o = hiredis_functions()->createArray(t, n);
+        count_frame_element(t, 0);  // a frame begins (an empty one ends at once)
         mark(o, t);
         return o;
     }
     static void* create_integer(const redisReadTask* t, long long v) {
         void* o = hiredis_functions()->createInteger(t, v);
+        count_frame_element(t, 0);
         mark(o, t);
         return o;
     }
     static void* create_double(const redisReadTask* t, double v, char* s, std::size_t n) {
         void* o = hiredis_functions()->createDouble(t, v, s, n);
+        count_frame_element(t, n);
         mark(o, t);
         return o;
     }
     static void* create_nil(const redisReadTask* t) {
         void* o = hiredis_functions()->createNil(t);
+        count_frame_element(t, 0);
         mark(o, t);
         return o;
     }
     static void* create_bool(const redisReadTask* t, int v) {
         void* o = hiredis_functions()->createBool(t, v);
+        count_frame_element(t, 0);
         mark(o, t);
         return o;
     }
@@ -341,7 +348,7 @@ private:
         if (bounded == nullptr) return false;
         l.hook = std::make_unique<reader_hook>(reader_hook{this, c.node()});
         reader->fn = marking_functions();
-        l.shape.max_unread = max_frame_bytes_;
+        l.shape.max_frame = max_frame_bytes_;
         reader->privdata = &l.shape;
         ac->c.funcs = bounded;
         ac->c.privdata = l.hook.get();

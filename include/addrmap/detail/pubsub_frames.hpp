@@ -11,6 +11,7 @@
 #include <hiredis/read.h>
 
 #include <cstddef>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -74,9 +75,46 @@ inline constexpr frame_word frame_words[] = {
 /// reader refused to build a reply no pub/sub frame is.
 struct frame_shape_guard {
     bool refused = false;
-    std::size_t max_unread = 0;  ///< cluster_options::subscriber_max_frame_bytes (bounded_reads checks it); 0: none
-    bool oversized = false;      ///< the reader held more than max_unread: the connection was failed for it
+    std::size_t max_frame = 0;  ///< cluster_options::subscriber_max_frame_bytes (frame_overrun checks it); 0: none
+    std::size_t built = 0;      ///< bytes of the elements of the frame being read that hiredis has built already
+    enum class overrun { none, frame, line } over = overrun::none;  ///< why the connection was failed, if it was
 };
+/// Counts an element hiredis builds on a subscriber connection (its reader's element functions call it), for the
+/// frame bound: hiredis moves past each element it builds, so the bytes it holds unread are only the element in
+/// progress, and a frame of four elements just under the bound would hold four times as much. The frame's last
+/// element ends the count (the frame is a reply now, handed out); a top-level reply is a frame of its own.
+inline void count_frame_element(const redisReadTask* task, std::size_t bytes) noexcept {
+    auto* guard = static_cast<frame_shape_guard*>(task->privdata);
+    if (guard == nullptr) return;
+    const redisReadTask* frame = task->parent;
+    if (frame == nullptr || (frame->parent == nullptr && task->idx + 1 >= frame->elements)) {
+        guard->built = 0;
+    } else {
+        guard->built += bytes;
+    }
+}
+/// The longest line (a reply's first line, a bulk string's length) a subscriber connection takes unended. hiredis
+/// looks for a line's end through every unread byte on every read, so a line that never ends would cost time
+/// growing with the square of its length; no reply a subscriber reads has a line near this long.
+inline constexpr std::size_t max_frame_line = 64 * 1024;
+/// Whether a subscriber connection's reader, given `incoming` more bytes, holds more than `guard` allows: the frame in
+/// progress (its built elements and the unread bytes) past max_frame, or an unended line past max_frame_line.
+/// Records why in the guard.
+inline bool frame_overrun(const redisReader& r, frame_shape_guard& guard, std::size_t incoming) noexcept {
+    const std::size_t unread = r.len - r.pos + incoming;
+    if (guard.max_frame != 0 && guard.built + unread > guard.max_frame) {
+        guard.over = frame_shape_guard::overrun::frame;
+        return true;
+    }
+    // hiredis leaves its position at the start of the item in progress (a bulk string's length line stays unread
+    // until its whole body has come): an end of line must come within a few bytes of it.
+    constexpr std::size_t line_start = 64;
+    if (r.len - r.pos > max_frame_line && std::memchr(r.buf + r.pos, '\n', line_start) == nullptr) {
+        guard.over = frame_shape_guard::overrun::line;
+        return true;
+    }
+    return false;
+}
 /// Whether a subscriber connection's reader may build this array. A pub/sub frame is one flat array of at most four
 /// elements; a nested array, or a huge one whose elements hiredis would build one by one without any bound on memory
 /// (its unread bytes stay few), is refused before it is built, and hiredis fails the read (REDIS_ERR_OOM).
@@ -102,14 +140,17 @@ inline const redisReplyObjectFunctions* hiredis_reply_functions() noexcept {
 inline std::size_t checked_max_frame_bytes(std::size_t bytes) {
     if (bytes < 4096)
         throw error(error_kind::config, "cluster_options::subscriber_max_frame_bytes is " + std::to_string(bytes) +
-                                            ": at least 4096 (the default, 512 MB and 4 KB, fits any message of a "
+                                            ": at least 4096 (the default, 512 MB and 64 KB, fits any message of a "
                                             "server with the default proto-max-bulk-len)");
     return bytes;
 }
-/// Why a connection whose unread frame grew past the subscriber's bound is dropped.
-inline std::string oversized_frame(std::size_t bound) {
-    return "it sent a frame longer than the subscriber takes (over " + std::to_string(bound) +
-           " bytes unread, cluster_options::subscriber_max_frame_bytes); the connection is dropped";
+/// Why a connection failed by frame_overrun is dropped.
+inline std::string overrun_cause(const frame_shape_guard& guard) {
+    if (guard.over == frame_shape_guard::overrun::line)
+        return "it sent a line no reply has (over " + std::to_string(max_frame_line) +
+               " bytes without an end); the connection is dropped";
+    return "it sent a frame longer than the subscriber takes (over " + std::to_string(guard.max_frame) +
+           " bytes, cluster_options::subscriber_max_frame_bytes); the connection is dropped";
 }
 /// Why a connection whose reader refused an array is dropped.
 inline constexpr const char* refused_frame_shape =
