@@ -333,6 +333,28 @@ BOOST_AUTO_TEST_CASE(foreign_or_malformed_frames_drop_the_connection_and_nothing
     }
 }
 
+// The master classic channels go to first refuses every connection (its own connection, which theirs waits for,
+// fails): they go to the other master, which confirms them, instead of waiting for the dead one.
+BOOST_AUTO_TEST_CASE(classic_channels_move_on_from_a_master_that_cannot_be_reached) {
+    live::hostile_node node;
+    const live::refusing_port dead;
+    node.set_shards_reply(live::map_with_a_dead_first_master(node, dead));
+    cluster_options options = live::async_options({"localhost:" + std::to_string(node.port())});
+    options.min_backoff = ms(20);
+    options.max_backoff = ms(50);
+    live::libevent_fixture loop;
+    std::vector<pubsub_event> log;
+    {
+        ip_to_hostname_async_cluster cluster(options, loop.binding(), ip_to_hostname("localhost"));
+        async_subscriber_type sub(cluster, logging_into(log));
+        sub.subscribe({"news"});
+        BOOST_TEST(loop.run_until([&] { return count(log, kind::subscribed) == 1; }, ms(10000)), describe(log));
+        BOOST_TEST(sub.active(pubsub_family::classic, "news"));
+    }
+    loop.drain();
+    BOOST_TEST(node.subscribe_requests() == 1);
+}
+
 // A node that stops answering PING is dropped after command_timeout; the gap says so once it answers again.
 BOOST_AUTO_TEST_CASE(a_node_that_stops_answering_is_found_by_its_health_ping_and_the_gap_reported) {
     live::hostile_node node;

@@ -273,6 +273,22 @@ BOOST_AUTO_TEST_CASE(foreign_or_malformed_frames_drop_the_connection_and_nothing
     }
 }
 
+// The master classic channels go to first refuses every connection: they go to the other master, which confirms them.
+BOOST_AUTO_TEST_CASE(classic_channels_move_on_from_a_master_that_cannot_be_reached) {
+    live::hostile_node node;
+    const live::refusing_port dead;
+    node.set_shards_reply(live::map_with_a_dead_first_master(node, dead));
+    addrmap::cluster_options options = live::cluster_options({"localhost:" + std::to_string(node.port())});
+    options.min_backoff = ms(20);
+    options.max_backoff = ms(50);
+    subscriber_type sub(options, addrmap::ip_to_hostname("localhost"));
+    sub.subscribe({"news"});
+    std::vector<pubsub_event> log;
+    BOOST_TEST_REQUIRE(pump(sub, log, [&](const auto& l) { return count(l, kind::subscribed) == 1; }, ms(10000)), describe(log));
+    BOOST_TEST(sub.active(pubsub_family::classic, "news"));
+    BOOST_TEST(node.subscribe_requests() == 1);
+}
+
 // A node that stops answering (hung, or cut off: no close ever comes): the health PING goes unanswered, the connection
 // is dropped after command_timeout, and the subscription's gap (saying so) is reported once it is confirmed again.
 BOOST_AUTO_TEST_CASE(a_node_that_stops_answering_is_found_by_its_health_ping_and_the_gap_reported) {

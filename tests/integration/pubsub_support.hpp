@@ -4,12 +4,18 @@
 #pragma once
 
 #include "cluster_test_support.hpp"
+#include "hostile_node.hpp"
 #include "node_control.hpp"
 #include "reshard_support.hpp"
 
 #include <addrmap/addrmap.hpp>
 
 #include <boost/test/unit_test.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -86,6 +92,30 @@ inline std::vector<hostile_frame_case> hostile_frame_cases() {
         {"a line without an end", "+" + std::string(300000, 'x'), "a line no reply has"},
     };
 }
+/// A port on 127.0.0.1 that refuses every connection while this lives: bound (no one else takes it), never listening.
+struct refusing_port {
+    refusing_port() {
+        fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        BOOST_REQUIRE(fd >= 0);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t length = sizeof address;
+        BOOST_REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+        BOOST_REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+        port = ntohs(address.sin_port);
+    }
+    ~refusing_port() { ::close(fd); }
+    refusing_port(const refusing_port&) = delete;
+    refusing_port& operator=(const refusing_port&) = delete;
+    int fd = -1;
+    std::uint16_t port = 0;
+};
+/// A map of two masters, the first (by which classic subscriptions go first) at `dead`, the second `node` itself.
+inline std::string map_with_a_dead_first_master(const hostile_node& node, const refusing_port& dead) {
+    return hostile_node::shards_reply({{0, 8191, node.ip(), dead.port}, {8192, 16383, node.ip(), node.port()}});
+}
+
 /// cluster_options::subscriber_max_frame_bytes in the hostile-frame tests: the long message above passes it.
 inline constexpr std::size_t hostile_max_frame_bytes = std::size_t{1} << 20;
 /// What a subscriber reported from a node answering with `c`'s frames (hostile_subscribe_reply): nothing after the bad

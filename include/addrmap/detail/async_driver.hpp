@@ -612,6 +612,7 @@ private:
         callbacks_.end_walk();
         refresh_.node_failed(n, why);
         connecting_.node_done(n, &why, refresh_.running());
+        for (async_subscription* s : subscriptions_) s->node_failed(n);
         request_pump();
     }
 

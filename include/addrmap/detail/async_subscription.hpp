@@ -200,6 +200,18 @@ public:
         links_.erase(n);
         wake();
     }
+    /// Node `n` could not be connected (its own connection, which a subscriber connection may be waiting for): that link
+    /// goes and the node backs off, so what waited for it is routed again (the classic subscriptions to another master
+    /// while it backs off) instead of waiting on a node that does not answer. (The cluster tells the user why.)
+    void node_failed(node_id n) {
+        const auto it = links_.find(n);
+        if (it == links_.end() || it->second.connection != nullptr) return;  // its own connection decides
+        links_.erase(it);
+        back_off(n, clock::now());
+        if (classic_node_ == n) classic_node_ = no_node;
+        refresh_wanted_ = true;
+        wake();
+    }
     /// Node `n`'s own connection is set up: a subscriber connection waiting for it can be dialed.
     void node_ready(node_id n) {
         const auto it = links_.find(n);

@@ -33,16 +33,20 @@ node_id shard_subscriber_node(const cluster_core& core, int slot, read_preferenc
 
 /// The node for classic and pattern subscriptions, which a subscriber keeps on one node: `current` while the map still
 /// names it and `backing_off` does not set it aside (a master demoted since still receives every PUBLISH); else the
-/// map's first master; else any other master in the map not set aside (the first one backing off after a drop must
-/// not hold them all back); no_node when there is none.
+/// map's first master (one not known down, if any); else any other master in the map not set aside, one not known down
+/// first (the first one backing off after a drop must not hold them all back); no_node when there is none.
 template <class BackingOff>
 node_id classic_subscriber_node(const cluster_core& core, node_id current, const BackingOff& backing_off) {
     if (current != no_node && core.exists(current) && core.node(current).in_topology && !backing_off(current)) return current;
     const node_id first = core.owner(-1);
     if (first != no_node && !backing_off(first)) return first;
-    for (node_id n = 0; n < core.id_limit(); ++n)
-        if (core.exists(n) && core.node(n).in_topology && core.node(n).role == node_role::master && !backing_off(n)) return n;
-    return no_node;
+    node_id down = no_node;
+    for (node_id n = 0; n < core.id_limit(); ++n) {
+        if (!core.exists(n) || !core.node(n).in_topology || core.node(n).role != node_role::master || backing_off(n)) continue;
+        if (!core.node(n).down) return n;
+        if (down == no_node) down = n;
+    }
+    return down;
 }
 
 /// How a subscriber's messages name node `n` (escaped).
