@@ -160,8 +160,8 @@ public:
         link* l = link_of(c);
         if (l == nullptr) return;
         const clock::time_point now = clock::now();
-        if (!install_reader(c, *l)) {
-            doom(c.node(), "its replies could not be read as a subscriber's (hiredis's reader is not its own)", now);
+        if (const char* why = install_reader(c, *l)) {
+            doom(c.node(), std::string("its replies could not be read as a subscriber's (") + why + ")", now);
             wake();
             return;
         }
@@ -349,15 +349,16 @@ private:
         }
     }
 
-    /// Makes `c`'s reader hand every reply to on_reply (see above). False when the reader is not hiredis's own.
-    bool install_reader(async_connection& c, link& l) {
+    /// Makes `c`'s reader hand every reply to on_reply (see above) and bounds its frames; why it cannot, or nullptr.
+    const char* install_reader(async_connection& c, link& l) {
         redisAsyncContext* ac = c.context();
-        if (ac == nullptr || ac->c.reader == nullptr || ac->c.reader->fn == nullptr) return false;
+        constexpr const char* not_own = "hiredis's reader is not its own";
+        if (ac == nullptr || ac->c.reader == nullptr || ac->c.reader->fn == nullptr) return not_own;
         redisReader* reader = ac->c.reader;
-        if (reader->fn->freeObject != &freeReplyObject) return false;
-        if (hiredis_functions() == nullptr || hiredis_functions() != reader->fn) return false;
+        if (reader->fn->freeObject != &freeReplyObject) return not_own;
+        if (hiredis_functions() == nullptr || hiredis_functions() != reader->fn) return not_own;
         redisContextFuncs* bounded = bounded_reads::table_for(ac->c.funcs);
-        if (bounded == nullptr) return false;
+        if (bounded == nullptr) return "no bounded read for a fifth kind of hiredis function table";
         l.hook = std::make_unique<reader_hook>(reader_hook{this, c.node()});
         reader->fn = marking_functions();
         l.shape.max_frame = max_frame_bytes_;
@@ -366,7 +367,7 @@ private:
         ac->c.privdata = l.hook.get();
         ac->c.free_privdata = nullptr;
         ac->c.push_cb = &async_subscription::pushed;
-        return true;
+        return nullptr;
     }
 
     /// One reply of node `n`'s subscriber connection (inside hiredis: no user code, no close here).
