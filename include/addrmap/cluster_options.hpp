@@ -81,7 +81,9 @@ struct cluster_options {
     /// A subscriber drops a connection whose frame in progress (what hiredis built of it and what it holds unread)
     /// grows past this many bytes, with a gap saying so and a backoff, so a node that sends without end cannot grow
     /// memory without end. The default takes the largest message of a server with the default proto-max-bulk-len
-    /// (512 MB) with 64 KB for the rest of its frame; raise it with that setting. At least 4096.
+    /// (512 MB) with 64 KB for the rest of its frame; raise it with that setting. At least 4096. A frame is checked
+    /// before each read, so it holds at most this and one read (16 KB); hiredis copies each element out of its buffer,
+    /// so the memory it takes while the frame is built may be up to twice that.
     std::size_t subscriber_max_frame_bytes = (std::size_t{512} << 20) + 64 * 1024;
     /// Keyed reads from replicas (round robin over a shard's replicas; connections to them send READONLY).
     /// Replicas apply writes asynchronously: a read there may not see a write the master acknowledged.

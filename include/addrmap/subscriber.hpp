@@ -375,16 +375,17 @@ private:
         if (it == links_.end()) return;
         sub_link& link = it->second;
         redisContext* c = link.connection.get();
+        // Every whole frame it held is parsed (a read comes only then): what it holds is the frame in progress.
+        if (detail::frame_overrun(*c->reader, link.shape)) {  // as for a frame of the wrong shape
+            const clock::time_point now = clock::now();
+            back_off(n, now);
+            lose(n, detail::overrun_cause(link.shape), std::min(link.quiet_at, now));
+            return;
+        }
         link.connection.set_io_deadline(clock::now());  // a look: what is there, no wait
         const std::size_t before = c->reader->len;
         if (redisBufferRead(c) != REDIS_OK) {
             lose(n, why_lost(c), clock::now());
-            return;
-        }
-        if (detail::frame_overrun(*c->reader, link.shape, 0)) {  // as for a frame of the wrong shape
-            const clock::time_point now = clock::now();
-            back_off(n, now);
-            lose(n, detail::overrun_cause(link.shape), std::min(link.quiet_at, now));
             return;
         }
         link.stalled = c->reader->len == before;

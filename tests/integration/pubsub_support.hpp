@@ -90,6 +90,10 @@ inline std::vector<hostile_frame_case> hostile_frame_cases() {
          "longer than the subscriber takes"},
         // A line that never ends: hiredis would look for its end through all of it on every read.
         {"a line without an end", "+" + std::string(300000, 'x'), "a line no reply has"},
+        // A bare LF ends no line for hiredis; nor does it end a bulk string's length.
+        {"a line ended by a bare LF", "+\n" + std::string(300000, 'x'), "a line no reply has"},
+        {"a bulk length ended by a bare LF", "*3\r\n" + bulk("smessage") + bulk("news") + "$5\n" + std::string(300000, 'x'),
+         "a line no reply has"},
     };
 }
 /// A port on 127.0.0.1 that refuses every connection while this lives: bound (no one else takes it), never listening.

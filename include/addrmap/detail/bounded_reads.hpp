@@ -20,8 +20,8 @@ namespace addrmap::detail {
 /// reads through hiredis (redisAsyncHandleRead), so the bound sits in the read function hiredis calls: a context given
 /// table_for(its table) reads as before while frame_overrun() allows (the reader's privdata must be the connection's
 /// frame_shape_guard); then the read fails with a protocol error, the guard says why, and hiredis ends the connection
-/// as for any read error. The bytes a read brings are counted before hiredis keeps them, so a frame never holds more
-/// than the bound; a line without an end, more than max_frame_line and one read (16 KB).
+/// as for any read error. A frame holds at most the bound and one read (16 KB); a node that stops sending right past
+/// the bound is not read again, and its health PING finds it.
 class bounded_reads {
 public:
     /// `original` with its read bounded: a table of static storage (hiredis frees the context after the subscriber may
@@ -67,12 +67,10 @@ private:
         if (original == nullptr) return fail(c, "no read function");  // not one of ours: cannot happen
         redisReader* r = c->reader;
         auto* guard = r != nullptr ? static_cast<frame_shape_guard*>(r->privdata) : nullptr;
-        if (guard != nullptr && frame_overrun(*r, *guard, 0)) return fail(c, "a frame longer than the subscriber takes");
-        const ssize_t n = original->read(c, buf, cap);
-        // What it brought counts before hiredis keeps it: the bound holds when the node stops right past it, too.
-        if (n > 0 && guard != nullptr && frame_overrun(*r, *guard, static_cast<std::size_t>(n)))
-            return fail(c, "a frame longer than the subscriber takes");
-        return n;
+        // Before the read: hiredis has parsed every whole frame it held (after the read, whole frames that follow the
+        // one in progress would count as part of it).
+        if (guard != nullptr && frame_overrun(*r, *guard)) return fail(c, "a frame longer than the subscriber takes");
+        return original->read(c, buf, cap);
     }
     /// What hiredis's own read does on an error: the context's error, which its disconnect hands on.
     static ssize_t fail(redisContext* c, const char* why) noexcept {

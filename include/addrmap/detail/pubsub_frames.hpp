@@ -97,19 +97,25 @@ inline void count_frame_element(const redisReadTask* task, std::size_t bytes) no
 /// looks for a line's end through every unread byte on every read, so a line that never ends would cost time
 /// growing with the square of its length; no reply a subscriber reads has a line near this long.
 inline constexpr std::size_t max_frame_line = 64 * 1024;
-/// Whether a subscriber connection's reader, given `incoming` more bytes, holds more than `guard` allows: the frame in
-/// progress (its built elements and the unread bytes) past max_frame, or an unended line past max_frame_line.
-/// Records why in the guard.
-inline bool frame_overrun(const redisReader& r, frame_shape_guard& guard, std::size_t incoming) noexcept {
-    const std::size_t unread = r.len - r.pos + incoming;
+/// Whether a subscriber connection's reader, about to read again with every whole frame it held parsed (both drivers
+/// read only then: hiredis's async read parses all it can, the blocking subscriber reads when it has handed out all
+/// it parsed), holds more than `guard` allows: the frame in progress (its built elements and the unread bytes) past
+/// max_frame, or a line without an end past max_frame_line. Records why in the guard. Checked before each read, so a
+/// frame holds at most max_frame and one read (16 KB).
+inline bool frame_overrun(const redisReader& r, frame_shape_guard& guard) noexcept {
+    const std::size_t unread = r.len - r.pos;
     if (guard.max_frame != 0 && guard.built + unread > guard.max_frame) {
         guard.over = frame_shape_guard::overrun::frame;
         return true;
     }
-    // hiredis leaves its position at the start of the item in progress (a bulk string's length line stays unread
-    // until its whole body has come): an end of line must come within a few bytes of it.
+    // hiredis's position is at the item in progress, or just past its type byte (a bulk string's length line stays
+    // unread until its whole body has come): the CRLF that ends its first line must come within a few bytes. A bare
+    // LF is no end to hiredis, which would search on through every byte.
     constexpr std::size_t line_start = 64;
-    if (r.len - r.pos > max_frame_line && std::memchr(r.buf + r.pos, '\n', line_start) == nullptr) {
+    if (unread > max_frame_line) {
+        const char* p = r.buf + r.pos;
+        for (std::size_t i = 0; i < line_start; ++i)
+            if (p[i] == '\r' && p[i + 1] == '\n') return false;
         guard.over = frame_shape_guard::overrun::line;
         return true;
     }
