@@ -5,6 +5,7 @@
 #pragma once
 
 #include <addrmap/cluster.hpp>
+#include <addrmap/detail/frame_slab.hpp>
 #include <addrmap/detail/handshake_errors.hpp>  // describe_route
 #include <addrmap/detail/pubsub_frames.hpp>
 #include <addrmap/detail/subscriber_route.hpp>
@@ -16,6 +17,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <string_view>
 #include <map>
 #include <optional>
@@ -143,6 +145,7 @@ private:
         /// The last read filled hiredis's read buffer: more is likely waiting, and is read without a poll() first.
         bool read_full = false;
         detail::frame_shape_guard shape;  ///< its reader's privdata (the link stays where it is in links_)
+        detail::frame_slab slab;          ///< where its reader builds each frame (shape.slab)
     };
     /// A node whose dial failed, or whose connection was dropped for what it sent: not dialed again before `until`.
     struct node_backoff {
@@ -255,8 +258,9 @@ private:
                     throw error(error_kind::config, "a subscriber connection's reader is not hiredis's own (an on_connect hook "
                                                     "replaced its reply functions)");
                 reader->fn = shape_checking_functions();
-                sub_link& link = links_.emplace(n, sub_link{std::move(fresh), name, at, at, at, std::nullopt, false, false, {}}).first->second;
+                sub_link& link = links_.emplace(n, sub_link{std::move(fresh), name, at, at, at, std::nullopt, false, false, {}, {}}).first->second;
                 link.shape.max_frame = max_frame_bytes_;
+                link.shape.slab = &link.slab;
                 link.connection.get()->reader->privdata = &link.shape;
                 return &link;
             } catch (const error&) {
@@ -313,51 +317,89 @@ private:
         }
     }
 
-    /// hiredis's own reply functions, and a copy whose createArray refuses what no pub/sub frame is and whose element
-    /// functions count what the frame in progress holds (pubsub_frames.hpp: frame_array_allowed, count_frame_element).
+    /// hiredis's own reply functions (to check the reader is hiredis's), and the subscriber's: each frame is built into
+    /// its link's frame_slab, reused for the next frame (parse_one copies what it keeps), an array no pub/sub frame is
+    /// is refused (frame_array_allowed), and what the frame in progress holds is counted (count_frame_element).
     static const redisReplyObjectFunctions* base_functions() noexcept { return detail::hiredis_reply_functions(); }
+    /// A zeroed reply of `type` in the frame's slab (a top-level one begins a frame: the slab is reused), put in its
+    /// parent's slot as hiredis's own functions do.
+    static redisReply* make(const redisReadTask* task, int type) noexcept {
+        detail::frame_slab& slab = *static_cast<detail::frame_shape_guard*>(task->privdata)->slab;
+        if (task->parent == nullptr) slab.reset();
+        auto* r = static_cast<redisReply*>(slab.allocate(sizeof(redisReply)));
+        if (r == nullptr) return nullptr;
+        std::memset(r, 0, sizeof *r);
+        r->type = type;
+        if (task->parent != nullptr) static_cast<redisReply*>(task->parent->obj)->element[task->idx] = r;
+        return r;
+    }
+    static char* copy(const redisReadTask* task, const char* s, std::size_t n) noexcept {
+        if (n == SIZE_MAX) return nullptr;
+        auto* out = static_cast<char*>(static_cast<detail::frame_shape_guard*>(task->privdata)->slab->allocate(n + 1));
+        if (out == nullptr) return nullptr;
+        if (n != 0) std::memcpy(out, s, n);
+        out[n] = '\0';
+        return out;
+    }
     static void* create_frame_array(const redisReadTask* task, std::size_t elements) {
         if (!detail::frame_array_allowed(task, elements)) return nullptr;  // hiredis fails the read
-        void* o = base_functions()->createArray(task, elements);
+        redisReply* r = make(task, task->type);
+        if (r == nullptr) return nullptr;
+        if (elements > 0) {
+            r->element = static_cast<redisReply**>(
+                static_cast<detail::frame_shape_guard*>(task->privdata)->slab->allocate(elements * sizeof(redisReply*)));
+            if (r->element == nullptr) return nullptr;
+        }
+        r->elements = elements;
         detail::count_frame_element(task, 0);  // a frame begins (an empty one ends at once)
-        return o;
+        return r;
     }
     static void* create_string(const redisReadTask* task, char* str, std::size_t len) {
-        void* o = base_functions()->createString(task, str, len);
+        if (task->type == REDIS_REPLY_VERB && len < 4) return nullptr;  // hiredis's reader refuses it first
+        redisReply* r = make(task, task->type);
+        if (r == nullptr) return nullptr;
+        const std::size_t skip = task->type == REDIS_REPLY_VERB ? 4 : 0;  // "txt:" of a verbatim string
+        r->str = copy(task, str + skip, len - skip);
+        if (r->str == nullptr) return nullptr;
+        r->len = len - skip;
+        if (skip != 0) std::memcpy(r->vtype, str, 3);
         detail::count_frame_element(task, len);
-        return o;
+        return r;
     }
     static void* create_integer(const redisReadTask* task, long long value) {
-        void* o = base_functions()->createInteger(task, value);
+        redisReply* r = make(task, REDIS_REPLY_INTEGER);
+        if (r == nullptr) return nullptr;
+        r->integer = value;
         detail::count_frame_element(task, 0);
-        return o;
+        return r;
     }
     static void* create_double(const redisReadTask* task, double value, char* str, std::size_t len) {
-        void* o = base_functions()->createDouble(task, value, str, len);
+        redisReply* r = make(task, REDIS_REPLY_DOUBLE);
+        if (r == nullptr) return nullptr;
+        r->dval = value;
+        r->str = copy(task, str, len);
+        if (r->str == nullptr) return nullptr;
+        r->len = len;
         detail::count_frame_element(task, len);
-        return o;
+        return r;
     }
     static void* create_nil(const redisReadTask* task) {
-        void* o = base_functions()->createNil(task);
-        detail::count_frame_element(task, 0);
-        return o;
+        redisReply* r = make(task, REDIS_REPLY_NIL);
+        if (r != nullptr) detail::count_frame_element(task, 0);
+        return r;
     }
     static void* create_bool(const redisReadTask* task, int value) {
-        void* o = base_functions()->createBool(task, value);
+        redisReply* r = make(task, REDIS_REPLY_BOOL);
+        if (r == nullptr) return nullptr;
+        r->integer = value != 0;
         detail::count_frame_element(task, 0);
-        return o;
+        return r;
     }
+    /// hiredis frees a reply it was building after an error, and one nobody took: the slab keeps it until the next frame.
+    static void free_object(void*) noexcept {}
     static redisReplyObjectFunctions* shape_checking_functions() {
-        static redisReplyObjectFunctions functions = [] {
-            redisReplyObjectFunctions f = *base_functions();
-            f.createArray = &create_frame_array;
-            f.createString = &create_string;
-            f.createInteger = &create_integer;
-            f.createDouble = &create_double;
-            f.createNil = &create_nil;
-            f.createBool = &create_bool;
-            return f;
-        }();
+        static redisReplyObjectFunctions functions = {&create_string, &create_frame_array, &create_integer, &create_double,
+                                                      &create_nil,    &create_bool,        &free_object};
         return &functions;
     }
 
@@ -452,12 +494,12 @@ private:
             return parsed::nothing;
         }
         if (raw == nullptr) return parsed::nothing;
-        reply_ptr reply(static_cast<redisReply*>(raw));
+        const redisReply& reply = *static_cast<const redisReply*>(raw);  // in the link's slab until its next frame
         const clock::time_point now = link.read_at;
         std::vector<detail::pubsub_notice>& notices = notices_;
         notices.clear();  // none left from a call that threw
         try {
-            detail::pubsub_frame f = detail::read_pubsub_frame(*reply, link.name);
+            detail::pubsub_frame f = detail::read_pubsub_frame(reply, link.name);
             if (f.kind == detail::pubsub_frame_kind::pong) {
                 link.ping_sent.reset();
                 link.last_pong = now;
@@ -470,7 +512,9 @@ private:
                     detail::fill_message(*into, f);
                     return parsed::delivered;
                 }
-                events_.push_message(std::move(reply), f);
+                pubsub_event queued;  // a copy: the slab is reused for the next frame
+                detail::fill_message(queued, f);
+                events_.push(std::move(queued));
             }
         } catch (const error& e) {
             queue(notices);

@@ -73,8 +73,10 @@ inline constexpr frame_word frame_words[] = {
 
 /// Set as a subscriber connection's reader privdata (redisReader::privdata, handed to every read task): whether the
 /// reader refused to build a reply no pub/sub frame is.
+class frame_slab;
 struct frame_shape_guard {
     bool refused = false;
+    frame_slab* slab = nullptr;  ///< the blocking subscriber's: where its reader builds each frame (frame_slab.hpp)
     std::size_t max_frame = 0;  ///< cluster_options::subscriber_max_frame_bytes (frame_overrun checks it); 0: none
     std::size_t built = 0;      ///< bytes of the elements of the frame being read that hiredis has built already
     enum class overrun { none, frame, line } over = overrun::none;  ///< why the connection was failed, if it was
