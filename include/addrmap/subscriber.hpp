@@ -257,6 +257,9 @@ private:
                 if (reader == nullptr || base_functions() == nullptr || reader->fn != base_functions())
                     throw error(error_kind::config, "a subscriber connection's reader is not hiredis's own (an on_connect hook "
                                                     "replaced its reply functions)");
+                if (!detail::reader_between_replies(*reader))
+                    throw error(error_kind::config, "an on_connect hook left a reply half read on a subscriber connection");
+                reader->ridx = -1;  // a hook that looked for more may have left a root task begun without our privdata
                 reader->fn = shape_checking_functions();
                 sub_link& link = links_.emplace(n, sub_link{std::move(fresh), name, at, at, at, std::nullopt, false, false, {}, {}}).first->second;
                 link.shape.max_frame = max_frame_bytes_;
@@ -324,7 +327,9 @@ private:
     /// A zeroed reply of `type` in the frame's slab (a top-level one begins a frame: the slab is reused), put in its
     /// parent's slot as hiredis's own functions do.
     static redisReply* make(const redisReadTask* task, int type) noexcept {
-        detail::frame_slab& slab = *static_cast<detail::frame_shape_guard*>(task->privdata)->slab;
+        const auto* guard = static_cast<const detail::frame_shape_guard*>(task->privdata);
+        if (guard == nullptr || guard->slab == nullptr) return nullptr;  // not our reader's task: hiredis fails the read
+        detail::frame_slab& slab = *guard->slab;
         if (task->parent == nullptr) slab.reset();
         auto* r = static_cast<redisReply*>(slab.allocate(sizeof(redisReply)));
         if (r == nullptr) return nullptr;
@@ -510,12 +515,14 @@ private:
             if (verdict == detail::frame_verdict::deliver) {
                 if (events_.empty() && into != nullptr) {  // the usual case: no queue, the reply freed before the next
                     detail::fill_message(*into, f);
+                    link.slab.reset();  // a large frame is not held after it was copied
                     return parsed::delivered;
                 }
                 pubsub_event queued;  // a copy: the slab is reused for the next frame
                 detail::fill_message(queued, f);
                 events_.push(std::move(queued));
             }
+            link.slab.reset();
         } catch (const error& e) {
             queue(notices);
             back_off(n, now);  // a node that confirms and then misbehaves is not redialed at once, every time

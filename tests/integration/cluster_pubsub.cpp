@@ -289,6 +289,32 @@ BOOST_AUTO_TEST_CASE(classic_channels_move_on_from_a_master_that_cannot_be_reach
     BOOST_TEST(node.subscribe_requests() == 1);
 }
 
+// An on_connect hook that reads its answer and then looks for more (hiredis begins a reply with nothing to read): the
+// subscriber's frames are still built as its own, and a message comes through.
+BOOST_AUTO_TEST_CASE(an_on_connect_hook_that_looked_for_more_replies_leaves_frames_readable) {
+    live::hostile_node node;
+    node.set_shards_reply(node.valid_shards_reply());
+    node.set_subscribe_reply(frame({"ssubscribe", "news"}, "1") + frame({"smessage", "news", "hello"}));
+    addrmap::cluster_options options = live::cluster_options({"localhost:" + std::to_string(node.port())});
+    std::atomic<int> hooked{0};
+    options.on_connect = [&hooked](redisContext* c, const addrmap::node_info&) {
+        redisReply* r = static_cast<redisReply*>(redisCommand(c, "SET hooked yes"));
+        BOOST_TEST_REQUIRE(r != nullptr);
+        freeReplyObject(r);
+        void* more = nullptr;  // nothing else waiting: this leaves hiredis's reader with a reply begun
+        BOOST_TEST_REQUIRE(redisGetReplyFromReader(c, &more) == REDIS_OK);
+        BOOST_TEST(more == nullptr);
+        ++hooked;
+    };
+    subscriber_type sub(options, addrmap::ip_to_hostname("localhost"));
+    sub.ssubscribe({"news"});
+    std::vector<pubsub_event> log;
+    BOOST_TEST_REQUIRE(pump(sub, log, [&](const auto& l) { return count(l, kind::message) == 1; }, ms(10000)), describe(log));
+    BOOST_TEST(hooked.load() >= 1);
+    for (const pubsub_event& e : log)
+        if (e.what == kind::message) BOOST_TEST(e.payload == "hello");
+}
+
 // A node that stops answering (hung, or cut off: no close ever comes): the health PING goes unanswered, the connection
 // is dropped after command_timeout, and the subscription's gap (saying so) is reported once it is confirmed again.
 BOOST_AUTO_TEST_CASE(a_node_that_stops_answering_is_found_by_its_health_ping_and_the_gap_reported) {
