@@ -18,11 +18,13 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <csignal>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <cerrno>
 #include <cstdlib>
 #include <exception>
@@ -358,6 +360,7 @@ struct outcome {
     std::vector<std::string> certificate_names;  ///< from the handshake, when it succeeded
     std::optional<double> handshake_ms;          ///< the TLS handshake alone, when it succeeded
     std::string peer_ip;                         ///< the address the dial reached, when it succeeded
+    std::vector<addrmap::certificate_validity> chain;  ///< the verified chain's dates, when it succeeded
 
     bool ok() const noexcept { return !failure; }
     std::string result_text() const { return failure ? addrmap::to_string(*failure) : "ok"; }
@@ -429,6 +432,7 @@ std::optional<addrmap::tls_connection> dial(addrmap::tls_context& tls, const nod
         addrmap::tls_connection connection = addrmap::connect_tls(tls, reported, where.view(), limits);
         result.certificate_names = connection.handshake().certificate_names;
         result.handshake_ms = static_cast<double>(connection.handshake().handshake_time.count()) / 1000.0;
+        result.chain = connection.handshake().chain;
         result.peer_ip = peer_ip_of(connection.get()->fd);
         authenticate(connection, creds);
         return connection;
@@ -996,19 +1000,35 @@ void print_seed(std::ostream& out, const seed_attempt& s, detail_list& details) 
                "yet (basic_cluster never sees them either); run again in a moment to check them too\n";
 }
 
+/// "2027-12-05" (UTC).
+std::string date_text(std::chrono::system_clock::time_point t) {
+    const std::time_t seconds = std::chrono::system_clock::to_time_t(t);
+    std::tm tm{};
+    char buf[16];
+    if (gmtime_r(&seconds, &tm) == nullptr || std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm) == 0) return "?";
+    return buf;
+}
+
+/// The node certificate's notAfter, for the table ("-" when the dial failed).
+std::string not_after_text(const outcome& o) {
+    if (!o.ok() || o.chain.empty()) return "-";
+    return date_text(o.chain.front().not_after);
+}
+
 void print_table(std::ostream& out, const std::vector<node_row>& rows, detail_list& details) {
-    using line = std::array<std::string, 8>;
+    using line = std::array<std::string, 9>;
     std::vector<line> lines;
-    lines.push_back({"ROLE", "REPORTED", "DIAL", "TLS NAME", "RESULT", "MS", "SLOTS", "CERTIFICATE NAMES / DETAIL"});
+    lines.push_back({"ROLE", "REPORTED", "DIAL", "TLS NAME", "RESULT", "MS", "SLOTS", "NOT AFTER",
+                     "CERTIFICATE NAMES / DETAIL"});
     for (const node_row& row : rows) {
         const outcome& o = row.result;
         lines.push_back({addrmap::to_string(row.role), reported_text(row),
                          row.mapped ? row.mapped->dial_text() : "-", row.mapped ? row.mapped->tls_name : "-",
                          o.result_text(), o.ok() && o.handshake_ms ? milliseconds_text(*o.handshake_ms) : "-",
-                         row.role == node_role::master ? slots_text(row.slots) : "-",
+                         row.role == node_role::master ? slots_text(row.slots) : "-", not_after_text(o),
                          o.ok() ? join(o.certificate_names, ", ") : details.cite(o.detail)});
     }
-    std::array<std::size_t, 8> width{};
+    std::array<std::size_t, 9> width{};
     for (const line& l : lines)
         for (std::size_t c = 0; c < l.size(); ++c) width[c] = std::max(width[c], l[c].size());
     for (const line& l : lines) {
@@ -1019,6 +1039,22 @@ void print_table(std::ostream& out, const std::vector<node_row>& rows, detail_li
         }
         out << text << '\n';
     }
+}
+
+/// One line per certificate (a node's or a CA's, each once) that expires within `warning`, after the table; nothing
+/// when none does. Expiry is a warning: it does not change the verdict or the exit status.
+void print_expiry_warnings(std::ostream& out, const std::vector<node_row>& rows, std::chrono::seconds warning) {
+    const auto now = std::chrono::system_clock::now();
+    std::vector<std::string> seen;
+    for (const node_row& row : rows)
+        for (const addrmap::certificate_validity& c : row.result.chain) {
+            if (c.not_after - now > warning || std::find(seen.begin(), seen.end(), c.fingerprint) != seen.end()) continue;
+            seen.push_back(c.fingerprint);
+            const auto days = std::chrono::duration_cast<std::chrono::hours>(c.not_after - now).count() / 24;
+            out << "warning: " << (c.depth == 0 ? "the certificate of node " : "a CA certificate of node ")
+                << reported_text(row) << " (" << join(c.names, ", ") << ") expires on " << date_text(c.not_after)
+                << ", in " << days << " days: renew it before then\n";
+        }
 }
 
 /// Failure kinds of `rows`, most frequent first, with the rows of each.
@@ -1144,6 +1180,7 @@ int run(const cli_options& cli) {
     }
     details.print(out);
     out << '\n';
+    print_expiry_warnings(out, nodes, addrmap::tls_options{}.expiry_warning);
     const bool ok = print_verdict(out, findings(cli, found, nodes), policy.name());
     return ok ? 0 : 1;
 }

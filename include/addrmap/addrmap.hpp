@@ -21,6 +21,9 @@
 #include <addrmap/pipeline.hpp>
 #include <addrmap/command_keys.hpp>
 #include <addrmap/transaction.hpp>
+#include <addrmap/events.hpp>
+#include <addrmap/observer.hpp>
+#include <addrmap/snapshot.hpp>
 #include <addrmap/cluster_core.hpp>
 #include <addrmap/cluster.hpp>
 #include <addrmap/fan_out.hpp>

@@ -15,6 +15,7 @@
 #include <addrmap/detail/async_driver.hpp>
 #include <addrmap/detail/command.hpp>
 #include <addrmap/error.hpp>
+#include <addrmap/observer.hpp>
 #include <addrmap/event_loop.hpp>
 #include <addrmap/fan_out.hpp>
 #include <addrmap/leased_context.hpp>
@@ -25,6 +26,7 @@
 #include <addrmap/policies/static_table.hpp>
 #include <addrmap/policy.hpp>
 #include <addrmap/slot.hpp>
+#include <addrmap/snapshot.hpp>
 #include <addrmap/tls.hpp>
 
 #include <cstdarg>
@@ -51,29 +53,37 @@ using fan_out_callback = std::function<void(const error* failure, std::vector<no
 ///
 /// Errors found before anything is sent (a malformed command, keys in several slots, a refused option) reach the
 /// call's callback like any other outcome; only a format string hiredis cannot format throws, at the call.
-template <class Policy>
+template <class Policy, class Observer>
 class basic_async_subscriber;
 
-template <class Policy = identity>
+/// Observer: what the cluster tells of what it does (observer.hpp, events.hpp), on the loop's thread; no_observer, the
+/// default, compiles to nothing but one test per call. Stored by value, reachable through observer().
+template <class Policy = identity, class Observer = no_observer>
 class basic_async_cluster final {
     ADDRMAP_CHECK_POLICY(Policy);
-    friend class basic_async_subscriber<Policy>;  // its engine runs on this cluster's driver (async_subscriber.hpp)
+    ADDRMAP_CHECK_OBSERVER(Observer);
+    friend class basic_async_subscriber<Policy, Observer>;  // its engine runs on this cluster's driver (async_subscriber.hpp)
 
 public:
     using policy_type = Policy;
+    using observer_type = Observer;
     using clock = std::chrono::steady_clock;
 
     /// Parses the seeds and sets up TLS (throws error{config}); no I/O until connect() or a command.
-    basic_async_cluster(const cluster_options& options, std::unique_ptr<event_loop> loop, Policy policy = Policy{})
-        : basic_async_cluster(options, tls_context(options.tls), std::move(loop), std::move(policy)) {}
+    basic_async_cluster(const cluster_options& options, std::unique_ptr<event_loop> loop, Policy policy = Policy{},
+                        Observer observer = Observer{})
+        : basic_async_cluster(options, tls_context(options.tls), std::move(loop), std::move(policy), std::move(observer)) {}
 
     /// The same over a shared tls_context (one CA load and one session cache for several clusters); its
     /// options replace `options.tls`.
     basic_async_cluster(const cluster_options& options, tls_context tls, std::unique_ptr<event_loop> loop,
-                        Policy policy = Policy{})
+                        Policy policy = Policy{}, Observer observer = Observer{})
         : policy_(std::move(policy)),
+          observer_(std::move(observer)),
           driver_(async_options(options), std::move(tls), std::move(loop),
-                  [this](const node_address& address) { return detail::policy_access::map(policy_, address); }) {}
+                  [this](const node_address& address) { return detail::policy_access::map(policy_, address); }) {
+        if constexpr (observes_any_v<Observer>) driver_.set_observer(detail::event_sink::bind(&observer_));
+    }
 
     basic_async_cluster(const basic_async_cluster&) = delete;
     basic_async_cluster& operator=(const basic_async_cluster&) = delete;
@@ -262,7 +272,14 @@ public:
     std::vector<node_info> nodes() const { return driver_.nodes(); }
     const cluster_stats& stats() const noexcept { return driver_.stats(); }
     const cluster_core& core() const noexcept { return driver_.core(); }
+    /// The node table, the counters and whether a topology is installed, at once (snapshot.hpp: to_json()).
+    topology_snapshot snapshot() const {
+        return topology_snapshot{std::chrono::system_clock::now(), driver_.core().has_topology(), nodes(), stats()};
+    }
+
     const Policy& policy() const noexcept { return policy_; }
+    Observer& observer() noexcept { return observer_; }
+    const Observer& observer() const noexcept { return observer_; }
     /// Calls whose callback has not run yet.
     std::size_t pending() const noexcept { return driver_.pending(); }
 
@@ -340,6 +357,7 @@ private:
     }
 
     Policy policy_;
+    Observer observer_;            // before driver_: its destructor ends calls, which the observer hears of
     detail::async_driver driver_;  // after policy_: its core maps through it
 };
 

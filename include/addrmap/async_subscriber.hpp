@@ -32,13 +32,14 @@ struct async_subscriber_handlers {
 ///
 /// Loop thread only. The cluster must outlive it; destroy it outside its own callbacks (disconnect() works there). Its
 /// destructor closes its connections and runs no callback. The cluster's disconnect() ends its subscriptions too.
-template <class Policy = identity>
+/// Its gaps are told to the cluster's observer too (subscription_gap_event), before on_gap runs.
+template <class Policy = identity, class Observer = no_observer>
 class basic_async_subscriber {
 public:
-    basic_async_subscriber(basic_async_cluster<Policy>& cluster, async_subscriber_handlers handlers)
+    basic_async_subscriber(basic_async_cluster<Policy, Observer>& cluster, async_subscriber_handlers handlers)
         : driver_(&cluster.driver_),
           engine_(std::make_unique<detail::async_subscription>(driver_->subscription_host(), driver_->options(),
-                                                               dispatcher(std::move(handlers)))) {
+                                                               dispatcher(std::move(handlers), driver_))) {
         driver_->add_subscription(engine_.get());
     }
     basic_async_subscriber(const basic_async_subscriber&) = delete;
@@ -74,8 +75,9 @@ public:
     std::vector<node_address> connected_nodes() const { return engine_->connected_nodes(); }
 
 private:
-    static detail::async_subscription::event_handler dispatcher(async_subscriber_handlers h) {
-        return [h = std::move(h)](const pubsub_event& e) {
+    static detail::async_subscription::event_handler dispatcher(async_subscriber_handlers h, detail::async_driver* driver) {
+        return [h = std::move(h), driver](const pubsub_event& e) {
+            if (e.what == pubsub_event::kind::gap) driver->core().events().emit(subscription_gap_event{e});
             switch (e.what) {
                 case pubsub_event::kind::message:
                     if (h.on_message) h.on_message(e);

@@ -19,6 +19,7 @@
 #include <addrmap/detail/slot_order.hpp>
 #include <addrmap/detail/topology_refresh.hpp>
 #include <addrmap/error.hpp>
+#include <addrmap/observer.hpp>
 #include <addrmap/pipeline.hpp>
 #include <addrmap/policies/env.hpp>
 #include <addrmap/policies/identity.hpp>
@@ -26,6 +27,7 @@
 #include <addrmap/policies/static_table.hpp>
 #include <addrmap/policy.hpp>
 #include <addrmap/slot.hpp>
+#include <addrmap/snapshot.hpp>
 #include <addrmap/tls.hpp>
 #include <addrmap/topology.hpp>
 #include <addrmap/transaction.hpp>
@@ -51,32 +53,42 @@ namespace addrmap {
 /// stored by value, reachable through policy(). Connections are verified TLS (chain and name),
 /// one per reported node, made on first use and reused. What happens to a command when something
 /// fails is decided by the I/O-free cluster_core (see the README's delivery table).
-template <class Policy>
+template <class Policy, class Observer>
 class basic_subscriber;
 
-template <class Policy = identity>
+/// Observer: what the cluster tells of what it does (observer.hpp, events.hpp); no_observer, the default, compiles to
+/// nothing. Stored by value at a stable address, reachable through observer().
+template <class Policy = identity, class Observer = no_observer>
 class basic_cluster {
     ADDRMAP_CHECK_POLICY(Policy);
-    friend class basic_subscriber<Policy>;  // its own connections, this cluster's map (subscriber.hpp)
+    ADDRMAP_CHECK_OBSERVER(Observer);
+    friend class basic_subscriber<Policy, Observer>;  // its own connections, this cluster's map (subscriber.hpp)
 
 public:
     using policy_type = Policy;
+    using observer_type = Observer;
     using clock = std::chrono::steady_clock;
 
     /// Parses the seeds and sets up TLS; throws error{config} for bad options. No I/O: see connect().
-    explicit basic_cluster(cluster_options options, Policy policy = Policy{})
+    explicit basic_cluster(cluster_options options, Policy policy = Policy{}, Observer observer = Observer{})
         : options_(blocking_options(std::move(options))),
           policy_(std::make_unique<Policy>(std::move(policy))),
+          observer_(std::make_unique<Observer>(std::move(observer))),
           tls_(options_.tls),
-          core_(options_, bind_policy(policy_.get())) {}
+          core_(options_, bind_policy(policy_.get())) {
+        bind_observer();
+    }
 
     /// The same over a shared TLS context (one CA load, one session cache for several clusters):
     /// `options.tls` is replaced by the context's own options.
-    basic_cluster(cluster_options options, tls_context tls, Policy policy = Policy{})
+    basic_cluster(cluster_options options, tls_context tls, Policy policy = Policy{}, Observer observer = Observer{})
         : options_(blocking_options(with_tls(std::move(options), tls.options()))),
           policy_(std::make_unique<Policy>(std::move(policy))),
+          observer_(std::make_unique<Observer>(std::move(observer))),
           tls_(std::move(tls)),
-          core_(options_, bind_policy(policy_.get())) {}
+          core_(options_, bind_policy(policy_.get())) {
+        bind_observer();
+    }
 
     basic_cluster(const basic_cluster&) = delete;
     basic_cluster& operator=(const basic_cluster&) = delete;
@@ -194,7 +206,8 @@ public:
                                }
                                call_state learn = core_.start(slot, std::string_view(), {}, clock::now());
                                core_.on_reply(learn, n, moved, clock::now());
-                           });
+                           },
+                           transaction_observer(n));
     }
 
     /// A command on the node the cluster reported as `node` (mapped through the policy if new). No
@@ -228,6 +241,7 @@ public:
         std::vector<outcome> out;
         out.reserve(results.size());
         for (auto& r : results) out.push_back(std::move(*r));
+        if constexpr (observes_v<Observer, call_ended_event>) tell_pipeline_ended(calls, out, now);
         return out;
     }
 
@@ -273,7 +287,14 @@ public:
         });
     }
 
+    /// The node table, the counters and whether a topology is installed, at once (snapshot.hpp: to_json()).
+    topology_snapshot snapshot() const {
+        return topology_snapshot{std::chrono::system_clock::now(), core_.has_topology(), nodes(), core_.stats()};
+    }
+
     const Policy& policy() const noexcept { return *policy_; }
+    Observer& observer() noexcept { return *observer_; }
+    const Observer& observer() const noexcept { return *observer_; }
     const cluster_options& options() const noexcept { return options_; }
     const cluster_stats& stats() const noexcept { return core_.stats(); }
     tls_context& tls() noexcept { return tls_; }
@@ -292,6 +313,22 @@ public:
 private:
     static constexpr char asking_command[] = "*1\r\n$6\r\nASKING\r\n";
     static constexpr std::size_t asking_length = sizeof(asking_command) - 1;
+
+    /// What a transaction on node `n` tells of its exec(): one call_ended_event named MULTI (nothing without one).
+    transaction::ended_fn transaction_observer(node_id n) {
+        if constexpr (!observes_v<Observer, call_ended_event>) {
+            (void)n;
+            return {};
+        } else {
+            return [this, n](std::size_t queued, clock::time_point started, const redisReply* reply, const error* failure) {
+                core_.tell_call_ended("MULTI", queued + 2, n, started, 1, reply, failure, clock::now());
+            };
+        }
+    }
+
+    void bind_observer() noexcept {
+        if constexpr (observes_any_v<Observer>) core_.set_observer(detail::event_sink::bind(observer_.get()));
+    }
 
     static cluster_core::mapper bind_policy(const Policy* policy) {
         return [policy](const node_address& address) { return detail::policy_access::map(*policy, address); };
@@ -324,12 +361,12 @@ private:
             }
             links_[n].reset();
             ++core_.stats().stale_reconnects;
-            core_.on_closed(n);
+            core_.on_found_closed(n, "closed by the server while idle");
         }
         tls_connection fresh = dial(n, deadline);
         if (links_.size() <= n) links_.resize(n + 1);
         links_[n].emplace(std::move(fresh));
-        core_.on_connected(n);
+        core_.on_connected(n, links_[n]->handshake(), dialed_address_);
         return links_[n]->get();
     }
 
@@ -351,9 +388,12 @@ private:
         for (const std::string& address : addresses) {
             if (left().count() <= 0) break;
             try {
-                tls_connection fresh = connect_tls(tls_, node.reported, mapped, dial_limits{address, left(), seed_number});
+                const node_address& first_seed = core_.node(core_.seed(0)).reported;
+                const dial_limits limits{address, left(), seed_number, first_seed.host, first_seed.port};
+                tls_connection fresh = connect_tls(tls_, node.reported, mapped, limits);
                 fresh.set_io_deadline(deadline);
                 detail::make_ready(fresh, node, options_);
+                dialed_address_ = address;
                 return fresh;
             } catch (const error& e) {
                 if (!cluster_core::is_reachability_error(e)) throw;
@@ -406,8 +446,24 @@ private:
         return drive(c);
     }
 
-    /// One call, to the end: the core decides, this does the I/O.
+    /// One call, to the end, told to the observer when it handles call_ended_event.
     reply_ptr drive(call_state& c) {
+        if constexpr (!observes_v<Observer, call_ended_event>) {
+            return drive_call(c);
+        } else {
+            try {
+                reply_ptr reply = drive_call(c);
+                core_.on_call_ended(c, reply.get(), nullptr, clock::now());
+                return reply;
+            } catch (const error& e) {
+                core_.on_call_ended(c, nullptr, &e, clock::now());
+                throw;
+            }
+        }
+    }
+
+    /// One call, to the end: the core decides, this does the I/O.
+    reply_ptr drive_call(call_state& c) {
         while (true) {
             const core_decision d = core_.next(c, clock::now());
             switch (d.what) {
@@ -445,7 +501,7 @@ private:
                 const error e(error_kind::connect, "lost the connection to " + to_string(core_.node(d.node).reported) +
                                                        " before the command was written: " + why_lost(ctx));
                 drop(d.node);
-                core_.on_disconnected(d.node);
+                core_.on_disconnected(d.node, e.message());
                 verdict = core_.on_not_sent(c, d.node, e, clock::now());
             } else {
                 const std::string why = why_lost(ctx);
@@ -499,7 +555,7 @@ private:
             const error unsent(error_kind::connect, "lost the connection to " + to_string(core_.node(g.node).reported) +
                                                         " before the command was written: " + why);
             drop(g.node);
-            core_.on_disconnected(g.node);
+            core_.on_disconnected(g.node, why);
             for (std::size_t k = 0; k < g.entries.size(); ++k) {
                 const std::size_t i = g.entries[k];
                 const core_verdict v = g.wholly_written(k, written)
@@ -595,12 +651,32 @@ private:
         std::string message = (garbled ? "unreadable reply from " : "lost the connection to ") +
                               to_string(core_.node(n).reported) + " while asking " + what + ": " + why_lost(c);
         drop(n);
-        core_.on_disconnected(n);
+        core_.on_disconnected(n, message);
         throw error(garbled ? error_kind::protocol : error_kind::connect, message);
+    }
+
+    /// A pipeline ended: one call_ended_event named PIPELINE, for the node all its entries went to (none when they
+    /// went to several), failed when an entry failed (the first one's kind), an error reply when one was.
+    void tell_pipeline_ended(const std::vector<call_state>& calls, const std::vector<outcome>& out,
+                             clock::time_point started) const {
+        node_id node = calls.empty() ? no_node : calls.front().sent_to;
+        unsigned sends = 0;
+        const error* failure = nullptr;
+        const redisReply* error_reply = nullptr;
+        for (std::size_t i = 0; i < calls.size(); ++i) {
+            if (calls[i].sent_to != node) node = no_node;
+            sends += static_cast<unsigned>(calls[i].sends);
+            if (!out[i].ok() && failure == nullptr) failure = out[i].failure();
+            if (out[i].ok() && out[i]->type == REDIS_REPLY_ERROR && error_reply == nullptr) error_reply = out[i].reply();
+        }
+        core_.tell_call_ended("PIPELINE", calls.size(), node, started, sends, failure != nullptr ? nullptr : error_reply,
+                              failure, clock::now());
     }
 
     cluster_options options_;
     std::unique_ptr<Policy> policy_;  // at a stable address: the core's mapper points to it
+    std::unique_ptr<Observer> observer_;  // at a stable address: the core's event sink points to it
+    std::string dialed_address_;          // the IP the last dial() connected to (for connection_opened_event)
     tls_context tls_;
     cluster_core core_;
     std::vector<std::optional<tls_connection>> links_;  // by node_id

@@ -14,8 +14,11 @@
 #include <addrmap/command_keys.hpp>
 #include <addrmap/command_safety.hpp>
 #include <addrmap/detail/backoff.hpp>
+#include <addrmap/detail/call_events.hpp>
 #include <addrmap/detail/call_state.hpp>
+#include <addrmap/detail/certificate_expiry.hpp>
 #include <addrmap/detail/connection_state_commands.hpp>
+#include <addrmap/detail/event_sink.hpp>
 #include <addrmap/detail/handles.hpp>
 #include <addrmap/detail/node_registry.hpp>
 #include <addrmap/detail/planned_view.hpp>
@@ -23,7 +26,9 @@
 #include <addrmap/detail/quote.hpp>
 #include <addrmap/detail/refresh_state.hpp>
 #include <addrmap/detail/reply_rules.hpp>
+#include <addrmap/detail/topology_events.hpp>
 #include <addrmap/error.hpp>
+#include <addrmap/events.hpp>
 #include <addrmap/slot.hpp>
 #include <addrmap/tls_options.hpp>
 #include <addrmap/topology.hpp>
@@ -84,7 +89,8 @@ public:
           deadline_(options.deadline),
           max_redirects_(options.max_redirects),
           read_from_(options.read_from),
-          replica_reply_timeout_(options.tls.command_timeout) {
+          replica_reply_timeout_(options.tls.command_timeout),
+          expiry_warning_(options.tls.expiry_warning) {
         if (options.seeds.empty())
             throw error(error_kind::config, "cluster_options.seeds is empty: give at least one \"host:port\"");
         if (options.max_redirects < 1) throw error(error_kind::config, "cluster_options.max_redirects must be >= 1");
@@ -123,16 +129,34 @@ public:
     }
 
     void on_connected(node_id id) {
+        const bool was_down = exists(id) && nodes_.node(id).down;
         nodes_.connected(id);
         ++stats_.connections_made;
+        if (core_node* n = nodes_.find(id)) ++n->counters.connections_made;
+        if (was_down && events_.wants<node_up_event>()) events_.emit(node_up_event{event_node_of(id)});
+    }
+    /// The same, with what the handshake established and the IP dialed, for the observer (connection opened, and a
+    /// certificate of the chain near its expiry: detail/certificate_expiry.hpp).
+    void on_connected(node_id id, const tls_handshake_info& handshake, std::string_view dial_address) {
+        on_connected(id);
+        if (events_.wants<connection_opened_event>())
+            events_.emit(connection_opened_event{event_node_of(id), dial_address, handshake});
+        if (events_.wants<certificate_expiring_event>())
+            detail::tell_expiring_certificates(handshake, event_node_of(id), expiry_warning_, events_);
     }
     /// A connect (TCP, TLS, AUTH) failed at `now`: the node is down until a connect succeeds, and is not dialed
     /// again before its own backoff ends. The calls that waited on that one dial all report it; only the first
     /// report of a dial (one made once the backoff had ended) moves the backoff on.
     void on_unreachable(node_id id, const error& why, clock::time_point now) {
         if (!exists(id)) return;
-        if (nodes_.unreachable(id, why.message(), now, backoff_)) ++stats_.dial_failures;
-        refresh_.want();
+        const bool was_down = nodes_.node(id).down;
+        if (nodes_.unreachable(id, why.message(), now, backoff_)) {
+            ++stats_.dial_failures;
+            ++nodes_.find(id)->counters.dial_failures;
+        }
+        if (!was_down && events_.wants<node_down_event>())
+            events_.emit(node_down_event{event_node_of(id), nodes_.node(id).problem});
+        refresh_.want(refresh_trigger::node_lost);
         // A MOVED target that cannot be reached cannot vouch for its slot: let views from others install.
         refresh_.forget_moves_to(id);
     }
@@ -146,13 +170,23 @@ public:
     void on_dial_failed(node_id id, const error& why, clock::time_point now) {
         if (is_reachability_error(why)) on_unreachable(id, why, now);
     }
-    /// The driver closed a connection on its own (found stale while idle, or disconnect()): no failure.
+    /// The driver closed a connection on its own (disconnect(), a node that left): no failure.
     void on_closed(node_id id) noexcept { nodes_.closed(id); }
-    /// A connection that was set up broke while in use.
-    void on_disconnected(node_id id) {
+    /// The driver found an idle connection closed by the peer (`cause`) before writing to it: no failure (nothing was
+    /// lost, and it is dialed again at once), but the observer hears of the loss.
+    void on_found_closed(node_id id, std::string_view cause) {
+        if (nodes_.closed(id) && events_.wants<connection_lost_event>())
+            events_.emit(connection_lost_event{event_node_of(id), cause});
+    }
+    /// A connection that was set up broke while in use (`cause`, escaped, for the observer).
+    void on_disconnected(node_id id, std::string_view cause = "the connection was lost") {
         if (!exists(id)) return;
-        if (nodes_.closed(id)) ++stats_.connection_losses;
-        refresh_.want();
+        if (nodes_.closed(id)) {
+            ++stats_.connection_losses;
+            ++nodes_.find(id)->counters.connection_losses;
+            if (events_.wants<connection_lost_event>()) events_.emit(connection_lost_event{event_node_of(id), cause});
+        }
+        refresh_.want(refresh_trigger::node_lost);
     }
 
     /// The replicas of `master` a read may go to now: in the topology, mapped (a replica the policy
@@ -181,7 +215,7 @@ public:
     std::uint64_t refresh_started(clock::time_point now) noexcept { return refresh_.started(now); }
     /// The refresh ended, installed or not; the rate limit counts from its end.
     void refresh_finished(clock::time_point now) noexcept { refresh_.finished(now); }
-    void request_refresh() noexcept { refresh_.want(); }
+    void request_refresh() noexcept { refresh_.want(refresh_trigger::requested); }
     /// A refresh ended with no view installed; `first_error` is the first node's error. While no topology
     /// was ever installed, an error that would repeat on every try (certificate, policy, configuration, a
     /// malformed reply: not connect, timeout or topology) ends calls waiting for the topology at once instead
@@ -213,9 +247,17 @@ public:
                             "; it was not installed");
         }
         // Commit: nothing below throws except bad_alloc.
+        std::optional<detail::topology_before> before;
+        if (events_.wants<topology_changed_event>() || events_.wants<node_added_event>() ||
+            events_.wants<node_removed_event>() || events_.wants<failover_event>())
+            before.emplace(nodes_, owners_);
         std::vector<node_id> forgotten = view.commit(nodes_, owners_);
         refresh_.installed(generation);
         ++stats_.refreshes;
+        if (before) {
+            const core_node* from = nodes_.find(reporter);
+            before->emit(nodes_, owners_, refresh_.reason(), from != nullptr ? &from->reported : nullptr, events_);
+        }
         return forgotten;
     }
 
@@ -277,7 +319,7 @@ public:
         if (c.replica_read && !redirected && n != no_node && exists(n)) {
             n = read_node(c, n, now);
             if (n == no_node) {  // read_from = replica and none is usable: wait for one (within the deadline)
-                refresh_.want();
+                refresh_.want(refresh_trigger::node_lost);
                 schedule_backoff(c, now);
                 d.what = core_decision::kind::wait;
                 d.until = std::min(c.not_before, c.deadline);
@@ -298,7 +340,7 @@ public:
                              : last_discovery.empty()
                                  ? std::string("the cluster topology is not known yet")
                                  : "the cluster topology is not known yet (last attempt: " + last_discovery + ")";
-            refresh_.want();
+            refresh_.want(refresh_.has_view() ? refresh_trigger::refusal : refresh_trigger::initial);
             schedule_backoff(c, now);
             d.what = core_decision::kind::wait;
             d.until = std::min(c.not_before, c.deadline);
@@ -315,6 +357,7 @@ public:
         }
         d.what = core_decision::kind::send;
         d.node = n;
+        c.sent_to = n;
         // ASKING only towards the ASK's target: when a refresh forgot the target, the call goes to the owner plain.
         if (!redirected) c.asking = false;
         d.asking = c.asking;
@@ -326,6 +369,7 @@ public:
 
     /// The driver is about to write the call to `node` (counts sends and retries).
     void on_send(call_state& c) noexcept {
+        if (core_node* n = nodes_.find(c.sent_to)) ++n->counters.sends;
         if (c.sends++ > 0) ++stats_.retries;
         if (c.read_routed == call_state::read_route::replica) ++stats_.replica_sends;
         if (c.read_routed == call_state::read_route::master_fallback) ++stats_.replica_fallbacks;
@@ -352,7 +396,7 @@ public:
         if (meaning == detail::error_reply_meaning::reply) {
             // The caller's reply. If it is a refusal's text (a script's, or the server's), the map may be stale:
             // ask for a refresh anyway; it costs nothing when the text was the script's.
-            if (detail::asks_refresh(detail::refusal_of(text))) refresh_.want();
+            if (detail::asks_refresh(detail::refusal_of(text))) refresh_.want(refresh_trigger::refusal);
             return core_verdict::done;
         }
         if (meaning == detail::error_reply_meaning::redirect) {
@@ -373,7 +417,7 @@ public:
         const detail::refusal why = detail::refusal_of(text);
         const auto refused = [&](std::uint64_t& counter) {
             ++counter;
-            if (detail::asks_refresh(why)) refresh_.want();
+            if (detail::asks_refresh(why)) refresh_.want(refresh_trigger::refusal);
             c.last_problem = detail::quoted(text, 200) + " from " + nodes_.reporter_name(from);
             schedule_backoff(c, now);
             return core_verdict::retry;
@@ -413,7 +457,7 @@ public:
     /// no reply came: the connection broke or the reply timed out (`why`). It may have run. It is sent
     /// again only when it may repeat; otherwise the call ends with error_kind::unknown_outcome.
     core_verdict on_lost_after_write(call_state& c, node_id node, std::string_view why, clock::time_point now) {
-        on_disconnected(node);
+        on_disconnected(node, why);
         set_replica_aside(node, why, now);
         return lost_after_write(c, node, why, now);
     }
@@ -421,7 +465,7 @@ public:
     /// `written` or not: the call's fate is decided as on_lost_after_write and on_not_sent decide it, but the node's
     /// state stays its shared connection's to tell (a refresh is asked for: a lost connection may be a failover).
     core_verdict on_own_connection_lost(call_state& c, node_id node, bool written, std::string_view why, clock::time_point now) {
-        refresh_.want();
+        refresh_.want(refresh_trigger::node_lost);
         if (written) return lost_after_write(c, node, why, now);
         if (c.unconfirmed_redirect)
             return fail(c, unconfirmed_redirect_failure(c, "its connection was lost (" + std::string(why) + ")"));
@@ -466,8 +510,57 @@ public:
     cluster_stats& stats() noexcept { return stats_; }
     const cluster_stats& stats() const noexcept { return stats_; }
 
+    // ---- the observer (observer.hpp, events.hpp) --------------------------------------------------------
+
+    /// Where events go (the driver binds its observer; by default nowhere, and nothing is built for them).
+    void set_observer(detail::event_sink sink) noexcept { events_ = sink; }
+    const detail::event_sink& events() const noexcept { return events_; }
+    /// The node `id` as events name it.
+    event_node event_node_of(node_id id) const { return detail::event_node_of(nodes_.node(id)); }
+    /// Whether the observer wants call_ended_event (drivers read the clock at a call's end only then).
+    bool wants_call_events() const noexcept { return events_.wants<call_ended_event>(); }
+    /// Call `c` ended at `now`: with `reply`, or (reply null) with `failure`.
+    void on_call_ended(const call_state& c, const redisReply* reply, const error* failure, clock::time_point now) const {
+        if (!events_.wants<call_ended_event>()) return;
+        const detail::operation_name name(c.command);
+        tell_call_ended(name.view(), 1, c.sent_to, c.started, static_cast<unsigned>(c.sends), reply, failure, now);
+    }
+    /// A pipeline (PIPELINE) or transaction (MULTI) of `batch_size` commands, started at `started`, ended at `now`:
+    /// `node` the node it went to (no_node: several, or none), `failure` the first entry's failure if any.
+    void tell_call_ended(std::string_view operation, std::size_t batch_size, node_id node, clock::time_point started,
+                         unsigned sends, const redisReply* reply, const error* failure, clock::time_point now) const {
+        if (!events_.wants<call_ended_event>()) return;
+        std::optional<event_node> where;
+        if (node != no_node && exists(node)) where.emplace(event_node_of(node));
+        call_ended_event e;
+        e.operation = operation;
+        e.batch_size = batch_size;
+        e.seed = nodes_.seeds().empty() ? nullptr : &nodes_.node(nodes_.seeds().front()).reported;
+        e.node = where ? &*where : nullptr;
+        e.duration = std::chrono::duration_cast<std::chrono::nanoseconds>(now - started);
+        e.sends = sends;
+        detail::set_result(e, reply, failure);
+        events_.emit(e);
+    }
+
 private:
-    template <class>
+    void tell_redirect(const call_state& c, node_id from, const redirect& r, node_id target) const {
+        if (!events_.wants<redirect_event>() || !exists(from) || !exists(target)) return;
+        const detail::operation_name name(c.command);
+        events_.emit(redirect_event{r.type == redirect::kind::ask, r.slot, nodes_.node(from).reported,
+                                    nodes_.node(target).reported, name.view()});
+    }
+    /// One MOVED changed the owner of `slot` to `target` (the map learnt it before any view did).
+    void tell_moved(std::uint16_t slot, node_id from, node_id target) const {
+        const node_id before = owners_[slot];
+        const std::vector<slot_move> moves{slot_move{slot_range{slot, slot},
+                                                     exists(before) ? &nodes_.node(before).reported : nullptr,
+                                                     &nodes_.node(target).reported}};
+        events_.emit(topology_changed_event{refresh_trigger::moved, true,
+                                            exists(from) ? &nodes_.node(from).reported : nullptr, moves});
+    }
+
+    template <class, class>
     friend class basic_cluster;
     friend class detail::async_driver;  // a transaction's calls, vetted by async_transaction
     friend class detail::async_leases;  // what a transaction's refusal teaches (an empty, vetted call)
@@ -522,6 +615,8 @@ private:
         if (*target == from) return core_verdict::done;
         ++c.redirects;
         ++(r.type == redirect::kind::moved ? stats_.moved : stats_.ask);
+        if (core_node* n = nodes_.find(from)) ++n->counters.redirects;
+        tell_redirect(c, from, r, *target);
         c.unconfirmed_redirect = true;
         c.redirect_text.assign(text.substr(0, 200));
         c.target = *target;
@@ -552,12 +647,15 @@ private:
         const std::optional<node_id> found = redirect_target(c, from, r);
         if (!found) return core_verdict::fail;
         const node_id target = *found;
+        tell_redirect(c, from, r, target);
+        if (core_node* n = nodes_.find(from)) ++n->counters.redirects;
         if (r.type == redirect::kind::moved) {
             ++stats_.moved;
+            if (owners_[r.slot] != target && events_.wants<topology_changed_event>()) tell_moved(r.slot, from, target);
             owners_[r.slot] = target;
             nodes_.mark_master(target);
             refresh_.note_moved(r.slot, target);
-            refresh_.want();
+            refresh_.want(refresh_trigger::moved);
         } else {
             ++stats_.ask;
             c.asking = true;
@@ -619,7 +717,9 @@ private:
     read_preference read_from_;
     std::chrono::milliseconds replica_reply_timeout_;
     std::uint32_t replica_turn_ = 0;  // round robin over a shard's replicas
+    std::chrono::seconds expiry_warning_;
     cluster_stats stats_;
+    detail::event_sink events_;
 };
 
 /// Reads the topology before choosing nodes from it (a scan's slot owners, a fan-out's masters) when the core

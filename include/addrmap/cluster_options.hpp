@@ -112,6 +112,15 @@ inline const char* to_string(node_role role) noexcept {
     return "?";
 }
 
+/// What one node saw since the client first knew it (a node that leaves the topology and comes back starts again).
+struct node_counters {
+    std::uint64_t sends = 0;              ///< commands written to it (each pipeline entry counts one)
+    std::uint64_t redirects = 0;          ///< MOVED and ASK it answered
+    std::uint64_t connections_made = 0;   ///< verified connections set up
+    std::uint64_t connection_losses = 0;  ///< set-up connections lost while in use
+    std::uint64_t dial_failures = 0;      ///< dials that found it unreachable
+};
+
 /// One row of the node table: reported address → endpoint → role → slots (for logs and the doctor).
 struct node_info {
     node_address reported;
@@ -124,6 +133,7 @@ struct node_info {
     bool down = false;              ///< the last attempt to reach it failed
     std::string problem;            ///< why it is down or unmapped (escaped), empty when fine
     std::optional<tls_handshake_info> handshake;  ///< of the current connection, if connected
+    node_counters counters;
 };
 
 /// What the client did, for tests, benchmarks and logs.

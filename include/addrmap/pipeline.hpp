@@ -60,7 +60,7 @@ private:
     std::optional<error> failure_;
 };
 
-template <class>
+template <class, class>
 class basic_cluster;
 
 /// Commands to send together; execute() returns one outcome per command, in the order added.
@@ -108,7 +108,7 @@ public:
     }
 
 private:
-    template <class>
+    template <class, class>
     friend class basic_cluster;
     struct entry {
         int slot;

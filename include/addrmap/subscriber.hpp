@@ -37,16 +37,18 @@ namespace addrmap {
 ///
 /// Nothing happens on the wire outside next(): subscribe() and unsubscribe() record what is wanted, next() dials,
 /// writes, reads and reports, one event at a time, in the order each connection received them.
-template <class Policy = identity>
+/// Observer (observer.hpp): its cluster's; it also hears of each gap (subscription_gap_event) as it is queued.
+template <class Policy = identity, class Observer = no_observer>
 class basic_subscriber {
 public:
     using clock = std::chrono::steady_clock;
 
     /// Parses the seeds and sets up TLS (error{config} for bad options). No I/O.
-    explicit basic_subscriber(cluster_options options, Policy policy = Policy{})
-        : cluster_(std::move(options), std::move(policy)), fsm_(fsm_of(cluster_.options())) {}
-    basic_subscriber(cluster_options options, tls_context tls, Policy policy = Policy{})
-        : cluster_(std::move(options), std::move(tls), std::move(policy)), fsm_(fsm_of(cluster_.options())) {}
+    explicit basic_subscriber(cluster_options options, Policy policy = Policy{}, Observer observer = Observer{})
+        : cluster_(std::move(options), std::move(policy), std::move(observer)), fsm_(fsm_of(cluster_.options())) {}
+    basic_subscriber(cluster_options options, tls_context tls, Policy policy = Policy{}, Observer observer = Observer{})
+        : cluster_(std::move(options), std::move(tls), std::move(policy), std::move(observer)),
+          fsm_(fsm_of(cluster_.options())) {}
 
     basic_subscriber(const basic_subscriber&) = delete;
     basic_subscriber& operator=(const basic_subscriber&) = delete;
@@ -124,7 +126,8 @@ public:
         return out;
     }
     /// The cluster whose map it follows (its node table, its policy).
-    const basic_cluster<Policy>& cluster() const noexcept { return cluster_; }
+    const basic_cluster<Policy, Observer>& cluster() const noexcept { return cluster_; }
+    Observer& observer() noexcept { return cluster_.observer(); }
 
 private:
     /// What one redisBufferRead() takes at most (hiredis reads into a 16 KB buffer).
@@ -172,6 +175,12 @@ private:
     }
 
     void queue(std::vector<detail::pubsub_notice>& notices) {
+        if constexpr (observes_v<Observer, subscription_gap_event>)
+            for (const detail::pubsub_notice& n : notices)
+                if (n.what == detail::pubsub_notice::kind::gap) {
+                    const pubsub_event gap = detail::event_of(detail::pubsub_notice(n));
+                    cluster_.core_.events().emit(subscription_gap_event{gap});
+                }
         events_.push(notices);
     }
 
@@ -656,7 +665,7 @@ private:
         }
     }
 
-    basic_cluster<Policy> cluster_;
+    basic_cluster<Policy, Observer> cluster_;
     /// cluster_options::subscriber_max_frame_bytes: a node whose unread frame grows past it is dropped rather than let
     /// memory grow without end.
     std::size_t max_frame_bytes_ = detail::checked_max_frame_bytes(cluster_.options_.subscriber_max_frame_bytes);

@@ -30,6 +30,17 @@ struct tls_options {
     std::chrono::milliseconds connect_timeout{2000};
     /// Socket send/receive timeout for every command after the connection is set up.
     std::chrono::milliseconds command_timeout{5000};
+    /// A certificate of a node's chain (its own or a CA's) that expires within this is told to the cluster's observer
+    /// (certificate_expiring_event, once per certificate per process) and flagged by addrmap-doctor. 0: never.
+    std::chrono::seconds expiry_warning{std::chrono::hours(14 * 24)};
+};
+
+/// The validity of one certificate of a peer's chain (depth 0: the node's own).
+struct certificate_validity {
+    int depth = 0;
+    std::vector<std::string> names;  ///< the node's: SANs as "DNS:x" / "IP:y", then "CN=z"; a CA's: "CN=z"
+    std::chrono::system_clock::time_point not_after;
+    std::string fingerprint;  ///< SHA-256 of the DER certificate, hex: tells certificates apart
 };
 
 /// What one successful handshake established.
@@ -42,6 +53,8 @@ struct tls_handshake_info {
     std::chrono::microseconds handshake_time{0};
     std::string protocol;  ///< "TLSv1.3", "TLSv1.2"
     std::string cipher;    ///< "TLS_AES_256_GCM_SHA384", ...
+    /// The verified chain, the node's own certificate first (a resumed session may hold the node's alone).
+    std::vector<certificate_validity> chain;
 };
 
 /// Limits a driver puts on one dial, tighter than tls_options: what is left of a call's deadline, and
@@ -53,6 +66,10 @@ struct dial_limits {
     /// N > 0: `reported` is seed #N as configured (cluster_options::seeds, 1-based), no topology lists it yet, and
     /// errors say "seed #N as configured"; 0: errors say "as reported by the cluster".
     std::size_t seed_number = 0;
+    /// The first seed's host as configured: a certificate name error names it as the name to map to when the
+    /// certificate covers it. Empty: the error suggests one of the certificate's own names.
+    std::string_view seed_host;
+    std::uint16_t seed_port = 0;  ///< and its port
 };
 
 }  // namespace addrmap

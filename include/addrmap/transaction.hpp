@@ -143,15 +143,20 @@ public:
     /// Told the reply when a redirect or refusal ended the transaction: the cluster core learns from it what it
     /// learns from any MOVED (the slot's new owner), so a retried transaction goes there. It is not followed.
     using moved_fn = std::function<void(const redisReply&)>;
+    /// Told how exec() ended (the commands queued, when it started, EXEC's reply or the error): the cluster's observer
+    /// hears of it as one call named MULTI. Empty: nobody listens.
+    using ended_fn = std::function<void(std::size_t queued, clock::time_point started, const redisReply* reply,
+                                        const error* failure)>;
 
     /// Used by basic_cluster::begin_transaction; `link` is the verified connection to the slot's owner.
     transaction(tls_connection link, int slot, std::chrono::milliseconds step_deadline, give_back_fn give_back,
-                moved_fn on_moved)
+                moved_fn on_moved, ended_fn on_ended = {})
         : link_(std::move(link)),
           slot_(slot),
           step_deadline_(step_deadline),
           give_back_(std::move(give_back)),
           on_moved_(std::move(on_moved)),
+          on_ended_(std::move(on_ended)),
           node_(to_string(link_->reported())) {}
 
     transaction(transaction&& other) noexcept
@@ -160,6 +165,7 @@ public:
           step_deadline_(other.step_deadline_),
           give_back_(std::move(other.give_back_)),
           on_moved_(std::move(other.on_moved_)),
+          on_ended_(std::move(other.on_ended_)),
           node_(std::move(other.node_)),
           queued_(std::move(other.queued_)),
           watched_(other.watched_) {
@@ -215,6 +221,22 @@ public:
     /// before EXEC was written (nothing committed), error{unknown_outcome} when it was lost after (it may have
     /// committed; never sent again). The transaction has ended either way.
     reply_ptr exec() {
+        if (!on_ended_) return exec_once();
+        const clock::time_point started = clock::now();
+        const std::size_t queued = queued_.size();
+        const ended_fn told = on_ended_;  // exec_once() may end the transaction
+        try {
+            reply_ptr reply = exec_once();
+            told(queued, started, reply.get(), nullptr);
+            return reply;
+        } catch (const error& e) {
+            told(queued, started, nullptr, &e);
+            throw;
+        }
+    }
+
+private:
+    reply_ptr exec_once() {
         open_or_throw("exec()");
         redisContext* c = link_->get();
         link_->set_io_deadline(clock::now() + step_deadline_);
@@ -253,6 +275,8 @@ public:
             end_broken();
         return detail::settle_exec(std::move(replies), names, slot_, node_);
     }
+
+public:
 
     /// Ends the transaction without sending what was queued; WATCHes are dropped (UNWATCH). MULTI was never sent
     /// (it goes with EXEC), so there is nothing to DISCARD on the server.
@@ -375,6 +399,7 @@ private:
     std::chrono::milliseconds step_deadline_;
     give_back_fn give_back_;
     moved_fn on_moved_;
+    ended_fn on_ended_;
     std::string node_;
     std::vector<std::string> queued_;  // RESP-encoded, checked
     bool watched_ = false;

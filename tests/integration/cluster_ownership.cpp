@@ -51,16 +51,16 @@ struct counting_policy {
 /// config epoch only over the epochs it has heard of, and a late claim of the other master then won the slot back on
 /// some nodes. The map never agreed again (slot 5561, in a sanitizer run in ctest's cost order; it was SETSLOT NODE
 /// after a CLUSTER BUMPEPOCH then, which has the same blind spot).
-class slot_move {
+class moved_slot_guard {
 public:
-    slot_move(int slot, std::uint16_t from_port, std::uint16_t to_port, std::vector<std::uint16_t> master_ports)
+    moved_slot_guard(int slot, std::uint16_t from_port, std::uint16_t to_port, std::vector<std::uint16_t> master_ports)
         : slot_(static_cast<std::uint16_t>(slot)), from_port_(from_port), to_port_(to_port),
           ports_(std::move(master_ports)) {
         live::move_slot(slot_, from_port_, to_port_, ports_, true);
         const std::string why = live::wait_until_slots_agree();  // an error, not a throw: the slot must come back
         if (!why.empty()) BOOST_ERROR("after moving slot " << slot_ << ": " << why);
     }
-    ~slot_move() {
+    ~moved_slot_guard() {
         try {
             live::move_slot(slot_, to_port_, from_port_, ports_, true);
             const std::string why = live::wait_until_slots_agree();
@@ -69,8 +69,8 @@ public:
             BOOST_ERROR(std::string("could not move the slot back: ") + e.what());
         }
     }
-    slot_move(const slot_move&) = delete;
-    slot_move& operator=(const slot_move&) = delete;
+    moved_slot_guard(const moved_slot_guard&) = delete;
+    moved_slot_guard& operator=(const moved_slot_guard&) = delete;
 
 private:
     std::uint16_t slot_, from_port_, to_port_;
@@ -193,7 +193,7 @@ BOOST_AUTO_TEST_CASE(refresh_interval_learns_a_moved_slot_without_a_moved_and_is
     const auto before = periodic.stats();
     const auto plain_before = plain.stats();
     {
-        slot_move move(slot, from.reported.port, to.reported.port, ports);
+        moved_slot_guard move(slot, from.reported.port, to.reported.port, ports);
         std::this_thread::sleep_for(ms(350));
         BOOST_TEST(text_of(periodic.command(key, "SET %s %s", key.c_str(), "learnt")) == "OK");
         BOOST_TEST(periodic.stats().moved == before.moved);  // routed to B at once: no MOVED

@@ -3,6 +3,7 @@
 // nodes reported as '?' are listed, never dialed, and get the server-side fix.
 #include "hostile_node.hpp"
 #include "live_env.hpp"
+#include "test_certificates.hpp"
 
 #include <addrmap/detail/policy_errors.hpp>
 
@@ -219,6 +220,28 @@ BOOST_AUTO_TEST_CASE(two_question_mark_nodes_at_one_port_are_two_rows) {
     check_has(run.output, "\nverdict: FAIL — 2 of 3 nodes failed (topology); try: set cluster-announce-hostname on the "
                           "nodes reported as " + unknown_a + ", " + unknown_b + " (the server reports '?' when");
     BOOST_TEST(decoy.connections() == 0);
+}
+
+// Certificate dates: a node whose certificate (from the test's CA) ends in 5 days shows its date and a warning; the
+// fixture's cluster, valid for a year, shows its date and no warning. Neither changes the verdict.
+BOOST_AUTO_TEST_CASE(not_after_is_shown_per_node_and_a_close_one_is_warned_about) {
+    const live::issued_certificate soon(5);
+    live::hostile_node node("127.0.0.1", soon.cert(), soon.key());
+    node.set_shards_reply(node.valid_shards_reply());
+    const doctor_run close = run_doctor(doctor_args({node.port()}));
+    BOOST_TEST(close.exit_status == 0);
+    check_has(close.output, "NOT AFTER");
+    check_has(close.output, "  " + live::not_after_date(soon.cert()) + "  DNS:localhost");
+    check_has(close.output, "\nwarning: the certificate of node 127.0.0.1:" + std::to_string(node.port()) +
+                                " (DNS:localhost, DNS:*.redis.test, CN=redis.test) expires on " +
+                                live::not_after_date(soon.cert()) + ", in ");
+    check_has(close.output, " days: renew it before then\n");
+    check_has(close.output, "\nverdict: OK — all 1 nodes verified with policy ip_to_hostname\n");
+
+    const doctor_run year = run_doctor(doctor_args({live::cluster_port()}));
+    BOOST_TEST(year.exit_status == 0);
+    check_has(year.output, "  " + live::not_after_date(live::cluster_tls("server.crt")) + "  DNS:localhost");
+    BOOST_TEST(year.output.find("warning:") == std::string::npos, year.output);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

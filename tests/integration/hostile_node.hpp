@@ -50,11 +50,16 @@ public:
         return ok;
     }
 
-    explicit hostile_node(const char* bind_ip = "127.0.0.1") : ip_(bind_ip) {
+    /// Presents the fixture's server certificate, or `cert_file` and `key_file` (PEM) when given.
+    explicit hostile_node(const char* bind_ip = "127.0.0.1", const std::string& cert_file = {},
+                          const std::string& key_file = {})
+        : ip_(bind_ip) {
         ctx_.reset(SSL_CTX_new(TLS_server_method()));
-        if (!ctx_ || SSL_CTX_use_certificate_chain_file(ctx_.get(), cluster_tls("server.crt").c_str()) != 1 ||
-            SSL_CTX_use_PrivateKey_file(ctx_.get(), cluster_tls("server.key").c_str(), SSL_FILETYPE_PEM) != 1)
-            throw std::runtime_error("hostile_node: cannot load the fixture's server certificate");
+        const std::string cert = cert_file.empty() ? cluster_tls("server.crt") : cert_file;
+        const std::string key = key_file.empty() ? cluster_tls("server.key") : key_file;
+        if (!ctx_ || SSL_CTX_use_certificate_chain_file(ctx_.get(), cert.c_str()) != 1 ||
+            SSL_CTX_use_PrivateKey_file(ctx_.get(), key.c_str(), SSL_FILETYPE_PEM) != 1)
+            throw std::runtime_error("hostile_node: cannot load the certificate " + cert);
         listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
         sockaddr_in addr{};
         addr.sin_family = AF_INET;

@@ -182,6 +182,21 @@ BOOST_AUTO_TEST_CASE(cluster_node_by_ip_is_refused_naming_the_dns_only_certifica
     check_has(message, "DNS:localhost, DNS:*.redis.test");
     check_has(message, "The cluster reports IP addresses but the certificate carries only DNS names");
     check_has(message, "ip_to_hostname (dial the hostname, or dial the IP and verify the hostname) or a static_table");
+    // The name that would verify, and the doctor's command line to check every node with it.
+    check_has(message, "A name it carries is localhost");
+    check_has(message, "ip_to_hostname(\"localhost\")");
+    check_has(message, "addrmap-doctor --seed 127.0.0.1:" + std::to_string(port) + " --cacert " +
+                           cluster_ca_only().ca_file + " --policy ip_to_hostname_keep_ip --hostname localhost.");
+    // With the seed's host known (the clusters pass it) and covered by the certificate, that is the name it gives.
+    const std::string with_seed = expect_error(error_kind::tls_name, [&] {
+        addrmap::dial_limits limits;
+        limits.seed_host = "localhost";
+        limits.seed_port = port;
+        addrmap::connect_tls(ctx, reported_as("127.0.0.1", port), endpoint("127.0.0.1", port, "127.0.0.1"), limits);
+    });
+    check_has(with_seed, "Your seed's host localhost is a name it carries: ip_to_hostname(\"localhost\")");
+    check_has(with_seed, "addrmap-doctor --seed localhost:" + std::to_string(port) + " --cacert " +
+                             cluster_ca_only().ca_file + " --policy ip_to_hostname --hostname localhost.");
 }
 
 BOOST_AUTO_TEST_CASE(cluster_node_mapped_to_localhost_answers) {

@@ -26,12 +26,16 @@ namespace scenario {
 
 using args = std::vector<std::string_view>;
 
-/// The blocking cluster; errors come back as an outcome rather than thrown, as the async face gives them.
-class blocking {
+/// The blocking cluster; errors come back as an outcome rather than thrown, as the async face gives them. Observer:
+/// the cluster's (observer.hpp), given by the scenarios that check events.
+template <class Observer = addrmap::no_observer>
+class blocking_with {
 public:
     static constexpr const char* name = "blocking";
+    using cluster_type = addrmap::basic_cluster<addrmap::ip_to_hostname, Observer>;
 
-    explicit blocking(const addrmap::cluster_options& options) : cluster_(options, addrmap::ip_to_hostname("localhost")) {}
+    explicit blocking_with(const addrmap::cluster_options& options, Observer observer = Observer{})
+        : cluster_(options, addrmap::ip_to_hostname("localhost"), std::move(observer)) {}
 
     void connect() { cluster_.connect(); }
     addrmap::outcome command(std::string_view key, const args& a, const addrmap::call_options& call = {}) {
@@ -64,25 +68,25 @@ public:
     }
     std::vector<addrmap::node_info> nodes() const { return cluster_.nodes(); }
     const addrmap::cluster_stats& stats() const { return cluster_.stats(); }
-    addrmap::ip_to_hostname_cluster& cluster() { return cluster_; }
+    cluster_type& cluster() { return cluster_; }
 
     /// cluster_scan as it is: next() throws the step's error.
     class scan {
     public:
-        scan(blocking& driver, const addrmap::cluster_scan_options& options) : scan_(driver.cluster_, options) {}
+        scan(blocking_with& driver, const addrmap::cluster_scan_options& options) : scan_(driver.cluster_, options) {}
         bool next(std::vector<std::string>& keys) { return scan_.next(keys); }
         std::uint32_t cursor() const { return scan_.cursor(); }
         std::uint64_t requests() const { return scan_.requests(); }
         std::uint64_t slots_followed() const { return scan_.slots_followed(); }
 
     private:
-        addrmap::cluster_scan<addrmap::ip_to_hostname_cluster> scan_;
+        addrmap::cluster_scan<cluster_type> scan_;
     };
 
     /// A transaction (transaction.hpp) with the async face's shape: each step's outcome; queue() throws.
     class transaction {
     public:
-        transaction(blocking& driver, std::string_view key, const addrmap::call_options& step = {}) {
+        transaction(blocking_with& driver, std::string_view key, const addrmap::call_options& step = {}) {
             try {
                 tx_.emplace(driver.cluster_.begin_transaction(key, step));
             } catch (const addrmap::error& e) {
@@ -127,16 +131,19 @@ private:
         }
     }
 
-    addrmap::ip_to_hostname_cluster cluster_;
+    cluster_type cluster_;
 };
+using blocking = blocking_with<>;
 
 /// The async cluster on a libevent loop of its own, each call waited for by running the loop.
-class async_libevent {
+template <class Observer = addrmap::no_observer>
+class async_libevent_with {
 public:
     static constexpr const char* name = "async (libevent)";
+    using cluster_type = addrmap::basic_async_cluster<addrmap::ip_to_hostname, Observer>;
 
-    explicit async_libevent(const addrmap::cluster_options& options)
-        : cluster_(options, loop_.binding(), addrmap::ip_to_hostname("localhost")) {}
+    explicit async_libevent_with(const addrmap::cluster_options& options, Observer observer = Observer{})
+        : cluster_(options, loop_.binding(), addrmap::ip_to_hostname("localhost"), std::move(observer)) {}
 
     void connect() {
         const std::string failure = live::connect_and_wait(loop_, cluster_);
@@ -194,13 +201,13 @@ public:
     }
     std::vector<addrmap::node_info> nodes() const { return cluster_.nodes(); }
     const addrmap::cluster_stats& stats() const { return cluster_.stats(); }
-    addrmap::ip_to_hostname_async_cluster& cluster() { return cluster_; }
+    cluster_type& cluster() { return cluster_; }
     live::libevent_fixture& loop() { return loop_; }
 
     /// async_cluster_scan, each next() waited for by running the loop; it throws the step's error.
     class scan {
     public:
-        scan(async_libevent& driver, const addrmap::cluster_scan_options& options)
+        scan(async_libevent_with& driver, const addrmap::cluster_scan_options& options)
             : driver_(driver), scan_(driver.cluster_, options) {}
         bool next(std::vector<std::string>& keys) {
             struct step {
@@ -225,14 +232,14 @@ public:
         std::uint64_t slots_followed() const { return scan_.slots_followed(); }
 
     private:
-        async_libevent& driver_;
-        addrmap::async_cluster_scan<addrmap::ip_to_hostname_async_cluster> scan_;
+        async_libevent_with& driver_;
+        addrmap::async_cluster_scan<cluster_type> scan_;
     };
 
     /// async_transaction, each step waited for by running the loop.
     class transaction {
     public:
-        transaction(async_libevent& driver, std::string_view key, const addrmap::call_options& step = {})
+        transaction(async_libevent_with& driver, std::string_view key, const addrmap::call_options& step = {})
             : driver_(driver), tx_(driver.cluster_.begin_transaction(key, step)) {}
         std::optional<addrmap::error> watch(const args& keys) {
             addrmap::outcome o = driver_.wait([&](addrmap::async_callback done) { tx_.watch(keys, std::move(done)); });
@@ -256,7 +263,7 @@ public:
         bool active() const { return tx_.active(); }
 
     private:
-        async_libevent& driver_;
+        async_libevent_with& driver_;
         addrmap::async_transaction tx_;
     };
     /// Connections a transaction may have opened (the async cluster gives it one of its own, kept as a spare).
@@ -277,8 +284,9 @@ private:
     }
 
     live::libevent_fixture loop_;  // before the cluster: it outlives it
-    addrmap::ip_to_hostname_async_cluster cluster_;
+    cluster_type cluster_;
 };
+using async_libevent = async_libevent_with<>;
 
 /// An outcome for a failure message: the error's text, or the reply's.
 inline std::string why(const addrmap::outcome& o) {

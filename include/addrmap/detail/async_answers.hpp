@@ -22,7 +22,7 @@ inline core_verdict verdict_on_answer(cluster_core& core, async_call& c, const a
     if (reply != nullptr) return core.on_reply(c.state, n, *reply, cluster_core::read_clock);
     const auto now = std::chrono::steady_clock::now();
     if (written) return core.on_lost_after_write(c.state, n, connection.why_lost(), now);
-    core.on_disconnected(n);
+    core.on_disconnected(n, connection.why_lost());
     return core.on_not_sent(c.state, n,
                             error(error_kind::connect, "lost the connection to " + connection.route() +
                                                            " before the command was written: " + connection.why_lost()),

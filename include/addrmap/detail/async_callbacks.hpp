@@ -60,8 +60,13 @@ public:
     /// lease: the driver frees the connection, or ends the lease.
     void on_finish_with_connection(std::function<void(async_call*, const outcome&)> hook) { finish_hook_ = std::move(hook); }
 
+    /// Every call's end is told to `core`'s observer (call_ended_event); null: none wants it (nothing is done).
+    void tell_call_ends_to(const cluster_core* core) noexcept { observed_core_ = core; }
+
     /// Ends `c` with `o`: its callback runs now, or when the current walk ends.
     void finish(async_call* c, outcome o) {
+        if (observed_core_ != nullptr)
+            observed_core_->on_call_ended(c->state, o.reply(), o.failure(), std::chrono::steady_clock::now());
         if ((c->own != nullptr || c->opens_lease) && finish_hook_) finish_hook_(c, o);
         calls_.untrack_deadline(c);
         c->finished = true;
@@ -110,6 +115,7 @@ private:
 
     async_calls& calls_;
     call_bound& bound_;
+    const cluster_core* observed_core_ = nullptr;  // set when the observer wants call_ended_event
     std::function<void(const error&)> handler_;
     std::function<void(async_call*, const outcome&)> finish_hook_;
     std::vector<std::pair<async_call*, outcome>> deferred_;

@@ -81,6 +81,8 @@ public:
         std::string user, password;
         bool readonly = false;    ///< send READONLY after AUTH (a replica serving reads)
         std::size_t seed_number = 0;  ///< N > 0: configured seed #N, no topology lists it (messages say so)
+        std::string seed_host;        ///< the first seed's host as configured (dial_limits::seed_host)
+        std::uint16_t seed_port = 0;
         /// Set when cluster_options::on_connect_commands or on_async_connect is (the cluster's options outlive its
         /// connections): they run once the handshake is known, with `node` (its handshake filled in then).
         const cluster_options* setup_options = nullptr;
@@ -156,6 +158,8 @@ public:
         state_ = std::make_unique<tls_link_state>();
         state_->shared = tls_shared_;
         state_->session_key = tls_session_cache::key(target_.mapped.tls_name(), target_.mapped.dial_host(), target_.mapped.port());
+        state_->seed_host = target_.seed_host;
+        state_->seed_port = target_.seed_port;
         state_->deadline = setup_deadline_;
         state_->deadline_armed = false;  // non-blocking: the owner's timer bounds the set-up
         ssl_ptr ssl;

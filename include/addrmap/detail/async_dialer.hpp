@@ -163,7 +163,9 @@ private:
     async_connection::target target_for(node_id n, const core_node& node, std::string tcp_address) const {
         async_connection::target t{n, node.reported, endpoint::owning(node.dial_host, node.port, node.tls_name),
                                    std::move(tcp_address), options_.user, options_.password,
-                                   node.role == node_role::replica, configured_seed_number(core_, n), nullptr, node_info{}};
+                                   node.role == node_role::replica, configured_seed_number(core_, n),
+                                   core_.node(core_.seed(0)).reported.host, core_.node(core_.seed(0)).reported.port,
+                                   nullptr, node_info{}};
         if (options_.on_connect_commands || options_.on_async_connect) {
             t.setup_options = &options_;
             t.node_row = connected_node_info(node, std::nullopt);

@@ -80,6 +80,12 @@ public:
     async_driver(const async_driver&) = delete;
     async_driver& operator=(const async_driver&) = delete;
 
+    /// Where events go (observer.hpp): set once, before any I/O, by basic_async_cluster.
+    void set_observer(event_sink sink) noexcept {
+        core_.set_observer(sink);
+        callbacks_.tell_call_ends_to(core_.wants_call_events() ? &core_ : nullptr);
+    }
+
     ~async_driver() {
         shutting_down_ = true;
         timer_.stop();
@@ -629,7 +635,10 @@ private:
         }
         const node_id n = connection.node();
         if (!core_.exists(n)) return;
-        core_.on_connected(n);
+        if (connection.handshake())
+            core_.on_connected(n, *connection.handshake(), connection.tcp_address());
+        else
+            core_.on_connected(n);
         calls_.stop_waiting_for(n, [](async_call*) { return false; });  // pump() routes them
         refresh_.connection_ready(connection);
         connecting_.node_done(n, nullptr, refresh_.running());
@@ -733,7 +742,7 @@ private:
         }
         if (core_.exists(n)) {
             if (connection.lost_while_ready())
-                core_.on_disconnected(n);
+                core_.on_disconnected(n, connection.why_lost());
             else if (connection.state() != async_connection::phase::failed)
                 core_.on_closed(n);
         }

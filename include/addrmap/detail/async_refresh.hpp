@@ -84,10 +84,11 @@ public:
         const node_id n = connection.node();
         if (!reply) {
             const std::string name = core_.exists(n) ? to_string(core_.node(n).reported) : connection.route();
+            const std::string why = connection.why_lost();
             connections_.drop(connection);
-            core_.on_disconnected(n);
+            core_.on_disconnected(n, why);
             attempt_failed(error(error_kind::connect, "lost the connection to " + name + " while asking " +
-                                                          job_->machine.query().name() + ": " + connection.why_lost()));
+                                                          job_->machine.query().name() + ": " + why));
             return;
         }
         const auto step = job_->machine.on_reply(*reply, clock::now());

@@ -29,6 +29,7 @@ struct call_state {
     bool asking = false;           ///< send ASKING first (the last reply was ASK)
     bool slot_moving = false;      ///< met a move with several keys (ASK, TRYAGAIN): travels alone in its slot
     node_id fixed_node = no_node;  ///< command_on: this node only, replies returned as they are
+    node_id sent_to = no_node;     ///< where next() last said to send it (for call_ended_event)
     int redirects = 0;
     int sends = 0;
     int backoff_step = 0;

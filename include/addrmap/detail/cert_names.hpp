@@ -4,14 +4,18 @@
 
 #include <addrmap/detail/quote.hpp>
 #include <addrmap/detail/ssl_handles.hpp>
+#include <addrmap/tls_options.hpp>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/asn1.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstring>
 #include <ctime>
@@ -95,6 +99,43 @@ inline std::string asn1_time_text(const ASN1_TIME* time) {
     char buf[32];
     if (std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0) return "an unreadable date";
     return buf;
+}
+
+/// A certificate's notAfter on the system clock (the epoch when OpenSSL cannot read it: it then looks expired).
+inline std::chrono::system_clock::time_point not_after_of(const X509* cert) {
+    int days = 0, seconds = 0;
+    const ASN1_TIME* end = cert != nullptr ? X509_get0_notAfter(cert) : nullptr;
+    // The difference from now, as OpenSSL computes it (no timegm, no time zone).
+    if (end == nullptr || ASN1_TIME_diff(&days, &seconds, nullptr, end) != 1) return {};
+    const auto now = std::chrono::system_clock::now();
+    return now + std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::hours(24) * days +
+                                                                                   std::chrono::seconds(seconds));
+}
+
+/// The SHA-256 of a certificate's DER form, in hex ("" when it cannot be made).
+inline std::string fingerprint_of(const X509* cert) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int size = 0;
+    if (cert == nullptr || X509_digest(cert, EVP_sha256(), digest, &size) != 1) return {};
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string text;
+    text.reserve(size * 2);
+    for (unsigned int i = 0; i < size; ++i) text += hex[digest[i] >> 4], text += hex[digest[i] & 15];
+    return text;
+}
+
+/// One certificate's validity for tls_handshake_info::chain: the node's names (depth 0) or a CA's subject CN.
+inline certificate_validity validity_of(const X509* cert, int depth) {
+    certificate_validity v;
+    v.depth = depth;
+    v.names = certificate_names(cert);
+    if (depth > 0)  // a CA: its subject names it, its SANs (if any) name no node
+        v.names.erase(std::remove_if(v.names.begin(), v.names.end(),
+                                     [](const std::string& n) { return n.compare(0, 3, "CN=") != 0; }),
+                      v.names.end());
+    v.not_after = not_after_of(cert);
+    v.fingerprint = fingerprint_of(cert);
+    return v;
 }
 
 /// OpenSSL's reason for a packed error code ("certificate verify failed"), never empty. System

@@ -74,7 +74,7 @@ inline error link_error(const std::string& route, const endpoint& mapped, const 
                         const tls_link_state& st, const redisContext* context, int saved_errno,
                         bool after_handshake) {
     if (!after_handshake && st.verify_error != X509_V_OK) {
-        if (is_name_error(st.verify_error)) return name_mismatch_error(route, mapped.tls_name(), st);
+        if (is_name_error(st.verify_error)) return name_mismatch_error(route, mapped.tls_name(), st, options, mapped.port());
         return chain_error(route, options, st);
     }
     const unsigned long code = ERR_peek_last_error();

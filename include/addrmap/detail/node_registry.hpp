@@ -50,6 +50,7 @@ struct core_node {
     /// master is dialed at one pace, not once per waiting call. Cleared by a successful connect.
     std::chrono::steady_clock::time_point redial_at{};
     int redial_step = 0;
+    node_counters counters;   ///< for node_info (the snapshot a health endpoint shows)
 };
 
 }  // namespace addrmap

@@ -28,6 +28,7 @@ std::vector<node_info> node_table(const cluster_core& core, Handshake handshake)
         info.slots = node.slots;
         info.down = node.down;
         info.problem = node.problem;
+        info.counters = node.counters;
         info.handshake = handshake(id);
         info.connected = info.handshake.has_value();
         out.push_back(std::move(info));

@@ -85,9 +85,40 @@ inline bool is_name_error(int verify_error) noexcept {
            verify_error == X509_V_ERR_EMAIL_MISMATCH;
 }
 
+/// Whether a DNS SAN of `names` covers `host` (equal, or a wildcard "*.d" and `host` one label under d).
+inline bool covers(const std::vector<std::string>& names, std::string_view host) {
+    for (const std::string& name : names) {
+        if (!starts_with(name, "DNS:")) continue;
+        const std::string_view pattern = std::string_view(name).substr(4);
+        if (iequals_ascii(pattern, host)) return true;
+        if (starts_with(pattern, "*.") && host.size() > pattern.size() - 1) {
+            const std::string_view label = host.substr(0, host.size() - (pattern.size() - 1));
+            if (!label.empty() && label.find('.') == std::string_view::npos &&
+                iequals_ascii(host.substr(label.size()), pattern.substr(1)))
+                return true;
+        }
+    }
+    return false;
+}
+
+/// A name the certificate's DNS SANs cover that a policy could verify: its first name without a wildcard, else the
+/// first wildcard's domain with "node." in front ("*.redis.test": node.redis.test); "" when it has no DNS SAN.
+inline std::string name_to_verify(const std::vector<std::string>& names) {
+    std::string wildcard;
+    for (const std::string& name : names) {
+        if (!starts_with(name, "DNS:")) continue;
+        const std::string_view dns = std::string_view(name).substr(4);
+        if (dns.find('*') == std::string_view::npos) return std::string(dns);
+        if (wildcard.empty() && starts_with(dns, "*.")) wildcard = "node" + std::string(dns.substr(1));
+    }
+    return wildcard;
+}
+
 /// The certificate chains to a trusted CA but does not carry `expected`. Everything quoted is escaped and cut:
-/// `expected` comes from a policy, the names from the server's certificate.
-inline error name_mismatch_error(const std::string& route, std::string_view expected, const tls_link_state& st) {
+/// `expected` comes from a policy, the names from the server's certificate. `options` and `port` (the node's, as
+/// dialed) make the advice's addrmap-doctor command line.
+inline error name_mismatch_error(const std::string& route, std::string_view expected, const tls_link_state& st,
+                                 const tls_options& options = {}, std::uint16_t port = 0) {
     const host_kind kind = classify_host(expected);
     const bool expect_ip = kind == host_kind::ipv4 || kind == host_kind::ipv6;
     const std::string want = escaped(expected, 255);
@@ -118,6 +149,23 @@ inline error name_mismatch_error(const std::string& route, std::string_view expe
     if (expect_ip && !has_ip && has_dns) {
         msg += " The cluster reports IP addresses but the certificate carries only DNS names: map nodes with "
                "ip_to_hostname (dial the hostname, or dial the IP and verify the hostname) or a static_table.";
+        const bool seed_covered = classify_host(st.seed_host) == host_kind::name && covers(st.peer_names, st.seed_host);
+        const std::string name = seed_covered ? escaped(st.seed_host, 200) : shortened(name_to_verify(st.peer_names), 200);
+        if (!name.empty()) {
+            // The doctor's line: from the seed by its name when the certificate covers it (what ip_to_hostname does),
+            // else from this node's IP, verifying the name (a certificate's name may have no DNS record).
+            const std::string seed = seed_covered && st.seed_port != 0 ? escaped(format_host_port(st.seed_host, st.seed_port), 260)
+                                     : port != 0                      ? format_host_port(expected, port)
+                                                                      : std::string("HOST:PORT");
+            msg += seed_covered ? " Your seed's host " + name + " is a name it carries"
+                                : " A name it carries is " + name;
+            msg += ": ip_to_hostname(\"" + name + "\") dials it at each node's port; ip_to_hostname(\"" +
+                   name + "\", ip_to_hostname::mode::dial_ip_verify_hostname) keeps dialing the IP. Check every node "
+                   "first with: addrmap-doctor --seed " + seed + " --cacert " +
+                   (options.ca_file.empty() ? std::string("CA.pem") : shortened(options.ca_file, 200)) +
+                   (seed_covered ? " --policy ip_to_hostname --hostname " : " --policy ip_to_hostname_keep_ip --hostname ") +
+                   name + ".";
+        }
     } else if (expect_ip) {
         msg += " The certificate's IP addresses do not include " + want +
                ": map the node to a name or address the certificate carries (static_table), or reissue the "
@@ -269,7 +317,7 @@ inline void verify_peer(SSL* ssl, const std::string& route, const endpoint& mapp
             st.verify_error = reason != X509_V_OK ? reason : X509_V_ERR_UNSPECIFIED;
             st.verify_security_level = level;
         }
-        if (is_name_error(st.verify_error)) throw name_mismatch_error(route, mapped.tls_name(), st);
+        if (is_name_error(st.verify_error)) throw name_mismatch_error(route, mapped.tls_name(), st, options, mapped.port());
         throw chain_error(route, options, st);
     }
 
@@ -284,7 +332,7 @@ inline void verify_peer(SSL* ssl, const std::string& route, const endpoint& mapp
     if (name_ok != 1) {
         st.verify_error = by_ip ? X509_V_ERR_IP_ADDRESS_MISMATCH : X509_V_ERR_HOSTNAME_MISMATCH;
         st.verify_depth = 0;
-        throw name_mismatch_error(route, tls_name, st);
+        throw name_mismatch_error(route, tls_name, st, options, mapped.port());
     }
 
     // 3. OpenSSL's own verdict from the handshake (or from the session's first handshake) must agree.
@@ -293,7 +341,7 @@ inline void verify_peer(SSL* ssl, const std::string& route, const endpoint& mapp
         st.verify_error = static_cast<int>(verdict);
         st.verify_depth = -1;
         st.verify_security_level = SSL_get_security_level(ssl);  // the handshake's check ran at the connection's level
-        if (is_name_error(st.verify_error)) throw name_mismatch_error(route, tls_name, st);
+        if (is_name_error(st.verify_error)) throw name_mismatch_error(route, tls_name, st, options, mapped.port());
         throw chain_error(route, options, st);
     }
 }

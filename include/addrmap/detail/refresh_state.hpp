@@ -5,6 +5,7 @@
 #include <addrmap/detail/node_registry.hpp>
 #include <addrmap/detail/quote.hpp>
 #include <addrmap/error.hpp>
+#include <addrmap/events.hpp>
 #include <addrmap/topology.hpp>
 
 #include <algorithm>
@@ -45,13 +46,20 @@ public:
         if (!wanted_ && has_view_ && !periodic) return false;
         return !last_ || now - *last_ >= min_interval_;
     }
-    void want() noexcept { wanted_ = true; }
+    /// A refresh is wanted, `why` (the first cause since the last install is the one events report).
+    void want(refresh_trigger why) noexcept {
+        if (!wanted_) wanted_reason_ = why;
+        wanted_ = true;
+    }
     /// A refresh begins: its generation.
     std::uint64_t started(clock::time_point now) noexcept {
+        running_reason_ = !has_view_ ? refresh_trigger::initial : wanted_ ? wanted_reason_ : refresh_trigger::interval;
         last_ = now;
         in_flight_ = true;
         return ++generation_;
     }
+    /// Why the refresh running (or the last one) was started.
+    refresh_trigger reason() const noexcept { return running_reason_; }
     /// The refresh ended, installed or not; the rate limit counts from its end.
     void finished(clock::time_point now) noexcept {
         last_ = now;
@@ -165,6 +173,8 @@ private:
     std::chrono::milliseconds interval_;      // 0: no periodic refresh
     std::vector<pending_move> pending_;       // MOVEDs an installed view has not confirmed yet
     std::uint64_t generation_ = 0;            // of the newest refresh started
+    refresh_trigger wanted_reason_ = refresh_trigger::initial;   // the first cause since the last install
+    refresh_trigger running_reason_ = refresh_trigger::initial;  // the cause of the refresh started last
     std::uint64_t installed_generation_ = 0;  // of the refresh whose view is installed
     bool in_flight_ = false;
     std::optional<clock::time_point> last_;

@@ -98,6 +98,16 @@ inline tls_handshake_info handshake_info_of(SSL* ssl) {
     info.session_reused = SSL_session_reused(ssl) == 1;
     info.protocol = SSL_get_version(ssl);
     info.cipher = SSL_get_cipher_name(ssl);
+    // The chain as verified (the node's certificate first); a resumed session keeps only the node's certificate.
+    if (STACK_OF(X509)* chain = SSL_get0_verified_chain(ssl); chain != nullptr && sk_X509_num(chain) > 0) {
+        for (int i = 0; i < sk_X509_num(chain); ++i) info.chain.push_back(validity_of(sk_X509_value(chain, i), i));
+    } else {
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+        if (const X509* own = SSL_get0_peer_certificate(ssl)) info.chain.push_back(validity_of(own, 0));
+#else
+        if (peer) info.chain.push_back(validity_of(peer.get(), 0));
+#endif
+    }
     return info;
 }
 
@@ -176,6 +186,8 @@ inline std::pair<tls_redis_ptr, tls_handshake_info> open_link(const std::shared_
     auto state = std::make_unique<tls_link_state>();
     state->shared = shared;
     state->session_key = key;
+    state->seed_host.assign(limits.seed_host);
+    state->seed_port = limits.seed_port;
     state->deadline = deadline;
     state->deadline_armed = true;
     ssl_ptr ssl = new_verifying_ssl(*shared, route, tls_name, *state);

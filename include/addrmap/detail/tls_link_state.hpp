@@ -45,6 +45,10 @@ struct tls_link_state {
     std::optional<std::chrono::steady_clock::time_point> handshake_started;
     std::optional<std::chrono::steady_clock::time_point> handshake_done;
 
+    /// The first seed's host as configured, for a name mismatch's advice (the name that would verify); may be empty.
+    std::string seed_host;
+    std::uint16_t seed_port = 0;
+
     // What the verify callback saw; after a failed handshake the peer certificate is gone.
     bool names_captured = false;
     std::vector<std::string> peer_names;

@@ -1,0 +1,97 @@
+// tests/async/async_observer.cpp — the async cluster's observer on the wire: a node whose certificate (from the test's
+// CA) expires in 5 days is told once per process, with the connection's TLS facts; every call's end is told once,
+// with its operation's name, from the loop thread.
+#include "async_support.hpp"
+#include "hostile_node.hpp"
+#include "test_certificates.hpp"
+
+#include <addrmap/addrmap.hpp>
+
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace addrmap;
+
+namespace async_observer_test {
+
+struct seen_events {
+    std::vector<std::string> expiring;
+    std::vector<std::string> opened;
+    std::vector<std::string> calls;
+    std::thread::id thread;
+};
+
+struct recorder {
+    std::shared_ptr<seen_events> seen = std::make_shared<seen_events>();
+    void operator()(const certificate_expiring_event& e) {
+        seen->expiring.push_back(std::to_string(e.certificate.depth) + " " + std::to_string(e.left.count() / 3600));
+    }
+    void operator()(const connection_opened_event& e) {
+        seen->opened.push_back(std::to_string(e.node.port) + " " + e.handshake.protocol + " " + std::string(e.dial_address));
+    }
+    void operator()(const call_ended_event& e) {
+        seen->calls.push_back(std::string(e.operation) + " " + std::to_string(static_cast<int>(e.result)));
+        seen->thread = std::this_thread::get_id();
+    }
+};
+
+using observed_cluster = basic_async_cluster<ip_to_hostname, recorder>;
+
+}  // namespace async_observer_test
+
+BOOST_AUTO_TEST_SUITE(async_observer)
+
+using namespace async_observer_test;
+
+BOOST_AUTO_TEST_CASE(a_certificate_expiring_in_5_days_is_told_once_per_process) {
+    const live::issued_certificate soon(5);
+    live::hostile_node node("127.0.0.1", soon.cert(), soon.key());
+    node.set_shards_reply(node.valid_shards_reply());
+    live::libevent_fixture loop;
+    recorder first;
+    {
+        observed_cluster cluster(live::async_options({"localhost:" + std::to_string(node.port())}), loop.binding(),
+                                 ip_to_hostname("localhost"), first);
+        BOOST_TEST_REQUIRE(live::connect_and_wait(loop, cluster).empty());
+    }
+    BOOST_TEST_REQUIRE(first.seen->expiring.size() == 1u);
+    const std::string& told = first.seen->expiring.front();
+    const long hours = std::stol(told.substr(2));
+    BOOST_TEST(told.compare(0, 2, "0 ") == 0, told);
+    BOOST_TEST((hours >= 5 * 24 - 2 && hours <= 5 * 24), told);
+    BOOST_TEST_REQUIRE(!first.seen->opened.empty());
+    BOOST_TEST(first.seen->opened.front() == std::to_string(node.port()) + " TLSv1.3 127.0.0.1");
+
+    recorder second;
+    observed_cluster again(live::async_options({"localhost:" + std::to_string(node.port())}), loop.binding(),
+                           ip_to_hostname("localhost"), second);
+    BOOST_TEST_REQUIRE(live::connect_and_wait(loop, again).empty());
+    BOOST_TEST(second.seen->expiring.empty());
+    BOOST_TEST(!second.seen->opened.empty());
+}
+
+// Each call's end once, named as OpenTelemetry names operations (the command, upper-case), on the loop's thread.
+BOOST_AUTO_TEST_CASE(every_call_end_is_told_once_with_its_operation) {
+    live::libevent_fixture loop;
+    recorder r;
+    observed_cluster cluster(live::async_options({live::seed_by_name()}), loop.binding(), ip_to_hostname("localhost"), r);
+    BOOST_TEST_REQUIRE(live::connect_and_wait(loop, cluster).empty());
+    int done = 0;
+    for (int i = 0; i < 20; ++i) {
+        const std::string key = "async-observed:" + std::to_string(i);
+        cluster.command(key, [&](outcome) { ++done; }, "set %s %d", key.c_str(), i);
+    }
+    cluster.command("async-observed:0", [&](outcome) { ++done; }, "LPUSH %s x", "async-observed:0");  // WRONGTYPE
+    BOOST_TEST_REQUIRE(loop.run_until([&] { return done == 21; }));
+    BOOST_TEST_REQUIRE(r.seen->calls.size() == 21u);  // calls on different nodes end in any order
+    BOOST_TEST(std::count(r.seen->calls.begin(), r.seen->calls.end(), "SET 0") == 20);
+    BOOST_TEST(std::count(r.seen->calls.begin(), r.seen->calls.end(), "LPUSH 1") == 1);
+    BOOST_TEST((r.seen->thread == std::this_thread::get_id()));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,278 @@
+// tests/unit/test_core_events.cpp — what the I/O-free core tells an observer (events.hpp), on canned events: slot moves
+// by view and by MOVED (each once), failover, nodes added, removed, down and back, redirects, call ends, expiry.
+#include <addrmap/cluster_core.hpp>
+#include <addrmap/detail/certificate_expiry.hpp>
+#include <addrmap/detail/command.hpp>
+#include <addrmap/detail/event_sink.hpp>
+#include <addrmap/observer.hpp>
+
+#include "resp_helpers.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <string>
+#include <utility>
+#include <vector>
+
+using namespace addrmap;
+using std::chrono::milliseconds;
+using addrmap_test::at;
+using addrmap_test::parse_resp;
+using addrmap_test::t0;
+
+namespace core_events_test {
+
+endpoint as_reported(const node_address& a) { return endpoint(a.host, a.port, a.host); }
+
+cluster_options options_with() {
+    cluster_options o;
+    o.seeds = {"10.0.0.1:7000"};
+    o.deadline = milliseconds(1000);
+    o.min_backoff = milliseconds(4);
+    o.max_backoff = milliseconds(64);
+    o.refresh_min_interval = milliseconds(100);
+    return o;
+}
+
+/// Three masters 10.0.0.1..3:7000..7002, one replica each (10.0.1.x:710x).
+topology three_masters() {
+    topology t;
+    const std::uint16_t bounds[4] = {0, 5461, 10923, 16384};
+    for (int i = 0; i < 3; ++i) {
+        shard s;
+        s.ranges.push_back({bounds[i], static_cast<std::uint16_t>(bounds[i + 1] - 1)});
+        s.master = at("10.0.0." + std::to_string(i + 1), static_cast<std::uint16_t>(7000 + i));
+        s.replicas.push_back(at("10.0.1." + std::to_string(i + 1), static_cast<std::uint16_t>(7100 + i)));
+        t.shards.push_back(s);
+    }
+    return t;
+}
+
+node_id id_of(const cluster_core& core, const node_address& a) {
+    for (node_id id = 0; id < core.id_limit(); ++id)
+        if (core.exists(id) && core.node(id).reported == a) return id;
+    return no_node;
+}
+
+/// Every event as one line of text, in order.
+struct recorder {
+    std::vector<std::string> lines;
+    static std::string moves_text(const std::vector<slot_move>& moves) {
+        std::string out;
+        for (const slot_move& m : moves)
+            out += " " + std::to_string(m.slots.first) + "-" + std::to_string(m.slots.last) + ":" +
+                   (m.from != nullptr ? to_string(*m.from) : std::string("none")) + ">" + to_string(*m.to);
+        return out;
+    }
+    void operator()(const topology_changed_event& e) {
+        lines.push_back(std::string("topology ") + to_string(e.trigger) + (e.by_redirect ? " redirect" : "") +
+                        moves_text(e.moves));
+    }
+    void operator()(const node_added_event& e) { lines.push_back("added " + to_string(e.node.reported)); }
+    void operator()(const node_removed_event& e) { lines.push_back("removed " + to_string(e.reported)); }
+    void operator()(const node_down_event& e) { lines.push_back("down " + to_string(e.node.reported)); }
+    void operator()(const node_up_event& e) { lines.push_back("up " + to_string(e.node.reported)); }
+    void operator()(const failover_event& e) {
+        std::string text = "failover " + to_string(e.old_master) + ">" + to_string(e.new_master);
+        for (const slot_range& r : e.slots) text += " " + std::to_string(r.first) + "-" + std::to_string(r.last);
+        lines.push_back(text);
+    }
+    void operator()(const connection_lost_event& e) {
+        lines.push_back("lost " + to_string(e.node.reported) + " (" + std::string(e.cause) + ")");
+    }
+    void operator()(const redirect_event& e) {
+        lines.push_back(std::string(e.ask ? "ASK " : "MOVED ") + std::string(e.operation) + " " +
+                        std::to_string(e.slot) + " " + to_string(e.from) + ">" + to_string(e.to));
+    }
+    void operator()(const call_ended_event& e) {
+        std::string text = "call " + std::string(e.operation) + " sends=" + std::to_string(e.sends);
+        if (e.node != nullptr) text += " node=" + std::string(e.node->dial_host) + ":" + std::to_string(e.node->port);
+        if (e.result == call_result::error_reply) text += " status=" + std::string(e.status_code);
+        if (e.result == call_result::failed) text += std::string(" failed=") + to_string(*e.error_type);
+        lines.push_back(text);
+    }
+};
+
+struct observed_core {
+    recorder seen;
+    cluster_core core{options_with(), &as_reported};
+    observed_core() {
+        core.set_observer(detail::event_sink::bind(&seen));
+        core.refresh_started(t0);
+        core.install(three_masters(), core.seed(0), "CLUSTER SHARDS");
+    }
+};
+
+const std::string get = detail::format_argv({"get", "counter"});  // slot 6680: master #2
+
+
+BOOST_AUTO_TEST_SUITE(test_core_events)
+
+BOOST_AUTO_TEST_CASE(no_observer_builds_no_event) {
+    const detail::event_sink none;
+    BOOST_TEST(!none.wants<call_ended_event>());
+    BOOST_TEST(!none.wants<topology_changed_event>());
+    struct only_calls {
+        void operator()(const call_ended_event&) {}
+    } calls;
+    const detail::event_sink some = detail::event_sink::bind(&calls);
+    BOOST_TEST(some.wants<call_ended_event>());
+    BOOST_TEST(!some.wants<topology_changed_event>());  // an event it does not handle costs one test
+    BOOST_TEST(!observes_any_v<no_observer>);
+}
+
+BOOST_AUTO_TEST_CASE(the_first_view_adds_every_node_and_gives_every_slot_an_owner) {
+    observed_core o;
+    const std::vector<std::string> want = {
+        "added 10.0.0.1:7000", "added 10.0.1.1:7100", "added 10.0.0.2:7001", "added 10.0.1.2:7101",
+        "added 10.0.0.3:7002", "added 10.0.1.3:7102",
+        "topology initial 0-5460:none>10.0.0.1:7000 5461-10922:none>10.0.0.2:7001 10923-16383:none>10.0.0.3:7002"};
+    BOOST_TEST(o.seen.lines == want, boost::test_tools::per_element());
+}
+
+// A MOVED changes one slot at once (told as a redirect, then as a topology change by the redirect); the view installed
+// afterwards tells the rest of the move, not that slot again; a failover is the replica's promotion.
+BOOST_AUTO_TEST_CASE(a_slot_moved_by_moved_is_told_once_and_a_failover_is_named) {
+    observed_core o;
+    o.seen.lines.clear();
+    call_state c = o.core.start(6680, get, {}, t0);
+    const node_id source = o.core.next(c, t0).node;
+    o.core.on_send(c);
+    BOOST_TEST((o.core.on_reply(c, source, *parse_resp("-MOVED 6680 10.0.0.3:7002\r\n"), t0) == core_verdict::retry));
+    const core_decision again = o.core.next(c, t0 + milliseconds(200));
+    BOOST_TEST_REQUIRE((again.what == core_decision::kind::refresh));  // a MOVED asks for a refresh
+    // The view: slots 6000-6680 moved to master #3, and shard #1's replica took over from its master.
+    topology t = three_masters();
+    t.shards[1].ranges = {{5461, 5999}, {6681, 10922}};
+    t.shards[2].ranges = {{6000, 6680}, {10923, 16383}};
+    t.shards[0].master = at("10.0.1.1", 7100);
+    t.shards[0].replicas = {};
+    o.core.refresh_started(t0 + milliseconds(200));
+    o.core.install(t, id_of(o.core, at("10.0.0.3", 7002)), "CLUSTER SHARDS");
+    const std::vector<std::string> want = {
+        "MOVED GET 6680 10.0.0.2:7001>10.0.0.3:7002",
+        "topology MOVED redirect 6680-6680:10.0.0.2:7001>10.0.0.3:7002",
+        "topology MOVED 0-5460:10.0.0.1:7000>10.0.1.1:7100 6000-6679:10.0.0.2:7001>10.0.0.3:7002",
+        "failover 10.0.0.1:7000>10.0.1.1:7100 0-5460",
+        "removed 10.0.0.1:7000"};
+    BOOST_TEST(o.seen.lines == want, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_node_goes_down_once_and_comes_back_and_a_loss_says_why) {
+    observed_core o;
+    o.seen.lines.clear();
+    const node_id n = id_of(o.core, at("10.0.0.2", 7001));
+    o.core.on_connected(n);
+    o.core.on_disconnected(n, "the connection was lost (reset by peer)");
+    o.core.on_unreachable(n, error(error_kind::connect, "refused"), t0);
+    o.core.on_unreachable(n, error(error_kind::connect, "refused"), t0 + milliseconds(100));  // still down: no event
+    o.core.on_connected(n);
+    const std::vector<std::string> want = {"lost 10.0.0.2:7001 (the connection was lost (reset by peer))",
+                                           "down 10.0.0.2:7001", "up 10.0.0.2:7001"};
+    BOOST_TEST(o.seen.lines == want, boost::test_tools::per_element());
+    // The refresh that loss asked for says why it ran.
+    o.core.refresh_started(t0 + milliseconds(200));
+    topology t = three_masters();
+    t.shards[1].master = at("10.0.1.2", 7101);
+    t.shards[1].replicas = {at("10.0.0.2", 7001)};
+    o.core.install(t, o.core.seed(0), "CLUSTER SHARDS");
+    BOOST_TEST(o.seen.lines.at(3) == "topology node_lost 5461-10922:10.0.0.2:7001>10.0.1.2:7101");
+    BOOST_TEST(o.seen.lines.at(4) == "failover 10.0.0.2:7001>10.0.1.2:7101 5461-10922");
+}
+
+BOOST_AUTO_TEST_CASE(call_ends_name_the_operation_the_node_and_the_outcome) {
+    observed_core o;
+    o.seen.lines.clear();
+    call_state c = o.core.start(6680, get, {}, t0);
+    o.core.next(c, t0);
+    o.core.on_send(c);
+    const auto wrongtype = parse_resp("-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+    o.core.on_reply(c, c.sent_to, *wrongtype, t0);
+    o.core.on_call_ended(c, wrongtype.get(), nullptr, t0 + milliseconds(3));
+    const std::string incr = detail::format_argv({"INCR", "counter"});  // the call refers to it: it must outlive it
+    call_state lost = o.core.start(6680, incr, {}, t0);
+    o.core.next(lost, t0);
+    o.core.on_connected(lost.sent_to);
+    o.core.on_send(lost);
+    o.core.on_lost_after_write(lost, lost.sent_to, "reset", t0);
+    o.core.on_call_ended(lost, nullptr, &*lost.failure, t0);
+    const std::vector<std::string> want = {"call GET sends=1 node=10.0.0.2:7001 status=WRONGTYPE",
+                                           "lost 10.0.0.2:7001 (reset)",
+                                           "call INCR sends=1 node=10.0.0.2:7001 failed=unknown_outcome"};
+    BOOST_TEST(o.seen.lines == want, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(call_attributes_carry_opentelemetry_names) {
+    observed_core o;
+    struct attributes {
+        std::vector<std::string> seen;
+        void operator()(const call_ended_event& e) {
+            otel::for_each_attribute(e, [&](std::string_view name, const auto& value) {
+                std::string text(name);
+                text += "=";
+                if constexpr (std::is_same_v<std::decay_t<decltype(value)>, std::string_view>)
+                    text += std::string(value);
+                else
+                    text += std::to_string(value);
+                seen.push_back(text);
+            });
+        }
+    } a;
+    o.core.set_observer(detail::event_sink::bind(&a));
+    call_state c = o.core.start(6680, get, {}, t0);
+    o.core.next(c, t0);
+    o.core.on_send(c);
+    const auto err = parse_resp("-ERR nope\r\n");
+    o.core.on_call_ended(c, err.get(), nullptr, t0);
+    const std::vector<std::string> want = {"db.system.name=redis",        "db.operation.name=GET",
+                                           "server.address=10.0.0.1",     "server.port=7000",
+                                           "network.peer.address=10.0.0.2", "network.peer.port=7001",
+                                           "db.response.status_code=ERR", "error.type=ERR"};
+    BOOST_TEST(a.seen == want, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_certificate_near_expiry_is_told_once_per_process) {
+    struct expiring {
+        std::vector<std::string> seen;
+        void operator()(const certificate_expiring_event& e) {
+            seen.push_back(std::to_string(e.certificate.depth) + " " + e.certificate.names.front() + " " +
+                           std::to_string(e.left.count() / 86400));
+        }
+    } x;
+    const detail::event_sink sink = detail::event_sink::bind(&x);
+    const auto now = std::chrono::system_clock::now();
+    tls_handshake_info hs;
+    hs.chain.push_back({0, {"DNS:soon.test"}, now + std::chrono::hours(24 * 5 + 1), "unit-test-fingerprint-leaf"});
+    hs.chain.push_back({1, {"CN=ca"}, now + std::chrono::hours(24 * 365), "unit-test-fingerprint-ca"});
+    const node_address node = at("10.0.0.1", 7000);
+    const event_node named{node, "soon.test", 7000, "soon.test"};
+    detail::tell_expiring_certificates(hs, named, std::chrono::hours(24 * 14), sink);
+    detail::tell_expiring_certificates(hs, named, std::chrono::hours(24 * 14), sink);  // a second connection
+    BOOST_TEST(x.seen == std::vector<std::string>{"0 DNS:soon.test 5"}, boost::test_tools::per_element());
+    // 0 turns the warning off.
+    hs.chain[0].fingerprint = "unit-test-fingerprint-other";
+    detail::tell_expiring_certificates(hs, named, std::chrono::seconds(0), sink);
+    BOOST_TEST(x.seen.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(an_observer_that_throws_changes_nothing) {
+    struct throwing {
+        int calls = 0;
+        void operator()(const topology_changed_event&) {
+            ++calls;
+            throw std::runtime_error("observer bug");
+        }
+    } t;
+    cluster_core core(options_with(), &as_reported);
+    core.set_observer(detail::event_sink::bind(&t));
+    core.refresh_started(t0);
+    BOOST_CHECK_NO_THROW(core.install(three_masters(), core.seed(0), "CLUSTER SHARDS"));
+    BOOST_TEST(t.calls == 1);
+    BOOST_TEST(core.has_topology());
+    BOOST_TEST(core.owner(6680) == id_of(core, at("10.0.0.2", 7001)));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace core_events_test
