@@ -14,6 +14,8 @@
 //                (addrmap: async_transaction, on a connection of its own; raw: the three on the shared context)
 //   --rounds     raw, addrmap and the blocking pipeline take turns in R rounds of ops/R SETs each (default 8)
 //   --loop       the event loop (default libevent); raw hiredis is attached with the same binding's attach()
+//   --observer   counting: the async cluster with an observer that counts call_ended_event (observer.hpp), to price
+//                an observer per call against the run without (default none: no observer, nothing compiled in)
 //   --side       addrmap or raw: run that side alone and skip the blocking adapter (to profile one side); pipeline:
 //                the blocking adapter's pipeline alone (default both: in each round raw, addrmap, then the pipeline)
 // Exit status: 0 with the results; 1 with {"policy": ..., "error": "..."}; 2 for a usage error.
@@ -42,6 +44,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -53,6 +56,7 @@ using addrmap_bench::parse_count;
 struct cli_options : addrmap_bench::connection_flags {
     std::string loop = "libevent", workload = "set";
     std::string side = "both";  ///< addrmap or raw: that side alone, no blocking runs (for a profiler)
+    std::string observer = "none";  ///< counting: the async cluster counts its calls' ends through an observer
     std::size_t ops = 200000, in_flight = 50, rounds = 8;
     std::size_t max_calls = addrmap::cluster_options{}.max_calls;  ///< and max_calls_per_node: the call bound
 };
@@ -62,7 +66,7 @@ constexpr const char* usage_text =
     "                   [--policy identity|ip_to_hostname|ip_to_hostname_keep_ip|static_table|env]\n"
     "                   [--hostname NAME] [--ops N] [--in-flight N] [--rounds R] [--loop libevent|libuv|libev|asio]\n"
     "                   [--workload set|fan_out|transaction] [--max-calls N (also per node; default: the options')]\n"
-    "                   [--side both|addrmap|raw|pipeline]\n";
+    "                   [--side both|addrmap|raw|pipeline] [--observer none|counting]\n";
 
 cli_options parse_cli(int argc, char** argv) {
     cli_options o;
@@ -74,6 +78,7 @@ cli_options parse_cli(int argc, char** argv) {
         else if (flag == "--workload") o.workload = value;
         else if (flag == "--max-calls") o.max_calls = parse_count(flag, value);
         else if (flag == "--side") o.side = value;
+        else if (flag == "--observer") o.observer = value;
         else return false;
         return true;
     });
@@ -248,8 +253,14 @@ struct raw_cluster {
     }
 };
 
-template <class Policy>
-void run(const cli_options& o, Policy policy, const addrmap::topology& topo, json_line& out) {
+/// The cheapest observer that does something: it counts the calls that ended.
+struct counting_observer {
+    std::shared_ptr<std::uint64_t> ended = std::make_shared<std::uint64_t>(0);
+    void operator()(const addrmap::call_ended_event&) noexcept { ++*ended; }
+};
+
+template <class Policy, class Observer = addrmap::no_observer>
+void run(const cli_options& o, Policy policy, const addrmap::topology& topo, json_line& out, Observer observer = {}) {
     bench_loop loop(o.loop);
     std::vector<std::string> keys;
     for (std::size_t i = 0; i < o.ops; ++i) keys.push_back("bench:" + std::to_string(i));
@@ -292,7 +303,7 @@ void run(const cli_options& o, Policy policy, const addrmap::topology& topo, jso
         options.seeds = {o.seed};
         options.tls.ca_file = o.cacert;
         if (o.max_calls != options.max_calls) options.max_calls = options.max_calls_per_node = o.max_calls;
-        addrmap::basic_async_cluster<Policy> cluster(options, loop.binding(), policy);
+        addrmap::basic_async_cluster<Policy, Observer> cluster(options, loop.binding(), policy, observer);
         std::string failure;
         bool connected = false;
         cluster.connect([&](const addrmap::error* e) {
@@ -371,6 +382,8 @@ void run(const cli_options& o, Policy policy, const addrmap::topology& topo, jso
         }
         if (errors != 0 || plain.errors != 0)
             throw std::runtime_error(std::to_string(errors) + " addrmap and " + std::to_string(plain.errors) + " raw SETs failed");
+        if constexpr (!std::is_same_v<Observer, addrmap::no_observer>)
+            out.integer("observer_calls_counted", static_cast<long long>(*observer.ended));
         const auto& stats = cluster.stats();
         out.raw("stats", "{\"moved\": " + std::to_string(stats.moved) + ", \"ask\": " + std::to_string(stats.ask) +
                              ", \"connection_losses\": " + std::to_string(stats.connection_losses) +
@@ -443,16 +456,25 @@ addrmap::topology read_topology(const cli_options& o, std::vector<addrmap::stati
     return topo;
 }
 
+/// run() with the observer --observer names.
+template <class Policy>
+void run_observed(const cli_options& o, Policy policy, const addrmap::topology& topo, json_line& out) {
+    out.text("observer", o.observer);
+    if (o.observer == "none") run(o, std::move(policy), topo, out);
+    else if (o.observer == "counting") run(o, std::move(policy), topo, out, counting_observer{});
+    else throw std::invalid_argument("--observer '" + o.observer + "': expected none or counting");
+}
+
 void dispatch(const cli_options& o, json_line& out) {
     using addrmap::ip_to_hostname;
     std::vector<addrmap::static_table::entry> entries;
     const addrmap::topology topo = read_topology(o, entries);
-    if (o.policy == "identity") run(o, addrmap::identity{}, topo, out);
-    else if (o.policy == "ip_to_hostname") run(o, ip_to_hostname(o.hostname), topo, out);
+    if (o.policy == "identity") run_observed(o, addrmap::identity{}, topo, out);
+    else if (o.policy == "ip_to_hostname") run_observed(o, ip_to_hostname(o.hostname), topo, out);
     else if (o.policy == "ip_to_hostname_keep_ip")
-        run(o, ip_to_hostname(o.hostname, ip_to_hostname::mode::dial_ip_verify_hostname), topo, out);
-    else if (o.policy == "static_table") run(o, addrmap::static_table(entries), topo, out);
-    else if (o.policy == "env") run(o, addrmap::env(std::map<std::string, std::string>{{"ADDRMAP_HOSTNAME", o.hostname}}), topo, out);
+        run_observed(o, ip_to_hostname(o.hostname, ip_to_hostname::mode::dial_ip_verify_hostname), topo, out);
+    else if (o.policy == "static_table") run_observed(o, addrmap::static_table(entries), topo, out);
+    else if (o.policy == "env") run_observed(o, addrmap::env(std::map<std::string, std::string>{{"ADDRMAP_HOSTNAME", o.hostname}}), topo, out);
     else throw std::invalid_argument("--policy '" + o.policy + "' is not one of the choices below");
 }
 

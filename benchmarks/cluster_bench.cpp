@@ -8,12 +8,17 @@
 //               of each generated entry (127.0.0.1:P -> NAME:P). Default localhost.
 //   --ops       SETs per measurement (default 20000); --pipeline: commands per pipeline (default 16)
 //   --rounds    the adapter-vs-raw measurements on one node run interleaved in R rounds (default 8)
+//   --observer  counting|prometheus: a second cluster with that observer (observer.hpp) runs the same-node rounds
+//               beside the plain one, then SETs a quarter of --ops over every master: its CPU per call, and
+//               (prometheus) the histograms' per-node counts scraped halfway and at the end, against the calls it
+//               made. Default none.
 // Exit status: 0 with the results; 1 with {"policy": ..., "error": "..."} (e.g. identity failing TLS
 // verification against DNS-only certificates); 2 for a usage error.
 #include <addrmap/addrmap.hpp>
 
 #include <hiredis/hiredis_ssl.h>
 
+#include "../examples/prometheus_observer.hpp"
 #include "bench_common.hpp"
 #include "counting_new.hpp"
 
@@ -31,6 +36,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -50,6 +56,7 @@ struct cli_options : addrmap_bench::connection_flags {
     std::size_t ops = 20000;
     std::size_t pipeline = 16;
     std::size_t rounds = 8;
+    std::string observer = "none";
     std::string node;  // reported HOST:PORT of the same-node master; empty: the first master in slot order
 };
 
@@ -57,6 +64,7 @@ constexpr const char* usage_text =
     "usage: cluster_bench --seed HOST:PORT --cacert FILE\n"
     "                     [--policy identity|ip_to_hostname|ip_to_hostname_keep_ip|static_table|env]\n"
     "                     [--hostname NAME] [--ops N] [--pipeline K] [--rounds R] [--node HOST:PORT]\n"
+    "                     [--observer none|counting|prometheus]\n"
     "  --node: the master (as the cluster reports it) for the same-node comparisons; redis-benchmark --cluster\n"
     "          with one client drives only its first master, so scripts/bench passes that one here\n";
 
@@ -67,6 +75,7 @@ cli_options parse_cli(int argc, char** argv) {
         else if (flag == "--pipeline") o.pipeline = parse_count(flag, value);
         else if (flag == "--rounds") o.rounds = parse_count(flag, value);
         else if (flag == "--node") o.node = value;
+        else if (flag == "--observer") o.observer = value;
         else return false;
         return true;
     });
@@ -367,6 +376,80 @@ handshake_summary summarize_handshakes(const std::vector<addrmap::node_info>& ma
     return s;
 }
 
+/// What an observer counted ("total N" from the counting one, a Prometheus scrape from the other) against `calls`:
+/// {"per_node": {port: count, ...}, "total": N, "calls_made": M}.
+std::string scrape_summary(const std::string& scraped, std::uint64_t calls) {
+    std::map<std::string, std::uint64_t> per_port;
+    if (scraped.compare(0, 6, "total ") == 0)
+        per_port["all"] = std::stoull(scraped.substr(6));
+    else
+        per_port = example::counts_per_port(scraped);
+    std::string nodes;
+    std::uint64_t total = 0;
+    for (const auto& [port, count] : per_port) {
+        nodes += (nodes.empty() ? "\"" : ", \"") + port + "\": " + std::to_string(count);
+        total += count;
+    }
+    return "{\"per_node\": {" + nodes + "}, \"total\": " + std::to_string(total) +
+           ", \"calls_made\": " + std::to_string(calls) + "}";
+}
+
+/// The cheapest observer that does something: it counts the calls that ended.
+struct counting_observer {
+    std::shared_ptr<std::uint64_t> ended = std::make_shared<std::uint64_t>(0);
+    void operator()(const addrmap::call_ended_event&) noexcept { ++*ended; }
+};
+
+/// The same-node rounds of a second cluster with `observer`, interleaved with the plain cluster's: the CPU per call
+/// with the observer against without, and what the observer counted against the calls made.
+/// Then it SETs a quarter of `all_keys` one at a time, on every master, so that its counts span the nodes.
+template <class Policy, class Observer, class Plain, class Scrape>
+void run_observed(const cli_options& o, const addrmap::cluster_options& options, Policy policy, Observer observer,
+                  Plain& plain, const std::vector<std::string>& node_keys, const std::vector<std::string>& all_keys,
+                  json_line& out, Scrape&& scrape) {
+    addrmap::basic_cluster<Policy, Observer> observed(options, policy, observer);
+    observed.connect();
+    std::uint64_t calls = 0;
+    const auto seq = [&](auto& cluster, const std::vector<std::string>& keys) {
+        if constexpr (!std::is_same_v<std::decay_t<decltype(cluster)>, Plain>) calls += keys.size();
+        return adapter_sequential(cluster, keys);
+    };
+    const auto pipe = [&](auto& cluster, const std::vector<std::string>& keys) {
+        if constexpr (!std::is_same_v<std::decay_t<decltype(cluster)>, Plain>) calls += (keys.size() + o.pipeline - 1) / o.pipeline;
+        return adapter_pipelined(cluster, keys, o.pipeline);
+    };
+    const std::size_t warm = std::min<std::size_t>(1000, node_keys.size());
+    seq(observed, std::vector<std::string>(node_keys.begin(), node_keys.begin() + static_cast<std::ptrdiff_t>(warm)));
+    timing seq_plain, seq_observed, pipe_plain, pipe_observed;
+    const auto chunks = split(node_keys, o.rounds);
+    std::string halfway;
+    std::uint64_t calls_halfway = 0;
+    for (std::size_t r = 0; r < chunks.size(); ++r) {
+        if (r % 2 == 0) {
+            seq_plain.add(seq(plain, chunks[r]));
+            seq_observed.add(seq(observed, chunks[r]));
+            pipe_plain.add(pipe(plain, chunks[r]));
+            pipe_observed.add(pipe(observed, chunks[r]));
+        } else {
+            seq_observed.add(seq(observed, chunks[r]));
+            seq_plain.add(seq(plain, chunks[r]));
+            pipe_observed.add(pipe(observed, chunks[r]));
+            pipe_plain.add(pipe(plain, chunks[r]));
+        }
+        if (r + 1 == chunks.size() / 2) halfway = scrape(), calls_halfway = calls;
+    }
+    seq(observed, std::vector<std::string>(all_keys.begin(), all_keys.begin() + static_cast<std::ptrdiff_t>(all_keys.size() / 4)));
+    out.text("observer", o.observer);
+    out.number("plain_cpu_s_per_1m_seq", seq_plain.cpu_s_per_1m(), 3);
+    out.number("observed_cpu_s_per_1m_seq", seq_observed.cpu_s_per_1m(), 3);
+    out.number("plain_cpu_s_per_1m_pipelined", pipe_plain.cpu_s_per_1m(), 3);
+    out.number("observed_cpu_s_per_1m_pipelined", pipe_observed.cpu_s_per_1m(), 3);
+    out.number("observer_cost_us_per_seq_call", (seq_observed.cpu_s_per_1m() - seq_plain.cpu_s_per_1m()), 3);
+    out.integer("observed_calls_made", static_cast<long long>(calls));
+    out.raw("observer_counted", "{\"halfway\": " + scrape_summary(halfway, calls_halfway) +
+                                    ", \"end\": " + scrape_summary(scrape(), calls) + "}");
+}
+
 template <class Policy>
 void run(const cli_options& o, Policy policy, json_line& out) {
     addrmap::cluster_options options;
@@ -536,6 +619,17 @@ void run(const cli_options& o, Policy policy, json_line& out) {
     out.number("raw_pipelined_ops_per_s_one_key", raw_pipe_one_key.ops_per_s(), 1);
     out.number("seq_ratio_vs_raw", raw_seq.ops_per_s() > 0 ? seq_node.ops_per_s() / raw_seq.ops_per_s() : 0, 4);
     out.number("pipelined_ratio_vs_raw", raw_pipe.ops_per_s() > 0 ? pipe_node.ops_per_s() / raw_pipe.ops_per_s() : 0, 4);
+    if (o.observer == "counting") {
+        counting_observer counter;
+        run_observed(o, options, policy, counter, *cluster, node_keys, all_keys, out, [counter] {
+            return "total " + std::to_string(*counter.ended);
+        });
+    } else if (o.observer == "prometheus") {
+        example::prometheus_observer metrics;
+        run_observed(o, options, policy, metrics, *cluster, node_keys, all_keys, out, [metrics] { return metrics.scrape(); });
+    } else if (o.observer != "none") {
+        throw std::invalid_argument("--observer '" + o.observer + "': expected none, counting or prometheus");
+    }
     out.raw("stats", "{\"moved\": " + std::to_string(stats.moved) + ", \"ask\": " + std::to_string(stats.ask) +
                          ", \"tryagain\": " + std::to_string(stats.tryagain) +
                          ", \"connection_losses\": " + std::to_string(stats.connection_losses) +
