@@ -71,7 +71,8 @@ private:
             if (ch == '"' || ch == '\\') {
                 out += '\\';
                 out += ch;
-            } else if (static_cast<unsigned char>(ch) < 0x20) {
+            } else if (static_cast<unsigned char>(ch) < 0x20 || static_cast<unsigned char>(ch) >= 0x7f) {
+                // Control bytes, and bytes that are not ASCII (they may not be UTF-8), as \u00XX: the line stays JSON.
                 char escaped[8];
                 std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(ch)));
                 out += escaped;

@@ -31,7 +31,12 @@ public:
         if (e.result == addrmap::call_result::failed && e.error_type) error = addrmap::to_string(*e.error_type);
         const double seconds = std::chrono::duration<double>(e.duration).count();
         const std::lock_guard<std::mutex> lock(state_->mutex);
-        histogram& h = state_->series[std::make_tuple(peer, port, std::string(e.operation), error)];
+        auto key = std::make_tuple(peer, port, std::string(e.operation), error);
+        // Bounded: past max_series, new combinations share one series per node (a node inventing error codes, or a
+        // caller inventing command names, cannot grow the scrape without end).
+        if (state_->series.size() >= max_series && state_->series.count(key) == 0)
+            key = std::make_tuple(peer, port, std::string("OTHER"), std::string(error.empty() ? "" : "OTHER"));
+        histogram& h = state_->series[key];
         for (std::size_t i = 0; i < bounds.size(); ++i)
             if (seconds <= bounds[i]) ++h.buckets[i];
         ++h.count;
@@ -46,10 +51,10 @@ public:
         const std::lock_guard<std::mutex> lock(state_->mutex);
         for (const auto& [key, h] : state_->series) {
             const auto& [peer, port, operation, error] = key;
-            std::string labels = "db_system_name=\"redis\",db_operation_name=\"" + operation +
-                                 "\",network_peer_address=\"" + peer + "\"";
-            if (!port.empty()) labels += ",network_peer_port=\"" + port + "\"";
-            if (!error.empty()) labels += ",error_type=\"" + error + "\"";
+            std::string labels = "db_system_name=\"redis\",db_operation_name=" + label(operation) +
+                                 ",network_peer_address=" + label(peer);
+            if (!port.empty()) labels += ",network_peer_port=" + label(port);
+            if (!error.empty()) labels += ",error_type=" + label(error);
             for (std::size_t i = 0; i < bounds.size(); ++i)
                 out << "db_client_operation_duration_seconds_bucket{" << labels << ",le=\"" << bounds[i] << "\"} "
                     << h.buckets[i] << "\n";
@@ -60,7 +65,24 @@ public:
         return out.str();
     }
 
+    /// At most this many series (node, command, error.type); see operator().
+    static constexpr std::size_t max_series = 1000;
+
 private:
+    /// A label value in Prometheus text format: quoted, with '\\', '"' and line feeds escaped.
+    static std::string label(const std::string& value) {
+        std::string out = "\"";
+        for (const char ch : value) {
+            if (ch == '\\' || ch == '"') out += '\\';
+            if (ch == '\n') {
+                out += "\\n";
+                continue;
+            }
+            out += ch;
+        }
+        return out + "\"";
+    }
+
     struct histogram {
         std::array<std::uint64_t, bounds.size()> buckets{};
         std::uint64_t count = 0;

@@ -1000,8 +1000,9 @@ void print_seed(std::ostream& out, const seed_attempt& s, detail_list& details) 
                "yet (basic_cluster never sees them either); run again in a moment to check them too\n";
 }
 
-/// "2027-12-05" (UTC).
+/// "2027-12-05" (UTC); "after 2262" for the clock's end (a date past it, or one OpenSSL could not read).
 std::string date_text(std::chrono::system_clock::time_point t) {
+    if (t == std::chrono::system_clock::time_point::max()) return "after 2262";
     const std::time_t seconds = std::chrono::system_clock::to_time_t(t);
     std::tm tm{};
     char buf[16];
@@ -1052,7 +1053,8 @@ void print_expiry_warnings(std::ostream& out, const std::vector<node_row>& rows,
             seen.push_back(c.fingerprint);
             const auto days = std::chrono::duration_cast<std::chrono::hours>(c.not_after - now).count() / 24;
             out << "warning: " << (c.depth == 0 ? "the certificate of node " : "a CA certificate of node ")
-                << reported_text(row) << " (" << join(c.names, ", ") << ") expires on " << date_text(c.not_after)
+                << reported_text(row) << " (" << addrmap::detail::shortened(join(c.names, ", "), 300) << ") expires on "
+                << date_text(c.not_after)
                 << ", in " << days << " days: renew it before then\n";
         }
 }

@@ -103,6 +103,7 @@ public:
     /// mapping fails verification throws that error (it would fail the same way every time). Throws the seed's own error when one
     /// seed is given, else error{connect} listing each seed's failure.
     void connect() {
+        core_.label_refresh_requested();
         const auto deadline = core_.deadline_from(clock::now());
         std::string failures;
         if (const std::optional<error> failed = run_refresh(deadline, &failures))
@@ -274,6 +275,7 @@ public:
     /// Re-reads the topology from the best node (see cluster_core::refresh_candidates); keeps the old
     /// slot map and throws error{topology} listing each node's answer when none gave a usable view.
     void refresh() {
+        core_.label_refresh_requested();
         std::string failures;
         if (!refresh_within(core_.deadline_from(clock::now()), &failures))
             throw error(error_kind::topology, "could not refresh the cluster topology from any node:" + failures);
@@ -442,8 +444,20 @@ private:
     // ---- calls ----------------------------------------------------------------------------------------
 
     reply_ptr run(int slot, const std::string& cmd, const call_options& call) {
-        call_state c = core_.start(slot, cmd, call, clock::now());
-        return drive(c);
+        if constexpr (observes_v<Observer, call_ended_event>) {
+            const auto started = clock::now();
+            std::optional<call_state> c;
+            try {
+                c.emplace(core_.start(slot, cmd, call, started));
+            } catch (const error& e) {  // refused before anything was sent (SUBSCRIBE, a bad option): a call too
+                core_.tell_call_ended(detail::operation_name(cmd).view(), 1, no_node, started, 0, nullptr, &e, clock::now());
+                throw;
+            }
+            return drive(*c);
+        } else {
+            call_state c = core_.start(slot, cmd, call, clock::now());
+            return drive(c);
+        }
     }
 
     /// One call, to the end, told to the observer when it handles call_ended_event.

@@ -40,6 +40,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <new>
 #include <utility>
 #include <vector>
 
@@ -129,16 +130,25 @@ public:
     }
 
     void on_connected(node_id id) {
-        const bool was_down = exists(id) && nodes_.node(id).down;
         nodes_.connected(id);
         ++stats_.connections_made;
-        if (core_node* n = nodes_.find(id)) ++n->counters.connections_made;
-        if (was_down && events_.wants<node_up_event>()) events_.emit(node_up_event{event_node_of(id)});
+        core_node* n = nodes_.find(id);
+        if (n == nullptr) return;
+        ++n->counters.connections_made;
+        // Back after node_down_event (a replica set aside, never told down, is not told up either).
+        if (std::exchange(n->down_told, false) && events_.wants<node_up_event>())
+            events_.emit(node_up_event{event_node_of(id)});
     }
     /// The same, with what the handshake established and the IP dialed, for the observer (connection opened, and a
     /// certificate of the chain near its expiry: detail/certificate_expiry.hpp).
     void on_connected(node_id id, const tls_handshake_info& handshake, std::string_view dial_address) {
         on_connected(id);
+        tell_connection_opened(id, handshake, dial_address);
+    }
+    /// A connection the core does not track (a subscriber's) was set up: the observer hears of it, and of a
+    /// certificate near its expiry, as of any other.
+    void tell_connection_opened(node_id id, const tls_handshake_info& handshake, std::string_view dial_address) const {
+        if (!exists(id)) return;
         if (events_.wants<connection_opened_event>())
             events_.emit(connection_opened_event{event_node_of(id), dial_address, handshake});
         if (events_.wants<certificate_expiring_event>())
@@ -149,12 +159,11 @@ public:
     /// report of a dial (one made once the backoff had ended) moves the backoff on.
     void on_unreachable(node_id id, const error& why, clock::time_point now) {
         if (!exists(id)) return;
-        const bool was_down = nodes_.node(id).down;
         if (nodes_.unreachable(id, why.message(), now, backoff_)) {
             ++stats_.dial_failures;
             ++nodes_.find(id)->counters.dial_failures;
         }
-        if (!was_down && events_.wants<node_down_event>())
+        if (!std::exchange(nodes_.find(id)->down_told, true) && events_.wants<node_down_event>())
             events_.emit(node_down_event{event_node_of(id), nodes_.node(id).problem});
         refresh_.want(refresh_trigger::node_lost);
         // A MOVED target that cannot be reached cannot vouch for its slot: let views from others install.
@@ -216,6 +225,8 @@ public:
     /// The refresh ended, installed or not; the rate limit counts from its end.
     void refresh_finished(clock::time_point now) noexcept { refresh_.finished(now); }
     void request_refresh() noexcept { refresh_.want(refresh_trigger::requested); }
+    /// The next refresh is the caller's (connect(), refresh()): events say so, whatever else wanted one.
+    void label_refresh_requested() noexcept { refresh_.label_requested(); }
     /// A refresh ended with no view installed; `first_error` is the first node's error. While no topology
     /// was ever installed, an error that would repeat on every try (certificate, policy, configuration, a
     /// malformed reply: not connect, timeout or topology) ends calls waiting for the topology at once instead
@@ -256,7 +267,10 @@ public:
         ++stats_.refreshes;
         if (before) {
             const core_node* from = nodes_.find(reporter);
-            before->emit(nodes_, owners_, refresh_.reason(), from != nullptr ? &from->reported : nullptr, events_);
+            try {  // the view is installed: telling of it must not lose `forgotten` (whose connections must close)
+                before->emit(nodes_, owners_, refresh_.reason(), from != nullptr ? &from->reported : nullptr, events_);
+            } catch (const std::bad_alloc&) {
+            }
         }
         return forgotten;
     }

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <addrmap/address.hpp>
+#include <addrmap/cluster_options.hpp>  // node_role
 #include <addrmap/error.hpp>
 #include <addrmap/tls_options.hpp>
 #include <addrmap/topology.hpp>
@@ -130,7 +131,9 @@ struct call_ended_event {
     std::chrono::nanoseconds duration{0};
     unsigned sends = 0;
     call_result result = call_result::reply;
-    std::string_view status_code;            ///< error_reply: "ERR", "WRONGTYPE", ...
+    /// error_reply: "ERR", "WRONGTYPE", ... (the reply's leading A-Z, 0-9, '_', '-'; "ERR" when none). Like
+    /// `operation` (letters, digits, "_-.:" kept, other bytes as '?'), safe in a metric label as it is.
+    std::string_view status_code;
     std::optional<error_kind> error_type;    ///< failed: the error's kind
 };
 

@@ -22,10 +22,12 @@ struct topology_snapshot {
 };
 
 namespace detail {
-/// A JSON string of outside text: escaped() first (the one escaping helper), then JSON's own quoting.
+/// A JSON string of a node table's text (addresses and mappings the host grammar passed, problems already escaped):
+/// shortened() (the one escaping helper's form for escaped text: a "\x1b" stays as it is, any byte still not printable
+/// ASCII is escaped), then JSON's own quoting.
 inline std::string json_string(std::string_view text) {
     std::string out = "\"";
-    for (const char ch : escaped(text, 1000)) {
+    for (const char ch : shortened(text, 1000)) {
         if (ch == '"' || ch == '\\') out += '\\';
         out += ch;
     }

@@ -257,6 +257,7 @@ private:
         try {
             try {
                 tls_connection fresh = cluster_.dial(n, clock::now() + cluster_.options_.tls.connect_timeout);
+                cluster_.core_.tell_connection_opened(n, fresh.handshake(), cluster_.dialed_address_);
                 // Non-blocking from here: a read takes what is there (a TLS record half here waits for the next read),
                 // a write waits at most command_timeout for room.
                 fresh.get()->flags &= ~REDIS_BLOCK;

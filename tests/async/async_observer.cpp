@@ -3,6 +3,7 @@
 // with its operation's name, from the loop thread.
 #include "async_support.hpp"
 #include "hostile_node.hpp"
+#include "pubsub_support.hpp"
 #include "test_certificates.hpp"
 
 #include <addrmap/addrmap.hpp>
@@ -24,6 +25,7 @@ struct seen_events {
     std::vector<std::string> opened;
     std::vector<std::string> calls;
     std::thread::id thread;
+    std::vector<std::string> gaps;
 };
 
 struct recorder {
@@ -38,6 +40,7 @@ struct recorder {
         seen->calls.push_back(std::string(e.operation) + " " + std::to_string(static_cast<int>(e.result)));
         seen->thread = std::this_thread::get_id();
     }
+    void operator()(const subscription_gap_event& e) { seen->gaps.push_back(e.gap.channel + " " + e.gap.cause); }
 };
 
 using observed_cluster = basic_async_cluster<ip_to_hostname, recorder>;
@@ -92,6 +95,49 @@ BOOST_AUTO_TEST_CASE(every_call_end_is_told_once_with_its_operation) {
     BOOST_TEST(std::count(r.seen->calls.begin(), r.seen->calls.end(), "SET 0") == 20);
     BOOST_TEST(std::count(r.seen->calls.begin(), r.seen->calls.end(), "LPUSH 1") == 1);
     BOOST_TEST((r.seen->thread == std::this_thread::get_id()));
+}
+
+// A subscriber's gap reaches its cluster's observer too, before on_gap: a node that sends a frame for a channel never
+// asked for is dropped, and the subscription's gap is told to both.
+BOOST_AUTO_TEST_CASE(a_subscribers_gap_is_told_to_the_observer) {
+    const live::hostile_frame_case hc = live::hostile_frame_cases().front();
+    live::hostile_node node;
+    node.set_shards_reply(node.valid_shards_reply());
+    node.set_subscribe_reply(live::hostile_subscribe_reply(hc));
+    cluster_options options = live::async_options({"localhost:" + std::to_string(node.port())});
+    options.min_backoff = std::chrono::milliseconds(20);
+    options.max_backoff = std::chrono::milliseconds(50);
+    options.subscriber_max_frame_bytes = live::hostile_max_frame_bytes;
+    live::libevent_fixture loop;
+    recorder r;
+    std::vector<std::string> gaps;
+    {
+        observed_cluster cluster(options, loop.binding(), ip_to_hostname("localhost"), r);
+        async_subscriber_handlers handlers;
+        handlers.on_gap = [&](const pubsub_event& e) {
+            BOOST_TEST(r.seen->gaps.size() == gaps.size() + 1);  // the observer heard of it first
+            gaps.push_back(e.channel + " " + e.cause);
+        };
+        basic_async_subscriber<ip_to_hostname, recorder> sub(cluster, handlers);
+        sub.ssubscribe({"news"});
+        BOOST_TEST(loop.run_until([&] { return !gaps.empty(); }, std::chrono::milliseconds(10000)));
+    }
+    loop.drain();
+    BOOST_TEST_REQUIRE(!gaps.empty());
+    BOOST_TEST(r.seen->gaps.front() == gaps.front());
+    BOOST_TEST(gaps.front().find(hc.must_mention) != std::string::npos, gaps.front());
+}
+
+// The async cluster passes its seed to every dial too: its tls_name error names the seed's host and the doctor line.
+BOOST_AUTO_TEST_CASE(a_tls_name_error_names_the_seeds_host_and_the_doctor_line) {
+    live::libevent_fixture loop;
+    const cluster_options options = live::async_options({live::seed_by_name()});
+    identity_async_cluster cluster(options, loop.binding());
+    const std::string what = live::connect_and_wait(loop, cluster);
+    BOOST_TEST(what.find("does not carry the expected IP address 127.0.0.1") != std::string::npos, what);
+    BOOST_TEST(what.find("Your seed's host localhost is a name it carries") != std::string::npos, what);
+    BOOST_TEST(what.find("addrmap-doctor --seed " + live::seed_by_name() + " --cacert " + options.tls.ca_file +
+                         " --policy ip_to_hostname --hostname localhost.") != std::string::npos, what);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

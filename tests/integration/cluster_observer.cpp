@@ -3,6 +3,7 @@
 // snapshot() and to_json() from a live connection; a transaction told as one MULTI call.
 #include "hostile_node.hpp"
 #include "live_env.hpp"
+#include "pubsub_support.hpp"
 #include "test_certificates.hpp"
 
 #include <addrmap/addrmap.hpp>
@@ -22,6 +23,7 @@ struct seen_events {
     std::vector<std::string> expiring;  ///< "depth names days-left"
     std::vector<std::string> opened;    ///< "port protocol dial_address"
     std::vector<std::string> calls;     ///< "operation batch result"
+    std::vector<std::string> gaps;      ///< "channel cause"
 };
 
 struct recorder {
@@ -39,6 +41,7 @@ struct recorder {
         seen->calls.push_back(std::string(e.operation) + " " + std::to_string(e.batch_size) + " " +
                               std::to_string(static_cast<int>(e.result)));
     }
+    void operator()(const subscription_gap_event& e) { seen->gaps.push_back(e.gap.channel + " " + e.gap.cause); }
 };
 
 using observed_cluster = basic_cluster<ip_to_hostname, recorder>;
@@ -160,6 +163,50 @@ BOOST_AUTO_TEST_CASE(transactions_and_pipelines_are_told_as_one_call_each) {
     cluster.execute(batch);
     const std::vector<std::string> want = {"MULTI 4 0", "PIPELINE 3 1"};
     BOOST_TEST(r.seen->calls == want, boost::test_tools::per_element());
+}
+
+// A subscriber's gap reaches its cluster's observer too, the same event next() gives: a node that sends a frame for a
+// channel never asked for is dropped, and the subscription's gap is told to both.
+BOOST_AUTO_TEST_CASE(a_subscribers_gap_is_told_to_the_observer) {
+    const live::hostile_frame_case hc = live::hostile_frame_cases().front();
+    live::hostile_node node;
+    node.set_shards_reply(node.valid_shards_reply());
+    node.set_subscribe_reply(live::hostile_subscribe_reply(hc));
+    cluster_options options = live::cluster_options({"localhost:" + std::to_string(node.port())});
+    options.min_backoff = std::chrono::milliseconds(20);
+    options.max_backoff = std::chrono::milliseconds(50);
+    options.subscriber_max_frame_bytes = live::hostile_max_frame_bytes;
+    recorder r;
+    basic_subscriber<ip_to_hostname, recorder> sub(options, ip_to_hostname("localhost"), r);
+    sub.ssubscribe({"news"});
+    std::vector<std::string> gaps;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (gaps.empty() && std::chrono::steady_clock::now() < until) {
+        pubsub_event e;
+        if (sub.next(e, std::chrono::milliseconds(100)) && e.what == pubsub_event::kind::gap)
+            gaps.push_back(e.channel + " " + e.cause);
+    }
+    BOOST_TEST_REQUIRE(gaps.size() == 1u);
+    BOOST_TEST_REQUIRE(!r.seen->gaps.empty());
+    BOOST_TEST(r.seen->gaps.front() == gaps.front());
+    BOOST_TEST(gaps.front().find(hc.must_mention) != std::string::npos, gaps.front());
+}
+
+// The cluster passes its seed to every dial: a cluster that dials the reported IPs (identity) is told, in its tls_name
+// error, that the seed's host verifies and how to check it with the doctor.
+BOOST_AUTO_TEST_CASE(a_tls_name_error_names_the_seeds_host_and_the_doctor_line) {
+    const cluster_options options = live::cluster_options({live::seed_by_name()});
+    identity_cluster cluster(options);
+    try {
+        cluster.connect();
+        BOOST_FAIL("identity connected to nodes whose certificates carry no IP");
+    } catch (const error& e) {
+        BOOST_TEST((e.kind() == error_kind::tls_name), e.what());
+        const std::string what = e.what();
+        BOOST_TEST(what.find("Your seed's host localhost is a name it carries") != std::string::npos, what);
+        BOOST_TEST(what.find("addrmap-doctor --seed " + live::seed_by_name() + " --cacert " + options.tls.ca_file +
+                             " --policy ip_to_hostname --hostname localhost.") != std::string::npos, what);
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -26,6 +26,7 @@ struct event_log {
     std::vector<std::string> opened_protocols;
     std::vector<std::string> opened_names;
     std::vector<std::chrono::system_clock::time_point> not_after;
+    std::vector<std::string> causes;  ///< each connection_lost_event's cause, in order
 };
 
 struct recording_observer {
@@ -47,7 +48,10 @@ struct recording_observer {
         for (const std::string& n : e.handshake.certificate_names) log->opened_names.push_back(n);
         for (const certificate_validity& c : e.handshake.chain) log->not_after.push_back(c.not_after);
     }
-    void operator()(const connection_lost_event& e) { log->lines.push_back("lost " + port_of(e.node.reported)); }
+    void operator()(const connection_lost_event& e) {
+        log->lines.push_back("lost " + port_of(e.node.reported));
+        log->causes.emplace_back(e.cause);
+    }
     void operator()(const node_down_event& e) { log->lines.push_back("down " + port_of(e.node.reported)); }
     void operator()(const redirect_event& e) {
         log->lines.push_back(std::string(e.ask ? "ask " : "moved ") + std::to_string(e.slot) + " " + port_of(e.to));
@@ -149,6 +153,7 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(events_follow_a_reshard_a_client_kill_and_a_failov
 
     // 2. CLIENT KILL on X: the next call there finds its connection lost, then a new one opens.
     const std::size_t before_kill = log->lines.size();
+    const std::size_t causes_before_kill = log->causes.size();
     {
         live::admin_connection admin(scene.x.port);
         admin.ok("CLIENT KILL TYPE normal SKIPME yes");
@@ -158,6 +163,8 @@ BOOST_AUTO_TEST_CASE_TEMPLATE(events_follow_a_reshard_a_client_kill_and_a_failov
     const std::string x = std::to_string(scene.x.port);
     const std::size_t lost_at = find_from(log->lines, before_kill, "lost " + x);
     BOOST_TEST(lost_at < log->lines.size(), joined(log->lines));
+    BOOST_TEST_REQUIRE(log->causes.size() > causes_before_kill);  // each loss says why
+    BOOST_TEST(!log->causes[causes_before_kill].empty());
     BOOST_TEST(find_from(log->lines, lost_at, "opened " + x) < log->lines.size(), joined(log->lines));
 
     // 3. SIGKILL X: one call rides the failover; the observer hears the loss, then the failover and the move of X's

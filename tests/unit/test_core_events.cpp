@@ -4,11 +4,14 @@
 #include <addrmap/detail/certificate_expiry.hpp>
 #include <addrmap/detail/command.hpp>
 #include <addrmap/detail/event_sink.hpp>
+#include <addrmap/detail/peer_verification.hpp>
 #include <addrmap/observer.hpp>
 
 #include "resp_helpers.hpp"
 
 #include <boost/test/unit_test.hpp>
+
+#include <openssl/x509.h>
 
 #include <chrono>
 #include <string>
@@ -254,6 +257,86 @@ BOOST_AUTO_TEST_CASE(a_certificate_near_expiry_is_told_once_per_process) {
     hs.chain[0].fingerprint = "unit-test-fingerprint-other";
     detail::tell_expiring_certificates(hs, named, std::chrono::seconds(0), sink);
     BOOST_TEST(x.seen.size() == 1u);
+}
+
+// A manual failover: the old master answers MOVED to its replica (the map learns that slot at once), then a view shows
+// the replica as master. The failover is still told (the roles compared are the last view's, not the MOVED's), and a
+// node first met in a MOVED is told added when a view lists it.
+BOOST_AUTO_TEST_CASE(a_moved_to_a_replica_still_tells_the_failover_and_a_new_node_is_added_by_the_view) {
+    observed_core o;
+    o.seen.lines.clear();
+    call_state c = o.core.start(6680, get, {}, t0);
+    const node_id source = o.core.next(c, t0).node;
+    o.core.on_send(c);
+    o.core.on_reply(c, source, *parse_resp("-MOVED 6680 10.0.1.2:7101\r\n"), t0);  // shard #2's replica
+    call_state d = o.core.start(0, get, {}, t0);
+    const node_id first = o.core.next(d, t0).node;
+    o.core.on_send(d);
+    o.core.on_reply(d, first, *parse_resp("-MOVED 0 10.0.0.9:7009\r\n"), t0);  // a node no view listed yet
+    topology t = three_masters();
+    t.shards[1].master = at("10.0.1.2", 7101);
+    t.shards[1].replicas = {at("10.0.0.2", 7001)};
+    t.shards[0].master = at("10.0.0.9", 7009);
+    t.shards[0].replicas = {at("10.0.1.1", 7100)};
+    o.core.refresh_started(t0 + milliseconds(200));
+    o.core.install(t, id_of(o.core, at("10.0.1.2", 7101)), "CLUSTER SHARDS");
+    const std::vector<std::string> want = {
+        "MOVED GET 6680 10.0.0.2:7001>10.0.1.2:7101",
+        "topology MOVED redirect 6680-6680:10.0.0.2:7001>10.0.1.2:7101",
+        "MOVED GET 0 10.0.0.1:7000>10.0.0.9:7009",
+        "topology MOVED redirect 0-0:10.0.0.1:7000>10.0.0.9:7009",
+        "added 10.0.0.9:7009",
+        "topology MOVED 1-5460:10.0.0.1:7000>10.0.0.9:7009 5461-6679:10.0.0.2:7001>10.0.1.2:7101 "
+        "6681-10922:10.0.0.2:7001>10.0.1.2:7101",
+        "failover 10.0.0.2:7001>10.0.1.2:7101 5461-6679 6681-10922",
+        "removed 10.0.0.1:7000"};
+    BOOST_TEST(o.seen.lines == want, boost::test_tools::per_element());
+}
+
+// A replica set aside (a read it lost) is not told down, so its next connection is not told up; a node told down is
+// told up once.
+BOOST_AUTO_TEST_CASE(down_and_up_are_told_in_pairs) {
+    observed_core o;
+    o.seen.lines.clear();
+    const node_id replica = id_of(o.core, at("10.0.1.2", 7101));
+    call_state c = o.core.start(6680, get, {}, t0);
+    o.core.on_connected(replica);
+    o.core.on_lost_after_write(c, replica, "reset", t0);  // a GET: set aside, sent again elsewhere
+    o.core.on_connected(replica);
+    o.core.on_unreachable(replica, error(error_kind::connect, "refused"), t0);
+    o.core.on_unreachable(replica, error(error_kind::connect, "refused"), t0 + milliseconds(300));
+    o.core.on_connected(replica);
+    o.core.on_connected(replica);
+    const std::vector<std::string> want = {"lost 10.0.1.2:7101 (reset)", "down 10.0.1.2:7101", "up 10.0.1.2:7101"};
+    BOOST_TEST(o.seen.lines == want, boost::test_tools::per_element());
+}
+
+// What reaches metric labels and command lines from outside is held to a safe alphabet.
+BOOST_AUTO_TEST_CASE(status_codes_operations_and_advised_names_are_safe_to_print) {
+    const auto odd = parse_resp("-X\",le=\"0.001\"} 1\r\n");
+    BOOST_TEST(detail::status_code_of(*odd) == "X");
+    const auto none = parse_resp("-\"quoted\r\n");
+    BOOST_TEST(detail::status_code_of(*none) == "ERR");
+    const std::string weird = detail::format_argv({"g\"e\nt", "k"});
+    BOOST_TEST(detail::operation_name(weird).view() == "G?E?T");
+    const auto [name, wildcard] = detail::name_to_verify({"DNS:x;rm -rf ~", "DNS:*.com", "DNS:*.redis.test"});
+    BOOST_TEST(name == "node.redis.test");
+    BOOST_TEST(wildcard);
+    BOOST_TEST(!detail::covers({"DNS:*.com"}, "example.com"));
+    BOOST_TEST(detail::covers({"DNS:*.redis.test"}, "a.redis.test"));
+    BOOST_TEST(detail::shell_word("/tmp/ca.crt") == "/tmp/ca.crt");
+    BOOST_TEST(detail::shell_word("/tmp/my ca's.crt") == "'/tmp/my ca'\\''s.crt'");
+}
+
+// notAfter past the clock's end (RFC 5280's "no expiry") is the clock's end, never a date in the past.
+BOOST_AUTO_TEST_CASE(a_not_after_past_2262_is_not_expiring) {
+    std::unique_ptr<X509, void (*)(X509*)> cert(X509_new(), &X509_free);
+    BOOST_TEST_REQUIRE(ASN1_TIME_set_string(X509_getm_notAfter(cert.get()), "99991231235959Z") == 1);
+    BOOST_TEST((detail::not_after_of(cert.get()) == std::chrono::system_clock::time_point::max()));
+    BOOST_TEST_REQUIRE(ASN1_TIME_set_string(X509_getm_notAfter(cert.get()), "20300101000000Z") == 1);
+    const auto in_2030 = detail::not_after_of(cert.get());
+    BOOST_TEST((in_2030 > std::chrono::system_clock::now()));
+    BOOST_TEST((in_2030 < std::chrono::system_clock::time_point::max()));
 }
 
 BOOST_AUTO_TEST_CASE(an_observer_that_throws_changes_nothing) {

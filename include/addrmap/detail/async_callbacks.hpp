@@ -5,9 +5,11 @@
 #include <addrmap/detail/async_calls.hpp>
 #include <addrmap/detail/call_bound.hpp>
 #include <addrmap/detail/quote.hpp>
+#include <addrmap/command_safety.hpp>
 #include <addrmap/error.hpp>
 #include <addrmap/pipeline.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <exception>
 #include <functional>
@@ -65,18 +67,28 @@ public:
 
     /// Ends `c` with `o`: its callback runs now, or when the current walk ends.
     void finish(async_call* c, outcome o) {
-        if (observed_core_ != nullptr)
-            observed_core_->on_call_ended(c->state, o.reply(), o.failure(), std::chrono::steady_clock::now());
         if ((c->own != nullptr || c->opens_lease) && finish_hook_) finish_hook_(c, o);
         calls_.untrack_deadline(c);
         c->finished = true;
         --pending_;
+        if (observed_core_ != nullptr) tell_call_ended(*c, o);
         if (walking_) {
             c->callback_deferred = true;
             deferred_.emplace_back(c, std::move(o));
             return;
         }
         complete(c, std::move(o));
+    }
+
+    /// `c`'s end, as the observer hears of it: a transaction's steps as one call named MULTI, at its EXEC's end.
+    void tell_call_ended(const async_call& c, const outcome& o) const {
+        const auto now = std::chrono::steady_clock::now();
+        if (!c.lease) {
+            observed_core_->on_call_ended(c.state, o.reply(), o.failure(), now);
+        } else if (c.lease->in_multi > 0 && iequals_ascii(command_name(c.state.command), "EXEC")) {
+            observed_core_->tell_call_ended("MULTI", c.lease->in_multi, c.lease->node, c.lease->multi_started, 1,
+                                            o.reply(), o.failure(), now);
+        }
     }
 
     /// While the driver walks its queue of calls, callbacks wait; end_walk() runs them, in the order they ended.

@@ -200,6 +200,10 @@ public:
         call_draft held = make_call(std::move(command));
         async_call* c = held.get();
         const auto refuse = [&](outcome o) {
+            if (core_.wants_call_events() && !lease) {  // refused before anything was sent: a call that ended too
+                const auto now = clock::now();
+                core_.tell_call_ended(operation_name(c->text()).view(), 1, no_node, now, 0, nullptr, o.failure(), now);
+            }
             held.release();
             if (done) callbacks_.invoke(done, std::move(o));
         };
@@ -238,6 +242,10 @@ public:
         } catch (...) {  // out of memory: the call's place in the bound goes back with it
             bound_.release(charge_to);
             throw;
+        }
+        if (lease) {  // a transaction is told as one call, MULTI to EXEC (async_callbacks::tell_call_ended)
+            if (iequals_ascii(name, "MULTI")) lease->in_multi = 1, lease->multi_started = now;
+            else if (lease->in_multi > 0) ++lease->in_multi;
         }
         if (!lease && may_hold_connection(name)) {
             const connection_hold h = holds_connection(decode_command(c->text()));
@@ -625,6 +633,8 @@ private:
     // async_connection_owner
     void connection_ready(async_connection& connection) override {
         if (const auto it = subscriber_connections_.find(&connection); it != subscriber_connections_.end()) {
+            if (connection.handshake() && core_.exists(connection.node()))
+                core_.tell_connection_opened(connection.node(), *connection.handshake(), connection.tcp_address());
             it->second->connection_ready(connection);
             return;
         }

@@ -31,6 +31,9 @@ struct async_lease {
     /// Held for basic_async_cluster::context_for_key (its one call is a PING; then the caller's hiredis code owns the
     /// connection): messages speak of the PING, and disconnect() closes it at once (a BLPOP 0 of theirs would hold it).
     bool for_context = false;
+    /// For call_ended_event: a transaction is told as one call named MULTI, from its MULTI to its EXEC.
+    std::size_t in_multi = 0;                             ///< MULTI and the calls after it (0: MULTI not issued)
+    std::chrono::steady_clock::time_point multi_started{};
 };
 
 }  // namespace addrmap::detail

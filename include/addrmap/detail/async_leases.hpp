@@ -119,6 +119,7 @@ public:
             break_lease(*keep, lost, "the transaction's connection failed");
             return;
         }
+        c->state.sent_to = lease.node;  // not routed by the core: the lease's node (counters, events)
         core_.on_send(c->state);
         ++core_.stats().round_trips;
         calls_.sent(c, connection, lease.node);

@@ -13,7 +13,8 @@
 
 namespace addrmap::detail {
 
-/// A command's name, upper-cased into its own storage (names past 31 bytes are cut: no Redis command is that long).
+/// A command's name, upper-cased into its own storage (names past 31 bytes are cut: no Redis command is that long),
+/// every byte but a letter, digit, '_', '-', '.' or ':' as '?': it ends up in metric labels and log lines as it is.
 class operation_name {
 public:
     explicit operation_name(std::string_view encoded_command) noexcept {
@@ -21,7 +22,9 @@ public:
         length_ = std::min(name.size(), sizeof(text_));
         for (std::size_t i = 0; i < length_; ++i) {
             const char ch = name[i];
-            text_[i] = ch >= 'a' && ch <= 'z' ? static_cast<char>(ch - 'a' + 'A') : ch;
+            const bool kept = (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' ||
+                              ch == '.' || ch == ':';
+            text_[i] = ch >= 'a' && ch <= 'z' ? static_cast<char>(ch - 'a' + 'A') : kept ? ch : '?';
         }
     }
     std::string_view view() const noexcept { return std::string_view(text_, length_); }
@@ -31,10 +34,16 @@ private:
     std::size_t length_ = 0;
 };
 
-/// An error reply's first word ("ERR", "WRONGTYPE", ...): OpenTelemetry's db.response.status_code.
+/// An error reply's first word ("ERR", "WRONGTYPE", ...): OpenTelemetry's db.response.status_code. Only its leading
+/// upper-case letters, digits, '_' and '-' (at most 32): the server's bytes end up in metric labels as they are; "ERR"
+/// when there are none.
 inline std::string_view status_code_of(const redisReply& reply) noexcept {
-    const std::string_view text(reply.str, reply.len);
-    return text.substr(0, std::min(text.find(' '), std::size_t{32}));
+    const std::string_view text(reply.str != nullptr ? reply.str : "", reply.str != nullptr ? reply.len : 0);
+    std::size_t n = 0;
+    while (n < text.size() && n < 32 &&
+           ((text[n] >= 'A' && text[n] <= 'Z') || (text[n] >= '0' && text[n] <= '9') || text[n] == '_' || text[n] == '-'))
+        ++n;
+    return n > 0 ? text.substr(0, n) : std::string_view("ERR");
 }
 
 /// Sets how a call ended from its reply (null: it failed with `failure`).

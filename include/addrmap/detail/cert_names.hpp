@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <ctime>
 #include <string>
@@ -101,15 +102,23 @@ inline std::string asn1_time_text(const ASN1_TIME* time) {
     return buf;
 }
 
-/// A certificate's notAfter on the system clock (the epoch when OpenSSL cannot read it: it then looks expired).
+/// A certificate's notAfter on the system clock. The clock's end (year 2262 for a nanosecond clock) stands for a date
+/// past it (RFC 5280's 99991231235959Z, "no expiry") and for one OpenSSL cannot read: neither is "expiring".
 inline std::chrono::system_clock::time_point not_after_of(const X509* cert) {
+    using clock = std::chrono::system_clock;
     int days = 0, seconds = 0;
     const ASN1_TIME* end = cert != nullptr ? X509_get0_notAfter(cert) : nullptr;
     // The difference from now, as OpenSSL computes it (no timegm, no time zone).
-    if (end == nullptr || ASN1_TIME_diff(&days, &seconds, nullptr, end) != 1) return {};
-    const auto now = std::chrono::system_clock::now();
-    return now + std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::hours(24) * days +
-                                                                                   std::chrono::seconds(seconds));
+    if (end == nullptr || ASN1_TIME_diff(&days, &seconds, nullptr, end) != 1) return clock::time_point::max();
+    const auto now = clock::now();
+    const std::int64_t offset = std::int64_t{days} * 86400 + seconds;  // |days| < 2^31: no overflow in 64 bits
+    // The clock's range in seconds, from now (min() is -max() - 1 on every clock in use): no overflow on the way.
+    const std::int64_t clock_end = std::chrono::duration_cast<std::chrono::seconds>(clock::time_point::max().time_since_epoch()).count();
+    const std::int64_t now_s = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+    const std::int64_t room_after = clock_end - now_s - 1, room_before = clock_end + now_s - 1;
+    if (offset >= room_after) return clock::time_point::max();
+    if (offset <= -room_before) return clock::time_point::min();
+    return now + std::chrono::duration_cast<clock::duration>(std::chrono::seconds(offset));
 }
 
 /// The SHA-256 of a certificate's DER form, in hex ("" when it cannot be made).

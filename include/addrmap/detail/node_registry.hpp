@@ -51,6 +51,11 @@ struct core_node {
     std::chrono::steady_clock::time_point redial_at{};
     int redial_step = 0;
     node_counters counters;   ///< for node_info (the snapshot a health endpoint shows)
+    /// As the last installed view said (a MOVED changes role and in_topology at once; these wait for a view): what
+    /// topology events compare with, so that a MOVED does not hide a failover or a new node.
+    bool in_installed_view = false;
+    node_role installed_role = node_role::master;
+    bool down_told = false;   ///< node_down_event was told and node_up_event not yet
 };
 
 }  // namespace addrmap

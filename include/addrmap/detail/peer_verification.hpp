@@ -20,6 +20,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace addrmap::detail {
@@ -91,7 +92,9 @@ inline bool covers(const std::vector<std::string>& names, std::string_view host)
         if (!starts_with(name, "DNS:")) continue;
         const std::string_view pattern = std::string_view(name).substr(4);
         if (iequals_ascii(pattern, host)) return true;
-        if (starts_with(pattern, "*.") && host.size() > pattern.size() - 1) {
+        // A wildcard covers one label under a domain of two labels at least (OpenSSL refuses "*.com").
+        if (starts_with(pattern, "*.") && pattern.find('.', 2) != std::string_view::npos &&
+            host.size() > pattern.size() - 1) {
             const std::string_view label = host.substr(0, host.size() - (pattern.size() - 1));
             if (!label.empty() && label.find('.') == std::string_view::npos &&
                 iequals_ascii(host.substr(label.size()), pattern.substr(1)))
@@ -101,17 +104,34 @@ inline bool covers(const std::vector<std::string>& names, std::string_view host)
     return false;
 }
 
-/// A name the certificate's DNS SANs cover that a policy could verify: its first name without a wildcard, else the
-/// first wildcard's domain with "node." in front ("*.redis.test": node.redis.test); "" when it has no DNS SAN.
-inline std::string name_to_verify(const std::vector<std::string>& names) {
+/// A name the certificate's DNS SANs cover that a policy could verify, and whether it came from a wildcard: its first
+/// valid DNS name without one, else the first wildcard's domain with "node." in front ("*.redis.test":
+/// node.redis.test, a name that need not resolve); empty when it has none. Only names the host grammar accepts (letters,
+/// digits, '-', '.'): the advice prints them in a command line.
+inline std::pair<std::string, bool> name_to_verify(const std::vector<std::string>& names) {
     std::string wildcard;
     for (const std::string& name : names) {
         if (!starts_with(name, "DNS:")) continue;
         const std::string_view dns = std::string_view(name).substr(4);
-        if (dns.find('*') == std::string_view::npos) return std::string(dns);
-        if (wildcard.empty() && starts_with(dns, "*.")) wildcard = "node" + std::string(dns.substr(1));
+        if (classify_host(dns) == host_kind::name) return {std::string(dns), false};
+        if (wildcard.empty() && starts_with(dns, "*.") && dns.find('.', 2) != std::string_view::npos &&
+            classify_host("node" + std::string(dns.substr(1))) == host_kind::name)
+            wildcard = "node" + std::string(dns.substr(1));
     }
-    return wildcard;
+    return {wildcard, !wildcard.empty()};
+}
+
+/// A path for a command line the reader pastes: as it is when it holds only characters no shell treats specially,
+/// else in single quotes (escaped and cut like any outside text first); "CA.pem" when empty.
+inline std::string shell_word(std::string_view path) {
+    if (path.empty()) return "CA.pem";
+    const std::string text = escaped(path, 200);
+    if (text.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._-+,:=@%") ==
+        std::string::npos)
+        return text;
+    std::string quoted = "'";
+    for (const char ch : text) quoted += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+    return quoted + "'";
 }
 
 /// The certificate chains to a trusted CA but does not carry `expected`. Everything quoted is escaped and cut:
@@ -149,20 +169,27 @@ inline error name_mismatch_error(const std::string& route, std::string_view expe
     if (expect_ip && !has_ip && has_dns) {
         msg += " The cluster reports IP addresses but the certificate carries only DNS names: map nodes with "
                "ip_to_hostname (dial the hostname, or dial the IP and verify the hostname) or a static_table.";
+        // Names in the advice pass the host grammar (letters, digits, '-', '.'): they are printed in a command line.
         const bool seed_covered = classify_host(st.seed_host) == host_kind::name && covers(st.peer_names, st.seed_host);
-        const std::string name = seed_covered ? escaped(st.seed_host, 200) : shortened(name_to_verify(st.peer_names), 200);
-        if (!name.empty()) {
+        const auto [found, from_wildcard] = name_to_verify(st.peer_names);
+        const std::string name = seed_covered ? st.seed_host : found;
+        if (!name.empty() && name.size() <= 253) {
             // The doctor's line: from the seed by its name when the certificate covers it (what ip_to_hostname does),
             // else from this node's IP, verifying the name (a certificate's name may have no DNS record).
-            const std::string seed = seed_covered && st.seed_port != 0 ? escaped(format_host_port(st.seed_host, st.seed_port), 260)
+            const std::string seed = seed_covered && st.seed_port != 0 ? format_host_port(st.seed_host, st.seed_port)
                                      : port != 0                      ? format_host_port(expected, port)
                                                                       : std::string("HOST:PORT");
-            msg += seed_covered ? " Your seed's host " + name + " is a name it carries"
-                                : " A name it carries is " + name;
-            msg += ": ip_to_hostname(\"" + name + "\") dials it at each node's port; ip_to_hostname(\"" +
-                   name + "\", ip_to_hostname::mode::dial_ip_verify_hostname) keeps dialing the IP. Check every node "
-                   "first with: addrmap-doctor --seed " + seed + " --cacert " +
-                   (options.ca_file.empty() ? std::string("CA.pem") : shortened(options.ca_file, 200)) +
+            if (seed_covered)
+                msg += " Your seed's host " + name + " is a name it carries";
+            else
+                msg += from_wildcard ? " Its wildcard covers a name such as " + name : " A name it carries is " + name;
+            if (from_wildcard)  // a made-up name need not resolve: keep dialing the IP
+                msg += ": ip_to_hostname(\"" + name + "\", ip_to_hostname::mode::dial_ip_verify_hostname) dials each "
+                       "reported IP and verifies it.";
+            else
+                msg += ": ip_to_hostname(\"" + name + "\") dials it at each node's port; ip_to_hostname(\"" + name +
+                       "\", ip_to_hostname::mode::dial_ip_verify_hostname) keeps dialing the IP.";
+            msg += " Check every node first with: addrmap-doctor --seed " + seed + " --cacert " + shell_word(options.ca_file) +
                    (seed_covered ? " --policy ip_to_hostname --hostname " : " --policy ip_to_hostname_keep_ip --hostname ") +
                    name + ".";
         }

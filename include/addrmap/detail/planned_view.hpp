@@ -96,6 +96,8 @@ public:
             }
         }
         std::vector<node_id> forgotten = nodes.forget_absent();
+        for (node_id id = 0; id < nodes.id_limit(); ++id)
+            if (core_node* n = nodes.find(id)) n->in_installed_view = n->in_topology, n->installed_role = n->role;
         owners = next;
         return forgotten;
     }

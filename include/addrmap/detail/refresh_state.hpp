@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace addrmap::detail {
@@ -53,11 +54,16 @@ public:
     }
     /// A refresh begins: its generation.
     std::uint64_t started(clock::time_point now) noexcept {
-        running_reason_ = !has_view_ ? refresh_trigger::initial : wanted_ ? wanted_reason_ : refresh_trigger::interval;
+        running_reason_ = !has_view_                  ? refresh_trigger::initial
+                          : std::exchange(requested_, false) ? refresh_trigger::requested
+                          : wanted_                   ? wanted_reason_
+                                                      : refresh_trigger::interval;
         last_ = now;
         in_flight_ = true;
         return ++generation_;
     }
+    /// The next refresh is one the caller asked for (it changes nothing but what reason() says).
+    void label_requested() noexcept { requested_ = true; }
     /// Why the refresh running (or the last one) was started.
     refresh_trigger reason() const noexcept { return running_reason_; }
     /// The refresh ended, installed or not; the rate limit counts from its end.
@@ -175,6 +181,7 @@ private:
     std::uint64_t generation_ = 0;            // of the newest refresh started
     refresh_trigger wanted_reason_ = refresh_trigger::initial;   // the first cause since the last install
     refresh_trigger running_reason_ = refresh_trigger::initial;  // the cause of the refresh started last
+    bool requested_ = false;                                     // the next one is the caller's (label_requested)
     std::uint64_t installed_generation_ = 0;  // of the refresh whose view is installed
     bool in_flight_ = false;
     std::optional<clock::time_point> last_;

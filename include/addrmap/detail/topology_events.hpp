@@ -26,7 +26,7 @@ public:
     topology_before(const node_registry& nodes, const slot_owners& owners) : owners_(owners) {
         rows_.resize(nodes.id_limit());
         for (node_id id = 0; id < nodes.id_limit(); ++id)
-            if (const core_node* n = nodes.find(id)) rows_[id] = row{n->reported, n->role, n->in_topology};
+            if (const core_node* n = nodes.find(id)) rows_[id] = row{n->reported, n->installed_role, n->in_installed_view};
     }
 
     /// Tells `sink` what the install changed, `reason` and `reporter` naming where the view came from: nodes added,
