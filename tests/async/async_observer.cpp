@@ -128,6 +128,27 @@ BOOST_AUTO_TEST_CASE(a_subscribers_gap_is_told_to_the_observer) {
     BOOST_TEST(gaps.front().find(hc.must_mention) != std::string::npos, gaps.front());
 }
 
+// A transaction is one call named MULTI, as on the blocking cluster: its steps are not told one by one.
+BOOST_AUTO_TEST_CASE(a_transaction_is_told_as_one_multi_call) {
+    live::libevent_fixture loop;
+    recorder r;
+    observed_cluster cluster(live::async_options({live::seed_by_name()}), loop.binding(), ip_to_hostname("localhost"), r);
+    BOOST_TEST_REQUIRE(live::connect_and_wait(loop, cluster).empty());
+    r.seen->calls.clear();
+    bool done = false;
+    {
+        async_transaction tx = cluster.begin_transaction("{observed}atx");
+        tx.queue("SET %s 1", "{observed}atx");
+        tx.queue("INCR %s", "{observed}atx");
+        tx.exec([&](outcome o) {
+            BOOST_TEST((o.ok() && o->type == REDIS_REPLY_ARRAY));
+            done = true;
+        });
+    }
+    BOOST_TEST_REQUIRE(loop.run_until([&] { return done; }));
+    BOOST_TEST(r.seen->calls == std::vector<std::string>{"MULTI 0"}, boost::test_tools::per_element());
+}
+
 // The async cluster passes its seed to every dial too: its tls_name error names the seed's host and the doctor line.
 BOOST_AUTO_TEST_CASE(a_tls_name_error_names_the_seeds_host_and_the_doctor_line) {
     live::libevent_fixture loop;
