@@ -11,6 +11,7 @@
 #include <benchmark/benchmark.h>
 
 #include "../examples/prometheus_observer.hpp"
+#include "../tests/unit/canned_cluster.hpp"  // the unit tests' canned cluster
 #include "counting_new.hpp"
 
 #include <chrono>
@@ -28,20 +29,6 @@ struct counting_observer {
     void operator()(const call_ended_event&) noexcept { ++ended; }
 };
 
-/// Three masters, one replica each, slots split as redis-cli does.
-topology three_masters() {
-    topology t;
-    const std::uint16_t bounds[4] = {0, 5461, 10923, 16384};
-    for (int i = 0; i < 3; ++i) {
-        shard s;
-        s.ranges.push_back({bounds[i], static_cast<std::uint16_t>(bounds[i + 1] - 1)});
-        s.master = node_address{"10.0.0." + std::to_string(i + 1), static_cast<std::uint16_t>(7000 + i), {}};
-        s.replicas.push_back(node_address{"10.0.1." + std::to_string(i + 1), static_cast<std::uint16_t>(7100 + i), {}});
-        t.shards.push_back(s);
-    }
-    return t;
-}
-
 template <class Observer>
 void call(benchmark::State& state) {
     cluster_options options;
@@ -50,7 +37,7 @@ void call(benchmark::State& state) {
     Observer observer;
     if constexpr (!std::is_same_v<Observer, no_observer>) core.set_observer(detail::event_sink::bind(&observer));
     core.refresh_started(clock_type::now());
-    core.install(three_masters(), core.seed(0), "CLUSTER SHARDS");
+    core.install(addrmap_test::three_masters(), core.seed(0), "CLUSTER SHARDS");
     const std::string command = detail::format_argv({"SET", "counter", "1"});
     const int slot = static_cast<int>(key_slot("counter"));
     char ok_text[] = "OK";

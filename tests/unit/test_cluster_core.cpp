@@ -5,6 +5,7 @@
 #include <addrmap/detail/command.hpp>
 #include <addrmap/detail/subscriber_route.hpp>
 
+#include "canned_cluster.hpp"
 #include "resp_helpers.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -25,37 +26,10 @@ using addrmap_test::t0;
 
 using addrmap_test::at;
 
-endpoint as_reported(const node_address& a) { return endpoint(a.host, a.port, a.host); }
-
-cluster_options options_with(std::vector<std::string> seeds = {"10.0.0.1:7000"}) {
-    cluster_options o;
-    o.seeds = std::move(seeds);
-    o.deadline = milliseconds(1000);
-    o.min_backoff = milliseconds(4);
-    o.max_backoff = milliseconds(64);
-    o.refresh_min_interval = milliseconds(100);
-    return o;
-}
-
-/// Three masters 10.0.0.1..3:7000..7002, one replica each (10.0.1.x), slots split as redis-cli does.
-topology three_masters() {
-    topology t;
-    const std::uint16_t bounds[4] = {0, 5461, 10923, 16384};
-    for (int i = 0; i < 3; ++i) {
-        shard s;
-        s.ranges.push_back({bounds[i], static_cast<std::uint16_t>(bounds[i + 1] - 1)});
-        s.master = at("10.0.0." + std::to_string(i + 1), static_cast<std::uint16_t>(7000 + i));
-        s.replicas.push_back(at("10.0.1." + std::to_string(i + 1), static_cast<std::uint16_t>(7100 + i)));
-        t.shards.push_back(s);
-    }
-    return t;
-}
-
-node_id id_of(const cluster_core& core, const node_address& a) {
-    for (node_id id = 0; id < core.id_limit(); ++id)
-        if (core.exists(id) && core.node(id).reported == a) return id;
-    return no_node;
-}
+using addrmap_test::as_reported;
+using addrmap_test::id_of;
+using addrmap_test::options_with;
+using addrmap_test::three_masters;
 
 /// A core with the three-master topology installed from the seed.
 struct ready_core {

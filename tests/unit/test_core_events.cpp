@@ -7,6 +7,7 @@
 #include <addrmap/detail/peer_verification.hpp>
 #include <addrmap/observer.hpp>
 
+#include "canned_cluster.hpp"
 #include "resp_helpers.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -26,37 +27,10 @@ using addrmap_test::t0;
 
 namespace core_events_test {
 
-endpoint as_reported(const node_address& a) { return endpoint(a.host, a.port, a.host); }
-
-cluster_options options_with() {
-    cluster_options o;
-    o.seeds = {"10.0.0.1:7000"};
-    o.deadline = milliseconds(1000);
-    o.min_backoff = milliseconds(4);
-    o.max_backoff = milliseconds(64);
-    o.refresh_min_interval = milliseconds(100);
-    return o;
-}
-
-/// Three masters 10.0.0.1..3:7000..7002, one replica each (10.0.1.x:710x).
-topology three_masters() {
-    topology t;
-    const std::uint16_t bounds[4] = {0, 5461, 10923, 16384};
-    for (int i = 0; i < 3; ++i) {
-        shard s;
-        s.ranges.push_back({bounds[i], static_cast<std::uint16_t>(bounds[i + 1] - 1)});
-        s.master = at("10.0.0." + std::to_string(i + 1), static_cast<std::uint16_t>(7000 + i));
-        s.replicas.push_back(at("10.0.1." + std::to_string(i + 1), static_cast<std::uint16_t>(7100 + i)));
-        t.shards.push_back(s);
-    }
-    return t;
-}
-
-node_id id_of(const cluster_core& core, const node_address& a) {
-    for (node_id id = 0; id < core.id_limit(); ++id)
-        if (core.exists(id) && core.node(id).reported == a) return id;
-    return no_node;
-}
+using addrmap_test::as_reported;
+using addrmap_test::id_of;
+using addrmap_test::options_with;
+using addrmap_test::three_masters;
 
 /// Every event as one line of text, in order.
 struct recorder {
@@ -109,6 +83,19 @@ struct observed_core {
 
 const std::string get = detail::format_argv({"get", "counter"});  // slot 6680: master #2
 
+/// A call of `command` for `slot`, routed and written, at t0 (the caller answers it).
+call_state sent(cluster_core& core, int slot, const std::string& command) {
+    call_state c = core.start(slot, command, {}, t0);
+    core.next(c, t0);
+    core.on_send(c);
+    return c;
+}
+/// A GET for `slot` answered `reply` (RESP) by the node it went to: what the core decides.
+core_verdict get_answered(cluster_core& core, int slot, const std::string& reply) {
+    call_state c = sent(core, slot, get);
+    return core.on_reply(c, c.sent_to, *parse_resp(reply), t0);
+}
+
 
 BOOST_AUTO_TEST_SUITE(test_core_events)
 
@@ -139,10 +126,8 @@ BOOST_AUTO_TEST_CASE(the_first_view_adds_every_node_and_gives_every_slot_an_owne
 BOOST_AUTO_TEST_CASE(a_slot_moved_by_moved_is_told_once_and_a_failover_is_named) {
     observed_core o;
     o.seen.lines.clear();
-    call_state c = o.core.start(6680, get, {}, t0);
-    const node_id source = o.core.next(c, t0).node;
-    o.core.on_send(c);
-    BOOST_TEST((o.core.on_reply(c, source, *parse_resp("-MOVED 6680 10.0.0.3:7002\r\n"), t0) == core_verdict::retry));
+    call_state c = sent(o.core, 6680, get);
+    BOOST_TEST((o.core.on_reply(c, c.sent_to, *parse_resp("-MOVED 6680 10.0.0.3:7002\r\n"), t0) == core_verdict::retry));
     const core_decision again = o.core.next(c, t0 + milliseconds(200));
     BOOST_TEST_REQUIRE((again.what == core_decision::kind::refresh));  // a MOVED asks for a refresh
     // The view: slots 6000-6680 moved to master #3, and shard #1's replica took over from its master.
@@ -187,17 +172,13 @@ BOOST_AUTO_TEST_CASE(a_node_goes_down_once_and_comes_back_and_a_loss_says_why) {
 BOOST_AUTO_TEST_CASE(call_ends_name_the_operation_the_node_and_the_outcome) {
     observed_core o;
     o.seen.lines.clear();
-    call_state c = o.core.start(6680, get, {}, t0);
-    o.core.next(c, t0);
-    o.core.on_send(c);
+    call_state c = sent(o.core, 6680, get);
     const auto wrongtype = parse_resp("-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
     o.core.on_reply(c, c.sent_to, *wrongtype, t0);
     o.core.on_call_ended(c, wrongtype.get(), nullptr, t0 + milliseconds(3));
     const std::string incr = detail::format_argv({"INCR", "counter"});  // the call refers to it: it must outlive it
-    call_state lost = o.core.start(6680, incr, {}, t0);
-    o.core.next(lost, t0);
+    call_state lost = sent(o.core, 6680, incr);
     o.core.on_connected(lost.sent_to);
-    o.core.on_send(lost);
     o.core.on_lost_after_write(lost, lost.sent_to, "reset", t0);
     o.core.on_call_ended(lost, nullptr, &*lost.failure, t0);
     const std::vector<std::string> want = {"call GET sends=1 node=10.0.0.2:7001 status=WRONGTYPE",
@@ -223,9 +204,7 @@ BOOST_AUTO_TEST_CASE(call_attributes_carry_opentelemetry_names) {
         }
     } a;
     o.core.set_observer(detail::event_sink::bind(&a));
-    call_state c = o.core.start(6680, get, {}, t0);
-    o.core.next(c, t0);
-    o.core.on_send(c);
+    call_state c = sent(o.core, 6680, get);
     const auto err = parse_resp("-ERR nope\r\n");
     o.core.on_call_ended(c, err.get(), nullptr, t0);
     const std::vector<std::string> want = {"db.system.name=redis",        "db.operation.name=GET",
@@ -265,14 +244,8 @@ BOOST_AUTO_TEST_CASE(a_certificate_near_expiry_is_told_once_per_process) {
 BOOST_AUTO_TEST_CASE(a_moved_to_a_replica_still_tells_the_failover_and_a_new_node_is_added_by_the_view) {
     observed_core o;
     o.seen.lines.clear();
-    call_state c = o.core.start(6680, get, {}, t0);
-    const node_id source = o.core.next(c, t0).node;
-    o.core.on_send(c);
-    o.core.on_reply(c, source, *parse_resp("-MOVED 6680 10.0.1.2:7101\r\n"), t0);  // shard #2's replica
-    call_state d = o.core.start(0, get, {}, t0);
-    const node_id first = o.core.next(d, t0).node;
-    o.core.on_send(d);
-    o.core.on_reply(d, first, *parse_resp("-MOVED 0 10.0.0.9:7009\r\n"), t0);  // a node no view listed yet
+    get_answered(o.core, 6680, "-MOVED 6680 10.0.1.2:7101\r\n");  // shard #2's replica
+    get_answered(o.core, 0, "-MOVED 0 10.0.0.9:7009\r\n");        // a node no view listed yet
     topology t = three_masters();
     t.shards[1].master = at("10.0.1.2", 7101);
     t.shards[1].replicas = {at("10.0.0.2", 7001)};
