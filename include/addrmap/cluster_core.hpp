@@ -7,6 +7,8 @@
 // Its parts, each I/O-free: detail/node_registry.hpp (the node table: ids, mapping, reachability, replicas set
 // aside), detail/planned_view.hpp (installing a view), detail/refresh_state.hpp (when to refresh, generations,
 // unconfirmed MOVEDs, whom to ask), detail/call_state.hpp (a call and how it ends), detail/backoff.hpp (the waits).
+// Its longer members are defined, by concern, in detail/core_routing.hpp, detail/core_replies.hpp and
+// detail/core_events.hpp (included at the end: this file is the whole API).
 #pragma once
 
 #include <addrmap/address.hpp>
@@ -147,13 +149,7 @@ public:
     }
     /// A connection the core does not track (a subscriber's) was set up: the observer hears of it, and of a
     /// certificate near its expiry, as of any other.
-    void tell_connection_opened(node_id id, const tls_handshake_info& handshake, std::string_view dial_address) const {
-        if (!exists(id)) return;
-        if (events_.wants<connection_opened_event>())
-            events_.emit(connection_opened_event{event_node_of(id), dial_address, handshake});
-        if (events_.wants<certificate_expiring_event>())
-            detail::tell_expiring_certificates(handshake, event_node_of(id), expiry_warning_, events_);
-    }
+    void tell_connection_opened(node_id id, const tls_handshake_info& handshake, std::string_view dial_address) const;
     /// A connect (TCP, TLS, AUTH) failed at `now`: the node is down until a connect succeeds, and is not dialed
     /// again before its own backoff ends. The calls that waited on that one dial all report it; only the first
     /// report of a dial (one made once the backoff had ended) moves the backoff on.
@@ -298,88 +294,7 @@ public:
     }
 
     /// What to do next for `c`.
-    core_decision next(call_state& c, clock::time_point now) {
-        core_decision d;
-        if (c.failure) return d;
-        if (now >= c.deadline) {
-            c.failure = detail::deadline_error(c, now);
-            if (c.unconfirmed_redirect) ++stats_.unknown_outcomes;  // deadline_error said unknown_outcome
-            return d;
-        }
-        if (now < c.not_before) {
-            d.what = core_decision::kind::wait;
-            d.until = std::min(c.not_before, c.deadline);
-            return d;
-        }
-        if (refresh_due(now) && c.fixed_node == no_node) {
-            d.what = core_decision::kind::refresh;
-            return d;
-        }
-        if (!refresh_.has_view() && refresh_.discovery_failure() && c.fixed_node == no_node) {
-            // Every node asked failed in a way that querying again would repeat (a certificate, a policy):
-            // say so now rather than at the deadline.
-            c.failure = *refresh_.discovery_failure();
-            return d;
-        }
-        node_id n = c.fixed_node;
-        const bool redirected = n == no_node && c.target != no_node && exists(c.target);
-        if (c.unconfirmed_redirect && !redirected) {
-            // A refresh forgot the redirect's target: the owner may be where the script already ran.
-            c.failure = unconfirmed_redirect_failure(c, "its target left the topology");
-            return d;
-        }
-        if (n == no_node) n = redirected ? c.target : owner(c.slot);
-        c.read_routed = call_state::read_route::none;
-        if (c.replica_read && !redirected && n != no_node && exists(n)) {
-            n = read_node(c, n, now);
-            if (n == no_node) {  // read_from = replica and none is usable: wait for one (within the deadline)
-                refresh_.want(refresh_trigger::node_lost);
-                schedule_backoff(c, now);
-                d.what = core_decision::kind::wait;
-                d.until = std::min(c.not_before, c.deadline);
-                return d;
-            }
-        }
-        if (n != no_node && !exists(n)) {
-            if (c.fixed_node != no_node) {
-                c.failure =
-                    error(error_kind::topology, "the node chosen for " + detail::call_name(c) + " left the topology");
-                return d;
-            }
-            n = no_node;
-        }
-        if (n == no_node) {
-            const std::string& last_discovery = refresh_.discovery_problem();
-            c.last_problem = refresh_.has_view() ? "no node serves slot " + std::to_string(c.slot)
-                             : last_discovery.empty()
-                                 ? std::string("the cluster topology is not known yet")
-                                 : "the cluster topology is not known yet (last attempt: " + last_discovery + ")";
-            refresh_.want(refresh_.has_view() ? refresh_trigger::refusal : refresh_trigger::initial);
-            schedule_backoff(c, now);
-            d.what = core_decision::kind::wait;
-            d.until = std::min(c.not_before, c.deadline);
-            return d;
-        }
-        const core_node& to = nodes_.node(n);
-        if (!to.connected && now < to.redial_at) {
-            // Found unreachable a moment ago: wait for the node's own backoff (one dial for every waiting call).
-            c.last_problem = to_string(to.reported) + " is unreachable (" + detail::shortened(to.problem, 300) +
-                             "); dialed again at its backoff pace";
-            d.what = core_decision::kind::wait;
-            d.until = std::min(to.redial_at, c.deadline);
-            return d;
-        }
-        d.what = core_decision::kind::send;
-        d.node = n;
-        c.sent_to = n;
-        // ASKING only towards the ASK's target: when a refresh forgot the target, the call goes to the owner plain.
-        if (!redirected) c.asking = false;
-        d.asking = c.asking;
-        d.reply_by = c.deadline;
-        if (c.replica_read && nodes_.node(n).role == node_role::replica)
-            d.reply_by = std::min(c.deadline, detail::saturating_add(now, replica_reply_timeout_));
-        return d;
-    }
+    core_decision next(call_state& c, clock::time_point now);
 
     /// The driver is about to write the call to `node` (counts sends and retries).
     void on_send(call_state& c) noexcept {
@@ -399,110 +314,24 @@ public:
     /// to a fixed-node call) end their call whatever the time, and on a VM's clock source a reading costs tens of
     /// nanoseconds, on every reply.
     template <class ReadClock, std::enable_if_t<std::is_invocable_r_v<clock::time_point, ReadClock&>, int> = 0>
-    core_verdict on_reply(call_state& c, node_id from, const redisReply& reply, ReadClock&& read_time) {
-        c.target = no_node;
-        c.asking = false;
-        c.slot_moving = false;
-        if (reply.type != REDIS_REPLY_ERROR || c.fixed_node != no_node) return core_verdict::done;
-        const clock::time_point now = read_time();
-        const std::string_view text(reply.str, reply.len);
-        const detail::error_reply_meaning meaning = detail::meaning_of_error(text, c.command, c.repeat_policy);
-        if (meaning == detail::error_reply_meaning::reply) {
-            // The caller's reply. If it is a refusal's text (a script's, or the server's), the map may be stale:
-            // ask for a refresh anyway; it costs nothing when the text was the script's.
-            if (detail::asks_refresh(detail::refusal_of(text))) refresh_.want(refresh_trigger::refusal);
-            return core_verdict::done;
-        }
-        if (meaning == detail::error_reply_meaning::redirect) {
-            std::optional<redirect> r;
-            const bool must_match = detail::redirect_slot_must_match(c.command);
-            try {
-                r = parse_redirect(text);
-            } catch (const error& e) {
-                if (must_match) return core_verdict::done;  // the script's own text, not the server's
-                return fail(c, detail::with_context(e, "reply from " + nodes_.reporter_name(from)));
-            }
-            // A script may have run and written "MOVED ..." itself: only a redirect for its own slot can be the
-            // server's (it checks the keys before running anything); any other is the caller's reply.
-            if (must_match && (c.slot < 0 || r->slot != c.slot)) return core_verdict::done;
-            if (must_match && !may_repeat(c.command, c.repeat_policy)) return follow_unconfirmed(c, from, *r, text, now);
-            return follow(c, from, *r, text, now);
-        }
-        const detail::refusal why = detail::refusal_of(text);
-        const auto refused = [&](std::uint64_t& counter) {
-            ++counter;
-            if (detail::asks_refresh(why)) refresh_.want(refresh_trigger::refusal);
-            c.last_problem = detail::quoted(text, 200) + " from " + nodes_.reporter_name(from);
-            schedule_backoff(c, now);
-            return core_verdict::retry;
-        };
-        if (exists(from) && nodes_.node(from).role == node_role::replica &&
-            (why == detail::refusal::loading || why == detail::refusal::masterdown))
-            set_replica_aside(from, detail::quoted(text, 200), now);
-        switch (why) {
-            case detail::refusal::tryagain: c.slot_moving = true; return refused(stats_.tryagain);
-            case detail::refusal::clusterdown: return refused(stats_.clusterdown);
-            case detail::refusal::loading:
-            case detail::refusal::masterdown: return refused(stats_.loading);
-            default: return core_verdict::done;
-        }
-    }
+    core_verdict on_reply(call_state& c, node_id from, const redisReply& reply, ReadClock&& read_time);
 
     /// Nothing of `c` was written to `node`: the connect (DNS, TCP, TLS, AUTH) failed, or the write
     /// failed before its first byte. Connect-level failures are retried within the deadline; TLS
     /// verification, policy and configuration errors are not (they would fail the same way).
-    core_verdict on_not_sent(call_state& c, node_id node, const error& why, clock::time_point now) {
-        if (c.unconfirmed_redirect) {
-            // It may have run where it wrote the redirect; sending it anywhere but the target could run it twice.
-            on_dial_failed(node, why, now);
-            return fail(c, unconfirmed_redirect_failure(
-                               c, "its target could not be reached (" + std::string(why.message()) + ")"));
-        }
-        if (c.target == node) c.target = no_node, c.asking = false;
-        if (!is_reachability_error(why)) return fail(c, why);
-        on_unreachable(node, why, now);
-        set_replica_aside(node, why.message(), now);
-        c.last_problem = detail::escaped(why.message(), 600);
-        schedule_backoff(c, now);
-        return core_verdict::retry;
-    }
+    core_verdict on_not_sent(call_state& c, node_id node, const error& why, clock::time_point now);
 
     /// `c` was written (wholly or in part, and the part may have been a whole command) to `node` and
     /// no reply came: the connection broke or the reply timed out (`why`). It may have run. It is sent
     /// again only when it may repeat; otherwise the call ends with error_kind::unknown_outcome.
-    core_verdict on_lost_after_write(call_state& c, node_id node, std::string_view why, clock::time_point now) {
-        on_disconnected(node, why);
-        set_replica_aside(node, why, now);
-        return lost_after_write(c, node, why, now);
-    }
+    core_verdict on_lost_after_write(call_state& c, node_id node, std::string_view why, clock::time_point now);
     /// A connection of the call's own (the async cluster's, for a blocking command) was lost with the call on it,
     /// `written` or not: the call's fate is decided as on_lost_after_write and on_not_sent decide it, but the node's
     /// state stays its shared connection's to tell (a refresh is asked for: a lost connection may be a failover).
-    core_verdict on_own_connection_lost(call_state& c, node_id node, bool written, std::string_view why, clock::time_point now) {
-        refresh_.want(refresh_trigger::node_lost);
-        if (written) return lost_after_write(c, node, why, now);
-        if (c.unconfirmed_redirect)
-            return fail(c, unconfirmed_redirect_failure(c, "its connection was lost (" + std::string(why) + ")"));
-        if (c.target == node) c.target = no_node, c.asking = false;
-        c.last_problem = detail::escaped(why, 600);
-        schedule_backoff(c, now);
-        return core_verdict::retry;
-    }
+    core_verdict on_own_connection_lost(call_state& c, node_id node, bool written, std::string_view why, clock::time_point now);
 
 private:
-    core_verdict lost_after_write(call_state& c, node_id node, std::string_view why, clock::time_point now) {
-        c.target = no_node;
-        c.asking = false;  // (slot_moving stays: a lost connection says nothing about the slot's move)
-        const std::string where = exists(node) ? to_string(nodes_.node(node).reported) : std::string("a node");
-        if (may_repeat(c.command, c.repeat_policy)) {
-            c.may_have_run = true;
-            c.last_problem = where + ": " + std::string(why);
-            schedule_backoff(c, now);
-            return core_verdict::retry;
-        }
-        ++stats_.unknown_outcomes;
-        return fail(c, detail::lost_after_write_error(c, where, why));
-    }
+    core_verdict lost_after_write(call_state& c, node_id node, std::string_view why, clock::time_point now);
 
 public:
 
@@ -510,16 +339,7 @@ public:
     /// connection stays: its reply, if it comes, is dropped). Whatever of it is still queued there will
     /// be written, so it may run: a command not known safe to repeat ends `unknown_outcome`, any other
     /// ends `timeout` saying it may have run.
-    core_verdict on_expired_in_flight(call_state& c, node_id node, clock::time_point now) {
-        const std::string where = exists(node) ? to_string(nodes_.node(node).reported) : std::string("a node");
-        if (!may_repeat(c.command, c.repeat_policy)) {
-            ++stats_.unknown_outcomes;
-            return fail(c, detail::expired_in_flight_error(c, where));
-        }
-        c.may_have_run = true;
-        c.last_problem = where + ": no reply before the deadline";
-        return fail(c, detail::deadline_error(c, now));
-    }
+    core_verdict on_expired_in_flight(call_state& c, node_id node, clock::time_point now);
 
     cluster_stats& stats() noexcept { return stats_; }
     const cluster_stats& stats() const noexcept { return stats_; }
@@ -534,45 +354,16 @@ public:
     /// Whether the observer wants call_ended_event (drivers read the clock at a call's end only then).
     bool wants_call_events() const noexcept { return events_.wants<call_ended_event>(); }
     /// Call `c` ended at `now`: with `reply`, or (reply null) with `failure`.
-    void on_call_ended(const call_state& c, const redisReply* reply, const error* failure, clock::time_point now) const {
-        if (!events_.wants<call_ended_event>()) return;
-        const detail::operation_name name(c.command);
-        tell_call_ended(name.view(), 1, c.sent_to, c.started, static_cast<unsigned>(c.sends), reply, failure, now);
-    }
+    void on_call_ended(const call_state& c, const redisReply* reply, const error* failure, clock::time_point now) const;
     /// A pipeline (PIPELINE) or transaction (MULTI) of `batch_size` commands, started at `started`, ended at `now`:
     /// `node` the node it went to (no_node: several, or none), `failure` the first entry's failure if any.
     void tell_call_ended(std::string_view operation, std::size_t batch_size, node_id node, clock::time_point started,
-                         unsigned sends, const redisReply* reply, const error* failure, clock::time_point now) const {
-        if (!events_.wants<call_ended_event>()) return;
-        std::optional<event_node> where;
-        if (node != no_node && exists(node)) where.emplace(event_node_of(node));
-        call_ended_event e;
-        e.operation = operation;
-        e.batch_size = batch_size;
-        e.seed = nodes_.seeds().empty() ? nullptr : &nodes_.node(nodes_.seeds().front()).reported;
-        e.node = where ? &*where : nullptr;
-        e.duration = std::chrono::duration_cast<std::chrono::nanoseconds>(now - started);
-        e.sends = sends;
-        detail::set_result(e, reply, failure);
-        events_.emit(e);
-    }
+                         unsigned sends, const redisReply* reply, const error* failure, clock::time_point now) const;
 
 private:
-    void tell_redirect(const call_state& c, node_id from, const redirect& r, node_id target) const {
-        if (!events_.wants<redirect_event>() || !exists(from) || !exists(target)) return;
-        const detail::operation_name name(c.command);
-        events_.emit(redirect_event{r.type == redirect::kind::ask, r.slot, nodes_.node(from).reported,
-                                    nodes_.node(target).reported, name.view()});
-    }
+    void tell_redirect(const call_state& c, node_id from, const redirect& r, node_id target) const;
     /// One MOVED changed the owner of `slot` to `target` (the map learnt it before any view did).
-    void tell_moved(std::uint16_t slot, node_id from, node_id target) const {
-        const node_id before = owners_[slot];
-        const std::vector<slot_move> moves{slot_move{slot_range{slot, slot},
-                                                     exists(before) ? &nodes_.node(before).reported : nullptr,
-                                                     &nodes_.node(target).reported}};
-        events_.emit(topology_changed_event{refresh_trigger::moved, true,
-                                            exists(from) ? &nodes_.node(from).reported : nullptr, moves});
-    }
+    void tell_moved(std::uint16_t slot, node_id from, node_id target) const;
 
     template <class, class>
     friend class basic_cluster;
@@ -611,96 +402,18 @@ private:
     /// or a target that cannot be reached, ends the call unknown_outcome rather than run it again. A forged MOVED
     /// therefore costs no second run: the target, not owning the slot, answers with the server's own redirect.
     core_verdict follow_unconfirmed(call_state& c, node_id from, const redirect& r, std::string_view text,
-                                    clock::time_point now) {
-        if (c.unconfirmed_redirect)
-            return fail(c, unconfirmed_redirect_failure(c, "its target answered " + detail::quoted(text, 200) + " (" +
-                                                               nodes_.reporter_name(from) + ")"));
-        std::optional<node_id> target;
-        try {
-            target = node_for(nodes_.resolve_unknown(r.target, from), node_role::master,
-                              r.type == redirect::kind::moved ? "MOVED" : "ASK", from);
-        } catch (const error& e) {
-            // The script may have written that text after it ran: a target that cannot be followed ('?', a node the
-            // policy refuses) leaves the outcome unknown; "did not run" could make the caller run it again.
-            return fail(c, unconfirmed_redirect_failure(c, "its target could not be followed (" +
-                                                               std::string(e.message()) + ")"));
-        }
-        // A server never redirects to itself: that text is the script's, and following it would run it again.
-        if (*target == from) return core_verdict::done;
-        ++c.redirects;
-        ++(r.type == redirect::kind::moved ? stats_.moved : stats_.ask);
-        if (core_node* n = nodes_.find(from)) ++n->counters.redirects;
-        tell_redirect(c, from, r, *target);
-        c.unconfirmed_redirect = true;
-        c.redirect_text.assign(text.substr(0, 200));
-        c.target = *target;
-        c.asking = r.type == redirect::kind::ask;
-        c.slot_moving = c.asking && detail::may_have_several_keys(c.command);
-        // No refresh is asked for here: one could forget the target (a new master owning no slot yet, a lagging
-        // view), and the call could then not go on. A genuine MOVED is learnt by the next one met by any call.
-        (void)now;
-        return core_verdict::retry;
-    }
+                                    clock::time_point now);
 
     /// The node a redirect from `from` names (mapped through the policy if new); nullopt, with the call failed,
     /// when the policy or the grammar refuses it.
-    std::optional<node_id> redirect_target(call_state& c, node_id from, const redirect& r) {
-        try {
-            return node_for(nodes_.resolve_unknown(r.target, from), node_role::master,
-                            r.type == redirect::kind::moved ? "MOVED" : "ASK", from);
-        } catch (const error& e) {
-            fail(c, e);
-            return std::nullopt;
-        }
-    }
+    std::optional<node_id> redirect_target(call_state& c, node_id from, const redirect& r);
 
     /// Follows a parsed MOVED (the slot's owner changed: the map learns it) or ASK (this send only).
-    core_verdict follow(call_state& c, node_id from, const redirect& r, std::string_view text, clock::time_point now) {
-        if (++c.redirects > max_redirects_)
-            return fail(c, detail::redirect_limit_error(c, max_redirects_, text, nodes_.reporter_name(from)));
-        const std::optional<node_id> found = redirect_target(c, from, r);
-        if (!found) return core_verdict::fail;
-        const node_id target = *found;
-        tell_redirect(c, from, r, target);
-        if (core_node* n = nodes_.find(from)) ++n->counters.redirects;
-        if (r.type == redirect::kind::moved) {
-            ++stats_.moved;
-            if (owners_[r.slot] != target && events_.wants<topology_changed_event>()) tell_moved(r.slot, from, target);
-            owners_[r.slot] = target;
-            nodes_.mark_master(target);
-            refresh_.note_moved(r.slot, target);
-            refresh_.want(refresh_trigger::moved);
-        } else {
-            ++stats_.ask;
-            c.asking = true;
-            // A single-key command sent with ASKING always runs on the importing node; one with several keys
-            // can be refused (TRYAGAIN) there while a newer one runs: that one travels alone in its slot.
-            c.slot_moving = detail::may_have_several_keys(c.command);
-        }
-        c.target = target;
-        // While a slot changes hands, source and target can briefly point at each other: back off
-        // after the first few redirects instead of spinning through the limit.
-        if (c.redirects > 2) schedule_backoff(c, now);
-        return core_verdict::retry;
-    }
+    core_verdict follow(call_state& c, node_id from, const redirect& r, std::string_view text, clock::time_point now);
 
     /// Where a replica-eligible read of a slot owned by `master` goes: the next usable replica
     /// (round robin), else the master (replica_preferred) or no_node (replica: the caller waits).
-    node_id read_node(call_state& c, node_id master, clock::time_point now) {
-        const std::vector<node_id> replicas = usable_replicas(master, now);
-        if (!replicas.empty()) {
-            c.read_routed = call_state::read_route::replica;
-            return replicas[replica_turn_++ % replicas.size()];
-        }
-        if (read_from_ == read_preference::replica_preferred) {
-            c.read_routed = call_state::read_route::master_fallback;
-            return master;
-        }
-        c.last_problem = "no usable replica of master " + to_string(nodes_.node(master).reported) + " for slot " +
-                         std::to_string(c.slot) + " (cluster_options::read_from is replica, which never reads from "
-                         "the master; replica_preferred would)";
-        return no_node;
-    }
+    node_id read_node(call_state& c, node_id master, clock::time_point now);
 
     /// A replica that could not be reached, lost a read, or refused one (LOADING, MASTERDOWN): reads
     /// go elsewhere for replica_retry_interval. Masters are not set aside: they own their slots.
@@ -753,3 +466,9 @@ void refresh_if_due(Cluster& cluster) {
 }
 
 }  // namespace addrmap
+
+// The members' definitions, by concern (each I/O-free): where a call goes, what an answer does to it, what the
+// observer hears.
+#include <addrmap/detail/core_routing.hpp>
+#include <addrmap/detail/core_replies.hpp>
+#include <addrmap/detail/core_events.hpp>
