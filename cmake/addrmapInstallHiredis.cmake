@@ -46,6 +46,16 @@ endif()
 install(DIRECTORY "${_addrmap_deps_dir}/include/hiredis" DESTINATION include)
 install(DIRECTORY "${_addrmap_deps_dir}/lib/" DESTINATION lib
         FILES_MATCHING PATTERN "libhiredis*" PATTERN "hiredis*.cmake" PATTERN "pkgconfig" EXCLUDE)
+# hiredis ships no version file for hiredis_ssl's CMake package, so find_package(hiredis_ssl 1.0 CONFIG) (what
+# addrmapConfig.cmake asks) could never take it and fell back to pkg-config: one is written, with hiredis's version.
+file(READ "${_addrmap_deps_dir}/lib/pkgconfig/hiredis.pc" _addrmap_pc)
+if(NOT _addrmap_pc MATCHES "(^|\n)Version: *([0-9.]+)")
+  message(FATAL_ERROR "addrmap: ${_addrmap_deps_dir}/lib/pkgconfig/hiredis.pc has no Version: line; run scripts/setup again")
+endif()
+include(CMakePackageConfigHelpers)
+write_basic_package_version_file("${CMAKE_CURRENT_BINARY_DIR}/hiredis-cmake/hiredis_ssl-config-version.cmake"
+                                 VERSION "${CMAKE_MATCH_2}" COMPATIBILITY SameMajorVersion)
+install(FILES "${CMAKE_CURRENT_BINARY_DIR}/hiredis-cmake/hiredis_ssl-config-version.cmake" DESTINATION lib/cmake/hiredis_ssl)
 # The pkg-config files name .deps/ as their prefix: installed with it relative to where they are, so a copied
 # prefix still resolves -I and -L inside itself.
 foreach(_addrmap_module hiredis hiredis_ssl)

@@ -22,7 +22,7 @@ protected:
 
 /// One event loop, as the async cluster uses it. A binding for another loop is a few lines: attach is the
 /// loop's hiredis adapter (redisXxxAttach), the timer and the wake-up are the loop's own (see loops/libuv.hpp,
-/// and the README's "Another event loop"). A binding serves one cluster; it is owned by that cluster.
+/// and docs/async.md, "Another event loop"). A binding serves one cluster; it is owned by that cluster.
 class event_loop {
 public:
     virtual ~event_loop() = default;

@@ -26,7 +26,7 @@ using reply_ptr = detail::reply_ptr;
 
 /// What became of one command: its reply (which may be a Redis error reply such as WRONGTYPE), or an
 /// addrmap::error. error_kind::unknown_outcome means it may have run; every other kind means it did not
-/// (or, for timeout after a lost send, that it is safe to repeat: see the README's delivery table).
+/// (or, for timeout after a lost send, that it is safe to repeat: see docs/delivery.md).
 ///
 /// The replies of a pipeline and of the async cluster's calls are built into blocks shared with the other replies of
 /// the same read (no heap object per reply): reply() is a view, valid while this outcome lives; value() hands over a

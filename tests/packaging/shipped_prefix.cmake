@@ -35,13 +35,22 @@ file(REMOVE_RECURSE "${WORK_DIR}")
 set(clean_env "${CMAKE_COMMAND}" -E env --unset=CMAKE_PREFIX_PATH --unset=PKG_CONFIG_PATH --unset=LD_LIBRARY_PATH
               --unset=DESTDIR)
 
-# 1. addrmap with its hiredis, into the staging prefix (nothing to build: header-only, tools off).
+# 1. addrmap with its hiredis, into the staging prefix (header-only; addrmap-doctor built when CHECK_DOCTOR is ON,
+#    to check the installed tool loads hiredis from the prefix too).
+if(NOT DEFINED CHECK_DOCTOR)
+  set(CHECK_DOCTOR OFF)
+endif()
 execute_process(COMMAND "${CMAKE_COMMAND}" -S "${SOURCE_DIR}" -B "${WORK_DIR}/addrmap-build" -G "${GENERATOR}"
                         "-DCMAKE_PREFIX_PATH=${PREFIX_PATH}" "-DCMAKE_CXX_COMPILER=${CXX}" -DADDRMAP_INSTALL_HIREDIS=ON
-                        -DADDRMAP_BUILD_TESTS=OFF -DADDRMAP_BUILD_EXAMPLES=OFF -DADDRMAP_BUILD_TOOLS=OFF
-                        -DADDRMAP_BUILD_BENCHMARKS=OFF
+                        -DADDRMAP_BUILD_TESTS=OFF -DADDRMAP_BUILD_EXAMPLES=OFF -DADDRMAP_BUILD_TOOLS=${CHECK_DOCTOR}
+                        -DADDRMAP_BUILD_BENCHMARKS=OFF -DCMAKE_BUILD_TYPE=Release
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
 check("configure addrmap with ADDRMAP_INSTALL_HIREDIS=ON")
+if(CHECK_DOCTOR)
+  execute_process(COMMAND "${CMAKE_COMMAND}" --build "${WORK_DIR}/addrmap-build" --target addrmap-doctor
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  check("build addrmap-doctor")
+endif()
 execute_process(COMMAND ${clean_env} "${CMAKE_COMMAND}" --install "${WORK_DIR}/addrmap-build" --prefix "${staging}"
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
 check("install into ${staging}")
@@ -66,8 +75,11 @@ list(LENGTH texts count)
 message(STATUS "copied to ${shipped}: none of its ${count} CMake, pkg-config and header files names the clone")
 
 # 3. The app, found from the copied prefix alone (no registry, no environment), installed into it.
+# pkg-config is out of reach: the prefix's CMake packages alone must find addrmap and its hiredis (hiredis_ssl's
+# version file included), as a consumer without pkg-config finds them.
 execute_process(COMMAND ${clean_env} "${CMAKE_COMMAND}" -S "${SOURCE_DIR}/tests/packaging/shipped"
                         -B "${WORK_DIR}/app-build" -G "${GENERATOR}" "-DCMAKE_CXX_COMPILER=${CXX}"
+                        "-DPKG_CONFIG_EXECUTABLE=${WORK_DIR}/no-pkg-config"
                         "-DCMAKE_PREFIX_PATH=${shipped}" "-DCMAKE_INSTALL_PREFIX=${shipped}"
                         -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
@@ -149,6 +161,36 @@ if(EXPECT_HIREDIS)
   message(STATUS "libhiredis and libhiredis_ssl load from ${landed}/lib; nothing loads from the clone")
 else()
   message(STATUS "hiredis is the system's (not .deps/'s), loaded from outside the clone; nothing loads from the clone")
+endif()
+
+if(CHECK_DOCTOR AND EXPECT_HIREDIS)
+  # The installed doctor, from the copied prefix: RUNPATH into it, hiredis found there, and it runs (usage: exit 2).
+  set(doctor "${landed}/bin/addrmap-doctor")
+  execute_process(COMMAND readelf -d "${doctor}" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  check("readelf -d addrmap-doctor")
+  if(NOT out MATCHES "\\(RUNPATH\\)[^\n]*\\[\\$ORIGIN/\\.\\./lib\\]")
+    message(FATAL_ERROR "the installed addrmap-doctor's RUNPATH is not $ORIGIN/../lib:\n${out}")
+  endif()
+  execute_process(COMMAND ${clean_env} ldd "${doctor}" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  check("ldd addrmap-doctor")
+  string(REGEX MATCHALL "libhiredis[^ ]* => [^ ]+" loaded "${out}")
+  list(LENGTH loaded loaded_count)
+  if(out MATCHES "not found" OR NOT loaded_count EQUAL 2)
+    message(FATAL_ERROR "addrmap-doctor's hiredis does not load from the copied prefix:\n${out}")
+  endif()
+  foreach(l IN LISTS loaded)
+    string(REGEX REPLACE ".* => " "" path "${l}")
+    get_filename_component(path "${path}" ABSOLUTE)
+    under("${path}" "${landed}")
+    if(NOT inside)
+      message(FATAL_ERROR "addrmap-doctor loads ${path}, outside the shipped prefix ${landed}:\n${out}")
+    endif()
+  endforeach()
+  execute_process(COMMAND ${clean_env} "${doctor}" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  if(NOT rc EQUAL 2 OR NOT out MATCHES "usage: addrmap-doctor")
+    message(FATAL_ERROR "the installed addrmap-doctor did not run from the copied prefix (${rc}):\n${out}")
+  endif()
+  message(STATUS "the installed addrmap-doctor runs from the copied prefix with its hiredis")
 endif()
 
 execute_process(COMMAND ${clean_env} "${app}" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)

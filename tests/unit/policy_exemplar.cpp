@@ -1,4 +1,4 @@
-// tests/unit/policy_exemplar.cpp — the compiled example of "Writing a policy" (README): a class policy
+// tests/unit/policy_exemplar.cpp — the compiled example of docs/policies.md, "Example": a class policy
 // and a lambda, each tested, so the documented contract cannot drift from what the library accepts.
 #include <addrmap/address.hpp>
 #include <addrmap/error.hpp>

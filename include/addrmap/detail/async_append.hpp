@@ -13,7 +13,7 @@ namespace addrmap::detail {
 /// Appends `command` (RESP, complete) to `ac`'s output and its callback to the replies list, then asks the event
 /// adapter to write: what redisAsyncFormattedCommand does for a command that is not (P)SUBSCRIBE, (P)UNSUBSCRIBE or
 /// MONITOR. hiredis's own function first parses the command again to look for those (a third of the cost of a SET
-/// in flight, measured with callgrind: README, "The reply path"); the cluster refuses them before encoding
+/// in flight, measured with callgrind: docs/benchmarks.md, "The reply path"); the cluster refuses them before encoding
 /// (connection_state_commands.hpp), so that look finds nothing. On a context in subscribed or monitor mode (plain
 /// hiredis code in on_async_connect could put it there) hiredis's function is used, which files callbacks apart.
 /// The callback entry is hiredis's allocator's, as hiredis frees it once the reply came. REDIS_ERR as hiredis's:

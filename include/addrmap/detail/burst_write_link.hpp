@@ -19,7 +19,7 @@ namespace addrmap::detail {
 /// the loop's next poll, which does not block (a zero timeout): the replies that poll finds run their callbacks
 /// first, and the commands they queue join the same write. That is when libev, whose adapter arms write interest,
 /// writes too; flushing before the poll instead (once the turn's callbacks had run) measured slower than hiredis's
-/// adapters (README, "Per loop"). Only a write the socket cannot take whole (a full send buffer, the connect not
+/// adapters (docs/benchmarks.md, "Per loop"). Only a write the socket cannot take whole (a full send buffer, the connect not
 /// done yet) arms write interest.
 ///
 /// `Loop` provides the mechanics: poll(read, write) sets the socket's interest, schedule_flush() makes on_flush()
