@@ -112,8 +112,7 @@ public:
         va_start(ap, format);
         const int status = detail::format_into(draft.bytes(), format, ap);
         va_end(ap);
-        detail::check_formatted(status, format);
-        driver_.start(static_cast<int>(key_slot(key)), std::move(draft), {}, std::move(done));
+        start_formatted(static_cast<int>(key_slot(key)), std::move(draft), status, format, {}, std::move(done));
     }
     /// The same with per-call settings (deadline, reply_timeout; whether it may be repeated after it may have run).
     void command(const call_options& call, std::string_view key, async_callback done, const char* format, ...) {
@@ -122,8 +121,7 @@ public:
         va_start(ap, format);
         const int status = detail::format_into(draft.bytes(), format, ap);
         va_end(ap);
-        detail::check_formatted(status, format);
-        driver_.start(static_cast<int>(key_slot(key)), std::move(draft), call, std::move(done));
+        start_formatted(static_cast<int>(key_slot(key)), std::move(draft), status, format, call, std::move(done));
     }
     /// argv command routed by `key`; the first argument is the command name.
     void command_argv(std::string_view key, const std::vector<std::string_view>& args, async_callback done,
@@ -137,8 +135,7 @@ public:
         va_start(ap, format);
         const int status = detail::format_into(draft.bytes(), format, ap);
         va_end(ap);
-        detail::check_formatted(status, format);
-        driver_.start(-1, std::move(draft), {}, std::move(done));
+        start_formatted(-1, std::move(draft), status, format, {}, std::move(done));
     }
 
     /// printf-style command routed by its own keys (command_keys.hpp), as basic_cluster::call: every key must hash
@@ -304,6 +301,14 @@ private:
                         "(both drivers run those) or write them in on_async_connect (hiredis async calls), or leave "
                         "on_connect empty");
         return options;
+    }
+
+    /// command() and command_any() once their va_list is ended (an exception must not leave it open): error{config}
+    /// for a format that could not be encoded (`status` as format_into returns it), else the call in `draft` started.
+    void start_formatted(int slot, detail::call_draft draft, int status, const char* format, const call_options& call,
+                         async_callback done) {
+        detail::check_formatted(status, format);
+        driver_.start(slot, std::move(draft), call, std::move(done));
     }
 
     /// call()/call_argv(): the slot from the command's own keys, or error{config} in `done`.

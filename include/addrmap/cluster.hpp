@@ -52,7 +52,7 @@ namespace addrmap {
 /// Policy: any type with `endpoint map(const node_address&) const`, or a lambda (see policy.hpp);
 /// stored by value, reachable through policy(). Connections are verified TLS (chain and name),
 /// one per reported node, made on first use and reused. What happens to a command when something
-/// fails is decided by the I/O-free cluster_core (see the README's delivery table).
+/// fails is decided by the I/O-free cluster_core (see docs/delivery.md).
 template <class Policy, class Observer>
 class basic_subscriber;
 
@@ -127,8 +127,7 @@ public:
         va_start(ap, format);
         const detail::raw_command raw = detail::format_raw(format, ap);
         va_end(ap);
-        const std::string cmd = detail::to_command(raw, format);
-        return run(static_cast<int>(key_slot(key)), cmd, {});
+        return run_formatted(static_cast<int>(key_slot(key)), raw, format, {});
     }
 
     /// The same with per-call settings (deadline, whether it may be repeated after it may have run).
@@ -137,8 +136,7 @@ public:
         va_start(ap, format);
         const detail::raw_command raw = detail::format_raw(format, ap);
         va_end(ap);
-        const std::string cmd = detail::to_command(raw, format);
-        return run(static_cast<int>(key_slot(key)), cmd, call);
+        return run_formatted(static_cast<int>(key_slot(key)), raw, format, call);
     }
 
     /// argv command routed by `key`; the first argument is the command name.
@@ -154,8 +152,7 @@ public:
         va_start(ap, format);
         const detail::raw_command raw = detail::format_raw(format, ap);
         va_end(ap);
-        const std::string cmd = detail::to_command(raw, format);
-        return run(-1, cmd, {});
+        return run_formatted(-1, raw, format, {});
     }
 
     /// printf-style command routed by its own keys (command_keys.hpp): call("SET %s %s", key, value). Every key
@@ -166,16 +163,14 @@ public:
         va_start(ap, format);
         const detail::raw_command raw = detail::format_raw(format, ap);
         va_end(ap);
-        const std::string cmd = detail::to_command(raw, format);
-        return run(command_slot(detail::decode_command(cmd)), cmd, {});
+        return run_formatted(std::nullopt, raw, format, {});
     }
     reply_ptr call(const call_options& options, const char* format, ...) {
         va_list ap;
         va_start(ap, format);
         const detail::raw_command raw = detail::format_raw(format, ap);
         va_end(ap);
-        const std::string cmd = detail::to_command(raw, format);
-        return run(command_slot(detail::decode_command(cmd)), cmd, options);
+        return run_formatted(std::nullopt, raw, format, options);
     }
     /// argv command routed by its own keys, as call() is.
     reply_ptr call_argv(const std::vector<std::string_view>& args, const call_options& options = {}) {
@@ -413,6 +408,15 @@ private:
     }
 
     // ---- calls ----------------------------------------------------------------------------------------
+
+    /// The printf-style forms once their va_list is ended (an exception must not leave it open): error{config} for a
+    /// format that could not be encoded, else the command run on `slot` (-1: any master; none: the slot of the
+    /// command's own keys, as call() routes).
+    reply_ptr run_formatted(std::optional<int> slot, const detail::raw_command& raw, const char* format,
+                            const call_options& call) {
+        const std::string cmd = detail::to_command(raw, format);
+        return run(slot ? *slot : command_slot(detail::decode_command(cmd)), cmd, call);
+    }
 
     reply_ptr run(int slot, const std::string& cmd, const call_options& call) {
         if constexpr (observes_v<Observer, call_ended_event>) {

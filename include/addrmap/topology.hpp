@@ -178,6 +178,17 @@ struct reply_location {
     [[noreturn]] void fail(const std::string& what) const {
         throw error(error_kind::protocol, describe() + ": " + what);
     }
+
+    /// At the reply's element `index` (0-based), in none of its nodes yet.
+    void enter_item(std::size_t index) noexcept {
+        item = index + 1;
+        leave_node();
+    }
+    /// Back at the item itself, out of its node.
+    void leave_node() noexcept {
+        node_name = nullptr;
+        node = 0;
+    }
 };
 
 inline bool is_string_reply(const redisReply* r) noexcept {
@@ -434,9 +445,7 @@ inline topology parse_cluster_slots(const redisReply* reply) {
     std::string master_id, replica_id;
     at.item_name = "entry";
     for (std::size_t index = 0; index < reply->elements; ++index) {
-        at.item = index + 1;
-        at.node_name = nullptr;
-        at.node = 0;
+        at.enter_item(index);
         const redisReply* entry = detail::child(reply, index, at);
         if (entry->type != REDIS_REPLY_ARRAY)
             at.fail(std::string("expected an array [start, end, master, replicas...], got ") +
@@ -489,9 +498,7 @@ inline topology parse_cluster_shards(const redisReply* reply, port_preference po
     detail::slot_claims claims;
     at.item_name = "shard";
     for (std::size_t index = 0; index < reply->elements; ++index) {
-        at.item = index + 1;
-        at.node_name = nullptr;
-        at.node = 0;
+        at.enter_item(index);
         const redisReply* entry = detail::child(reply, index, at);
         detail::expect_flat_pairs(entry, at, "shard");
         const redisReply* slots = nullptr;
@@ -531,8 +538,7 @@ inline topology parse_cluster_shards(const redisReply* reply, port_preference po
             }
         }
         if (parsed.ranges.empty()) continue;
-        at.node_name = nullptr;
-        at.node = 0;
+        at.leave_node();
         if (!master) at.fail("owns slots but lists no node with role 'master'");
         parsed.master = std::move(master->address);
         parsed.master_id = std::move(master->id);

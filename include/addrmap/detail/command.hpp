@@ -20,10 +20,7 @@
 
 namespace addrmap::detail {
 
-struct command_buffer_deleter {
-    void operator()(char* p) const noexcept { redisFreeCommand(p); }
-};
-using command_buffer = std::unique_ptr<char, command_buffer_deleter>;
+using command_buffer = std::unique_ptr<char, free_with<redisFreeCommand>>;
 
 /// hiredis's encoding of a printf-style command, before any check: formatting does not throw, so the
 /// caller can va_end right after it (va_end must run in the function that called va_start).

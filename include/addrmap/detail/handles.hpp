@@ -13,26 +13,16 @@
 #pragma GCC diagnostic pop
 #endif
 
+#include <addrmap/detail/free_with.hpp>
+
 #include <memory>
 
 namespace addrmap::detail {
 
 /// Frees a whole reply tree; only ever given the root (hiredis owns the children).
-struct reply_deleter {
-    void operator()(redisReply* reply) const noexcept { freeReplyObject(reply); }
-};
-
-struct context_deleter {
-    void operator()(redisContext* context) const noexcept { redisFree(context); }
-};
-
-struct reader_deleter {
-    void operator()(redisReader* reader) const noexcept { redisReaderFree(reader); }
-};
-
-using reply_ptr = std::unique_ptr<redisReply, reply_deleter>;
-using context_ptr = std::unique_ptr<redisContext, context_deleter>;
-using reader_ptr = std::unique_ptr<redisReader, reader_deleter>;
+using reply_ptr = std::unique_ptr<redisReply, free_with<freeReplyObject>>;
+using context_ptr = std::unique_ptr<redisContext, free_with<redisFree>>;
+using reader_ptr = std::unique_ptr<redisReader, free_with<redisReaderFree>>;
 
 /// Adopts a reply returned as void* by redisCommand / redisGetReply / redisReaderGetReply.
 inline reply_ptr adopt_reply(void* reply) noexcept { return reply_ptr(static_cast<redisReply*>(reply)); }

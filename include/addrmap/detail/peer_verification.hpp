@@ -276,10 +276,6 @@ inline bool store_has_custom_chain_functions(const X509_STORE* store) noexcept {
            X509_STORE_get_check_policy(store) != nullptr;
 }
 
-struct x509_store_ctx_deleter {
-    void operator()(X509_STORE_CTX* ctx) const noexcept { X509_STORE_CTX_free(ctx); }
-};
-
 /// The check addrmap makes itself after every handshake, full or resumed, on a live `ssl`: a peer certificate is
 /// present, it chains to the trusted CAs (verified again here, with our callback and parameters), it carries
 /// `tls_name` (X509_check_host / X509_check_ip_asc, partial wildcards refused, subject CN never used), and
@@ -313,7 +309,7 @@ inline void verify_peer(SSL* ssl, const std::string& route, const endpoint& mapp
                     route + ": the TLS context's certificate store has its own chain-building or verification "
                             "function (installed through tls_context::native_handle()); addrmap verifies every "
                             "chain with OpenSSL's own, so the connection is refused. Remove that function.");
-    const std::unique_ptr<X509_STORE_CTX, x509_store_ctx_deleter> check(X509_STORE_CTX_new());
+    const std::unique_ptr<X509_STORE_CTX, free_with<X509_STORE_CTX_free>> check(X509_STORE_CTX_new());
     if (!check || X509_STORE_CTX_init(check.get(), store, peer, SSL_get_peer_cert_chain(ssl)) != 1 ||
         X509_STORE_CTX_set_default(check.get(), "ssl_server") != 1)
         throw error(error_kind::tls_chain, route + ": cannot set up the certificate check (OpenSSL: " +

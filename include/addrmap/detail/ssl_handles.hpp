@@ -7,41 +7,19 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <addrmap/detail/free_with.hpp>
+
 #include <memory>
 
 namespace addrmap::detail {
 
-struct ssl_ctx_deleter {
-    void operator()(SSL_CTX* ctx) const noexcept { SSL_CTX_free(ctx); }
-};
-
+using ssl_ctx_ptr = std::unique_ptr<SSL_CTX, free_with<SSL_CTX_free>>;
 /// Frees an SSL* that was never handed to hiredis (hiredis frees the ones it accepted).
-struct ssl_deleter {
-    void operator()(SSL* ssl) const noexcept { SSL_free(ssl); }
-};
-
-struct x509_deleter {
-    void operator()(X509* cert) const noexcept { X509_free(cert); }
-};
-
+using ssl_ptr = std::unique_ptr<SSL, free_with<SSL_free>>;
+using x509_ptr = std::unique_ptr<X509, free_with<X509_free>>;
 /// Drops one reference; OpenSSL frees the session when the last one goes.
-struct ssl_session_deleter {
-    void operator()(SSL_SESSION* session) const noexcept { SSL_SESSION_free(session); }
-};
-
-struct bio_deleter {
-    void operator()(BIO* bio) const noexcept { BIO_free(bio); }
-};
-
-struct general_names_deleter {
-    void operator()(GENERAL_NAMES* names) const noexcept { GENERAL_NAMES_free(names); }
-};
-
-using ssl_ctx_ptr = std::unique_ptr<SSL_CTX, ssl_ctx_deleter>;
-using ssl_ptr = std::unique_ptr<SSL, ssl_deleter>;
-using x509_ptr = std::unique_ptr<X509, x509_deleter>;
-using ssl_session_ptr = std::unique_ptr<SSL_SESSION, ssl_session_deleter>;
-using bio_ptr = std::unique_ptr<BIO, bio_deleter>;
-using general_names_ptr = std::unique_ptr<GENERAL_NAMES, general_names_deleter>;
+using ssl_session_ptr = std::unique_ptr<SSL_SESSION, free_with<SSL_SESSION_free>>;
+using bio_ptr = std::unique_ptr<BIO, free_with<BIO_free>>;
+using general_names_ptr = std::unique_ptr<GENERAL_NAMES, free_with<GENERAL_NAMES_free>>;
 
 }  // namespace addrmap::detail

@@ -113,94 +113,80 @@ struct table_entry_spec {
     std::string tls_name;           ///< the `/tls=` name, or the dial host when none was given
 };
 
+/// Where the parts of "host", "host:port", "[v6]" or "[v6]:port" are: the host (unbracketed) and the column of the
+/// port's text in it (npos: no port).
+struct host_port_parts {
+    std::string_view host;
+    std::size_t port_at = std::string_view::npos;
+};
+
+/// Splits a table key or target (non-empty; `at` is its column in the entry) as both are written: a bracketed host
+/// must be an IPv6 address, an unbracketed one has no ':' but the port's. `after_bracket` is the problem for a
+/// character after ']' other than ':'. The caller checks an unbracketed host.
+inline std::optional<parse_problem> split_host_port(std::string_view text, std::size_t at, const char* after_bracket,
+                                                    host_port_parts& out) {
+    if (text.front() == '[') {
+        const std::size_t close = text.find(']');
+        if (close == std::string_view::npos) return parse_problem{at, "'[' without a closing ']'"};
+        out.host = text.substr(1, close - 1);
+        const auto ip = parse_ip(out.host);
+        if (!ip || !ip->is_v6)
+            return parse_problem{at + 1, quoted(out.host) + " inside [] is not an IPv6 address"};
+        if (close + 1 < text.size()) {
+            if (text[close + 1] != ':') return parse_problem{at + close + 1, after_bracket};
+            out.port_at = close + 2;
+        }
+        return std::nullopt;
+    }
+    const std::size_t colon = text.find(':');
+    if (colon != std::string_view::npos && text.find(':', colon + 1) != std::string_view::npos)
+        return parse_problem{at, "an IPv6 address needs brackets: [" + escaped(text, 80) + "] or [" +
+                                     escaped(text, 80) + "]:port"};
+    out.host = text.substr(0, colon);
+    if (colon != std::string_view::npos) out.port_at = colon + 1;
+    return std::nullopt;
+}
+
+/// The port of `text` (split by split_host_port; `at` is its column in the entry): 0 when it has none, else 1..65535.
+inline std::optional<parse_problem> parse_table_port(std::string_view text, std::size_t at,
+                                                     const host_port_parts& parts, std::uint16_t& out) {
+    out = 0;
+    if (parts.port_at == std::string_view::npos) return std::nullopt;
+    const std::string_view port_text = text.substr(parts.port_at);
+    const auto port = parse_port(port_text);
+    if (!port)
+        return parse_problem{at + parts.port_at, "port " + quoted(port_text) + " is not a number from 1 to 65535"};
+    out = *port;
+    return std::nullopt;
+}
+
 /// Parses "ip", "ip:port", "[v6]" or "[v6]:port". `at` is the column of `key` in the entry.
 inline std::optional<parse_problem> parse_table_key(std::string_view key, std::size_t at, table_key& out) {
     if (key.empty()) return parse_problem{at, "expected the reported IP address before '='"};
     if (const std::size_t slash = key.find('/'); slash != std::string_view::npos)
         return parse_problem{at + slash, "a key is one IP address, not a CIDR range (ip_to_hostname takes ranges)"};
-    std::string_view host;
-    std::string_view port_text;
-    std::size_t port_at = 0;
-    bool has_port = false;
-    if (key.front() == '[') {
-        const std::size_t close = key.find(']');
-        if (close == std::string_view::npos) return parse_problem{at, "'[' without a closing ']'"};
-        host = key.substr(1, close - 1);
-        const auto ip = parse_ip(host);
-        if (!ip || !ip->is_v6)
-            return parse_problem{at + 1, quoted(host) + " inside [] is not an IPv6 address"};
-        out.ip = *ip;
-        if (close + 1 < key.size()) {
-            if (key[close + 1] != ':') return parse_problem{at + close + 1, "expected ':port' or '=' after ']'"};
-            has_port = true;
-            port_at = close + 2;
-            port_text = key.substr(port_at);
-        }
-    } else {
-        const std::size_t colon = key.find(':');
-        if (colon != std::string_view::npos && key.find(':', colon + 1) != std::string_view::npos)
-            return parse_problem{at, "an IPv6 address needs brackets: [" + escaped(key, 80) + "] or [" +
-                                         escaped(key, 80) + "]:port"};
-        host = key.substr(0, colon);
-        const auto ip = parse_ip(host);
-        if (!ip) return at_offset(describe_bad_ip(host), at);
-        out.ip = *ip;
-        if (colon != std::string_view::npos) {
-            has_port = true;
-            port_at = colon + 1;
-            port_text = key.substr(port_at);
-        }
-    }
-    out.port = 0;
-    if (has_port) {
-        const auto port = parse_port(port_text);
-        if (!port)
-            return parse_problem{at + port_at,
-                                 "port " + quoted(port_text) + " is not a number from 1 to 65535"};
-        out.port = *port;
-    }
-    return std::nullopt;
+    host_port_parts parts;
+    if (auto problem = split_host_port(key, at, "expected ':port' or '=' after ']'", parts)) return problem;
+    const auto ip = parse_ip(parts.host);  // a bracketed host is an IPv6 address already
+    if (!ip) return at_offset(describe_bad_ip(parts.host), at);
+    out.ip = *ip;
+    return parse_table_port(key, at, parts, out.port);
 }
 
 /// Parses the target "host", "host:port", "[v6]" or "[v6]:port"; host is a DNS name or an IP.
 inline std::optional<parse_problem> parse_table_target(std::string_view target, std::size_t at,
                                                        table_entry_spec& out) {
     if (target.empty()) return parse_problem{at, "expected a target host after '='"};
-    std::string_view host;
-    std::size_t port_at = std::string_view::npos;
-    if (target.front() == '[') {
-        const std::size_t close = target.find(']');
-        if (close == std::string_view::npos) return parse_problem{at, "'[' without a closing ']'"};
-        host = target.substr(1, close - 1);
-        const auto ip = parse_ip(host);
-        if (!ip || !ip->is_v6)
-            return parse_problem{at + 1, quoted(host) + " inside [] is not an IPv6 address"};
-        if (close + 1 < target.size()) {
-            if (target[close + 1] != ':') return parse_problem{at + close + 1, "expected ':port' after ']'"};
-            port_at = close + 2;
-        }
-    } else {
-        const std::size_t colon = target.find(':');
-        if (colon != std::string_view::npos && target.find(':', colon + 1) != std::string_view::npos)
-            return parse_problem{at, "an IPv6 address needs brackets: [" + escaped(target, 80) + "] or [" +
-                                         escaped(target, 80) + "]:port"};
-        host = target.substr(0, colon);
-        if (colon != std::string_view::npos) port_at = colon + 1;
-        if (host.empty()) return parse_problem{at, "expected a target host before ':'"};
-        if (!parse_ip(host)) {
-            if (auto problem = check_dns_name(host)) return at_offset(std::move(*problem), at);
+    host_port_parts parts;
+    if (auto problem = split_host_port(target, at, "expected ':port' after ']'", parts)) return problem;
+    if (target.front() != '[') {
+        if (parts.host.empty()) return parse_problem{at, "expected a target host before ':'"};
+        if (!parse_ip(parts.host)) {
+            if (auto problem = check_dns_name(parts.host)) return at_offset(std::move(*problem), at);
         }
     }
-    out.dial_port = 0;
-    if (port_at != std::string_view::npos) {
-        const std::string_view port_text = target.substr(port_at);
-        const auto port = parse_port(port_text);
-        if (!port)
-            return parse_problem{at + port_at,
-                                 "port " + quoted(port_text) + " is not a number from 1 to 65535"};
-        out.dial_port = *port;
-    }
-    out.dial_host.assign(host.data(), host.size());
+    if (auto problem = parse_table_port(target, at, parts, out.dial_port)) return problem;
+    out.dial_host.assign(parts.host.data(), parts.host.size());
     return std::nullopt;
 }
 
