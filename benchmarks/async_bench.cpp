@@ -51,7 +51,6 @@
 namespace {
 
 using addrmap_bench::json_line;
-using addrmap_bench::parse_count;
 
 struct cli_options : addrmap_bench::connection_flags {
     std::string loop = "libevent", workload = "set";
@@ -70,18 +69,10 @@ constexpr const char* usage_text =
 
 cli_options parse_cli(int argc, char** argv) {
     cli_options o;
-    addrmap_bench::parse_flags(argc, argv, o, [&](const std::string& flag, const std::string& value) {
-        if (flag == "--ops") o.ops = parse_count(flag, value);
-        else if (flag == "--in-flight") o.in_flight = parse_count(flag, value);
-        else if (flag == "--rounds") o.rounds = parse_count(flag, value);
-        else if (flag == "--loop") o.loop = value;
-        else if (flag == "--workload") o.workload = value;
-        else if (flag == "--max-calls") o.max_calls = parse_count(flag, value);
-        else if (flag == "--side") o.side = value;
-        else if (flag == "--observer") o.observer = value;
-        else return false;
-        return true;
-    });
+    addrmap_bench::parse_flags(argc, argv, o, {{"--ops", o.ops}, {"--in-flight", o.in_flight}, {"--rounds", o.rounds},
+                                               {"--loop", o.loop}, {"--workload", o.workload},
+                                               {"--max-calls", o.max_calls}, {"--side", o.side},
+                                               {"--observer", o.observer}});
     if (o.workload != "set" && o.workload != "fan_out" && o.workload != "transaction")
         throw std::invalid_argument("--workload '" + o.workload + "' is not one of set, fan_out, transaction");
     if (o.side != "both" && o.side != "addrmap" && o.side != "raw" && o.side != "pipeline")
@@ -482,15 +473,8 @@ void dispatch(const cli_options& o, json_line& out) {
 
 int main(int argc, char** argv) {
     return addrmap_bench::bench_main("async_bench", usage_text, argc, argv, parse_cli, [](const cli_options& o, json_line& out) {
-        out.text("bench", "async");
-        out.text("policy", o.policy);
-        out.text("loop", o.loop);
-        out.text("workload", o.workload);
-        out.text("side", o.side);
-        out.text("seed", o.seed);
-        out.integer("ops", static_cast<long long>(o.ops));
-        out.integer("in_flight", static_cast<long long>(o.in_flight));
-        out.integer("max_calls", static_cast<long long>(o.max_calls));
-        out.integer("rounds", static_cast<long long>(o.rounds));
+        out.texts({{"bench", "async"}, {"policy", o.policy}, {"loop", o.loop}, {"workload", o.workload},
+                   {"side", o.side}, {"seed", o.seed}});
+        out.counts({{"ops", o.ops}, {"in_flight", o.in_flight}, {"max_calls", o.max_calls}, {"rounds", o.rounds}});
     }, dispatch);
 }

@@ -1,12 +1,19 @@
-// benchmarks/bench_common.hpp — what the live benchmarks (cluster_bench, async_bench, stall_bench) share: one JSON
-// object per line for their results, the parsing of their count flags, and their main().
+// benchmarks/bench_common.hpp — what the live benchmarks (cluster, async, pubsub and stall_bench) share: one JSON
+// object per line for their results, their flags, rounds taken in turn, the masters they measure on, and their main().
 #pragma once
 
+#include <addrmap/address.hpp>
+#include <addrmap/cluster_options.hpp>
+
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <initializer_list>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace addrmap_bench {
 
@@ -46,6 +53,17 @@ public:
     }
     void boolean(std::string_view key, bool value) { add(key, value ? "true" : "false"); }
     void raw(std::string_view key, std::string value) { add(key, std::move(value)); }
+
+    // Several fields of one kind at once, in the order given: a run's settings, or figures of one precision.
+    void texts(std::initializer_list<std::pair<std::string_view, std::string_view>> fields) {
+        for (const auto& [key, value] : fields) text(key, value);
+    }
+    void counts(std::initializer_list<std::pair<std::string_view, std::size_t>> fields) {
+        for (const auto& [key, value] : fields) integer(key, static_cast<long long>(value));
+    }
+    void numbers(int decimals, std::initializer_list<std::pair<std::string_view, double>> fields) {
+        for (const auto& [key, value] : fields) number(key, value, decimals);
+    }
     std::string str() const { return "{" + body_ + "}"; }
 
 private:
@@ -72,26 +90,76 @@ struct connection_flags {
     std::string hostname = "localhost";
 };
 
-/// Reads argv as "--flag value" pairs: the connection flags into `c`, every other flag through `other(flag, value)`,
-/// which returns false for one it does not know. Throws std::invalid_argument for what is wrong (empty text: --help).
-template <class Other>
-void parse_flags(int argc, char** argv, connection_flags& c, Other&& other) {
+/// One of a benchmark's own flags and the option it sets: a count (parse_count checks it) or a text.
+struct own_flag {
+    own_flag(const char* flag, std::size_t& count) : flag(flag), count(&count) {}
+    own_flag(const char* flag, std::string& text) : flag(flag), text(&text) {}
+    const char* flag;
+    std::size_t* count = nullptr;
+    std::string* text = nullptr;
+};
+
+/// Reads argv as "--flag value" pairs: the connection flags into `c`, the benchmark's `own` flags into their options.
+/// Throws std::invalid_argument for what is wrong (empty text: --help).
+inline void parse_flags(int argc, char** argv, connection_flags& c, std::initializer_list<own_flag> own) {
     for (int i = 1; i < argc; i += 2) {
         const std::string flag = argv[i];
         if (flag == "--help" || flag == "-h") throw std::invalid_argument("");
         if (i + 1 >= argc) throw std::invalid_argument(flag + " needs a value");
         const std::string value = argv[i + 1];
+        const auto mine = std::find_if(own.begin(), own.end(), [&](const own_flag& f) { return flag == f.flag; });
         if (flag == "--seed") c.seed = value;
         else if (flag == "--cacert") c.cacert = value;
         else if (flag == "--policy") c.policy = value;
         else if (flag == "--hostname") c.hostname = value;
-        else if (!other(flag, value)) throw std::invalid_argument("unknown flag " + flag);
+        else if (mine == own.end()) throw std::invalid_argument("unknown flag " + flag);
+        else if (mine->count != nullptr) *mine->count = parse_count(flag, value);
+        else *mine->text = value;
     }
     if (c.seed.empty() || c.cacert.empty()) throw std::invalid_argument("--seed and --cacert are required");
     static const char* const policies[] = {"identity", "ip_to_hostname", "ip_to_hostname_keep_ip", "static_table", "env"};
     bool known = false;
     for (const char* p : policies) known = known || c.policy == p;
     if (!known) throw std::invalid_argument("--policy '" + c.policy + "' is not one of the choices below");
+}
+
+// ---- rounds ---------------------------------------------------------------------------------------------
+
+/// Runs `step`, then `later` in order; or, when `reversed`, `later` in reverse order and `step` last.
+template <class Step, class... Later>
+void run_steps(bool reversed, Step&& step, Later&&... later) {
+    if (!reversed) step();
+    if constexpr (sizeof...(Later) != 0) run_steps(reversed, later...);
+    if (reversed) step();
+}
+
+/// One round of measurements taken in turn: in the order given in even rounds, reversed in odd ones, so that drift on
+/// a shared machine hits every side alike.
+template <class... Step>
+void in_turn(std::size_t round, Step&&... steps) {
+    run_steps(round % 2 == 1, steps...);
+}
+
+// ---- the masters ----------------------------------------------------------------------------------------
+
+/// Masters of the node table, in slot order.
+inline std::vector<addrmap::node_info> masters_of(const std::vector<addrmap::node_info>& nodes) {
+    std::vector<addrmap::node_info> out;
+    for (const auto& n : nodes)
+        if (n.role == addrmap::node_role::master && !n.slots.empty()) out.push_back(n);
+    std::sort(out.begin(), out.end(),
+              [](const auto& a, const auto& b) { return a.slots.front().first < b.slots.front().first; });
+    return out;
+}
+
+/// The master `--node` names as the cluster reports it (HOST:PORT); std::runtime_error when none is.
+inline std::vector<addrmap::node_info>::const_iterator master_named(const std::vector<addrmap::node_info>& masters,
+                                                                    const std::string& node) {
+    const auto found = std::find_if(masters.begin(), masters.end(), [&](const addrmap::node_info& m) {
+        return addrmap::to_string(m.reported) == node;
+    });
+    if (found == masters.end()) throw std::runtime_error("--node " + node + " is not a master with slots");
+    return found;
 }
 
 // ---- main() ----------------------------------------------------------------------------------------------

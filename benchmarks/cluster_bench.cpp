@@ -42,8 +42,10 @@
 
 namespace {
 
+using addrmap_bench::in_turn;
 using addrmap_bench::json_line;
-using addrmap_bench::parse_count;
+using addrmap_bench::master_named;
+using addrmap_bench::masters_of;
 using clock_type = std::chrono::steady_clock;
 
 double seconds_since(clock_type::time_point start) {
@@ -70,15 +72,8 @@ constexpr const char* usage_text =
 
 cli_options parse_cli(int argc, char** argv) {
     cli_options o;
-    addrmap_bench::parse_flags(argc, argv, o, [&](const std::string& flag, const std::string& value) {
-        if (flag == "--ops") o.ops = parse_count(flag, value);
-        else if (flag == "--pipeline") o.pipeline = parse_count(flag, value);
-        else if (flag == "--rounds") o.rounds = parse_count(flag, value);
-        else if (flag == "--node") o.node = value;
-        else if (flag == "--observer") o.observer = value;
-        else return false;
-        return true;
-    });
+    addrmap_bench::parse_flags(argc, argv, o, {{"--ops", o.ops}, {"--pipeline", o.pipeline}, {"--rounds", o.rounds},
+                                               {"--node", o.node}, {"--observer", o.observer}});
     if (o.rounds > o.ops) o.rounds = o.ops;
     return o;
 }
@@ -171,6 +166,24 @@ struct timing {
     }
 };
 
+/// Sends `set(key)` for each of `keys` in turn (it returns the reply to SET), each one timed: the sequential runs of
+/// both the adapter and raw hiredis, measured alike.
+template <class Set>
+timing timed_one_at_a_time(const std::vector<std::string>& keys, Set&& set) {
+    timing t;
+    t.latencies_us.reserve(keys.size());
+    const addrmap_bench::meter meter;
+    for (const std::string& key : keys) {
+        const auto op = clock_type::now();
+        const addrmap::reply_ptr reply = set(key);
+        t.latencies_us.push_back(std::chrono::duration<double, std::micro>(clock_type::now() - op).count());
+        expect_ok(reply.get(), key);
+    }
+    t.spent = meter.spent();
+    t.ops = keys.size();
+    return t;
+}
+
 // ---- raw hiredis over TLS (the baseline) ----------------------------------------------------------------
 
 struct ssl_context_deleter {
@@ -210,18 +223,9 @@ struct raw_connection {
 };
 
 timing raw_sequential(raw_connection& raw, const std::vector<std::string>& keys) {
-    timing t;
-    t.latencies_us.reserve(keys.size());
-    const addrmap_bench::meter meter;
-    for (const std::string& key : keys) {
-        const auto op = clock_type::now();
-        addrmap::reply_ptr reply = raw.command("SET %b %b", key.data(), key.size(), value_text.data(), value_text.size());
-        t.latencies_us.push_back(std::chrono::duration<double, std::micro>(clock_type::now() - op).count());
-        expect_ok(reply.get(), key);
-    }
-    t.spent = meter.spent();
-    t.ops = keys.size();
-    return t;
+    return timed_one_at_a_time(keys, [&](const std::string& key) {
+        return raw.command("SET %b %b", key.data(), key.size(), value_text.data(), value_text.size());
+    });
 }
 
 timing raw_pipelined(raw_connection& raw, const std::vector<std::string>& keys, std::size_t depth) {
@@ -316,19 +320,9 @@ timing raw_cluster_pipelined(raw_cluster& raw, const std::vector<std::string>& k
 
 template <class Cluster>
 timing adapter_sequential(Cluster& cluster, const std::vector<std::string>& keys) {
-    timing t;
-    t.latencies_us.reserve(keys.size());
-    const addrmap_bench::meter meter;
-    for (const std::string& key : keys) {
-        const auto op = clock_type::now();
-        addrmap::reply_ptr reply =
-            cluster.command(key, "SET %b %b", key.data(), key.size(), value_text.data(), value_text.size());
-        t.latencies_us.push_back(std::chrono::duration<double, std::micro>(clock_type::now() - op).count());
-        expect_ok(reply.get(), key);
-    }
-    t.spent = meter.spent();
-    t.ops = keys.size();
-    return t;
+    return timed_one_at_a_time(keys, [&](const std::string& key) {
+        return cluster.command(key, "SET %b %b", key.data(), key.size(), value_text.data(), value_text.size());
+    });
 }
 
 template <class Cluster>
@@ -347,15 +341,6 @@ timing adapter_pipelined(Cluster& cluster, const std::vector<std::string>& keys,
     t.spent = meter.spent();
     t.ops = keys.size();
     return t;
-}
-
-/// Masters of the node table, in slot order.
-std::vector<addrmap::node_info> masters_of(const std::vector<addrmap::node_info>& nodes) {
-    std::vector<addrmap::node_info> out;
-    for (const auto& n : nodes)
-        if (n.role == addrmap::node_role::master && !n.slots.empty()) out.push_back(n);
-    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.slots.front().first < b.slots.front().first; });
-    return out;
 }
 
 struct handshake_summary {
@@ -425,17 +410,9 @@ void run_observed(const cli_options& o, const addrmap::cluster_options& options,
     std::string halfway;
     std::uint64_t calls_halfway = 0;
     for (std::size_t r = 0; r < chunks.size(); ++r) {
-        if (r % 2 == 0) {
-            seq_plain.add(seq(plain, chunks[r]));
-            seq_observed.add(seq(observed, chunks[r]));
-            pipe_plain.add(pipe(plain, chunks[r]));
-            pipe_observed.add(pipe(observed, chunks[r]));
-        } else {
-            seq_observed.add(seq(observed, chunks[r]));
-            seq_plain.add(seq(plain, chunks[r]));
-            pipe_observed.add(pipe(observed, chunks[r]));
-            pipe_plain.add(pipe(plain, chunks[r]));
-        }
+        const auto& keys = chunks[r];
+        in_turn(r, [&] { seq_plain.add(seq(plain, keys)); }, [&] { seq_observed.add(seq(observed, keys)); });
+        in_turn(r, [&] { pipe_plain.add(pipe(plain, keys)); }, [&] { pipe_observed.add(pipe(observed, keys)); });
         if (r + 1 == chunks.size() / 2) halfway = scrape(), calls_halfway = calls;
     }
     seq(observed, std::vector<std::string>(all_keys.begin(), all_keys.begin() + static_cast<std::ptrdiff_t>(all_keys.size() / 4)));
@@ -498,13 +475,7 @@ void run(const cli_options& o, Policy policy, json_line& out) {
     const handshake_summary resumed = summarize_handshakes(masters_of(cluster->nodes()));
 
     // 3. The node for the apples-to-apples comparison: --node, or the first master; dialed as the adapter dials it.
-    auto chosen = masters.begin();
-    if (!o.node.empty()) {
-        chosen = std::find_if(masters.begin(), masters.end(),
-                              [&](const addrmap::node_info& m) { return addrmap::to_string(m.reported) == o.node; });
-        if (chosen == masters.end()) throw std::runtime_error("--node " + o.node + " is not a master with slots");
-    }
-    const addrmap::node_info& node = *chosen;
+    const addrmap::node_info& node = o.node.empty() ? masters.front() : *master_named(masters, o.node);
     const std::vector<std::string> all_keys = keys_over_all_slots(o.ops);
     const std::vector<std::string> node_keys = keys_in(node.slots, o.ops);
     raw_connection raw(o.cacert, node.dial_host, node.port, node.tls_name);
@@ -523,19 +494,11 @@ void run(const cli_options& o, Policy policy, json_line& out) {
     const auto all_chunks = split(all_keys, o.rounds);
     for (std::size_t r = 0; r < all_chunks.size(); ++r) {
         const auto& keys = all_chunks[r];
-        if (r % 2 == 0) {
-            seq_all.add(adapter_sequential(*cluster, keys));
-            raw_seq_all.add(raw_cluster_sequential(raw_all, keys));
-            pipe_all.add(adapter_pipelined(*cluster, keys, o.pipeline));
-            raw_pipe_all.add(raw_cluster_pipelined(raw_all, keys, o.pipeline, true));
-            raw_pipe_all_lazy.add(raw_cluster_pipelined(raw_all, keys, o.pipeline, false));
-        } else {
-            raw_pipe_all_lazy.add(raw_cluster_pipelined(raw_all, keys, o.pipeline, false));
-            raw_pipe_all.add(raw_cluster_pipelined(raw_all, keys, o.pipeline, true));
-            pipe_all.add(adapter_pipelined(*cluster, keys, o.pipeline));
-            raw_seq_all.add(raw_cluster_sequential(raw_all, keys));
-            seq_all.add(adapter_sequential(*cluster, keys));
-        }
+        in_turn(r, [&] { seq_all.add(adapter_sequential(*cluster, keys)); },
+                [&] { raw_seq_all.add(raw_cluster_sequential(raw_all, keys)); },
+                [&] { pipe_all.add(adapter_pipelined(*cluster, keys, o.pipeline)); },
+                [&] { raw_pipe_all.add(raw_cluster_pipelined(raw_all, keys, o.pipeline, true)); },
+                [&] { raw_pipe_all_lazy.add(raw_cluster_pipelined(raw_all, keys, o.pipeline, false)); });
     }
 
     // 5. One node: adapter and raw interleaved in rounds, alternating who goes first, so drift on a
@@ -544,17 +507,10 @@ void run(const cli_options& o, Policy policy, json_line& out) {
     const auto chunks = split(node_keys, o.rounds);
     for (std::size_t r = 0; r < chunks.size(); ++r) {
         const auto& keys = chunks[r];
-        if (r % 2 == 0) {
-            seq_node.add(adapter_sequential(*cluster, keys));
-            raw_seq.add(raw_sequential(raw, keys));
-            pipe_node.add(adapter_pipelined(*cluster, keys, o.pipeline));
-            raw_pipe.add(raw_pipelined(raw, keys, o.pipeline));
-        } else {
-            raw_seq.add(raw_sequential(raw, keys));
-            seq_node.add(adapter_sequential(*cluster, keys));
-            raw_pipe.add(raw_pipelined(raw, keys, o.pipeline));
-            pipe_node.add(adapter_pipelined(*cluster, keys, o.pipeline));
-        }
+        in_turn(r, [&] { seq_node.add(adapter_sequential(*cluster, keys)); },
+                [&] { raw_seq.add(raw_sequential(raw, keys)); });
+        in_turn(r, [&] { pipe_node.add(adapter_pipelined(*cluster, keys, o.pipeline)); },
+                [&] { raw_pipe.add(raw_pipelined(raw, keys, o.pipeline)); });
     }
 
     // 6. One node, one key: redis-benchmark's own shape (without -r it SETs the same key again and again). The
@@ -564,13 +520,8 @@ void run(const cli_options& o, Policy policy, json_line& out) {
     const std::vector<std::string> one_key(node_keys.size(), node_keys.front());
     const auto one_key_chunks = split(one_key, o.rounds);
     for (std::size_t r = 0; r < one_key_chunks.size(); ++r) {
-        if (r % 2 == 0) {
-            pipe_one_key.add(adapter_pipelined(*cluster, one_key_chunks[r], o.pipeline));
-            raw_pipe_one_key.add(raw_pipelined(raw, one_key_chunks[r], o.pipeline));
-        } else {
-            raw_pipe_one_key.add(raw_pipelined(raw, one_key_chunks[r], o.pipeline));
-            pipe_one_key.add(adapter_pipelined(*cluster, one_key_chunks[r], o.pipeline));
-        }
+        in_turn(r, [&] { pipe_one_key.add(adapter_pipelined(*cluster, one_key_chunks[r], o.pipeline)); },
+                [&] { raw_pipe_one_key.add(raw_pipelined(raw, one_key_chunks[r], o.pipeline)); });
     }
 
     const addrmap::cluster_stats& stats = cluster->stats();
@@ -590,35 +541,41 @@ void run(const cli_options& o, Policy policy, json_line& out) {
     out.number("reconnect_handshake_us_avg", resumed.avg_us(), 1);
     out.integer("reconnect_handshakes", static_cast<long long>(resumed.count));
     out.integer("reconnect_resumed", static_cast<long long>(resumed.resumed));
-    out.number("seq_ops_per_s", seq_all.ops_per_s(), 1);
-    out.number("seq_p50_us", seq_all.percentile(0.50), 1);
-    out.number("seq_p99_us", seq_all.percentile(0.99), 1);
-    out.number("pipelined_ops_per_s", pipe_all.ops_per_s(), 1);
-    out.number("raw_seq_ops_per_s_all_nodes", raw_seq_all.ops_per_s(), 1);
-    out.number("raw_pipelined_ops_per_s_all_nodes", raw_pipe_all.ops_per_s(), 1);
-    out.number("raw_pipelined_lazy_ops_per_s_all_nodes", raw_pipe_all_lazy.ops_per_s(), 1);
-    out.number("seq_ops_per_s_same_node", seq_node.ops_per_s(), 1);
-    out.number("seq_same_node_p50_us", seq_node.percentile(0.50), 1);
-    out.number("pipelined_ops_per_s_same_node", pipe_node.ops_per_s(), 1);
-    out.number("adapter_cpu_s_per_1m_seq", seq_node.cpu_s_per_1m(), 2);
-    out.number("raw_cpu_s_per_1m_seq", raw_seq.cpu_s_per_1m(), 2);
-    out.number("adapter_cpu_s_per_1m_pipelined", pipe_node.cpu_s_per_1m(), 2);
-    out.number("raw_cpu_s_per_1m_pipelined", raw_pipe.cpu_s_per_1m(), 2);
-    out.number("adapter_cpu_s_per_1m_pipelined_all_nodes", pipe_all.cpu_s_per_1m(), 2);
-    out.number("raw_cpu_s_per_1m_pipelined_all_nodes", raw_pipe_all.cpu_s_per_1m(), 2);
-    out.number("adapter_allocs_per_seq_op", seq_node.allocations_per_op(), 2);
-    out.number("adapter_allocs_per_pipelined_op", pipe_node.allocations_per_op(), 2);
-    out.number("raw_allocs_per_seq_op", raw_seq.allocations_per_op(), 2);
-    out.number("raw_allocs_per_pipelined_op", raw_pipe.allocations_per_op(), 2);
-    out.number("adapter_allocs_per_pipelined_op_all_nodes", pipe_all.allocations_per_op(), 2);
-    out.number("raw_allocs_per_pipelined_op_all_nodes", raw_pipe_all.allocations_per_op(), 2);
-    out.number("raw_seq_ops_per_s", raw_seq.ops_per_s(), 1);
-    out.number("raw_seq_p50_us", raw_seq.percentile(0.50), 1);
-    out.number("raw_pipelined_ops_per_s", raw_pipe.ops_per_s(), 1);
-    out.number("pipelined_ops_per_s_same_node_one_key", pipe_one_key.ops_per_s(), 1);
-    out.number("raw_pipelined_ops_per_s_one_key", raw_pipe_one_key.ops_per_s(), 1);
-    out.number("seq_ratio_vs_raw", raw_seq.ops_per_s() > 0 ? seq_node.ops_per_s() / raw_seq.ops_per_s() : 0, 4);
-    out.number("pipelined_ratio_vs_raw", raw_pipe.ops_per_s() > 0 ? pipe_node.ops_per_s() / raw_pipe.ops_per_s() : 0, 4);
+    // SETs per second and latencies in µs to 0.1: all slots (the adapter, raw hiredis routed by slot), then one node.
+    out.numbers(1, {{"seq_ops_per_s", seq_all.ops_per_s()},
+                    {"seq_p50_us", seq_all.percentile(0.50)},
+                    {"seq_p99_us", seq_all.percentile(0.99)},
+                    {"pipelined_ops_per_s", pipe_all.ops_per_s()},
+                    {"raw_seq_ops_per_s_all_nodes", raw_seq_all.ops_per_s()},
+                    {"raw_pipelined_ops_per_s_all_nodes", raw_pipe_all.ops_per_s()},
+                    {"raw_pipelined_lazy_ops_per_s_all_nodes", raw_pipe_all_lazy.ops_per_s()},
+                    {"seq_ops_per_s_same_node", seq_node.ops_per_s()},
+                    {"seq_same_node_p50_us", seq_node.percentile(0.50)},
+                    {"pipelined_ops_per_s_same_node", pipe_node.ops_per_s()}});
+    // Per SET, to 0.01: CPU seconds per million, then heap allocations; the adapter's next to raw hiredis's.
+    out.numbers(2, {{"adapter_cpu_s_per_1m_seq", seq_node.cpu_s_per_1m()},
+                    {"raw_cpu_s_per_1m_seq", raw_seq.cpu_s_per_1m()},
+                    {"adapter_cpu_s_per_1m_pipelined", pipe_node.cpu_s_per_1m()},
+                    {"raw_cpu_s_per_1m_pipelined", raw_pipe.cpu_s_per_1m()},
+                    {"adapter_cpu_s_per_1m_pipelined_all_nodes", pipe_all.cpu_s_per_1m()},
+                    {"raw_cpu_s_per_1m_pipelined_all_nodes", raw_pipe_all.cpu_s_per_1m()},
+                    {"adapter_allocs_per_seq_op", seq_node.allocations_per_op()},
+                    {"adapter_allocs_per_pipelined_op", pipe_node.allocations_per_op()},
+                    {"raw_allocs_per_seq_op", raw_seq.allocations_per_op()},
+                    {"raw_allocs_per_pipelined_op", raw_pipe.allocations_per_op()},
+                    {"adapter_allocs_per_pipelined_op_all_nodes", pipe_all.allocations_per_op()},
+                    {"raw_allocs_per_pipelined_op_all_nodes", raw_pipe_all.allocations_per_op()}});
+    // Raw hiredis on the one node, then one key (redis-benchmark's shape), to 0.1; the ratios adapter / raw to 0.0001.
+    out.numbers(1, {{"raw_seq_ops_per_s", raw_seq.ops_per_s()},
+                    {"raw_seq_p50_us", raw_seq.percentile(0.50)},
+                    {"raw_pipelined_ops_per_s", raw_pipe.ops_per_s()},
+                    {"pipelined_ops_per_s_same_node_one_key", pipe_one_key.ops_per_s()},
+                    {"raw_pipelined_ops_per_s_one_key", raw_pipe_one_key.ops_per_s()}});
+    const auto ratio = [](const timing& adapter, const timing& raw) {
+        return raw.ops_per_s() > 0 ? adapter.ops_per_s() / raw.ops_per_s() : 0;
+    };
+    out.numbers(4, {{"seq_ratio_vs_raw", ratio(seq_node, raw_seq)},
+                    {"pipelined_ratio_vs_raw", ratio(pipe_node, raw_pipe)}});
     if (o.observer == "counting") {
         counting_observer counter;
         run_observed(o, options, policy, counter, *cluster, node_keys, all_keys, out, [counter] {
@@ -680,11 +637,7 @@ void dispatch(const cli_options& o, json_line& out) {
 
 int main(int argc, char** argv) {
     return addrmap_bench::bench_main("cluster_bench", usage_text, argc, argv, parse_cli, [](const cli_options& o, json_line& out) {
-        out.text("policy", o.policy);
-        out.text("seed", o.seed);
-        out.text("hostname", o.hostname);
-        out.integer("ops", static_cast<long long>(o.ops));
-        out.integer("pipeline", static_cast<long long>(o.pipeline));
-        out.integer("rounds", static_cast<long long>(o.rounds));
+        out.texts({{"policy", o.policy}, {"seed", o.seed}, {"hostname", o.hostname}});
+        out.counts({{"ops", o.ops}, {"pipeline", o.pipeline}, {"rounds", o.rounds}});
     }, dispatch);
 }

@@ -15,7 +15,7 @@
 // Counters: allocs_per_map / allocs_per_construct (kAvgIterations: allocations divided by iterations).
 // A case that throws (or calls SkipWithError) is listed on stderr at the end and the program exits 1:
 // Google Benchmark alone reports such a case as a row without figures and still exits 0, so a table
-// made from its output (scripts/bench, the README) loses the case without anyone noticing.
+// made from its output (scripts/bench, docs/benchmarks.md) loses the case without anyone noticing.
 #include <addrmap/address.hpp>
 #include <addrmap/detail/cidr.hpp>
 #include <addrmap/detail/table_grammar.hpp>

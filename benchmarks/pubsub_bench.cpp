@@ -54,7 +54,6 @@
 namespace {
 
 using addrmap_bench::json_line;
-using addrmap_bench::parse_count;
 using clock_type = std::chrono::steady_clock;
 
 // ---- options ------------------------------------------------------------------------------------------
@@ -83,18 +82,10 @@ constexpr std::size_t progress_every = 256;
 
 cli_options parse_cli(int argc, char** argv) {
     cli_options o;
-    addrmap_bench::parse_flags(argc, argv, o, [&](const std::string& flag, const std::string& value) {
-        if (flag == "--node") o.node = value;
-        else if (flag == "--channel") o.channel = value;
-        else if (flag == "--messages") o.messages = parse_count(flag, value);
-        else if (flag == "--batch") o.batch = parse_count(flag, value);
-        else if (flag == "--payload-bytes") o.payload_bytes = parse_count(flag, value);
-        else if (flag == "--rounds") o.rounds = parse_count(flag, value);
-        else if (flag == "--window") o.window = parse_count(flag, value);
-        else if (flag == "--side") o.side = value;
-        else return false;
-        return true;
-    });
+    addrmap_bench::parse_flags(argc, argv, o, {{"--node", o.node}, {"--channel", o.channel},
+                                               {"--messages", o.messages}, {"--batch", o.batch},
+                                               {"--payload-bytes", o.payload_bytes}, {"--rounds", o.rounds},
+                                               {"--window", o.window}, {"--side", o.side}});
     if (o.rounds > o.messages) o.rounds = o.messages;
     if (o.side != "both" && o.side != "addrmap" && o.side != "raw")
         throw std::invalid_argument("--side '" + o.side + "': expected both, addrmap or raw");
@@ -385,15 +376,6 @@ void raw_round(redisContext* c, const std::string& channel, publisher& pub, std:
 
 // ---- the run ---------------------------------------------------------------------------------------------
 
-/// Masters of the node table, in slot order.
-std::vector<addrmap::node_info> masters_of(const std::vector<addrmap::node_info>& nodes) {
-    std::vector<addrmap::node_info> out;
-    for (const auto& n : nodes)
-        if (n.role == addrmap::node_role::master && !n.slots.empty()) out.push_back(n);
-    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.slots.front().first < b.slots.front().first; });
-    return out;
-}
-
 bool owns(const addrmap::node_info& n, std::uint16_t slot) {
     return std::any_of(n.slots.begin(), n.slots.end(), [slot](const addrmap::slot_range& r) { return r.contains(slot); });
 }
@@ -416,7 +398,7 @@ void run(const cli_options& o, MakePolicy make_policy, json_line& out) {
     // The node and the channel: --channel's owner, --node, or the first master in slot order.
     addrmap::basic_cluster<Policy> cluster(options, tls, make_policy());
     cluster.connect();
-    const std::vector<addrmap::node_info> masters = masters_of(cluster.nodes());
+    const std::vector<addrmap::node_info> masters = addrmap_bench::masters_of(cluster.nodes());
     if (masters.empty()) throw std::runtime_error("the node table lists no master with slots");
     auto chosen = masters.begin();
     if (!o.channel.empty()) {
@@ -427,9 +409,7 @@ void run(const cli_options& o, MakePolicy make_policy, json_line& out) {
             throw std::invalid_argument("--channel " + o.channel + " is owned by " + addrmap::to_string(chosen->reported) +
                                         ", not --node " + o.node);
     } else if (!o.node.empty()) {
-        chosen = std::find_if(masters.begin(), masters.end(),
-                              [&](const addrmap::node_info& m) { return addrmap::to_string(m.reported) == o.node; });
-        if (chosen == masters.end()) throw std::runtime_error("--node " + o.node + " is not a master with slots");
+        chosen = addrmap_bench::master_named(masters, o.node);
     }
     const addrmap::node_info node = *chosen;
     std::string channel = o.channel;
@@ -460,13 +440,8 @@ void run(const cli_options& o, MakePolicy make_policy, json_line& out) {
     side_totals a, r;
     for (std::size_t round = 0; round < o.rounds; ++round) {
         const std::size_t count = o.messages * (round + 1) / o.rounds - o.messages * round / o.rounds;
-        if (round % 2 == 0) {
-            if (with_addrmap) addrmap_round(sub, channel, pub, count, a);
-            if (with_raw) raw_round(raw.get(), channel, pub, count, r);
-        } else {
-            if (with_raw) raw_round(raw.get(), channel, pub, count, r);
-            if (with_addrmap) addrmap_round(sub, channel, pub, count, a);
-        }
+        addrmap_bench::in_turn(round, [&] { if (with_addrmap) addrmap_round(sub, channel, pub, count, a); },
+                               [&] { if (with_raw) raw_round(raw.get(), channel, pub, count, r); });
     }
 
     out.text("node", addrmap::format_host_port(node.dial_host, node.port));
@@ -557,15 +532,9 @@ void dispatch(const cli_options& o, json_line& out) {
 
 int main(int argc, char** argv) {
     return addrmap_bench::bench_main("pubsub_bench", usage_text, argc, argv, parse_cli, [](const cli_options& o, json_line& out) {
-        out.text("bench", "pubsub");
-        out.text("policy", o.policy);
-        out.text("seed", o.seed);
-        out.text("hostname", o.hostname);
-        out.integer("messages", static_cast<long long>(o.messages));
-        out.integer("batch", static_cast<long long>(o.batch));
-        out.integer("payload_bytes", static_cast<long long>(o.payload_bytes));
-        out.integer("rounds", static_cast<long long>(o.rounds));
-        out.integer("window", static_cast<long long>(o.window));
+        out.texts({{"bench", "pubsub"}, {"policy", o.policy}, {"seed", o.seed}, {"hostname", o.hostname}});
+        out.counts({{"messages", o.messages}, {"batch", o.batch}, {"payload_bytes", o.payload_bytes},
+                    {"rounds", o.rounds}, {"window", o.window}});
         out.text("side", o.side);
     }, dispatch);
 }

@@ -59,6 +59,16 @@ def median_of(rows, key):
     return statistics.median(values) if values else None
 
 
+def median_cells(rows):
+    """A table row's cell maker: m(key, decimals=0) is the median of `key` over `rows`, formatted by fmt."""
+    return lambda key, decimals=0: fmt(median_of(rows, key), decimals)
+
+
+def by_policy(order, runs):
+    """(policy, its runs, median_cells(its runs)) for each policy in `order`: one table row each."""
+    return [(p, runs[p], median_cells(runs[p])) for p in order]
+
+
 def load_redis_benchmark(path):
     rows = []
     if not os.path.exists(path):
@@ -89,10 +99,7 @@ def cluster_section(runs, lines):
         lines.append("| policy | cold connect ms | cold min / median / max ms | reconnect ms | resumed | seq ops/s | "
                      "raw all-nodes seq | pipelined ops/s | raw all-nodes pipelined (flush first) | raw (lazy) |")
         lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for p in order:
-            rows = ok[p]
-            def m(key, decimals=0, rows=rows):
-                return fmt(median_of(rows, key), decimals)
+        for p, rows, m in by_policy(order, ok):
             resumed = f"{int(median_of(rows, 'reconnect_resumed') or 0)}/{int(median_of(rows, 'reconnect_handshakes') or 0)}"
             spread = f"{m('cold_connect_ms_min', 2)} / {m('cold_connect_ms_median', 2)} / {m('cold_connect_ms_max', 2)}"
             lines.append(f"| {p} | {m('cold_connect_ms', 2)} | {spread} | {m('reconnect_ms', 2)} | {resumed} | "
@@ -106,10 +113,7 @@ def cluster_section(runs, lines):
         lines.append("| policy | node | seq ops/s | raw seq | seq ratio | p50 µs (raw) | pipelined ops/s | raw pipelined | "
                      "pipelined ratio | allocs/op seq | allocs/op pipelined | CPU s/1M seq | CPU s/1M pipelined |")
         lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for p in order:
-            rows = ok[p]
-            def m(key, decimals=0, rows=rows):
-                return fmt(median_of(rows, key), decimals)
+        for p, rows, m in by_policy(order, ok):
             lines.append(f"| {p} | {rows[0].get('same_node', '?')} (TLS name {rows[0].get('tls_name', '?')}) | "
                          f"{m('seq_ops_per_s_same_node')} | {m('raw_seq_ops_per_s')} | {m('seq_ratio_vs_raw', 3)} | "
                          f"{m('seq_same_node_p50_us', 1)} ({m('raw_seq_p50_us', 1)}) | "
@@ -160,8 +164,7 @@ def workloads_section(rows, lines):
         by_workload.setdefault(r["workload"], []).append(r)
     for workload in sorted(by_workload):
         rs = by_workload[workload]
-        def m(key, decimals=0, rs=rs):
-            return fmt(median_of(rs, key), decimals)
+        m = median_cells(rs)
         dialed = statistics.median([r["stats"].get("blocking_connections_made", 0) for r in rs])
         lines.append(f"| {workload} | {m('addrmap_ops_per_s')} | {m('raw_async_ops_per_s')} | {m('ratio_vs_raw_async', 3)} | "
                      f"{m('ratio_vs_blocking', 1)} | {m('addrmap_cpu_s_per_1m', 2)} ({m('raw_async_cpu_s_per_1m', 2)}) | "
@@ -210,8 +213,7 @@ def async_section(rows, ioredis_rows, rb_rows, lines):
     lines.append("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for depth in sorted(by_depth):
         rs = by_depth[depth]
-        def m(key, decimals=0, rs=rs):
-            return fmt(median_of(rs, key), decimals)
+        m = median_cells(rs)
         lines.append(f"| {depth} | {m('addrmap_ops_per_s')} | {m('raw_async_ops_per_s')} | {m('ratio_vs_raw_async', 3)} | "
                      f"{m('ratio_vs_blocking', 1)} | {m('ratio_vs_blocking_pipeline', 2)} | "
                      f"{m('addrmap_cpu_s_per_1m', 2)} ({m('raw_async_cpu_s_per_1m', 2)}) | "

@@ -13,19 +13,19 @@ set(ADDRMAP_TEST_ENVIRONMENT
     "TLS_LAB_DIR=${CMAKE_BINARY_DIR}/test-tls-lab"
     "TEST_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
 
-add_test(NAME fixture.cluster.start COMMAND "${PROJECT_SOURCE_DIR}/scripts/cluster" start)
-add_test(NAME fixture.cluster.stop COMMAND "${PROJECT_SOURCE_DIR}/scripts/cluster" stop)
-set_tests_properties(fixture.cluster.start PROPERTIES FIXTURES_SETUP tls_cluster LABELS fixture
-                     ENVIRONMENT "${ADDRMAP_TEST_ENVIRONMENT}" TIMEOUT 90)
-set_tests_properties(fixture.cluster.stop PROPERTIES FIXTURES_CLEANUP tls_cluster LABELS fixture
-                     ENVIRONMENT "${ADDRMAP_TEST_ENVIRONMENT}" TIMEOUT 60)
-if(EXISTS "${PROJECT_SOURCE_DIR}/scripts/tls-lab")
-  add_test(NAME fixture.tls_lab.start COMMAND "${PROJECT_SOURCE_DIR}/scripts/tls-lab" start)
-  add_test(NAME fixture.tls_lab.stop COMMAND "${PROJECT_SOURCE_DIR}/scripts/tls-lab" stop)
-  set_tests_properties(fixture.tls_lab.start PROPERTIES FIXTURES_SETUP tls_lab LABELS fixture
+# addrmap_server_fixture(NAME FIXTURE SCRIPT) — fixture.NAME.start and fixture.NAME.stop, which run
+# scripts/SCRIPT start and stop around the tests that require FIXTURE.
+function(addrmap_server_fixture name fixture script)
+  add_test(NAME fixture.${name}.start COMMAND "${PROJECT_SOURCE_DIR}/scripts/${script}" start)
+  add_test(NAME fixture.${name}.stop COMMAND "${PROJECT_SOURCE_DIR}/scripts/${script}" stop)
+  set_tests_properties(fixture.${name}.start PROPERTIES FIXTURES_SETUP ${fixture} LABELS fixture
                        ENVIRONMENT "${ADDRMAP_TEST_ENVIRONMENT}" TIMEOUT 90)
-  set_tests_properties(fixture.tls_lab.stop PROPERTIES FIXTURES_CLEANUP tls_lab LABELS fixture
+  set_tests_properties(fixture.${name}.stop PROPERTIES FIXTURES_CLEANUP ${fixture} LABELS fixture
                        ENVIRONMENT "${ADDRMAP_TEST_ENVIRONMENT}" TIMEOUT 60)
+endfunction()
+addrmap_server_fixture(cluster tls_cluster cluster)
+if(EXISTS "${PROJECT_SOURCE_DIR}/scripts/tls-lab")
+  addrmap_server_fixture(tls_lab tls_lab tls-lab)
 endif()
 
 # addrmap_add_program(TARGET STD src...) — a test/example/benchmark program with the project's flags.

@@ -19,12 +19,10 @@
 #include "example_flags.hpp"
 
 int main(int argc, char** argv) {
-    const auto flags = example::parse_flags(argc, argv, {"--seed", "--cacert", "--hostname"}, {},
-                                            "usage: async_asio --seed HOST:PORT --cacert FILE --hostname NAME\n");
+    const auto flags = example::parse_cluster_flags(
+        argc, argv, {"--hostname"}, {}, "usage: async_asio --seed HOST:PORT --cacert FILE --hostname NAME\n");
     if (!flags) return 2;
-    addrmap::cluster_options options;
-    options.seeds = {flags->at("--seed")};
-    options.tls.ca_file = flags->at("--cacert");
+    addrmap::cluster_options options = flags->options;
     options.deadline = std::chrono::seconds(10);  // within the 20 s the loop runs: the worker's futures all end
     const std::string hostname = flags->at("--hostname");
     boost::asio::io_context io;  // run by this thread only: the cluster's callbacks come here

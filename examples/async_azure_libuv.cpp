@@ -32,18 +32,16 @@ void run_until(uv_loop_t* loop, Done done) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    const auto flags = example::parse_flags(argc, argv, {"--seed", "--cacert", "--hostname"}, {}, usage);
+    // Azure: --seed NAME.REGION.redisenterprise.cache.azure.net:10000.
+    const auto flags = example::parse_cluster_flags(argc, argv, {"--hostname"}, {}, usage);
     if (!flags) return 2;
-    addrmap::cluster_options options;
-    options.seeds = {flags->at("--seed")};  // Azure: "NAME.REGION.redisenterprise.cache.azure.net:10000"
-    options.tls.ca_file = flags->at("--cacert");
     const std::string hostname = flags->at("--hostname");
     uv_loop_t loop;
     uv_loop_init(&loop);
     int status = 1;
     {
         std::cout << "1. identity, async: the certificate carries names, the cluster reports IPs\n";
-        addrmap::identity_async_cluster as_reported(options, addrmap::on_libuv(&loop));
+        addrmap::identity_async_cluster as_reported(flags->options, addrmap::on_libuv(&loop));
         bool refused = false, answered = false;
         as_reported.command("user:0", [&](addrmap::outcome o) {
             answered = true;
@@ -53,7 +51,8 @@ int main(int argc, char** argv) {
         run_until(&loop, [&] { return answered; });
 
         std::cout << "2. ip_to_hostname(\"" << hostname << "\"), async: every reported IP dialed and verified as " << hostname << "\n";
-        addrmap::ip_to_hostname_async_cluster cluster(options, addrmap::on_libuv(&loop), addrmap::ip_to_hostname(hostname));
+        addrmap::ip_to_hostname_async_cluster cluster(flags->options, addrmap::on_libuv(&loop),
+                                                      addrmap::ip_to_hostname(hostname));
         // A worker thread submits; the loop thread (this one) runs the loop and delivers.
         std::atomic<int> ok{0};
         std::atomic<bool> worker_done{false};

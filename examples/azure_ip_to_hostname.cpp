@@ -43,18 +43,15 @@ std::vector<std::pair<std::string, addrmap::node_info>> one_key_per_master(
 }  // namespace
 
 int main(int argc, char** argv) {
-    const auto flags = example::parse_flags(argc, argv, {"--seed", "--cacert", "--hostname"}, {}, usage);
+    // Azure: --seed NAME.REGION.redisenterprise.cache.azure.net:10000. Verification is always on: chain and name.
+    const auto flags = example::parse_cluster_flags(argc, argv, {"--hostname"}, {}, usage);
     if (!flags) return 2;
-    const std::string seed = flags->at("--seed"), cacert = flags->at("--cacert"), hostname = flags->at("--hostname");
-
-    addrmap::cluster_options options;
-    options.seeds = {seed};         // Azure: "NAME.REGION.redisenterprise.cache.azure.net:10000"
-    options.tls.ca_file = cacert;  // verification is always on: chain and name
+    const std::string hostname = flags->at("--hostname");
 
     try {
         std::cout << "1. identity: dial and verify what the cluster reports (its IPs)\n";
         try {
-            addrmap::identity_cluster as_reported(options);
+            addrmap::identity_cluster as_reported(flags->options);
             as_reported.connect();
             std::cout << "   unexpected: a certificate carried the reported IP\n";
             return 1;
@@ -65,7 +62,7 @@ int main(int argc, char** argv) {
 
         std::cout << "2. ip_to_hostname(\"" << hostname << "\"): every reported IP is dialed and verified as "
                   << hostname << "\n";
-        addrmap::ip_to_hostname_cluster cluster(options, addrmap::ip_to_hostname(hostname));
+        addrmap::ip_to_hostname_cluster cluster(flags->options, addrmap::ip_to_hostname(hostname));
         cluster.connect();
         int ok = 0;
         const auto keys = one_key_per_master(cluster.nodes());

@@ -68,26 +68,21 @@ std::vector<addrmap::node_info> connect_with(const addrmap::cluster_options& opt
 }  // namespace
 
 int main(int argc, char** argv) {
-    const auto flags =
-        example::parse_flags(argc, argv, {"--seed", "--cacert", "--hostname", "--node-domain"}, {}, usage);
+    const auto flags = example::parse_cluster_flags(argc, argv, {"--hostname", "--node-domain"}, {}, usage);
     if (!flags) return 2;
-    const std::string seed = flags->at("--seed"), cacert = flags->at("--cacert"), hostname = flags->at("--hostname"),
-                      domain = flags->at("--node-domain");
+    const std::string hostname = flags->at("--hostname"), domain = flags->at("--node-domain");
 
-    addrmap::cluster_options options;
-    options.seeds = {seed};
-    options.tls.ca_file = cacert;
     try {
         std::cout << "1. class per_node_names: dial the reported IP, verify node<N>." << domain << "\n";
-        const std::uint16_t first_port = addrmap::parse_address(seed, "--seed").port;
-        const auto by_class = connect_with(options, per_node_names(first_port, 6, domain));
+        const std::uint16_t first_port = addrmap::parse_address(flags->at("--seed"), "--seed").port;
+        const auto by_class = connect_with(flags->options, per_node_names(first_port, 6, domain));
 
         // A lambda is a policy too. It views its own copy of the name, which lives inside the cluster.
         std::cout << "2. lambda: every node to " << hostname << "\n";
         const auto to_one_name = [name = hostname](const addrmap::node_address& address) {
             return addrmap::endpoint(name, address.port, name);
         };
-        const auto by_lambda = connect_with(options, to_one_name);
+        const auto by_lambda = connect_with(flags->options, to_one_name);
 
         bool ok = !by_class.empty() && !by_lambda.empty();
         for (const auto& node : by_class) ok = ok && node.dial_host == node.reported.host;

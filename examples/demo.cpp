@@ -38,16 +38,13 @@ void print_node_table(const Cluster& cluster) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    const auto flags = example::parse_flags(argc, argv, {"--seed", "--cacert"}, {{"--hostname", "localhost"}}, usage);
+    const auto flags = example::parse_cluster_flags(argc, argv, {}, {{"--hostname", "localhost"}}, usage);
     if (!flags) return 2;
-    const std::string seed = flags->at("--seed"), cacert = flags->at("--cacert"), hostname = flags->at("--hostname");
-    addrmap::cluster_options options;
-    options.seeds = {seed};
-    options.tls.ca_file = cacert;
+    const std::string hostname = flags->at("--hostname");
 
     std::cout << "== 1. Dial what the cluster reports (IP addresses), verification on\n";
     try {
-        addrmap::identity_cluster as_reported(options);
+        addrmap::identity_cluster as_reported(flags->options);
         as_reported.connect();
         std::cout << "unexpected: the certificate matched the reported IPs\n";
         return 1;
@@ -57,7 +54,7 @@ int main(int argc, char** argv) {
     }
 
     std::cout << "== 2. Map every reported IP to '" << hostname << "' (ip_to_hostname), verification on\n";
-    addrmap::ip_to_hostname_cluster cluster(options, addrmap::ip_to_hostname(hostname));
+    addrmap::ip_to_hostname_cluster cluster(flags->options, addrmap::ip_to_hostname(hostname));
     cluster.connect();
     int written = 0;
     for (int i = 0; i < 30; ++i) {

@@ -23,20 +23,16 @@ constexpr const char* usage = "usage: env_driven --seed HOST:PORT --cacert FILE 
 }  // namespace
 
 int main(int argc, char** argv) {
-    const auto flags = example::parse_flags(argc, argv, {"--seed", "--cacert"}, {}, usage);
+    const auto flags = example::parse_cluster_flags(argc, argv, {}, {}, usage);
     if (!flags) return 2;
-    const std::string seed = flags->at("--seed"), cacert = flags->at("--cacert");
 
     std::cout << "mapping from the environment:\n";
     for (const char* name : {"ADDRMAP_TABLE", "ADDRMAP_HOSTNAME", "ADDRMAP_MODE", "ADDRMAP_ONLY", "ADDRMAP_ON_MISS"})
         if (const char* value = std::getenv(name)) std::cout << "  " << name << "=" << value << "\n";
 
-    addrmap::cluster_options options;
-    options.seeds = {seed};
-    options.tls.ca_file = cacert;
     try {
         // Read once, here: validated now, never consulted again (build it before starting threads).
-        addrmap::env_cluster cluster(options, addrmap::env::from_process());
+        addrmap::env_cluster cluster(flags->options, addrmap::env::from_process());
         cluster.connect();
         auto set = cluster.command("greeting", "SET %s %s", "greeting", "hello");
         auto get = cluster.command("greeting", "GET %s", "greeting");

@@ -51,18 +51,14 @@ const addrmap::node_info* node_of(const std::vector<addrmap::node_info>& nodes, 
 }  // namespace
 
 int main(int argc, char** argv) {
-    const auto flags = example::parse_flags(argc, argv, {"--seed", "--cacert", "--hostname"}, {}, usage);
+    const auto flags = example::parse_cluster_flags(argc, argv, {"--hostname"}, {}, usage);
     if (!flags) return 2;
-    const std::string seed = flags->at("--seed"), cacert = flags->at("--cacert"), hostname = flags->at("--hostname");
     // Our own writes on these contexts go through OpenSSL's write(2): a dead peer would raise SIGPIPE.
     // addrmap guards only its own I/O, so a hiredis program ignores SIGPIPE as it always should.
     std::signal(SIGPIPE, SIG_IGN);
 
-    addrmap::cluster_options options;
-    options.seeds = {seed};
-    options.tls.ca_file = cacert;
     try {
-        addrmap::ip_to_hostname_cluster cluster(options, addrmap::ip_to_hostname(hostname));
+        addrmap::ip_to_hostname_cluster cluster(flags->options, addrmap::ip_to_hostname(flags->at("--hostname")));
         cluster.connect();
 
         std::set<const redisContext*> contexts;

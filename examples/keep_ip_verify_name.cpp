@@ -29,9 +29,9 @@ std::string joined(const std::vector<std::string>& items) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    const auto flags = example::parse_flags(argc, argv, {"--seed", "--cacert", "--hostname"}, {}, usage);
+    const auto flags = example::parse_cluster_flags(argc, argv, {"--hostname"}, {}, usage);
     if (!flags) return 2;
-    const std::string seed = flags->at("--seed"), cacert = flags->at("--cacert"), hostname = flags->at("--hostname");
+    const std::string hostname = flags->at("--hostname");
 
     // Only to make the point: the name does not have to resolve (addrmap itself never looks it up).
     addrinfo* found = nullptr;
@@ -40,12 +40,9 @@ int main(int argc, char** argv) {
     std::cout << "DNS lookup of " << hostname << ": "
               << (lookup == 0 ? "resolves (not needed here)" : ::gai_strerror(lookup)) << "\n";
 
-    addrmap::cluster_options options;
-    options.seeds = {seed};
-    options.tls.ca_file = cacert;
     using mode = addrmap::ip_to_hostname::mode;
     try {
-        addrmap::ip_to_hostname_cluster cluster(options,
+        addrmap::ip_to_hostname_cluster cluster(flags->options,
                                                 addrmap::ip_to_hostname(hostname, mode::dial_ip_verify_hostname));
         cluster.connect();
         auto set = cluster.command("greeting", "SET %s %s", "greeting", "hello");

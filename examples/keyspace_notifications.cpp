@@ -9,15 +9,14 @@
 #include <set>
 #include <string>
 
+constexpr const char* usage =
+    "usage: keyspace_notifications --seed HOST:PORT --cacert CA_FILE [--hostname NAME]";
+
 int main(int argc, char** argv) {
-    const auto flags = example::parse_flags(argc, argv, {"--seed", "--cacert"}, {{"--hostname", "localhost"}},
-                                            "usage: keyspace_notifications --seed HOST:PORT --cacert CA_FILE [--hostname NAME]");
+    const auto flags = example::parse_cluster_flags(argc, argv, {}, {{"--hostname", "localhost"}}, usage);
     if (!flags) return 2;
-    addrmap::cluster_options options;
-    options.seeds = {flags->at("--seed")};
-    options.tls.ca_file = flags->at("--cacert");
     const addrmap::ip_to_hostname names(flags->at("--hostname"));
-    addrmap::basic_cluster<addrmap::ip_to_hostname> cluster(options, names);
+    addrmap::basic_cluster<addrmap::ip_to_hostname> cluster(flags->options, names);
     cluster.connect();
 
     // Notifications are off by default. Managed services set them in their console (CONFIG may be refused there);
@@ -31,7 +30,7 @@ int main(int argc, char** argv) {
     }
 
     // One subscription, asked of each master, and of each node that becomes one later (a failover, a new shard).
-    addrmap::basic_subscriber<addrmap::ip_to_hostname> sub(options, names);
+    addrmap::basic_subscriber<addrmap::ip_to_hostname> sub(flags->options, names);
     const std::string pattern = "__keyspace@0__:example-ks:*";
     sub.psubscribe_every_master({pattern});
     const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);

@@ -27,17 +27,15 @@ struct json_and_prometheus {
 }  // namespace
 
 int main(int argc, char** argv) {
-    const auto flags = example::parse_flags(argc, argv, {"--seed", "--cacert"}, {{"--hostname", "localhost"}},
-                                            "usage: observability --seed HOST:PORT --cacert CA.pem [--hostname NAME]\n");
+    const auto flags = example::parse_cluster_flags(
+        argc, argv, {}, {{"--hostname", "localhost"}},
+        "usage: observability --seed HOST:PORT --cacert CA.pem [--hostname NAME]\n");
     if (!flags) return 2;
-    addrmap::cluster_options options;
-    options.seeds = {flags->at("--seed")};
-    options.tls.ca_file = flags->at("--cacert");
 
     json_and_prometheus observer;
     const example::prometheus_observer metrics = observer.metrics;  // a copy shares the histograms: scrape from it
     addrmap::basic_cluster<addrmap::ip_to_hostname, json_and_prometheus> cluster(
-        options, addrmap::ip_to_hostname(flags->at("--hostname")), observer);
+        flags->options, addrmap::ip_to_hostname(flags->at("--hostname")), observer);
     cluster.connect();
 
     std::uint64_t calls = 0;

@@ -10,20 +10,18 @@
 #include <string>
 #include <thread>
 
+constexpr const char* usage = "usage: pubsub --seed HOST:PORT --cacert CA_FILE [--hostname NAME]";
+
 int main(int argc, char** argv) {
-    const auto flags = example::parse_flags(argc, argv, {"--seed", "--cacert"}, {{"--hostname", "localhost"}},
-                                            "usage: pubsub --seed HOST:PORT --cacert CA_FILE [--hostname NAME]");
+    const auto flags = example::parse_cluster_flags(argc, argv, {}, {{"--hostname", "localhost"}}, usage);
     if (!flags) return 2;
-    addrmap::cluster_options options;
-    options.seeds = {flags->at("--seed")};
-    options.tls.ca_file = flags->at("--cacert");
     const addrmap::ip_to_hostname names(flags->at("--hostname"));
 
     // The subscriber: its own connections, one per node it subscribes on; everything happens in next().
     std::atomic<bool> subscribed{false};
     std::atomic<int> received{0};
     std::thread listener([&] {
-        addrmap::basic_subscriber<addrmap::ip_to_hostname> sub(options, names);
+        addrmap::basic_subscriber<addrmap::ip_to_hostname> sub(flags->options, names);
         sub.ssubscribe({"orders{eu}", "orders{us}"});  // shard channels: each SSUBSCRIBE goes to its slot's owner
         const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
         while (received < 6 && std::chrono::steady_clock::now() < until) {
@@ -50,7 +48,7 @@ int main(int argc, char** argv) {
         }
     });
 
-    addrmap::basic_cluster<addrmap::ip_to_hostname> publisher(options, names);
+    addrmap::basic_cluster<addrmap::ip_to_hostname> publisher(flags->options, names);
     publisher.connect();
     while (!subscribed) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     for (int i = 1; i <= 3; ++i)

@@ -16,12 +16,10 @@ constexpr const char* usage = "usage: replica_reads --seed HOST:PORT --cacert FI
 }  // namespace
 
 int main(int argc, char** argv) {
-    const auto flags = example::parse_flags(argc, argv, {"--seed", "--cacert", "--hostname"}, {}, usage);
+    const auto flags = example::parse_cluster_flags(argc, argv, {"--hostname"}, {}, usage);
     if (!flags) return 2;
     try {
-        addrmap::cluster_options options;
-        options.seeds = {flags->at("--seed")};
-        options.tls.ca_file = flags->at("--cacert");
+        addrmap::cluster_options options = flags->options;
         // Reads go to a replica of the key's master; when none answers, to the master itself.
         options.read_from = addrmap::read_preference::replica_preferred;
         addrmap::ip_to_hostname_cluster cluster(options, addrmap::ip_to_hostname(flags->at("--hostname")));

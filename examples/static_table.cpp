@@ -37,22 +37,20 @@ addrmap::static_table table_in_code(std::uint16_t first_port) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    const auto flags = example::parse_flags(argc, argv, {"--seed", "--cacert"}, {{"--table", ""}}, usage);
+    const auto flags = example::parse_cluster_flags(argc, argv, {}, {{"--table", ""}}, usage);
     if (!flags) return 2;
-    const std::string seed = flags->at("--seed"), cacert = flags->at("--cacert"), table_text = flags->at("--table");
+    const std::string table_text = flags->at("--table");
 
-    addrmap::cluster_options options;
-    options.seeds = {seed};  // an IP:port in the table: the seed goes through the policy like every node
-    options.tls.ca_file = cacert;
     try {
         // on_miss::fail (the default): a node the table does not know stops connect() with its address,
         // instead of being dialed as reported and failing verification later.
-        auto table = table_text.empty() ? table_in_code(addrmap::parse_address(seed, "--seed").port)
+        auto table = table_text.empty() ? table_in_code(addrmap::parse_address(flags->at("--seed"), "--seed").port)
                                         : addrmap::static_table::parse(table_text);
         std::cout << "table with " << table.size() << " entries, "
                   << (table_text.empty() ? "built in C++" : "parsed from --table: " + table_text) << "\n";
 
-        addrmap::static_table_cluster cluster(options, std::move(table));
+        // The seed, an IP:port in the table, goes through the policy like every node.
+        addrmap::static_table_cluster cluster(flags->options, std::move(table));
         cluster.connect();
         auto set = cluster.command("greeting", "SET %s %s", "greeting", "hello");
         auto get = cluster.command("greeting", "GET %s", "greeting");

@@ -21,13 +21,10 @@ long long as_number(const addrmap::reply_ptr& r) { return r && r->type == REDIS_
 }  // namespace
 
 int main(int argc, char** argv) {
-    const auto flags = example::parse_flags(argc, argv, {"--seed", "--cacert", "--hostname"}, {}, usage);
+    const auto flags = example::parse_cluster_flags(argc, argv, {"--hostname"}, {}, usage);
     if (!flags) return 2;
-    addrmap::cluster_options options;
-    options.seeds = {flags->at("--seed")};
-    options.tls.ca_file = flags->at("--cacert");
     try {
-        addrmap::ip_to_hostname_cluster cluster(options, addrmap::ip_to_hostname(flags->at("--hostname")));
+        addrmap::ip_to_hostname_cluster cluster(flags->options, addrmap::ip_to_hostname(flags->at("--hostname")));
         cluster.connect();
         // Commands routed by their own keys: no separate key argument.
         cluster.call("MSET %s %s %s %s", "{bank}alice", "100", "{bank}bob", "0");
