@@ -27,6 +27,17 @@ function(under path dir)
   endif()
 endfunction()
 
+# runpath_of(BINARY NAME) — readelf -d of BINARY into `out` (parent scope); fails unless its RUNPATH is exactly
+# $ORIGIN/../lib, the shipped prefix's own lib/.
+function(runpath_of binary name)
+  execute_process(COMMAND readelf -d "${binary}" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  check("readelf -d ${name}")
+  if(NOT out MATCHES "\\(RUNPATH\\)[^\n]*\\[\\$ORIGIN/\\.\\./lib\\]")
+    message(FATAL_ERROR "${name}'s RUNPATH is not exactly $ORIGIN/../lib:\n${out}")
+  endif()
+  set(out "${out}" PARENT_SCOPE)
+endfunction()
+
 set(staging "${WORK_DIR}/staging")  # where cmake --install put it
 set(shipped "${WORK_DIR}/shipped")  # its copy, the app is built against and installed into
 set(landed "${WORK_DIR}/landed")    # the copy of that: the machine it was shipped to
@@ -118,11 +129,7 @@ file(COPY "${shipped}/" DESTINATION "${landed}")
 file(REMOVE_RECURSE "${shipped}" "${WORK_DIR}/app-build")
 set(app "${landed}/bin/shipped_consumer")
 
-execute_process(COMMAND readelf -d "${app}" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
-check("readelf -d")
-if(NOT out MATCHES "\\(RUNPATH\\)[^\n]*\\[\\$ORIGIN/\\.\\./lib\\]")
-  message(FATAL_ERROR "the app's RUNPATH is not exactly $ORIGIN/../lib:\n${out}")
-endif()
+runpath_of("${app}" "the app")
 if(NOT out MATCHES "NEEDED[^\n]*libhiredis\\.so" OR NOT out MATCHES "NEEDED[^\n]*libhiredis_ssl\\.so")
   message(FATAL_ERROR "the app does not need libhiredis and libhiredis_ssl:\n${out}")
 endif()
@@ -166,11 +173,7 @@ endif()
 if(CHECK_DOCTOR AND EXPECT_HIREDIS)
   # The installed doctor, from the copied prefix: RUNPATH into it, hiredis found there, and it runs (usage: exit 2).
   set(doctor "${landed}/bin/addrmap-doctor")
-  execute_process(COMMAND readelf -d "${doctor}" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
-  check("readelf -d addrmap-doctor")
-  if(NOT out MATCHES "\\(RUNPATH\\)[^\n]*\\[\\$ORIGIN/\\.\\./lib\\]")
-    message(FATAL_ERROR "the installed addrmap-doctor's RUNPATH is not $ORIGIN/../lib:\n${out}")
-  endif()
+  runpath_of("${doctor}" "the installed addrmap-doctor")
   execute_process(COMMAND ${clean_env} ldd "${doctor}" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
   check("ldd addrmap-doctor")
   string(REGEX MATCHALL "libhiredis[^ ]* => [^ ]+" loaded "${out}")
